@@ -1,0 +1,172 @@
+/**
+ * The storage adapter contract: what Ratchet needs from a store, and what it promises to
+ * keep. Every built-in adapter (`memory()`, `sqlite()`) implements it, and so can yours.
+ *
+ * The runtime serializes everything before it reaches an adapter: arguments, frames,
+ * results and errors arrive as opaque strings. An adapter stores and returns them
+ * byte for byte; it never parses them.
+ *
+ * Guarantees an adapter must give:
+ * - **Atomic commits.** {@link StorageAdapter.commit} writes the status, frame, result or
+ *   error and the new lease in one transaction: all of it is visible afterwards, or none.
+ * - **Compare-and-set.** A commit applies only when the stored `seq` equals
+ *   `expectedSeq` *and* the stored lease owner equals `owner`; it then increments `seq`.
+ *   Otherwise it changes nothing and reports why. This is what keeps two processes from
+ *   both advancing one run.
+ * - **Idempotent creation.** {@link StorageAdapter.createRun} with an `idempotencyKey`
+ *   that an existing run already has returns that run (`created: false`) and stores
+ *   nothing new.
+ * - **Leases.** A run is executed only by the owner of an unexpired lease. A claim takes
+ *   runs whose lease is absent or expired; two concurrent claims never return the same
+ *   run.
+ *
+ * @example A custom adapter passes the same tests as the built-in ones; see
+ * `adapters/memory/memory-adapter.ts` for the smallest complete implementation.
+ * @module
+ */
+
+/**
+ * The status of a run. `parked` means the run is stored for a workflow version the
+ * engine looking at it does not have; it is kept, never resumed on other code.
+ */
+export type RunStatus =
+  | "pending"
+  | "running"
+  | "sleeping"
+  | "waiting"
+  | "completed"
+  | "failed"
+  | "cancelled"
+  | "parked";
+
+/** Statuses a run never leaves. */
+export const terminalStatuses: ReadonlySet<RunStatus> = new Set<RunStatus>([
+  "completed",
+  "failed",
+  "cancelled",
+]);
+
+/** One run as the store holds it. */
+export interface StoredRun {
+  /** Unique run id. */
+  readonly id: string;
+  /** The workflow's registered name. */
+  readonly workflow: string;
+  /** The version hash of the compiled workflow the run was started with. */
+  readonly version: string;
+  readonly status: RunStatus;
+  /** Incremented by every successful commit; the compare-and-set token. */
+  readonly seq: number;
+  /** The serialized argument list. */
+  readonly args: string;
+  /** The serialized frame of the last committed checkpoint, `null` before the first. */
+  readonly frame: string | null;
+  /** The serialized return value, once `completed`. */
+  readonly result: string | null;
+  /** The serialized error, once `failed` or `cancelled`; the reason, when `parked`. */
+  readonly error: string | null;
+  readonly idempotencyKey: string | null;
+  readonly sessionId: string | null;
+  /** Who holds the lease, or `null`. */
+  readonly leaseOwner: string | null;
+  /** When the lease ends, in epoch milliseconds, or `null`. */
+  readonly leaseExpiresAt: number | null;
+  /** Epoch milliseconds. */
+  readonly createdAt: number;
+  /** Epoch milliseconds of the last commit. */
+  readonly updatedAt: number;
+}
+
+/** What {@link StorageAdapter.createRun} stores. */
+export interface NewRun {
+  readonly id: string;
+  readonly workflow: string;
+  readonly version: string;
+  readonly args: string;
+  readonly idempotencyKey?: string | null;
+  readonly sessionId?: string | null;
+  /**
+   * When set, the run is created already claimed by this owner (status `running`, lease
+   * for `leaseMs`), so the process that starts a run executes it at once. When absent the
+   * run is created `pending` and unleased, for any worker to claim.
+   */
+  readonly leaseOwner?: string;
+  readonly leaseMs?: number;
+}
+
+/** What {@link StorageAdapter.commit} writes, all in one transaction. */
+export interface Commit {
+  readonly runId: string;
+  /** The `seq` the writer last saw; the commit applies only if it still holds. */
+  readonly expectedSeq: number;
+  /** The writer's lease owner id; the commit applies only if the writer still holds the lease. */
+  readonly owner: string;
+  readonly status: RunStatus;
+  /** The new frame; `undefined` keeps the stored one. */
+  readonly frame?: string;
+  readonly result?: string;
+  readonly error?: string;
+  /**
+   * Extend the lease to now + `leaseMs`. For a terminal status, or when omitted, the lease
+   * is released (owner and expiry cleared) in the same transaction.
+   */
+  readonly leaseMs?: number;
+}
+
+/** The outcome of a commit. On failure nothing was written. */
+export type CommitOutcome =
+  | { readonly ok: true; readonly seq: number }
+  | { readonly ok: false; readonly reason: "conflict" | "lease-lost" | "not-found" };
+
+/** Which runs {@link StorageAdapter.listRuns} returns, newest first. */
+export interface RunQuery {
+  readonly status?: RunStatus | readonly RunStatus[];
+  readonly workflow?: string;
+  readonly limit?: number;
+}
+
+/** Options for {@link StorageAdapter.claimRunnable}. */
+export interface ClaimOptions {
+  /** The claiming worker's id. */
+  readonly owner: string;
+  readonly leaseMs: number;
+  /** At most this many runs. */
+  readonly limit: number;
+  /** Only runs of these workflows (the ones the worker can execute). */
+  readonly workflows?: readonly string[];
+}
+
+/**
+ * A store for runs. Implement every method; run the conformance tests against it.
+ *
+ * All methods may be called concurrently, from one process or many.
+ */
+export interface StorageAdapter {
+  /** A short name for messages, e.g. `"sqlite"`. */
+  readonly name: string;
+  /**
+   * Prepare the store (open files, run schema migrations). Called once by the engine
+   * before any other method; calling it again is harmless.
+   */
+  init(): Promise<void>;
+  /** Store a new run, or return the existing run with the same idempotency key. */
+  createRun(run: NewRun): Promise<{ run: StoredRun; created: boolean }>;
+  /** The run with this id, or `null`. */
+  loadRun(runId: string): Promise<StoredRun | null>;
+  /** Commit a checkpoint or an end state atomically, with compare-and-set on `seq` and owner. */
+  commit(commit: Commit): Promise<CommitOutcome>;
+  /**
+   * Lease up to `limit` runs that are `pending` or `running` and whose lease is absent or
+   * expired, to `owner` for `leaseMs`; mark them `running`. Never hands one run to two
+   * concurrent claims.
+   */
+  claimRunnable(options: ClaimOptions): Promise<StoredRun[]>;
+  /** Extend the leases `owner` still holds among `runIds`; resolves to those ids. */
+  renewLeases(owner: string, runIds: readonly string[], leaseMs: number): Promise<string[]>;
+  /** Give up the lease on a run now, if `owner` holds it, so another worker may claim it. */
+  releaseLease(runId: string, owner: string): Promise<void>;
+  /** Runs matching the query, newest first. */
+  listRuns(query?: RunQuery): Promise<StoredRun[]>;
+  /** Release resources. The adapter is not used afterwards. */
+  close(): Promise<void>;
+}
