@@ -1,0 +1,173 @@
+import ts from "typescript";
+import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
+
+/** The module specifiers whose `workflow` export the compiler recognizes. */
+const RUNTIME_MODULES = new Set(["ratchet"]);
+
+/** How this module refers to Ratchet's `workflow`. */
+interface RatchetImports {
+  /** Local names bound to `workflow` (`import { workflow as wf }`). */
+  readonly workflowNames: ReadonlySet<string>;
+  /** Local names bound to the whole module (`import * as r`). */
+  readonly namespaces: ReadonlySet<string>;
+}
+
+/** A `workflow(...)` call the compiler will turn into a state machine. */
+export interface WorkflowSite {
+  readonly call: ts.CallExpression;
+  /** The inline async function that is the body. */
+  readonly body: ts.ArrowFunction | ts.FunctionExpression;
+  /** The options object expression, when the call has one. */
+  readonly options: ts.Expression | undefined;
+  /** The workflow's name: from `options.name`, else the binding. */
+  readonly name: string;
+  /** Whether `options` already sets `name` (so the compiler must not inject one). */
+  readonly nameInOptions: boolean;
+}
+
+function collectImports(sourceFile: ts.SourceFile): RatchetImports {
+  const workflowNames = new Set<string>();
+  const namespaces = new Set<string>();
+  for (const statement of sourceFile.statements) {
+    if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) {
+      continue;
+    }
+    if (!RUNTIME_MODULES.has(statement.moduleSpecifier.text)) continue;
+    const clause = statement.importClause;
+    if (!clause || clause.isTypeOnly || !clause.namedBindings) continue;
+    if (ts.isNamespaceImport(clause.namedBindings)) {
+      namespaces.add(clause.namedBindings.name.text);
+      continue;
+    }
+    for (const element of clause.namedBindings.elements) {
+      const imported = (element.propertyName ?? element.name).text;
+      if (imported === "workflow" && !element.isTypeOnly) workflowNames.add(element.name.text);
+    }
+  }
+  return { workflowNames, namespaces };
+}
+
+function isWorkflowCallee(callee: ts.Expression, imports: RatchetImports): boolean {
+  if (ts.isIdentifier(callee)) return imports.workflowNames.has(callee.text);
+  return (
+    ts.isPropertyAccessExpression(callee) &&
+    ts.isIdentifier(callee.expression) &&
+    imports.namespaces.has(callee.expression.text) &&
+    callee.name.text === "workflow"
+  );
+}
+
+function nameFromOptions(options: ts.Expression | undefined): string | undefined {
+  if (!options || !ts.isObjectLiteralExpression(options)) return undefined;
+  for (const property of options.properties) {
+    if (
+      ts.isPropertyAssignment(property) &&
+      ts.isIdentifier(property.name) &&
+      property.name.text === "name" &&
+      ts.isStringLiteralLike(property.initializer)
+    ) {
+      return property.initializer.text;
+    }
+  }
+  return undefined;
+}
+
+function nameFromBinding(call: ts.CallExpression): string | undefined {
+  let node: ts.Node = call;
+  // `export const x = workflow(...) satisfies …` and parenthesized forms name the binding too.
+  while (
+    ts.isParenthesizedExpression(node.parent) ||
+    ts.isSatisfiesExpression(node.parent) ||
+    ts.isAsExpression(node.parent)
+  ) {
+    node = node.parent;
+  }
+  const parent = node.parent;
+  if (ts.isVariableDeclaration(parent) && ts.isIdentifier(parent.name)) return parent.name.text;
+  if (ts.isPropertyAssignment(parent) && !ts.isComputedPropertyName(parent.name)) {
+    return parent.name.text;
+  }
+  if (
+    ts.isBinaryExpression(parent) &&
+    parent.operatorToken.kind === ts.SyntaxKind.EqualsToken &&
+    ts.isPropertyAccessExpression(parent.left)
+  ) {
+    return parent.left.name.text;
+  }
+  return undefined;
+}
+
+function isAsync(fn: ts.ArrowFunction | ts.FunctionExpression): boolean {
+  return (ts.getCombinedModifierFlags(fn) & ts.ModifierFlags.Async) !== 0;
+}
+
+/**
+ * Find every `workflow(...)` call in the module whose callee is Ratchet's `workflow`,
+ * however it was imported. Reports calls whose body the compiler cannot see.
+ */
+export function discoverWorkflows(sourceFile: ts.SourceFile, sink: DiagnosticSink): WorkflowSite[] {
+  const imports = collectImports(sourceFile);
+  if (imports.workflowNames.size === 0 && imports.namespaces.size === 0) return [];
+  const sites: WorkflowSite[] = [];
+  const seen = new Map<string, ts.Node>();
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) && isWorkflowCallee(node.expression, imports)) {
+      const site = toSite(node, sink);
+      if (site) {
+        const previous = seen.get(site.name);
+        if (previous) {
+          sink.report(
+            node,
+            DiagnosticCodes.duplicateName,
+            `Two workflows in this module are named "${site.name}".`,
+            'Give each a distinct name with workflow({ name: "…" }, async (ctx) => { … }).',
+          );
+        } else {
+          seen.set(site.name, node);
+          sites.push(site);
+        }
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sourceFile);
+  return sites;
+}
+
+function toSite(call: ts.CallExpression, sink: DiagnosticSink): WorkflowSite | undefined {
+  const args = call.arguments;
+  const bodyArg = args.length >= 2 ? args[1] : args[0];
+  const options = args.length >= 2 ? args[0] : undefined;
+  let body = bodyArg;
+  while (body && ts.isParenthesizedExpression(body)) body = body.expression;
+  if (!body || !(ts.isArrowFunction(body) || ts.isFunctionExpression(body)) || !isAsync(body)) {
+    sink.report(
+      bodyArg ?? call,
+      DiagnosticCodes.bodyNotInline,
+      "A workflow body must be an inline async function, so the compiler can turn it into a state machine.",
+      "Write it in place: workflow(async (ctx, ...args) => { … }).",
+    );
+    return undefined;
+  }
+  if (body.asteriskToken) {
+    sink.report(
+      body,
+      DiagnosticCodes.forbiddenConstruct,
+      "A workflow body cannot be a generator function.",
+      "Use a plain async function; ctx.step and friends replace yield.",
+    );
+    return undefined;
+  }
+  const optionName = nameFromOptions(options);
+  const name = optionName ?? nameFromBinding(call);
+  if (name === undefined) {
+    sink.report(
+      call,
+      DiagnosticCodes.missingName,
+      "This workflow has no name: it is not assigned to a variable and its options set none.",
+      'Assign it (export const myWorkflow = workflow(…)) or pass workflow({ name: "myWorkflow" }, …).',
+    );
+    return undefined;
+  }
+  return { call, body, options, name, nameInOptions: optionName !== undefined };
+}

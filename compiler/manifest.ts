@@ -1,0 +1,85 @@
+import ts from "typescript";
+import type { CheckpointSite } from "./ir.js";
+
+/** One checkpoint of a compiled workflow, as the manifest records it. */
+export interface CheckpointManifest {
+  /** The checkpoint's number in this machine, 1-based, in source order. */
+  readonly index: number;
+  /**
+   * A stable id: the durable operation and its target (`step:chargeCustomer`), with `#2`,
+   * `#3` for later occurrences of the same target. It does not change when code between
+   * checkpoints changes, so a stored run can be matched to new code.
+   */
+  readonly id: string;
+  /** The `ctx` method, e.g. `step`. */
+  readonly kind: string;
+  /** The machine state where a resumed run continues. */
+  readonly resume: number;
+  /** The variables persisted at this checkpoint. */
+  readonly live: readonly string[];
+  /** Where the durable `await` is in the source, 1-based. */
+  readonly line: number;
+  readonly column: number;
+}
+
+/** What the compiler tells the runtime (and tools) about one compiled workflow. */
+export interface WorkflowManifest {
+  /** `<file>#<name>`. */
+  readonly id: string;
+  readonly name: string;
+  /** The source file, as given to the compiler. */
+  readonly file: string;
+  /**
+   * A hash of the machine's shape: its parameters, and each checkpoint's id, kind and live
+   * variables. A run is resumed only by code with the same version.
+   */
+  readonly version: string;
+  /** Parameter names after `ctx`, as written (destructured ones as `[n]`). */
+  readonly params: readonly string[];
+  readonly checkpoints: readonly CheckpointManifest[];
+}
+
+/** The target of a durable call, as text: the step function or the inline step's name. */
+function targetOf(call: ts.CallExpression, sourceFile: ts.SourceFile): string {
+  const first = call.arguments[0];
+  if (!first) return "";
+  if (ts.isStringLiteralLike(first)) return first.text;
+  return first.getText(sourceFile).replace(/\s+/g, "");
+}
+
+/** Stable checkpoint ids, in source order. */
+export function checkpointIds(
+  sites: readonly CheckpointSite[],
+  sourceFile: ts.SourceFile,
+): string[] {
+  const counts = new Map<string, number>();
+  return sites.map((site) => {
+    const base = `${site.method}:${targetOf(site.call, sourceFile)}`;
+    const n = (counts.get(base) ?? 0) + 1;
+    counts.set(base, n);
+    return n === 1 ? base : `${base}#${n}`;
+  });
+}
+
+/**
+ * A 64-bit FNV-1a hash as 16 hex digits. Not cryptographic: it only has to tell two
+ * machine shapes apart, in a browser as well as in Node.
+ */
+export function hashText(text: string): string {
+  let h = 0xcbf29ce484222325n;
+  const prime = 0x100000001b3n;
+  const mask = 0xffffffffffffffffn;
+  for (let i = 0; i < text.length; i++) {
+    h ^= BigInt(text.charCodeAt(i));
+    h = (h * prime) & mask;
+  }
+  return h.toString(16).padStart(16, "0");
+}
+
+/** The version hash of a machine shape. */
+export function versionHash(
+  params: readonly string[],
+  checkpoints: readonly Pick<CheckpointManifest, "id" | "kind" | "live">[],
+): string {
+  return hashText(JSON.stringify([params, checkpoints.map((c) => [c.id, c.kind, c.live])]));
+}

@@ -1,0 +1,63 @@
+import ts from "typescript";
+import type { DiagnosticSink } from "./diagnostics.js";
+import type { WorkflowSite } from "./discover.js";
+import { emitMachine } from "./emit.js";
+import { explodeBody } from "./explode.js";
+import { computeLiveness } from "./liveness.js";
+import { checkpointIds, versionHash, type WorkflowManifest } from "./manifest.js";
+import { validateBody } from "./validate.js";
+
+/** One workflow compiled: its manifest, and the machine descriptor that replaces its body. */
+export interface CompiledWorkflow {
+  readonly manifest: WorkflowManifest;
+  readonly descriptor: ts.Expression;
+}
+
+/**
+ * Compile one workflow body. The passes, in order:
+ *
+ * 1. `validateBody` — reject what cannot be compiled; find the durable awaits.
+ * 2. `explodeBody` — give block-level variables frame slots and cut the body into basic
+ *    blocks at the durable awaits (the {@link MachineIR}).
+ * 3. `computeLiveness` — the variables live at each checkpoint: exactly what is persisted.
+ * 4. `checkpointIds` / `versionHash` — stable identity for checkpoints and the machine.
+ * 5. `emitMachine` — the async generator that the runtime drives.
+ *
+ * Returns `undefined` when any pass reported an error; the diagnostics say why.
+ */
+export function compileWorkflow(
+  site: WorkflowSite,
+  sourceFile: ts.SourceFile,
+  file: string,
+  sink: DiagnosticSink,
+): CompiledWorkflow | undefined {
+  const errorsBefore = sink.errorCount;
+  const validation = validateBody(site.body, sink);
+  const ir = explodeBody(site.body, validation, sink);
+  const live = computeLiveness(ir, sink);
+  if (sink.errorCount > errorsBefore) return undefined;
+
+  const ids = checkpointIds(ir.checkpoints, sourceFile);
+  const checkpoints = ir.checkpoints.map((site, i) => {
+    const at = sourceFile.getLineAndCharacterOfPosition(site.await.getStart(sourceFile));
+    return {
+      index: site.index,
+      id: ids[i]!,
+      kind: site.method,
+      resume: site.resume,
+      live: live[i]!,
+      line: at.line + 1,
+      column: at.character + 1,
+    };
+  });
+  const params = ir.params.map((p, i) => (ts.isIdentifier(p.name) ? p.name.text : `[${i}]`));
+  const manifest: WorkflowManifest = {
+    id: `${file}#${site.name}`,
+    name: site.name,
+    file,
+    version: versionHash(params, checkpoints),
+    params,
+    checkpoints,
+  };
+  return { manifest, descriptor: emitMachine(ir, manifest, site.body, sourceFile) };
+}

@@ -1,0 +1,70 @@
+import ts from "typescript";
+import { DiagnosticSink } from "./diagnostics.js";
+import { discoverWorkflows, type WorkflowSite } from "./discover.js";
+import type { WorkflowManifest } from "./manifest.js";
+import { compileWorkflow } from "./pipeline.js";
+
+const f = ts.factory;
+
+/** What the transformer found in one source file. */
+export interface FileReport {
+  readonly fileName: string;
+  readonly workflows: WorkflowManifest[];
+  readonly diagnostics: DiagnosticSink["diagnostics"];
+}
+
+/** Options of {@link createRatchetTransformer}. */
+export interface RatchetTransformerOptions {
+  /** Called once per transformed file with its manifests and diagnostics. */
+  readonly onFile?: (report: FileReport) => void;
+  /** The file name to record in manifests and diagnostics; defaults to the source file's. */
+  readonly fileName?: (sourceFile: ts.SourceFile) => string;
+}
+
+/** `workflow(body)` → `workflow({ name }, machine)`; `workflow(opts, body)` keeps the options. */
+function rewriteCall(site: WorkflowSite, descriptor: ts.Expression): ts.CallExpression {
+  let options: ts.Expression;
+  if (site.nameInOptions && site.options) {
+    options = site.options;
+  } else {
+    const name = f.createPropertyAssignment("name", f.createStringLiteral(site.name));
+    options = f.createObjectLiteralExpression(
+      site.options ? [name, f.createSpreadAssignment(site.options)] : [name],
+    );
+  }
+  return f.updateCallExpression(site.call, site.call.expression, site.call.typeArguments, [
+    options,
+    descriptor,
+  ]);
+}
+
+/**
+ * The Ratchet transform as a TypeScript `before` transformer: every front end (the
+ * single-file `transform()`, the bundler plugins, the register hook, and `ratchet/tsc`)
+ * runs this same factory.
+ */
+export function createRatchetTransformer(
+  options: RatchetTransformerOptions = {},
+): ts.TransformerFactory<ts.SourceFile> {
+  return (context) => (sourceFile) => {
+    const fileName = options.fileName?.(sourceFile) ?? sourceFile.fileName;
+    const sink = new DiagnosticSink(sourceFile, fileName);
+    const sites = discoverWorkflows(sourceFile, sink);
+    const replacements = new Map<ts.Node, ts.Node>();
+    const workflows: WorkflowManifest[] = [];
+    for (const site of sites) {
+      const compiled = compileWorkflow(site, sourceFile, fileName, sink);
+      if (!compiled) continue;
+      workflows.push(compiled.manifest);
+      replacements.set(site.call, rewriteCall(site, compiled.descriptor));
+    }
+    options.onFile?.({ fileName, workflows, diagnostics: sink.diagnostics });
+    if (replacements.size === 0) return sourceFile;
+    const visit = (node: ts.Node): ts.Node => {
+      const replacement = replacements.get(node);
+      if (replacement) return replacement;
+      return ts.visitEachChild(node, visit, context);
+    };
+    return ts.visitEachChild(sourceFile, visit, context);
+  };
+}

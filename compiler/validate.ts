@@ -1,0 +1,221 @@
+import ts from "typescript";
+import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
+import { isFunctionBoundary, isReference, rebindsThis } from "./syntax.js";
+
+/** `ctx` methods that are durable operations this compiler turns into checkpoints. */
+export const DURABLE_METHODS: ReadonlySet<string> = new Set(["step"]);
+
+/** `ctx` members from the design that this compiler does not support yet. */
+const NOT_YET = new Set([
+  "sleep",
+  "sleepUntil",
+  "parallel",
+  "gather",
+  "batch",
+  "map",
+  "waitForUser",
+  "waitForEvent",
+  "child",
+  "state",
+  "session",
+]);
+
+/** Plain `ctx` properties that may be read anywhere in the body. */
+const PLAIN_PROPERTIES = new Set(["runId", "workflowName", "sessionId"]);
+
+const PROMISE_COMBINATORS = new Set(["all", "allSettled", "race", "any"]);
+
+/** A durable `await ctx.method(...)` found in the body. */
+export interface DurableAwait {
+  readonly await: ts.AwaitExpression;
+  readonly call: ts.CallExpression;
+  readonly method: string;
+}
+
+/** What validation learned about a body. */
+export interface Validation {
+  readonly ctxName: string | undefined;
+  /** Durable awaits in source order. */
+  readonly durable: DurableAwait[];
+}
+
+function enclosingCombinator(node: ts.Node, stopAt: ts.Node): ts.CallExpression | undefined {
+  for (let current = node.parent; current && current !== stopAt; current = current.parent) {
+    if (
+      ts.isCallExpression(current) &&
+      ts.isPropertyAccessExpression(current.expression) &&
+      ts.isIdentifier(current.expression.expression) &&
+      current.expression.expression.text === "Promise" &&
+      PROMISE_COMBINATORS.has(current.expression.name.text)
+    ) {
+      return current;
+    }
+    if (isFunctionBoundary(current)) return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Check a workflow body for what cannot be compiled (each a diagnostic with a fix hint) and
+ * find its durable awaits. Never throws on bad input.
+ */
+export function validateBody(
+  body: ts.ArrowFunction | ts.FunctionExpression,
+  sink: DiagnosticSink,
+): Validation {
+  const first = body.parameters[0];
+  let ctxName: string | undefined;
+  if (first) {
+    if (ts.isIdentifier(first.name)) ctxName = first.name.text;
+    else {
+      sink.report(
+        first,
+        DiagnosticCodes.ctxEscapes,
+        "The workflow's first parameter (its context) cannot be destructured.",
+        "Name it, e.g. async (ctx, ...args) => …, and call ctx.step(…) on it.",
+      );
+    }
+  }
+  const durable: DurableAwait[] = [];
+
+  const checkCtx = (id: ts.Identifier, nested: boolean): void => {
+    const parent = id.parent;
+    if (!ts.isPropertyAccessExpression(parent) || parent.expression !== id) {
+      sink.report(
+        id,
+        DiagnosticCodes.ctxEscapes,
+        nested
+          ? `\`${id.text}\` is captured by a nested function; the workflow context cannot leave the workflow body.`
+          : `\`${id.text}\` is used as a value; the workflow context cannot be passed, stored or returned.`,
+        `Call its methods directly in the workflow body: await ${id.text}.step(fn, …).`,
+      );
+      return;
+    }
+    const member = parent.name.text;
+    if (PLAIN_PROPERTIES.has(member)) {
+      if (nested) {
+        sink.report(
+          parent,
+          DiagnosticCodes.ctxEscapes,
+          `\`${id.text}.${member}\` inside a nested function captures the workflow context.`,
+          `Read it into a const first: const ${member} = ${id.text}.${member};`,
+        );
+      }
+      return;
+    }
+    if (NOT_YET.has(member)) {
+      sink.report(
+        parent,
+        DiagnosticCodes.ctxMethodNotSupportedYet,
+        `\`${id.text}.${member}\` is not supported yet by this version of the Ratchet compiler.`,
+        "Use ctx.step for now; see docs/compiler.md for what is supported.",
+      );
+      return;
+    }
+    if (!DURABLE_METHODS.has(member)) {
+      sink.report(
+        parent,
+        DiagnosticCodes.unknownCtxMember,
+        `The workflow context has no member \`${member}\`.`,
+        "See the WorkflowContext members in docs/getting-started.md.",
+      );
+      return;
+    }
+    const call = parent.parent;
+    if (!ts.isCallExpression(call) || call.expression !== parent) {
+      sink.report(
+        parent,
+        DiagnosticCodes.ctxEscapes,
+        `\`${id.text}.${member}\` is used as a value; it can only be called.`,
+        `Call it where it is needed: await ${id.text}.${member}(…).`,
+      );
+      return;
+    }
+    if (nested) {
+      sink.report(
+        call,
+        DiagnosticCodes.ctxInNestedFunction,
+        `\`${id.text}.${member}(…)\` is called inside a nested function; durable calls must be in the workflow body itself.`,
+        "Move the call into the workflow body; to run several at once, use ctx.parallel or ctx.batch.",
+      );
+      return;
+    }
+    let awaited: ts.Node = call;
+    while (ts.isParenthesizedExpression(awaited.parent)) awaited = awaited.parent;
+    if (!ts.isAwaitExpression(awaited.parent)) {
+      const combinator = enclosingCombinator(call, body);
+      if (combinator) {
+        sink.report(
+          combinator,
+          DiagnosticCodes.promiseCombinator,
+          "Promise combinators over ctx calls are not durable: their branches would not be checkpointed.",
+          "Use ctx.parallel(ctx.step(a), ctx.step(b)) or ctx.gather({ … }) instead.",
+        );
+      } else {
+        sink.report(
+          call,
+          DiagnosticCodes.ctxCallNotAwaited,
+          `\`${id.text}.${member}(…)\` must be awaited where it is called.`,
+          `Write await ${id.text}.${member}(…).`,
+        );
+      }
+      return;
+    }
+    durable.push({ await: awaited.parent, call, method: member });
+  };
+
+  const forbid = (node: ts.Node, what: string, hint: string): void => {
+    sink.report(
+      node,
+      DiagnosticCodes.forbiddenConstruct,
+      `${what} cannot be used in a workflow body.`,
+      hint,
+    );
+  };
+
+  const walk = (node: ts.Node, nested: boolean, ownThis: boolean): void => {
+    if (ts.isTypeNode(node)) return;
+    switch (node.kind) {
+      case ts.SyntaxKind.Identifier: {
+        const id = node as ts.Identifier;
+        if (!isReference(id)) return;
+        if (ctxName !== undefined && id.text === ctxName) checkCtx(id, nested);
+        else if (id.text === "arguments" && !ownThis) {
+          forbid(id, "`arguments`", "Name the parameters, or use a rest parameter (...args).");
+        } else if (id.text === "eval" && ts.isCallExpression(id.parent)) {
+          forbid(id, "`eval`", "Call the code directly; eval could read and write any variable.");
+        }
+        return;
+      }
+      case ts.SyntaxKind.WithStatement:
+        forbid(node, "`with`", "Refer to the object's properties explicitly.");
+        break;
+      case ts.SyntaxKind.YieldExpression:
+        if (!nested) forbid(node, "`yield`", "Use await ctx.step(…) for durable work.");
+        break;
+      case ts.SyntaxKind.ThisKeyword:
+        if (!ownThis) {
+          forbid(node, "`this`", "Pass what you need as a workflow argument or a step result.");
+        }
+        return;
+      case ts.SyntaxKind.SuperKeyword:
+        if (!ownThis) forbid(node, "`super`", "Call the method on an explicit object.");
+        return;
+      case ts.SyntaxKind.MetaProperty:
+        if ((node as ts.MetaProperty).keywordToken === ts.SyntaxKind.NewKeyword && !ownThis) {
+          forbid(node, "`new.target`", "A workflow body is never called with new.");
+        }
+        return;
+    }
+    if (isFunctionBoundary(node)) {
+      const rebinds = rebindsThis(node);
+      ts.forEachChild(node, (child) => walk(child, true, ownThis || rebinds));
+      return;
+    }
+    ts.forEachChild(node, (child) => walk(child, nested, ownThis));
+  };
+  for (const parameter of body.parameters.slice(1)) walk(parameter, false, false);
+  walk(body.body, false, false);
+  durable.sort((a, b) => a.await.getStart() - b.await.getStart());
+  return { ctxName, durable };
+}

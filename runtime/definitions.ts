@@ -1,0 +1,200 @@
+import type { WorkflowContext } from "./context.js";
+import type { Duration } from "./duration.js";
+import { DefinitionError } from "./errors.js";
+import { type CompiledMachine, isCompiledMachine } from "./machine.js";
+
+/** What a durable function receives as its first argument. */
+export interface FunctionContext {
+  /** The run this call belongs to. */
+  readonly runId: string;
+  /** The workflow that called the function. */
+  readonly workflowName: string;
+  /** 1 for the first attempt, 2 for the first retry, … */
+  readonly attempt: number;
+  /**
+   * Stable for this checkpoint of this run, across retries and crashes: pass it to the
+   * services you call so that a call repeated after a crash is recognized.
+   */
+  readonly idempotencyKey: string;
+  /** Aborted when the call times out; pass it to `fetch` and the like. */
+  readonly signal: AbortSignal;
+}
+
+/** How a durable function is retried. */
+export interface RetryPolicy {
+  /** Retries after the first attempt (so at most `max + 1` executions). */
+  readonly max: number;
+  /** `"exponential"` (default) doubles the delay each time; `"linear"` adds it; `"fixed"` keeps it. */
+  readonly backoff?: "exponential" | "linear" | "fixed";
+  /** The first delay (default 1 s). */
+  readonly initialDelay?: Duration;
+  /** The longest delay (default 1 min). */
+  readonly maxDelay?: Duration;
+}
+
+/** Options of {@link fn}. */
+export interface FnOptions {
+  /** A name for messages (default: the implementation's function name). */
+  readonly name?: string;
+  /** Retries after the first attempt: a number, or a {@link RetryPolicy}. Default: 3, exponential from 1 s. */
+  readonly retries?: number | RetryPolicy;
+  /** Fail an attempt that takes longer than this (it counts as a retryable failure). */
+  readonly timeout?: Duration;
+}
+
+/** A function callable as a step: `(ctx, ...args) => result`. */
+export type StepFunction<A extends unknown[] = unknown[], R = unknown> = (
+  ctx: FunctionContext,
+  ...args: A
+) => R | Promise<R>;
+
+const FN = Symbol.for("ratchet.fn");
+
+/** A durable function made by {@link fn}. Calling it directly works and is not checkpointed. */
+export type DurableFunction<A extends unknown[] = unknown[], R = unknown> = ((
+  ctx: FunctionContext,
+  ...args: A
+) => Promise<Awaited<R>>) & { readonly [FN]: ResolvedFnOptions };
+
+/** The options of a durable function with defaults applied. */
+export interface ResolvedFnOptions {
+  readonly name: string;
+  readonly retries: Required<RetryPolicy>;
+  readonly timeout: Duration | undefined;
+}
+
+const DEFAULT_RETRIES: Required<RetryPolicy> = {
+  max: 3,
+  backoff: "exponential",
+  initialDelay: 1000,
+  maxDelay: 60_000,
+};
+
+function resolveRetries(retries: FnOptions["retries"], name: string): Required<RetryPolicy> {
+  if (retries === undefined) return DEFAULT_RETRIES;
+  const policy = typeof retries === "number" ? { max: retries } : retries;
+  if (!Number.isInteger(policy.max) || policy.max < 0) {
+    throw new DefinitionError(
+      `fn "${name}": retries must be a whole number >= 0 or { max, backoff, initialDelay, maxDelay }; got ${JSON.stringify(retries)}.`,
+    );
+  }
+  if (
+    policy.backoff !== undefined &&
+    !["exponential", "linear", "fixed"].includes(policy.backoff)
+  ) {
+    throw new DefinitionError(
+      `fn "${name}": retries.backoff must be "exponential", "linear" or "fixed"; got ${JSON.stringify(policy.backoff)}.`,
+    );
+  }
+  return { ...DEFAULT_RETRIES, ...policy };
+}
+
+/** The resolved options of a step function; plain functions get the defaults. */
+export function fnOptionsOf(f: StepFunction): ResolvedFnOptions {
+  return (
+    (f as Partial<DurableFunction>)[FN] ?? {
+      name: f.name || "anonymous",
+      retries: DEFAULT_RETRIES,
+      timeout: undefined,
+    }
+  );
+}
+
+/**
+ * Define a durable function: a unit of work a workflow runs with `ctx.step`, checkpointed
+ * once it succeeds, retried when it fails.
+ *
+ * @example
+ * ```ts
+ * export const chargeCustomer = fn(
+ *   async (ctx: FunctionContext, orderId: string, amount: number) =>
+ *     ({ orderId, chargeId: `ch_${ctx.idempotencyKey}`, status: "paid" }),
+ *   { retries: { max: 5, backoff: "exponential" }, timeout: "30s" });
+ * ```
+ */
+export function fn<A extends unknown[], R>(
+  impl: (ctx: FunctionContext, ...args: A) => R | Promise<R>,
+  options: FnOptions = {},
+): DurableFunction<A, R> {
+  if (typeof impl !== "function") {
+    throw new DefinitionError(`fn() needs a function as its first argument; got ${typeof impl}.`);
+  }
+  const name = options.name ?? (impl.name || "anonymous");
+  const resolved: ResolvedFnOptions = {
+    name,
+    retries: resolveRetries(options.retries, name),
+    timeout: options.timeout,
+  };
+  const durable = async (ctx: FunctionContext, ...args: A): Promise<Awaited<R>> =>
+    await impl(ctx, ...args);
+  Object.defineProperty(durable, "name", { value: name });
+  Object.defineProperty(durable, FN, { value: resolved });
+  return durable as DurableFunction<A, R>;
+}
+
+/** Options of {@link workflow}. */
+export interface WorkflowOptions {
+  /** The name runs are stored under (default: the binding's name, injected by the compiler). */
+  readonly name?: string;
+}
+
+declare const WORKFLOW_TYPES: unique symbol;
+
+/** A workflow definition made by {@link workflow}; pass it to `createEngine` and `engine.start`. */
+export interface Workflow<A extends unknown[] = unknown[], R = unknown> {
+  readonly name: string;
+  readonly options: WorkflowOptions;
+  /** The compiled state machine; `undefined` when the compiler did not see this workflow. */
+  readonly compiled: CompiledMachine | undefined;
+  /** Carries the argument and result types; never present at run time. */
+  readonly [WORKFLOW_TYPES]?: { args: A; result: R };
+}
+
+/** The body of a workflow as its author writes it. */
+export type WorkflowBody<A extends unknown[], R> = (ctx: WorkflowContext, ...args: A) => Promise<R>;
+
+/**
+ * Define a workflow: an async function whose `ctx` calls are checkpoints. The Ratchet
+ * compiler turns the body into a resumable state machine; without the compiler the
+ * workflow cannot run (the engine says how to add it).
+ *
+ * @example
+ * ```ts
+ * export const orderWorkflow = workflow(async (ctx: WorkflowContext, orderId: string) => {
+ *   const order = await ctx.step(validateOrder, orderId);
+ *   return { status: "complete", orderId, total: order.total };
+ * });
+ * ```
+ */
+export function workflow<A extends unknown[], R>(body: WorkflowBody<A, R>): Workflow<A, Awaited<R>>;
+export function workflow<A extends unknown[], R>(
+  options: WorkflowOptions,
+  body: WorkflowBody<A, R>,
+): Workflow<A, Awaited<R>>;
+export function workflow(first: unknown, second?: unknown): Workflow {
+  const hasOptions = second !== undefined;
+  const options = (hasOptions ? first : {}) as WorkflowOptions;
+  const body = hasOptions ? second : first;
+  if (typeof options !== "object" || options === null) {
+    throw new DefinitionError("workflow(options, body): options must be an object.");
+  }
+  if (typeof body === "object" && body !== null && "kind" in body && "name" in body) {
+    throw new DefinitionError(
+      "@workflow as a decorator is not supported yet; use `export const name = workflow(async (ctx, …) => { … })`.",
+    );
+  }
+  const compiled = isCompiledMachine(body) ? body : undefined;
+  if (!compiled && typeof body !== "function") {
+    throw new DefinitionError(
+      `workflow() needs an async function as its body; got ${body === null ? "null" : typeof body}.`,
+    );
+  }
+  const name =
+    options.name ?? compiled?.manifest.name ?? ((body as { name?: string }).name || undefined);
+  if (!name) {
+    throw new DefinitionError(
+      'This workflow has no name. Assign it to a const (the compiler names it after the binding) or pass workflow({ name: "…" }, body).',
+    );
+  }
+  return Object.freeze({ name, options, compiled });
+}

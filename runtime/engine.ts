@@ -1,0 +1,343 @@
+import {
+  type RunQuery,
+  type RunStatus,
+  type StorageAdapter,
+  type StoredRun,
+  terminalStatuses,
+} from "../adapters/contract.js";
+import type { Workflow } from "./definitions.js";
+import {
+  DefinitionError,
+  RunNotFoundError,
+  UnknownWorkflowError,
+  WorkflowNotCompiledError,
+} from "./errors.js";
+import { type CheckpointEvent, type ExecutionOutcome, executeRun } from "./executor.js";
+import { delay } from "./retry.js";
+import { deserialize, serializeOrExplain } from "./serialization.js";
+
+/** Options of the in-process worker. */
+export interface WorkerOptions {
+  /** How long a claim lasts without renewal (default 30 s). A dead process's runs are taken over after this. */
+  readonly leaseMs?: number;
+  /** How often to look for runnable runs (default 1 s). */
+  readonly pollIntervalMs?: number;
+  /** How many runs this process executes at once (default 100). */
+  readonly maxConcurrentRuns?: number;
+}
+
+/** Options of {@link createEngine}. */
+export interface EngineOptions {
+  readonly storage: StorageAdapter;
+  /** The workflows this engine can start and execute. */
+  readonly workflows: readonly Workflow<never[], unknown>[] | readonly Workflow[];
+  /**
+   * The worker: a loop in this process that claims runnable runs (new, or abandoned by a
+   * dead process once their lease expired). Default on; `false` makes a producer-only engine.
+   */
+  readonly worker?: boolean | WorkerOptions;
+  /** Called after every committed checkpoint, synchronously. */
+  readonly onCheckpoint?: (event: CheckpointEvent) => void;
+}
+
+/** Options of {@link Engine.start}. */
+export interface StartOptions {
+  /** Use this run id instead of a random one. */
+  readonly runId?: string;
+  readonly sessionId?: string;
+  /** A second start with the same key returns the first run and starts nothing. */
+  readonly idempotencyKey?: string;
+}
+
+/** A stored run, seen from an engine. */
+export interface RunHandle<R = unknown> {
+  readonly id: string;
+  /** The run's status now. `parked` when it needs a workflow version this engine does not have. */
+  status(): Promise<RunStatus>;
+  /** Why the run is parked, or `undefined` when it is not. */
+  parkedReason(): Promise<string | undefined>;
+  /** Wait for the run to end; resolves to its return value or rejects with its error. */
+  result(): Promise<R>;
+}
+
+/** Starts, executes and looks up runs. Made by {@link createEngine}. */
+export interface Engine {
+  /** Store a new run and, when this engine has a worker, start executing it at once. */
+  start<A extends unknown[], R>(
+    workflow: Workflow<A, R>,
+    args: A,
+    options?: StartOptions,
+  ): Promise<RunHandle<R>>;
+  /** `start` and wait for the result. */
+  run<A extends unknown[], R>(
+    workflow: Workflow<A, R>,
+    args: A,
+    options?: StartOptions,
+  ): Promise<R>;
+  /** A handle for any stored run; rejects with `RunNotFoundError` for an unknown id. */
+  get<R = unknown>(runId: string): Promise<RunHandle<R>>;
+  /** Stored runs, newest first. */
+  list(query?: RunQuery): Promise<StoredRun[]>;
+  /** Stop the worker (runs in flight stop at their next checkpoint), release leases, close storage. */
+  close(): Promise<void>;
+}
+
+type Finished = Extract<ExecutionOutcome, { kind: "finished" }>;
+
+function randomId(): string {
+  return globalThis.crypto.randomUUID();
+}
+
+class RatchetEngine implements Engine {
+  readonly storage: StorageAdapter;
+  readonly owner = `engine-${randomId()}`;
+  readonly leaseMs: number;
+  readonly onCheckpoint: ((event: CheckpointEvent) => void) | undefined;
+  closing = false;
+
+  readonly #byName = new Map<string, Workflow>();
+  readonly #byVersion = new Map<string, Workflow>();
+  readonly #worker: Required<WorkerOptions> | undefined;
+  readonly #executing = new Map<string, Promise<ExecutionOutcome>>();
+  readonly #ready: Promise<void>;
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(options: EngineOptions) {
+    if (!options || typeof options !== "object" || !options.storage) {
+      throw new DefinitionError("createEngine needs { storage, workflows }: storage is missing.");
+    }
+    this.storage = options.storage;
+    this.onCheckpoint = options.onCheckpoint;
+    for (const definition of (options.workflows ?? []) as readonly Workflow[]) {
+      if (!definition || typeof definition.name !== "string") {
+        throw new DefinitionError(
+          "createEngine: every entry of workflows must be made by workflow().",
+        );
+      }
+      const existing = this.#byName.get(definition.name);
+      if (existing && existing !== definition) {
+        throw new DefinitionError(`createEngine: two workflows are named "${definition.name}".`);
+      }
+      this.#byName.set(definition.name, definition);
+      if (definition.compiled)
+        this.#byVersion.set(definition.compiled.manifest.version, definition);
+    }
+    const worker = options.worker ?? true;
+    this.#worker =
+      worker === false
+        ? undefined
+        : {
+            leaseMs: 30_000,
+            pollIntervalMs: 1000,
+            maxConcurrentRuns: 100,
+            ...(worker === true ? {} : worker),
+          };
+    this.leaseMs = this.#worker?.leaseMs ?? 30_000;
+    this.#ready = this.storage.init();
+    if (this.#worker) {
+      this.#loop = this.#workLoop(this.#worker);
+      this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.leaseMs / 3);
+    }
+  }
+
+  #definition<A extends unknown[], R>(workflow: Workflow<A, R>): Workflow {
+    const definition = this.#byName.get(workflow?.name);
+    if (!definition)
+      throw new UnknownWorkflowError(String(workflow?.name), [...this.#byName.keys()]);
+    if (!definition.compiled) throw new WorkflowNotCompiledError(definition.name);
+    return definition;
+  }
+
+  async start<A extends unknown[], R>(
+    workflow: Workflow<A, R>,
+    args: A,
+    options: StartOptions = {},
+  ): Promise<RunHandle<R>> {
+    if (this.closing) throw new DefinitionError("This engine is closed.");
+    const definition = this.#definition(workflow);
+    if (!Array.isArray(args)) {
+      throw new TypeError(
+        `engine.start(${definition.name}, args): args must be the list of the workflow's arguments, e.g. ["order-42"].`,
+      );
+    }
+    const argsText = serializeOrExplain(args, `the arguments of workflow "${definition.name}"`);
+    await this.#ready;
+    const claim = this.#worker ? { leaseOwner: this.owner, leaseMs: this.leaseMs } : {};
+    const { run, created } = await this.storage.createRun({
+      id: options.runId ?? randomId(),
+      workflow: definition.name,
+      version: definition.compiled!.manifest.version,
+      args: argsText,
+      idempotencyKey: options.idempotencyKey ?? null,
+      sessionId: options.sessionId ?? null,
+      ...claim,
+    });
+    if (created && this.#worker) this.#execute(run, definition);
+    return this.#handle<R>(run.id);
+  }
+
+  async run<A extends unknown[], R>(
+    workflow: Workflow<A, R>,
+    args: A,
+    options?: StartOptions,
+  ): Promise<R> {
+    return (await this.start(workflow, args, options)).result();
+  }
+
+  async get<R = unknown>(runId: string): Promise<RunHandle<R>> {
+    await this.#ready;
+    if (!(await this.storage.loadRun(runId))) throw new RunNotFoundError(runId);
+    return this.#handle<R>(runId);
+  }
+
+  async list(query?: RunQuery): Promise<StoredRun[]> {
+    await this.#ready;
+    return this.storage.listRuns(query);
+  }
+
+  #parkedReason(run: StoredRun): string | undefined {
+    if (terminalStatuses.has(run.status)) return undefined;
+    const definition = this.#byName.get(run.workflow);
+    if (!definition) {
+      return `workflow "${run.workflow}" is not registered with this engine; the run needs version ${run.version}`;
+    }
+    const have = definition.compiled?.manifest.version;
+    if (have !== run.version) {
+      return `the run needs workflow "${run.workflow}" version ${run.version}; this engine has version ${have ?? "(not compiled)"}`;
+    }
+    return undefined;
+  }
+
+  #handle<R>(runId: string): RunHandle<R> {
+    const load = async () => {
+      const run = await this.storage.loadRun(runId);
+      if (!run) throw new RunNotFoundError(runId);
+      return run;
+    };
+    return {
+      id: runId,
+      status: async () => {
+        const run = await load();
+        return this.#parkedReason(run) ? "parked" : run.status;
+      },
+      parkedReason: async () => this.#parkedReason(await load()),
+      result: () => this.#result<R>(runId),
+    };
+  }
+
+  async #result<R>(runId: string): Promise<R> {
+    let wait = 5;
+    for (;;) {
+      const local = this.#executing.get(runId);
+      if (local) {
+        const outcome = await local;
+        if (outcome.kind === "finished") return this.#settle<R>(outcome);
+      }
+      const run = await this.storage.loadRun(runId);
+      if (!run) throw new RunNotFoundError(runId);
+      if (run.status === "completed" || run.status === "failed" || run.status === "cancelled") {
+        return this.#settle<R>({
+          kind: "finished",
+          status: run.status === "completed" ? "completed" : "failed",
+          result: run.result,
+          error: run.error,
+        });
+      }
+      if (this.closing)
+        throw new DefinitionError(`The engine closed while waiting for run ${runId}.`);
+      await delay(wait);
+      wait = Math.min(wait * 2, 500);
+    }
+  }
+
+  #settle<R>(outcome: Finished): R {
+    if (outcome.status === "completed") return deserialize(outcome.result ?? "[-1]") as R;
+    throw deserialize(outcome.error ?? "") as Error;
+  }
+
+  #execute(run: StoredRun, definition: Workflow): void {
+    const execution = executeRun(this, run, definition).finally(() => {
+      this.#executing.delete(run.id);
+      this.#wake?.();
+    });
+    this.#executing.set(run.id, execution);
+  }
+
+  async #workLoop(worker: Required<WorkerOptions>): Promise<void> {
+    try {
+      await this.#ready;
+    } catch {
+      return;
+    }
+    const versions = [...this.#byVersion.keys()];
+    const workflows = [...new Set([...this.#byVersion.values()].map((d) => d.name))];
+    while (!this.closing) {
+      const capacity = worker.maxConcurrentRuns - this.#executing.size;
+      if (capacity > 0 && workflows.length > 0) {
+        try {
+          const claimed = await this.storage.claimRunnable({
+            owner: this.owner,
+            leaseMs: worker.leaseMs,
+            limit: capacity,
+            workflows,
+          });
+          for (const run of claimed) {
+            const definition = this.#byVersion.get(run.version);
+            if (definition && versions.includes(run.version)) this.#execute(run, definition);
+            else await this.storage.releaseLease(run.id, this.owner);
+          }
+        } catch (error) {
+          // A storage hiccup must not kill the worker; report and try again next round.
+          console.error("[ratchet] claiming runnable runs failed:", error);
+        }
+      }
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        this.#pollTimer = setTimeout(resolve, worker.pollIntervalMs);
+      });
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    const held = [...this.#executing.keys()];
+    if (held.length === 0) return;
+    try {
+      await this.storage.renewLeases(this.owner, held, this.leaseMs);
+    } catch (error) {
+      console.error("[ratchet] renewing leases failed:", error);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearTimeout(this.#pollTimer);
+    clearInterval(this.#heartbeatTimer);
+    this.#wake?.();
+    await this.#loop;
+    await Promise.allSettled(this.#executing.values());
+    try {
+      await this.#ready;
+    } finally {
+      await this.storage.close();
+    }
+  }
+}
+
+/**
+ * Create an engine over a storage adapter.
+ *
+ * @example
+ * ```ts
+ * const engine = createEngine({ storage: sqlite({ path: "ratchet.db" }), workflows: [orderWorkflow] });
+ * const run = await engine.start(orderWorkflow, ["order-42"]);
+ * console.log(await run.result());
+ * await engine.close();
+ * ```
+ */
+export function createEngine(options: EngineOptions): Engine {
+  return new RatchetEngine(options);
+}

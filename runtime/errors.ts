@@ -1,0 +1,136 @@
+/**
+ * Every error a Ratchet user can meet has a class and a stable `code`; messages say what
+ * happened, where (run id, checkpoint) and how to fix it.
+ * @module
+ */
+
+/** The base class of Ratchet's own errors. */
+export class RatchetError extends Error {
+  /** A stable code, e.g. `RATCHET_SERIALIZATION`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A value that must be persisted (a live variable at a checkpoint, a step's result, an
+ * argument, a return value) is not serializable. Nothing was committed.
+ */
+export class SerializationError extends RatchetError {
+  /** What could not be stored, e.g. `variable "order"` or `the result of step:charge`. */
+  readonly subject: string;
+  /** Where inside the value it failed, e.g. `order.items[0].handler`; empty for the value itself. */
+  readonly path: string;
+  /** The checkpoint's stable id, when the value was being checkpointed. */
+  readonly checkpoint: string | undefined;
+  readonly runId: string | undefined;
+
+  constructor(init: {
+    subject: string;
+    path: string;
+    reason: string;
+    checkpoint?: string;
+    location?: string;
+    runId?: string;
+  }) {
+    const where = [
+      init.checkpoint ? `at checkpoint ${init.checkpoint}` : undefined,
+      init.location ? `(${init.location})` : undefined,
+      init.runId ? `of run ${init.runId}` : undefined,
+    ]
+      .filter(Boolean)
+      .join(" ");
+    super(
+      "RATCHET_SERIALIZATION",
+      `Cannot persist ${init.subject}${where ? ` ${where}` : ""}: ${init.reason}${init.path ? ` (at ${init.path})` : ""}. ` +
+        "Persisted values must be JSON-like data, undefined, Date, Map, Set, BigInt, RegExp, Error, typed arrays, or plain objects and arrays of them. " +
+        "Keep functions and class instances out of variables that live across a checkpoint, or convert them to plain data first.",
+    );
+    this.subject = init.subject;
+    this.path = init.path;
+    this.checkpoint = init.checkpoint;
+    this.runId = init.runId;
+  }
+}
+
+/** Thrown by a durable function to stop retrying: the step fails at once with this error. */
+export class FatalError extends RatchetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("RATCHET_FATAL", message, options);
+  }
+}
+
+/** Thrown by a durable function to ask for a retry, optionally after a given delay. */
+export class RetryableError extends RatchetError {
+  /** Wait this long before the next attempt (a number is milliseconds, or e.g. `"30s"`). */
+  readonly retryAfter: number | string | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; retryAfter?: number | string }) {
+    super("RATCHET_RETRYABLE", message, options);
+    this.retryAfter = options?.retryAfter;
+  }
+}
+
+/** A durable function exceeded its `timeout`. */
+export class TimeoutError extends RatchetError {
+  constructor(message: string) {
+    super("RATCHET_TIMEOUT", message);
+  }
+}
+
+/** The run was cancelled. */
+export class CancelledError extends RatchetError {
+  constructor(message: string) {
+    super("RATCHET_CANCELLED", message);
+  }
+}
+
+/** A workflow reached the runtime without passing through the Ratchet compiler. */
+export class WorkflowNotCompiledError extends RatchetError {
+  constructor(name: string) {
+    super(
+      "RATCHET_NOT_COMPILED",
+      `Workflow "${name}" was not compiled by Ratchet, so it cannot run durably. ` +
+        "Run your program with `node --import ratchet/register app.ts`, or add the Ratchet plugin to your build (docs/plugins.md).",
+    );
+  }
+}
+
+/** The engine was asked about a workflow it was not given. */
+export class UnknownWorkflowError extends RatchetError {
+  constructor(name: string, known: readonly string[]) {
+    super(
+      "RATCHET_UNKNOWN_WORKFLOW",
+      `Workflow "${name}" is not registered with this engine (registered: ${known.length ? known.join(", ") : "none"}). ` +
+        "Pass it in createEngine({ workflows: [...] }).",
+    );
+  }
+}
+
+/** No run has this id. */
+export class RunNotFoundError extends RatchetError {
+  constructor(runId: string) {
+    super("RATCHET_RUN_NOT_FOUND", `No run with id "${runId}" is stored.`);
+  }
+}
+
+/** A definition (`workflow`, `fn`, engine options) was given something it cannot use. */
+export class DefinitionError extends RatchetError {
+  constructor(message: string) {
+    super("RATCHET_DEFINITION", message);
+  }
+}
+
+/** A stored frame could not be read back. The run fails with this error; others carry on. */
+export class CorruptFrameError extends RatchetError {
+  constructor(runId: string, detail: string) {
+    super(
+      "RATCHET_CORRUPT_FRAME",
+      `The stored frame of run ${runId} cannot be read (${detail}); the run cannot continue.`,
+    );
+  }
+}

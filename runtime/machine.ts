@@ -1,0 +1,65 @@
+/**
+ * The contract between compiled code and the runtime. The compiler emits, for each
+ * workflow, `workflow({ name }, { $ratchet: 1, manifest, machine })`; the runtime drives
+ * `machine`. (The compiler never imports the runtime: this file and compiler/manifest.ts
+ * describe the same shapes from either side, and the compile-and-run tests hold them
+ * together.)
+ * @module
+ */
+
+/** One checkpoint, as the compiler describes it. */
+export interface CheckpointInfo {
+  readonly index: number;
+  readonly id: string;
+  readonly kind: string;
+  readonly resume: number;
+  readonly live: readonly string[];
+  readonly line: number;
+  readonly column: number;
+}
+
+/** What the compiler tells the runtime about one workflow. */
+export interface MachineManifest {
+  readonly id: string;
+  readonly name: string;
+  readonly file: string;
+  readonly version: string;
+  readonly params: readonly string[];
+  readonly checkpoints: readonly CheckpointInfo[];
+}
+
+/** Where a machine starts: the entry with arguments, or a checkpoint's resume point. */
+export interface MachineFrame {
+  readonly pc: number;
+  readonly vars: Readonly<Record<string, unknown>>;
+  readonly args: readonly unknown[];
+  /** The result of the durable operation of the checkpoint being resumed. */
+  readonly sent: unknown;
+}
+
+/** What the machine yields at a checkpoint: its number, the operation, the live variables. */
+export type MachineRequest = readonly [
+  checkpoint: number,
+  operation: unknown,
+  live: Record<string, unknown>,
+];
+
+/** A compiled workflow body. */
+export interface CompiledMachine {
+  readonly $ratchet: 1;
+  readonly manifest: MachineManifest;
+  readonly machine: (
+    ctx: unknown,
+    frame: MachineFrame,
+  ) => AsyncGenerator<MachineRequest, unknown, unknown>;
+}
+
+/** Whether `value` is what the compiler emits in place of a workflow body. */
+export function isCompiledMachine(value: unknown): value is CompiledMachine {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as { $ratchet?: unknown }).$ratchet === 1 &&
+    typeof (value as { machine?: unknown }).machine === "function"
+  );
+}
