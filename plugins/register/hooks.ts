@@ -1,0 +1,224 @@
+/**
+ * Node module customization hooks behind `ratchet/register` (registered by `./index.ts`; they
+ * run on Node's hooks thread).
+ *
+ * - `resolve` adds TypeScript's specifier conventions to Node's: `./x.js` finds `./x.ts` (or
+ *   `./x.tsx`; `.mjs` finds `.mts`), and an extensionless `./x` finds `./x.ts`, `./x.tsx`,
+ *   `./x.mts` or `./x/index.ts`.
+ * - `load` compiles `.ts`, `.mts` and `.tsx` files: the Ratchet transform for files that
+ *   contain workflows, then type stripping with `@swc/core`, with one inline source map back
+ *   to the original file. Every loaded TypeScript file is an ES module.
+ *
+ * @module
+ */
+import { statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createRequire, type LoadHook, type ResolveHook } from "node:module";
+import { fileURLToPath } from "node:url";
+import { mayContainWorkflow } from "../../compiler/prefilter.js";
+
+type Compiler = typeof import("../../compiler/index.js");
+type Diagnostic = import("../../compiler/index.js").Diagnostic;
+type Swc = typeof import("@swc/core");
+
+/** What to try when a relative specifier names a `.js`-family file that does not exist. */
+const typeScriptForJavaScript: Readonly<Record<string, readonly string[]>> = {
+  ".js": [".ts", ".tsx"],
+  ".jsx": [".tsx"],
+  ".mjs": [".mts"],
+  ".cjs": [".cts"],
+};
+
+/** What to append to a relative specifier that names no file (`./x`, `./dir`). */
+const appendedSuffixes = [".ts", ".tsx", ".mts", "/index.ts", "/index.tsx"] as const;
+
+/**
+ * Maps TypeScript-style relative specifiers to the `.ts` files they mean; everything else, and
+ * every specifier that names an existing file, goes to Node's own resolution.
+ */
+export const resolve: ResolveHook = (specifier, context, nextResolve) => {
+  const parentURL = context.parentURL;
+  if (!isPathLike(specifier) || parentURL === undefined || !parentURL.startsWith("file:")) {
+    return nextResolve(specifier, context);
+  }
+  const target = new URL(specifier, parentURL);
+  if (target.protocol !== "file:" || isFile(target)) return nextResolve(specifier, context);
+
+  for (const candidate of typeScriptCandidates(target)) {
+    if (isFile(candidate)) return { url: candidate.href, shortCircuit: true };
+  }
+  return nextResolve(specifier, context);
+};
+
+/**
+ * Compiles `.ts`, `.mts` and `.tsx` files (declaration files excepted) to JavaScript ES modules;
+ * other URLs go to Node's own loading.
+ */
+export const load: LoadHook = async (url, context, nextLoad) => {
+  if (!url.startsWith("file:")) return nextLoad(url, context);
+  const kind = typeScriptKind(new URL(url).pathname);
+  if (kind === undefined) return nextLoad(url, context);
+
+  const filename = fileURLToPath(url);
+  if (kind === ".cts") {
+    throw new Error(
+      `ratchet/register cannot load ${filename}: CommonJS TypeScript (.cts) is not supported yet. ` +
+        "Rename the file to .ts or .mts; ratchet/register loads those as ES modules.",
+    );
+  }
+
+  const original = await readFile(filename, "utf8");
+  const workflowOutput = await compileWorkflows(original, filename);
+  const source = stripTypes(workflowOutput?.code ?? original, {
+    filename,
+    tsx: kind === ".tsx",
+    inputSourceMap: workflowOutput?.map ?? null,
+  });
+  return { format: "module", source, shortCircuit: true };
+};
+
+/** The Ratchet transform's output for a file, or `undefined` for a file without workflows. */
+async function compileWorkflows(
+  source: string,
+  filename: string,
+): Promise<{ code: string; map: unknown } | undefined> {
+  // The pre-filter is a substring search in a module of its own; the compiler proper imports
+  // `typescript`, which takes far longer to load than most files take to compile, so files
+  // without workflows never load it.
+  if (!mayContainWorkflow(source)) return undefined;
+  const compiler = await loadCompiler();
+
+  const result = compiler.transform(source, { filename, sourceMap: true });
+  const errors = result.diagnostics.filter((d) => d.severity === "error");
+  if (errors.length > 0) {
+    throw new WorkflowCompileError(filename, result.diagnostics, compiler.formatDiagnostic);
+  }
+  for (const warning of result.diagnostics) reportWarningOnce(compiler.formatDiagnostic(warning));
+  return { code: result.code, map: result.map };
+}
+
+/**
+ * Thrown when a file's workflows do not compile. The message lists every diagnostic the
+ * compiler reported for the file (errors and warnings), each with its location and fix hint:
+ * the error crosses from the hooks thread to the application as its message, so the message
+ * is the whole report.
+ */
+class WorkflowCompileError extends Error {
+  /** A stable code for this failure. */
+  readonly code = "RATCHET_WORKFLOW_COMPILE_ERROR";
+
+  constructor(
+    filename: string,
+    diagnostics: readonly Diagnostic[],
+    formatDiagnostic: (d: Diagnostic) => string,
+  ) {
+    const errorCount = diagnostics.filter((d) => d.severity === "error").length;
+    const listed = diagnostics.map(formatDiagnostic).join("\n");
+    super(
+      `ratchet/register: ${filename} has ${errorCount} workflow ` +
+        `${errorCount === 1 ? "error" : "errors"}:\n${listed}`,
+    );
+    this.name = "WorkflowCompileError";
+  }
+}
+
+let compilerModule: Promise<Compiler> | undefined;
+
+function loadCompiler(): Promise<Compiler> {
+  compilerModule ??= import("../../compiler/index.js");
+  return compilerModule;
+}
+
+const reportedWarnings = new Set<string>();
+
+function reportWarningOnce(formatted: string): void {
+  if (reportedWarnings.has(formatted)) return;
+  reportedWarnings.add(formatted);
+  process.stderr.write(`${formatted}\n`);
+}
+
+let swcModule: Swc | undefined;
+
+function loadSwc(): Swc {
+  if (swcModule !== undefined) return swcModule;
+  try {
+    // @swc/core is an optional peer dependency: resolve it from the user's install, and only
+    // once a TypeScript file is actually loaded.
+    swcModule = createRequire(import.meta.url)("@swc/core") as Swc;
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") {
+      throw new Error("ratchet/register needs @swc/core: npm install -D @swc/core", { cause });
+    }
+    throw cause;
+  }
+  return swcModule;
+}
+
+function stripTypes(
+  code: string,
+  options: { filename: string; tsx: boolean; inputSourceMap: unknown },
+): string {
+  const { filename, tsx, inputSourceMap } = options;
+  return loadSwc().transformSync(code, {
+    filename,
+    sourceFileName: filename,
+    sourceMaps: "inline",
+    // Chain the workflow transform's map, so the inline map leads back to the original file.
+    inputSourceMap: inputSourceMap === null ? false : JSON.stringify(inputSourceMap),
+    // Ratchet decides how TypeScript is compiled here; a project's .swcrc is for its own build.
+    swcrc: false,
+    configFile: false,
+    isModule: true,
+    jsc: {
+      target: "es2022",
+      parser: { syntax: "typescript", tsx, decorators: true },
+      transform: {
+        decoratorVersion: "2022-03",
+        useDefineForClassFields: true,
+        // The runtime of `"jsx": "react-jsx"`, what current React projects configure.
+        react: { runtime: "automatic" },
+      },
+    },
+  }).code;
+}
+
+function isPathLike(specifier: string): boolean {
+  return (
+    specifier.startsWith("./") ||
+    specifier.startsWith("../") ||
+    specifier === "." ||
+    specifier === ".." ||
+    specifier.startsWith("/") ||
+    specifier.startsWith("file:")
+  );
+}
+
+function* typeScriptCandidates(target: URL): Generator<URL> {
+  const path = target.pathname;
+  const extension = /\.[cm]?jsx?$/.exec(path)?.[0];
+  const replacements = extension === undefined ? undefined : typeScriptForJavaScript[extension];
+  if (extension !== undefined && replacements !== undefined) {
+    const stem = path.slice(0, -extension.length);
+    for (const replacement of replacements) yield withPathname(target, stem + replacement);
+    return;
+  }
+  const base = path.endsWith("/") ? path.slice(0, -1) : path;
+  for (const suffix of appendedSuffixes) yield withPathname(target, base + suffix);
+}
+
+function withPathname(url: URL, pathname: string): URL {
+  const copy = new URL(url.href);
+  copy.pathname = pathname;
+  return copy;
+}
+
+function isFile(url: URL): boolean {
+  return statSync(fileURLToPath(url), { throwIfNoEntry: false })?.isFile() ?? false;
+}
+
+function typeScriptKind(pathname: string): ".ts" | ".mts" | ".tsx" | ".cts" | undefined {
+  // Declaration files, including `x.d.css.ts` (TypeScript's allowArbitraryExtensions).
+  if (/\.d\.(?:[^./]+\.)?[cm]?ts$/.test(pathname)) return undefined;
+  const extension = /\.(?:[cm]?ts|tsx)$/.exec(pathname)?.[0];
+  return extension as ".ts" | ".mts" | ".tsx" | ".cts" | undefined;
+}

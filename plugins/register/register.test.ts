@@ -1,0 +1,294 @@
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// These tests run the built hook (dist/), the way `node --import ratchet/register` runs it.
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+const registerEntry = join(repoRoot, "dist/plugins/register/index.js");
+
+// Fixtures live inside the repository (in the git-ignored test-artifacts/) so that "ratchet"
+// and "ratchet/register" resolve to this package by self-reference.
+let projectDir: string;
+
+beforeAll(() => {
+  buildIfMissing();
+  mkdirSync(join(repoRoot, "test-artifacts"), { recursive: true });
+  projectDir = mkdtempSync(join(repoRoot, "test-artifacts", "register-"));
+});
+
+afterAll(() => {
+  if (projectDir !== undefined) rmSync(projectDir, { recursive: true, force: true });
+});
+
+/**
+ * `npm ci` builds dist/ (prepare), so it normally exists. This runs tsc directly rather than
+ * `npm run build`, whose `rm -rf dist` would pull dist/ from under test files running in
+ * parallel; type errors elsewhere in the tree do not stop tsc from emitting.
+ */
+function buildIfMissing(): void {
+  if (existsSync(registerEntry)) return;
+  const tsc = join(repoRoot, "node_modules/typescript/bin/tsc");
+  const build = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  });
+  if (!existsSync(registerEntry)) {
+    throw new Error(`building dist/ failed:\n${build.stdout}\n${build.stderr}`);
+  }
+}
+
+function writeFiles(dir: string, files: Record<string, string>): void {
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+}
+
+function runTs(
+  entry: string,
+  options: { cwd?: string; importSpecifier?: string } = {},
+): { status: number | null; stdout: string; stderr: string } {
+  const importSpecifier = options.importSpecifier ?? pathToFileURL(registerEntry).href;
+  const result = spawnSync(process.execPath, ["--import", importSpecifier, entry], {
+    cwd: options.cwd ?? projectDir,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("ratchet/register on TypeScript without workflows", () => {
+  it("strips type annotations, interfaces, generics, enums and type-only imports", () => {
+    writeFiles(projectDir, {
+      "strip/shapes.ts": "export interface Shape { kind: string; size: number }\n",
+      "strip/main.ts": [
+        'import type { Shape } from "./shapes.js";',
+        "enum Unit { Px = 1, Em = 16 }",
+        "type Pair<T> = [T, T];",
+        "function area<T extends Shape>(shape: T, unit: Unit): number {",
+        "  return shape.size * shape.size * unit;",
+        "}",
+        "const pair: Pair<number> = [area({ kind: 'sq', size: 2 }, Unit.Px), 0];",
+        "const checked = { total: pair[0] as number } satisfies { total: number };",
+        "console.log(JSON.stringify(checked));",
+        "",
+      ].join("\n"),
+    });
+
+    const result = runTs("strip/main.ts");
+
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe('{"total":4}');
+  });
+
+  it("resolves ./x.js to x.ts and ./x.mjs to x.mts, as TypeScript's NodeNext does", () => {
+    writeFiles(projectDir, {
+      "js-ext/lib.ts": "export const fromTs: string = 'lib.ts';\n",
+      "js-ext/mod.mts": "export const fromMts: string = 'mod.mts';\n",
+      "js-ext/main.ts": [
+        'import { fromTs } from "./lib.js";',
+        'import { fromMts } from "./mod.mjs";',
+        "console.log(fromTs, fromMts);",
+        "",
+      ].join("\n"),
+    });
+
+    const result = runTs("js-ext/main.ts");
+
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim()).toBe("lib.ts mod.mts");
+  });
+
+  it("resolves extensionless specifiers to .ts files and to a directory's index.ts", () => {
+    writeFiles(projectDir, {
+      "bare/util.ts": "export const util: string = 'util.ts';\n",
+      "bare/lib/index.ts": "export const lib: string = 'lib/index.ts';\n",
+      "bare/main.ts": [
+        'import { util } from "./util";',
+        'import { lib } from "./lib";',
+        "console.log(util, lib);",
+        "",
+      ].join("\n"),
+    });
+
+    const result = runTs("bare/main.ts");
+
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim()).toBe("util.ts lib/index.ts");
+  });
+
+  it("reports an error thrown in a .ts file at that file's own line", () => {
+    // The interface and the annotations vanish from the JavaScript, so without the source map
+    // the throw would be reported several lines up.
+    writeFiles(projectDir, {
+      "stack/throws.ts": [
+        "interface Order {",
+        "  id: string;",
+        "  total: number;",
+        "}",
+        "",
+        "function charge(order: Order): never {",
+        "  throw new Error('card declined for ' + order.id);",
+        "}",
+        "",
+        "charge({ id: 'o-1', total: 5 });",
+        "",
+      ].join("\n"),
+    });
+
+    const result = runTs("stack/throws.ts");
+    const file = join(projectDir, "stack/throws.ts");
+
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain("Error: card declined for o-1");
+    expect(result.stderr).toContain(`at charge (${file}:7:9)`);
+    expect(result.stderr).toContain(`${file}:10:`);
+  });
+
+  it("refuses .cts files with a clear message", () => {
+    writeFiles(projectDir, {
+      "cts/legacy.cts": "export const legacy: number = 1;\n",
+      "cts/main.ts": 'import { legacy } from "./legacy.cjs";\nconsole.log(legacy);\n',
+    });
+
+    const result = runTs("cts/main.ts");
+
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(
+      `ratchet/register cannot load ${join(projectDir, "cts/legacy.cts")}: ` +
+        "CommonJS TypeScript (.cts) is not supported yet",
+    );
+  });
+
+  it("is reachable as ratchet/register through the package's exports", () => {
+    writeFiles(projectDir, { "exports/main.ts": "const n: number = 42;\nconsole.log(n);\n" });
+
+    const result = runTs("exports/main.ts", { importSpecifier: "ratchet/register" });
+
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim()).toBe("42");
+  });
+
+  it("says how to install @swc/core when it is missing", () => {
+    // A copy of the hook with no node_modules above it, so @swc/core cannot be found.
+    const isolated = mkdtempSync(join(tmpdir(), "ratchet-register-noswc-"));
+    try {
+      for (const file of ["plugins/register/index.js", "plugins/register/hooks.js"]) {
+        mkdirSync(dirname(join(isolated, file)), { recursive: true });
+        copyFileSync(join(repoRoot, "dist", file), join(isolated, file));
+      }
+      mkdirSync(join(isolated, "compiler"));
+      copyFileSync(
+        join(repoRoot, "dist/compiler/prefilter.js"),
+        join(isolated, "compiler/prefilter.js"),
+      );
+      writeFiles(isolated, { "app/main.ts": "const n: number = 1;\nconsole.log(n);\n" });
+
+      const result = runTs("app/main.ts", {
+        cwd: isolated,
+        importSpecifier: pathToFileURL(join(isolated, "plugins/register/index.js")).href,
+      });
+
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain("ratchet/register needs @swc/core: npm install -D @swc/core");
+    } finally {
+      rmSync(isolated, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("ratchet/register on workflows", () => {
+  it("compiles and runs a two-step workflow", () => {
+    writeFiles(projectDir, {
+      "workflow/main.ts": [
+        'import { createEngine, fn, workflow, type FunctionContext, type WorkflowContext } from "ratchet";',
+        'import { memory } from "ratchet/adapters/memory";',
+        "",
+        "export const double = fn(async (_ctx: FunctionContext, n: number): Promise<number> => n * 2);",
+        "export const label = fn(async (_ctx: FunctionContext, n: number): Promise<string> => 'n=' + n);",
+        "",
+        "export const pipeline = workflow(async (ctx: WorkflowContext, n: number) => {",
+        "  const doubled = await ctx.step(double, n);",
+        "  const text = await ctx.step(label, doubled + 1);",
+        "  return { doubled, text };",
+        "});",
+        "",
+        "const engine = createEngine({ storage: memory(), workflows: [pipeline] });",
+        "const run = await engine.start(pipeline, [20]);",
+        "console.log(JSON.stringify(await run.result()), await run.status());",
+        "await engine.close();",
+        "",
+      ].join("\n"),
+    });
+
+    const result = runTs("workflow/main.ts");
+
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim()).toBe('{"doubled":40,"text":"n=41"} completed');
+  });
+
+  it("reports an error thrown in a workflow body at the body's own line", () => {
+    writeFiles(projectDir, {
+      "workflow-stack/main.ts": [
+        'import { createEngine, fn, workflow, type FunctionContext, type WorkflowContext } from "ratchet";',
+        'import { memory } from "ratchet/adapters/memory";',
+        "",
+        "export const quote = fn(async (_ctx: FunctionContext, id: string) => ({ id, total: 0 }));",
+        "",
+        "export const checkout = workflow(async (ctx: WorkflowContext, id: string) => {",
+        "  const order = await ctx.step(quote, id);",
+        "  if (order.total === 0) {",
+        "    throw new Error('empty order ' + order.id);",
+        "  }",
+        "  return order;",
+        "});",
+        "",
+        "const engine = createEngine({ storage: memory(), workflows: [checkout] });",
+        "try {",
+        "  await engine.run(checkout, ['o-7']);",
+        "} catch (error) {",
+        "  console.log((error as Error).stack);",
+        "}",
+        "await engine.close();",
+        "",
+      ].join("\n"),
+    });
+
+    const result = runTs("workflow-stack/main.ts");
+
+    expect(result.stdout).toContain("Error: empty order o-7");
+    expect(result.stdout).toContain(`${join(projectDir, "workflow-stack/main.ts")}:9:`);
+  });
+
+  it("refuses a workflow that does not compile, listing each diagnostic", () => {
+    writeFiles(projectDir, {
+      "workflow-invalid/main.ts": [
+        'import { workflow, type WorkflowContext } from "ratchet";',
+        "",
+        "export const leaky = workflow(async (ctx: WorkflowContext) => {",
+        "  return arguments.length;",
+        "});",
+        "",
+      ].join("\n"),
+    });
+
+    const result = runTs("workflow-invalid/main.ts");
+    const file = join(projectDir, "workflow-invalid/main.ts");
+
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(
+      new RegExp(`ratchet/register: ${escapeRegExp(file)} has \\d+ workflow errors?:`),
+    );
+    expect(result.stderr).toMatch(
+      new RegExp(`${escapeRegExp(file)}:4:\\d+ - error RATCHET\\d{4}: .*arguments`),
+    );
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
