@@ -20,8 +20,19 @@
  *   runs whose lease is absent or expired; two concurrent claims never return the same
  *   run.
  *
+ * Words used below:
+ * - A lease is **expired** when `leaseExpiresAt <= now`.
+ * - `owner` **holds** a run's lease when the stored `leaseOwner` equals `owner`. An expired
+ *   lease that no one has claimed since is still held: its owner may commit or renew it.
+ *   That is safe because a claim by anyone else changes `leaseOwner` first.
+ * - **Creation order** breaks ties between runs with the same `createdAt`.
+ *
+ * Every object an adapter returns is the caller's own: mutating it never changes what is
+ * stored.
+ *
  * @example A custom adapter passes the same tests as the built-in ones; see
- * `adapters/memory/memory-adapter.ts` for the smallest complete implementation.
+ * `adapters/memory/memory-adapter.ts` for the smallest complete implementation, and run
+ * `describeAdapterContract` from `adapters/testing` against yours.
  * @module
  */
 
@@ -55,7 +66,7 @@ export interface StoredRun {
   /** The version hash of the compiled workflow the run was started with. */
   readonly version: string;
   readonly status: RunStatus;
-  /** Incremented by every successful commit; the compare-and-set token. */
+  /** `0` for a new run; incremented by every successful commit; the compare-and-set token. */
   readonly seq: number;
   /** The serialized argument list. */
   readonly args: string;
@@ -69,11 +80,11 @@ export interface StoredRun {
   readonly sessionId: string | null;
   /** Who holds the lease, or `null`. */
   readonly leaseOwner: string | null;
-  /** When the lease ends, in epoch milliseconds, or `null`. */
+  /** When the lease ends, in epoch milliseconds, or `null` (always together with `leaseOwner`). */
   readonly leaseExpiresAt: number | null;
   /** Epoch milliseconds. */
   readonly createdAt: number;
-  /** Epoch milliseconds of the last commit. */
+  /** Epoch milliseconds of the last commit (of the creation, before the first commit). */
   readonly updatedAt: number;
 }
 
@@ -87,8 +98,8 @@ export interface NewRun {
   readonly sessionId?: string | null;
   /**
    * When set, the run is created already claimed by this owner (status `running`, lease
-   * for `leaseMs`), so the process that starts a run executes it at once. When absent the
-   * run is created `pending` and unleased, for any worker to claim.
+   * for `leaseMs`, which is then required), so the process that starts a run executes it
+   * at once. When absent the run is created `pending` and unleased, for any worker to claim.
    */
   readonly leaseOwner?: string;
   readonly leaseMs?: number;
@@ -104,7 +115,9 @@ export interface Commit {
   readonly status: RunStatus;
   /** The new frame; `undefined` keeps the stored one. */
   readonly frame?: string;
+  /** The serialized return value; `undefined` keeps the stored one. */
   readonly result?: string;
+  /** The serialized error or park reason; `undefined` keeps the stored one. */
   readonly error?: string;
   /**
    * Extend the lease to now + `leaseMs`. For a terminal status, or when omitted, the lease
@@ -113,15 +126,24 @@ export interface Commit {
   readonly leaseMs?: number;
 }
 
-/** The outcome of a commit. On failure nothing was written. */
+/**
+ * The outcome of a commit. On failure nothing was written, and `reason` says why, checked
+ * in this order: `not-found` (no run has this id), `lease-lost` (`owner` does not hold
+ * the lease: it was released, or another worker claimed the run), `conflict` (the lease
+ * is held but `seq` moved on: another commit by the same owner won).
+ */
 export type CommitOutcome =
   | { readonly ok: true; readonly seq: number }
   | { readonly ok: false; readonly reason: "conflict" | "lease-lost" | "not-found" };
 
-/** Which runs {@link StorageAdapter.listRuns} returns, newest first. */
+/**
+ * Which runs {@link StorageAdapter.listRuns} returns, newest first (by `createdAt`, then
+ * creation order). Omitted fields do not filter; an empty `status` list matches nothing.
+ */
 export interface RunQuery {
   readonly status?: RunStatus | readonly RunStatus[];
   readonly workflow?: string;
+  /** At most this many runs; no limit when omitted. */
   readonly limit?: number;
 }
 
@@ -132,7 +154,10 @@ export interface ClaimOptions {
   readonly leaseMs: number;
   /** At most this many runs. */
   readonly limit: number;
-  /** Only runs of these workflows (the ones the worker can execute). */
+  /**
+   * Only runs of these workflows (the ones the worker can execute); an empty list claims
+   * nothing. Omitted: runs of any workflow.
+   */
   readonly workflows?: readonly string[];
 }
 
@@ -149,24 +174,84 @@ export interface StorageAdapter {
    * before any other method; calling it again is harmless.
    */
   init(): Promise<void>;
-  /** Store a new run, or return the existing run with the same idempotency key. */
+  /**
+   * Store a new run, or return the existing run with the same idempotency key
+   * (`created: false`, whatever the rest of `run` says). A new run has `seq` 0 and
+   * `createdAt` = `updatedAt` = now. Rejects with a {@link StorageError} `run-exists` when
+   * the id is taken by a run without that idempotency key.
+   */
   createRun(run: NewRun): Promise<{ run: StoredRun; created: boolean }>;
   /** The run with this id, or `null`. */
   loadRun(runId: string): Promise<StoredRun | null>;
-  /** Commit a checkpoint or an end state atomically, with compare-and-set on `seq` and owner. */
+  /**
+   * Commit a checkpoint or an end state atomically, with compare-and-set on `seq` and
+   * owner. On success `seq` is incremented, `updatedAt` is now, and the outcome carries
+   * the new `seq`.
+   */
   commit(commit: Commit): Promise<CommitOutcome>;
   /**
    * Lease up to `limit` runs that are `pending` or `running` and whose lease is absent or
-   * expired, to `owner` for `leaseMs`; mark them `running`. Never hands one run to two
-   * concurrent claims.
+   * expired, to `owner` for `leaseMs`; mark them `running`. Oldest first (by `createdAt`,
+   * then creation order). Never hands one run to two concurrent claims. A claim is not a
+   * commit: `seq` and `updatedAt` are unchanged.
    */
   claimRunnable(options: ClaimOptions): Promise<StoredRun[]>;
-  /** Extend the leases `owner` still holds among `runIds`; resolves to those ids. */
+  /**
+   * Extend to now + `leaseMs` the leases `owner` still holds among `runIds`; resolves to
+   * those ids, in the order given. Ids `owner` does not hold are skipped, not errors.
+   */
   renewLeases(owner: string, runIds: readonly string[], leaseMs: number): Promise<string[]>;
-  /** Give up the lease on a run now, if `owner` holds it, so another worker may claim it. */
+  /**
+   * Give up the lease on a run now, if `owner` holds it, so another worker may claim it.
+   * The status is unchanged; otherwise a no-op.
+   */
   releaseLease(runId: string, owner: string): Promise<void>;
   /** Runs matching the query, newest first. */
   listRuns(query?: RunQuery): Promise<StoredRun[]>;
   /** Release resources. The adapter is not used afterwards. */
   close(): Promise<void>;
+}
+
+/** The stable codes of {@link StorageError}. */
+export type StorageErrorCode =
+  /** `createRun` was given an id that another run already has. */
+  | "run-exists"
+  /** An argument or option is invalid (the message says which). */
+  | "invalid-argument"
+  /** A driver the adapter needs (e.g. `better-sqlite3`) is not installed. */
+  | "driver-missing"
+  /** The store was migrated by a newer Ratchet than this one. */
+  | "schema-too-new"
+  /** A method was called before `init()` or after `close()`. */
+  | "not-ready";
+
+/**
+ * An error an adapter throws for a misuse or a misconfigured store. A commit that loses
+ * its compare-and-set is not an error: it resolves to a failed {@link CommitOutcome}.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await storage.createRun({ id: "order-42", workflow: "order", version, args });
+ * } catch (error) {
+ *   if (error instanceof StorageError && error.code === "run-exists") {
+ *     // pick another id, or pass an idempotencyKey to get the existing run back
+ *   }
+ * }
+ * ```
+ */
+export class StorageError extends Error {
+  /** Which misuse this is; stable across releases. */
+  readonly code: StorageErrorCode;
+
+  /**
+   * @param code - the stable code
+   * @param message - what happened, where, and how to fix it
+   * @param options - `cause`: the underlying error, if any
+   */
+  constructor(code: StorageErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StorageError";
+    this.code = code;
+  }
 }

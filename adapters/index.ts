@@ -10,6 +10,7 @@ export type {
   RunQuery,
   RunStatus,
   StorageAdapter,
+  StorageErrorCode,
   StoredRun,
 } from "./contract.js";
-export { terminalStatuses } from "./contract.js";
+export { StorageError, terminalStatuses } from "./contract.js";

@@ -1,0 +1,192 @@
+import {
+  type ClaimOptions,
+  type Commit,
+  type CommitOutcome,
+  type NewRun,
+  type RunQuery,
+  type RunStatus,
+  type StorageAdapter,
+  StorageError,
+  type StoredRun,
+  terminalStatuses,
+} from "../contract.js";
+
+/** A stored run plus the creation order that breaks `createdAt` ties. */
+interface MemoryRecord {
+  run: StoredRun;
+  order: number;
+}
+
+/**
+ * A {@link StorageAdapter} that keeps runs in this process's memory: for tests, the
+ * playground, and short-lived scripts. Nothing survives the process. It has no Node
+ * dependency, so it runs in a browser too.
+ *
+ * Every method does its work synchronously before its promise settles, so each one is
+ * atomic with respect to every other call: there are no locks because there is nothing
+ * to interleave with.
+ */
+export class MemoryAdapter implements StorageAdapter {
+  /** @inheritDoc */
+  readonly name = "memory";
+  readonly #runs = new Map<string, MemoryRecord>();
+  readonly #byIdempotencyKey = new Map<string, string>();
+  #nextOrder = 0;
+
+  /** Nothing to prepare; present for the contract. */
+  async init(): Promise<void> {}
+
+  /** @inheritDoc */
+  async createRun(run: NewRun): Promise<{ run: StoredRun; created: boolean }> {
+    const now = Date.now();
+    const lease = leaseFor(run, now);
+    const key = run.idempotencyKey ?? null;
+    if (key !== null) {
+      const existingId = this.#byIdempotencyKey.get(key);
+      if (existingId !== undefined) {
+        return { run: { ...this.#runs.get(existingId)!.run }, created: false };
+      }
+    }
+    if (this.#runs.has(run.id)) {
+      throw new StorageError(
+        "run-exists",
+        `A run with id "${run.id}" already exists; choose another id, or pass the same idempotencyKey to get the existing run back.`,
+      );
+    }
+    const stored: StoredRun = {
+      id: run.id,
+      workflow: run.workflow,
+      version: run.version,
+      status: lease.leaseOwner === null ? "pending" : "running",
+      seq: 0,
+      args: run.args,
+      frame: null,
+      result: null,
+      error: null,
+      idempotencyKey: key,
+      sessionId: run.sessionId ?? null,
+      ...lease,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.#runs.set(run.id, { run: stored, order: this.#nextOrder++ });
+    if (key !== null) this.#byIdempotencyKey.set(key, run.id);
+    return { run: { ...stored }, created: true };
+  }
+
+  /** @inheritDoc */
+  async loadRun(runId: string): Promise<StoredRun | null> {
+    const record = this.#runs.get(runId);
+    return record === undefined ? null : { ...record.run };
+  }
+
+  /** @inheritDoc */
+  async commit(commit: Commit): Promise<CommitOutcome> {
+    const record = this.#runs.get(commit.runId);
+    if (record === undefined) return { ok: false, reason: "not-found" };
+    const current = record.run;
+    if (current.leaseOwner !== commit.owner) return { ok: false, reason: "lease-lost" };
+    if (current.seq !== commit.expectedSeq) return { ok: false, reason: "conflict" };
+    const now = Date.now();
+    const keepLease = commit.leaseMs !== undefined && !terminalStatuses.has(commit.status);
+    record.run = {
+      ...current,
+      status: commit.status,
+      seq: current.seq + 1,
+      frame: commit.frame ?? current.frame,
+      result: commit.result ?? current.result,
+      error: commit.error ?? current.error,
+      leaseOwner: keepLease ? current.leaseOwner : null,
+      leaseExpiresAt: keepLease ? now + commit.leaseMs! : null,
+      updatedAt: now,
+    };
+    return { ok: true, seq: record.run.seq };
+  }
+
+  /** @inheritDoc */
+  async claimRunnable(options: ClaimOptions): Promise<StoredRun[]> {
+    if (options.limit <= 0) return [];
+    const workflows = options.workflows === undefined ? null : new Set(options.workflows);
+    const now = Date.now();
+    const candidates = [...this.#runs.values()]
+      .filter(
+        ({ run }) =>
+          (run.status === "pending" || run.status === "running") &&
+          (run.leaseExpiresAt === null || run.leaseExpiresAt <= now) &&
+          (workflows === null || workflows.has(run.workflow)),
+      )
+      .sort(oldestFirst)
+      .slice(0, options.limit);
+    return candidates.map((record) => {
+      record.run = {
+        ...record.run,
+        status: "running",
+        leaseOwner: options.owner,
+        leaseExpiresAt: now + options.leaseMs,
+      };
+      return { ...record.run };
+    });
+  }
+
+  /** @inheritDoc */
+  async renewLeases(owner: string, runIds: readonly string[], leaseMs: number): Promise<string[]> {
+    const expiresAt = Date.now() + leaseMs;
+    const renewed: string[] = [];
+    for (const runId of new Set(runIds)) {
+      const record = this.#runs.get(runId);
+      if (record === undefined || record.run.leaseOwner !== owner) continue;
+      record.run = { ...record.run, leaseExpiresAt: expiresAt };
+      renewed.push(runId);
+    }
+    return renewed;
+  }
+
+  /** @inheritDoc */
+  async releaseLease(runId: string, owner: string): Promise<void> {
+    const record = this.#runs.get(runId);
+    if (record === undefined || record.run.leaseOwner !== owner) return;
+    record.run = { ...record.run, leaseOwner: null, leaseExpiresAt: null };
+  }
+
+  /** @inheritDoc */
+  async listRuns(query: RunQuery = {}): Promise<StoredRun[]> {
+    const statuses = statusFilter(query.status);
+    const matching = [...this.#runs.values()]
+      .filter(
+        ({ run }) =>
+          (statuses === null || statuses.has(run.status)) &&
+          (query.workflow === undefined || run.workflow === query.workflow),
+      )
+      .sort((a, b) => oldestFirst(b, a));
+    const limited = query.limit === undefined ? matching : matching.slice(0, query.limit);
+    return limited.map(({ run }) => ({ ...run }));
+  }
+
+  /** Nothing to release: the runs stay readable until the adapter is garbage. */
+  async close(): Promise<void> {}
+}
+
+/** The lease a new run starts with: its creator's, or none. */
+function leaseFor(
+  run: NewRun,
+  now: number,
+): { leaseOwner: string | null; leaseExpiresAt: number | null } {
+  if (run.leaseOwner === undefined) return { leaseOwner: null, leaseExpiresAt: null };
+  if (run.leaseMs === undefined) {
+    throw new StorageError(
+      "invalid-argument",
+      `createRun("${run.id}") was given leaseOwner without leaseMs; pass both or neither.`,
+    );
+  }
+  return { leaseOwner: run.leaseOwner, leaseExpiresAt: now + run.leaseMs };
+}
+
+function oldestFirst(a: MemoryRecord, b: MemoryRecord): number {
+  return a.run.createdAt - b.run.createdAt || a.order - b.order;
+}
+
+/** `null` when the query does not filter by status. */
+function statusFilter(status: RunQuery["status"]): ReadonlySet<RunStatus> | null {
+  if (status === undefined) return null;
+  return new Set(typeof status === "string" ? [status] : status);
+}

@@ -1,0 +1,33 @@
+/**
+ * The SQLite storage adapter: `sqlite({ path } | { database })`, on better-sqlite3.
+ * @module
+ */
+import type { StorageAdapter } from "../contract.js";
+import { SqliteAdapter } from "./sqlite-adapter.js";
+import type { SqliteAdapterOptions } from "./sqlite-config.js";
+
+export { SqliteAdapter } from "./sqlite-adapter.js";
+export type {
+  SqliteAdapterConfig,
+  SqliteAdapterOptions,
+  SqliteTuningOptions,
+} from "./sqlite-config.js";
+
+/**
+ * A durable store in a SQLite file, safe to share between processes on one machine.
+ * Needs the `better-sqlite3` package, loaded when the engine calls `init()`.
+ *
+ * @example
+ * ```ts
+ * import { createEngine } from "ratchet";
+ * import { sqlite } from "ratchet/adapters/sqlite";
+ *
+ * const engine = createEngine({
+ *   storage: sqlite({ path: "ratchet.db" }),
+ *   workflows: [orderWorkflow],
+ * });
+ * ```
+ */
+export function sqlite(options: SqliteAdapterOptions): StorageAdapter {
+  return new SqliteAdapter(options);
+}

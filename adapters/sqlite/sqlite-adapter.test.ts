@@ -1,0 +1,344 @@
+import { type ChildProcess, fork } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { transformSync } from "@swc/core";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StorageError } from "../contract.js";
+import { describeAdapterContract } from "../testing/index.js";
+import { SqliteAdapter, type SqliteAdapterOptions, sqlite } from "./index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "ratchet-sqlite-"));
+let files = 0;
+const freshPath = () => join(dir, `store-${++files}.db`);
+const connections: Database.Database[] = [];
+
+afterAll(() => {
+  for (const db of connections) db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A direct connection to inspect a file behind the adapter's back. */
+function inspect(path: string, options?: Database.Options): Database.Database {
+  const db = new Database(path, options);
+  connections.push(db);
+  return db;
+}
+
+const newRun = (id: string) => ({ id, workflow: "order", version: "v1", args: "[]" });
+
+describeAdapterContract("sqlite file", () => sqlite({ path: freshPath() }));
+describeAdapterContract("sqlite on a passed connection with a table prefix", () =>
+  sqlite({ database: inspect(":memory:"), tablePrefix: "wf_" }),
+);
+
+describe("sqlite adapter", () => {
+  it("keeps runs when the file is reopened", async () => {
+    const path = freshPath();
+    const first = sqlite({ path });
+    await first.init();
+    const { run } = await first.createRun({ ...newRun("r1"), leaseOwner: "w", leaseMs: 60_000 });
+    await first.commit({
+      runId: "r1",
+      expectedSeq: 0,
+      owner: "w",
+      status: "completed",
+      frame: "f",
+      result: '"ok"',
+    });
+    await first.close();
+
+    const second = sqlite({ path });
+    await second.init();
+    expect(await second.loadRun("r1")).toMatchObject({
+      ...run,
+      status: "completed",
+      seq: 1,
+      frame: "f",
+      result: '"ok"',
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      updatedAt: expect.any(Number),
+    });
+    await second.close();
+  });
+
+  it("migrates once, however often the file is opened and initialized", async () => {
+    const path = freshPath();
+    const a = sqlite({ path });
+    const b = sqlite({ path });
+    await Promise.all([a.init(), b.init(), a.init()]);
+    await a.init();
+    await a.createRun(newRun("r1"));
+    expect(await b.loadRun("r1")).not.toBeNull();
+    await Promise.all([a.close(), b.close()]);
+
+    const db = inspect(path);
+    expect(db.prepare("SELECT id, version FROM ratchet_schema").all()).toEqual([
+      { id: 1, version: 1 },
+    ]);
+    const objects = db
+      .prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'ratchet%' ORDER BY name")
+      .pluck()
+      .all();
+    expect(objects).toEqual([
+      "ratchet_runs",
+      "ratchet_runs_claim",
+      "ratchet_runs_idempotency_key",
+      "ratchet_runs_workflow_created",
+      "ratchet_schema",
+    ]);
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+  });
+
+  it("refuses a database written by a newer Ratchet, saying what to do", async () => {
+    const path = freshPath();
+    const adapter = sqlite({ path });
+    await adapter.init();
+    await adapter.close();
+    inspect(path).prepare("UPDATE ratchet_schema SET version = 99").run();
+
+    const newer = sqlite({ path });
+    const init = newer.init();
+    await expect(init).rejects.toBeInstanceOf(StorageError);
+    await expect(init).rejects.toMatchObject({ code: "schema-too-new" });
+    await expect(init).rejects.toThrow(/schema version 99.*knows only up to 1.*Upgrade ratchet/s);
+    await expect(init).rejects.toThrow(path);
+  });
+
+  it("keeps stores with different table prefixes in one file apart", async () => {
+    const path = freshPath();
+    const a = sqlite({ path, tablePrefix: "a_" });
+    const b = sqlite({ path, tablePrefix: "b_" });
+    await a.init();
+    await b.init();
+    await a.createRun(newRun("only-in-a"));
+    expect(await b.loadRun("only-in-a")).toBeNull();
+    expect(await b.listRuns()).toEqual([]);
+    await b.createRun(newRun("only-in-a"));
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("configures a connection it opens for durability", () => {
+    expect(new SqliteAdapter({ path: "x.db" }).config).toEqual({
+      source: { kind: "path", path: "x.db" },
+      synchronous: "full",
+      busyTimeoutMs: 5000,
+      tablePrefix: "ratchet_",
+    });
+  });
+
+  it("changes only the settings you set on a connection you pass", async () => {
+    const untouched = inspect(freshPath(), { timeout: 0 });
+    untouched.pragma("synchronous = OFF");
+    await sqlite({ database: untouched }).init();
+    expect(untouched.pragma("synchronous", { simple: true })).toBe(0);
+    expect(untouched.pragma("busy_timeout", { simple: true })).toBe(0);
+    expect(untouched.pragma("journal_mode", { simple: true })).toBe("delete");
+
+    const tuned = inspect(freshPath(), { timeout: 0 });
+    await sqlite({ database: tuned, synchronous: "normal", busyTimeoutMs: 1234 }).init();
+    expect(tuned.pragma("synchronous", { simple: true })).toBe(1);
+    expect(tuned.pragma("busy_timeout", { simple: true })).toBe(1234);
+  });
+
+  it("closes a connection it opened, but not one you passed", async () => {
+    const passed = inspect(":memory:");
+    const onPassed = sqlite({ database: passed });
+    await onPassed.init();
+    await onPassed.close();
+    expect(passed.open).toBe(true);
+
+    const own = sqlite({ path: freshPath() });
+    await own.init();
+    await own.close();
+    await own.close();
+    await expect(own.loadRun("r")).rejects.toMatchObject({ code: "not-ready" });
+    await expect(own.init()).rejects.toMatchObject({ code: "not-ready" });
+  });
+
+  it("refuses calls before init()", async () => {
+    const adapter = sqlite({ path: freshPath() });
+    await expect(adapter.createRun(newRun("r"))).rejects.toMatchObject({
+      code: "not-ready",
+      message: expect.stringContaining("createRun() before init()"),
+    });
+  });
+
+  it.each<[string, unknown]>([
+    ["no source", {}],
+    ["an empty path", { path: "" }],
+    ["both path and database", { path: "x.db", database: new Database(":memory:") }],
+    ["a database that is not one", { database: {} }],
+    ["a prefix that is not an identifier", { path: "x.db", tablePrefix: "x; DROP TABLE y" }],
+    ["an unknown synchronous mode", { path: "x.db", synchronous: "off" }],
+    ["a negative busy timeout", { path: "x.db", busyTimeoutMs: -1 }],
+  ])("rejects options with %s", (_, options) => {
+    expect(() => sqlite(options as SqliteAdapterOptions)).toThrow(
+      expect.objectContaining({ code: "invalid-argument" }),
+    );
+  });
+
+  it("freezes its configuration", () => {
+    const adapter = new SqliteAdapter({ path: "x.db" });
+    expect(Object.isFrozen(adapter.config)).toBe(true);
+    expect(Object.isFrozen(adapter.config.source)).toBe(true);
+  });
+});
+
+describe("sqlite adapter across processes", () => {
+  /** The adapter compiled to plain ESM, with better-sqlite3 reachable. */
+  let withDriver: string;
+  /** The same build where better-sqlite3 cannot be found. */
+  let withoutDriver: string;
+
+  beforeAll(() => {
+    const repo = fileURLToPath(new URL("../..", import.meta.url));
+    const sources = [
+      "adapters/contract.ts",
+      "adapters/sqlite/index.ts",
+      "adapters/sqlite/sqlite-adapter.ts",
+      "adapters/sqlite/sqlite-config.ts",
+      "adapters/sqlite/sqlite-migrations.ts",
+    ];
+    withDriver = join(dir, "with-driver");
+    withoutDriver = join(dir, "without-driver");
+    for (const out of [withDriver, withoutDriver]) {
+      for (const source of sources) {
+        const { code } = transformSync(readFileSync(join(repo, source), "utf8"), {
+          filename: source,
+          jsc: { parser: { syntax: "typescript" }, target: "es2022" },
+          module: { type: "es6" },
+        });
+        const target = join(out, source.replace(/\.ts$/, ".js"));
+        mkdirSync(dirname(target), { recursive: true });
+        writeFileSync(target, code);
+      }
+      writeFileSync(join(out, "package.json"), '{ "type": "module" }');
+      writeFileSync(join(out, "worker.mjs"), workerScript);
+    }
+    symlinkSync(join(repo, "node_modules"), join(withDriver, "node_modules"), "dir");
+  });
+
+  it("never lets two processes claim the same run", async () => {
+    const path = freshPath();
+    const setup = sqlite({ path });
+    await setup.init();
+    const ids = Array.from({ length: 200 }, (_, i) => `run-${i}`);
+    for (const id of ids) await setup.createRun(newRun(id));
+
+    const workers = ["proc-a", "proc-b"].map((owner) => startWorker(withDriver, [path, owner]));
+    await Promise.all(workers.map((w) => w.message("ready")));
+    for (const w of workers) w.child.send("go");
+    const results = await Promise.all(workers.map((w) => w.message("done")));
+    await Promise.all(workers.map((w) => w.exit));
+
+    const claimed = results.flatMap((r) => r.claimed as string[]);
+    expect(claimed).toHaveLength(ids.length);
+    expect(new Set(claimed)).toEqual(new Set(ids));
+    for (const r of results) expect((r.claimed as string[]).length).toBeGreaterThan(0);
+    for (const [i, owner] of ["proc-a", "proc-b"].entries()) {
+      for (const id of results[i].claimed as string[]) {
+        expect(await setup.loadRun(id)).toMatchObject({
+          status: "completed",
+          seq: 1,
+          result: JSON.stringify(owner),
+          leaseOwner: null,
+        });
+      }
+    }
+    await setup.close();
+  });
+
+  it("imports without better-sqlite3 and says how to install it on init()", async () => {
+    const worker = startWorker(withoutDriver, [freshPath(), "probe", "probe-driver"]);
+    const report = await worker.message("driver");
+    await worker.exit;
+    expect(report).toEqual({
+      type: "driver",
+      imported: true,
+      code: "driver-missing",
+      message: expect.stringContaining("npm install better-sqlite3"),
+    });
+  });
+});
+
+interface Worker {
+  readonly child: ChildProcess;
+  /** Resolves with the first message of this type. */
+  message(type: string): Promise<Record<string, unknown>>;
+  /** Resolves when the process exits with code 0. */
+  readonly exit: Promise<void>;
+}
+
+function startWorker(buildDir: string, args: string[]): Worker {
+  const child = fork(join(buildDir, "worker.mjs"), args, {
+    execArgv: [],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const messages: Record<string, unknown>[] = [];
+  const exit = new Promise<void>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`worker ${args.join(" ")} exited with ${code}`)),
+    );
+  });
+  child.on("message", (m) => messages.push(m as Record<string, unknown>));
+  return {
+    child,
+    exit,
+    message: (type) =>
+      new Promise((resolve, reject) => {
+        const look = () => {
+          const found = messages.find((m) => m.type === type);
+          if (found !== undefined) {
+            child.off("message", look);
+            resolve(found);
+          }
+        };
+        child.on("message", look);
+        exit.then(() => reject(new Error(`worker exited before sending ${type}`)), reject);
+        look();
+      }),
+  };
+}
+
+/**
+ * The child process: the real adapter, claiming and completing runs until none is left.
+ * With `probe-driver` it only reports what importing and init() do.
+ */
+const workerScript = `
+const [path, owner, mode] = process.argv.slice(2);
+const { sqlite } = await import("./adapters/sqlite/index.js");
+const storage = sqlite({ path });
+if (mode === "probe-driver") {
+  const error = await storage.init().then(() => null, (e) => e);
+  process.send({ type: "driver", imported: true, code: error?.code, message: error?.message });
+  process.disconnect();
+} else {
+  await storage.init();
+  process.once("message", async () => {
+    const claimed = [];
+    for (;;) {
+      const runs = await storage.claimRunnable({ owner, leaseMs: 60000, limit: 2 });
+      if (runs.length === 0) break;
+      // Stand-in for executing the runs: the lock is free meanwhile, as in a real worker.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      for (const run of runs) {
+        claimed.push(run.id);
+        const outcome = await storage.commit({
+          runId: run.id, expectedSeq: run.seq, owner, status: "completed",
+          result: JSON.stringify(owner),
+        });
+        if (!outcome.ok) throw new Error(run.id + ": " + outcome.reason);
+      }
+    }
+    await storage.close();
+    process.send({ type: "done", claimed });
+    process.disconnect();
+  });
+  process.send({ type: "ready" });
+}
+`;

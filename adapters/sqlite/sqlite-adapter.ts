@@ -1,0 +1,412 @@
+import type BetterSqlite3 from "better-sqlite3";
+import {
+  type ClaimOptions,
+  type Commit,
+  type CommitOutcome,
+  type NewRun,
+  type RunQuery,
+  type RunStatus,
+  type StorageAdapter,
+  StorageError,
+  type StoredRun,
+  terminalStatuses,
+} from "../contract.js";
+import {
+  resolveSqliteConfig,
+  type SqliteAdapterConfig,
+  type SqliteAdapterOptions,
+} from "./sqlite-config.js";
+import { migrateSqlite } from "./sqlite-migrations.js";
+
+/** A row of `<prefix>runs`, as better-sqlite3 returns it. */
+interface RunRow {
+  id: string;
+  workflow: string;
+  version: string;
+  status: RunStatus;
+  seq: number;
+  args: string;
+  frame: string | null;
+  result: string | null;
+  error: string | null;
+  idempotency_key: string | null;
+  session_id: string | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const runColumns =
+  "id, workflow, version, status, seq, args, frame, result, error, idempotency_key, " +
+  "session_id, lease_owner, lease_expires_at, created_at, updated_at";
+
+type Statement<Params extends unknown[], Row = unknown> = BetterSqlite3.Statement<Params, Row>;
+
+interface InsertParams {
+  id: string;
+  workflow: string;
+  version: string;
+  status: RunStatus;
+  args: string;
+  idempotencyKey: string | null;
+  sessionId: string | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  now: number;
+}
+
+interface CommitParams {
+  runId: string;
+  expectedSeq: number;
+  owner: string;
+  status: RunStatus;
+  frame: string | null;
+  result: string | null;
+  error: string | null;
+  leaseExpiresAt: number | null;
+  now: number;
+}
+
+/** Parameters of the `listRuns` statements; each variant reads the ones it filters by. */
+interface ListParams {
+  statuses: string;
+  workflow: string;
+  limit: number;
+}
+
+/** Everything `init()` prepares: the connection, its statements and transactions. */
+interface Prepared {
+  readonly db: BetterSqlite3.Database;
+  readonly createRun: (run: NewRun, now: number) => { run: StoredRun; created: boolean };
+  readonly loadRun: Statement<[string], RunRow>;
+  readonly commit: Statement<[CommitParams], { seq: number }>;
+  readonly commitState: Statement<[string], { lease_owner: string | null }>;
+  readonly claim: (options: ClaimOptions, now: number) => StoredRun[];
+  readonly renew: (owner: string, runIds: readonly string[], expiresAt: number) => string[];
+  readonly release: Statement<[string, string]>;
+  /** Indexed by {@link listVariant}. */
+  readonly list: readonly Statement<[ListParams], RunRow>[];
+}
+
+/**
+ * A {@link StorageAdapter} on a SQLite database through better-sqlite3: durable, for one
+ * machine, shared safely by any number of processes that open the same file.
+ *
+ * better-sqlite3 is synchronous, so every method finishes its transaction before it
+ * yields: no transaction spans an `await`, and calls in one process never interleave.
+ * Between processes, SQLite's write lock orders commits and claims.
+ */
+export class SqliteAdapter implements StorageAdapter {
+  /** @inheritDoc */
+  readonly name = "sqlite";
+  /** The checked options this adapter was created with. */
+  readonly config: SqliteAdapterConfig;
+  #opening: Promise<Prepared> | undefined;
+  #prepared: Prepared | undefined;
+  #closed = false;
+
+  /** @param options - see {@link SqliteAdapterOptions}; checked and frozen here. */
+  constructor(options: SqliteAdapterOptions) {
+    this.config = resolveSqliteConfig(options);
+  }
+
+  /** Open the database (loading better-sqlite3 if needed), configure it, migrate, prepare. */
+  async init(): Promise<void> {
+    if (this.#closed) throw notReady("init() after close()");
+    this.#opening ??= this.#open();
+    await this.#opening;
+  }
+
+  /** @inheritDoc */
+  async createRun(run: NewRun): Promise<{ run: StoredRun; created: boolean }> {
+    const prepared = this.#ready("createRun");
+    if (run.leaseOwner !== undefined && run.leaseMs === undefined) {
+      throw new StorageError(
+        "invalid-argument",
+        `createRun("${run.id}") was given leaseOwner without leaseMs; pass both or neither.`,
+      );
+    }
+    return prepared.createRun(run, Date.now());
+  }
+
+  /** @inheritDoc */
+  async loadRun(runId: string): Promise<StoredRun | null> {
+    const row = this.#ready("loadRun").loadRun.get(runId);
+    return row === undefined ? null : toStoredRun(row);
+  }
+
+  /** @inheritDoc */
+  async commit(commit: Commit): Promise<CommitOutcome> {
+    const prepared = this.#ready("commit");
+    const now = Date.now();
+    const keepLease = commit.leaseMs !== undefined && !terminalStatuses.has(commit.status);
+    // The whole commit is this one statement, hence one transaction; the WHERE clause is
+    // the compare-and-set.
+    const applied = prepared.commit.get({
+      runId: commit.runId,
+      expectedSeq: commit.expectedSeq,
+      owner: commit.owner,
+      status: commit.status,
+      frame: commit.frame ?? null,
+      result: commit.result ?? null,
+      error: commit.error ?? null,
+      leaseExpiresAt: keepLease ? now + commit.leaseMs! : null,
+      now,
+    });
+    if (applied !== undefined) return { ok: true, seq: applied.seq };
+    const state = prepared.commitState.get(commit.runId);
+    if (state === undefined) return { ok: false, reason: "not-found" };
+    if (state.lease_owner !== commit.owner) return { ok: false, reason: "lease-lost" };
+    return { ok: false, reason: "conflict" };
+  }
+
+  /** @inheritDoc */
+  async claimRunnable(options: ClaimOptions): Promise<StoredRun[]> {
+    const prepared = this.#ready("claimRunnable");
+    if (options.limit <= 0 || options.workflows?.length === 0) return [];
+    return prepared.claim(options, Date.now());
+  }
+
+  /** @inheritDoc */
+  async renewLeases(owner: string, runIds: readonly string[], leaseMs: number): Promise<string[]> {
+    const prepared = this.#ready("renewLeases");
+    if (runIds.length === 0) return [];
+    return prepared.renew(owner, runIds, Date.now() + leaseMs);
+  }
+
+  /** @inheritDoc */
+  async releaseLease(runId: string, owner: string): Promise<void> {
+    this.#ready("releaseLease").release.run(runId, owner);
+  }
+
+  /** @inheritDoc */
+  async listRuns(query: RunQuery = {}): Promise<StoredRun[]> {
+    const prepared = this.#ready("listRuns");
+    const statuses = query.status === undefined ? undefined : [query.status].flat();
+    if (statuses?.length === 0 || (query.limit !== undefined && query.limit <= 0)) return [];
+    const statement =
+      prepared.list[listVariant(statuses !== undefined, query.workflow !== undefined)];
+    const rows = statement.all({
+      statuses: JSON.stringify(statuses ?? []),
+      workflow: query.workflow ?? "",
+      limit: query.limit ?? -1,
+    });
+    return rows.map(toStoredRun);
+  }
+
+  /** Close the database if this adapter opened it; a connection you passed stays open. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const prepared = await this.#opening?.catch(() => undefined);
+    this.#prepared = undefined;
+    if (prepared !== undefined && this.config.source.kind === "path") prepared.db.close();
+  }
+
+  #ready(method: string): Prepared {
+    if (this.#prepared !== undefined) return this.#prepared;
+    throw notReady(this.#closed ? `${method}() after close()` : `${method}() before init()`);
+  }
+
+  async #open(): Promise<Prepared> {
+    const { source, synchronous, busyTimeoutMs, tablePrefix } = this.config;
+    const db = source.kind === "path" ? new (await loadDriver())(source.path) : source.database;
+    try {
+      // Set first: every later statement, even switching to WAL, may wait for another
+      // process that holds the write lock for one short transaction.
+      if (busyTimeoutMs !== undefined) db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      if (source.kind === "path") {
+        // WAL: readers in other processes never block a commit, and a commit appends to
+        // the log instead of rewriting pages behind a rollback journal.
+        db.pragma("journal_mode = WAL");
+        db.pragma("foreign_keys = ON");
+      }
+      // In WAL mode, FULL syncs the log at every commit, so "committed" survives power
+      // loss; NORMAL only guarantees that a crash of the process loses nothing.
+      if (synchronous !== undefined) db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+      migrateSqlite(db, tablePrefix);
+      const prepared = prepare(db, tablePrefix);
+      if (this.#closed) {
+        if (source.kind === "path") db.close();
+        throw notReady("init() raced with close()");
+      }
+      this.#prepared = prepared;
+      return prepared;
+    } catch (error) {
+      if (source.kind === "path" && db.open) db.close();
+      throw error;
+    }
+  }
+}
+
+/** Load better-sqlite3 only when a file is opened, so importing this module needs no addon. */
+async function loadDriver(): Promise<typeof BetterSqlite3> {
+  try {
+    return (await import("better-sqlite3")).default;
+  } catch (cause) {
+    throw new StorageError(
+      "driver-missing",
+      "The sqlite adapter needs the better-sqlite3 package, which could not be loaded. " +
+        "Install it with `npm install better-sqlite3`.",
+      { cause },
+    );
+  }
+}
+
+/** Prepare every statement once; they are reused for the adapter's lifetime. */
+function prepare(db: BetterSqlite3.Database, p: string): Prepared {
+  const runs = `${p}runs`;
+
+  const insert = db.prepare<[InsertParams], RunRow>(
+    `INSERT INTO ${runs} (id, workflow, version, status, seq, args, idempotency_key,
+       session_id, lease_owner, lease_expires_at, created_at, updated_at)
+     VALUES (@id, @workflow, @version, @status, 0, @args, @idempotencyKey,
+       @sessionId, @leaseOwner, @leaseExpiresAt, @now, @now)
+     ON CONFLICT DO NOTHING
+     RETURNING ${runColumns}`,
+  );
+  const byIdempotencyKey = db.prepare<[string], RunRow>(
+    `SELECT ${runColumns} FROM ${runs} WHERE idempotency_key = ?`,
+  );
+  const createRun = db.transaction((run: NewRun, now: number) => {
+    const idempotencyKey = run.idempotencyKey ?? null;
+    const leaseOwner = run.leaseOwner ?? null;
+    const inserted = insert.get({
+      id: run.id,
+      workflow: run.workflow,
+      version: run.version,
+      status: leaseOwner === null ? "pending" : "running",
+      args: run.args,
+      idempotencyKey,
+      sessionId: run.sessionId ?? null,
+      leaseOwner,
+      leaseExpiresAt: leaseOwner === null ? null : now + run.leaseMs!,
+      now,
+    });
+    if (inserted !== undefined) return { run: toStoredRun(inserted), created: true };
+    const existing = idempotencyKey === null ? undefined : byIdempotencyKey.get(idempotencyKey);
+    if (existing !== undefined) return { run: toStoredRun(existing), created: false };
+    throw new StorageError(
+      "run-exists",
+      `A run with id "${run.id}" already exists; choose another id, or pass the same idempotencyKey to get the existing run back.`,
+    );
+  });
+
+  const claimCandidates = db.prepare<
+    [{ now: number; limit: number; filter: number; workflows: string }],
+    RunRow
+  >(
+    `SELECT ${runColumns} FROM ${runs}
+     WHERE status IN ('pending', 'running')
+       AND (lease_expires_at IS NULL OR lease_expires_at <= @now)
+       AND (@filter = 0 OR workflow IN (SELECT value FROM json_each(@workflows)))
+     ORDER BY created_at, rowid
+     LIMIT @limit`,
+  );
+  const takeLease = db.prepare<[string, number, string]>(
+    `UPDATE ${runs} SET status = 'running', lease_owner = ?, lease_expires_at = ? WHERE id = ?`,
+  );
+  const claim = db.transaction((options: ClaimOptions, now: number) => {
+    const rows = claimCandidates.all({
+      now,
+      limit: options.limit,
+      filter: options.workflows === undefined ? 0 : 1,
+      workflows: JSON.stringify(options.workflows ?? []),
+    });
+    const leaseExpiresAt = now + options.leaseMs;
+    return rows.map((row) => {
+      takeLease.run(options.owner, leaseExpiresAt, row.id);
+      return toStoredRun({
+        ...row,
+        status: "running",
+        lease_owner: options.owner,
+        lease_expires_at: leaseExpiresAt,
+      });
+    });
+  });
+
+  const extendLease = db.prepare<[number, string, string]>(
+    `UPDATE ${runs} SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?`,
+  );
+  const renew = db.transaction((owner: string, runIds: readonly string[], expiresAt: number) =>
+    [...new Set(runIds)].filter((id) => extendLease.run(expiresAt, id, owner).changes === 1),
+  );
+
+  const list = [false, true].flatMap((byStatus) =>
+    [false, true].map((byWorkflow) => {
+      const conditions = [
+        ...(byStatus ? ["status IN (SELECT value FROM json_each(@statuses))"] : []),
+        ...(byWorkflow ? ["workflow = @workflow"] : []),
+      ];
+      const where = conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`;
+      return db.prepare<[ListParams], RunRow>(
+        `SELECT ${runColumns} FROM ${runs} ${where}
+         ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
+      );
+    }),
+  );
+
+  return {
+    db,
+    // IMMEDIATE takes the write lock before reading, so another process cannot claim or
+    // create between this transaction's SELECT and its writes.
+    createRun: (run, now) => createRun.immediate(run, now),
+    loadRun: db.prepare<[string], RunRow>(`SELECT ${runColumns} FROM ${runs} WHERE id = ?`),
+    commit: db.prepare<[CommitParams], { seq: number }>(
+      `UPDATE ${runs} SET
+         status = @status,
+         seq = seq + 1,
+         frame = COALESCE(@frame, frame),
+         result = COALESCE(@result, result),
+         error = COALESCE(@error, error),
+         lease_owner = CASE WHEN @leaseExpiresAt IS NULL THEN NULL ELSE lease_owner END,
+         lease_expires_at = @leaseExpiresAt,
+         updated_at = @now
+       WHERE id = @runId AND seq = @expectedSeq AND lease_owner = @owner
+       RETURNING seq`,
+    ),
+    commitState: db.prepare<[string], { lease_owner: string | null }>(
+      `SELECT lease_owner FROM ${runs} WHERE id = ?`,
+    ),
+    claim: (options, now) => claim.immediate(options, now),
+    renew: (owner, runIds, expiresAt) => renew.immediate(owner, runIds, expiresAt),
+    release: db.prepare<[string, string]>(
+      `UPDATE ${runs} SET lease_owner = NULL, lease_expires_at = NULL
+       WHERE id = ? AND lease_owner = ?`,
+    ),
+    list,
+  };
+}
+
+/** Which of the four prepared `listRuns` statements serves a query. */
+function listVariant(byStatus: boolean, byWorkflow: boolean): number {
+  return (byStatus ? 2 : 0) + (byWorkflow ? 1 : 0);
+}
+
+function toStoredRun(row: RunRow): StoredRun {
+  return {
+    id: row.id,
+    workflow: row.workflow,
+    version: row.version,
+    status: row.status,
+    seq: row.seq,
+    args: row.args,
+    frame: row.frame,
+    result: row.result,
+    error: row.error,
+    idempotencyKey: row.idempotency_key,
+    sessionId: row.session_id,
+    leaseOwner: row.lease_owner,
+    leaseExpiresAt: row.lease_expires_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function notReady(what: string): StorageError {
+  return new StorageError(
+    "not-ready",
+    `The sqlite adapter was called with ${what}; call init() once before using it, and do not use it after close().`,
+  );
+}

@@ -1,0 +1,93 @@
+import type BetterSqlite3 from "better-sqlite3";
+import { StorageError } from "../contract.js";
+
+/** Settings shared by both ways of giving {@link SqliteAdapterOptions} a database. */
+export interface SqliteTuningOptions {
+  /**
+   * How hard SQLite works to make a commit survive power loss. `"full"` (the default for
+   * a file the adapter opens) syncs the write-ahead log at every commit, so a checkpoint
+   * reported committed stays committed. `"normal"` is faster but may lose the last commits
+   * (never corrupt the file) if the machine loses power; a crash of the process alone
+   * loses nothing either way.
+   */
+  readonly synchronous?: "full" | "normal";
+  /**
+   * How long a write waits for another connection's write lock before failing with
+   * `SQLITE_BUSY`, in milliseconds. Default 5000 for a file the adapter opens. The wait
+   * blocks this thread: better-sqlite3 is synchronous.
+   */
+  readonly busyTimeoutMs?: number;
+  /**
+   * Prefix of every table and index the adapter creates, default `"ratchet_"`. Letters,
+   * digits and `_` only. Each prefix has its own schema version, so several stores can
+   * share one database file.
+   */
+  readonly tablePrefix?: string;
+}
+
+/**
+ * Options of {@link sqlite}: the database file to open (`path`, `":memory:"` for a
+ * throwaway one), or a better-sqlite3 connection you already have (`database`).
+ *
+ * The adapter configures a connection it opens itself: WAL journal, `synchronous`,
+ * `busy_timeout`, foreign keys, and closes it in `close()`. A connection you pass keeps
+ * your settings except the `synchronous` and `busyTimeoutMs` you set here, and stays open.
+ */
+export type SqliteAdapterOptions = (
+  | { readonly path: string; readonly database?: never }
+  | { readonly database: BetterSqlite3.Database; readonly path?: never }
+) &
+  SqliteTuningOptions;
+
+/** {@link SqliteAdapterOptions} checked, with defaults applied; frozen. */
+export interface SqliteAdapterConfig {
+  readonly source:
+    | { readonly kind: "path"; readonly path: string }
+    | { readonly kind: "database"; readonly database: BetterSqlite3.Database };
+  /** `undefined`: leave the connection's setting alone (only for a passed connection). */
+  readonly synchronous: "full" | "normal" | undefined;
+  /** `undefined`: leave the connection's setting alone (only for a passed connection). */
+  readonly busyTimeoutMs: number | undefined;
+  readonly tablePrefix: string;
+}
+
+const tablePrefixPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Check `options` and freeze them with their defaults, or throw `invalid-argument`. */
+export function resolveSqliteConfig(options: SqliteAdapterOptions): SqliteAdapterConfig {
+  const invalid = (what: string) =>
+    new StorageError("invalid-argument", `sqlite(options): ${what}.`);
+  if (typeof options !== "object" || options === null) {
+    throw invalid("pass { path } or { database }");
+  }
+  let source: SqliteAdapterConfig["source"];
+  if (options.database !== undefined) {
+    if (options.path !== undefined) throw invalid("pass either path or database, not both");
+    if (typeof options.database?.prepare !== "function") {
+      throw invalid("database must be a better-sqlite3 Database");
+    }
+    source = Object.freeze({ kind: "database", database: options.database });
+  } else if (typeof options.path === "string" && options.path !== "") {
+    source = Object.freeze({ kind: "path", path: options.path });
+  } else {
+    throw invalid("pass { path: string } (a file name or ':memory:') or { database }");
+  }
+  const ownsConnection = source.kind === "path";
+  const synchronous = options.synchronous ?? (ownsConnection ? "full" : undefined);
+  if (synchronous !== undefined && synchronous !== "full" && synchronous !== "normal") {
+    throw invalid(`synchronous must be "full" or "normal", not ${JSON.stringify(synchronous)}`);
+  }
+  const busyTimeoutMs = options.busyTimeoutMs ?? (ownsConnection ? 5000 : undefined);
+  if (busyTimeoutMs !== undefined && !(Number.isInteger(busyTimeoutMs) && busyTimeoutMs >= 0)) {
+    throw invalid(
+      `busyTimeoutMs must be a whole number of milliseconds >= 0, not ${busyTimeoutMs}`,
+    );
+  }
+  const tablePrefix = options.tablePrefix ?? "ratchet_";
+  if (!tablePrefixPattern.test(tablePrefix)) {
+    throw invalid(
+      `tablePrefix ${JSON.stringify(tablePrefix)} may contain only letters, digits and "_", and must not start with a digit`,
+    );
+  }
+  return Object.freeze({ source, synchronous, busyTimeoutMs, tablePrefix });
+}

@@ -1,0 +1,92 @@
+import type BetterSqlite3 from "better-sqlite3";
+import { StorageError } from "../contract.js";
+
+/** One step of the schema: SQL that takes version `version - 1` to `version`. */
+export interface SqliteMigration {
+  readonly version: number;
+  /** The statements, for tables named with `prefix`. */
+  sql(prefix: string): string;
+}
+
+/**
+ * Every schema version, in order. Append; never edit a released migration: files written
+ * by it exist.
+ */
+export const sqliteMigrations: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    sql: (p) => `
+      CREATE TABLE ${p}runs (
+        id               TEXT    NOT NULL PRIMARY KEY,
+        workflow         TEXT    NOT NULL,
+        version          TEXT    NOT NULL,
+        status           TEXT    NOT NULL,
+        seq              INTEGER NOT NULL,
+        args             TEXT    NOT NULL,
+        frame            TEXT,
+        result           TEXT,
+        error            TEXT,
+        idempotency_key  TEXT,
+        session_id       TEXT,
+        lease_owner      TEXT,
+        lease_expires_at INTEGER,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX ${p}runs_idempotency_key ON ${p}runs (idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+      CREATE INDEX ${p}runs_claim ON ${p}runs (status, lease_expires_at);
+      CREATE INDEX ${p}runs_workflow_created ON ${p}runs (workflow, created_at);
+    `,
+  },
+];
+
+/** The schema version this build of Ratchet writes. */
+export const latestSqliteSchemaVersion = sqliteMigrations.length;
+
+/**
+ * Bring the tables with `prefix` to {@link latestSqliteSchemaVersion}. Each migration runs
+ * in its own IMMEDIATE transaction that first re-reads the version, so processes opening
+ * one file at once apply each migration exactly once. Throws `schema-too-new` for a file
+ * written by a newer Ratchet.
+ *
+ * The version lives in a `<prefix>schema` table rather than `PRAGMA user_version`: that
+ * pragma is one number per file, which stores with different prefixes, or an application
+ * sharing its own database, would overwrite.
+ */
+export function migrateSqlite(db: BetterSqlite3.Database, prefix: string): void {
+  const step = db.transaction((): boolean => {
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS ${prefix}schema (
+        id      INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+      )`,
+    );
+    const row = db.prepare(`SELECT version FROM ${prefix}schema WHERE id = 1`).get() as
+      | { version: number }
+      | undefined;
+    const current = row?.version ?? 0;
+    if (current > latestSqliteSchemaVersion) {
+      throw new StorageError(
+        "schema-too-new",
+        `The SQLite database ${describe(db)} holds Ratchet schema version ${current} (tables "${prefix}*"), ` +
+          `but this version of Ratchet knows only up to ${latestSqliteSchemaVersion}. ` +
+          "Upgrade ratchet in this project, or point it at another database file.",
+      );
+    }
+    if (current === latestSqliteSchemaVersion) return false;
+    const migration = sqliteMigrations[current];
+    db.exec(migration.sql(prefix));
+    db.prepare(
+      `INSERT INTO ${prefix}schema (id, version) VALUES (1, ?)
+       ON CONFLICT (id) DO UPDATE SET version = excluded.version`,
+    ).run(migration.version);
+    return true;
+  });
+  let applied = true;
+  while (applied) applied = step.immediate();
+}
+
+function describe(db: BetterSqlite3.Database): string {
+  return db.memory ? "(in memory)" : JSON.stringify(db.name);
+}

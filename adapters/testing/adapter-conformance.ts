@@ -1,0 +1,657 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  type NewRun,
+  type RunStatus,
+  type StorageAdapter,
+  StorageError,
+  type StoredRun,
+} from "../contract.js";
+
+/** Makes a fresh, empty, not yet initialized adapter for one test. */
+export type AdapterFactory = () => StorageAdapter | Promise<StorageAdapter>;
+
+const hour = 3_600_000;
+
+/**
+ * Register vitest tests that check an adapter against every point of the storage adapter
+ * contract. Call it at the top level of a test file; `makeAdapter` runs once per test and
+ * must return an empty store. The suite calls `init()` before each test and `close()`
+ * after it. An adapter that passes works with the engine.
+ *
+ * The lease tests wait a few real milliseconds for leases to expire; the whole suite takes
+ * well under a second on the built-in adapters.
+ *
+ * @param name - how the adapter appears in test names, e.g. `"postgres"`
+ * @param makeAdapter - returns a new adapter on an empty store
+ *
+ * @example
+ * ```ts
+ * // my-adapter.test.ts
+ * import { describeAdapterContract } from "ratchet/adapters/testing";
+ * import { myAdapter } from "./my-adapter.js";
+ *
+ * describeAdapterContract("my adapter", () => myAdapter({ url: process.env.TEST_DB_URL! }));
+ * ```
+ */
+export function describeAdapterContract(name: string, makeAdapter: AdapterFactory): void {
+  describe(`${name}: storage adapter contract`, () => {
+    let storage: StorageAdapter;
+    let counter = 0;
+    const nextId = (label: string) => `${label}-${++counter}`;
+
+    /** A run spec with a fresh id; `overrides` wins. */
+    const spec = (overrides: Partial<NewRun> = {}): NewRun => ({
+      id: nextId("run"),
+      workflow: "order",
+      version: "v1",
+      args: '["order-42"]',
+      ...overrides,
+    });
+    const create = async (overrides: Partial<NewRun> = {}) =>
+      (await storage.createRun(spec(overrides))).run;
+    /** A run created already leased to `owner`. */
+    const createLeased = (owner = "worker-a", leaseMs = hour, overrides: Partial<NewRun> = {}) =>
+      create({ leaseOwner: owner, leaseMs, ...overrides });
+    const load = async (runId: string) => {
+      const run = await storage.loadRun(runId);
+      if (run === null) throw new Error(`run ${runId} is missing`);
+      return run;
+    };
+    /** Give a run any status by committing it as its lease owner. */
+    const createWithStatus = async (status: RunStatus, overrides: Partial<NewRun> = {}) => {
+      const run = await createLeased("setup", hour, overrides);
+      const outcome = await storage.commit({
+        runId: run.id,
+        expectedSeq: run.seq,
+        owner: "setup",
+        status,
+      });
+      expect(outcome.ok).toBe(true);
+      return load(run.id);
+    };
+
+    beforeEach(async () => {
+      storage = await makeAdapter();
+      await storage.init();
+    });
+    afterEach(async () => {
+      await storage.close();
+    });
+
+    it("has a name and tolerates a second init()", async () => {
+      expect(typeof storage.name).toBe("string");
+      expect(storage.name).not.toBe("");
+      await storage.init();
+      await create();
+    });
+
+    describe("createRun and loadRun", () => {
+      it("stores a new run pending, unleased, at seq 0", async () => {
+        const before = Date.now();
+        const { run, created } = await storage.createRun(
+          spec({ id: "r1", idempotencyKey: "k1", sessionId: "s1" }),
+        );
+        const after = Date.now();
+        expect(created).toBe(true);
+        expect(run).toEqual({
+          id: "r1",
+          workflow: "order",
+          version: "v1",
+          status: "pending",
+          seq: 0,
+          args: '["order-42"]',
+          frame: null,
+          result: null,
+          error: null,
+          idempotencyKey: "k1",
+          sessionId: "s1",
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          createdAt: expect.any(Number),
+          updatedAt: run.createdAt,
+        });
+        expect(run.createdAt).toBeGreaterThanOrEqual(before);
+        expect(run.createdAt).toBeLessThanOrEqual(after);
+        expect(await storage.loadRun("r1")).toEqual(run);
+      });
+
+      it("defaults idempotencyKey and sessionId to null", async () => {
+        const run = await create();
+        expect(run.idempotencyKey).toBeNull();
+        expect(run.sessionId).toBeNull();
+      });
+
+      it("creates a run already leased to its creator when leaseOwner is given", async () => {
+        const before = Date.now();
+        const run = await createLeased("worker-a", 30_000);
+        const after = Date.now();
+        expect(run.status).toBe("running");
+        expect(run.leaseOwner).toBe("worker-a");
+        expect(run.leaseExpiresAt).toBeGreaterThanOrEqual(before + 30_000);
+        expect(run.leaseExpiresAt).toBeLessThanOrEqual(after + 30_000);
+        expect(await load(run.id)).toEqual(run);
+      });
+
+      it("refuses leaseOwner without leaseMs, even for a known idempotency key", async () => {
+        await expect(storage.createRun(spec({ leaseOwner: "worker-a" }))).rejects.toMatchObject({
+          name: "StorageError",
+          code: "invalid-argument",
+        });
+        await create({ idempotencyKey: "k" });
+        await expect(
+          storage.createRun(spec({ idempotencyKey: "k", leaseOwner: "worker-a" })),
+        ).rejects.toMatchObject({ code: "invalid-argument" });
+        expect(await storage.listRuns()).toHaveLength(1);
+      });
+
+      it("resolves to null for an unknown id", async () => {
+        expect(await storage.loadRun("no-such-run")).toBeNull();
+      });
+
+      it("stores strings byte for byte", async () => {
+        const args = `["quote \\" backslash \\\\ nul \u0000 emoji 😀 newline \n tab \t", "é", "${"x".repeat(1_000_000)}"]`;
+        const run = await create({ args, workflow: "wf 😀", version: "hash\u0000" });
+        const loaded = await load(run.id);
+        expect(loaded.args).toBe(args);
+        expect(loaded.workflow).toBe("wf 😀");
+        expect(loaded.version).toBe("hash\u0000");
+        const frame = '{"pc":3,"vars":{"s":"\u0000😀"}}';
+        const leased = await createLeased();
+        await storage.commit({
+          runId: leased.id,
+          expectedSeq: 0,
+          owner: "worker-a",
+          status: "running",
+          frame,
+          leaseMs: hour,
+        });
+        expect((await load(leased.id)).frame).toBe(frame);
+      });
+
+      it("rejects a second run with a taken id, leaving the first unchanged", async () => {
+        const first = await create({ id: "dup" });
+        const attempt = storage.createRun(spec({ id: "dup", workflow: "other" }));
+        await expect(attempt).rejects.toBeInstanceOf(StorageError);
+        await expect(attempt).rejects.toMatchObject({ code: "run-exists" });
+        await expect(
+          storage.createRun(spec({ id: "dup", idempotencyKey: "fresh-key" })),
+        ).rejects.toMatchObject({ code: "run-exists" });
+        expect(await load("dup")).toEqual(first);
+        expect(await storage.listRuns()).toHaveLength(1);
+      });
+
+      it("returns the existing run for a repeated idempotency key and stores nothing", async () => {
+        const first = await storage.createRun(spec({ id: "a", idempotencyKey: "order-42" }));
+        const again = await storage.createRun(
+          spec({ id: "b", idempotencyKey: "order-42", args: "[]", leaseOwner: "w", leaseMs: 1 }),
+        );
+        expect(again.created).toBe(false);
+        expect(again.run).toEqual(first.run);
+        const same = await storage.createRun(spec({ id: "a", idempotencyKey: "order-42" }));
+        expect(same).toEqual({ run: first.run, created: false });
+        expect(await storage.loadRun("b")).toBeNull();
+        expect(await storage.listRuns()).toHaveLength(1);
+      });
+
+      it("creates separate runs for different idempotency keys and for no key", async () => {
+        await create({ idempotencyKey: "k1" });
+        await create({ idempotencyKey: "k2" });
+        await create();
+        await create();
+        expect(await storage.listRuns()).toHaveLength(4);
+      });
+
+      it("creates exactly one run when creations with one key race", async () => {
+        const outcomes = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            storage.createRun(spec({ id: `racer-${i}`, idempotencyKey: "same" })),
+          ),
+        );
+        expect(outcomes.filter((o) => o.created)).toHaveLength(1);
+        expect(new Set(outcomes.map((o) => o.run.id)).size).toBe(1);
+        expect(await storage.listRuns()).toHaveLength(1);
+      });
+
+      it("hands out copies: mutating a returned run changes nothing stored", async () => {
+        const created = await createLeased("worker-a", hour, { id: "m" });
+        const before = await load("m");
+        const scribble = (run: StoredRun) => {
+          Object.assign(run, { status: "failed", seq: 99, leaseOwner: "thief", args: "[]" });
+        };
+        scribble(created);
+        scribble(await load("m"));
+        for (const run of await storage.listRuns()) scribble(run);
+        await storage.releaseLease("m", "worker-a");
+        for (const run of await storage.claimRunnable({
+          owner: "worker-a",
+          leaseMs: hour,
+          limit: 5,
+        })) {
+          expect(run.seq).toBe(0);
+          scribble(run);
+        }
+        expect(await load("m")).toEqual({ ...before, leaseExpiresAt: expect.any(Number) });
+      });
+    });
+
+    describe("commit", () => {
+      it("writes everything, increments seq and extends the lease", async () => {
+        const run = await createLeased("worker-a", 1_000);
+        const before = Date.now();
+        const outcome = await storage.commit({
+          runId: run.id,
+          expectedSeq: 0,
+          owner: "worker-a",
+          status: "sleeping",
+          frame: '{"pc":1}',
+          result: '"partial"',
+          error: '{"message":"boom"}',
+          leaseMs: 60_000,
+        });
+        const after = Date.now();
+        expect(outcome).toEqual({ ok: true, seq: 1 });
+        const stored = await load(run.id);
+        expect(stored).toMatchObject({
+          status: "sleeping",
+          seq: 1,
+          frame: '{"pc":1}',
+          result: '"partial"',
+          error: '{"message":"boom"}',
+          leaseOwner: "worker-a",
+          createdAt: run.createdAt,
+        });
+        expect(stored.leaseExpiresAt).toBeGreaterThanOrEqual(before + 60_000);
+        expect(stored.leaseExpiresAt).toBeLessThanOrEqual(after + 60_000);
+        expect(stored.updatedAt).toBeGreaterThanOrEqual(before);
+        expect(stored.updatedAt).toBeLessThanOrEqual(after);
+      });
+
+      it("keeps the stored frame, result and error when a commit omits them", async () => {
+        const run = await createLeased();
+        const first = {
+          runId: run.id,
+          owner: "worker-a",
+          status: "running",
+          leaseMs: hour,
+        } as const;
+        await storage.commit({ ...first, expectedSeq: 0, frame: "f1", result: "r1", error: "e1" });
+        expect(await storage.commit({ ...first, expectedSeq: 1 })).toEqual({ ok: true, seq: 2 });
+        expect(await load(run.id)).toMatchObject({
+          seq: 2,
+          frame: "f1",
+          result: "r1",
+          error: "e1",
+        });
+        await storage.commit({ ...first, expectedSeq: 2, frame: "f2" });
+        expect(await load(run.id)).toMatchObject({ seq: 3, frame: "f2", result: "r1" });
+      });
+
+      it("counts seq up across many commits", async () => {
+        const run = await createLeased();
+        for (let seq = 0; seq < 10; seq++) {
+          const outcome = await storage.commit({
+            runId: run.id,
+            expectedSeq: seq,
+            owner: "worker-a",
+            status: "running",
+            frame: `{"pc":${seq}}`,
+            leaseMs: hour,
+          });
+          expect(outcome).toEqual({ ok: true, seq: seq + 1 });
+        }
+        expect(await load(run.id)).toMatchObject({ seq: 10, frame: '{"pc":9}' });
+      });
+
+      it("reports conflict for a stale seq and writes nothing", async () => {
+        const run = await createLeased();
+        const base = {
+          runId: run.id,
+          owner: "worker-a",
+          status: "running",
+          leaseMs: hour,
+        } as const;
+        await storage.commit({ ...base, expectedSeq: 0, frame: "f1" });
+        const stored = await load(run.id);
+        for (const expectedSeq of [0, 2, -1]) {
+          expect(await storage.commit({ ...base, expectedSeq, frame: "stale" })).toEqual({
+            ok: false,
+            reason: "conflict",
+          });
+        }
+        expect(await load(run.id)).toEqual(stored);
+      });
+
+      it("reports lease-lost for another owner and writes nothing", async () => {
+        const run = await createLeased("worker-a");
+        const outcome = await storage.commit({
+          runId: run.id,
+          expectedSeq: 0,
+          owner: "worker-b",
+          status: "completed",
+          result: "stolen",
+        });
+        expect(outcome).toEqual({ ok: false, reason: "lease-lost" });
+        expect(await load(run.id)).toEqual(run);
+      });
+
+      it("reports lease-lost for an unleased run, even with a stale seq", async () => {
+        const run = await create();
+        expect(
+          await storage.commit({ runId: run.id, expectedSeq: 0, owner: "w", status: "running" }),
+        ).toEqual({ ok: false, reason: "lease-lost" });
+        const leased = await createLeased("worker-a");
+        expect(
+          await storage.commit({
+            runId: leased.id,
+            expectedSeq: 7,
+            owner: "worker-b",
+            status: "running",
+          }),
+        ).toEqual({ ok: false, reason: "lease-lost" });
+      });
+
+      it("reports not-found for an unknown run", async () => {
+        expect(
+          await storage.commit({ runId: "ghost", expectedSeq: 0, owner: "w", status: "failed" }),
+        ).toEqual({ ok: false, reason: "not-found" });
+        expect(await storage.loadRun("ghost")).toBeNull();
+      });
+
+      it.each(["completed", "failed", "cancelled"] as const)(
+        "releases the lease when the run ends %s, even if leaseMs is given",
+        async (status) => {
+          const run = await createLeased("worker-a");
+          const outcome = await storage.commit({
+            runId: run.id,
+            expectedSeq: 0,
+            owner: "worker-a",
+            status,
+            result: status === "completed" ? '"done"' : undefined,
+            error: status === "completed" ? undefined : '"why"',
+            leaseMs: hour,
+          });
+          expect(outcome).toEqual({ ok: true, seq: 1 });
+          const stored = await load(run.id);
+          expect(stored).toMatchObject({ status, leaseOwner: null, leaseExpiresAt: null });
+          expect(
+            await storage.commit({ runId: run.id, expectedSeq: 1, owner: "worker-a", status }),
+          ).toEqual({ ok: false, reason: "lease-lost" });
+          expect(await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 10 })).toEqual([]);
+        },
+      );
+
+      it("releases the lease when a non-terminal commit omits leaseMs", async () => {
+        const run = await createLeased("worker-a");
+        await storage.commit({
+          runId: run.id,
+          expectedSeq: 0,
+          owner: "worker-a",
+          status: "waiting",
+        });
+        expect(await load(run.id)).toMatchObject({
+          status: "waiting",
+          seq: 1,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+        });
+      });
+
+      it("lets the owner of an expired lease commit while no one else has claimed the run", async () => {
+        const run = await createLeased("worker-a", 1);
+        await sleep(5);
+        expect(
+          await storage.commit({
+            runId: run.id,
+            expectedSeq: 0,
+            owner: "worker-a",
+            status: "running",
+            leaseMs: hour,
+          }),
+        ).toEqual({ ok: true, seq: 1 });
+      });
+
+      it("lets exactly one of many racing commits with the same expectedSeq win", async () => {
+        const run = await createLeased("worker-a");
+        const outcomes = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            storage.commit({
+              runId: run.id,
+              expectedSeq: 0,
+              owner: "worker-a",
+              status: "running",
+              frame: `frame-${i}`,
+              leaseMs: hour,
+            }),
+          ),
+        );
+        const winners = outcomes.flatMap((o, i) => (o.ok ? [i] : []));
+        expect(winners).toHaveLength(1);
+        expect(outcomes.filter((o) => !o.ok)).toEqual(
+          Array.from({ length: 19 }, () => ({ ok: false, reason: "conflict" })),
+        );
+        expect(await load(run.id)).toMatchObject({ seq: 1, frame: `frame-${winners[0]}` });
+      });
+    });
+
+    describe("claimRunnable", () => {
+      it("leases pending runs to the claimer and marks them running, seq unchanged", async () => {
+        const run = await create();
+        const before = Date.now();
+        const claimed = await storage.claimRunnable({
+          owner: "worker-a",
+          leaseMs: 5_000,
+          limit: 5,
+        });
+        const after = Date.now();
+        expect(claimed).toHaveLength(1);
+        const [lease] = claimed;
+        expect(lease).toMatchObject({
+          id: run.id,
+          status: "running",
+          seq: 0,
+          leaseOwner: "worker-a",
+          updatedAt: run.updatedAt,
+        });
+        expect(lease.leaseExpiresAt).toBeGreaterThanOrEqual(before + 5_000);
+        expect(lease.leaseExpiresAt).toBeLessThanOrEqual(after + 5_000);
+        expect(await load(run.id)).toEqual(lease);
+        expect(
+          await storage.commit({
+            runId: run.id,
+            expectedSeq: lease.seq,
+            owner: "worker-a",
+            status: "running",
+            leaseMs: hour,
+          }),
+        ).toEqual({ ok: true, seq: 1 });
+      });
+
+      it("skips runs under a live lease", async () => {
+        await createLeased("worker-a", hour);
+        expect(await storage.claimRunnable({ owner: "worker-b", leaseMs: hour, limit: 5 })).toEqual(
+          [],
+        );
+        expect(await storage.claimRunnable({ owner: "worker-a", leaseMs: hour, limit: 5 })).toEqual(
+          [],
+        );
+      });
+
+      it("takes over runs whose lease expired, and the old owner loses its lease", async () => {
+        const run = await createLeased("worker-a", 1);
+        await sleep(5);
+        const claimed = await storage.claimRunnable({ owner: "worker-b", leaseMs: hour, limit: 5 });
+        expect(claimed.map((r) => [r.id, r.leaseOwner])).toEqual([[run.id, "worker-b"]]);
+        expect(
+          await storage.commit({
+            runId: run.id,
+            expectedSeq: 0,
+            owner: "worker-a",
+            status: "failed",
+          }),
+        ).toEqual({ ok: false, reason: "lease-lost" });
+        expect(await storage.renewLeases("worker-a", [run.id], hour)).toEqual([]);
+      });
+
+      it("claims only pending and running runs", async () => {
+        const statuses: RunStatus[] = [
+          "sleeping",
+          "waiting",
+          "completed",
+          "failed",
+          "cancelled",
+          "parked",
+        ];
+        for (const status of statuses) await createWithStatus(status);
+        const running = await createWithStatus("running");
+        expect(running.leaseOwner).toBeNull();
+        const pending = await create();
+        const claimed = await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 100 });
+        expect(claimed.map((r) => r.id).sort()).toEqual([running.id, pending.id].sort());
+        for (const run of await storage.listRuns({ status: statuses })) {
+          expect(run.leaseOwner).toBeNull();
+        }
+      });
+
+      it("claims oldest first, at most limit", async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) ids.push((await create()).id);
+        const first = await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 2 });
+        expect(first.map((r) => r.id)).toEqual(ids.slice(0, 2));
+        const rest = await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 10 });
+        expect(rest.map((r) => r.id)).toEqual(ids.slice(2));
+        expect(await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 10 })).toEqual([]);
+      });
+
+      it("claims nothing for limit 0", async () => {
+        await create();
+        expect(await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 0 })).toEqual([]);
+      });
+
+      it("claims only runs of the listed workflows; an empty list claims nothing", async () => {
+        const order = await create({ workflow: "order" });
+        const refund = await create({ workflow: "refund" });
+        await create({ workflow: "report" });
+        expect(
+          await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 10, workflows: [] }),
+        ).toEqual([]);
+        const claimed = await storage.claimRunnable({
+          owner: "w",
+          leaseMs: hour,
+          limit: 10,
+          workflows: ["refund", "order", "unknown"],
+        });
+        expect(claimed.map((r) => r.id)).toEqual([order.id, refund.id]);
+        const rest = await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 10 });
+        expect(rest.map((r) => r.workflow)).toEqual(["report"]);
+      });
+
+      it("never hands one run to two racing claims", async () => {
+        const ids = new Set<string>();
+        for (let i = 0; i < 60; i++) ids.add((await create()).id);
+        const batches = await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            storage.claimRunnable({ owner: `worker-${i}`, leaseMs: hour, limit: 3 }),
+          ),
+        );
+        const claimed = batches.flat();
+        expect(claimed).toHaveLength(60);
+        expect(new Set(claimed.map((r) => r.id))).toEqual(ids);
+        for (const [i, batch] of batches.entries()) {
+          for (const run of batch) {
+            expect((await load(run.id)).leaseOwner).toBe(`worker-${i}`);
+          }
+        }
+      });
+    });
+
+    describe("renewLeases and releaseLease", () => {
+      it("extends only the leases the owner holds, in the order given", async () => {
+        const a = await createLeased("worker-a", 1_000);
+        const b = await createLeased("worker-a", 1_000);
+        const other = await createLeased("worker-b", 1_000);
+        const unleased = await create();
+        const before = Date.now();
+        const renewed = await storage.renewLeases(
+          "worker-a",
+          [b.id, other.id, "ghost", unleased.id, a.id],
+          60_000,
+        );
+        const after = Date.now();
+        expect(renewed).toEqual([b.id, a.id]);
+        for (const original of [a, b]) {
+          const run = await load(original.id);
+          expect(run.leaseExpiresAt).toBeGreaterThanOrEqual(before + 60_000);
+          expect(run.leaseExpiresAt).toBeLessThanOrEqual(after + 60_000);
+          expect(run).toEqual({ ...original, leaseExpiresAt: run.leaseExpiresAt });
+        }
+        expect(await load(other.id)).toEqual(other);
+        expect(await load(unleased.id)).toEqual(unleased);
+        expect(await storage.renewLeases("worker-a", [], 60_000)).toEqual([]);
+      });
+
+      it("renews a lease that expired while no one else claimed the run", async () => {
+        const run = await createLeased("worker-a", 1);
+        await sleep(5);
+        expect(await storage.renewLeases("worker-a", [run.id], hour)).toEqual([run.id]);
+        expect(await storage.claimRunnable({ owner: "worker-b", leaseMs: hour, limit: 5 })).toEqual(
+          [],
+        );
+      });
+
+      it("releases a held lease at once, keeping the status, so others can claim", async () => {
+        const run = await createLeased("worker-a", hour);
+        await storage.releaseLease(run.id, "worker-a");
+        expect(await load(run.id)).toEqual({ ...run, leaseOwner: null, leaseExpiresAt: null });
+        const claimed = await storage.claimRunnable({ owner: "worker-b", leaseMs: hour, limit: 5 });
+        expect(claimed.map((r) => r.id)).toEqual([run.id]);
+      });
+
+      it("ignores a release by someone who does not hold the lease", async () => {
+        const run = await createLeased("worker-a", hour);
+        await storage.releaseLease(run.id, "worker-b");
+        await storage.releaseLease("ghost", "worker-a");
+        expect(await load(run.id)).toEqual(run);
+      });
+    });
+
+    describe("listRuns", () => {
+      it("lists every run newest first", async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 4; i++) ids.push((await create()).id);
+        expect((await storage.listRuns()).map((r) => r.id)).toEqual(ids.reverse());
+        expect((await storage.listRuns({})).map((r) => r.id)).toEqual(ids);
+      });
+
+      it("filters by one status or several; an empty list matches nothing", async () => {
+        const pending = await create();
+        const done = await createWithStatus("completed");
+        const parked = await createWithStatus("parked");
+        const ids = async (status: RunStatus | RunStatus[]) =>
+          (await storage.listRuns({ status })).map((r) => r.id);
+        expect(await ids("completed")).toEqual([done.id]);
+        expect(await ids(["pending", "parked"])).toEqual([parked.id, pending.id]);
+        expect(await ids(["failed"])).toEqual([]);
+        expect(await ids([])).toEqual([]);
+      });
+
+      it("filters by workflow, combines filters and honours limit", async () => {
+        const o1 = await create({ workflow: "order" });
+        await create({ workflow: "refund" });
+        const o2 = await createWithStatus("failed", { workflow: "order" });
+        const o3 = await create({ workflow: "order" });
+        const list = async (query: Parameters<StorageAdapter["listRuns"]>[0]) =>
+          (await storage.listRuns(query)).map((r) => r.id);
+        expect(await list({ workflow: "order" })).toEqual([o3.id, o2.id, o1.id]);
+        expect(await list({ workflow: "order", status: "pending" })).toEqual([o3.id, o1.id]);
+        expect(await list({ workflow: "order", limit: 2 })).toEqual([o3.id, o2.id]);
+        expect(await list({ workflow: "order", status: ["pending"], limit: 1 })).toEqual([o3.id]);
+        expect(await list({ limit: 0 })).toEqual([]);
+        expect(await list({ workflow: "nope" })).toEqual([]);
+      });
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
