@@ -145,9 +145,16 @@ class RatchetEngine implements Engine {
 
   #definition<A extends unknown[], R>(workflow: Workflow<A, R>): Workflow {
     const definition = this.#byName.get(workflow?.name);
-    if (!definition)
+    if (!definition) {
       throw new UnknownWorkflowError(String(workflow?.name), [...this.#byName.keys()]);
+    }
     if (!definition.compiled) throw new WorkflowNotCompiledError(definition.name);
+    const version = workflow.compiled?.manifest.version;
+    if (definition !== workflow && version !== definition.compiled.manifest.version) {
+      throw new DefinitionError(
+        `Workflow "${definition.name}" version ${version ?? "(not compiled)"} is not the one registered with this engine (version ${definition.compiled.manifest.version}). Start the definition you passed to createEngine.`,
+      );
+    }
     return definition;
   }
 

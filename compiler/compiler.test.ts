@@ -1,0 +1,222 @@
+import { describe, expect, it } from "vitest";
+import { DiagnosticCodes, formatDiagnostic, mayContainWorkflow, transform } from "./index.js";
+
+const header = `import { workflow, fn } from "ratchet";\n`;
+
+function compile(body: string, filename = "src/flows.ts") {
+  return transform(header + body, { filename });
+}
+
+const order = `
+export const orderWorkflow = workflow(async (ctx, orderId: string) => {
+  const order = await ctx.step(validateOrder, orderId);
+  if (!order.valid) return { status: "invalid", orderId };
+  const charge = await ctx.step(chargeCustomer, orderId, order.total);
+  await ctx.step(sendConfirmation, orderId, charge.chargeId);
+  return { status: "complete", orderId, chargeId: charge.chargeId };
+});`;
+
+describe("transform", () => {
+  it("compiles the order workflow into a machine with a manifest", () => {
+    const out = compile(order);
+    expect(out.diagnostics).toEqual([]);
+    expect(out.workflows).toHaveLength(1);
+    const [manifest] = out.workflows;
+    expect(manifest!.name).toBe("orderWorkflow");
+    expect(manifest!.params).toEqual(["orderId"]);
+    expect(manifest!.checkpoints.map((c) => [c.index, c.id, c.live, c.line, c.column])).toEqual([
+      [1, "step:validateOrder", ["orderId"], 4, 17],
+      [2, "step:chargeCustomer", ["orderId"], 6, 18],
+      [3, "step:sendConfirmation", ["charge", "orderId"], 7, 3],
+    ]);
+    expect(manifest!.version).toMatch(/^[0-9a-f]{16}$/);
+    expect(out.code).not.toContain(": string");
+    expect(out.code).toMatchSnapshot();
+  });
+
+  it("produces a source map that points at the input", () => {
+    const out = compile(order);
+    expect(out.map?.sources).toEqual(["src/flows.ts"]);
+    expect(out.map?.sourcesContent?.[0]).toContain("validateOrder");
+    expect(out.map?.mappings.length).toBeGreaterThan(0);
+  });
+
+  it("finds workflows imported under another name or through a namespace", () => {
+    const renamed = transform(
+      `import { workflow as wf } from "ratchet";\nexport const a = wf(async (ctx) => { await ctx.step(f); });`,
+      { filename: "a.ts" },
+    );
+    expect(renamed.workflows.map((w) => w.name)).toEqual(["a"]);
+    const namespaced = transform(
+      `import * as r from "ratchet";\nexport const b = r.workflow({ name: "bee" }, async (ctx) => { await ctx.step(f); });`,
+      { filename: "b.ts" },
+    );
+    expect(namespaced.workflows.map((w) => w.name)).toEqual(["bee"]);
+    expect(namespaced.code).toContain(`r.workflow({ name: "bee" }`);
+  });
+
+  it("leaves a module without workflows untouched", () => {
+    const source = `import { fn } from "ratchet";\n// a workflow helper\nexport const f = fn(async () => 1);\n`;
+    const out = transform(source, { filename: "x.ts" });
+    expect(out).toEqual({ code: source, map: null, workflows: [], diagnostics: [] });
+    expect(mayContainWorkflow("export const x: number = 1;")).toBe(false);
+  });
+
+  it("persists only the variables live at each checkpoint", () => {
+    const out = compile(`
+export const w = workflow(async (ctx, n: number) => {
+  const huge = new Array(1_000_000).fill(n);
+  const socket = new WebSocketLike();
+  socket.send(huge.length);
+  const a = await ctx.step(one, n);
+  const keep = a + 1;
+  const b = await ctx.step(two, keep);
+  return b + keep;
+});`);
+    expect(out.diagnostics).toEqual([]);
+    expect(out.workflows[0]!.checkpoints.map((c) => c.live)).toEqual([[], ["keep"]]);
+  });
+
+  it("re-creates function declarations on resume instead of persisting them", () => {
+    const out = compile(`
+export const w = workflow(async (ctx, n: number) => {
+  function double(x: number) { return x * factor; }
+  const factor = 2;
+  const a = await ctx.step(one, n);
+  return double(a);
+});`);
+    expect(out.diagnostics).toEqual([]);
+    expect(out.workflows[0]!.checkpoints[0]!.live).toEqual(["factor"]);
+  });
+});
+
+describe("stable identity", () => {
+  const base = `
+export const w = workflow(async (ctx, id: string) => {
+  const a = await ctx.step(load, id);
+  const b = await ctx.step(save, a);
+  return b;
+});`;
+  const ids = (source: string) => compile(source).workflows[0]!.checkpoints.map((c) => c.id);
+  const version = (source: string) => compile(source).workflows[0]!.version;
+
+  it("keeps checkpoint ids and version when code between checkpoints changes", () => {
+    const edited = base.replace(
+      "const b = await",
+      `console.log("loaded", a);\n  if (a === null) console.log("none");\n  const b = await`,
+    );
+    expect(ids(edited)).toEqual(ids(base));
+    expect(version(edited)).toBe(version(base));
+  });
+
+  it("keeps existing ids when a checkpoint is added elsewhere", () => {
+    const added = base.replace("return b;", "await ctx.step(notify, id);\n  return b;");
+    expect(ids(added).slice(0, 2)).toEqual(ids(base));
+    expect(ids(added)[2]).toBe("step:notify");
+    expect(version(added)).not.toBe(version(base));
+  });
+
+  it("changes the version when what is live at a checkpoint changes", () => {
+    const moreLive = base.replace("return b;", "return b + id;");
+    expect(ids(moreLive)).toEqual(ids(base));
+    expect(version(moreLive)).not.toBe(version(base));
+  });
+
+  it("numbers repeated targets", () => {
+    const twice = base.replace("return b;", "const c = await ctx.step(load, b);\n  return c;");
+    expect(ids(twice)).toEqual(["step:load", "step:save", "step:load#2"]);
+  });
+});
+
+describe("diagnostics", () => {
+  const cases: [string, string, string][] = [
+    [
+      "a step in a loop",
+      "for (const x of [1]) { await ctx.step(f, x); }",
+      DiagnosticCodes.unsupported,
+    ],
+    [
+      "a step inside an expression",
+      "g(await ctx.step(f));",
+      DiagnosticCodes.unsupportedAwaitPosition,
+    ],
+    ["ctx passed to a function", "helper(ctx);", DiagnosticCodes.ctxEscapes],
+    ["ctx stored", "const c = ctx;", DiagnosticCodes.ctxEscapes],
+    ["ctx captured by a closure", "const g = () => ctx;", DiagnosticCodes.ctxEscapes],
+    [
+      "ctx.step in a nested function",
+      "const g = async () => await ctx.step(f);",
+      DiagnosticCodes.ctxInNestedFunction,
+    ],
+    [
+      "Promise.all over ctx calls",
+      "await Promise.all([ctx.step(f), ctx.step(g)]);",
+      DiagnosticCodes.promiseCombinator,
+    ],
+    ["arguments", "console.log(arguments);", DiagnosticCodes.forbiddenConstruct],
+    ["this", "console.log(this);", DiagnosticCodes.forbiddenConstruct],
+    ["eval", `eval("1");`, DiagnosticCodes.forbiddenConstruct],
+    [
+      "a function live across a checkpoint",
+      "const g = () => 1;\n  await ctx.step(f);\n  g();",
+      DiagnosticCodes.functionLiveAcrossCheckpoint,
+    ],
+    [
+      "a feature not supported yet",
+      `await ctx.sleep("1s");`,
+      DiagnosticCodes.ctxMethodNotSupportedYet,
+    ],
+    ["an unawaited ctx call", "const p = ctx.step(f);", DiagnosticCodes.ctxCallNotAwaited],
+    ["an unknown ctx member", "await ctx.stepp(f);", DiagnosticCodes.unknownCtxMember],
+    [
+      "a name redeclared across checkpoints",
+      "{ const a = await ctx.step(f); }\n  { const a = await ctx.step(g); }",
+      DiagnosticCodes.shadowedAcrossCheckpoints,
+    ],
+  ];
+  it.each(cases)("reports %s", (_, statement, code) => {
+    const out = compile(`export const w = workflow(async (ctx) => {\n  ${statement}\n});`);
+    const found = out.diagnostics.find((d) => d.code === code);
+    expect(found, JSON.stringify(out.diagnostics)).toBeDefined();
+    expect(found!.line).toBeGreaterThanOrEqual(3);
+    expect(found!.column).toBeGreaterThan(0);
+    expect(found!.hint).toBeTruthy();
+    expect(formatDiagnostic(found!)).toMatch(
+      new RegExp(`^src/flows\\.ts:\\d+:\\d+ - error ${code}: `),
+    );
+    // A workflow with an error is left uncompiled, never compiled wrongly.
+    expect(out.workflows).toEqual([]);
+  });
+
+  it("gives the exact position", () => {
+    const out = compile(`export const w = workflow(async (ctx) => {\n  helper(ctx);\n});`);
+    expect(out.diagnostics[0]).toMatchObject({
+      line: 3,
+      column: 10,
+      code: DiagnosticCodes.ctxEscapes,
+    });
+  });
+
+  it("reports a workflow without a name or an inline body", () => {
+    const noName = compile(`workflow(async (ctx) => { await ctx.step(f); });`);
+    expect(noName.diagnostics.map((d) => d.code)).toEqual([DiagnosticCodes.missingName]);
+    const notInline = compile(`export const w = workflow(body);`);
+    expect(notInline.diagnostics.map((d) => d.code)).toEqual([DiagnosticCodes.bodyNotInline]);
+  });
+
+  it("reports syntax errors instead of throwing", () => {
+    const out = compile(`export const w = workflow(async (ctx) => { await ctx.step(f; });`);
+    expect(out.diagnostics[0]?.code).toBe(DiagnosticCodes.syntax);
+  });
+
+  it("never throws on malformed input", () => {
+    for (const junk of [
+      "",
+      "ratchet workflow",
+      "import { workflow } from 'ratchet'; workflow(",
+      "workflow(async (ctx) => ctx)",
+    ]) {
+      expect(() => transform(junk, { filename: "junk.ts" })).not.toThrow();
+    }
+  });
+});

@@ -1,0 +1,354 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createEngine,
+  type Engine,
+  FatalError,
+  type FunctionContext,
+  fn,
+  RetryableError,
+  SerializationError,
+  type StorageAdapter,
+  TimeoutError,
+  UnknownWorkflowError,
+  WorkflowNotCompiledError,
+  workflow,
+} from "ratchet";
+import { memory } from "ratchet/adapters/memory";
+import { sqlite } from "ratchet/adapters/sqlite";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { evolvingV2 } from "../test/fixtures/evolving.js";
+
+const dir = mkdtempSync(join(tmpdir(), "ratchet-runtime-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let dbCount = 0;
+
+const adapters: [string, () => StorageAdapter][] = [
+  ["memory", () => memory()],
+  ["sqlite", () => sqlite({ path: join(dir, `runtime-${++dbCount}.db`) })],
+];
+
+const calls: string[] = [];
+const fast = { initialDelay: 1, maxDelay: 5 } as const;
+
+const double = fn(async (_ctx: FunctionContext, n: number) => {
+  calls.push(`double(${n})`);
+  return n * 2;
+});
+
+const addAll = workflow(async (ctx, a: number, b: number) => {
+  const x = await ctx.step(double, a);
+  const y = await ctx.step(double, b);
+  const label = await ctx.step("label", () => `sum=${x + y}`);
+  return { x, y, label };
+});
+
+const flaky = new Map<string, number>();
+const attempts: FunctionContext[] = [];
+const flakyStep = fn(
+  async (ctx: FunctionContext, key: string, failures: number) => {
+    attempts.push(ctx);
+    const seen = (flaky.get(key) ?? 0) + 1;
+    flaky.set(key, seen);
+    if (seen <= failures) throw new RangeError(`attempt ${seen} of ${key} failed`);
+    return `${key} ok after ${seen}`;
+  },
+  { retries: { max: 3, ...fast } },
+);
+const retrying = workflow(async (ctx, key: string, failures: number) => {
+  const value = await ctx.step(flakyStep, key, failures);
+  return value;
+});
+
+class PaymentDeclined extends Error {
+  override name = "PaymentDeclined";
+  readonly declineCode = "insufficient_funds";
+}
+let fatalCalls = 0;
+const fatal = fn(
+  async () => {
+    fatalCalls++;
+    throw new FatalError("card stolen");
+  },
+  { retries: 5 },
+);
+const declines = fn(
+  async () => {
+    throw new PaymentDeclined("declined");
+  },
+  { retries: { max: 1, ...fast } },
+);
+const fatalWorkflow = workflow(async (ctx) => {
+  await ctx.step(fatal);
+});
+const declineWorkflow = workflow(async (ctx) => {
+  await ctx.step(declines);
+});
+
+let retryAfterTimes: number[] = [];
+const asksForRetry = fn(
+  async (ctx: FunctionContext) => {
+    retryAfterTimes.push(Date.now());
+    if (ctx.attempt === 1) throw new RetryableError("busy", { retryAfter: "150ms" });
+    return ctx.attempt;
+  },
+  { retries: 1 },
+);
+const retryAfterWorkflow = workflow(async (ctx) => {
+  const attempt = await ctx.step(asksForRetry);
+  return attempt;
+});
+
+let sawAbort = false;
+const slow = fn(
+  async (ctx: FunctionContext) => {
+    ctx.signal.addEventListener("abort", () => {
+      sawAbort = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return "late";
+  },
+  { timeout: 20, retries: { max: 1, ...fast } },
+);
+const timeoutWorkflow = workflow(async (ctx) => {
+  const value = await ctx.step(slow);
+  return value;
+});
+
+class Connection {
+  constructor(readonly url: string) {}
+}
+const keepsConnection = workflow(async (ctx, url: string) => {
+  const conn = new Connection(url);
+  const n = await ctx.step(double, 1);
+  return `${conn.url}:${n}`;
+});
+const makeConnection = fn(async (_ctx: FunctionContext, url: string) => new Connection(url));
+const returnsConnection = workflow(async (ctx, url: string) => {
+  const conn = await ctx.step(makeConnection, url);
+  return conn.url;
+});
+const dropsDeadValues = workflow(async (ctx, url: string) => {
+  const conn = new Connection(url);
+  const big = new Array(100_000).fill(conn.url);
+  const size = big.length;
+  const n = await ctx.step(double, size);
+  return n;
+});
+
+const bodyThrows = workflow(async (ctx, n: number) => {
+  const x = await ctx.step(double, n);
+  if (x > 1) throw new TypeError(`too big: ${x}`);
+  return x;
+});
+
+const evolving = workflow({ name: "evolving" }, async (ctx, id: string) => {
+  const a = await ctx.step(double, id.length);
+  return a;
+});
+
+const alias = workflow;
+const notCompiled = alias({ name: "notCompiled" }, async () => 1);
+
+const all = [
+  addAll,
+  retrying,
+  fatalWorkflow,
+  declineWorkflow,
+  retryAfterWorkflow,
+  timeoutWorkflow,
+  keepsConnection,
+  returnsConnection,
+  dropsDeadValues,
+  bodyThrows,
+  evolving,
+];
+
+describe.each(adapters)("runtime on %s", (_name, makeStorage) => {
+  let engine: Engine;
+  let storage: StorageAdapter;
+  const open = (options: { worker?: boolean } = {}) => {
+    storage = makeStorage();
+    engine = createEngine({
+      storage,
+      workflows: all,
+      worker: options.worker ?? { pollIntervalMs: 20 },
+    });
+    return engine;
+  };
+  afterEach(async () => {
+    await engine.close();
+  });
+
+  it("runs steps in order and checkpoints each one", async () => {
+    calls.length = 0;
+    const seen: string[] = [];
+    storage = makeStorage();
+    engine = createEngine({
+      storage,
+      workflows: all,
+      onCheckpoint: (e) => seen.push(`${e.checkpoint.id}@${e.seq}`),
+    });
+    const run = await engine.start(addAll, [2, 5]);
+    expect(await run.result()).toEqual({ x: 4, y: 10, label: "sum=14" });
+    expect(await run.status()).toBe("completed");
+    expect(calls).toEqual(["double(2)", "double(5)"]);
+    expect(seen).toEqual(["step:double@1", "step:double#2@2", "step:label@3"]);
+    const again = await engine.get<{ x: number }>(run.id);
+    expect((await again.result()).x).toBe(4);
+    const listed = await engine.list({ workflow: "addAll" });
+    expect(listed.map((r) => r.id)).toContain(run.id);
+  });
+
+  it("retries a failing step with the same idempotency key", async () => {
+    open();
+    attempts.length = 0;
+    const key = `k-${Math.random()}`;
+    const run = await engine.start(retrying, [key, 2]);
+    expect(await run.result()).toBe(`${key} ok after 3`);
+    expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+    expect(new Set(attempts.map((a) => a.idempotencyKey)).size).toBe(1);
+    expect(attempts[0]!.idempotencyKey).toBe(`${run.id}:step:flakyStep`);
+  });
+
+  it("fails with the last attempt's error once retries are spent (retries: n means n + 1 runs)", async () => {
+    open();
+    attempts.length = 0;
+    const key = `k-${Math.random()}`;
+    const run = await engine.start(retrying, [key, 10]);
+    const error = (await run.result().catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toBe(`attempt 4 of ${key} failed`);
+    expect(attempts).toHaveLength(4);
+    expect(await run.status()).toBe("failed");
+  });
+
+  it("keeps the error's class name, message, data and stack", async () => {
+    open();
+    const error = (await engine
+      .run(declineWorkflow, [])
+      .catch((e: unknown) => e)) as PaymentDeclined;
+    expect(error.name).toBe("PaymentDeclined");
+    expect(error.message).toBe("declined");
+    expect(error.declineCode).toBe("insufficient_funds");
+    expect(error.stack).toContain("runtime.test.ts");
+  });
+
+  it("stops retrying at a FatalError", async () => {
+    open();
+    fatalCalls = 0;
+    await expect(engine.run(fatalWorkflow, [])).rejects.toBeInstanceOf(FatalError);
+    expect(fatalCalls).toBe(1);
+  });
+
+  it("waits retryAfter before the next attempt", async () => {
+    open();
+    retryAfterTimes = [];
+    expect(await engine.run(retryAfterWorkflow, [])).toBe(2);
+    expect(retryAfterTimes[1]! - retryAfterTimes[0]!).toBeGreaterThanOrEqual(140);
+  });
+
+  it("times out a slow attempt, aborts its signal and retries", async () => {
+    open();
+    sawAbort = false;
+    await expect(engine.run(timeoutWorkflow, [])).rejects.toBeInstanceOf(TimeoutError);
+    expect(sawAbort).toBe(true);
+  });
+
+  it("rejects a live unserializable variable naming it and the checkpoint, committing nothing", async () => {
+    open();
+    const run = await engine.start(keepsConnection, ["db://x"]);
+    const error = (await run.result().catch((e: unknown) => e)) as SerializationError;
+    expect(error).toBeInstanceOf(SerializationError);
+    expect(error.message).toContain('variable "conn"');
+    expect(error.message).toContain("step:double");
+    expect(error.message).toContain("Connection");
+    expect(error.message).toContain(run.id);
+    const stored = await storage.loadRun(run.id);
+    expect(stored!.frame).toBeNull();
+    expect(stored!.status).toBe("failed");
+  });
+
+  it("rejects an unserializable step result by name", async () => {
+    open();
+    const error = (await engine
+      .run(returnsConnection, ["db://y"])
+      .catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(SerializationError);
+    expect(error.message).toContain("the result of step:makeConnection");
+  });
+
+  it("does not persist values dead at a checkpoint", async () => {
+    open();
+    const run = await engine.start(dropsDeadValues, ["db://z"]);
+    expect(await run.result()).toBe(200_000);
+    const stored = await storage.loadRun(run.id);
+    expect(stored!.frame!.length).toBeLessThan(200);
+  });
+
+  it("fails with an error thrown by the body itself", async () => {
+    open();
+    const error = (await engine.run(bodyThrows, [3]).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toBe("too big: 6");
+  });
+
+  it("deduplicates starts by idempotency key", async () => {
+    open();
+    calls.length = 0;
+    const first = await engine.start(addAll, [1, 1], { idempotencyKey: "once" });
+    const second = await engine.start(addAll, [9, 9], { idempotencyKey: "once" });
+    expect(second.id).toBe(first.id);
+    expect(await second.result()).toEqual({ x: 2, y: 2, label: "sum=4" });
+    expect(calls).toEqual(["double(1)", "double(1)"]);
+  });
+
+  it("explains unknown and uncompiled workflows", async () => {
+    open();
+    const stranger = alias({ name: "stranger" }, async () => 1);
+    await expect(engine.start(stranger, [])).rejects.toBeInstanceOf(UnknownWorkflowError);
+    await expect(engine.start(evolvingV2, ["x"])).rejects.toThrow(/is not the one registered/);
+    const withUncompiled = createEngine({ storage: memory(), workflows: [notCompiled] });
+    await expect(withUncompiled.start(notCompiled, [])).rejects.toThrow(WorkflowNotCompiledError);
+    await expect(withUncompiled.start(notCompiled, [])).rejects.toThrow(/ratchet\/register/);
+    await withUncompiled.close();
+  });
+
+  it("parks a run stored for a version this engine does not have", async () => {
+    storage = makeStorage();
+    const producer = createEngine({ storage, workflows: [evolving], worker: false });
+    const run = await producer.start(evolving, ["abc"]);
+    expect(await run.status()).toBe("pending");
+    engine = producer;
+    const v2 = createEngine({ storage, workflows: [evolvingV2], worker: { pollIntervalMs: 10 } });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const seen = await v2.get(run.id);
+    expect(await seen.status()).toBe("parked");
+    expect(await seen.parkedReason()).toContain(evolving.compiled!.manifest.version);
+    expect((await storage.loadRun(run.id))!.frame).toBeNull();
+    await v2.get(run.id);
+    // The right version picks it up and finishes it.
+    const v1 = createEngine({ storage, workflows: [evolving], worker: { pollIntervalMs: 10 } });
+    expect(await (await v1.get(run.id)).result()).toBe(6);
+    await Promise.all([v1.close().catch(() => {}), v2.close().catch(() => {})]);
+  });
+
+  it("takes over a run whose owner died once its lease expires", async () => {
+    storage = makeStorage();
+    await storage.init();
+    const argsText = "[[1,2],3,4]";
+    await storage.createRun({
+      id: "orphan",
+      workflow: "addAll",
+      version: addAll.compiled!.manifest.version,
+      args: argsText,
+      leaseOwner: "dead-process",
+      leaseMs: 100,
+    });
+    engine = createEngine({ storage, workflows: all, worker: { pollIntervalMs: 10 } });
+    const started = Date.now();
+    expect(await (await engine.get("orphan")).result()).toEqual({ x: 6, y: 8, label: "sum=14" });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(50);
+  });
+});
