@@ -159,6 +159,14 @@ export interface ClaimOptions {
    * nothing. Omitted: runs of any workflow.
    */
   readonly workflows?: readonly string[];
+  /**
+   * Only runs stored with one of these workflow versions (the compiled versions the worker
+   * has); an empty list claims nothing. Omitted: runs of any version. A run of a version
+   * no worker lists is never claimed by those workers: it stays as stored, unleased,
+   * rather than being claimed and released over and over. Combined with `workflows`, a
+   * run must match both.
+   */
+  readonly versions?: readonly string[];
 }
 
 /**
@@ -190,9 +198,9 @@ export interface StorageAdapter {
    */
   commit(commit: Commit): Promise<CommitOutcome>;
   /**
-   * Lease up to `limit` runs that are `pending` or `running` and whose lease is absent or
-   * expired, to `owner` for `leaseMs`; mark them `running`. Oldest first (by `createdAt`,
-   * then creation order). Never hands one run to two concurrent claims. A claim is not a
+   * Lease up to `limit` runs that are `pending` or `running`, whose lease is absent or
+   * expired, and that match the `workflows` and `versions` filters, to `owner` for
+   * `leaseMs`; mark them `running`. Oldest first (by `createdAt`, then creation order). Never hands one run to two concurrent claims. A claim is not a
    * commit: `seq` and `updatedAt` are unchanged.
    */
   claimRunnable(options: ClaimOptions): Promise<StoredRun[]>;

@@ -107,13 +107,15 @@ export class MemoryAdapter implements StorageAdapter {
   async claimRunnable(options: ClaimOptions): Promise<StoredRun[]> {
     if (options.limit <= 0) return [];
     const workflows = options.workflows === undefined ? null : new Set(options.workflows);
+    const versions = options.versions === undefined ? null : new Set(options.versions);
     const now = Date.now();
     const candidates = [...this.#runs.values()]
       .filter(
         ({ run }) =>
           (run.status === "pending" || run.status === "running") &&
           (run.leaseExpiresAt === null || run.leaseExpiresAt <= now) &&
-          (workflows === null || workflows.has(run.workflow)),
+          (workflows === null || workflows.has(run.workflow)) &&
+          (versions === null || versions.has(run.version)),
       )
       .sort(oldestFirst)
       .slice(0, options.limit);

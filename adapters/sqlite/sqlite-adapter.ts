@@ -68,6 +68,16 @@ interface CommitParams {
   now: number;
 }
 
+/** Parameters of the claim's SELECT; a `by…` flag of 0 turns its filter off. */
+interface ClaimParams {
+  now: number;
+  limit: number;
+  byWorkflow: number;
+  workflows: string;
+  byVersion: number;
+  versions: string;
+}
+
 /** Parameters of the `listRuns` statements; each variant reads the ones it filters by. */
 interface ListParams {
   statuses: string;
@@ -164,7 +174,9 @@ export class SqliteAdapter implements StorageAdapter {
   /** @inheritDoc */
   async claimRunnable(options: ClaimOptions): Promise<StoredRun[]> {
     const prepared = this.#ready("claimRunnable");
-    if (options.limit <= 0 || options.workflows?.length === 0) return [];
+    if (options.limit <= 0 || options.workflows?.length === 0 || options.versions?.length === 0) {
+      return [];
+    }
     return prepared.claim(options, Date.now());
   }
 
@@ -293,14 +305,15 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     );
   });
 
-  const claimCandidates = db.prepare<
-    [{ now: number; limit: number; filter: number; workflows: string }],
-    RunRow
-  >(
+  // The claim index (status, lease_expires_at) finds the candidates; the workflow and
+  // version filters are checked row by row. A run of a version no worker has stays
+  // unleased, so every claim reads it and passes over it: cheap while such runs are few.
+  const claimCandidates = db.prepare<[ClaimParams], RunRow>(
     `SELECT ${runColumns} FROM ${runs}
      WHERE status IN ('pending', 'running')
        AND (lease_expires_at IS NULL OR lease_expires_at <= @now)
-       AND (@filter = 0 OR workflow IN (SELECT value FROM json_each(@workflows)))
+       AND (@byWorkflow = 0 OR workflow IN (SELECT value FROM json_each(@workflows)))
+       AND (@byVersion = 0 OR version IN (SELECT value FROM json_each(@versions)))
      ORDER BY created_at, rowid
      LIMIT @limit`,
   );
@@ -311,8 +324,10 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     const rows = claimCandidates.all({
       now,
       limit: options.limit,
-      filter: options.workflows === undefined ? 0 : 1,
+      byWorkflow: options.workflows === undefined ? 0 : 1,
       workflows: JSON.stringify(options.workflows ?? []),
+      byVersion: options.versions === undefined ? 0 : 1,
+      versions: JSON.stringify(options.versions ?? []),
     });
     const leaseExpiresAt = now + options.leaseMs;
     return rows.map((row) => {

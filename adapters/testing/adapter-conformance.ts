@@ -545,6 +545,63 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
         expect(rest.map((r) => r.workflow)).toEqual(["report"]);
       });
 
+      it("claims only runs of the listed versions; an empty list claims nothing", async () => {
+        const v1 = await create({ version: "v1" });
+        const v2 = await create({ version: "v2" });
+        const v3 = await create({ version: "v3" });
+        expect(
+          await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 10, versions: [] }),
+        ).toEqual([]);
+        const claimed = await storage.claimRunnable({
+          owner: "w",
+          leaseMs: hour,
+          limit: 10,
+          versions: ["v2", "v1", "v9"],
+        });
+        expect(claimed.map((r) => r.id)).toEqual([v1.id, v2.id]);
+        expect(await load(v3.id)).toEqual(v3);
+        const rest = await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 10 });
+        expect(rest.map((r) => r.id)).toEqual([v3.id]);
+      });
+
+      it("never claims a run of an unlisted version, even with an expired lease", async () => {
+        const stale = await createLeased("worker-a", 1, { version: "v0" });
+        await sleep(5);
+        for (let round = 0; round < 3; round++) {
+          expect(
+            await storage.claimRunnable({
+              owner: "worker-b",
+              leaseMs: hour,
+              limit: 10,
+              versions: ["v1"],
+            }),
+          ).toEqual([]);
+        }
+        expect(await load(stale.id)).toEqual(stale);
+      });
+
+      it("claims only runs that match both workflows and versions when both are given", async () => {
+        const orderV1 = await create({ workflow: "order", version: "v1" });
+        const orderV2 = await create({ workflow: "order", version: "v2" });
+        const refundV1 = await create({ workflow: "refund", version: "v1" });
+        const refundR1 = await create({ workflow: "refund", version: "r1" });
+        const reportV1 = await create({ workflow: "report", version: "v1" });
+        const both = { owner: "w", leaseMs: hour, limit: 10 };
+        expect(
+          await storage.claimRunnable({ ...both, workflows: ["order"], versions: [] }),
+        ).toEqual([]);
+        expect(await storage.claimRunnable({ ...both, workflows: [], versions: ["v1"] })).toEqual(
+          [],
+        );
+        const claimed = await storage.claimRunnable({
+          ...both,
+          workflows: ["order", "refund"],
+          versions: ["v1", "r1"],
+        });
+        expect(claimed.map((r) => r.id)).toEqual([orderV1.id, refundV1.id, refundR1.id]);
+        for (const run of [orderV2, reportV1]) expect(await load(run.id)).toEqual(run);
+      });
+
       it("never hands one run to two racing claims", async () => {
         const ids = new Set<string>();
         for (let i = 0; i < 60; i++) ids.add((await create()).id);
