@@ -137,6 +137,8 @@ class RatchetEngine implements Engine {
           };
     this.leaseMs = this.#worker?.leaseMs ?? 30_000;
     this.#ready = this.storage.init();
+    // Whoever awaits `#ready` sees a failed init; this only keeps it from being "unhandled".
+    this.#ready.catch(() => {});
     if (this.#worker) {
       this.#loop = this.#workLoop(this.#worker);
       this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.leaseMs / 3);
@@ -290,10 +292,11 @@ class RatchetEngine implements Engine {
             leaseMs: worker.leaseMs,
             limit: capacity,
             workflows,
+            versions,
           });
           for (const run of claimed) {
             const definition = this.#byVersion.get(run.version);
-            if (definition && versions.includes(run.version)) this.#execute(run, definition);
+            if (definition) this.#execute(run, definition);
             else await this.storage.releaseLease(run.id, this.owner);
           }
         } catch (error) {

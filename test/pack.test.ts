@@ -1,5 +1,5 @@
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,11 +16,10 @@ let projectDir: string;
 let install: SpawnSyncReturns<string>;
 
 beforeAll(() => {
-  buildIfMissing();
   workDir = mkdtempSync(join(tmpdir(), "ratchet-pack-"));
 
   // --ignore-scripts: `prepare` would rebuild dist/ (rm -rf first) under the other test files
-  // running in parallel; dist/ is already built by `npm ci` or by buildIfMissing.
+  // running in parallel; dist/ is already built by the global setup (test/support/build.ts).
   const pack = npm(["pack", "--json", "--ignore-scripts", "--pack-destination", workDir], repoRoot);
   if (pack.status !== 0) throw new Error(`npm pack failed:\n${pack.stdout}\n${pack.stderr}`);
   const [packed] = JSON.parse(pack.stdout) as [{ filename: string }];
@@ -155,21 +154,4 @@ function npm(args: string[], cwd: string): SpawnSyncReturns<string> {
 function writeFiles(dir: string, files: Record<string, string>): void {
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-}
-
-/**
- * `npm ci` builds dist/ (prepare), so it normally exists. This runs tsc directly rather than
- * `npm run build`, whose `rm -rf dist` would pull dist/ from under test files running in
- * parallel; type errors elsewhere in the tree do not stop tsc from emitting.
- */
-function buildIfMissing(): void {
-  const entry = join(repoRoot, "dist/plugins/register/index.js");
-  if (existsSync(entry)) return;
-  const tsc = join(repoRoot, "node_modules/typescript/bin/tsc");
-  const build = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], {
-    cwd: repoRoot,
-    encoding: "utf8",
-  });
-  if (!existsSync(entry))
-    throw new Error(`building dist/ failed:\n${build.stdout}\n${build.stderr}`);
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -14,7 +14,6 @@ const registerEntry = join(repoRoot, "dist/plugins/register/index.js");
 let projectDir: string;
 
 beforeAll(() => {
-  buildIfMissing();
   mkdirSync(join(repoRoot, "test-artifacts"), { recursive: true });
   projectDir = mkdtempSync(join(repoRoot, "test-artifacts", "register-"));
 });
@@ -22,23 +21,6 @@ beforeAll(() => {
 afterAll(() => {
   if (projectDir !== undefined) rmSync(projectDir, { recursive: true, force: true });
 });
-
-/**
- * `npm ci` builds dist/ (prepare), so it normally exists. This runs tsc directly rather than
- * `npm run build`, whose `rm -rf dist` would pull dist/ from under test files running in
- * parallel; type errors elsewhere in the tree do not stop tsc from emitting.
- */
-function buildIfMissing(): void {
-  if (existsSync(registerEntry)) return;
-  const tsc = join(repoRoot, "node_modules/typescript/bin/tsc");
-  const build = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], {
-    cwd: repoRoot,
-    encoding: "utf8",
-  });
-  if (!existsSync(registerEntry)) {
-    throw new Error(`building dist/ failed:\n${build.stdout}\n${build.stderr}`);
-  }
-}
 
 function writeFiles(dir: string, files: Record<string, string>): void {
   for (const [name, text] of Object.entries(files)) {

@@ -1,0 +1,125 @@
+import { execFileSync } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import os from "node:os";
+
+/** One comparison: Ratchet's cost per step against a raw baseline, timed in the same rounds. */
+export interface Comparison {
+  readonly name: string;
+  readonly subject: string;
+  readonly baseline: string;
+  /** Ratchet, microseconds per step, one sample per round. */
+  readonly subjectMicros: readonly number[];
+  /** The baseline, microseconds per operation, one sample per round. */
+  readonly baselineMicros: readonly number[];
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * The headline ratio is the median of the per-round ratios: each round's pair ran back to
+ * back, so a slow stretch of the machine slows both sides of the ratio it lands in.
+ */
+function summarize(comparison: Comparison) {
+  const ratios = comparison.subjectMicros.map((s, i) => s / comparison.baselineMicros[i]);
+  return {
+    ...comparison,
+    subjectMedianMicros: median(comparison.subjectMicros),
+    baselineMedianMicros: median(comparison.baselineMicros),
+    ratioPerRound: ratios,
+    ratioMedian: median(ratios),
+    ratioMin: Math.min(...ratios),
+    ratioMax: Math.max(...ratios),
+  };
+}
+
+function formatMicros(micros: number): string {
+  return micros >= 100 ? micros.toFixed(0) : micros >= 1 ? micros.toFixed(2) : micros.toFixed(3);
+}
+
+function formatRatio(ratio: number): string {
+  return ratio >= 100 ? ratio.toFixed(0) : ratio.toFixed(2);
+}
+
+/** Print the comparisons as a plain-text table. */
+export function printTable(title: string, comparisons: readonly Comparison[]): void {
+  const header = [
+    "store",
+    "ratchet µs/step",
+    "baseline",
+    "baseline µs/op",
+    "ratio (median)",
+    "ratio range",
+  ];
+  const rows = comparisons.map(summarize).map((c) => [
+    c.name,
+    formatMicros(c.subjectMedianMicros),
+    c.baseline,
+    formatMicros(c.baselineMedianMicros),
+    `${formatRatio(c.ratioMedian)}×`,
+    `${formatRatio(c.ratioMin)}–${formatRatio(c.ratioMax)}×`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, i) => (i === 0 || i === 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])));
+  console.log(`\n${title}\n`);
+  console.log(line(header).join("  "));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const row of rows) console.log(line(row).join("  "));
+  console.log();
+}
+
+function gitState(): { commit: string | null; dirty: boolean | null } {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8" }).trim();
+    const status = execFileSync("git", ["status", "--porcelain"], { encoding: "utf8" });
+    return { commit, dirty: status.trim() !== "" };
+  } catch {
+    return { commit: null, dirty: null };
+  }
+}
+
+/** Where and on what the numbers were measured: they mean little without it. */
+export function machineInfo(sqliteVersion: string) {
+  const require = createRequire(import.meta.url);
+  const cpus = os.cpus();
+  return {
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? null,
+    totalMemoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    sqlite: sqliteVersion,
+    betterSqlite3: (require("better-sqlite3/package.json") as { version: string }).version,
+    git: gitState(),
+  };
+}
+
+/** Write `bench/results/<name>.json`, replacing the previous run's. */
+export async function writeResults(
+  name: string,
+  record: {
+    readonly description: string;
+    readonly settings: Record<string, unknown>;
+    readonly machine: Record<string, unknown>;
+    readonly comparisons: readonly Comparison[];
+  },
+): Promise<string> {
+  const dir = new URL("results/", import.meta.url);
+  await mkdir(dir, { recursive: true });
+  const file = new URL(`${name}.json`, dir);
+  const json = {
+    benchmark: name,
+    date: new Date().toISOString(),
+    description: record.description,
+    settings: record.settings,
+    machine: record.machine,
+    results: record.comparisons.map(summarize),
+  };
+  await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
+  return file.pathname;
+}
