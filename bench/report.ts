@@ -42,7 +42,7 @@ function formatMicros(micros: number): string {
 }
 
 function formatRatio(ratio: number): string {
-  return ratio >= 100 ? ratio.toFixed(0) : ratio.toFixed(2);
+  return ratio >= 100 ? ratio.toFixed(0) : ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2);
 }
 
 /** Print the comparisons as a plain-text table. */
@@ -55,17 +55,21 @@ export function printTable(title: string, comparisons: readonly Comparison[]): v
     "ratio (median)",
     "ratio range",
   ];
-  const rows = comparisons.map(summarize).map((c) => [
-    c.name,
-    formatMicros(c.subjectMedianMicros),
-    c.baseline,
-    formatMicros(c.baselineMedianMicros),
-    `${formatRatio(c.ratioMedian)}×`,
-    `${formatRatio(c.ratioMin)}–${formatRatio(c.ratioMax)}×`,
-  ]);
+  const rows = comparisons
+    .map(summarize)
+    .map((c) => [
+      c.name,
+      formatMicros(c.subjectMedianMicros),
+      c.baseline,
+      formatMicros(c.baselineMedianMicros),
+      `${formatRatio(c.ratioMedian)}×`,
+      `${formatRatio(c.ratioMin)}–${formatRatio(c.ratioMax)}×`,
+    ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: readonly string[]) =>
-    cells.map((cell, i) => (i === 0 || i === 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])));
+    cells.map((cell, i) =>
+      i === 0 || i === 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]),
+    );
   console.log(`\n${title}\n`);
   console.log(line(header).join("  "));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));

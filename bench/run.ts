@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the cost of a checkpoint, as ratios to raw baselines timed in the same
- * rounds (bench/README.md explains each figure).
+ * rounds. bench/README.md says what each figure measures.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -20,7 +20,7 @@ import { writeStepsWorkflow } from "./workflow-source.js";
 
 const STEPS = 1000;
 const WARMUP_ROUNDS = 1;
-const ROUNDS = 15;
+const ROUNDS = 31;
 /** Loops of STEPS awaits timed per round for the plain-await baseline. */
 const AWAIT_REPEATS = 200;
 
