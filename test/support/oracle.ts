@@ -1,0 +1,147 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { createEngine, type FunctionContext, type StorageAdapter, type Workflow } from "ratchet";
+import { memory } from "ratchet/adapters/memory";
+import { stepLog } from "./steps.js";
+
+/**
+ * The compiler's oracle: the untransformed body, run as plain async code against an
+ * in-memory `ctx`. A compiled workflow must give the same result or error and the same
+ * sequence of step calls — uninterrupted, and crashed then resumed at every checkpoint.
+ */
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const dir = join(root, "test-artifacts", "oracle");
+const stepsModule = pathToFileURL(fileURLToPath(new URL("./steps.ts", import.meta.url))).href;
+
+/** A workflow body to check: its parameters after `ctx`, its statements and its arguments. */
+export interface OracleCase {
+  readonly params: string;
+  readonly body: string;
+  readonly args: readonly unknown[];
+}
+
+/** How a run ended, in a form two runs can be compared by. */
+export type Outcome =
+  | { readonly ok: true; readonly value: unknown; readonly steps: string[] }
+  | { readonly ok: false; readonly error: string; readonly steps: string[] };
+
+type PlainBody = (ctx: unknown, ...args: unknown[]) => Promise<unknown>;
+
+/** Write the case as a module (compiled by the test plugin) and load both forms of it. */
+export async function load(c: OracleCase): Promise<{ compiled: Workflow; plain: PlainBody }> {
+  const source = `import { workflow } from "ratchet";
+import { add, echo, boom } from ${JSON.stringify(stepsModule)};
+export const plain = async (ctx, ${c.params}) => {
+${c.body}
+};
+export const compiled = workflow(async (ctx, ${c.params}) => {
+${c.body}
+});
+`;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${createHash("sha1").update(source).digest("hex").slice(0, 16)}.ts`);
+  writeFileSync(file, source);
+  return import(/* @vite-ignore */ pathToFileURL(file).href);
+}
+
+function describeError(error: unknown): string {
+  const e = error as Error;
+  return `${e?.name}: ${e?.message}`;
+}
+
+/** Run the untransformed body with a ctx whose `step` simply calls the function. */
+export async function runPlain(body: PlainBody, args: readonly unknown[]): Promise<Outcome> {
+  stepLog.length = 0;
+  const ctx = {
+    runId: "plain",
+    workflowName: "plain",
+    sessionId: undefined,
+    async step(target: unknown, ...rest: unknown[]) {
+      if (typeof target === "string") return await (rest[0] as () => unknown)();
+      const fctx: FunctionContext = {
+        runId: "plain",
+        workflowName: "plain",
+        attempt: 1,
+        idempotencyKey: "plain",
+        signal: new AbortController().signal,
+      };
+      return await (target as (c: FunctionContext, ...a: unknown[]) => unknown)(fctx, ...rest);
+    },
+  };
+  try {
+    const value = await body(ctx, ...args);
+    return { ok: true, value, steps: [...stepLog] };
+  } catch (error) {
+    return { ok: false, error: describeError(error), steps: [...stepLog] };
+  }
+}
+
+/** A store that outlives the engines using it, like a database outlives processes. */
+function durable(storage: StorageAdapter): StorageAdapter {
+  return {
+    name: storage.name,
+    init: () => storage.init(),
+    createRun: (run) => storage.createRun(run),
+    loadRun: (id) => storage.loadRun(id),
+    commit: (commit) => storage.commit(commit),
+    claimRunnable: (options) => storage.claimRunnable(options),
+    renewLeases: (owner, ids, ms) => storage.renewLeases(owner, ids, ms),
+    releaseLease: (id, owner) => storage.releaseLease(id, owner),
+    listRuns: (query) => storage.listRuns(query),
+    close: async () => {},
+  };
+}
+
+/**
+ * Run the compiled workflow; with `crashAfter` = k, the first engine stops right after its
+ * k-th checkpoint commits (its memory is dropped: only the stored frame survives) and a
+ * second engine resumes the run from storage.
+ */
+export async function runCompiled(
+  workflow: Workflow,
+  args: readonly unknown[],
+  crashAfter?: number,
+): Promise<Outcome & { checkpoints: number }> {
+  stepLog.length = 0;
+  const storage = durable(memory());
+  let committed = 0;
+  const first = createEngine({
+    storage,
+    workflows: [workflow],
+    worker: { pollIntervalMs: 5 },
+    onCheckpoint: () => {
+      committed++;
+      if (committed === crashAfter) void first.close();
+    },
+  });
+  const handle = await first.start(workflow, [...args] as never);
+  let outcome: Outcome;
+  try {
+    const value = await handle.result();
+    outcome = { ok: true, value, steps: [...stepLog] };
+  } catch (error) {
+    if (crashAfter !== undefined && committed === crashAfter) {
+      const second = createEngine({
+        storage,
+        workflows: [workflow],
+        worker: { pollIntervalMs: 5 },
+      });
+      try {
+        const value = await (await second.get(handle.id)).result();
+        outcome = { ok: true, value, steps: [...stepLog] };
+      } catch (resumedError) {
+        outcome = { ok: false, error: describeError(resumedError), steps: [...stepLog] };
+      } finally {
+        await second.close();
+      }
+    } else {
+      outcome = { ok: false, error: describeError(error), steps: [...stepLog] };
+    }
+  } finally {
+    await first.close();
+  }
+  return { ...outcome, checkpoints: committed };
+}
