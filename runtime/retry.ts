@@ -21,23 +21,58 @@ export function backoffDelay(options: ResolvedFnOptions, retry: number): number 
   return Math.min(raw, max);
 }
 
-async function attemptWithTimeout<T>(
-  run: (signal: AbortSignal) => Promise<T>,
+/**
+ * The context of one attempt. Its `signal` is made on first use: most steps never read it,
+ * and an AbortController per step is a measurable share of a checkpoint's cost.
+ */
+class AttemptContext implements FunctionContext {
+  readonly runId: string;
+  readonly workflowName: string;
+  readonly idempotencyKey: string;
+  readonly attempt: number;
+  #controller: AbortController | undefined;
+
+  constructor(base: StepCallContext, attempt: number) {
+    this.runId = base.runId;
+    this.workflowName = base.workflowName;
+    this.idempotencyKey = base.idempotencyKey;
+    this.attempt = attempt;
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  /** Abort the attempt's signal, if anyone took it. */
+  abort(reason: unknown): void {
+    this.#controller?.abort(reason);
+  }
+}
+
+/** What a step call knows before its first attempt. */
+export type StepCallContext = Omit<FunctionContext, "attempt" | "signal">;
+
+async function attemptOnce(
+  call: StepFunction,
+  args: readonly unknown[],
+  context: AttemptContext,
+  inline: boolean,
   timeoutMs: number | undefined,
   name: string,
-): Promise<T> {
-  const controller = new AbortController();
-  if (timeoutMs === undefined) return run(controller.signal);
+): Promise<unknown> {
+  const started = inline ? (call as () => unknown)() : call(context, ...args);
+  if (timeoutMs === undefined) return started;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const error = new TimeoutError(`Step "${name}" timed out after ${timeoutMs} ms.`);
-      controller.abort(error);
+      context.abort(error);
       reject(error);
     }, timeoutMs);
   });
   try {
-    return await Promise.race([run(controller.signal), timeout]);
+    return await Promise.race([started, timeout]);
   } finally {
     clearTimeout(timer);
   }
@@ -52,18 +87,18 @@ export async function callWithRetries(
   call: StepFunction,
   args: readonly unknown[],
   options: ResolvedFnOptions,
-  context: Omit<FunctionContext, "attempt" | "signal">,
+  context: StepCallContext,
   inline: boolean,
 ): Promise<unknown> {
   const timeoutMs =
     options.timeout === undefined ? undefined : toMilliseconds(options.timeout, "timeout");
   for (let attempt = 1; ; attempt++) {
     try {
-      return await attemptWithTimeout(
-        async (signal) =>
-          inline
-            ? await (call as () => unknown)()
-            : await call({ ...context, attempt, signal }, ...args),
+      return await attemptOnce(
+        call,
+        args,
+        new AttemptContext(context, attempt),
+        inline,
         timeoutMs,
         options.name,
       );
