@@ -1,37 +1,10 @@
 import ts from "typescript";
-import type { Block, Item, MachineIR, Terminator } from "./ir.js";
+import { Completion } from "./explode.js";
+import type { Block, MachineIR, Terminator } from "./ir.js";
+import { handlerOf } from "./liveness.js";
 import type { WorkflowManifest } from "./manifest.js";
-import { bindingToAssignmentTarget, parametersToAssignmentTarget } from "./patterns.js";
 
 const f = ts.factory;
-
-/** The emitted machine's own variables, renamed if the body already uses those names. */
-interface MachineNames {
-  readonly ctx: string;
-  readonly frame: string;
-  readonly pc: string;
-  readonly sent: string;
-}
-
-function machineNames(ir: MachineIR, bodyText: string): MachineNames {
-  let suffix = "";
-  for (
-    let n = 2;
-    bodyText.includes(`ratchet$pc${suffix}`) ||
-    bodyText.includes(`ratchet$frame${suffix}`) ||
-    bodyText.includes(`ratchet$sent${suffix}`) ||
-    bodyText.includes(`ratchet$ctx${suffix}`);
-    n++
-  ) {
-    suffix = String(n);
-  }
-  return {
-    ctx: ir.ctxName ?? `ratchet$ctx${suffix}`,
-    frame: `ratchet$frame${suffix}`,
-    pc: `ratchet$pc${suffix}`,
-    sent: `ratchet$sent${suffix}`,
-  };
-}
 
 /** A JSON-shaped value as an expression literal. */
 export function literal(value: unknown): ts.Expression {
@@ -64,12 +37,7 @@ export function literal(value: unknown): ts.Expression {
 /** A function name for stack traces: the workflow's name where it is a valid identifier. */
 function functionName(name: string): string {
   const clean = name.replace(/[^\w$]/g, "_");
-  const scanner = ts.createScanner(
-    ts.ScriptTarget.ESNext,
-    true,
-    ts.LanguageVariant.Standard,
-    clean,
-  );
+  const scanner = ts.createScanner(ts.ScriptTarget.ESNext, true, ts.LanguageVariant.Standard, clean);
   const reserved =
     scanner.scan() !== ts.SyntaxKind.Identifier || scanner.getTokenEnd() !== clean.length;
   return reserved || /^\d/.test(clean) ? `workflow_${clean}` : clean;
@@ -79,50 +47,70 @@ function mapped<T extends ts.Node>(node: T, original: ts.Node): T {
   return ts.setSourceMapRange(node, original);
 }
 
-function assign(target: ts.Expression, value: ts.Expression): ts.ExpressionStatement {
-  return f.createExpressionStatement(f.createAssignment(target, value));
-}
-
 /**
  * Emit the state machine for one workflow: an async generator that restores the live
  * variables of the frame it is given, jumps to the frame's resume point, and yields at each
  * checkpoint `[checkpoint number, durable operation, live variables]` to the runtime,
- * which commits them and sends the operation's result back.
+ * which commits them and sends the operation's result back. Exceptions are routed to the
+ * `catch`/`finally` blocks of the `try` regions by the state they were raised in.
  */
 export function emitMachine(
   ir: MachineIR,
   manifest: WorkflowManifest,
   body: ts.ArrowFunction | ts.FunctionExpression,
-  sourceFile: ts.SourceFile,
 ): ts.Expression {
-  const names = machineNames(ir, body.getText(sourceFile));
+  const { names } = ir;
   const id = (name: string) => f.createIdentifier(name);
+  const num = (n: number) => f.createNumericLiteral(n);
+  const assign = (target: ts.Expression, value: ts.Expression) =>
+    f.createExpressionStatement(f.createAssignment(target, value));
   const persisted = [...ir.slots.values()].filter((s) => s.kind !== "function").map((s) => s.name);
 
-  const emitItem = (item: Item): ts.Statement[] => {
-    switch (item.kind) {
-      case "statement":
-        return [item.node];
-      case "declare":
-        return [
-          mapped(
-            assign(bindingToAssignmentTarget(item.target), item.initializer ?? id("undefined")),
-            item.node,
-          ),
-        ];
-      case "receive":
-        return item.target
-          ? [mapped(assign(bindingToAssignmentTarget(item.target), id(names.sent)), item.node)]
-          : [];
-      case "returnReceived":
-        return [mapped(f.createReturnStatement(id(names.sent)), item.node)];
-    }
-  };
-
   const jump = (target: number): ts.Statement[] => [
-    assign(id(names.pc), f.createNumericLiteral(target)),
-    f.createContinueStatement(),
+    assign(id(names.pc), num(target)),
+    f.createContinueStatement(names.loop),
   ];
+
+  const finallyEnd = (regionIndex: number): ts.Statement[] => {
+    const region = ir.regions[regionIndex]!;
+    const completion = id(region.completionSlot!);
+    const field = (name: string) => f.createPropertyAccessExpression(completion, name);
+    const outer = region.outerFinally >= 0 ? ir.regions[region.outerFinally]! : undefined;
+    const handOn = outer
+      ? [assign(id(outer.completionSlot!), completion), ...jump(outer.finallyBlock!)]
+      : [];
+    const statements: ts.Statement[] = [
+      f.createIfStatement(
+        f.createStrictEquality(completion, id("undefined")),
+        f.createBlock(jump(region.afterBlock)),
+      ),
+      f.createIfStatement(
+        f.createStrictEquality(field("t"), num(Completion.throw)),
+        f.createThrowStatement(field("v")),
+      ),
+      f.createIfStatement(
+        f.createStrictEquality(field("t"), num(Completion.return)),
+        f.createBlock(outer ? handOn : [f.createReturnStatement(field("v"))]),
+      ),
+    ];
+    if (outer && region.forwardJumps.size > 0) {
+      statements.push(
+        f.createSwitchStatement(
+          field("v"),
+          f.createCaseBlock([
+            ...[...region.forwardJumps].map((target, i, all) =>
+              f.createCaseClause(num(target), i === all.length - 1 ? handOn : []),
+            ),
+          ]),
+        ),
+      );
+    }
+    statements.push(
+      assign(id(names.pc), field("v")),
+      f.createContinueStatement(names.loop),
+    );
+    return statements;
+  };
 
   const emitTerminator = (t: Terminator): ts.Statement[] => {
     switch (t.kind) {
@@ -131,30 +119,28 @@ export function emitMachine(
       case "branch":
         return [
           mapped(
-            f.createIfStatement(
-              t.test,
-              f.createBlock([assign(id(names.pc), f.createNumericLiteral(t.whenTrue))]),
-              f.createBlock([assign(id(names.pc), f.createNumericLiteral(t.whenFalse))]),
-            ),
+            assign(id(names.pc), f.createConditionalExpression(t.test, undefined, num(t.whenTrue), undefined, num(t.whenFalse))),
             t.node,
           ),
-          f.createContinueStatement(),
+          f.createContinueStatement(names.loop),
         ];
       case "durable": {
         const checkpoint = manifest.checkpoints[t.checkpoint - 1]!;
         const live = f.createObjectLiteralExpression(
           checkpoint.live.map((name) => f.createShorthandPropertyAssignment(name)),
         );
-        const request = f.createArrayLiteralExpression([
-          f.createNumericLiteral(t.checkpoint),
-          t.call,
-          live,
-        ]);
+        const request = f.createArrayLiteralExpression([num(t.checkpoint), t.call, live]);
         return [
           mapped(assign(id(names.sent), f.createYieldExpression(undefined, request)), t.node),
           ...jump(t.resume),
         ];
       }
+      case "return":
+        return [mapped(f.createReturnStatement(t.value), t.node)];
+      case "throw":
+        return [mapped(f.createThrowStatement(t.value), t.node)];
+      case "finallyEnd":
+        return finallyEnd(t.region);
       case "end":
         return [f.createReturnStatement()];
     }
@@ -162,21 +148,16 @@ export function emitMachine(
 
   const emitBlock = (block: Block): ts.CaseClause => {
     const statements: ts.Statement[] = [];
-    if (block.id === 0 && ir.params.length > 0) {
-      statements.push(
-        assign(
-          parametersToAssignmentTarget(ir.params),
-          f.createPropertyAccessExpression(id(names.frame), "args"),
-        ),
-      );
+    if (block.id === 0 && ir.paramsTarget) {
+      statements.push(assign(ir.paramsTarget, f.createPropertyAccessExpression(id(names.frame), "args")));
     }
-    for (const item of block.items) statements.push(...emitItem(item));
+    for (const item of block.items) statements.push(item.statement);
     const last = statements[statements.length - 1];
     // A block that already returned or threw needs no jump after it.
     if (!(last && (ts.isReturnStatement(last) || ts.isThrowStatement(last)))) {
       statements.push(...emitTerminator(block.terminator));
     }
-    return f.createCaseClause(f.createNumericLiteral(block.id), statements);
+    return f.createCaseClause(num(block.id), statements);
   };
 
   const prologue: ts.Statement[] = [];
@@ -193,36 +174,69 @@ export function emitMachine(
     f.createVariableStatement(
       undefined,
       f.createVariableDeclarationList([
-        f.createVariableDeclaration(
-          names.pc,
-          undefined,
-          undefined,
-          f.createPropertyAccessExpression(id(names.frame), "pc"),
-        ),
-        f.createVariableDeclaration(
-          names.sent,
-          undefined,
-          undefined,
-          f.createPropertyAccessExpression(id(names.frame), "sent"),
-        ),
+        f.createVariableDeclaration(names.pc, undefined, undefined, f.createPropertyAccessExpression(id(names.frame), "pc")),
+        f.createVariableDeclaration(names.sent, undefined, undefined, f.createPropertyAccessExpression(id(names.frame), "sent")),
       ]),
     ),
   );
   if (persisted.length > 0) {
     prologue.push(
       assign(
-        f.createObjectLiteralExpression(
-          persisted.map((name) => f.createShorthandPropertyAssignment(name)),
-        ),
+        f.createObjectLiteralExpression(persisted.map((name) => f.createShorthandPropertyAssignment(name))),
         f.createPropertyAccessExpression(id(names.frame), "vars"),
       ),
     );
   }
-  const loop = f.createForStatement(
-    undefined,
-    undefined,
-    undefined,
-    f.createSwitchStatement(id(names.pc), f.createCaseBlock(ir.blocks.map(emitBlock))),
+
+  let dispatch: ts.Statement = f.createSwitchStatement(
+    id(names.pc),
+    f.createCaseBlock(ir.blocks.map(emitBlock)),
+  );
+  if (ir.regions.length > 0) {
+    // Route an exception by the state it was raised in: to a catch, to a finally (as a
+    // pending throw), or out of the machine.
+    const groups = new Map<string, { blocks: number[]; body: ts.Statement[] }>();
+    for (const block of ir.blocks) {
+      const handler = handlerOf(ir, block);
+      if (!handler) continue;
+      const key = `${handler.kind}:${handler.region}`;
+      let group = groups.get(key);
+      if (!group) {
+        const region = ir.regions[handler.region]!;
+        const value =
+          handler.kind === "catch"
+            ? (id(names.error) as ts.Expression)
+            : f.createObjectLiteralExpression([
+                f.createPropertyAssignment("t", num(Completion.throw)),
+                f.createPropertyAssignment("v", id(names.error)),
+              ]);
+        const slot = handler.kind === "catch" ? region.catchSlot! : region.completionSlot!;
+        group = { blocks: [], body: [assign(id(slot), value), ...jump(handler.block)] };
+        groups.set(key, group);
+      }
+      group.blocks.push(block.id);
+    }
+    const clauses: ts.CaseClause[] = [];
+    for (const group of groups.values()) {
+      group.blocks.forEach((b, i) => {
+        clauses.push(f.createCaseClause(num(b), i === group.blocks.length - 1 ? group.body : []));
+      });
+    }
+    dispatch = f.createTryStatement(
+      f.createBlock([dispatch]),
+      f.createCatchClause(
+        names.error,
+        f.createBlock([
+          f.createSwitchStatement(id(names.pc), f.createCaseBlock(clauses)),
+          f.createThrowStatement(id(names.error)),
+        ]),
+      ),
+      undefined,
+    );
+  }
+  const loop = f.createLabeledStatement(
+    names.loop,
+    f.createForStatement(undefined, undefined, undefined, dispatch),
   );
 
   const machine = f.createFunctionExpression(
@@ -231,7 +245,7 @@ export function emitMachine(
     f.createIdentifier(functionName(manifest.name)),
     undefined,
     [
-      f.createParameterDeclaration(undefined, undefined, names.ctx),
+      f.createParameterDeclaration(undefined, undefined, ir.ctxName),
       f.createParameterDeclaration(undefined, undefined, names.frame),
     ],
     undefined,
@@ -240,7 +254,7 @@ export function emitMachine(
 
   return f.createObjectLiteralExpression(
     [
-      f.createPropertyAssignment("$ratchet", f.createNumericLiteral(1)),
+      f.createPropertyAssignment("$ratchet", num(1)),
       f.createPropertyAssignment("manifest", literal(manifest)),
       f.createPropertyAssignment("machine", mapped(machine, body)),
     ],

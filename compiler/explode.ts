@@ -1,170 +1,393 @@
 import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
-import type { Block, CheckpointSite, Item, MachineIR, Slot } from "./ir.js";
-import { boundNames, isFunctionBoundary, isFunctionValue, skipOuterExpressions } from "./syntax.js";
-import type { Validation } from "./validate.js";
+import type {
+  Block,
+  CheckpointSite,
+  Item,
+  MachineIR,
+  MachineNames,
+  Slot,
+  Terminator,
+  TryRegion,
+} from "./ir.js";
+import { bindingToAssignmentTarget } from "./patterns.js";
+import { type Binding, resolveScopes, type ScopeInfo } from "./scopes.js";
+import { isFunctionValue, skipOuterExpressions } from "./syntax.js";
+import type { DurableAwait, Validation } from "./validate.js";
 
-const STATEMENT_NAMES: Partial<Record<ts.SyntaxKind, string>> = {
-  [ts.SyntaxKind.ForStatement]: "a `for` loop",
-  [ts.SyntaxKind.ForOfStatement]: "a `for…of` loop",
-  [ts.SyntaxKind.ForInStatement]: "a `for…in` loop",
-  [ts.SyntaxKind.WhileStatement]: "a `while` loop",
-  [ts.SyntaxKind.DoStatement]: "a `do…while` loop",
-  [ts.SyntaxKind.SwitchStatement]: "a `switch`",
-  [ts.SyntaxKind.TryStatement]: "a `try` statement",
-  [ts.SyntaxKind.LabeledStatement]: "a labelled statement",
-  [ts.SyntaxKind.ThrowStatement]: "a `throw` expression",
-};
+const f = ts.factory;
+
+/** Where a `break`/`continue` may go, innermost last (regenerator's `leap`). */
+type JumpEntry =
+  | {
+      readonly kind: "loop";
+      readonly labels: readonly string[];
+      readonly breakTarget: number;
+      readonly continueTarget: number;
+    }
+  | { readonly kind: "switch" | "labeled"; readonly labels: readonly string[]; readonly breakTarget: number }
+  /** Inside the try or catch part of a `try` with `finally`: jumps out pass through it. */
+  | { readonly kind: "finally"; readonly region: number };
+
+/** Completion kinds recorded while a `finally` runs (`t` of the completion record). */
+export const Completion = { throw: 1, return: 2, jump: 3 } as const;
+
+type Body = ts.ArrowFunction | ts.FunctionExpression;
+
+function machineNames(body: Body, sourceFile: ts.SourceFile): MachineNames {
+  const text = body.getText(sourceFile);
+  const own = ["frame", "pc", "sent", "loop", "error", "t"];
+  let suffix = "";
+  for (let n = 2; own.some((name) => text.includes(`ratchet$${name}${suffix}`)); n++) {
+    suffix = `_${n}`;
+  }
+  return {
+    frame: `ratchet$frame${suffix}`,
+    pc: `ratchet$pc${suffix}`,
+    sent: `ratchet$sent${suffix}`,
+    loop: `ratchet$loop${suffix}`,
+    error: `ratchet$error${suffix}`,
+    temp: `ratchet$t${suffix}`,
+  };
+}
 
 /**
  * Cut a validated workflow body into basic blocks at its durable awaits (regenerator's
- * `explode`, for the constructs this compiler supports so far). Statements that contain no
- * checkpoint are kept whole; block-level declarations around checkpoints become frame
- * slots. Anything it cannot cut is reported, never compiled wrongly.
+ * `explode`). Statements that contain no checkpoint are kept whole (renamed where slots were
+ * renamed, with jumps out of them rewritten); everything around a checkpoint — loops,
+ * `switch`, `try`, labels, and expressions with a durable `await` inside — is split into
+ * blocks, with temporaries keeping JavaScript's evaluation order. Anything it cannot cut is
+ * reported, never compiled wrongly.
  */
 export function explodeBody(
-  body: ts.ArrowFunction | ts.FunctionExpression,
+  body: Body,
   validation: Validation,
   sink: DiagnosticSink,
+  context: ts.TransformationContext,
+  sourceFile: ts.SourceFile,
 ): MachineIR {
-  const durableByAwait = new Map(validation.durable.map((d) => [d.await, d]));
-  const durableStarts = validation.durable.map((d) => d.await.getStart());
-  const blocks: Block[] = [];
-  const checkpoints: CheckpointSite[] = [];
-  const slots = new Map<string, Slot>();
-  const hoistedFunctions: ts.FunctionDeclaration[] = [];
+  return new Exploder(body, validation, sink, context, sourceFile).run();
+}
 
-  const newBlock = (): Block => {
-    const block: Block = { id: blocks.length, items: [], terminator: { kind: "end" } };
-    blocks.push(block);
-    return block;
-  };
+class Exploder {
+  readonly blocks: Block[] = [];
+  readonly regions: TryRegion[] = [];
+  readonly checkpoints: CheckpointSite[] = [];
+  readonly slots = new Map<string, Slot>();
+  readonly hoistedFunctions: ts.FunctionDeclaration[] = [];
+  readonly jumpStack: JumpEntry[] = [];
+  readonly names: MachineNames;
+  readonly scopes: ScopeInfo;
+  readonly slotNames = new Map<Binding, string>();
+  readonly durableByAwait: Map<ts.AwaitExpression, DurableAwait>;
+  readonly durableStarts: number[];
+  readonly ctxName: string;
+  region = -1;
+  part: Block["part"] = undefined;
+  cur!: Block;
+  tempCount = 0;
+  /** Jump targets found while rewriting the current item. */
+  pendingJumps: number[] = [];
 
-  const containsDurable = (node: ts.Node): boolean => {
-    const start = node.getStart();
+  constructor(
+    readonly body: Body,
+    validation: Validation,
+    readonly sink: DiagnosticSink,
+    readonly context: ts.TransformationContext,
+    readonly sourceFile: ts.SourceFile,
+  ) {
+    this.durableByAwait = new Map(validation.durable.map((d) => [d.await, d]));
+    this.durableStarts = validation.durable.map((d) => d.await.getStart(sourceFile));
+    this.names = machineNames(body, sourceFile);
+    this.ctxName = validation.ctxName ?? `ratchet$ctx`;
+    this.scopes = resolveScopes(body);
+  }
+
+  // ---- setup -------------------------------------------------------------------------
+
+  containsDurable(node: ts.Node): boolean {
+    if (node.pos < 0) return false;
+    const start = node.getStart(this.sourceFile);
     const end = node.getEnd();
-    return durableStarts.some((p) => p >= start && p < end);
-  };
+    return this.durableStarts.some((p) => p >= start && p < end);
+  }
 
-  const addSlot = (
-    name: string,
-    declaration: ts.Node,
-    kind: Slot["kind"],
-    holdsFunction: boolean,
-  ) => {
-    const existing = slots.get(name);
-    if (existing) {
-      if (existing.declaration === declaration || (existing.kind === "var" && kind === "var")) {
-        return;
+  /** Whether a binding of the body lives in the machine's frame (see docs/compiler.md). */
+  isSlotBinding(binding: Binding): boolean {
+    let scope = binding.scope;
+    while (!scope.isFunction && scope.parent) scope = scope.parent;
+    if (scope.node !== this.body) return false;
+    if (binding.kind === "param") return binding.id !== this.body.parameters[0]?.name;
+    if (binding.kind === "var") return true;
+    // let/const/class/function/catch: a slot when the statement list, loop head or try
+    // statement declaring it is split at checkpoints.
+    let owner: ts.Node = binding.id;
+    while (owner.parent && !ts.isStatement(owner) && !ts.isCatchClause(owner)) {
+      owner = owner.parent;
+    }
+    if (ts.isCatchClause(owner)) return this.containsDurable(owner.parent);
+    if (ts.isVariableStatement(owner) || ts.isClassDeclaration(owner) || ts.isFunctionDeclaration(owner)) {
+      const list = owner.parent;
+      if (list === this.body.body) return true;
+      if (ts.isCaseClause(list) || ts.isDefaultClause(list)) return this.containsDurable(list.parent.parent);
+      return this.containsDurable(list);
+    }
+    // A loop head's declaration (`for (let i …)`, `for (const x of …)`).
+    return this.containsDurable(owner);
+  }
+
+  assignSlotNames(): void {
+    const allNames = new Set<string>();
+    const collect = (node: ts.Node): void => {
+      if (ts.isIdentifier(node)) allNames.add(node.text);
+      ts.forEachChild(node, collect);
+    };
+    collect(this.body);
+    const taken = new Set<string>([...this.scopes.outerNames, this.ctxName]);
+    for (const binding of this.scopes.bindings) {
+      if (!this.isSlotBinding(binding)) continue;
+      let name = binding.name;
+      for (let n = 2; taken.has(name); n++) {
+        name = `${binding.name}$${n}`;
+        if (allNames.has(name)) taken.add(name);
       }
-      sink.report(
-        declaration,
-        DiagnosticCodes.shadowedAcrossCheckpoints,
-        `\`${name}\` is declared twice in this workflow body; redeclaring a name in a block that a checkpoint splits is not supported yet.`,
-        `Rename one of the two \`${name}\` variables.`,
-      );
+      taken.add(name);
+      this.slotNames.set(binding, name);
+      const declaration = binding.id.parent;
+      const holdsFunction =
+        binding.kind === "class" ||
+        binding.kind === "function" ||
+        (ts.isVariableDeclaration(declaration) && isFunctionValue(declaration.initializer));
+      this.slots.set(name, {
+        name,
+        kind: binding.kind === "function" ? "function" : binding.kind === "var" || binding.kind === "param" ? "var" : "lexical",
+        holdsFunction,
+        description: binding.name,
+      });
+    }
+  }
+
+  slotOf(id: ts.Identifier): string | undefined {
+    const binding = this.scopes.references.get(id) ?? this.scopes.declarations.get(id);
+    return binding ? this.slotNames.get(binding) : undefined;
+  }
+
+  // ---- blocks ------------------------------------------------------------------------
+
+  newBlock(region = this.region, part = this.part): Block {
+    const block: Block = { id: this.blocks.length, items: [], terminator: { kind: "end" }, region, part };
+    this.blocks.push(block);
+    return block;
+  }
+
+  /** End the current block; later statements (unreachable) go to a fresh block. */
+  terminate(terminator: Terminator): void {
+    this.cur.terminator = terminator;
+    this.cur = this.newBlock();
+  }
+
+  goto(target: Block): void {
+    this.cur.terminator = { kind: "goto", target: target.id };
+  }
+
+  /** Add a statement to the current block; `uses` is what it reads (`null`: nothing). */
+  item(statement: ts.Statement, kills: readonly string[] = [], uses: ts.Node | null = statement): void {
+    const jumps = this.pendingJumps;
+    this.pendingJumps = [];
+    this.cur.items.push({ statement, kills, uses: uses ?? undefined, jumps });
+  }
+
+  assign(target: ts.Expression, value: ts.Expression, original?: ts.Node): void {
+    const statement = f.createExpressionStatement(f.createAssignment(target, value));
+    if (original) ts.setSourceMapRange(statement, original);
+    const kills = ts.isIdentifier(target) ? [target.text] : [];
+    this.item(statement, kills, value);
+  }
+
+  newTemp(about: ts.Node | string): ts.Identifier {
+    const name = `${this.names.temp}${++this.tempCount}`;
+    let description: string;
+    if (typeof about === "string") description = about;
+    else {
+      const at = this.sourceFile.getLineAndCharacterOfPosition(about.getStart(this.sourceFile));
+      const text = about.getText(this.sourceFile).replace(/\s+/g, " ");
+      description = `the value of \`${text.length > 40 ? `${text.slice(0, 37)}...` : text}\` (${at.line + 1}:${at.character + 1})`;
+    }
+    this.slots.set(name, { name, kind: "temp", holdsFunction: false, description });
+    return f.createIdentifier(name);
+  }
+
+  id(name: string): ts.Identifier {
+    return f.createIdentifier(name);
+  }
+
+  jumpStatements(target: number): ts.Statement[] {
+    this.pendingJumps.push(target);
+    return [
+      f.createExpressionStatement(f.createAssignment(this.id(this.names.pc), f.createNumericLiteral(target))),
+      f.createContinueStatement(this.names.loop),
+    ];
+  }
+
+  // ---- rewriting kept code -----------------------------------------------------------
+
+  /**
+   * Rename slots and turn `break`/`continue`/`return` that leave the kept code for split
+   * code into machine jumps (through any `finally` on the way).
+   */
+  rewrite<T extends ts.Node>(node: T): T {
+    const native = { loops: 0, switches: 0, labels: [] as string[] };
+    const visit = (n: ts.Node, inFunction: boolean): ts.Node | ts.Node[] => {
+      if (ts.isTypeNode(n)) return n;
+      if (ts.isIdentifier(n)) {
+        const slot = this.slotOf(n);
+        return slot && slot !== n.text ? ts.setTextRange(f.createIdentifier(slot), n) : n;
+      }
+      if (ts.isShorthandPropertyAssignment(n)) {
+        const slot = this.slotOf(n.name);
+        if (slot && slot !== n.name.text) {
+          const init = n.objectAssignmentInitializer
+            ? (visit(n.objectAssignmentInitializer, inFunction) as ts.Expression)
+            : undefined;
+          const value = init ? f.createAssignment(f.createIdentifier(slot), init) : f.createIdentifier(slot);
+          return ts.setTextRange(f.createPropertyAssignment(n.name.text, value), n);
+        }
+      }
+      if (ts.isBindingElement(n) && !n.propertyName && !n.dotDotDotToken && ts.isIdentifier(n.name)) {
+        const slot = this.slotOf(n.name);
+        if (slot && slot !== n.name.text) {
+          return f.updateBindingElement(
+            n,
+            undefined,
+            f.createIdentifier(n.name.text),
+            f.createIdentifier(slot),
+            n.initializer && (visit(n.initializer, inFunction) as ts.Expression),
+          );
+        }
+      }
+      if (ts.isFunctionLike(n) || ts.isClassLike(n)) {
+        return ts.visitEachChild(n, (c) => visit(c, true), this.context);
+      }
+      if (!inFunction) {
+        if ((ts.isBreakStatement(n) || ts.isContinueStatement(n)) && !this.isNativeJump(n, native)) {
+          const statements = this.machineJump(n);
+          if (statements) return ts.setTextRange(f.createBlock(statements), n);
+        }
+        if (ts.isReturnStatement(n) && this.jumpStack.some((e) => e.kind === "finally")) {
+          const value = n.expression ? (visit(n.expression, inFunction) as ts.Expression) : undefined;
+          return ts.setTextRange(f.createBlock(this.returnThroughFinally(value)), n);
+        }
+        if (ts.isIterationStatement(n, false) || ts.isSwitchStatement(n) || ts.isLabeledStatement(n)) {
+          const isLoop = ts.isIterationStatement(n, false);
+          if (isLoop) native.loops++;
+          else if (ts.isSwitchStatement(n)) native.switches++;
+          else native.labels.push((n as ts.LabeledStatement).label.text);
+          const out = ts.visitEachChild(n, (c) => visit(c, inFunction), this.context);
+          if (isLoop) native.loops--;
+          else if (ts.isSwitchStatement(n)) native.switches--;
+          else native.labels.pop();
+          return out;
+        }
+      }
+      return ts.visitEachChild(n, (c) => visit(c, inFunction), this.context);
+    };
+    return visit(node, false) as T;
+  }
+
+  isNativeJump(
+    n: ts.BreakStatement | ts.ContinueStatement,
+    native: { loops: number; switches: number; labels: string[] },
+  ): boolean {
+    if (n.label) return native.labels.includes(n.label.text);
+    return ts.isBreakStatement(n) ? native.loops + native.switches > 0 : native.loops > 0;
+  }
+
+  /** The statements of a `break`/`continue` whose target is split code. */
+  machineJump(n: ts.BreakStatement | ts.ContinueStatement): ts.Statement[] | undefined {
+    const label = n.label?.text;
+    const isBreak = ts.isBreakStatement(n);
+    const crossed: number[] = [];
+    for (let i = this.jumpStack.length - 1; i >= 0; i--) {
+      const entry = this.jumpStack[i]!;
+      if (entry.kind === "finally") {
+        crossed.push(entry.region);
+        continue;
+      }
+      const matches = label
+        ? entry.labels.includes(label)
+        : isBreak
+          ? entry.kind !== "labeled"
+          : entry.kind === "loop";
+      if (!matches) continue;
+      if (!isBreak && entry.kind !== "loop") return undefined;
+      const target = isBreak ? entry.breakTarget : (entry as { continueTarget: number }).continueTarget;
+      return this.jumpThroughFinally(target, crossed);
+    }
+    return undefined;
+  }
+
+  jumpThroughFinally(target: number, crossed: readonly number[]): ts.Statement[] {
+    if (crossed.length === 0) return this.jumpStatements(target);
+    // Each finally but the outermost hands the jump on to the next one out.
+    for (let i = 0; i < crossed.length - 1; i++) this.regions[crossed[i]!]!.forwardJumps.add(target);
+    for (const r of crossed) this.jumpTargets(r).add(target);
+    const first = this.regions[crossed[0]!]!;
+    return [
+      f.createExpressionStatement(
+        f.createAssignment(
+          this.id(first.completionSlot!),
+          this.completion(Completion.jump, f.createNumericLiteral(target)),
+        ),
+      ),
+      ...this.jumpStatements(first.finallyBlock!),
+    ];
+  }
+
+  returnThroughFinally(value: ts.Expression | undefined): ts.Statement[] {
+    const innermost = [...this.jumpStack].reverse().find((e) => e.kind === "finally");
+    const region = this.regions[(innermost as { region: number }).region]!;
+    return [
+      f.createExpressionStatement(
+        f.createAssignment(
+          this.id(region.completionSlot!),
+          this.completion(Completion.return, value ?? f.createIdentifier("undefined")),
+        ),
+      ),
+      ...this.jumpStatements(region.finallyBlock!),
+    ];
+  }
+
+  readonly #jumpTargets = new Map<number, Set<number>>();
+  /** Every target a jump passing through region `r`'s `finally` may continue to. */
+  jumpTargets(r: number): Set<number> {
+    let set = this.#jumpTargets.get(r);
+    if (!set) this.#jumpTargets.set(r, (set = new Set()));
+    return set;
+  }
+
+  completion(kind: number, value: ts.Expression): ts.Expression {
+    return f.createObjectLiteralExpression([
+      f.createPropertyAssignment("t", f.createNumericLiteral(kind)),
+      f.createPropertyAssignment("v", value),
+    ]);
+  }
+
+  // ---- statements --------------------------------------------------------------------
+
+  statements(list: readonly ts.Statement[]): void {
+    for (const statement of list) this.statement(statement);
+  }
+
+  statement(statement: ts.Statement, labels: readonly string[] = []): void {
+    if (ts.isFunctionDeclaration(statement)) {
+      this.hoistedFunctions.push(this.rewrite(statement));
       return;
     }
-    slots.set(name, { name, declaration, kind, holdsFunction });
-  };
-
-  const addBindingSlots = (name: ts.BindingName, declaration: ts.Node, isVar: boolean) => {
-    const holdsFunction =
-      ts.isVariableDeclaration(declaration) && isFunctionValue(declaration.initializer);
-    for (const n of boundNames(name))
-      addSlot(n, declaration, isVar ? "var" : "lexical", holdsFunction);
-  };
-
-  // `var` declarations anywhere outside nested functions belong to the body's scope.
-  const collectVars = (node: ts.Node): void => {
-    if (isFunctionBoundary(node)) return;
-    if (ts.isVariableDeclarationList(node) && !(node.flags & ts.NodeFlags.BlockScoped)) {
-      for (const declaration of node.declarations)
-        addBindingSlots(declaration.name, declaration, true);
-    }
-    ts.forEachChild(node, collectVars);
-  };
-
-  const durableAt = (expression: ts.Expression | undefined) => {
-    if (!expression) return undefined;
-    const inner = skipOuterExpressions(expression);
-    return ts.isAwaitExpression(inner) ? durableByAwait.get(inner) : undefined;
-  };
-
-  const unsupportedPosition = (node: ts.Node) => {
-    sink.report(
-      node,
-      DiagnosticCodes.unsupportedAwaitPosition,
-      "A durable await inside this expression is not supported yet; it must be a whole statement, a variable's initializer, the right side of an assignment, or returned.",
-      "Move it into its own statement: const result = await ctx.step(…); then use result.",
-    );
-  };
-
-  /** End `current` at a checkpoint; returns the resume block, whose first item receives the result. */
-  const checkpoint = (current: Block, node: ts.Node, expression: ts.Expression): Block => {
-    const site = durableAt(expression)!;
-    const resume = newBlock();
-    const index = checkpoints.length + 1;
-    checkpoints.push({
-      index,
-      await: site.await,
-      call: site.call,
-      method: site.method,
-      resume: resume.id,
-    });
-    current.terminator = {
-      kind: "durable",
-      node,
-      checkpoint: index,
-      call: site.call,
-      resume: resume.id,
-    };
-    return resume;
-  };
-
-  const receive = (block: Block, node: ts.Node, target: ts.BindingName | undefined): void => {
-    block.items.push({ kind: "receive", node, target });
-  };
-
-  const explodeDeclarations = (current: Block, statement: ts.VariableStatement): Block => {
-    const list = statement.declarationList;
-    const isVar = !(list.flags & ts.NodeFlags.BlockScoped);
-    const isLet = (list.flags & ts.NodeFlags.Let) !== 0;
-    let block = current;
-    for (const declaration of list.declarations) {
-      addBindingSlots(declaration.name, declaration, isVar);
-      if (durableAt(declaration.initializer)) {
-        block = checkpoint(block, declaration, declaration.initializer!);
-        receive(block, declaration, declaration.name);
-      } else if (declaration.initializer && containsDurable(declaration.initializer)) {
-        unsupportedPosition(declaration.initializer);
-      } else if (declaration.initializer || isLet) {
-        // `let x;` resets x to undefined each time its block is entered.
-        const item: Item = {
-          kind: "declare",
-          node: declaration,
-          target: declaration.name,
-          initializer: declaration.initializer,
-        };
-        block.items.push(item);
-      }
-    }
-    return block;
-  };
-
-  const explodeStatement = (current: Block, statement: ts.Statement): Block => {
-    if (ts.isFunctionDeclaration(statement)) {
-      if (statement.name) addSlot(statement.name.text, statement, "function", true);
-      hoistedFunctions.push(statement);
-      return current;
-    }
-    if (ts.isVariableStatement(statement)) return explodeDeclarations(current, statement);
-    if (ts.isClassDeclaration(statement) && statement.name) {
-      addSlot(statement.name.text, statement, "lexical", true);
-      if (containsDurable(statement)) unsupportedPosition(statement);
-      // Emitted as `Name = class Name {…}` so the class lands in its slot.
+    if (ts.isVariableStatement(statement)) return this.variables(statement.declarationList);
+    if (ts.isClassDeclaration(statement) && statement.name && !this.containsDurable(statement)) {
+      const slot = this.slotOf(statement.name);
       const expression = ts.setTextRange(
-        ts.factory.createClassExpression(
+        f.createClassExpression(
           statement.modifiers?.filter(ts.isDecorator),
           statement.name,
           statement.typeParameters,
@@ -173,119 +396,763 @@ export function explodeBody(
         ),
         statement,
       );
-      current.items.push({
-        kind: "declare",
-        node: statement,
-        target: statement.name,
-        initializer: expression,
-      });
-      return current;
+      if (slot) return this.assign(this.id(slot), this.rewrite(expression), statement);
     }
-    if (!containsDurable(statement)) {
-      collectVars(statement);
-      current.items.push({ kind: "statement", node: statement });
-      return current;
+    if (!this.containsDurable(statement)) {
+      this.item(this.rewrite(statement));
+      return;
     }
-    if (ts.isBlock(statement)) return explodeStatements(current, statement.statements);
-    if (ts.isExpressionStatement(statement)) {
-      const expression = skipOuterExpressions(statement.expression);
-      if (durableAt(expression)) {
-        const resume = checkpoint(current, statement, expression);
-        receive(resume, statement, undefined);
-        return resume;
+    switch (statement.kind) {
+      case ts.SyntaxKind.Block:
+        return this.statements((statement as ts.Block).statements);
+      case ts.SyntaxKind.ExpressionStatement: {
+        const expression = (statement as ts.ExpressionStatement).expression;
+        const value = this.expression(expression, true);
+        if (value && !ts.isIdentifier(value)) this.item(ts.setTextRange(f.createExpressionStatement(value), statement));
+        return;
       }
-      if (
-        ts.isBinaryExpression(expression) &&
-        expression.operatorToken.kind === ts.SyntaxKind.EqualsToken &&
-        ts.isIdentifier(expression.left) &&
-        durableAt(expression.right) &&
-        !containsDurable(expression.left)
-      ) {
-        const resume = checkpoint(current, statement, expression.right);
-        receive(resume, statement, expression.left);
-        return resume;
+      case ts.SyntaxKind.ReturnStatement: {
+        const expression = (statement as ts.ReturnStatement).expression;
+        const value = expression && this.expression(expression);
+        if (this.jumpStack.some((e) => e.kind === "finally")) {
+          for (const s of this.returnThroughFinally(value)) this.item(s);
+          this.cur = this.newBlock();
+          return;
+        }
+        return this.terminate({ kind: "return", node: statement, value });
       }
-      unsupportedPosition(statement);
-      return current;
+      case ts.SyntaxKind.ThrowStatement: {
+        const value = this.expression((statement as ts.ThrowStatement).expression)!;
+        return this.terminate({ kind: "throw", node: statement, value });
+      }
+      case ts.SyntaxKind.IfStatement:
+        return this.ifStatement(statement as ts.IfStatement);
+      case ts.SyntaxKind.WhileStatement:
+      case ts.SyntaxKind.DoStatement:
+      case ts.SyntaxKind.ForStatement:
+      case ts.SyntaxKind.ForOfStatement:
+      case ts.SyntaxKind.ForInStatement:
+        return this.loop(statement as ts.IterationStatement, labels);
+      case ts.SyntaxKind.SwitchStatement:
+        return this.switchStatement(statement as ts.SwitchStatement, labels);
+      case ts.SyntaxKind.LabeledStatement:
+        return this.labeled(statement as ts.LabeledStatement, labels);
+      case ts.SyntaxKind.TryStatement:
+        return this.tryStatement(statement as ts.TryStatement);
     }
-    if (ts.isReturnStatement(statement)) {
-      if (durableAt(statement.expression)) {
-        const resume = checkpoint(current, statement, statement.expression!);
-        resume.items.push({ kind: "returnReceived", node: statement });
-        return resume;
-      }
-      unsupportedPosition(statement);
-      return current;
-    }
-    if (ts.isIfStatement(statement)) {
-      if (containsDurable(statement.expression)) {
-        unsupportedPosition(statement.expression);
-        return current;
-      }
-      const whenTrue = newBlock();
-      const whenFalse = statement.elseStatement ? newBlock() : undefined;
-      const join = newBlock();
-      current.terminator = {
-        kind: "branch",
-        node: statement,
-        test: statement.expression,
-        whenTrue: whenTrue.id,
-        whenFalse: (whenFalse ?? join).id,
-      };
-      explodeStatement(whenTrue, statement.thenStatement).terminator = {
-        kind: "goto",
-        target: join.id,
-      };
-      if (whenFalse && statement.elseStatement) {
-        explodeStatement(whenFalse, statement.elseStatement).terminator = {
-          kind: "goto",
-          target: join.id,
-        };
-      }
-      return join;
-    }
-    const what = STATEMENT_NAMES[statement.kind] ?? "this kind of statement";
-    sink.report(
+    this.sink.report(
       statement,
       DiagnosticCodes.unsupported,
-      `A durable await inside ${what} is not supported yet by this version of the Ratchet compiler.`,
-      "Supported around checkpoints so far: const/let, expressions, if/else, blocks and return. See docs/compiler.md.",
+      "A durable await inside this kind of statement is not supported.",
+      "Move the await into its own statement before it. See docs/compiler.md.",
     );
-    return current;
-  };
+  }
 
-  const explodeStatements = (current: Block, statements: readonly ts.Statement[]): Block => {
-    let block = current;
-    for (const statement of statements) {
-      // A block that already ended (return after a checkpoint) takes nothing more.
-      block = explodeStatement(block, statement);
+  variables(list: ts.VariableDeclarationList): void {
+    const isLet = (list.flags & ts.NodeFlags.Let) !== 0;
+    for (const declaration of list.declarations) {
+      const target = this.bindingTarget(declaration.name);
+      const init = declaration.initializer;
+      if (init && this.durableAt(init)) {
+        this.checkpoint(this.durableAt(init)!, target, declaration);
+      } else if (init) {
+        const value = this.expression(init)!;
+        this.assign(target, value, declaration);
+      } else if (isLet) {
+        // `let x;` makes x undefined each time its block is entered.
+        this.assign(target, f.createIdentifier("undefined"), declaration);
+      }
     }
-    return block;
-  };
+  }
 
-  const params = body.parameters.slice(1);
-  for (const parameter of params) addBindingSlots(parameter.name, parameter, true);
+  /** A declaration's binding as an assignment target over slots. */
+  bindingTarget(name: ts.BindingName): ts.Expression {
+    if (!ts.isIdentifier(name) && this.containsDurable(name)) {
+      this.sink.report(
+        name,
+        DiagnosticCodes.unsupportedAwaitPosition,
+        "A durable await inside a destructuring default is not supported.",
+        "Await the value first, then destructure it.",
+      );
+    }
+    return bindingToAssignmentTarget(this.rewrite(name));
+  }
 
-  const entry = newBlock();
-  if (ts.isBlock(body.body)) {
-    explodeStatements(entry, body.body.statements);
-  } else if (durableAt(body.body)) {
-    const resume = checkpoint(entry, body.body, body.body);
-    resume.items.push({ kind: "returnReceived", node: body.body });
-  } else {
-    if (containsDurable(body.body)) unsupportedPosition(body.body);
-    entry.items.push({
-      kind: "statement",
-      node: ts.setTextRange(ts.factory.createReturnStatement(body.body), body.body),
+  durableAt(expression: ts.Expression): DurableAwait | undefined {
+    const inner = skipOuterExpressions(expression);
+    return ts.isAwaitExpression(inner) ? this.durableByAwait.get(inner) : undefined;
+  }
+
+  /**
+   * End the current block at a checkpoint and start its resume block, whose first item
+   * puts the durable operation's result into `target` (when given).
+   */
+  checkpoint(site: DurableAwait, target: ts.Expression | undefined, original: ts.Node): void {
+    const call = site.call;
+    const args = this.operands([...call.arguments]);
+    const rebuilt = ts.setTextRange(
+      f.createCallExpression(this.rewrite(call.expression), undefined, args),
+      call,
+    );
+    const resume = this.newBlock();
+    const index = this.checkpoints.length + 1;
+    this.checkpoints.push({ index, await: site.await, call, method: site.method, resume: resume.id });
+    this.cur.terminator = { kind: "durable", node: original, checkpoint: index, call: rebuilt, resume: resume.id };
+    this.cur = resume;
+    if (target) {
+      const statement = f.createExpressionStatement(f.createAssignment(target, this.id(this.names.sent)));
+      ts.setSourceMapRange(statement, original);
+      const kills = ts.isIdentifier(target) ? [target.text] : this.patternNames(target);
+      this.item(statement, kills, ts.isIdentifier(target) ? null : target);
+    }
+  }
+
+  patternNames(target: ts.Expression): string[] {
+    const names: string[] = [];
+    const walk = (n: ts.Node): void => {
+      if (ts.isIdentifier(n) && this.slots.has(n.text)) names.push(n.text);
+      else if (!ts.isBinaryExpression(n) || n.operatorToken.kind !== ts.SyntaxKind.EqualsToken) {
+        ts.forEachChild(n, walk);
+      } else walk(n.left);
+    };
+    walk(target);
+    return names;
+  }
+
+  ifStatement(statement: ts.IfStatement): void {
+    const test = this.expression(statement.expression)!;
+    const whenTrue = this.newBlock();
+    const whenFalse = statement.elseStatement ? this.newBlock() : undefined;
+    const join = this.newBlock();
+    this.cur.terminator = {
+      kind: "branch",
+      node: statement,
+      test,
+      whenTrue: whenTrue.id,
+      whenFalse: (whenFalse ?? join).id,
+    };
+    this.cur = whenTrue;
+    this.statement(statement.thenStatement);
+    this.goto(join);
+    if (whenFalse && statement.elseStatement) {
+      this.cur = whenFalse;
+      this.statement(statement.elseStatement);
+      this.goto(join);
+    }
+    this.cur = join;
+  }
+
+  loop(statement: ts.IterationStatement, labels: readonly string[]): void {
+    if (ts.isForOfStatement(statement) && statement.awaitModifier) {
+      this.sink.report(
+        statement,
+        DiagnosticCodes.forbiddenConstruct,
+        "`for await … of` with a checkpoint inside cannot be resumed: the async iterator cannot be persisted.",
+        "Collect the items first (e.g. with a step), then loop over the array with for…of.",
+      );
+      return;
+    }
+    const exit = this.newBlock();
+    let head: Block;
+    let continueTarget: Block;
+    let bodyBlock: Block;
+    let enterBody: (() => void) | undefined;
+
+    if (ts.isWhileStatement(statement)) {
+      head = this.newBlock();
+      this.goto(head);
+      this.cur = head;
+      const test = this.expression(statement.expression)!;
+      bodyBlock = this.newBlock();
+      this.cur.terminator = { kind: "branch", node: statement, test, whenTrue: bodyBlock.id, whenFalse: exit.id };
+      continueTarget = head;
+    } else if (ts.isDoStatement(statement)) {
+      bodyBlock = this.newBlock();
+      head = bodyBlock;
+      continueTarget = this.newBlock();
+      this.goto(bodyBlock);
+    } else if (ts.isForStatement(statement)) {
+      const init = statement.initializer;
+      if (init && ts.isVariableDeclarationList(init)) this.variables(init);
+      else if (init) this.expressionStatement(init);
+      head = this.newBlock();
+      this.goto(head);
+      this.cur = head;
+      bodyBlock = this.newBlock();
+      if (statement.condition) {
+        const test = this.expression(statement.condition)!;
+        this.cur.terminator = { kind: "branch", node: statement.condition, test, whenTrue: bodyBlock.id, whenFalse: exit.id };
+      } else {
+        this.goto(bodyBlock);
+      }
+      continueTarget = this.newBlock();
+    } else {
+      // for…of and for…in iterate a list persisted with an index: an array as it is, any
+      // other iterable (or an object's keys) snapshotted when the loop starts.
+      const forOf = ts.isForOfStatement(statement);
+      const iterated = (statement as ts.ForOfStatement | ts.ForInStatement).expression;
+      const source = this.expression(iterated)!;
+      const list = this.newTemp(forOf ? `the list iterated by the loop at ${this.where(statement)}` : `the keys iterated by the loop at ${this.where(statement)}`);
+      const index = this.newTemp(`the index of the loop at ${this.where(statement)}`);
+      if (forOf) {
+        this.assign(list, source, iterated);
+        this.item(
+          f.createIfStatement(
+            f.createPrefixUnaryExpression(
+              ts.SyntaxKind.ExclamationToken,
+              f.createCallExpression(f.createPropertyAccessExpression(f.createIdentifier("Array"), "isArray"), undefined, [list]),
+            ),
+            f.createExpressionStatement(
+              f.createAssignment(list, f.createCallExpression(f.createPropertyAccessExpression(f.createIdentifier("Array"), "from"), undefined, [list])),
+            ),
+          ),
+        );
+      } else {
+        const key = f.createIdentifier(`${this.names.temp}key`);
+        this.assign(list, f.createArrayLiteralExpression([]), iterated);
+        this.item(
+          f.createForInStatement(
+            f.createVariableDeclarationList([f.createVariableDeclaration(key)], ts.NodeFlags.Const),
+            source,
+            f.createExpressionStatement(f.createCallExpression(f.createPropertyAccessExpression(list, "push"), undefined, [key])),
+          ),
+        );
+      }
+      this.assign(index, f.createNumericLiteral(0));
+      head = this.newBlock();
+      this.goto(head);
+      this.cur = head;
+      bodyBlock = this.newBlock();
+      this.cur.terminator = {
+        kind: "branch",
+        node: statement,
+        test: f.createLessThan(index, f.createPropertyAccessExpression(list, "length")),
+        whenTrue: bodyBlock.id,
+        whenFalse: exit.id,
+      };
+      continueTarget = this.newBlock();
+      const initializer = (statement as ts.ForOfStatement).initializer;
+      enterBody = () => {
+        const element = f.createElementAccessExpression(list, index);
+        if (ts.isVariableDeclarationList(initializer)) {
+          this.assign(this.bindingTarget(initializer.declarations[0]!.name), element, initializer);
+        } else {
+          this.assign(this.rewrite(initializer), element, initializer);
+        }
+      };
+      const update = continueTarget;
+      const savedCur = this.cur;
+      this.cur = update;
+      this.assign(index, f.createAdd(index, f.createNumericLiteral(1)));
+      this.goto(head);
+      this.cur = savedCur;
+    }
+
+    this.jumpStack.push({ kind: "loop", labels, breakTarget: exit.id, continueTarget: continueTarget.id });
+    this.cur = bodyBlock;
+    enterBody?.();
+    this.statement(statement.statement);
+    this.goto(continueTarget);
+    this.jumpStack.pop();
+
+    if (ts.isDoStatement(statement)) {
+      this.cur = continueTarget;
+      const test = this.expression(statement.expression)!;
+      this.cur.terminator = { kind: "branch", node: statement.expression, test, whenTrue: head.id, whenFalse: exit.id };
+    } else if (ts.isForStatement(statement)) {
+      this.cur = continueTarget;
+      if (statement.incrementor) this.expressionStatement(statement.incrementor);
+      this.goto(head);
+    }
+    this.cur = exit;
+  }
+
+  expressionStatement(expression: ts.Expression): void {
+    const value = this.expression(expression, true);
+    if (value && !ts.isIdentifier(value)) this.item(ts.setTextRange(f.createExpressionStatement(value), expression));
+  }
+
+  switchStatement(statement: ts.SwitchStatement, labels: readonly string[]): void {
+    const discriminant = this.expression(statement.expression)!;
+    const subject = this.newTemp(`the value switched on at ${this.where(statement)}`);
+    this.assign(subject, discriminant, statement.expression);
+    const exit = this.newBlock();
+    const clauses = statement.caseBlock.clauses;
+    const bodies = clauses.map(() => this.newBlock());
+    clauses.forEach((clause, i) => {
+      if (!ts.isCaseClause(clause)) return;
+      const test = this.expression(clause.expression)!;
+      const next = this.newBlock();
+      this.cur.terminator = {
+        kind: "branch",
+        node: clause,
+        test: f.createStrictEquality(subject, test),
+        whenTrue: bodies[i]!.id,
+        whenFalse: next.id,
+      };
+      this.cur = next;
+    });
+    const defaultIndex = clauses.findIndex((c) => ts.isDefaultClause(c));
+    this.goto(defaultIndex >= 0 ? bodies[defaultIndex]! : exit);
+    this.jumpStack.push({ kind: "switch", labels, breakTarget: exit.id });
+    clauses.forEach((clause, i) => {
+      this.cur = bodies[i]!;
+      this.statements(clause.statements);
+      this.goto(bodies[i + 1] ?? exit);
+    });
+    this.jumpStack.pop();
+    this.cur = exit;
+  }
+
+  labeled(statement: ts.LabeledStatement, outer: readonly string[]): void {
+    const labels = [...outer, statement.label.text];
+    const inner = statement.statement;
+    if (ts.isLabeledStatement(inner)) return this.labeled(inner, labels);
+    if (ts.isIterationStatement(inner, false)) return this.loop(inner, labels);
+    if (ts.isSwitchStatement(inner)) return this.switchStatement(inner, labels);
+    const exit = this.newBlock();
+    this.jumpStack.push({ kind: "labeled", labels, breakTarget: exit.id });
+    this.statement(inner);
+    this.jumpStack.pop();
+    this.goto(exit);
+    this.cur = exit;
+  }
+
+  tryStatement(statement: ts.TryStatement): void {
+    const outerFinally = [...this.jumpStack].reverse().find((e) => e.kind === "finally");
+    const index = this.regions.length;
+    const region: TryRegion = {
+      index,
+      parent: this.region,
+      parentPart: this.part,
+      catchBlock: undefined,
+      catchSlot: undefined,
+      finallyBlock: undefined,
+      completionSlot: undefined,
+      afterBlock: -1,
+      outerFinally: outerFinally ? (outerFinally as { region: number }).region : -1,
+      forwardJumps: new Set(),
+    };
+    this.regions.push(region);
+    const after = this.newBlock();
+    region.afterBlock = after.id;
+    const tryBlock = this.newBlock(index, "try");
+    const catchBlock = statement.catchClause ? this.newBlock(index, "catch") : undefined;
+    const finallyBlock = statement.finallyBlock ? this.newBlock(index, "finally") : undefined;
+    region.catchBlock = catchBlock?.id;
+    region.finallyBlock = finallyBlock?.id;
+    if (finallyBlock) {
+      region.completionSlot = this.newTemp(`how the try at ${this.where(statement)} ended`).text;
+    }
+    if (statement.catchClause) {
+      const declared = statement.catchClause.variableDeclaration?.name;
+      const direct = declared && ts.isIdentifier(declared) ? this.slotOf(declared) : undefined;
+      region.catchSlot = direct ?? this.newTemp(`the error caught at ${this.where(statement.catchClause)}`).text;
+    }
+
+    const leavePart = () => {
+      if (finallyBlock) {
+        this.assign(this.id(region.completionSlot!), f.createIdentifier("undefined"));
+        this.goto(finallyBlock);
+      } else {
+        this.goto(after);
+      }
+    };
+
+    this.goto(tryBlock);
+    const saved = { region: this.region, part: this.part };
+    if (finallyBlock) this.jumpStack.push({ kind: "finally", region: index });
+    this.region = index;
+    this.part = "try";
+    this.cur = tryBlock;
+    this.statements(statement.tryBlock.statements);
+    leavePart();
+
+    if (catchBlock && statement.catchClause) {
+      this.part = "catch";
+      this.cur = catchBlock;
+      const declared = statement.catchClause.variableDeclaration?.name;
+      if (declared && !ts.isIdentifier(declared)) {
+        this.assign(this.bindingTarget(declared), this.id(region.catchSlot!), declared);
+      }
+      this.statements(statement.catchClause.block.statements);
+      leavePart();
+    }
+    if (finallyBlock) this.jumpStack.pop();
+
+    if (finallyBlock && statement.finallyBlock) {
+      this.part = "finally";
+      this.cur = finallyBlock;
+      this.statements(statement.finallyBlock.statements);
+      this.cur.terminator = { kind: "finallyEnd", region: index };
+    }
+    this.region = saved.region;
+    this.part = saved.part;
+    this.cur = after;
+  }
+
+  where(node: ts.Node): string {
+    const at = this.sourceFile.getLineAndCharacterOfPosition(node.getStart(this.sourceFile));
+    return `${at.line + 1}:${at.character + 1}`;
+  }
+
+  // ---- expressions -------------------------------------------------------------------
+
+  unsupported(node: ts.Node): ts.Expression {
+    this.sink.report(
+      node,
+      DiagnosticCodes.unsupportedAwaitPosition,
+      "A durable await inside this kind of expression is not supported.",
+      "Move the await into its own statement: const value = await ctx.step(…); then use value.",
+    );
+    return f.createIdentifier("undefined");
+  }
+
+  /**
+   * The expression to use in place of `node` once the durable awaits inside it have become
+   * checkpoints. Operands evaluated before an await keep their order through temporaries.
+   * With `discard`, the value is not needed.
+   */
+  expression(node: ts.Expression, discard = false): ts.Expression | undefined {
+    if (!this.containsDurable(node)) return this.rewrite(node);
+    const site = this.durableAt(node);
+    if (site) {
+      if (discard) {
+        this.checkpoint(site, undefined, node);
+        return undefined;
+      }
+      const temp = this.newTemp(`the result of the step at ${this.where(node)}`);
+      this.checkpoint(site, temp, node);
+      return temp;
+    }
+    if (
+      ts.isParenthesizedExpression(node) ||
+      ts.isAsExpression(node) ||
+      ts.isSatisfiesExpression(node) ||
+      ts.isNonNullExpression(node) ||
+      ts.isTypeAssertionExpression(node)
+    ) {
+      return this.expression(node.expression, discard);
+    }
+    if (ts.isAwaitExpression(node)) return f.createAwaitExpression(this.expression(node.expression)!);
+    if (ts.isBinaryExpression(node)) return this.binary(node, discard);
+    if (ts.isConditionalExpression(node)) {
+      const result = this.newTemp(node);
+      const test = this.expression(node.condition)!;
+      const whenTrue = this.newBlock();
+      const whenFalse = this.newBlock();
+      const join = this.newBlock();
+      this.cur.terminator = { kind: "branch", node, test, whenTrue: whenTrue.id, whenFalse: whenFalse.id };
+      this.cur = whenTrue;
+      this.assign(result, this.expression(node.whenTrue)!);
+      this.goto(join);
+      this.cur = whenFalse;
+      this.assign(result, this.expression(node.whenFalse)!);
+      this.goto(join);
+      this.cur = join;
+      return result;
+    }
+    if (ts.isCallExpression(node) || ts.isNewExpression(node)) return this.call(node);
+    if (ts.isPropertyAccessExpression(node)) {
+      if (node.questionDotToken && this.containsDurable(node.name)) return this.unsupported(node);
+      const object = this.expression(node.expression)!;
+      return node.questionDotToken
+        ? f.createPropertyAccessChain(object, node.questionDotToken, node.name)
+        : f.createPropertyAccessExpression(object, node.name);
+    }
+    if (ts.isElementAccessExpression(node)) {
+      if (node.questionDotToken && this.containsDurable(node.argumentExpression)) return this.unsupported(node);
+      const [object, key] = this.operands([node.expression, node.argumentExpression]);
+      return node.questionDotToken
+        ? f.createElementAccessChain(object!, node.questionDotToken, key!)
+        : f.createElementAccessExpression(object!, key!);
+    }
+    if (ts.isArrayLiteralExpression(node)) {
+      return f.createArrayLiteralExpression(this.operands([...node.elements]));
+    }
+    if (ts.isObjectLiteralExpression(node)) return this.objectLiteral(node);
+    if (ts.isTemplateExpression(node)) {
+      const values = this.operands(node.templateSpans.map((s) => s.expression));
+      return f.createTemplateExpression(
+        node.head,
+        node.templateSpans.map((span, i) => f.createTemplateSpan(values[i]!, span.literal)),
+      );
+    }
+    if (ts.isPrefixUnaryExpression(node)) {
+      return f.createPrefixUnaryExpression(node.operator, this.expression(node.operand)!);
+    }
+    if (ts.isTypeOfExpression(node)) return f.createTypeOfExpression(this.expression(node.expression)!);
+    if (ts.isVoidExpression(node)) return f.createVoidExpression(this.expression(node.expression)!);
+    if (ts.isSpreadElement(node)) return f.createSpreadElement(this.expression(node.expression)!);
+    return this.unsupported(node);
+  }
+
+  /**
+   * Explode a list of operands evaluated left to right. An operand evaluated before a later
+   * durable await is kept in a temporary unless re-reading it after the await gives the same
+   * value (a literal, or a variable the later operands do not assign).
+   */
+  operands(list: readonly ts.Expression[]): ts.Expression[] {
+    let last = -1;
+    list.forEach((e, i) => {
+      if (this.containsDurable(e)) last = i;
+    });
+    return list.map((operand, i) => {
+      if (i > last) return this.rewrite(operand);
+      const value = this.expression(operand)!;
+      if (i === last || this.isStable(operand, list.slice(i + 1, last + 1))) return value;
+      if (ts.isSpreadElement(operand)) {
+        const temp = this.newTemp(operand.expression);
+        this.assign(temp, (value as ts.SpreadElement).expression);
+        return f.createSpreadElement(temp);
+      }
+      const temp = this.newTemp(operand);
+      this.assign(temp, value);
+      return temp;
     });
   }
 
-  return {
-    blocks,
-    checkpoints,
-    params,
-    ctxName: validation.ctxName,
-    slots,
-    hoistedFunctions,
-  };
+  isStable(operand: ts.Expression, later: readonly ts.Expression[]): boolean {
+    const inner = skipOuterExpressions(operand);
+    if (
+      ts.isLiteralExpression(inner) ||
+      inner.kind === ts.SyntaxKind.TrueKeyword ||
+      inner.kind === ts.SyntaxKind.FalseKeyword ||
+      inner.kind === ts.SyntaxKind.NullKeyword ||
+      ts.isNoSubstitutionTemplateLiteral(inner)
+    ) {
+      return true;
+    }
+    if (!ts.isIdentifier(inner)) return false;
+    const binding = this.scopes.references.get(inner);
+    if (binding && (binding.kind === "const" || binding.kind === "function" || binding.kind === "class")) {
+      return true;
+    }
+    if (!binding) return true;
+    const name = inner.text;
+    const assigns = (n: ts.Node): boolean => {
+      if (ts.isBinaryExpression(n) && n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment && n.operatorToken.kind <= ts.SyntaxKind.LastAssignment) {
+        if (ts.isIdentifier(n.left) && n.left.text === name) return true;
+      }
+      if ((ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) && ts.isIdentifier(n.operand) && n.operand.text === name) {
+        const op = n.operator;
+        if (op === ts.SyntaxKind.PlusPlusToken || op === ts.SyntaxKind.MinusMinusToken) return true;
+      }
+      return ts.forEachChild(n, assigns) ?? false;
+    };
+    return !later.some(assigns);
+  }
+
+  binary(node: ts.BinaryExpression, discard: boolean): ts.Expression | undefined {
+    const op = node.operatorToken.kind;
+    if (op === ts.SyntaxKind.CommaToken) {
+      this.expression(node.left, true);
+      return this.expression(node.right, discard);
+    }
+    if (
+      op === ts.SyntaxKind.AmpersandAmpersandToken ||
+      op === ts.SyntaxKind.BarBarToken ||
+      op === ts.SyntaxKind.QuestionQuestionToken
+    ) {
+      const result = this.newTemp(node);
+      this.assign(result, this.expression(node.left)!);
+      const evaluateRight = this.newBlock();
+      const join = this.newBlock();
+      const test =
+        op === ts.SyntaxKind.AmpersandAmpersandToken
+          ? result
+          : op === ts.SyntaxKind.BarBarToken
+            ? f.createLogicalNot(result)
+            : f.createEquality(result, f.createNull());
+      this.cur.terminator = { kind: "branch", node, test, whenTrue: evaluateRight.id, whenFalse: join.id };
+      this.cur = evaluateRight;
+      this.assign(result, this.expression(node.right)!);
+      this.goto(join);
+      this.cur = join;
+      return result;
+    }
+    if (op === ts.SyntaxKind.EqualsToken) {
+      const left = node.left;
+      if (ts.isIdentifier(left) || ts.isObjectLiteralExpression(left) || ts.isArrayLiteralExpression(left)) {
+        if (this.containsDurable(left)) return this.unsupported(left);
+        const target = this.rewrite(left);
+        const value = this.expression(node.right)!;
+        this.assign(target, value, node);
+        return discard ? undefined : ts.isIdentifier(target) ? target : value;
+      }
+      if (ts.isPropertyAccessExpression(left) || ts.isElementAccessExpression(left)) {
+        if (left.questionDotToken) return this.unsupported(left);
+        const parts = ts.isPropertyAccessExpression(left)
+          ? [left.expression, node.right]
+          : [left.expression, left.argumentExpression, node.right];
+        const values = this.operandsAsTemps(parts);
+        const target = ts.isPropertyAccessExpression(left)
+          ? f.createPropertyAccessExpression(values[0]!, left.name)
+          : f.createElementAccessExpression(values[0]!, values[1]!);
+        const value = values[values.length - 1]!;
+        this.item(f.createExpressionStatement(f.createAssignment(target, value)));
+        return discard ? undefined : value;
+      }
+      return this.unsupported(node);
+    }
+    if (op >= ts.SyntaxKind.FirstCompoundAssignment && op <= ts.SyntaxKind.LastCompoundAssignment) {
+      const left = node.left;
+      if (!ts.isIdentifier(left) || this.containsDurable(left)) return this.unsupported(node);
+      if (
+        op === ts.SyntaxKind.AmpersandAmpersandEqualsToken ||
+        op === ts.SyntaxKind.BarBarEqualsToken ||
+        op === ts.SyntaxKind.QuestionQuestionEqualsToken
+      ) {
+        const target = this.rewrite(left);
+        const evaluateRight = this.newBlock();
+        const join = this.newBlock();
+        const test =
+          op === ts.SyntaxKind.AmpersandAmpersandEqualsToken
+            ? target
+            : op === ts.SyntaxKind.BarBarEqualsToken
+              ? f.createLogicalNot(target)
+              : f.createEquality(target, f.createNull());
+        this.cur.terminator = { kind: "branch", node, test, whenTrue: evaluateRight.id, whenFalse: join.id };
+        this.cur = evaluateRight;
+        this.assign(target, this.expression(node.right)!);
+        this.goto(join);
+        this.cur = join;
+        return discard ? undefined : target;
+      }
+      // x op= e: x is read before e is evaluated.
+      const target = this.rewrite(left);
+      const before = this.newTemp(left);
+      this.assign(before, target);
+      const value = this.expression(node.right)!;
+      this.assign(target, f.createBinaryExpression(before, compoundToBinary(op), value), node);
+      return discard ? undefined : target;
+    }
+    const [left, right] = this.operands([node.left, node.right]);
+    return f.createBinaryExpression(left!, node.operatorToken, right!);
+  }
+
+  /** Like `operands`, but every operand before the last is kept in a temporary. */
+  operandsAsTemps(list: readonly ts.Expression[]): ts.Expression[] {
+    return list.map((operand, i) => {
+      const value = this.expression(operand)!;
+      if (i === list.length - 1) return value;
+      const temp = this.newTemp(operand);
+      this.assign(temp, value);
+      return temp;
+    });
+  }
+
+  call(node: ts.CallExpression | ts.NewExpression): ts.Expression {
+    if (ts.isCallExpression(node) && node.questionDotToken) return this.unsupported(node);
+    let callee: ts.Expression;
+    if (this.containsDurable(node.expression)) {
+      const inner = skipOuterExpressions(node.expression);
+      if (ts.isPropertyAccessExpression(inner) && !inner.questionDotToken) {
+        // The object is evaluated first; the method is looked up on it at the call.
+        const object = this.expression(inner.expression)!;
+        const temp = this.newTemp(inner.expression);
+        this.assign(temp, object);
+        callee = f.createPropertyAccessExpression(temp, inner.name);
+      } else {
+        callee = this.expression(node.expression)!;
+      }
+    } else {
+      // The callee is evaluated after the arguments' awaits: a function cannot be persisted.
+      callee = node.expression;
+    }
+    const args = this.operands([...(node.arguments ?? [])]);
+    const rewrittenCallee = this.containsDurable(node.expression) ? callee : this.rewrite(callee);
+    return ts.isCallExpression(node)
+      ? f.createCallExpression(rewrittenCallee, undefined, args)
+      : f.createNewExpression(rewrittenCallee, undefined, args);
+  }
+
+  objectLiteral(node: ts.ObjectLiteralExpression): ts.Expression {
+    // Flatten to the operands evaluated in order (computed keys, values, spreads).
+    const operands: ts.Expression[] = [];
+    const slots: Array<(values: ts.Expression[]) => ts.ObjectLiteralElementLike> = [];
+    for (const property of node.properties) {
+      if (ts.isPropertyAssignment(property)) {
+        const keyIndex = ts.isComputedPropertyName(property.name) ? operands.push(property.name.expression) - 1 : -1;
+        const valueIndex = operands.push(property.initializer) - 1;
+        slots.push((v) =>
+          f.createPropertyAssignment(keyIndex >= 0 ? f.createComputedPropertyName(v[keyIndex]!) : property.name, v[valueIndex]!),
+        );
+      } else if (ts.isShorthandPropertyAssignment(property)) {
+        const valueIndex = operands.push(property.name) - 1;
+        slots.push((v) => f.createPropertyAssignment(property.name.text, v[valueIndex]!));
+      } else if (ts.isSpreadAssignment(property)) {
+        const valueIndex = operands.push(property.expression) - 1;
+        slots.push((v) => f.createSpreadAssignment(v[valueIndex]!));
+      } else {
+        if (this.containsDurable(property)) return this.unsupported(property as unknown as ts.Expression);
+        const rewritten = this.rewrite(property);
+        slots.push(() => rewritten);
+      }
+    }
+    const values = this.operands(operands);
+    return f.createObjectLiteralExpression(slots.map((make) => make(values)));
+  }
+
+  // ---- driver ------------------------------------------------------------------------
+
+  run(): MachineIR {
+    this.assignSlotNames();
+    const params = this.body.parameters.slice(1);
+    const paramsTarget =
+      params.length === 0
+        ? undefined
+        : f.createArrayLiteralExpression(
+            params.map((param) => {
+              if (param.initializer && this.containsDurable(param.initializer)) {
+                this.unsupported(param.initializer);
+              }
+              const target = bindingToAssignmentTarget(this.rewrite(param.name));
+              if (param.dotDotDotToken) return f.createSpreadElement(target);
+              return param.initializer
+                ? f.createAssignment(target, this.rewrite(param.initializer))
+                : target;
+            }),
+          );
+    const paramNames = params.map((p, i) => (ts.isIdentifier(p.name) ? p.name.text : `[${i}]`));
+    this.cur = this.newBlock();
+    const bodyNode = this.body.body;
+    if (ts.isBlock(bodyNode)) {
+      this.statements(bodyNode.statements);
+    } else {
+      const value = this.expression(bodyNode);
+      this.terminate({ kind: "return", node: bodyNode, value });
+    }
+    return {
+      blocks: this.blocks,
+      regions: this.regions,
+      checkpoints: this.checkpoints,
+      paramsTarget,
+      paramNames,
+      ctxName: this.ctxName,
+      slots: this.slots,
+      hoistedFunctions: this.hoistedFunctions,
+      names: this.names,
+      finallyTargets: new Map([...this.#jumpTargets].map(([k, v]) => [k, [...v]])),
+    };
+  }
 }
+
+function compoundToBinary(op: ts.SyntaxKind): ts.BinaryOperator {
+  const map: Partial<Record<ts.SyntaxKind, ts.BinaryOperator>> = {
+    [ts.SyntaxKind.PlusEqualsToken]: ts.SyntaxKind.PlusToken,
+    [ts.SyntaxKind.MinusEqualsToken]: ts.SyntaxKind.MinusToken,
+    [ts.SyntaxKind.AsteriskEqualsToken]: ts.SyntaxKind.AsteriskToken,
+    [ts.SyntaxKind.AsteriskAsteriskEqualsToken]: ts.SyntaxKind.AsteriskAsteriskToken,
+    [ts.SyntaxKind.SlashEqualsToken]: ts.SyntaxKind.SlashToken,
+    [ts.SyntaxKind.PercentEqualsToken]: ts.SyntaxKind.PercentToken,
+    [ts.SyntaxKind.LessThanLessThanEqualsToken]: ts.SyntaxKind.LessThanLessThanToken,
+    [ts.SyntaxKind.GreaterThanGreaterThanEqualsToken]: ts.SyntaxKind.GreaterThanGreaterThanToken,
+    [ts.SyntaxKind.GreaterThanGreaterThanGreaterThanEqualsToken]: ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken,
+    [ts.SyntaxKind.AmpersandEqualsToken]: ts.SyntaxKind.AmpersandToken,
+    [ts.SyntaxKind.BarEqualsToken]: ts.SyntaxKind.BarToken,
+    [ts.SyntaxKind.CaretEqualsToken]: ts.SyntaxKind.CaretToken,
+  };
+  return map[op]!;
+}
+

@@ -6,34 +6,29 @@ import type ts from "typescript";
  * terminator; every durable `await` ends a block, and the block after it is where a
  * resumed run re-enters.
  *
- * Items and terminators hold the user's own AST nodes, so the emitter can reuse them and
- * source maps point at the user's code.
+ * Items are statements ready to emit (the user's nodes, renamed where slots were renamed,
+ * and assignments the compiler made), each with what liveness needs to know about it.
  */
 export interface Block {
   readonly id: number;
   readonly items: Item[];
   terminator: Terminator;
+  /** The innermost try region the block belongs to, or -1. */
+  readonly region: number;
+  /** Which part of that region: where an exception in this block goes depends on it. */
+  readonly part: "try" | "catch" | "finally" | undefined;
 }
 
-/** One thing a block does, in order. */
-export type Item =
-  /** A statement with no checkpoint inside, emitted as written. */
-  | { readonly kind: "statement"; readonly node: ts.Statement }
-  /** A declaration of block-level variables, emitted as an assignment to their slots. */
-  | {
-      readonly kind: "declare";
-      readonly node: ts.Node;
-      readonly target: ts.BindingName;
-      readonly initializer: ts.Expression | undefined;
-    }
-  /** The start of a resume block: the durable operation's result goes into `target`. */
-  | {
-      readonly kind: "receive";
-      readonly node: ts.Node;
-      readonly target: ts.BindingName | undefined;
-    }
-  /** The start of a resume block after `return await ctx…`: return the result. */
-  | { readonly kind: "returnReceived"; readonly node: ts.Node };
+/** One statement of a block. */
+export interface Item {
+  readonly statement: ts.Statement;
+  /** Slots this statement assigns before anything can read them (a definition). */
+  readonly kills: readonly string[];
+  /** The node whose slot references are reads (usually the statement itself). */
+  readonly uses: ts.Node | undefined;
+  /** Blocks this statement may jump to (a `break`/`continue`/`return` rewritten as a jump). */
+  readonly jumps: readonly number[];
+}
 
 /** How a block ends. */
 export type Terminator =
@@ -50,11 +45,35 @@ export type Terminator =
       readonly kind: "durable";
       readonly node: ts.Node;
       readonly checkpoint: number;
-      readonly call: ts.CallExpression;
+      readonly call: ts.Expression;
       readonly resume: number;
     }
+  | { readonly kind: "return"; readonly node: ts.Node; readonly value: ts.Expression | undefined }
+  | { readonly kind: "throw"; readonly node: ts.Node; readonly value: ts.Expression }
+  /** The end of a `finally` part: carry on with the completion that entered it. */
+  | { readonly kind: "finallyEnd"; readonly region: number }
   /** The end of the body without a `return`: the run's result is `undefined`. */
   | { readonly kind: "end" };
+
+/** A `try` statement that contains a checkpoint. */
+export interface TryRegion {
+  readonly index: number;
+  /** The enclosing region, or -1. */
+  readonly parent: number;
+  /** Which part of the parent this `try` statement sits in. */
+  readonly parentPart: "try" | "catch" | "finally" | undefined;
+  catchBlock: number | undefined;
+  /** The slot that receives the caught error. */
+  catchSlot: string | undefined;
+  finallyBlock: number | undefined;
+  /** The slot holding how the `try`/`catch` part ended while its `finally` runs. */
+  completionSlot: string | undefined;
+  afterBlock: number;
+  /** The nearest enclosing region with a `finally` this one is inside the try or catch of, or -1. */
+  readonly outerFinally: number;
+  /** Jump targets that must pass through `outerFinally` after this `finally`. */
+  readonly forwardJumps: Set<number>;
+}
 
 /** A durable operation site, in source order; `index` is its 1-based checkpoint number. */
 export interface CheckpointSite {
@@ -67,28 +86,44 @@ export interface CheckpointSite {
   resume: number;
 }
 
-/** A variable of the workflow body that lives in the machine's frame. */
+/** A variable of the machine's frame: a slot for a user variable, or a temporary. */
 export interface Slot {
   readonly name: string;
-  readonly declaration: ts.Node;
-  /**
-   * `var` bindings (and parameters) may be declared more than once; `function` slots are
-   * hoisted function declarations, re-created on every resume and never persisted.
-   */
-  readonly kind: "var" | "lexical" | "function";
+  readonly kind: "var" | "lexical" | "function" | "temp";
   /** The declaration's value is syntactically a function or class: it cannot be persisted. */
   readonly holdsFunction: boolean;
+  /** For messages: what the slot holds, e.g. `order` or `the value of order.total (12:7)`. */
+  readonly description: string;
 }
 
 /** A workflow body cut into blocks, ready for liveness and emission. */
 export interface MachineIR {
   readonly blocks: Block[];
+  readonly regions: TryRegion[];
   readonly checkpoints: CheckpointSite[];
-  /** Parameters after `ctx`, as written. */
-  readonly params: readonly ts.ParameterDeclaration[];
-  /** The name of the `ctx` parameter, or `undefined` when the body takes none. */
-  readonly ctxName: string | undefined;
+  /** Parameters after `ctx`, as an assignment target over slots (`[a, { b } = {}]`). */
+  readonly paramsTarget: ts.ArrayLiteralExpression | undefined;
+  /** Parameter names for the manifest. */
+  readonly paramNames: readonly string[];
+  /** The name of the `ctx` parameter. */
+  readonly ctxName: string;
+  /** Slots by (emitted) name. */
   readonly slots: Map<string, Slot>;
   /** Function declarations of the body: re-created on every resume, never persisted. */
   readonly hoistedFunctions: ts.FunctionDeclaration[];
+  /** The machine's own variable names. */
+  readonly names: MachineNames;
+  /** Per region: every target a jump passing through its `finally` may continue to. */
+  readonly finallyTargets: ReadonlyMap<number, readonly number[]>;
+}
+
+/** The emitted machine's own variables. */
+export interface MachineNames {
+  readonly frame: string;
+  readonly pc: string;
+  readonly sent: string;
+  readonly loop: string;
+  readonly error: string;
+  /** The prefix of temporaries. */
+  readonly temp: string;
 }

@@ -1,7 +1,56 @@
-import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
-import type { Block, Item, MachineIR, Terminator } from "./ir.js";
-import { boundNames, forEachReference, skipOuterExpressions } from "./syntax.js";
+import type { Block, MachineIR } from "./ir.js";
+import { forEachReference } from "./syntax.js";
+
+/** Where an exception raised in a block goes: a catch block, a finally block, or out. */
+export type Handler =
+  | { readonly kind: "catch"; readonly region: number; readonly block: number }
+  | { readonly kind: "finally"; readonly region: number; readonly block: number };
+
+/** The handler of exceptions raised in `block`, walking out through enclosing `try`s. */
+export function handlerOf(ir: MachineIR, block: Block): Handler | undefined {
+  let region = block.region;
+  let part = block.part;
+  while (region >= 0) {
+    const r = ir.regions[region]!;
+    if (part === "try" && r.catchBlock !== undefined) {
+      return { kind: "catch", region, block: r.catchBlock };
+    }
+    if ((part === "try" || part === "catch") && r.finallyBlock !== undefined) {
+      return { kind: "finally", region, block: r.finallyBlock };
+    }
+    part = r.parentPart;
+    region = r.parent;
+  }
+  return undefined;
+}
+
+/** Every block control may reach from the end of `block` (or from inside it). */
+export function successorsOf(ir: MachineIR, block: Block): number[] {
+  const out: number[] = [];
+  const t = block.terminator;
+  switch (t.kind) {
+    case "goto":
+      out.push(t.target);
+      break;
+    case "branch":
+      out.push(t.whenTrue, t.whenFalse);
+      break;
+    case "durable":
+      out.push(t.resume);
+      break;
+    case "finallyEnd": {
+      const region = ir.regions[t.region]!;
+      out.push(region.afterBlock, ...(ir.finallyTargets.get(t.region) ?? []));
+      if (region.outerFinally >= 0) out.push(ir.regions[region.outerFinally]!.finallyBlock!);
+      break;
+    }
+  }
+  for (const item of block.items) out.push(...item.jumps);
+  const handler = handlerOf(ir, block);
+  if (handler) out.push(handler.block);
+  return out;
+}
 
 /**
  * Liveness over the block graph: which slots hold a value that may still be read after
@@ -10,85 +59,39 @@ import { boundNames, forEachReference, skipOuterExpressions } from "./syntax.js"
  *
  * The analysis is conservative where JavaScript is dynamic: any reference by name counts
  * as a use (even one shadowed inside a nested function), and only whole-variable
- * assignments at statement level count as definitions. Variables that hoisted function
+ * assignments the compiler can see count as definitions. Variables that hoisted function
  * declarations read are live everywhere, since those functions may be called anywhere.
  */
 export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][] {
   const persistable = new Set(
     [...ir.slots.values()].filter((s) => s.kind !== "function").map((s) => s.name),
   );
-  const usesIn = (node: ts.Node | undefined, into: Set<string>): Set<string> => {
-    if (node) {
-      forEachReference(node, (id) => {
-        if (persistable.has(id.text)) into.add(id.text);
-      });
-    }
-    return into;
+  const usesIn = (node: import("typescript").Node | undefined, into: Set<string>): void => {
+    if (!node) return;
+    forEachReference(node, (id) => {
+      if (persistable.has(id.text)) into.add(id.text);
+    });
   };
 
   const alwaysLive = new Set<string>();
   for (const fn of ir.hoistedFunctions) usesIn(fn, alwaysLive);
 
-  const liveIn = new Map<number, Set<string>>(ir.blocks.map((b) => [b.id, new Set()]));
-  const successors = (t: Terminator): number[] => {
-    switch (t.kind) {
-      case "goto":
-        return [t.target];
-      case "branch":
-        return [t.whenTrue, t.whenFalse];
-      case "durable":
-        return [t.resume];
-      case "end":
-        return [];
-    }
-  };
+  const successors = ir.blocks.map((b) => successorsOf(ir, b));
+  const liveIn = ir.blocks.map(() => new Set<string>());
 
-  const transferItem = (item: Item, live: Set<string>): void => {
-    switch (item.kind) {
-      case "statement": {
-        const expression = ts.isExpressionStatement(item.node)
-          ? skipOuterExpressions(item.node.expression)
-          : undefined;
-        if (
-          expression &&
-          ts.isBinaryExpression(expression) &&
-          expression.operatorToken.kind === ts.SyntaxKind.EqualsToken &&
-          ts.isIdentifier(expression.left)
-        ) {
-          live.delete(expression.left.text);
-          usesIn(expression.right, live);
-        } else {
-          usesIn(item.node, live);
-        }
-        return;
-      }
-      case "declare":
-        for (const name of boundNames(item.target)) live.delete(name);
-        // Defaults and computed keys inside a destructuring pattern are uses too.
-        if (!ts.isIdentifier(item.target)) usesIn(item.target, live);
-        usesIn(item.initializer, live);
-        return;
-      case "receive":
-        if (item.target) {
-          for (const name of boundNames(item.target)) live.delete(name);
-          if (!ts.isIdentifier(item.target)) usesIn(item.target, live);
-        }
-        return;
-      case "returnReceived":
-        live.clear();
-        return;
-    }
-  };
-
-  const transferBlock = (block: Block): Set<string> => {
+  const transfer = (block: Block): Set<string> => {
     const live = new Set<string>();
-    for (const successor of successors(block.terminator)) {
-      for (const name of liveIn.get(successor)!) live.add(name);
-    }
+    for (const s of successors[block.id]!) for (const name of liveIn[s]!) live.add(name);
     const t = block.terminator;
     if (t.kind === "branch") usesIn(t.test, live);
-    if (t.kind === "durable") usesIn(t.call, live);
-    for (let i = block.items.length - 1; i >= 0; i--) transferItem(block.items[i]!, live);
+    else if (t.kind === "durable") usesIn(t.call, live);
+    else if (t.kind === "return" || t.kind === "throw") usesIn(t.value, live);
+    else if (t.kind === "finallyEnd") live.add(ir.regions[t.region]!.completionSlot!);
+    for (let i = block.items.length - 1; i >= 0; i--) {
+      const item = block.items[i]!;
+      for (const name of item.kills) live.delete(name);
+      usesIn(item.uses, live);
+    }
     return live;
   };
 
@@ -97,18 +100,17 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
   while (changed) {
     changed = false;
     for (let i = ir.blocks.length - 1; i >= 0; i--) {
-      const block = ir.blocks[i]!;
-      const next = transferBlock(block);
-      const previous = liveIn.get(block.id)!;
+      const next = transfer(ir.blocks[i]!);
+      const previous = liveIn[i]!;
       if (next.size !== previous.size || [...next].some((n) => !previous.has(n))) {
-        liveIn.set(block.id, next);
+        liveIn[i] = next;
         changed = true;
       }
     }
   }
 
   return ir.checkpoints.map((site) => {
-    const live = new Set(liveIn.get(site.resume)!);
+    const live = new Set(liveIn[site.resume]!);
     for (const name of alwaysLive) live.add(name);
     const names = [...live].sort();
     for (const name of names) {
@@ -117,8 +119,8 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
         sink.report(
           site.await,
           DiagnosticCodes.functionLiveAcrossCheckpoint,
-          `\`${name}\` holds a function or class and is still used after this checkpoint, so it would have to be persisted, which is impossible.`,
-          `Declare it as a function declaration (function ${name}() {…}), which is re-created on resume, or create it after the checkpoint.`,
+          `\`${slot.description}\` holds a function or class and is still used after this checkpoint, so it would have to be persisted, which is impossible.`,
+          `Declare it as a function declaration (function ${slot.description}() {…}), which is re-created on resume, or create it after the checkpoint.`,
         );
       }
     }

@@ -17,8 +17,9 @@ export interface CompiledWorkflow {
  * Compile one workflow body. The passes, in order:
  *
  * 1. `validateBody` — reject what cannot be compiled; find the durable awaits.
- * 2. `explodeBody` — give block-level variables frame slots and cut the body into basic
- *    blocks at the durable awaits (the {@link MachineIR}).
+ * 2. `explodeBody` — resolve scopes (`resolveScopes`), give the variables around
+ *    checkpoints unique frame slots, and cut the body into basic blocks at the durable
+ *    awaits: loops, `switch`, `try` and expressions included (the `MachineIR`).
  * 3. `computeLiveness` — the variables live at each checkpoint: exactly what is persisted.
  * 4. `checkpointIds` / `versionHash` — stable identity for checkpoints and the machine.
  * 5. `emitMachine` — the async generator that the runtime drives.
@@ -30,10 +31,12 @@ export function compileWorkflow(
   sourceFile: ts.SourceFile,
   file: string,
   sink: DiagnosticSink,
+  context: ts.TransformationContext,
 ): CompiledWorkflow | undefined {
   const errorsBefore = sink.errorCount;
   const validation = validateBody(site.body, sink);
-  const ir = explodeBody(site.body, validation, sink);
+  if (sink.errorCount > errorsBefore) return undefined;
+  const ir = explodeBody(site.body, validation, sink, context, sourceFile);
   const live = computeLiveness(ir, sink);
   if (sink.errorCount > errorsBefore) return undefined;
 
@@ -50,7 +53,7 @@ export function compileWorkflow(
       column: at.character + 1,
     };
   });
-  const params = ir.params.map((p, i) => (ts.isIdentifier(p.name) ? p.name.text : `[${i}]`));
+  const params = ir.paramNames;
   const manifest: WorkflowManifest = {
     id: `${file}#${site.name}`,
     name: site.name,
@@ -59,5 +62,5 @@ export function compileWorkflow(
     params,
     checkpoints,
   };
-  return { manifest, descriptor: emitMachine(ir, manifest, site.body, sourceFile) };
+  return { manifest, descriptor: emitMachine(ir, manifest, site.body) };
 }

@@ -4,9 +4,11 @@ import ts from "typescript";
  * Questions about nodes that several passes ask (regenerator calls this `meta`).
  */
 
-/** Whether `id` is a read or write of a variable, not a property name, label or declaration name. */
-export function isReference(id: ts.Identifier): boolean {
-  const parent = id.parent;
+/**
+ * Whether `id` is a read or write of a variable, not a property name, label or declaration
+ * name. `parent` defaults to `id.parent`; pass it for nodes the compiler made (which have none).
+ */
+export function isReference(id: ts.Identifier, parent: ts.Node | undefined = id.parent): boolean {
   if (!parent) return false;
   switch (parent.kind) {
     case ts.SyntaxKind.PropertyAccessExpression:
@@ -83,17 +85,20 @@ export function boundNames(name: ts.BindingName, out: string[] = []): string[] {
   return out;
 }
 
-/** Visit every identifier reference in `node`, skipping type annotations. */
+/**
+ * Visit every identifier reference in `node`, skipping type annotations. Works on nodes the
+ * compiler made too: parents are tracked during the walk, not read from the nodes.
+ */
 export function forEachReference(node: ts.Node, visit: (id: ts.Identifier) => void): void {
-  const walk = (n: ts.Node): void => {
+  const walk = (n: ts.Node, parent: ts.Node | undefined): void => {
     if (ts.isTypeNode(n)) return;
     if (ts.isIdentifier(n)) {
-      if (isReference(n)) visit(n);
+      if (isReference(n, parent ?? n.parent)) visit(n);
       return;
     }
-    ts.forEachChild(n, walk);
+    ts.forEachChild(n, (child) => walk(child, n));
   };
-  walk(node);
+  walk(node, undefined);
 }
 
 /** Whether the expression is, syntactically, a function or class value. */

@@ -53,7 +53,7 @@ export function createRatchetTransformer(
     const replacements = new Map<ts.Node, ts.Node>();
     const workflows: WorkflowManifest[] = [];
     for (const site of sites) {
-      const compiled = compileWorkflow(site, sourceFile, fileName, sink);
+      const compiled = compileWorkflow(site, sourceFile, fileName, sink, context);
       if (!compiled) continue;
       workflows.push(compiled.manifest);
       replacements.set(site.call, rewriteCall(site, compiled.descriptor));
