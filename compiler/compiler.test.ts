@@ -130,9 +130,21 @@ export const w = workflow(async (ctx, id: string) => {
 
 describe("diagnostics", () => {
   const cases: [string, string, string][] = [
-    ["a step inside for await", "for await (const x of xs) { await ctx.step(f, x); }", DiagnosticCodes.forbiddenConstruct],
-    ["a step in an optional call", "g?.(await ctx.step(f));", DiagnosticCodes.unsupportedAwaitPosition],
-    ["a step in a destructuring default", "const { a = await ctx.step(f) } = {};", DiagnosticCodes.unsupportedAwaitPosition],
+    [
+      "a step inside for await",
+      "for await (const x of xs) { await ctx.step(f, x); }",
+      DiagnosticCodes.forbiddenConstruct,
+    ],
+    [
+      "a step in an optional call",
+      "g?.(await ctx.step(f));",
+      DiagnosticCodes.unsupportedAwaitPosition,
+    ],
+    [
+      "a step in a destructuring default",
+      "const { a = await ctx.step(f) } = {};",
+      DiagnosticCodes.unsupportedAwaitPosition,
+    ],
     ["ctx passed to a function", "helper(ctx);", DiagnosticCodes.ctxEscapes],
     ["ctx stored", "const c = ctx;", DiagnosticCodes.ctxEscapes],
     ["ctx captured by a closure", "const g = () => ctx;", DiagnosticCodes.ctxEscapes],

@@ -37,7 +37,12 @@ export function literal(value: unknown): ts.Expression {
 /** A function name for stack traces: the workflow's name where it is a valid identifier. */
 function functionName(name: string): string {
   const clean = name.replace(/[^\w$]/g, "_");
-  const scanner = ts.createScanner(ts.ScriptTarget.ESNext, true, ts.LanguageVariant.Standard, clean);
+  const scanner = ts.createScanner(
+    ts.ScriptTarget.ESNext,
+    true,
+    ts.LanguageVariant.Standard,
+    clean,
+  );
   const reserved =
     scanner.scan() !== ts.SyntaxKind.Identifier || scanner.getTokenEnd() !== clean.length;
   return reserved || /^\d/.test(clean) ? `workflow_${clean}` : clean;
@@ -105,10 +110,7 @@ export function emitMachine(
         ),
       );
     }
-    statements.push(
-      assign(id(names.pc), field("v")),
-      f.createContinueStatement(names.loop),
-    );
+    statements.push(assign(id(names.pc), field("v")), f.createContinueStatement(names.loop));
     return statements;
   };
 
@@ -119,7 +121,16 @@ export function emitMachine(
       case "branch":
         return [
           mapped(
-            assign(id(names.pc), f.createConditionalExpression(t.test, undefined, num(t.whenTrue), undefined, num(t.whenFalse))),
+            assign(
+              id(names.pc),
+              f.createConditionalExpression(
+                t.test,
+                undefined,
+                num(t.whenTrue),
+                undefined,
+                num(t.whenFalse),
+              ),
+            ),
             t.node,
           ),
           f.createContinueStatement(names.loop),
@@ -149,7 +160,9 @@ export function emitMachine(
   const emitBlock = (block: Block): ts.CaseClause => {
     const statements: ts.Statement[] = [];
     if (block.id === 0 && ir.paramsTarget) {
-      statements.push(assign(ir.paramsTarget, f.createPropertyAccessExpression(id(names.frame), "args")));
+      statements.push(
+        assign(ir.paramsTarget, f.createPropertyAccessExpression(id(names.frame), "args")),
+      );
     }
     for (const item of block.items) statements.push(item.statement);
     const last = statements[statements.length - 1];
@@ -174,15 +187,27 @@ export function emitMachine(
     f.createVariableStatement(
       undefined,
       f.createVariableDeclarationList([
-        f.createVariableDeclaration(names.pc, undefined, undefined, f.createPropertyAccessExpression(id(names.frame), "pc")),
-        f.createVariableDeclaration(names.sent, undefined, undefined, f.createPropertyAccessExpression(id(names.frame), "sent")),
+        f.createVariableDeclaration(
+          names.pc,
+          undefined,
+          undefined,
+          f.createPropertyAccessExpression(id(names.frame), "pc"),
+        ),
+        f.createVariableDeclaration(
+          names.sent,
+          undefined,
+          undefined,
+          f.createPropertyAccessExpression(id(names.frame), "sent"),
+        ),
       ]),
     ),
   );
   if (persisted.length > 0) {
     prologue.push(
       assign(
-        f.createObjectLiteralExpression(persisted.map((name) => f.createShorthandPropertyAssignment(name))),
+        f.createObjectLiteralExpression(
+          persisted.map((name) => f.createShorthandPropertyAssignment(name)),
+        ),
         f.createPropertyAccessExpression(id(names.frame), "vars"),
       ),
     );

@@ -25,7 +25,11 @@ type JumpEntry =
       readonly breakTarget: number;
       readonly continueTarget: number;
     }
-  | { readonly kind: "switch" | "labeled"; readonly labels: readonly string[]; readonly breakTarget: number }
+  | {
+      readonly kind: "switch" | "labeled";
+      readonly labels: readonly string[];
+      readonly breakTarget: number;
+    }
   /** Inside the try or catch part of a `try` with `finally`: jumps out pass through it. */
   | { readonly kind: "finally"; readonly region: number };
 
@@ -126,10 +130,15 @@ class Exploder {
       owner = owner.parent;
     }
     if (ts.isCatchClause(owner)) return this.containsDurable(owner.parent);
-    if (ts.isVariableStatement(owner) || ts.isClassDeclaration(owner) || ts.isFunctionDeclaration(owner)) {
+    if (
+      ts.isVariableStatement(owner) ||
+      ts.isClassDeclaration(owner) ||
+      ts.isFunctionDeclaration(owner)
+    ) {
       const list = owner.parent;
       if (list === this.body.body) return true;
-      if (ts.isCaseClause(list) || ts.isDefaultClause(list)) return this.containsDurable(list.parent.parent);
+      if (ts.isCaseClause(list) || ts.isDefaultClause(list))
+        return this.containsDurable(list.parent.parent);
       return this.containsDurable(list);
     }
     // A loop head's declaration (`for (let i …)`, `for (const x of …)`).
@@ -160,7 +169,12 @@ class Exploder {
         (ts.isVariableDeclaration(declaration) && isFunctionValue(declaration.initializer));
       this.slots.set(name, {
         name,
-        kind: binding.kind === "function" ? "function" : binding.kind === "var" || binding.kind === "param" ? "var" : "lexical",
+        kind:
+          binding.kind === "function"
+            ? "function"
+            : binding.kind === "var" || binding.kind === "param"
+              ? "var"
+              : "lexical",
         holdsFunction,
         description: binding.name,
       });
@@ -175,7 +189,13 @@ class Exploder {
   // ---- blocks ------------------------------------------------------------------------
 
   newBlock(region = this.region, part = this.part): Block {
-    const block: Block = { id: this.blocks.length, items: [], terminator: { kind: "end" }, region, part };
+    const block: Block = {
+      id: this.blocks.length,
+      items: [],
+      terminator: { kind: "end" },
+      region,
+      part,
+    };
     this.blocks.push(block);
     return block;
   }
@@ -191,7 +211,11 @@ class Exploder {
   }
 
   /** Add a statement to the current block; `uses` is what it reads (`null`: nothing). */
-  item(statement: ts.Statement, kills: readonly string[] = [], uses: ts.Node | null = statement): void {
+  item(
+    statement: ts.Statement,
+    kills: readonly string[] = [],
+    uses: ts.Node | null = statement,
+  ): void {
     const jumps = this.pendingJumps;
     this.pendingJumps = [];
     this.cur.items.push({ statement, kills, uses: uses ?? undefined, jumps });
@@ -224,7 +248,9 @@ class Exploder {
   jumpStatements(target: number): ts.Statement[] {
     this.pendingJumps.push(target);
     return [
-      f.createExpressionStatement(f.createAssignment(this.id(this.names.pc), f.createNumericLiteral(target))),
+      f.createExpressionStatement(
+        f.createAssignment(this.id(this.names.pc), f.createNumericLiteral(target)),
+      ),
       f.createContinueStatement(this.names.loop),
     ];
   }
@@ -249,11 +275,18 @@ class Exploder {
           const init = n.objectAssignmentInitializer
             ? (visit(n.objectAssignmentInitializer, inFunction) as ts.Expression)
             : undefined;
-          const value = init ? f.createAssignment(f.createIdentifier(slot), init) : f.createIdentifier(slot);
+          const value = init
+            ? f.createAssignment(f.createIdentifier(slot), init)
+            : f.createIdentifier(slot);
           return ts.setTextRange(f.createPropertyAssignment(n.name.text, value), n);
         }
       }
-      if (ts.isBindingElement(n) && !n.propertyName && !n.dotDotDotToken && ts.isIdentifier(n.name)) {
+      if (
+        ts.isBindingElement(n) &&
+        !n.propertyName &&
+        !n.dotDotDotToken &&
+        ts.isIdentifier(n.name)
+      ) {
         const slot = this.slotOf(n.name);
         if (slot && slot !== n.name.text) {
           return f.updateBindingElement(
@@ -269,15 +302,24 @@ class Exploder {
         return ts.visitEachChild(n, (c) => visit(c, true), this.context);
       }
       if (!inFunction) {
-        if ((ts.isBreakStatement(n) || ts.isContinueStatement(n)) && !this.isNativeJump(n, native)) {
+        if (
+          (ts.isBreakStatement(n) || ts.isContinueStatement(n)) &&
+          !this.isNativeJump(n, native)
+        ) {
           const statements = this.machineJump(n);
           if (statements) return ts.setTextRange(f.createBlock(statements), n);
         }
         if (ts.isReturnStatement(n) && this.jumpStack.some((e) => e.kind === "finally")) {
-          const value = n.expression ? (visit(n.expression, inFunction) as ts.Expression) : undefined;
+          const value = n.expression
+            ? (visit(n.expression, inFunction) as ts.Expression)
+            : undefined;
           return ts.setTextRange(f.createBlock(this.returnThroughFinally(value)), n);
         }
-        if (ts.isIterationStatement(n, false) || ts.isSwitchStatement(n) || ts.isLabeledStatement(n)) {
+        if (
+          ts.isIterationStatement(n, false) ||
+          ts.isSwitchStatement(n) ||
+          ts.isLabeledStatement(n)
+        ) {
           const isLoop = ts.isIterationStatement(n, false);
           if (isLoop) native.loops++;
           else if (ts.isSwitchStatement(n)) native.switches++;
@@ -320,7 +362,9 @@ class Exploder {
           : entry.kind === "loop";
       if (!matches) continue;
       if (!isBreak && entry.kind !== "loop") return undefined;
-      const target = isBreak ? entry.breakTarget : (entry as { continueTarget: number }).continueTarget;
+      const target = isBreak
+        ? entry.breakTarget
+        : (entry as { continueTarget: number }).continueTarget;
       return this.jumpThroughFinally(target, crossed);
     }
     return undefined;
@@ -329,7 +373,8 @@ class Exploder {
   jumpThroughFinally(target: number, crossed: readonly number[]): ts.Statement[] {
     if (crossed.length === 0) return this.jumpStatements(target);
     // Each finally but the outermost hands the jump on to the next one out.
-    for (let i = 0; i < crossed.length - 1; i++) this.regions[crossed[i]!]!.forwardJumps.add(target);
+    for (let i = 0; i < crossed.length - 1; i++)
+      this.regions[crossed[i]!]!.forwardJumps.add(target);
     for (const r of crossed) this.jumpTargets(r).add(target);
     const first = this.regions[crossed[0]!]!;
     return [
@@ -408,7 +453,8 @@ class Exploder {
       case ts.SyntaxKind.ExpressionStatement: {
         const expression = (statement as ts.ExpressionStatement).expression;
         const value = this.expression(expression, true);
-        if (value && !ts.isIdentifier(value)) this.item(ts.setTextRange(f.createExpressionStatement(value), statement));
+        if (value && !ts.isIdentifier(value))
+          this.item(ts.setTextRange(f.createExpressionStatement(value), statement));
         return;
       }
       case ts.SyntaxKind.ReturnStatement: {
@@ -496,11 +542,25 @@ class Exploder {
     );
     const resume = this.newBlock();
     const index = this.checkpoints.length + 1;
-    this.checkpoints.push({ index, await: site.await, call, method: site.method, resume: resume.id });
-    this.cur.terminator = { kind: "durable", node: original, checkpoint: index, call: rebuilt, resume: resume.id };
+    this.checkpoints.push({
+      index,
+      await: site.await,
+      call,
+      method: site.method,
+      resume: resume.id,
+    });
+    this.cur.terminator = {
+      kind: "durable",
+      node: original,
+      checkpoint: index,
+      call: rebuilt,
+      resume: resume.id,
+    };
     this.cur = resume;
     if (target) {
-      const statement = f.createExpressionStatement(f.createAssignment(target, this.id(this.names.sent)));
+      const statement = f.createExpressionStatement(
+        f.createAssignment(target, this.id(this.names.sent)),
+      );
       ts.setSourceMapRange(statement, original);
       const kills = ts.isIdentifier(target) ? [target.text] : this.patternNames(target);
       this.item(statement, kills, ts.isIdentifier(target) ? null : target);
@@ -564,7 +624,13 @@ class Exploder {
       this.cur = head;
       const test = this.expression(statement.expression)!;
       bodyBlock = this.newBlock();
-      this.cur.terminator = { kind: "branch", node: statement, test, whenTrue: bodyBlock.id, whenFalse: exit.id };
+      this.cur.terminator = {
+        kind: "branch",
+        node: statement,
+        test,
+        whenTrue: bodyBlock.id,
+        whenFalse: exit.id,
+      };
       continueTarget = head;
     } else if (ts.isDoStatement(statement)) {
       bodyBlock = this.newBlock();
@@ -581,7 +647,13 @@ class Exploder {
       bodyBlock = this.newBlock();
       if (statement.condition) {
         const test = this.expression(statement.condition)!;
-        this.cur.terminator = { kind: "branch", node: statement.condition, test, whenTrue: bodyBlock.id, whenFalse: exit.id };
+        this.cur.terminator = {
+          kind: "branch",
+          node: statement.condition,
+          test,
+          whenTrue: bodyBlock.id,
+          whenFalse: exit.id,
+        };
       } else {
         this.goto(bodyBlock);
       }
@@ -592,7 +664,11 @@ class Exploder {
       const forOf = ts.isForOfStatement(statement);
       const iterated = (statement as ts.ForOfStatement | ts.ForInStatement).expression;
       const source = this.expression(iterated)!;
-      const list = this.newTemp(forOf ? `the list iterated by the loop at ${this.where(statement)}` : `the keys iterated by the loop at ${this.where(statement)}`);
+      const list = this.newTemp(
+        forOf
+          ? `the list iterated by the loop at ${this.where(statement)}`
+          : `the keys iterated by the loop at ${this.where(statement)}`,
+      );
       const index = this.newTemp(`the index of the loop at ${this.where(statement)}`);
       if (forOf) {
         this.assign(list, source, iterated);
@@ -600,10 +676,21 @@ class Exploder {
           f.createIfStatement(
             f.createPrefixUnaryExpression(
               ts.SyntaxKind.ExclamationToken,
-              f.createCallExpression(f.createPropertyAccessExpression(f.createIdentifier("Array"), "isArray"), undefined, [list]),
+              f.createCallExpression(
+                f.createPropertyAccessExpression(f.createIdentifier("Array"), "isArray"),
+                undefined,
+                [list],
+              ),
             ),
             f.createExpressionStatement(
-              f.createAssignment(list, f.createCallExpression(f.createPropertyAccessExpression(f.createIdentifier("Array"), "from"), undefined, [list])),
+              f.createAssignment(
+                list,
+                f.createCallExpression(
+                  f.createPropertyAccessExpression(f.createIdentifier("Array"), "from"),
+                  undefined,
+                  [list],
+                ),
+              ),
             ),
           ),
         );
@@ -614,7 +701,11 @@ class Exploder {
           f.createForInStatement(
             f.createVariableDeclarationList([f.createVariableDeclaration(key)], ts.NodeFlags.Const),
             source,
-            f.createExpressionStatement(f.createCallExpression(f.createPropertyAccessExpression(list, "push"), undefined, [key])),
+            f.createExpressionStatement(
+              f.createCallExpression(f.createPropertyAccessExpression(list, "push"), undefined, [
+                key,
+              ]),
+            ),
           ),
         );
       }
@@ -648,7 +739,12 @@ class Exploder {
       this.cur = savedCur;
     }
 
-    this.jumpStack.push({ kind: "loop", labels, breakTarget: exit.id, continueTarget: continueTarget.id });
+    this.jumpStack.push({
+      kind: "loop",
+      labels,
+      breakTarget: exit.id,
+      continueTarget: continueTarget.id,
+    });
     this.cur = bodyBlock;
     enterBody?.();
     this.statement(statement.statement);
@@ -658,7 +754,13 @@ class Exploder {
     if (ts.isDoStatement(statement)) {
       this.cur = continueTarget;
       const test = this.expression(statement.expression)!;
-      this.cur.terminator = { kind: "branch", node: statement.expression, test, whenTrue: head.id, whenFalse: exit.id };
+      this.cur.terminator = {
+        kind: "branch",
+        node: statement.expression,
+        test,
+        whenTrue: head.id,
+        whenFalse: exit.id,
+      };
     } else if (ts.isForStatement(statement)) {
       this.cur = continueTarget;
       if (statement.incrementor) this.expressionStatement(statement.incrementor);
@@ -669,7 +771,8 @@ class Exploder {
 
   expressionStatement(expression: ts.Expression): void {
     const value = this.expression(expression, true);
-    if (value && !ts.isIdentifier(value)) this.item(ts.setTextRange(f.createExpressionStatement(value), expression));
+    if (value && !ts.isIdentifier(value))
+      this.item(ts.setTextRange(f.createExpressionStatement(value), expression));
   }
 
   switchStatement(statement: ts.SwitchStatement, labels: readonly string[]): void {
@@ -747,7 +850,8 @@ class Exploder {
     if (statement.catchClause) {
       const declared = statement.catchClause.variableDeclaration?.name;
       const direct = declared && ts.isIdentifier(declared) ? this.slotOf(declared) : undefined;
-      region.catchSlot = direct ?? this.newTemp(`the error caught at ${this.where(statement.catchClause)}`).text;
+      region.catchSlot =
+        direct ?? this.newTemp(`the error caught at ${this.where(statement.catchClause)}`).text;
     }
 
     const leavePart = () => {
@@ -834,7 +938,8 @@ class Exploder {
     ) {
       return this.expression(node.expression, discard);
     }
-    if (ts.isAwaitExpression(node)) return f.createAwaitExpression(this.expression(node.expression)!);
+    if (ts.isAwaitExpression(node))
+      return f.createAwaitExpression(this.expression(node.expression)!);
     if (ts.isBinaryExpression(node)) return this.binary(node, discard);
     if (ts.isConditionalExpression(node)) {
       const result = this.newTemp(node);
@@ -842,7 +947,13 @@ class Exploder {
       const whenTrue = this.newBlock();
       const whenFalse = this.newBlock();
       const join = this.newBlock();
-      this.cur.terminator = { kind: "branch", node, test, whenTrue: whenTrue.id, whenFalse: whenFalse.id };
+      this.cur.terminator = {
+        kind: "branch",
+        node,
+        test,
+        whenTrue: whenTrue.id,
+        whenFalse: whenFalse.id,
+      };
       this.cur = whenTrue;
       this.assign(result, this.expression(node.whenTrue)!);
       this.goto(join);
@@ -861,7 +972,8 @@ class Exploder {
         : f.createPropertyAccessExpression(object, node.name);
     }
     if (ts.isElementAccessExpression(node)) {
-      if (node.questionDotToken && this.containsDurable(node.argumentExpression)) return this.unsupported(node);
+      if (node.questionDotToken && this.containsDurable(node.argumentExpression))
+        return this.unsupported(node);
       const [object, key] = this.operands([node.expression, node.argumentExpression]);
       return node.questionDotToken
         ? f.createElementAccessChain(object!, node.questionDotToken, key!)
@@ -881,7 +993,8 @@ class Exploder {
     if (ts.isPrefixUnaryExpression(node)) {
       return f.createPrefixUnaryExpression(node.operator, this.expression(node.operand)!);
     }
-    if (ts.isTypeOfExpression(node)) return f.createTypeOfExpression(this.expression(node.expression)!);
+    if (ts.isTypeOfExpression(node))
+      return f.createTypeOfExpression(this.expression(node.expression)!);
     if (ts.isVoidExpression(node)) return f.createVoidExpression(this.expression(node.expression)!);
     if (ts.isSpreadElement(node)) return f.createSpreadElement(this.expression(node.expression)!);
     return this.unsupported(node);
@@ -925,16 +1038,27 @@ class Exploder {
     }
     if (!ts.isIdentifier(inner)) return false;
     const binding = this.scopes.references.get(inner);
-    if (binding && (binding.kind === "const" || binding.kind === "function" || binding.kind === "class")) {
+    if (
+      binding &&
+      (binding.kind === "const" || binding.kind === "function" || binding.kind === "class")
+    ) {
       return true;
     }
     if (!binding) return true;
     const name = inner.text;
     const assigns = (n: ts.Node): boolean => {
-      if (ts.isBinaryExpression(n) && n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment && n.operatorToken.kind <= ts.SyntaxKind.LastAssignment) {
+      if (
+        ts.isBinaryExpression(n) &&
+        n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
+        n.operatorToken.kind <= ts.SyntaxKind.LastAssignment
+      ) {
         if (ts.isIdentifier(n.left) && n.left.text === name) return true;
       }
-      if ((ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) && ts.isIdentifier(n.operand) && n.operand.text === name) {
+      if (
+        (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
+        ts.isIdentifier(n.operand) &&
+        n.operand.text === name
+      ) {
         const op = n.operator;
         if (op === ts.SyntaxKind.PlusPlusToken || op === ts.SyntaxKind.MinusMinusToken) return true;
       }
@@ -964,7 +1088,13 @@ class Exploder {
           : op === ts.SyntaxKind.BarBarToken
             ? f.createLogicalNot(result)
             : f.createEquality(result, f.createNull());
-      this.cur.terminator = { kind: "branch", node, test, whenTrue: evaluateRight.id, whenFalse: join.id };
+      this.cur.terminator = {
+        kind: "branch",
+        node,
+        test,
+        whenTrue: evaluateRight.id,
+        whenFalse: join.id,
+      };
       this.cur = evaluateRight;
       this.assign(result, this.expression(node.right)!);
       this.goto(join);
@@ -973,7 +1103,11 @@ class Exploder {
     }
     if (op === ts.SyntaxKind.EqualsToken) {
       const left = node.left;
-      if (ts.isIdentifier(left) || ts.isObjectLiteralExpression(left) || ts.isArrayLiteralExpression(left)) {
+      if (
+        ts.isIdentifier(left) ||
+        ts.isObjectLiteralExpression(left) ||
+        ts.isArrayLiteralExpression(left)
+      ) {
         if (this.containsDurable(left)) return this.unsupported(left);
         const target = this.rewrite(left);
         const value = this.expression(node.right)!;
@@ -1012,7 +1146,13 @@ class Exploder {
             : op === ts.SyntaxKind.BarBarEqualsToken
               ? f.createLogicalNot(target)
               : f.createEquality(target, f.createNull());
-        this.cur.terminator = { kind: "branch", node, test, whenTrue: evaluateRight.id, whenFalse: join.id };
+        this.cur.terminator = {
+          kind: "branch",
+          node,
+          test,
+          whenTrue: evaluateRight.id,
+          whenFalse: join.id,
+        };
         this.cur = evaluateRight;
         this.assign(target, this.expression(node.right)!);
         this.goto(join);
@@ -1073,10 +1213,15 @@ class Exploder {
     const slots: Array<(values: ts.Expression[]) => ts.ObjectLiteralElementLike> = [];
     for (const property of node.properties) {
       if (ts.isPropertyAssignment(property)) {
-        const keyIndex = ts.isComputedPropertyName(property.name) ? operands.push(property.name.expression) - 1 : -1;
+        const keyIndex = ts.isComputedPropertyName(property.name)
+          ? operands.push(property.name.expression) - 1
+          : -1;
         const valueIndex = operands.push(property.initializer) - 1;
         slots.push((v) =>
-          f.createPropertyAssignment(keyIndex >= 0 ? f.createComputedPropertyName(v[keyIndex]!) : property.name, v[valueIndex]!),
+          f.createPropertyAssignment(
+            keyIndex >= 0 ? f.createComputedPropertyName(v[keyIndex]!) : property.name,
+            v[valueIndex]!,
+          ),
         );
       } else if (ts.isShorthandPropertyAssignment(property)) {
         const valueIndex = operands.push(property.name) - 1;
@@ -1085,7 +1230,8 @@ class Exploder {
         const valueIndex = operands.push(property.expression) - 1;
         slots.push((v) => f.createSpreadAssignment(v[valueIndex]!));
       } else {
-        if (this.containsDurable(property)) return this.unsupported(property as unknown as ts.Expression);
+        if (this.containsDurable(property))
+          return this.unsupported(property as unknown as ts.Expression);
         const rewritten = this.rewrite(property);
         slots.push(() => rewritten);
       }
@@ -1148,11 +1294,11 @@ function compoundToBinary(op: ts.SyntaxKind): ts.BinaryOperator {
     [ts.SyntaxKind.PercentEqualsToken]: ts.SyntaxKind.PercentToken,
     [ts.SyntaxKind.LessThanLessThanEqualsToken]: ts.SyntaxKind.LessThanLessThanToken,
     [ts.SyntaxKind.GreaterThanGreaterThanEqualsToken]: ts.SyntaxKind.GreaterThanGreaterThanToken,
-    [ts.SyntaxKind.GreaterThanGreaterThanGreaterThanEqualsToken]: ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken,
+    [ts.SyntaxKind.GreaterThanGreaterThanGreaterThanEqualsToken]:
+      ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken,
     [ts.SyntaxKind.AmpersandEqualsToken]: ts.SyntaxKind.AmpersandToken,
     [ts.SyntaxKind.BarEqualsToken]: ts.SyntaxKind.BarToken,
     [ts.SyntaxKind.CaretEqualsToken]: ts.SyntaxKind.CaretToken,
   };
   return map[op]!;
 }
-

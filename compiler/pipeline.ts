@@ -1,4 +1,4 @@
-import ts from "typescript";
+import type ts from "typescript";
 import type { DiagnosticSink } from "./diagnostics.js";
 import type { WorkflowSite } from "./discover.js";
 import { emitMachine } from "./emit.js";

@@ -121,7 +121,8 @@ export function resolveScopes(body: ts.ArrowFunction | ts.FunctionExpression): S
     if (ts.isIdentifier(node)) {
       if (!isReference(node) || declarations.has(node)) return;
       let found: Binding | undefined;
-      for (let s: Scope | undefined = own; s && !found; s = s.parent) found = s.names.get(node.text);
+      for (let s: Scope | undefined = own; s && !found; s = s.parent)
+        found = s.names.get(node.text);
       references.set(node, found);
       if (!found) outerNames.add(node.text);
       return;

@@ -30,21 +30,56 @@ export type Outcome =
 
 type PlainBody = (ctx: unknown, ...args: unknown[]) => Promise<unknown>;
 
-/** Write the case as a module (compiled by the test plugin) and load both forms of it. */
-export async function load(c: OracleCase): Promise<{ compiled: Workflow; plain: PlainBody }> {
-  const source = `import { workflow } from "ratchet";
+/** Both forms of a case: the untransformed function and the compiled workflow. */
+export interface LoadedCase {
+  readonly compiled: Workflow;
+  readonly plain: PlainBody;
+}
+
+const header = `import { workflow } from "ratchet";
 import { add, echo, boom } from ${JSON.stringify(stepsModule)};
-export const plain = async (ctx, ${c.params}) => {
+`;
+
+/** Write a module (compiled by the test plugin on import) and import it. */
+async function importSource(source: string): Promise<Record<string, unknown>> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${createHash("sha1").update(source).digest("hex").slice(0, 16)}.ts`);
+  writeFileSync(file, source);
+  return import(/* @vite-ignore */ pathToFileURL(file).href);
+}
+
+/** Write the case as a module (compiled by the test plugin) and load both forms of it. */
+export async function load(c: OracleCase): Promise<LoadedCase> {
+  const source = `${header}export const plain = async (ctx, ${c.params}) => {
 ${c.body}
 };
 export const compiled = workflow(async (ctx, ${c.params}) => {
 ${c.body}
 });
 `;
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${createHash("sha1").update(source).digest("hex").slice(0, 16)}.ts`);
-  writeFileSync(file, source);
-  return import(/* @vite-ignore */ pathToFileURL(file).href);
+  return (await importSource(source)) as unknown as LoadedCase;
+}
+
+/**
+ * Load many cases through ONE module (`plain_0`, `compiled_0`, `plain_1`, …; each workflow
+ * is named after its binding): much faster than a module per case. The import fails as a
+ * whole when any workflow in it does not compile.
+ */
+export async function loadMany(cases: readonly OracleCase[]): Promise<LoadedCase[]> {
+  const parts = cases.map(
+    (c, i) => `export const plain_${i} = async (ctx, ${c.params}) => {
+${c.body}
+};
+export const compiled_${i} = workflow(async (ctx, ${c.params}) => {
+${c.body}
+});
+`,
+  );
+  const module = await importSource(header + parts.join(""));
+  return cases.map((_, i) => ({
+    plain: module[`plain_${i}`] as PlainBody,
+    compiled: module[`compiled_${i}`] as Workflow,
+  }));
 }
 
 function describeError(error: unknown): string {
