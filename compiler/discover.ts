@@ -12,11 +12,20 @@ interface RatchetImports {
   readonly namespaces: ReadonlySet<string>;
 }
 
-/** A `workflow(...)` call the compiler will turn into a state machine. */
+/** A workflow body: an inline function passed to `workflow`, or a decorated method. */
+export type WorkflowBodyNode = ts.ArrowFunction | ts.FunctionExpression | ts.MethodDeclaration;
+
+/**
+ * A workflow the compiler will turn into a state machine: a `workflow(...)` call, or a
+ * method decorated with `@workflow` / `@workflow(options)`.
+ */
 export interface WorkflowSite {
-  readonly call: ts.CallExpression;
-  /** The inline async function that is the body. */
-  readonly body: ts.ArrowFunction | ts.FunctionExpression;
+  /** The node the compiled definition replaces: the call, or the decorated method. */
+  readonly node: ts.CallExpression | ts.MethodDeclaration;
+  /** The `workflow` callee as written (`workflow`, `wf`, `r.workflow`). */
+  readonly callee: ts.Expression;
+  /** The async function that is the body. */
+  readonly body: WorkflowBodyNode;
   /** The options object expression, when the call has one. */
   readonly options: ts.Expression | undefined;
   /** The workflow's name: from `options.name`, else the binding. */
@@ -102,8 +111,9 @@ function isAsync(fn: ts.ArrowFunction | ts.FunctionExpression): boolean {
 }
 
 /**
- * Find every `workflow(...)` call in the module whose callee is Ratchet's `workflow`,
- * however it was imported. Reports calls whose body the compiler cannot see.
+ * Find every workflow in the module — `workflow(...)` calls and `@workflow` methods whose
+ * callee is Ratchet's `workflow`, however it was imported. Reports the ones whose body the
+ * compiler cannot see.
  */
 export function discoverWorkflows(sourceFile: ts.SourceFile, sink: DiagnosticSink): WorkflowSite[] {
   const imports = collectImports(sourceFile);
@@ -111,27 +121,83 @@ export function discoverWorkflows(sourceFile: ts.SourceFile, sink: DiagnosticSin
   const sites: WorkflowSite[] = [];
   const seen = new Map<string, ts.Node>();
   const visit = (node: ts.Node): void => {
-    if (ts.isCallExpression(node) && isWorkflowCallee(node.expression, imports)) {
-      const site = toSite(node, sink);
-      if (site) {
-        const previous = seen.get(site.name);
-        if (previous) {
-          sink.report(
-            node,
-            DiagnosticCodes.duplicateName,
-            `Two workflows in this module are named "${site.name}".`,
-            'Give each a distinct name with workflow({ name: "…" }, async (ctx) => { … }).',
-          );
-        } else {
-          seen.set(site.name, node);
-          sites.push(site);
-        }
+    const isCall =
+      ts.isCallExpression(node) &&
+      !ts.isDecorator(node.parent) &&
+      isWorkflowCallee(node.expression, imports);
+    const site = isCall
+      ? toSite(node as ts.CallExpression, sink)
+      : ts.isMethodDeclaration(node)
+        ? toMethodSite(node, imports, sink)
+        : undefined;
+    if (site) {
+      const previous = seen.get(site.name);
+      if (previous) {
+        sink.report(
+          node,
+          DiagnosticCodes.duplicateName,
+          `Two workflows in this module are named "${site.name}".`,
+          'Give each a distinct name with workflow({ name: "…" }, async (ctx) => { … }).',
+        );
+      } else {
+        seen.set(site.name, node);
+        sites.push(site);
       }
     }
     ts.forEachChild(node, visit);
   };
   visit(sourceFile);
   return sites;
+}
+
+function isAsyncMethod(method: ts.MethodDeclaration): boolean {
+  return (ts.getCombinedModifierFlags(method) & ts.ModifierFlags.Async) !== 0;
+}
+
+function toMethodSite(
+  method: ts.MethodDeclaration,
+  imports: RatchetImports,
+  sink: DiagnosticSink,
+): WorkflowSite | undefined {
+  const decorator = ts.getDecorators(method)?.find((d) => {
+    const e = d.expression;
+    return isWorkflowCallee(ts.isCallExpression(e) ? e.expression : e, imports);
+  });
+  if (!decorator) return undefined;
+  const expression = decorator.expression;
+  const callee = ts.isCallExpression(expression) ? expression.expression : expression;
+  const options = ts.isCallExpression(expression) ? expression.arguments[0] : undefined;
+  if (!isAsyncMethod(method) || method.asteriskToken || !method.body) {
+    sink.report(
+      method,
+      DiagnosticCodes.bodyNotInline,
+      "@workflow goes on an async method with a body.",
+      "Write it as: @workflow static async name(ctx, ...args) { … }.",
+    );
+    return undefined;
+  }
+  if (ts.isComputedPropertyName(method.name) || ts.isPrivateIdentifier(method.name)) {
+    sink.report(
+      method.name,
+      DiagnosticCodes.missingName,
+      "A @workflow method needs a plain name.",
+      'Give it an identifier name, or pass @workflow({ name: "…" }).',
+    );
+    return undefined;
+  }
+  const optionName = nameFromOptions(options);
+  const className =
+    method.parent && ts.isClassLike(method.parent) ? method.parent.name?.text : undefined;
+  const methodName = method.name.text;
+  const name = optionName ?? (className ? `${className}.${methodName}` : methodName);
+  return {
+    node: method,
+    callee,
+    body: method,
+    options,
+    name,
+    nameInOptions: optionName !== undefined,
+  };
 }
 
 function toSite(call: ts.CallExpression, sink: DiagnosticSink): WorkflowSite | undefined {
@@ -169,5 +235,12 @@ function toSite(call: ts.CallExpression, sink: DiagnosticSink): WorkflowSite | u
     );
     return undefined;
   }
-  return { call, body, options, name, nameInOptions: optionName !== undefined };
+  return {
+    node: call,
+    callee: call.expression,
+    body,
+    options,
+    name,
+    nameInOptions: optionName !== undefined,
+  };
 }

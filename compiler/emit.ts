@@ -1,4 +1,5 @@
 import ts from "typescript";
+import type { WorkflowBodyNode } from "./discover.js";
 import { Completion } from "./explode.js";
 import type { Block, MachineIR, Terminator } from "./ir.js";
 import { handlerOf } from "./liveness.js";
@@ -62,7 +63,7 @@ function mapped<T extends ts.Node>(node: T, original: ts.Node): T {
 export function emitMachine(
   ir: MachineIR,
   manifest: WorkflowManifest,
-  body: ts.ArrowFunction | ts.FunctionExpression,
+  body: WorkflowBodyNode,
 ): ts.Expression {
   const { names } = ir;
   const id = (name: string) => f.createIdentifier(name);

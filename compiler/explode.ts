@@ -1,9 +1,9 @@
 import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
+import type { WorkflowBodyNode } from "./discover.js";
 import type {
   Block,
   CheckpointSite,
-  Item,
   MachineIR,
   MachineNames,
   Slot,
@@ -36,7 +36,7 @@ type JumpEntry =
 /** Completion kinds recorded while a `finally` runs (`t` of the completion record). */
 export const Completion = { throw: 1, return: 2, jump: 3 } as const;
 
-type Body = ts.ArrowFunction | ts.FunctionExpression;
+type Body = WorkflowBodyNode;
 
 function machineNames(body: Body, sourceFile: ts.SourceFile): MachineNames {
   const text = body.getText(sourceFile);
@@ -1262,7 +1262,7 @@ class Exploder {
           );
     const paramNames = params.map((p, i) => (ts.isIdentifier(p.name) ? p.name.text : `[${i}]`));
     this.cur = this.newBlock();
-    const bodyNode = this.body.body;
+    const bodyNode = this.body.body!;
     if (ts.isBlock(bodyNode)) {
       this.statements(bodyNode.statements);
     } else {

@@ -58,7 +58,9 @@ export interface TransformResult {
 }
 
 const compilerOptions: ts.CompilerOptions = {
-  target: ts.ScriptTarget.ESNext,
+  // ES2022 keeps modern syntax but lowers what Node 20 cannot run yet, such as TC39
+  // decorators left on other members of a workflow's module.
+  target: ts.ScriptTarget.ES2022,
   module: ts.ModuleKind.ESNext,
   jsx: ts.JsxEmit.Preserve,
   isolatedModules: true,

@@ -1,4 +1,5 @@
 import ts from "typescript";
+import type { WorkflowBodyNode } from "./discover.js";
 import { isReference } from "./syntax.js";
 
 /** A declared name inside a workflow body (its own functions included). */
@@ -48,7 +49,7 @@ function createsBlockScope(node: ts.Node): boolean {
  * `var` belongs to the nearest function, `let`/`const`/`class` and function declarations to
  * the nearest block.
  */
-export function resolveScopes(body: ts.ArrowFunction | ts.FunctionExpression): ScopeInfo {
+export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
   const bindings: Binding[] = [];
   const declarations = new Map<ts.Identifier, Binding>();
   const scopeOf = new Map<ts.Node, Scope>();
@@ -130,6 +131,6 @@ export function resolveScopes(body: ts.ArrowFunction | ts.FunctionExpression): S
     ts.forEachChild(node, (child) => resolve(child, own));
   };
   for (const parameter of body.parameters) resolve(parameter, root);
-  resolve(body.body, root);
+  resolve(body.body!, root);
   return { bindings, references, declarations, outerNames };
 }

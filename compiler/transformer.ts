@@ -21,8 +21,12 @@ export interface RatchetTransformerOptions {
   readonly fileName?: (sourceFile: ts.SourceFile) => string;
 }
 
-/** `workflow(body)` → `workflow({ name }, machine)`; `workflow(opts, body)` keeps the options. */
-function rewriteCall(site: WorkflowSite, descriptor: ts.Expression): ts.CallExpression {
+/**
+ * `workflow(body)` → `workflow({ name }, machine)`; `workflow(opts, body)` keeps the options.
+ * A `@workflow` method becomes a static field holding the definition:
+ * `static name = workflow({ name: "Class.name" }, machine)`.
+ */
+function rewriteSite(site: WorkflowSite, descriptor: ts.Expression): ts.Node {
   let options: ts.Expression;
   if (site.nameInOptions && site.options) {
     options = site.options;
@@ -32,10 +36,23 @@ function rewriteCall(site: WorkflowSite, descriptor: ts.Expression): ts.CallExpr
       site.options ? [name, f.createSpreadAssignment(site.options)] : [name],
     );
   }
-  return f.updateCallExpression(site.call, site.call.expression, site.call.typeArguments, [
-    options,
-    descriptor,
-  ]);
+  if (ts.isCallExpression(site.node)) {
+    return f.updateCallExpression(site.node, site.node.expression, site.node.typeArguments, [
+      options,
+      descriptor,
+    ]);
+  }
+  const method = site.node;
+  return ts.setTextRange(
+    f.createPropertyDeclaration(
+      [f.createModifier(ts.SyntaxKind.StaticKeyword)],
+      method.name,
+      undefined,
+      undefined,
+      f.createCallExpression(site.callee, undefined, [options, descriptor]),
+    ),
+    method,
+  );
 }
 
 /**
@@ -56,7 +73,7 @@ export function createRatchetTransformer(
       const compiled = compileWorkflow(site, sourceFile, fileName, sink, context);
       if (!compiled) continue;
       workflows.push(compiled.manifest);
-      replacements.set(site.call, rewriteCall(site, compiled.descriptor));
+      replacements.set(site.node, rewriteSite(site, compiled.descriptor));
     }
     options.onFile?.({ fileName, workflows, diagnostics: sink.diagnostics });
     if (replacements.size === 0) return sourceFile;

@@ -1,5 +1,6 @@
 import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
+import type { WorkflowBodyNode } from "./discover.js";
 import { isFunctionBoundary, isReference, rebindsThis } from "./syntax.js";
 
 /** `ctx` methods that are durable operations this compiler turns into checkpoints. */
@@ -59,10 +60,7 @@ function enclosingCombinator(node: ts.Node, stopAt: ts.Node): ts.CallExpression 
  * Check a workflow body for what cannot be compiled (each a diagnostic with a fix hint) and
  * find its durable awaits. Never throws on bad input.
  */
-export function validateBody(
-  body: ts.ArrowFunction | ts.FunctionExpression,
-  sink: DiagnosticSink,
-): Validation {
+export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Validation {
   const first = body.parameters[0];
   let ctxName: string | undefined;
   if (first) {
@@ -215,7 +213,7 @@ export function validateBody(
     ts.forEachChild(node, (child) => walk(child, nested, ownThis));
   };
   for (const parameter of body.parameters.slice(1)) walk(parameter, false, false);
-  walk(body.body, false, false);
+  walk(body.body!, false, false);
   durable.sort((a, b) => a.await.getStart() - b.await.getStart());
   return { ctxName, durable };
 }

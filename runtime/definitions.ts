@@ -50,6 +50,18 @@ export type StepFunction<A extends unknown[] = unknown[], R = unknown> = (
 
 const FN = Symbol.for("ratchet.fn");
 
+function isDecoratorContext(value: unknown): value is { kind: string; name: unknown } {
+  return typeof value === "object" && value !== null && "kind" in value && "name" in value;
+}
+
+function notCompiledDecorator(context: unknown): Error {
+  const name = isDecoratorContext(context) ? String(context.name) : "a method";
+  return new DefinitionError(
+    `@workflow on ${name} was not compiled by Ratchet, so it cannot run durably. ` +
+      "Run with `node --import ratchet/register app.ts`, or add the Ratchet plugin to your build.",
+  );
+}
+
 /** A durable function made by {@link fn}. Calling it directly works and is not checkpointed. */
 export type DurableFunction<A extends unknown[] = unknown[], R = unknown> = ((
   ctx: FunctionContext,
@@ -166,22 +178,44 @@ export type WorkflowBody<A extends unknown[], R> = (ctx: WorkflowContext, ...arg
  * });
  * ```
  */
-export function workflow<A extends unknown[], R>(body: WorkflowBody<A, R>): Workflow<A, Awaited<R>>;
+export function workflow<A extends unknown[], R>(
+  body: WorkflowBody<A, R>,
+  // Keeps a decorator call (method, context) from matching this form.
+  noContext?: undefined,
+): Workflow<A, Awaited<R>>;
 export function workflow<A extends unknown[], R>(
   options: WorkflowOptions,
   body: WorkflowBody<A, R>,
 ): Workflow<A, Awaited<R>>;
-export function workflow(first: unknown, second?: unknown): Workflow {
+/**
+ * As a decorator on a static async method: `@workflow static async process(ctx, id) {…}`.
+ * The compiler turns the method into a static field holding the workflow definition, so
+ * `Orders.process` can be passed to `createEngine` and `engine.start`.
+ */
+export function workflow<This, A extends unknown[], R>(
+  method: (this: This, ctx: WorkflowContext, ...args: A) => Promise<R>,
+  context: ClassMethodDecoratorContext<This>,
+): void;
+/** As a decorator with options: `@workflow({ name: "orders" })`. */
+export function workflow(
+  options: WorkflowOptions,
+): <This, A extends unknown[], R>(
+  method: (this: This, ctx: WorkflowContext, ...args: A) => Promise<R>,
+  context: ClassMethodDecoratorContext<This>,
+) => void;
+export function workflow(first: unknown, second?: unknown): unknown {
+  if (isDecoratorContext(second)) throw notCompiledDecorator(second);
+  if (second === undefined && typeof first === "object" && first !== null) {
+    // `@workflow(options)` reached the runtime: the compiler did not see it.
+    return (_method: unknown, context: unknown) => {
+      throw notCompiledDecorator(context);
+    };
+  }
   const hasOptions = second !== undefined;
   const options = (hasOptions ? first : {}) as WorkflowOptions;
   const body = hasOptions ? second : first;
   if (typeof options !== "object" || options === null) {
     throw new DefinitionError("workflow(options, body): options must be an object.");
-  }
-  if (typeof body === "object" && body !== null && "kind" in body && "name" in body) {
-    throw new DefinitionError(
-      "@workflow as a decorator is not supported yet; use `export const name = workflow(async (ctx, …) => { … })`.",
-    );
   }
   const compiled = isCompiledMachine(body) ? body : undefined;
   if (!compiled && typeof body !== "function") {

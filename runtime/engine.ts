@@ -5,6 +5,7 @@ import {
   type StoredRun,
   terminalStatuses,
 } from "../adapters/contract.js";
+import type { WorkflowContext } from "./context.js";
 import type { Workflow } from "./definitions.js";
 import {
   DefinitionError,
@@ -15,6 +16,19 @@ import {
 import { type CheckpointEvent, type ExecutionOutcome, executeRun } from "./executor.js";
 import { delay } from "./retry.js";
 import { deserialize, serializeOrExplain } from "./serialization.js";
+
+/**
+ * A workflow as engines take it: a definition made by `workflow(...)`, or a static method
+ * decorated with `@workflow` (which the compiler turns into such a definition).
+ */
+export type WorkflowRef<A extends unknown[] = unknown[], R = unknown> =
+  | Workflow<A, R>
+  | ((ctx: WorkflowContext, ...args: A) => Promise<R>);
+
+/** Any workflow, whatever its argument and result types. */
+export type AnyWorkflowRef =
+  | Workflow<unknown[], unknown>
+  | ((ctx: WorkflowContext, ...args: never[]) => Promise<unknown>);
 
 /** Options of the in-process worker. */
 export interface WorkerOptions {
@@ -30,7 +44,7 @@ export interface WorkerOptions {
 export interface EngineOptions {
   readonly storage: StorageAdapter;
   /** The workflows this engine can start and execute. */
-  readonly workflows: readonly Workflow<never[], unknown>[] | readonly Workflow[];
+  readonly workflows: readonly AnyWorkflowRef[];
   /**
    * The worker: a loop in this process that claims runnable runs (new, or abandoned by a
    * dead process once their lease expired). Default on; `false` makes a producer-only engine.
@@ -65,15 +79,27 @@ export interface Engine {
   /** Store a new run and, when this engine has a worker, start executing it at once. */
   start<A extends unknown[], R>(
     workflow: Workflow<A, R>,
-    args: A,
+    args: NoInfer<A>,
     options?: StartOptions,
   ): Promise<RunHandle<R>>;
+  /** The same, for a static method decorated with `@workflow`. */
+  start<A extends unknown[], R>(
+    workflow: (ctx: WorkflowContext, ...args: A) => Promise<R>,
+    args: NoInfer<A>,
+    options?: StartOptions,
+  ): Promise<RunHandle<Awaited<R>>>;
   /** `start` and wait for the result. */
   run<A extends unknown[], R>(
     workflow: Workflow<A, R>,
-    args: A,
+    args: NoInfer<A>,
     options?: StartOptions,
   ): Promise<R>;
+  /** The same, for a static method decorated with `@workflow`. */
+  run<A extends unknown[], R>(
+    workflow: (ctx: WorkflowContext, ...args: A) => Promise<R>,
+    args: NoInfer<A>,
+    options?: StartOptions,
+  ): Promise<Awaited<R>>;
   /** A handle for any stored run; rejects with `RunNotFoundError` for an unknown id. */
   get<R = unknown>(runId: string): Promise<RunHandle<R>>;
   /** Stored runs, newest first. */
@@ -112,7 +138,7 @@ class RatchetEngine implements Engine {
     this.storage = options.storage;
     this.onCheckpoint = options.onCheckpoint;
     for (const definition of (options.workflows ?? []) as readonly Workflow[]) {
-      if (!definition || typeof definition.name !== "string") {
+      if (!definition || typeof definition.name !== "string" || !("compiled" in definition)) {
         throw new DefinitionError(
           "createEngine: every entry of workflows must be made by workflow().",
         );
@@ -145,7 +171,8 @@ class RatchetEngine implements Engine {
     }
   }
 
-  #definition<A extends unknown[], R>(workflow: Workflow<A, R>): Workflow {
+  #definition<A extends unknown[], R>(ref: WorkflowRef<A, R>): Workflow {
+    const workflow = ref as Workflow<A, R>;
     const definition = this.#byName.get(workflow?.name);
     if (!definition) {
       throw new UnknownWorkflowError(String(workflow?.name), [...this.#byName.keys()]);
@@ -161,10 +188,10 @@ class RatchetEngine implements Engine {
   }
 
   async start<A extends unknown[], R>(
-    workflow: Workflow<A, R>,
-    args: A,
+    workflow: WorkflowRef<A, R>,
+    args: NoInfer<A>,
     options: StartOptions = {},
-  ): Promise<RunHandle<R>> {
+  ): Promise<RunHandle<Awaited<R>>> {
     if (this.closing) throw new DefinitionError("This engine is closed.");
     const definition = this.#definition(workflow);
     if (!Array.isArray(args)) {
@@ -185,14 +212,14 @@ class RatchetEngine implements Engine {
       ...claim,
     });
     if (created && this.#worker) this.#execute(run, definition);
-    return this.#handle<R>(run.id);
+    return this.#handle<Awaited<R>>(run.id);
   }
 
   async run<A extends unknown[], R>(
-    workflow: Workflow<A, R>,
-    args: A,
+    workflow: WorkflowRef<A, R>,
+    args: NoInfer<A>,
     options?: StartOptions,
-  ): Promise<R> {
+  ): Promise<Awaited<R>> {
     return (await this.start(workflow, args, options)).result();
   }
 

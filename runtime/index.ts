@@ -16,7 +16,15 @@ export type {
 } from "./definitions.js";
 export { fn, workflow } from "./definitions.js";
 export type { Duration } from "./duration.js";
-export type { Engine, EngineOptions, RunHandle, StartOptions, WorkerOptions } from "./engine.js";
+export type {
+  AnyWorkflowRef,
+  Engine,
+  EngineOptions,
+  RunHandle,
+  StartOptions,
+  WorkerOptions,
+  WorkflowRef,
+} from "./engine.js";
 export { createEngine } from "./engine.js";
 export {
   CancelledError,

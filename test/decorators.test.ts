@@ -1,0 +1,51 @@
+import * as ratchet from "ratchet";
+import { createEngine, DefinitionError, type WorkflowContext, workflow } from "ratchet";
+import { memory } from "ratchet/adapters/memory";
+import { describe, expect, it } from "vitest";
+import { add, echo } from "./support/steps.js";
+
+// biome-ignore lint/complexity/noStaticOnlyClass: @workflow methods are the point of this test.
+class Orders {
+  @workflow
+  static async process(ctx: WorkflowContext, id: string) {
+    const a = await ctx.step(add, id.length, 1);
+    const b = await ctx.step(echo, `${id}:${a}`);
+    return b;
+  }
+
+  @ratchet.workflow({ name: "orders.refund" })
+  static async refund(ctx: WorkflowContext, amount: number) {
+    if (amount > 100) return "too much";
+    return await ctx.step(add, amount, -1);
+  }
+}
+
+describe("@workflow on class methods", () => {
+  it("compiles decorated methods into workflow definitions named after the method", async () => {
+    const process = Orders.process as unknown as ratchet.Workflow;
+    expect(process.name).toBe("Orders.process");
+    expect(process.compiled?.manifest.checkpoints.map((c) => c.id)).toEqual([
+      "step:add",
+      "step:echo",
+    ]);
+    expect((Orders.refund as unknown as ratchet.Workflow).name).toBe("orders.refund");
+    const engine = createEngine({ storage: memory(), workflows: [Orders.process, Orders.refund] });
+    expect(await engine.run(Orders.process, ["abc"])).toBe("abc:4");
+    expect(await engine.run(Orders.refund, [10])).toBe(9);
+    await engine.close();
+  });
+
+  it("refuses, with a clear error, a decorated method the compiler did not see", () => {
+    const decorate = workflow;
+    expect(() => {
+      // biome-ignore lint/complexity/noStaticOnlyClass: the decorator is what is under test.
+      class Uncompiled {
+        @decorate
+        static async run(_ctx: WorkflowContext) {
+          return 1;
+        }
+      }
+      return Uncompiled;
+    }).toThrow(DefinitionError);
+  });
+});
