@@ -406,7 +406,10 @@ class Exploder {
   /** Every target a jump passing through region `r`'s `finally` may continue to. */
   jumpTargets(r: number): Set<number> {
     let set = this.#jumpTargets.get(r);
-    if (!set) this.#jumpTargets.set(r, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.#jumpTargets.set(r, set);
+    }
     return set;
   }
 
@@ -428,7 +431,10 @@ class Exploder {
       this.hoistedFunctions.push(this.rewrite(statement));
       return;
     }
-    if (ts.isVariableStatement(statement)) return this.variables(statement.declarationList);
+    if (ts.isVariableStatement(statement)) {
+      this.variables(statement.declarationList);
+      return;
+    }
     if (ts.isClassDeclaration(statement) && statement.name && !this.containsDurable(statement)) {
       const slot = this.slotOf(statement.name);
       const expression = ts.setTextRange(
@@ -441,7 +447,10 @@ class Exploder {
         ),
         statement,
       );
-      if (slot) return this.assign(this.id(slot), this.rewrite(expression), statement);
+      if (slot) {
+        this.assign(this.id(slot), this.rewrite(expression), statement);
+        return;
+      }
     }
     if (!this.containsDurable(statement)) {
       this.item(this.rewrite(statement));
@@ -449,7 +458,8 @@ class Exploder {
     }
     switch (statement.kind) {
       case ts.SyntaxKind.Block:
-        return this.statements((statement as ts.Block).statements);
+        this.statements((statement as ts.Block).statements);
+        return;
       case ts.SyntaxKind.ExpressionStatement: {
         const expression = (statement as ts.ExpressionStatement).expression;
         const value = this.expression(expression, true);
@@ -465,26 +475,33 @@ class Exploder {
           this.cur = this.newBlock();
           return;
         }
-        return this.terminate({ kind: "return", node: statement, value });
+        this.terminate({ kind: "return", node: statement, value });
+        return;
       }
       case ts.SyntaxKind.ThrowStatement: {
         const value = this.expression((statement as ts.ThrowStatement).expression)!;
-        return this.terminate({ kind: "throw", node: statement, value });
+        this.terminate({ kind: "throw", node: statement, value });
+        return;
       }
       case ts.SyntaxKind.IfStatement:
-        return this.ifStatement(statement as ts.IfStatement);
+        this.ifStatement(statement as ts.IfStatement);
+        return;
       case ts.SyntaxKind.WhileStatement:
       case ts.SyntaxKind.DoStatement:
       case ts.SyntaxKind.ForStatement:
       case ts.SyntaxKind.ForOfStatement:
       case ts.SyntaxKind.ForInStatement:
-        return this.loop(statement as ts.IterationStatement, labels);
+        this.loop(statement as ts.IterationStatement, labels);
+        return;
       case ts.SyntaxKind.SwitchStatement:
-        return this.switchStatement(statement as ts.SwitchStatement, labels);
+        this.switchStatement(statement as ts.SwitchStatement, labels);
+        return;
       case ts.SyntaxKind.LabeledStatement:
-        return this.labeled(statement as ts.LabeledStatement, labels);
+        this.labeled(statement as ts.LabeledStatement, labels);
+        return;
       case ts.SyntaxKind.TryStatement:
-        return this.tryStatement(statement as ts.TryStatement);
+        this.tryStatement(statement as ts.TryStatement);
+        return;
     }
     this.sink.report(
       statement,
@@ -810,9 +827,18 @@ class Exploder {
   labeled(statement: ts.LabeledStatement, outer: readonly string[]): void {
     const labels = [...outer, statement.label.text];
     const inner = statement.statement;
-    if (ts.isLabeledStatement(inner)) return this.labeled(inner, labels);
-    if (ts.isIterationStatement(inner, false)) return this.loop(inner, labels);
-    if (ts.isSwitchStatement(inner)) return this.switchStatement(inner, labels);
+    if (ts.isLabeledStatement(inner)) {
+      this.labeled(inner, labels);
+      return;
+    }
+    if (ts.isIterationStatement(inner, false)) {
+      this.loop(inner, labels);
+      return;
+    }
+    if (ts.isSwitchStatement(inner)) {
+      this.switchStatement(inner, labels);
+      return;
+    }
     const exit = this.newBlock();
     this.jumpStack.push({ kind: "labeled", labels, breakTarget: exit.id });
     this.statement(inner);
