@@ -172,6 +172,11 @@ describe("diagnostics", () => {
       DiagnosticCodes.ctxMethodNotSupportedYet,
     ],
     ["an unawaited ctx call", "const p = ctx.step(f);", DiagnosticCodes.ctxCallNotAwaited],
+    [
+      "a generator live across a checkpoint",
+      "function* gen() { yield 1; }\n  const it = gen();\n  await ctx.step(f);\n  it.next();",
+      DiagnosticCodes.functionLiveAcrossCheckpoint,
+    ],
     ["an unknown ctx member", "await ctx.stepp(f);", DiagnosticCodes.unknownCtxMember],
   ];
   it.each(cases)("reports %s", (_, statement, code) => {
@@ -186,6 +191,16 @@ describe("diagnostics", () => {
     );
     // A workflow with an error is left uncompiled, never compiled wrongly.
     expect(out.workflows).toEqual([]);
+  });
+
+  it("warns about what looks like an iterator live across a checkpoint", () => {
+    const out = compile(
+      `export const w = workflow(async (ctx, m: Map<string, number>) => {\n  const it = m.entries();\n  await ctx.step(f);\n  return it.next();\n});`,
+    );
+    expect(out.diagnostics.map((d) => [d.code, d.severity])).toEqual([
+      [DiagnosticCodes.functionLiveAcrossCheckpoint, "warning"],
+    ]);
+    expect(out.workflows).toHaveLength(1);
   });
 
   it("gives the exact position", () => {

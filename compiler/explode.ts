@@ -163,10 +163,13 @@ class Exploder {
       taken.add(name);
       this.slotNames.set(binding, name);
       const declaration = binding.id.parent;
-      const holdsFunction =
-        binding.kind === "class" ||
-        binding.kind === "function" ||
-        (ts.isVariableDeclaration(declaration) && isFunctionValue(declaration.initializer));
+      const initializer = ts.isVariableDeclaration(declaration)
+        ? declaration.initializer
+        : undefined;
+      const holds =
+        binding.kind === "class" || binding.kind === "function" || isFunctionValue(initializer)
+          ? "function"
+          : this.iteratorKind(initializer);
       this.slots.set(name, {
         name,
         kind:
@@ -175,10 +178,45 @@ class Exploder {
             : binding.kind === "var" || binding.kind === "param"
               ? "var"
               : "lexical",
-        holdsFunction,
+        holds,
         description: binding.name,
       });
     }
+  }
+
+  /** Whether an initializer makes a generator or, by its method's name, an iterator. */
+  iteratorKind(initializer: ts.Expression | undefined): Slot["holds"] {
+    if (!initializer) return undefined;
+    const inner = skipOuterExpressions(initializer);
+    if (!ts.isCallExpression(inner)) return undefined;
+    const callee = skipOuterExpressions(inner.expression);
+    if (ts.isIdentifier(callee)) {
+      const binding = this.scopes.references.get(callee);
+      const declaration = binding?.id.parent;
+      if (declaration && ts.isFunctionDeclaration(declaration) && declaration.asteriskToken) {
+        return "generator";
+      }
+      if (
+        declaration &&
+        ts.isVariableDeclaration(declaration) &&
+        declaration.initializer &&
+        ts.isFunctionExpression(skipOuterExpressions(declaration.initializer)) &&
+        (skipOuterExpressions(declaration.initializer) as ts.FunctionExpression).asteriskToken
+      ) {
+        return "generator";
+      }
+      return undefined;
+    }
+    if (ts.isPropertyAccessExpression(callee)) {
+      return ["values", "keys", "entries", "matchAll"].includes(callee.name.text)
+        ? "iterator"
+        : undefined;
+    }
+    if (ts.isElementAccessExpression(callee)) {
+      const key = callee.argumentExpression.getText(this.sourceFile);
+      return key === "Symbol.iterator" || key === "Symbol.asyncIterator" ? "iterator" : undefined;
+    }
+    return undefined;
   }
 
   slotOf(id: ts.Identifier): string | undefined {
@@ -237,7 +275,7 @@ class Exploder {
       const text = about.getText(this.sourceFile).replace(/\s+/g, " ");
       description = `the value of \`${text.length > 40 ? `${text.slice(0, 37)}...` : text}\` (${at.line + 1}:${at.character + 1})`;
     }
-    this.slots.set(name, { name, kind: "temp", holdsFunction: false, description });
+    this.slots.set(name, { name, kind: "temp", holds: undefined, description });
     return f.createIdentifier(name);
   }
 

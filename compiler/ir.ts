@@ -90,8 +90,11 @@ export interface CheckpointSite {
 export interface Slot {
   readonly name: string;
   readonly kind: "var" | "lexical" | "function" | "temp";
-  /** The declaration's value is syntactically a function or class: it cannot be persisted. */
-  readonly holdsFunction: boolean;
+  /**
+   * What the declaration's value syntactically is when that cannot be persisted: a function
+   * or class, a generator, or (by its method name: `.values()`, `.entries()`, …) an iterator.
+   */
+  readonly holds: "function" | "generator" | "iterator" | undefined;
   /** For messages: what the slot holds, e.g. `order` or `the value of order.total (12:7)`. */
   readonly description: string;
 }

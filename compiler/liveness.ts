@@ -115,12 +115,21 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
     const names = [...live].sort();
     for (const name of names) {
       const slot = ir.slots.get(name)!;
-      if (slot.holdsFunction) {
+      if (slot.holds === "function") {
         sink.report(
           site.await,
           DiagnosticCodes.functionLiveAcrossCheckpoint,
           `\`${slot.description}\` holds a function or class and is still used after this checkpoint, so it would have to be persisted, which is impossible.`,
           `Declare it as a function declaration (function ${slot.description}() {…}), which is re-created on resume, or create it after the checkpoint.`,
+        );
+      } else if (slot.holds) {
+        // A generator is certain; an iterator is judged by a method name, so only warned.
+        sink.report(
+          site.await,
+          DiagnosticCodes.functionLiveAcrossCheckpoint,
+          `\`${slot.description}\` holds ${slot.holds === "generator" ? "a generator" : "what looks like an iterator"} and is still used after this checkpoint; its position cannot be persisted.`,
+          `Turn it into an array before the checkpoint (const items = [...${slot.description}]) and use that.`,
+          slot.holds === "generator" ? "error" : "warning",
         );
       }
     }
