@@ -34,6 +34,37 @@ describe("transform", () => {
     expect(out.code).toMatchSnapshot();
   });
 
+  it("emits loops and try/finally as states (snapshot)", () => {
+    const out = compile(`
+export const w = workflow(async (ctx, items: string[]) => {
+  const done: string[] = [];
+  for (const item of items) {
+    try {
+      if (item === "skip") continue;
+      done.push(await ctx.step(handle, item));
+    } catch (error) {
+      await ctx.step(report, String(error));
+    } finally {
+      await ctx.step(audit, item);
+    }
+  }
+  return done;
+});`);
+    expect(out.diagnostics).toEqual([]);
+    expect(out.code).toMatchSnapshot();
+  });
+
+  it("emits awaits inside expressions with temporaries (snapshot)", () => {
+    const out = compile(`
+export const w = workflow(async (ctx, n: number) => {
+  let x = n;
+  const pair = [x, await ctx.step(add, x, 1), (x = 0)];
+  return (await ctx.step(load, n)) ?? pair;
+});`);
+    expect(out.diagnostics).toEqual([]);
+    expect(out.code).toMatchSnapshot();
+  });
+
   it("produces a source map that points at the input", () => {
     const out = compile(order);
     expect(out.map?.sources).toEqual(["src/flows.ts"]);
