@@ -175,7 +175,13 @@ export async function executeRun(
         operation.call,
         operation.args,
         stepOptions(operation),
-        { runId: run.id, workflowName: definition.name, idempotencyKey: `${run.id}:${cp.id}` },
+        {
+          runId: run.id,
+          workflowName: definition.name,
+          // The sequence number tells apart the iterations of a step inside a loop, and is
+          // the same again when a crashed attempt is resumed.
+          idempotencyKey: `${run.id}:${cp.id}:${seq + 1}`,
+        },
         operation.inline,
       );
     } catch (error) {

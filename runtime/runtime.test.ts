@@ -148,6 +148,14 @@ const evolving = workflow({ name: "evolving" }, async (ctx, id: string) => {
   return a;
 });
 
+const keys: string[] = [];
+const recordKey = fn(async (ctx: FunctionContext) => {
+  keys.push(ctx.idempotencyKey);
+});
+const loopKeys = workflow(async (ctx, n: number) => {
+  for (let i = 0; i < n; i++) await ctx.step(recordKey);
+});
+
 const alias = workflow;
 const notCompiled = alias({ name: "notCompiled" }, async () => 1);
 
@@ -163,6 +171,7 @@ const all = [
   dropsDeadValues,
   bodyThrows,
   evolving,
+  loopKeys,
 ];
 
 describe.each(adapters)("runtime on %s", (_name, makeStorage) => {
@@ -209,7 +218,15 @@ describe.each(adapters)("runtime on %s", (_name, makeStorage) => {
     expect(await run.result()).toBe(`${key} ok after 3`);
     expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
     expect(new Set(attempts.map((a) => a.idempotencyKey)).size).toBe(1);
-    expect(attempts[0]!.idempotencyKey).toBe(`${run.id}:step:flakyStep`);
+    expect(attempts[0]!.idempotencyKey).toBe(`${run.id}:step:flakyStep:1`);
+  });
+
+  it("gives every pass of a step in a loop its own idempotency key", async () => {
+    open();
+    keys.length = 0;
+    const run = await engine.start(loopKeys, [3]);
+    await run.result();
+    expect(keys).toEqual([1, 2, 3].map((n) => `${run.id}:step:recordKey:${n}`));
   });
 
   it("fails with the last attempt's error once retries are spent (retries: n means n + 1 runs)", async () => {

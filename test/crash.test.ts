@@ -19,7 +19,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const expected = {
   status: "complete",
   orderId: "order-42",
-  chargeId: "ch_order-42:step:chargeCustomer",
+  chargeId: "ch_order-42:step:chargeCustomer:2",
 };
 const checkpoints = ["step:validateOrder", "step:chargeCustomer", "step:sendConfirmation"];
 const steps = ["validate", "charge", "confirm"];
