@@ -39,11 +39,23 @@ export interface WorkflowManifest {
   readonly checkpoints: readonly CheckpointManifest[];
 }
 
-/** The target of a durable call, as text: the step function or the inline step's name. */
+/**
+ * The target of a durable call, as text: the step function or the inline step's name; for
+ * `ctx.parallel`/`ctx.gather`, the targets of its steps (`parallel:fetchSales,fetchStock`).
+ */
 function targetOf(call: ts.CallExpression, sourceFile: ts.SourceFile): string {
   const first = call.arguments[0];
   if (!first) return "";
   if (ts.isStringLiteralLike(first)) return first.text;
+  const method = ts.isPropertyAccessExpression(call.expression) ? call.expression.name.text : "";
+  if (method === "parallel") {
+    return call.arguments
+      .map((a) => (ts.isCallExpression(a) ? targetOf(a, sourceFile) : "?"))
+      .join(",");
+  }
+  if (method === "gather" && ts.isObjectLiteralExpression(first)) {
+    return first.properties.map((p) => (p.name ? p.name.getText(sourceFile) : "...")).join(",");
+  }
   return first.getText(sourceFile).replace(/\s+/g, "");
 }
 

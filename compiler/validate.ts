@@ -4,16 +4,21 @@ import type { WorkflowBodyNode } from "./discover.js";
 import { isFunctionBoundary, isReference, rebindsThis } from "./syntax.js";
 
 /** `ctx` methods that are durable operations this compiler turns into checkpoints. */
-export const DURABLE_METHODS: ReadonlySet<string> = new Set(["step"]);
+export const DURABLE_METHODS: ReadonlySet<string> = new Set([
+  "step",
+  "parallel",
+  "gather",
+  "batch",
+  "map",
+]);
+
+/** Durable methods whose arguments are `ctx.step(…)` calls, not awaited on their own. */
+const GROUP_METHODS = new Set(["parallel", "gather"]);
 
 /** `ctx` members from the design that this compiler does not support yet. */
 const NOT_YET = new Set([
   "sleep",
   "sleepUntil",
-  "parallel",
-  "gather",
-  "batch",
-  "map",
   "waitForUser",
   "waitForEvent",
   "child",
@@ -138,6 +143,7 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
       );
       return;
     }
+    if (member === "step" && groupOf(call) !== undefined) return;
     let awaited: ts.Node = call;
     while (ts.isParenthesizedExpression(awaited.parent)) awaited = awaited.parent;
     if (!ts.isAwaitExpression(awaited.parent)) {
@@ -160,6 +166,24 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
       return;
     }
     durable.push({ await: awaited.parent, call, method: member });
+  };
+
+  /** The `ctx.parallel(…)`/`ctx.gather({…})` call a `ctx.step(…)` is a direct branch of. */
+  const groupOf = (call: ts.CallExpression): ts.CallExpression | undefined => {
+    let parent = call.parent;
+    if (ts.isPropertyAssignment(parent) && ts.isObjectLiteralExpression(parent.parent)) {
+      parent = parent.parent.parent;
+    }
+    if (
+      ts.isCallExpression(parent) &&
+      ts.isPropertyAccessExpression(parent.expression) &&
+      ts.isIdentifier(parent.expression.expression) &&
+      parent.expression.expression.text === ctxName &&
+      GROUP_METHODS.has(parent.expression.name.text)
+    ) {
+      return parent;
+    }
+    return undefined;
   };
 
   const forbid = (node: ts.Node, what: string, hint: string): void => {

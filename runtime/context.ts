@@ -1,5 +1,27 @@
 import type { StepFunction } from "./definitions.js";
 
+/** Options of `ctx.batch` and `ctx.map`. */
+export interface BatchOptions {
+  /** How many items run at once (default 10). */
+  readonly maxConcurrency?: number;
+}
+
+/** One item's outcome in `ctx.batch`. */
+export type BatchItemResult<R> =
+  | { readonly ok: true; readonly value: R }
+  | { readonly ok: false; readonly error: unknown };
+
+/** What `ctx.batch` resolves to. */
+export interface BatchResult<R> {
+  /** Per item, in item order. */
+  readonly results: BatchItemResult<R>[];
+  readonly stats: {
+    readonly totalItems: number;
+    readonly completedItems: number;
+    readonly failedItems: number;
+  };
+}
+
 /**
  * The first argument of a workflow body. Its methods are the workflow's checkpoints: the
  * compiler turns each `await ctx.…(…)` into a point where the run's position and live
@@ -31,17 +53,94 @@ export interface WorkflowContext {
    * ```
    */
   step<R>(name: string, body: () => R | Promise<R>): Promise<Awaited<R>>;
+  /**
+   * Run steps concurrently; resolves to their results in order. Each step is checkpointed
+   * as it finishes, so after a crash only the unfinished ones run again. When a step fails,
+   * the others still finish, then the first failure (in argument order) is thrown.
+   *
+   * @example
+   * ```ts
+   * const [sales, stock] = await ctx.parallel(ctx.step(fetchSales, id), ctx.step(fetchStock, id));
+   * ```
+   */
+  parallel<T extends readonly unknown[]>(
+    ...steps: T
+  ): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }>;
+  /**
+   * Like {@link WorkflowContext.parallel}, with the results by name.
+   *
+   * @example
+   * ```ts
+   * const { user, orders } = await ctx.gather({ user: ctx.step(loadUser, id), orders: ctx.step(loadOrders, id) });
+   * ```
+   */
+  gather<T extends Readonly<Record<string, unknown>>>(
+    steps: T,
+  ): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }>;
+  /**
+   * Call `f` once per item, at most `maxConcurrency` at a time; every item's outcome is
+   * checkpointed as it finishes. Never throws for a failed item: see `results` and `stats`.
+   */
+  batch<I, R>(
+    f: StepFunction<[I], R>,
+    items: readonly I[],
+    options?: BatchOptions,
+  ): Promise<BatchResult<Awaited<R>>>;
+  /** {@link WorkflowContext.batch}'s values in item order; throws `BatchError` if any item failed. */
+  map<I, R>(
+    f: StepFunction<[I], R>,
+    items: readonly I[],
+    options?: BatchOptions,
+  ): Promise<Awaited<R>[]>;
 }
 
-/** A durable operation as the compiled machine hands it to the runtime. */
-export type Operation = {
+/** One call of a step function, as the compiled machine describes it. */
+export interface StepOperation {
   readonly kind: "step";
   readonly name: string;
   readonly call: StepFunction;
   readonly args: readonly unknown[];
   /** Inline steps take no FunctionContext. */
   readonly inline: boolean;
-};
+}
+
+/** A durable operation as the compiled machine hands it to the runtime. */
+export type Operation =
+  | StepOperation
+  | { readonly kind: "parallel"; readonly branches: readonly StepOperation[] }
+  | {
+      readonly kind: "gather";
+      readonly keys: readonly string[];
+      readonly branches: readonly StepOperation[];
+    }
+  | {
+      readonly kind: "batch" | "map";
+      readonly branches: readonly StepOperation[];
+      readonly maxConcurrency: number;
+    };
+
+function asStep(value: unknown, where: string): StepOperation {
+  if (
+    typeof value === "object" &&
+    value !== null &&
+    (value as { kind?: unknown }).kind === "step"
+  ) {
+    return value as StepOperation;
+  }
+  throw new TypeError(
+    `${where} takes ctx.step(…) calls, e.g. ctx.parallel(ctx.step(f, x), ctx.step(g, y)); got ${typeof value}.`,
+  );
+}
+
+function concurrency(options: BatchOptions | undefined, method: string): number {
+  const max = options?.maxConcurrency ?? 10;
+  if (!Number.isInteger(max) || max < 1) {
+    throw new TypeError(
+      `ctx.${method}: maxConcurrency must be a whole number >= 1; got ${String(max)}.`,
+    );
+  }
+  return max;
+}
 
 /**
  * The `ctx` the compiled machine sees. Its durable methods do not do the work: they
@@ -58,7 +157,7 @@ export class MachineContext {
     this.sessionId = sessionId;
   }
 
-  step(target: unknown, ...rest: unknown[]): Operation {
+  step(target: unknown, ...rest: unknown[]): StepOperation {
     if (typeof target === "function") {
       return {
         kind: "step",
@@ -74,5 +173,41 @@ export class MachineContext {
     throw new TypeError(
       `ctx.step needs a durable function and its arguments (ctx.step(f, ...args)) or a name and a function (ctx.step("name", () => value)); got ${typeof target}.`,
     );
+  }
+
+  parallel(...steps: unknown[]): Operation {
+    return { kind: "parallel", branches: steps.map((s) => asStep(s, "ctx.parallel")) };
+  }
+
+  gather(steps: Record<string, unknown>): Operation {
+    if (typeof steps !== "object" || steps === null) {
+      throw new TypeError(
+        "ctx.gather takes an object of ctx.step(…) calls, e.g. { user: ctx.step(loadUser, id) }.",
+      );
+    }
+    const keys = Object.keys(steps);
+    return { kind: "gather", keys, branches: keys.map((k) => asStep(steps[k], "ctx.gather")) };
+  }
+
+  batch(f: unknown, items: unknown, options?: BatchOptions): Operation {
+    return this.#batch("batch", f, items, options);
+  }
+
+  map(f: unknown, items: unknown, options?: BatchOptions): Operation {
+    return this.#batch("map", f, items, options);
+  }
+
+  #batch(kind: "batch" | "map", f: unknown, items: unknown, options?: BatchOptions): Operation {
+    if (typeof f !== "function") {
+      throw new TypeError(`ctx.${kind} needs a durable function first: ctx.${kind}(f, items).`);
+    }
+    if (!Array.isArray(items)) {
+      throw new TypeError(`ctx.${kind} needs an array of items: ctx.${kind}(f, items).`);
+    }
+    return {
+      kind,
+      branches: items.map((item) => this.step(f, item)),
+      maxConcurrency: concurrency(options, kind),
+    };
   }
 }

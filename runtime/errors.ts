@@ -134,3 +134,19 @@ export class CorruptFrameError extends RatchetError {
     );
   }
 }
+
+/** `ctx.map` found failed items; `failures` lists each one's index and error. */
+export class BatchError extends RatchetError {
+  readonly failures: readonly { readonly index: number; readonly error: unknown }[];
+
+  constructor(failures: readonly { index: number; error: unknown }[], total: number) {
+    const first = failures[0];
+    super(
+      "RATCHET_BATCH",
+      `${failures.length} of ${total} items failed (items ${failures.map((f) => f.index).join(", ")})` +
+        (first ? `; the first: ${(first.error as Error)?.message ?? String(first.error)}` : "") +
+        ". Use ctx.batch to get every item's outcome instead of an error.",
+    );
+    this.failures = failures;
+  }
+}

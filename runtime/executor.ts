@@ -1,9 +1,9 @@
 import type { StorageAdapter, StoredRun } from "../adapters/contract.js";
 import { MachineContext, type Operation } from "./context.js";
-import { fnOptionsOf, type ResolvedFnOptions, type Workflow } from "./definitions.js";
+import type { Workflow } from "./definitions.js";
 import { CorruptFrameError } from "./errors.js";
 import type { CheckpointInfo, CompiledMachine, MachineFrame, MachineRequest } from "./machine.js";
-import { callWithRetries } from "./retry.js";
+import { type BranchOutcome, performOperation } from "./operations.js";
 import { deserialize, serialize, serializeOrExplain, whyUnserializable } from "./serialization.js";
 
 /** A checkpoint as stored: which checkpoint, the live variables, the operation's result. */
@@ -12,6 +12,23 @@ interface StoredFrame {
   readonly cp: string;
   readonly v: Record<string, unknown>;
   readonly r: unknown;
+}
+
+/**
+ * The branches of a concurrent operation that finished, stored while the others still run:
+ * the last checkpoint's frame text (`base`, `null` before the first) is kept as it was
+ * committed, so a resumed run re-enters there, reaches the operation again and runs only
+ * the branches not in `done`.
+ */
+interface PartialFrame {
+  readonly base: string | null;
+  readonly partial: {
+    /** The checkpoint id of the operation. */
+    readonly cp: string;
+    /** Its idempotency key, kept so re-run branches get the same keys. */
+    readonly key: string;
+    readonly done: Record<number, BranchOutcome>;
+  };
 }
 
 /** Told after every committed checkpoint. */
@@ -45,17 +62,6 @@ export type ExecutionOutcome =
   /** The engine closed, or another process took the run over: it goes on elsewhere. */
   | { readonly kind: "stopped" };
 
-const STEP_OPTIONS_CACHE = new WeakMap<object, ResolvedFnOptions>();
-
-function stepOptions(op: Operation): ResolvedFnOptions {
-  let options = STEP_OPTIONS_CACHE.get(op.call);
-  if (!options) {
-    options = fnOptionsOf(op.call);
-    STEP_OPTIONS_CACHE.set(op.call, options);
-  }
-  return op.inline ? { ...options, name: op.name } : options;
-}
-
 function location(compiled: CompiledMachine, cp: CheckpointInfo): string {
   return `${compiled.manifest.file}:${cp.line}:${cp.column}`;
 }
@@ -83,26 +89,51 @@ function encodeFrame(
   }
 }
 
-function decodeFrame(run: StoredRun, compiled: CompiledMachine): MachineFrame | string {
-  if (run.frame === null) {
+/** Where a run re-enters, read from its stored frame. */
+interface Entry {
+  readonly frame: MachineFrame;
+  /** The text of the last committed checkpoint's frame. */
+  readonly base: string | null;
+  readonly partial: PartialFrame["partial"] | undefined;
+}
+
+function decodeFrame(run: StoredRun, compiled: CompiledMachine): Entry | string {
+  const initial = (): MachineFrame => {
     const args = deserialize(run.args);
     if (!Array.isArray(args)) throw new CorruptFrameError(run.id, "its arguments are not a list");
     return { pc: 0, vars: {}, args, sent: undefined };
-  }
-  let stored: StoredFrame;
+  };
+  if (run.frame === null) return { frame: initial(), base: null, partial: undefined };
+  let stored: StoredFrame | PartialFrame;
   try {
-    stored = deserialize(run.frame) as StoredFrame;
+    stored = deserialize(run.frame) as StoredFrame | PartialFrame;
   } catch (error) {
     throw new CorruptFrameError(run.id, (error as Error).message);
   }
-  if (typeof stored !== "object" || stored === null || typeof stored.cp !== "string") {
+  if (typeof stored !== "object" || stored === null) {
+    throw new CorruptFrameError(run.id, "it is not a frame");
+  }
+  let base: string | null = run.frame;
+  let partial: PartialFrame["partial"] | undefined;
+  if ("partial" in stored) {
+    partial = stored.partial;
+    base = stored.base;
+    if (base === null) return { frame: initial(), base, partial };
+    try {
+      stored = deserialize(base) as StoredFrame;
+    } catch (error) {
+      throw new CorruptFrameError(run.id, (error as Error).message);
+    }
+  }
+  if (typeof (stored as StoredFrame).cp !== "string") {
     throw new CorruptFrameError(run.id, "it has no checkpoint id");
   }
-  const cp = compiled.manifest.checkpoints.find((c) => c.id === stored.cp);
+  const full = stored as StoredFrame;
+  const cp = compiled.manifest.checkpoints.find((c) => c.id === full.cp);
   if (!cp) {
-    return `its checkpoint "${stored.cp}" does not exist in workflow "${compiled.manifest.name}" version ${compiled.manifest.version}`;
+    return `its checkpoint "${full.cp}" does not exist in workflow "${compiled.manifest.name}" version ${compiled.manifest.version}`;
   }
-  return { pc: cp.resume, vars: stored.v ?? {}, args: [], sent: stored.r };
+  return { frame: { pc: cp.resume, vars: full.v ?? {}, args: [], sent: full.r }, base, partial };
 }
 
 /** The stored form of an error that ended a run. */
@@ -147,16 +178,18 @@ export async function executeRun(
   };
   const fail = (error: unknown) => finish("failed", { error: encodeError(error) });
 
-  let frame: MachineFrame | string;
+  let entry: Entry | string;
   try {
-    frame = decodeFrame(run, compiled);
+    entry = decodeFrame(run, compiled);
   } catch (error) {
     return fail(error);
   }
-  if (typeof frame === "string") return fail(new CorruptFrameError(run.id, frame));
+  if (typeof entry === "string") return fail(new CorruptFrameError(run.id, entry));
+  let base = entry.base;
+  let partial = entry.partial;
 
   const ctx = new MachineContext(run.id, definition.name, run.sessionId ?? undefined);
-  const machine = compiled.machine(ctx, frame);
+  const machine = compiled.machine(ctx, entry.frame);
   const checkpoints = compiled.manifest.checkpoints;
   let next: IteratorResult<MachineRequest, unknown>;
   try {
@@ -168,23 +201,62 @@ export async function executeRun(
   while (!next.done) {
     const [index, op, live] = next.value;
     const cp = checkpoints[index - 1]!;
+    const operation = op as Operation;
+    // Branches that finished before a crash count only for the operation they belong to:
+    // the first one reached again after resuming.
+    const resumed = partial && partial.cp === cp.id ? partial : undefined;
+    partial = undefined;
+    const key = resumed?.key ?? `${run.id}:${cp.id}:${seq + 1}`;
+    const done = new Map<number, BranchOutcome>(
+      resumed ? Object.entries(resumed.done).map(([i, o]) => [Number(i), o]) : undefined,
+    );
+    let commits: Promise<void> = Promise.resolve();
+    let partialFailure: unknown;
+    let lostLease = false;
+    const onBranch = (index: number, outcome: BranchOutcome) => {
+      done.set(index, outcome);
+      // One commit at a time; branches finishing meanwhile share the next one.
+      commits = commits
+        .then(async () => {
+          if (lostLease || partialFailure !== undefined || done.size === 0) return;
+          const frame: PartialFrame = {
+            base,
+            partial: { cp: cp.id, key, done: Object.fromEntries(done) },
+          };
+          const text = serializeOrExplain(frame, `the finished branches of ${cp.id}`, {
+            checkpoint: cp.id,
+            location: location(compiled, cp),
+            runId: run.id,
+          });
+          const outcome = await storage.commit({
+            runId: run.id,
+            expectedSeq: seq,
+            owner,
+            status: "running",
+            frame: text,
+            leaseMs: host.leaseMs,
+          });
+          if (outcome.ok) seq = outcome.seq;
+          else lostLease = true;
+        })
+        .catch((error: unknown) => {
+          partialFailure = error;
+        });
+    };
     let result: unknown;
     try {
-      const operation = op as Operation;
-      result = await callWithRetries(
-        operation.call,
-        operation.args,
-        stepOptions(operation),
-        {
-          runId: run.id,
-          workflowName: definition.name,
-          // The sequence number tells apart the iterations of a step inside a loop, and is
-          // the same again when a crashed attempt is resumed.
-          idempotencyKey: `${run.id}:${cp.id}:${seq + 1}`,
-        },
-        operation.inline,
-      );
+      result = await performOperation(operation, {
+        runId: run.id,
+        workflowName: definition.name,
+        // The sequence number tells apart the iterations of a step inside a loop, and is
+        // the same again when a crashed attempt is resumed.
+        key,
+        done,
+        onBranch,
+      });
     } catch (error) {
+      await commits;
+      if (lostLease) return { kind: "stopped" };
       try {
         next = await machine.throw(error);
         continue;
@@ -192,6 +264,9 @@ export async function executeRun(
         return fail(uncaught);
       }
     }
+    await commits;
+    if (lostLease) return { kind: "stopped" };
+    if (partialFailure !== undefined) return fail(partialFailure);
 
     let text: string;
     try {
@@ -209,6 +284,7 @@ export async function executeRun(
     });
     if (!outcome.ok) return { kind: "stopped" };
     seq = outcome.seq;
+    base = text;
     host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });
     if (host.closing) {
       await storage.releaseLease(run.id, owner);

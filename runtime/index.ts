@@ -3,7 +3,14 @@
  * @module
  */
 export type { RunQuery, RunStatus, StorageAdapter, StoredRun } from "../adapters/contract.js";
-export type { Operation, WorkflowContext } from "./context.js";
+export type {
+  BatchItemResult,
+  BatchOptions,
+  BatchResult,
+  Operation,
+  StepOperation,
+  WorkflowContext,
+} from "./context.js";
 export type {
   DurableFunction,
   FnOptions,
@@ -27,6 +34,7 @@ export type {
 } from "./engine.js";
 export { createEngine } from "./engine.js";
 export {
+  BatchError,
   CancelledError,
   CorruptFrameError,
   DefinitionError,

@@ -156,6 +156,29 @@ const loopKeys = workflow(async (ctx, n: number) => {
   for (let i = 0; i < n; i++) await ctx.step(recordKey);
 });
 
+let inFlight = 0;
+let peak = 0;
+const slowSquare = fn(
+  async (_ctx: FunctionContext, n: number) => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    inFlight--;
+    return n * n;
+  },
+  { retries: 0 },
+);
+const batched = workflow(async (ctx, items: number[]) => {
+  const squares = await ctx.map(slowSquare, items, { maxConcurrency: 3 });
+  const [first, label] = await ctx.parallel(
+    ctx.step(double, 1),
+    ctx.step("label", () => "x"),
+  );
+  // Typed tuple: a number and a string.
+  const typed: [number, string] = [first, label];
+  return { squares, typed };
+});
+
 const alias = workflow;
 const notCompiled = alias({ name: "notCompiled" }, async () => 1);
 
@@ -172,6 +195,7 @@ const all = [
   bodyThrows,
   evolving,
   loopKeys,
+  batched,
 ];
 
 describe.each(adapters)("runtime on %s", (_name, makeStorage) => {
@@ -227,6 +251,15 @@ describe.each(adapters)("runtime on %s", (_name, makeStorage) => {
     const run = await engine.start(loopKeys, [3]);
     await run.result();
     expect(keys).toEqual([1, 2, 3].map((n) => `${run.id}:step:recordKey:${n}`));
+  });
+
+  it("honours maxConcurrency in ctx.map and types ctx.parallel as a tuple", async () => {
+    open();
+    peak = 0;
+    const result = await engine.run(batched, [[1, 2, 3, 4, 5, 6, 7]]);
+    expect(result.squares).toEqual([1, 4, 9, 16, 25, 36, 49]);
+    expect(result.typed).toEqual([2, "x"]);
+    expect(peak).toBe(3);
   });
 
   it("fails with the last attempt's error once retries are spent (retries: n means n + 1 runs)", async () => {

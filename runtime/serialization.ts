@@ -1,5 +1,6 @@
 import * as devalue from "devalue";
 import {
+  BatchError,
   CancelledError,
   CorruptFrameError,
   DefinitionError,
@@ -42,6 +43,7 @@ const RATCHET_ERROR_CLASSES: Record<string, { prototype: Error }> = {
   RunNotFoundError,
   DefinitionError,
   CorruptFrameError,
+  BatchError,
 };
 
 /** An error as stored: its class name, message, stack and own enumerable data. */

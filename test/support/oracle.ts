@@ -2,7 +2,13 @@ import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { createEngine, type FunctionContext, type StorageAdapter, type Workflow } from "ratchet";
+import {
+  BatchError,
+  createEngine,
+  type FunctionContext,
+  type StorageAdapter,
+  type Workflow,
+} from "ratchet";
 import { memory } from "ratchet/adapters/memory";
 import { stepLog } from "./steps.js";
 
@@ -104,6 +110,50 @@ export async function runPlain(body: PlainBody, args: readonly unknown[]): Promi
         signal: new AbortController().signal,
       };
       return await (target as (c: FunctionContext, ...a: unknown[]) => unknown)(fctx, ...rest);
+    },
+    // The documented semantics, written plainly: all branches settle, then the first
+    // failure in order is thrown.
+    async parallel(...steps: Promise<unknown>[]) {
+      const settled = await Promise.allSettled(steps);
+      const failed = settled.find((s) => s.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
+    },
+    async gather(steps: Record<string, Promise<unknown>>) {
+      const keys = Object.keys(steps);
+      const values = await ctx.parallel(...keys.map((k) => steps[k]!));
+      return Object.fromEntries(keys.map((k, i) => [k, values[i]]));
+    },
+    async batch(f: unknown, items: unknown[], options?: { maxConcurrency?: number }) {
+      const results: { ok: boolean; value?: unknown; error?: unknown }[] = new Array(items.length);
+      let next = 0;
+      const worker = async () => {
+        while (next < items.length) {
+          const i = next++;
+          try {
+            results[i] = { ok: true, value: await ctx.step(f, items[i]) };
+          } catch (error) {
+            results[i] = { ok: false, error };
+          }
+        }
+      };
+      const limit = Math.min(options?.maxConcurrency ?? 10, items.length);
+      await Promise.all(Array.from({ length: limit }, worker));
+      const failedItems = results.filter((r) => !r.ok).length;
+      return {
+        results,
+        stats: {
+          totalItems: items.length,
+          completedItems: items.length - failedItems,
+          failedItems,
+        },
+      };
+    },
+    async map(f: unknown, items: unknown[], options?: { maxConcurrency?: number }) {
+      const { results } = await ctx.batch(f, items, options);
+      const failures = results.flatMap((r, index) => (r.ok ? [] : [{ index, error: r.error }]));
+      if (failures.length > 0) throw new BatchError(failures, items.length);
+      return results.map((r) => r.value);
     },
   };
   try {

@@ -1,0 +1,111 @@
+import type { Operation, StepOperation } from "./context.js";
+import { fnOptionsOf, type ResolvedFnOptions } from "./definitions.js";
+import { BatchError } from "./errors.js";
+import { callWithRetries } from "./retry.js";
+
+/** How one branch of a concurrent operation ended. */
+export type BranchOutcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: unknown };
+
+/** What performing an operation needs to know about its run and checkpoint. */
+export interface OperationScope {
+  readonly runId: string;
+  readonly workflowName: string;
+  /** The idempotency key of this checkpoint; a branch adds `:<index>`. */
+  readonly key: string;
+  /** Branches that already finished before a crash, by index: they do not run again. */
+  readonly done: ReadonlyMap<number, BranchOutcome>;
+  /** Told as each branch finishes, so it can be checkpointed at once. */
+  readonly onBranch: (index: number, outcome: BranchOutcome) => void;
+}
+
+const OPTIONS = new WeakMap<object, ResolvedFnOptions>();
+
+function optionsOf(step: StepOperation): ResolvedFnOptions {
+  let options = OPTIONS.get(step.call);
+  if (!options) {
+    options = fnOptionsOf(step.call);
+    OPTIONS.set(step.call, options);
+  }
+  return step.inline ? { ...options, name: step.name } : options;
+}
+
+function callStep(step: StepOperation, scope: OperationScope, key: string): Promise<unknown> {
+  return callWithRetries(
+    step.call,
+    step.args,
+    optionsOf(step),
+    { runId: scope.runId, workflowName: scope.workflowName, idempotencyKey: key },
+    step.inline,
+  );
+}
+
+/** Run branches at most `limit` at a time; outcomes in branch order. */
+async function runBranches(
+  branches: readonly StepOperation[],
+  limit: number,
+  scope: OperationScope,
+): Promise<BranchOutcome[]> {
+  const outcomes: BranchOutcome[] = new Array(branches.length);
+  const pending: number[] = [];
+  branches.forEach((_, i) => {
+    const done = scope.done.get(i);
+    if (done) outcomes[i] = done;
+    else pending.push(i);
+  });
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < pending.length) {
+      const i = pending[next++]!;
+      let outcome: BranchOutcome;
+      try {
+        outcome = { ok: true, value: await callStep(branches[i]!, scope, `${scope.key}:${i}`) };
+      } catch (error) {
+        outcome = { ok: false, error };
+      }
+      outcomes[i] = outcome;
+      scope.onBranch(i, outcome);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, worker));
+  return outcomes;
+}
+
+/**
+ * Perform a durable operation: a step, or a concurrent group of steps whose branches are
+ * reported one by one as they finish. Resolves to the value the workflow's `await` gets,
+ * or rejects with the error it throws.
+ */
+export async function performOperation(op: Operation, scope: OperationScope): Promise<unknown> {
+  if (op.kind === "step") return callStep(op, scope, scope.key);
+  const limit =
+    op.kind === "parallel" || op.kind === "gather" ? op.branches.length : op.maxConcurrency;
+  const outcomes = await runBranches(op.branches, limit, scope);
+  switch (op.kind) {
+    case "parallel":
+    case "gather": {
+      const failed = outcomes.find((o) => !o.ok);
+      if (failed && !failed.ok) throw failed.error;
+      const values = outcomes.map((o) => (o as { value: unknown }).value);
+      if (op.kind === "parallel") return values;
+      return Object.fromEntries(op.keys.map((k, i) => [k, values[i]]));
+    }
+    case "batch": {
+      const failedItems = outcomes.filter((o) => !o.ok).length;
+      return {
+        results: outcomes,
+        stats: {
+          totalItems: outcomes.length,
+          completedItems: outcomes.length - failedItems,
+          failedItems,
+        },
+      };
+    }
+    case "map": {
+      const failures = outcomes.flatMap((o, index) => (o.ok ? [] : [{ index, error: o.error }]));
+      if (failures.length > 0) throw new BatchError(failures, outcomes.length);
+      return outcomes.map((o) => (o as { value: unknown }).value);
+    }
+  }
+}
