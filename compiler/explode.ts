@@ -137,8 +137,12 @@ class Exploder {
     ) {
       const list = owner.parent;
       if (list === this.body.body) return true;
-      if (ts.isCaseClause(list) || ts.isDefaultClause(list))
+      if (ts.isCaseClause(list) || ts.isDefaultClause(list)) {
         return this.containsDurable(list.parent.parent);
+      }
+      // The blocks of a split `try` are split too, even one without a checkpoint inside.
+      const statement = ts.isCatchClause(list.parent) ? list.parent.parent : list.parent;
+      if (ts.isTryStatement(statement)) return this.containsDurable(statement);
       return this.containsDurable(list);
     }
     // A loop head's declaration (`for (let i …)`, `for (const x of …)`).
@@ -180,6 +184,7 @@ class Exploder {
               : "lexical",
         holds,
         description: binding.name,
+        node: binding.id,
       });
     }
   }
@@ -248,22 +253,60 @@ class Exploder {
     this.cur.terminator = { kind: "goto", target: target.id };
   }
 
-  /** Add a statement to the current block; `uses` is what it reads (`null`: nothing). */
+  /** Add a statement to the current block; `uses` are the nodes whose references it reads. */
   item(
     statement: ts.Statement,
     kills: readonly string[] = [],
-    uses: ts.Node | null = statement,
+    uses: readonly ts.Node[] = [statement],
   ): void {
     const jumps = this.pendingJumps;
     this.pendingJumps = [];
-    this.cur.items.push({ statement, kills, uses: uses ?? undefined, jumps });
+    this.cur.items.push({ statement, kills, uses, jumps });
   }
 
   assign(target: ts.Expression, value: ts.Expression, original?: ts.Node): void {
     const statement = f.createExpressionStatement(f.createAssignment(target, value));
     if (original) ts.setSourceMapRange(statement, original);
-    const kills = ts.isIdentifier(target) ? [target.text] : [];
-    this.item(statement, kills, value);
+    const { kills, reads } = this.analyzeTarget(target);
+    this.item(statement, kills, [value, ...reads]);
+  }
+
+  /**
+   * The slots an assignment target writes, and the parts of it that are reads: defaults,
+   * computed keys, and the objects of member targets (`[obj.x, a = b] = …` writes `a`,
+   * reads `obj` and `b`).
+   */
+  analyzeTarget(target: ts.Expression): { kills: string[]; reads: ts.Node[] } {
+    const kills: string[] = [];
+    const reads: ts.Node[] = [];
+    const walk = (n: ts.Expression): void => {
+      if (ts.isIdentifier(n)) {
+        if (this.slots.has(n.text)) kills.push(n.text);
+      } else if (ts.isObjectLiteralExpression(n)) {
+        for (const p of n.properties) {
+          if (ts.isShorthandPropertyAssignment(p)) {
+            if (this.slots.has(p.name.text)) kills.push(p.name.text);
+            if (p.objectAssignmentInitializer) reads.push(p.objectAssignmentInitializer);
+          } else if (ts.isPropertyAssignment(p)) {
+            if (ts.isComputedPropertyName(p.name)) reads.push(p.name.expression);
+            walk(p.initializer);
+          } else if (ts.isSpreadAssignment(p)) {
+            walk(p.expression);
+          }
+        }
+      } else if (ts.isArrayLiteralExpression(n)) {
+        for (const e of n.elements) walk(ts.isSpreadElement(e) ? e.expression : e);
+      } else if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+        walk(n.left);
+        reads.push(n.right);
+      } else if (ts.isParenthesizedExpression(n)) {
+        walk(n.expression);
+      } else if (!ts.isOmittedExpression(n)) {
+        reads.push(n);
+      }
+    };
+    walk(target);
+    return { kills, reads };
   }
 
   newTemp(about: ts.Node | string): ts.Identifier {
@@ -275,7 +318,13 @@ class Exploder {
       const text = about.getText(this.sourceFile).replace(/\s+/g, " ");
       description = `the value of \`${text.length > 40 ? `${text.slice(0, 37)}...` : text}\` (${at.line + 1}:${at.character + 1})`;
     }
-    this.slots.set(name, { name, kind: "temp", holds: undefined, description });
+    this.slots.set(name, {
+      name,
+      kind: "temp",
+      holds: undefined,
+      description,
+      ...(typeof about === "string" ? {} : { node: about }),
+    });
     return f.createIdentifier(name);
   }
 
@@ -617,21 +666,9 @@ class Exploder {
         f.createAssignment(target, this.id(this.names.sent)),
       );
       ts.setSourceMapRange(statement, original);
-      const kills = ts.isIdentifier(target) ? [target.text] : this.patternNames(target);
-      this.item(statement, kills, ts.isIdentifier(target) ? null : target);
+      const { kills, reads } = this.analyzeTarget(target);
+      this.item(statement, kills, reads);
     }
-  }
-
-  patternNames(target: ts.Expression): string[] {
-    const names: string[] = [];
-    const walk = (n: ts.Node): void => {
-      if (ts.isIdentifier(n) && this.slots.has(n.text)) names.push(n.text);
-      else if (!ts.isBinaryExpression(n) || n.operatorToken.kind !== ts.SyntaxKind.EqualsToken) {
-        ts.forEachChild(n, walk);
-      } else walk(n.left);
-    };
-    walk(target);
-    return names;
   }
 
   ifStatement(statement: ts.IfStatement): void {

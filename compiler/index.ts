@@ -19,6 +19,7 @@ import { createRatchetTransformer, type FileReport } from "./transformer.js";
 export type { Diagnostic, DiagnosticCode, Severity } from "./diagnostics.js";
 export { DiagnosticCodes, formatDiagnostic } from "./diagnostics.js";
 export type { CheckpointManifest, WorkflowManifest } from "./manifest.js";
+export type { CheckpointLiveness, LiveVariable } from "./pipeline.js";
 export { mayContainWorkflow } from "./prefilter.js";
 export type { FileReport, RatchetTransformerOptions } from "./transformer.js";
 export { createRatchetTransformer } from "./transformer.js";

@@ -24,8 +24,8 @@ export interface Item {
   readonly statement: ts.Statement;
   /** Slots this statement assigns before anything can read them (a definition). */
   readonly kills: readonly string[];
-  /** The node whose slot references are reads (usually the statement itself). */
-  readonly uses: ts.Node | undefined;
+  /** The nodes whose slot references are reads (usually the statement itself). */
+  readonly uses: readonly ts.Node[];
   /** Blocks this statement may jump to (a `break`/`continue`/`return` rewritten as a jump). */
   readonly jumps: readonly number[];
 }
@@ -97,6 +97,11 @@ export interface Slot {
   readonly holds: "function" | "generator" | "iterator" | undefined;
   /** For messages: what the slot holds, e.g. `order` or `the value of order.total (12:7)`. */
   readonly description: string;
+  /**
+   * The user's node behind the slot, for tools with a type checker: the declaring identifier,
+   * or the expression a temporary holds; absent for the machine's own bookkeeping.
+   */
+  readonly node?: ts.Node;
 }
 
 /** A workflow body cut into blocks, ready for liveness and emission. */

@@ -90,7 +90,7 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
     for (let i = block.items.length - 1; i >= 0; i--) {
       const item = block.items[i]!;
       for (const name of item.kills) live.delete(name);
-      usesIn(item.uses, live);
+      for (const node of item.uses) usesIn(node, live);
     }
     return live;
   };

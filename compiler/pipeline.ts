@@ -4,13 +4,37 @@ import type { WorkflowSite } from "./discover.js";
 import { emitMachine } from "./emit.js";
 import { explodeBody } from "./explode.js";
 import { computeLiveness } from "./liveness.js";
-import { checkpointIds, versionHash, type WorkflowManifest } from "./manifest.js";
+import {
+  type CheckpointManifest,
+  checkpointIds,
+  versionHash,
+  type WorkflowManifest,
+} from "./manifest.js";
 import { validateBody } from "./validate.js";
 
 /** One workflow compiled: its manifest, and the machine descriptor that replaces its body. */
 export interface CompiledWorkflow {
   readonly manifest: WorkflowManifest;
   readonly descriptor: ts.Expression;
+  /** Per checkpoint, the live variables with the user's nodes behind them. */
+  readonly liveness: CheckpointLiveness[];
+}
+
+/** A variable persisted at a checkpoint, with the user's node behind it. */
+export interface LiveVariable {
+  /** As in the manifest's `live` list. */
+  readonly name: string;
+  /** For messages: the user's name, or what a compiler temporary holds. */
+  readonly description: string;
+  /** The declaring identifier, or the expression a temporary holds; absent for bookkeeping. */
+  readonly node: ts.Node | undefined;
+}
+
+/** One checkpoint of a compiled workflow with its live variables (for type-aware checks). */
+export interface CheckpointLiveness {
+  readonly checkpoint: CheckpointManifest;
+  readonly await: ts.AwaitExpression;
+  readonly live: readonly LiveVariable[];
 }
 
 /**
@@ -62,5 +86,13 @@ export function compileWorkflow(
     params,
     checkpoints,
   };
-  return { manifest, descriptor: emitMachine(ir, manifest, site.body) };
+  const liveness = checkpoints.map((checkpoint, i) => ({
+    checkpoint,
+    await: ir.checkpoints[i]!.await,
+    live: checkpoint.live.map((name) => {
+      const slot = ir.slots.get(name);
+      return { name, description: slot?.description ?? name, node: slot?.node };
+    }),
+  }));
+  return { manifest, descriptor: emitMachine(ir, manifest, site.body), liveness };
 }

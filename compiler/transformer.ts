@@ -2,7 +2,7 @@ import ts from "typescript";
 import { DiagnosticSink } from "./diagnostics.js";
 import { discoverWorkflows, type WorkflowSite } from "./discover.js";
 import type { WorkflowManifest } from "./manifest.js";
-import { compileWorkflow } from "./pipeline.js";
+import { type CheckpointLiveness, compileWorkflow } from "./pipeline.js";
 
 const f = ts.factory;
 
@@ -19,6 +19,14 @@ export interface RatchetTransformerOptions {
   readonly onFile?: (report: FileReport) => void;
   /** The file name to record in manifests and diagnostics; defaults to the source file's. */
   readonly fileName?: (sourceFile: ts.SourceFile) => string;
+  /**
+   * Called once per compiled workflow with, per checkpoint, the live variables and the user's
+   * nodes behind them: for front ends with a type checker (`ratchet/tsc`).
+   */
+  readonly onLiveness?: (
+    workflow: WorkflowManifest,
+    checkpoints: readonly CheckpointLiveness[],
+  ) => void;
 }
 
 /**
@@ -73,6 +81,7 @@ export function createRatchetTransformer(
       const compiled = compileWorkflow(site, sourceFile, fileName, sink, context);
       if (!compiled) continue;
       workflows.push(compiled.manifest);
+      options.onLiveness?.(compiled.manifest, compiled.liveness);
       replacements.set(site.node, rewriteSite(site, compiled.descriptor));
     }
     options.onFile?.({ fileName, workflows, diagnostics: sink.diagnostics });
