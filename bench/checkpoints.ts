@@ -1,4 +1,33 @@
+/**
+ * The checkpoint benchmark: the cost of a checkpoint, as ratios to raw baselines timed in
+ * the same rounds. bench/README.md says what each figure measures.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { createEngine, type StorageAdapter, type Workflow } from "ratchet";
+import { memory } from "ratchet/adapters/memory";
+import { sqlite } from "ratchet/adapters/sqlite";
+import {
+  plainAwaitMicros,
+  rawSqliteInsertMicros,
+  type SynchronousMode,
+  sqliteVersion,
+} from "./baselines.js";
+import {
+  type Comparison,
+  machineInfo,
+  packageVersion,
+  printTable,
+  writeResults,
+} from "./report.js";
+import { writeStepsWorkflow } from "./workflow-source.js";
+
+const STEPS = 1000;
+const WARMUP_ROUNDS = 1;
+const ROUNDS = 31;
+/** Loops of STEPS awaits timed per round for the plain-await baseline. */
+const AWAIT_REPEATS = 200;
 
 /**
  * Microseconds per step of one `engine.run` of `workflow`, which has `steps` steps, on a
@@ -24,4 +53,110 @@ export async function engineStepMicros(
   } finally {
     await engine.close();
   }
+}
+
+interface Pair {
+  readonly name: string;
+  readonly subject: string;
+  readonly baseline: string;
+  readonly runSubject: () => Promise<number>;
+  readonly runBaseline: () => Promise<number>;
+}
+
+/** Run the checkpoint benchmark: print its table and write `bench/results/checkpoints.json`. */
+export async function runCheckpoints(): Promise<void> {
+  const workflowUrl = await writeStepsWorkflow(
+    new URL("generated/", import.meta.url),
+    STEPS,
+    "noopSteps",
+  );
+  const { noopSteps } = (await import(workflowUrl.href)) as {
+    noopSteps: Workflow<[], number>;
+  };
+
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "ratchet-bench-"));
+  let fileCount = 0;
+  const freshFile = (label: string) => path.join(tmp, `${label}-${++fileCount}.db`);
+
+  const sqlitePair = (synchronous: SynchronousMode): Pair => ({
+    name: `sqlite, synchronous ${synchronous}`,
+    subject: `engine.run of ${STEPS} no-op steps, sqlite({ path, synchronous: "${synchronous}" })`,
+    baseline: "raw INSERT",
+    runSubject: () =>
+      engineStepMicros(
+        sqlite({ path: freshFile(`engine-${synchronous}`), synchronous }),
+        noopSteps,
+        STEPS,
+      ),
+    runBaseline: async () =>
+      rawSqliteInsertMicros(freshFile(`raw-${synchronous}`), synchronous, STEPS),
+  });
+
+  const pairs: readonly Pair[] = [
+    {
+      name: "memory",
+      subject: `engine.run of ${STEPS} no-op steps, memory()`,
+      baseline: "plain await",
+      runSubject: () => engineStepMicros(memory() as StorageAdapter, noopSteps, STEPS),
+      runBaseline: () => plainAwaitMicros(STEPS, AWAIT_REPEATS),
+    },
+    sqlitePair("full"),
+    sqlitePair("normal"),
+  ];
+
+  const samples = pairs.map(() => ({ subject: [] as number[], baseline: [] as number[] }));
+  const started = performance.now();
+  try {
+    for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
+      for (const [i, pair] of pairs.entries()) {
+        // Alternate which side goes first, so drift within a round does not favour one side.
+        const subjectFirst = round % 2 === 0;
+        const first = subjectFirst ? pair.runSubject : pair.runBaseline;
+        const second = subjectFirst ? pair.runBaseline : pair.runSubject;
+        const a = await first();
+        const b = await second();
+        if (round < 0) continue;
+        samples[i].subject.push(subjectFirst ? a : b);
+        samples[i].baseline.push(subjectFirst ? b : a);
+      }
+      process.stdout.write(round < 0 ? "warm-up done\n" : `round ${round + 1}/${ROUNDS} done\n`);
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+
+  const comparisons: Comparison[] = pairs.map((pair, i) => ({
+    name: pair.name,
+    subject: pair.subject,
+    baseline: pair.baseline,
+    subjectMicros: samples[i].subject,
+    baselineMicros: samples[i].baseline,
+  }));
+
+  printTable(
+    `Checkpoint cost: one run of ${STEPS} sequential no-op steps, median of ${ROUNDS} rounds ` +
+      `(${((performance.now() - started) / 1000).toFixed(0)} s)`,
+    comparisons,
+  );
+  const written = await writeResults("checkpoints", {
+    description:
+      `µs per step of one engine.run of a workflow of ${STEPS} sequential no-op steps (run ` +
+      "creation and final commit included), against a baseline timed in the same round: a plain " +
+      "`await Promise.resolve(i)` loop for memory(); one autocommit single-row better-sqlite3 " +
+      "INSERT (~100-byte body, same pragmas as the adapter, fresh file) for sqlite(). " +
+      "ratioMedian is the median of the per-round ratios.",
+    settings: {
+      steps: STEPS,
+      rounds: ROUNDS,
+      warmupRounds: WARMUP_ROUNDS,
+      awaitRepeats: AWAIT_REPEATS,
+      tmpdir: os.tmpdir(),
+    },
+    machine: machineInfo({
+      sqlite: sqliteVersion(),
+      betterSqlite3: packageVersion("better-sqlite3"),
+    }),
+    comparisons,
+  });
+  console.log(`wrote ${path.relative(process.cwd(), written)}`);
 }

@@ -3,12 +3,15 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
 
-/** One comparison: Ratchet's cost per step against a raw baseline, timed in the same rounds. */
+/**
+ * One comparison: Ratchet's cost per operation (a step, a file) against a baseline timed in
+ * the same rounds. Extra fields (a corpus's size, say) are copied into the results as they are.
+ */
 export interface Comparison {
   readonly name: string;
   readonly subject: string;
   readonly baseline: string;
-  /** Ratchet, microseconds per step, one sample per round. */
+  /** Ratchet, microseconds per operation, one sample per round. */
   readonly subjectMicros: readonly number[];
   /** The baseline, microseconds per operation, one sample per round. */
   readonly baselineMicros: readonly number[];
@@ -24,7 +27,7 @@ export function median(values: readonly number[]): number {
  * The headline ratio is the median of the per-round ratios: each round's pair ran back to
  * back, so a slow stretch of the machine slows both sides of the ratio it lands in.
  */
-function summarize(comparison: Comparison) {
+export function summarize<C extends Comparison>(comparison: C) {
   const ratios = comparison.subjectMicros.map((s, i) => s / comparison.baselineMicros[i]);
   return {
     ...comparison,
@@ -37,15 +40,16 @@ function summarize(comparison: Comparison) {
   };
 }
 
-function formatMicros(micros: number): string {
+export function formatMicros(micros: number): string {
   return micros >= 100 ? micros.toFixed(0) : micros >= 1 ? micros.toFixed(2) : micros.toFixed(3);
 }
 
-function formatRatio(ratio: number): string {
+export function formatRatio(ratio: number): string {
+  if (ratio < 0.1) return ratio.toPrecision(2);
   return ratio >= 100 ? ratio.toFixed(0) : ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2);
 }
 
-/** Print the comparisons as a plain-text table. */
+/** Print the comparisons of the checkpoint benchmark as a plain-text table. */
 export function printTable(title: string, comparisons: readonly Comparison[]): void {
   const header = [
     "store",
@@ -65,10 +69,20 @@ export function printTable(title: string, comparisons: readonly Comparison[]): v
       `${formatRatio(c.ratioMedian)}×`,
       `${formatRatio(c.ratioMin)}–${formatRatio(c.ratioMax)}×`,
     ]);
+  printRows(title, header, rows, [0, 2]);
+}
+
+/** Print a plain-text table; the columns in `leftAligned` are padded right, the rest left. */
+export function printRows(
+  title: string,
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  leftAligned: readonly number[],
+): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: readonly string[]) =>
     cells.map((cell, i) =>
-      i === 0 || i === 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]),
+      leftAligned.includes(i) ? cell.padEnd(widths[i]) : cell.padStart(widths[i]),
     );
   console.log(`\n${title}\n`);
   console.log(line(header).join("  "));
@@ -87,9 +101,17 @@ function gitState(): { commit: string | null; dirty: boolean | null } {
   }
 }
 
-/** Where and on what the numbers were measured: they mean little without it. */
-export function machineInfo(sqliteVersion: string) {
+/** The installed version of a package, read from its package.json. */
+export function packageVersion(name: string): string {
   const require = createRequire(import.meta.url);
+  return (require(`${name}/package.json`) as { version: string }).version;
+}
+
+/**
+ * Where and on what the numbers were measured: they mean little without it. `versions`
+ * names what the benchmark exercises besides Node (SQLite, TypeScript, swc…).
+ */
+export function machineInfo(versions: Readonly<Record<string, string>>) {
   const cpus = os.cpus();
   return {
     node: process.version,
@@ -97,8 +119,7 @@ export function machineInfo(sqliteVersion: string) {
     cpus: cpus.length,
     cpuModel: cpus[0]?.model ?? null,
     totalMemoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    sqlite: sqliteVersion,
-    betterSqlite3: (require("better-sqlite3/package.json") as { version: string }).version,
+    ...versions,
     git: gitState(),
   };
 }
