@@ -86,6 +86,18 @@ export interface StoredRun {
   readonly createdAt: number;
   /** Epoch milliseconds of the last commit (of the creation, before the first commit). */
   readonly updatedAt: number;
+  /**
+   * For a `sleeping` run, when it wakes; for a `waiting` run, when its wait times out
+   * (`null`: never). Epoch milliseconds on the engine's clock. Optional for adapters written
+   * before waits existed; `undefined` reads as `null`.
+   */
+  readonly wakeAt?: number | null;
+  /** For a `waiting` run, what it waits for: a serialized wait (opaque to the adapter). */
+  readonly wait?: string | null;
+  /** For a run waiting for an event, the event's name (what `listRuns({ waitEvent })` finds). */
+  readonly waitEvent?: string | null;
+  /** A delivered answer or event payload the run has not consumed yet (serialized). */
+  readonly inbox?: string | null;
 }
 
 /** What {@link StorageAdapter.createRun} stores. */
@@ -124,6 +136,21 @@ export interface Commit {
    * is released (owner and expiry cleared) in the same transaction.
    */
   readonly leaseMs?: number;
+  /** Set (a number) or clear (`null`) `wakeAt`; `undefined` keeps it. */
+  readonly wakeAt?: number | null;
+  /** Set or clear (`null`) the wait and its event name; `undefined` keeps them. */
+  readonly wait?: { readonly spec: string; readonly event: string | null } | null;
+  /** `null` clears the inbox (the run consumed it); `undefined` keeps it. */
+  readonly inbox?: null;
+}
+
+/** What {@link StorageAdapter.deliver} hands to a waiting run. */
+export interface Delivery {
+  readonly runId: string;
+  /** The run's `wait` as the deliverer read it: the delivery applies only to that wait. */
+  readonly wait: string;
+  /** The serialized answer or event payload, stored in `inbox`. */
+  readonly payload: string;
 }
 
 /**
@@ -143,6 +170,8 @@ export type CommitOutcome =
 export interface RunQuery {
   readonly status?: RunStatus | readonly RunStatus[];
   readonly workflow?: string;
+  /** Only runs waiting for this event. */
+  readonly waitEvent?: string;
   /** At most this many runs; no limit when omitted. */
   readonly limit?: number;
 }
@@ -167,6 +196,12 @@ export interface ClaimOptions {
    * run must match both.
    */
   readonly versions?: readonly string[];
+  /**
+   * Also claim `sleeping` and `waiting` runs whose `wakeAt` is at or before this time
+   * (epoch milliseconds on the engine's clock, which a test may move): sleeps that are over
+   * and waits that timed out. Omitted: none of them.
+   */
+  readonly wakeBefore?: number;
 }
 
 /**
@@ -216,6 +251,32 @@ export interface StorageAdapter {
   releaseLease(runId: string, owner: string): Promise<void>;
   /** Runs matching the query, newest first. */
   listRuns(query?: RunQuery): Promise<StoredRun[]>;
+  /**
+   * Optional: call `listener` soon after runs may have become claimable — created
+   * unleased, or released by {@link StorageAdapter.releaseLease} — by any process sharing
+   * the store, so a worker can claim at once instead of at its next poll. Only a hint: it
+   * names no run, may coalesce many changes into one call, may be missed, and says nothing
+   * about leases that merely expire; workers keep polling. Returns a function that stops
+   * the calls. Called after `init()`; the adapter stops calling when closed.
+   *
+   * @example The Postgres adapter implements it with `LISTEN`/`NOTIFY`.
+   */
+  subscribe?(listener: () => void): () => void;
+  /**
+   * Optional (needed for `waitForUser`/`waitForEvent`): if the run is `waiting` and its
+   * `wait` still equals `delivery.wait`, store the payload in `inbox`, clear `wait`,
+   * `waitEvent` and `wakeAt`, set the status to `pending` (claimable at once) and bump
+   * `seq` — atomically, so of two deliveries to one wait exactly one applies. Resolves to
+   * whether it applied; otherwise nothing is written.
+   */
+  deliver?(delivery: Delivery): Promise<boolean>;
+  /**
+   * Optional (needed for `RunHandle.cancel`): unless the run already ended, set its status
+   * to `cancelled` with this serialized error, release its lease, clear any wait, and bump
+   * `seq`, so a process still executing it fails its next commit and stops. Resolves to
+   * whether it applied.
+   */
+  cancel?(runId: string, error: string): Promise<boolean>;
   /** Release resources. The adapter is not used afterwards. */
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@ export type {
   ClaimOptions,
   Commit,
   CommitOutcome,
+  Delivery,
   NewRun,
   RunQuery,
   RunStatus,
