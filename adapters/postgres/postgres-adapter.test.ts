@@ -1,0 +1,419 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { transformSync } from "@swc/core";
+import pg from "pg";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { openTestDatabase } from "../../test/support/postgres.js";
+import { StorageError } from "../contract.js";
+import { describeAdapterContract } from "../testing/index.js";
+import {
+  PostgresAdapter,
+  type PostgresAdapterOptions,
+  type PostgresPool,
+  type PostgresQuery,
+  postgres,
+} from "./index.js";
+
+const db = await openTestDatabase();
+const hour = 3_600_000;
+const opened: PostgresAdapter[] = [];
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((adapter) => adapter.close()));
+  await db.cleanUp();
+});
+afterAll(() => db.end());
+
+/** An adapter on a fresh schema, closed after the test. */
+function fresh(options: { pool?: PostgresPool; schema?: string; notify?: boolean } = {}) {
+  const schema = options.schema ?? db.freshSchema();
+  const adapter =
+    options.pool === undefined && db.url !== undefined
+      ? postgres({ connectionString: db.url, schema, notify: options.notify })
+      : postgres({ pool: options.pool ?? db.pool(), schema, notify: options.notify });
+  opened.push(adapter);
+  return adapter;
+}
+
+const newRun = (id: string) => ({ id, workflow: "order", version: "v1", args: "[]" });
+
+/** A pool that records every statement it is given, and every connection taken. */
+function countingPool(pool: PostgresPool) {
+  const queries: PostgresQuery[] = [];
+  let connections = 0;
+  const counting: PostgresPool = {
+    query: (query) => {
+      queries.push(query);
+      return pool.query(query);
+    },
+    connect: () => {
+      connections++;
+      return pool.connect();
+    },
+  };
+  return { pool: counting, queries, connections: () => connections };
+}
+
+describeAdapterContract(`postgres on ${db.label}`, () => fresh());
+describeAdapterContract(`postgres on ${db.label}, a passed pool, no NOTIFY`, () =>
+  fresh({ pool: db.pool(), notify: false }),
+);
+
+describe(`postgres adapter on ${db.label}`, () => {
+  it("commits a checkpoint in exactly one statement, a prepared one", async () => {
+    const { pool, queries, connections } = countingPool(db.pool());
+    const storage = fresh({ pool });
+    await storage.init();
+    const { run } = await storage.createRun({ ...newRun("r1"), leaseOwner: "w", leaseMs: hour });
+    const afterInit = connections();
+    queries.length = 0;
+    for (let seq = 0; seq < 50; seq++) {
+      const outcome = await storage.commit({
+        runId: run.id,
+        expectedSeq: seq,
+        owner: "w",
+        status: seq === 49 ? "completed" : "running",
+        frame: `{"pc":${seq},"big":"${"x".repeat(seq * 100)}"}`,
+        result: seq === 49 ? '"done"' : undefined,
+        leaseMs: hour,
+      });
+      expect(outcome).toEqual({ ok: true, seq: seq + 1 });
+    }
+    expect(queries).toHaveLength(50);
+    expect(new Set(queries.map((q) => q.name)).size).toBe(1);
+    expect(queries[0].name).toMatch(/^ratchet_[0-9a-f]{12}_commit$/);
+    expect(connections()).toBe(afterInit);
+
+    // Every other method is one statement too; only a failed commit reads again, to say why.
+    const counted = async (action: () => Promise<unknown>) => {
+      queries.length = 0;
+      await action();
+      return queries.length;
+    };
+    expect(await counted(() => storage.createRun(newRun("r2")))).toBe(1);
+    expect(
+      await counted(() => storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 9 })),
+    ).toBe(1);
+    expect(await counted(() => storage.renewLeases("w", ["r2", "r1"], hour))).toBe(1);
+    expect(await counted(() => storage.releaseLease("r2", "w"))).toBe(1);
+    expect(await counted(() => storage.loadRun("r2"))).toBe(1);
+    expect(await counted(() => storage.listRuns({ status: "pending", workflow: "order" }))).toBe(1);
+    expect(
+      await counted(() =>
+        storage.commit({ runId: "r1", expectedSeq: 0, owner: "w", status: "running" }),
+      ),
+    ).toBe(2);
+    expect(connections()).toBe(afterInit);
+  });
+
+  it("never hands one run to two pools claiming at once", async () => {
+    const schema = db.freshSchema();
+    const a = fresh({ pool: db.pool(), schema });
+    const b = fresh({ pool: db.pool(), schema });
+    await Promise.all([a.init(), b.init()]);
+    const ids = new Set<string>();
+    for (let i = 0; i < 200; i++) ids.add((await a.createRun(newRun(`run-${i}`))).run.id);
+    const claims = [a, b].flatMap((storage, s) =>
+      Array.from({ length: 10 }, async (_, w) => {
+        const owner = `pool-${s}-worker-${w}`;
+        const mine: string[] = [];
+        for (;;) {
+          const runs = await storage.claimRunnable({ owner, leaseMs: hour, limit: 4 });
+          if (runs.length === 0) return { owner, mine };
+          for (const run of runs) {
+            mine.push(run.id);
+            const outcome = await storage.commit({
+              runId: run.id,
+              expectedSeq: run.seq,
+              owner,
+              status: "completed",
+              result: JSON.stringify(owner),
+            });
+            expect(outcome.ok).toBe(true);
+          }
+        }
+      }),
+    );
+    const results = await Promise.all(claims);
+    const claimed = results.flatMap((r) => r.mine);
+    expect(claimed).toHaveLength(200);
+    expect(new Set(claimed)).toEqual(ids);
+    for (const pool of [0, 1]) {
+      const share = results.filter((r) => r.owner.startsWith(`pool-${pool}`));
+      expect(share.flatMap((r) => r.mine).length).toBeGreaterThan(0);
+    }
+    const rows = await db.query<{ id: string; result: string }>(
+      `SELECT id, result FROM "${schema}".runs WHERE status = 'completed'`,
+    );
+    const owners = new Map(results.flatMap((r) => r.mine.map((id) => [id, r.owner])));
+    expect(rows).toHaveLength(200);
+    for (const row of rows) expect(row.result).toBe(JSON.stringify(owners.get(row.id)));
+  });
+
+  it("migrates once, however many adapters initialize the schema at once", async () => {
+    const schema = db.freshSchema();
+    const adapters = Array.from({ length: 5 }, () => fresh({ pool: db.pool(), schema }));
+    await Promise.all(adapters.flatMap((adapter) => [adapter.init(), adapter.init()]));
+    await adapters[0].createRun(newRun("r1"));
+    expect(await adapters[4].loadRun("r1")).not.toBeNull();
+    expect(await db.query(`SELECT id, version FROM "${schema}".schema_version`)).toEqual([
+      { id: 1, version: 1 },
+    ]);
+    const objects = await db.query<{ relname: string }>(
+      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind IN ('r', 'i') ORDER BY c.relname`,
+      [schema],
+    );
+    expect(objects.map((o) => o.relname)).toEqual([
+      "runs",
+      "runs_claim",
+      "runs_created",
+      "runs_idempotency_key",
+      "runs_pkey",
+      "runs_workflow_created",
+      "schema_version",
+      "schema_version_pkey",
+    ]);
+  });
+
+  it("refuses a schema written by a newer Ratchet, saying what to do", async () => {
+    const schema = db.freshSchema();
+    await fresh({ schema }).init();
+    await db.query(`UPDATE "${schema}".schema_version SET version = 99`);
+    const init = fresh({ schema }).init();
+    await expect(init).rejects.toBeInstanceOf(StorageError);
+    await expect(init).rejects.toMatchObject({ code: "schema-too-new" });
+    await expect(init).rejects.toThrow(/version 99.*knows only up to 1.*Upgrade ratchet/s);
+    await expect(init).rejects.toThrow(schema);
+  });
+
+  it("keeps stores in different schemas of one database apart", async () => {
+    const pool = db.pool();
+    const a = fresh({ pool });
+    const b = fresh({ pool });
+    await a.init();
+    await b.init();
+    await a.createRun(newRun("only-in-a"));
+    expect(await b.loadRun("only-in-a")).toBeNull();
+    expect(await b.listRuns()).toEqual([]);
+    await b.createRun(newRun("only-in-a"));
+  });
+
+  it("stores U+0000 and U+FFFF, and leaves other strings as they are in the table", async () => {
+    const schema = db.freshSchema();
+    const storage = fresh({ schema });
+    await storage.init();
+    const tricky = ["\0", "\uffff", "\uffff0", "\uffff\uffff", "a\0\uffff0b\uffff\0", "\\0"];
+    for (const [i, text] of tricky.entries()) {
+      const id = `r\0${text}`;
+      await storage.createRun({ ...newRun(id), args: text, workflow: text, sessionId: text });
+      expect(await storage.loadRun(id)).toMatchObject({ id, args: text, workflow: text });
+      const [listed] = await storage.listRuns({ workflow: text });
+      expect(listed).toMatchObject({ id, sessionId: text });
+      const [claimed] = await storage.claimRunnable({
+        owner: `o\0${i}`,
+        leaseMs: hour,
+        limit: 1,
+        workflows: [text],
+      });
+      expect(claimed).toMatchObject({ id, leaseOwner: `o\0${i}` });
+    }
+    await storage.createRun({ ...newRun("plain"), args: '["héllo 😀"]' });
+    expect(await db.query(`SELECT args FROM "${schema}".runs WHERE id = 'plain'`)).toEqual([
+      { args: '["héllo 😀"]' },
+    ]);
+  });
+
+  it.skipIf(db.kind === "pglite")(
+    "takes lease and creation times from the server's clock, not this process's (needs a server: PGlite shares this clock)",
+    async () => {
+      const storage = fresh();
+      await storage.init();
+      vi.useFakeTimers({ toFake: ["Date"] });
+      try {
+        vi.setSystemTime(new Date("2001-01-01T00:00:00Z"));
+        const real = performance.timeOrigin + performance.now();
+        const { run } = await storage.createRun({
+          ...newRun("r"),
+          leaseOwner: "w",
+          leaseMs: 1000,
+        });
+        expect(Math.abs(run.createdAt - real)).toBeLessThan(5_000);
+        expect(run.leaseExpiresAt! - run.createdAt).toBe(1000);
+        // A lease that the (wrong) local clock would think expired long ago is still live.
+        expect(await storage.claimRunnable({ owner: "x", leaseMs: 1, limit: 5 })).toEqual([]);
+      } finally {
+        vi.useRealTimers();
+      }
+    },
+  );
+
+  describe("subscribe", () => {
+    const waitFor = async (condition: () => boolean) => {
+      for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+
+    it("wakes listeners in other adapters when a run becomes claimable, and stops when asked", async () => {
+      const schema = db.freshSchema();
+      const producer = fresh({ pool: db.pool(), schema });
+      const worker = fresh({ pool: db.pool(), schema });
+      const elsewhere = fresh({ pool: db.pool() });
+      await Promise.all([producer.init(), worker.init(), elsewhere.init()]);
+      let wakes = 0;
+      let elsewhereWakes = 0;
+      const stop = worker.subscribe(() => wakes++);
+      elsewhere.subscribe(() => elsewhereWakes++);
+      // LISTEN is sent in the background; wait until a notification gets through.
+      for (let i = 0; wakes === 0 && i < 100; i++) {
+        await producer.createRun(newRun(`warm-up-${i}`));
+        await waitFor(() => wakes > 0);
+      }
+      expect(wakes).toBeGreaterThan(0);
+
+      wakes = 0;
+      await producer.createRun(newRun("unleased"));
+      await waitFor(() => wakes > 0);
+      expect(wakes).toBe(1);
+
+      wakes = 0;
+      await producer.createRun({ ...newRun("leased"), leaseOwner: "p", leaseMs: hour });
+      await producer.releaseLease("leased", "someone-else");
+      await new Promise((r) => setTimeout(r, 100));
+      expect(wakes).toBe(0);
+      await producer.releaseLease("leased", "p");
+      await waitFor(() => wakes > 0);
+      expect(wakes).toBe(1);
+
+      wakes = 0;
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) => producer.createRun(newRun(`burst-${i}`))),
+      );
+      await waitFor(() => wakes > 0);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(wakes).toBeGreaterThanOrEqual(1);
+      expect(wakes).toBeLessThan(20);
+
+      stop();
+      wakes = 0;
+      await producer.createRun(newRun("after-stop"));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(wakes).toBe(0);
+      expect(elsewhereWakes).toBe(0);
+    });
+
+    it("announces nothing with notify: false", async () => {
+      const schema = db.freshSchema();
+      const quiet = fresh({ schema, notify: false });
+      const listener = fresh({ schema });
+      await Promise.all([quiet.init(), listener.init()]);
+      let wakes = 0;
+      listener.subscribe(() => wakes++);
+      await new Promise((r) => setTimeout(r, 100));
+      await quiet.createRun(newRun("r"));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(wakes).toBe(0);
+    });
+
+    it("needs init() first", () => {
+      expect(() => fresh().subscribe(() => {})).toThrow(
+        expect.objectContaining({ code: "not-ready" }),
+      );
+    });
+  });
+
+  it("ends a pool it opened, but not one you passed", async () => {
+    const passed = db.pool();
+    const onPassed = fresh({ pool: passed });
+    await onPassed.init();
+    await onPassed.close();
+    expect(await passed.query({ text: "SELECT 1 AS one" })).toMatchObject({ rows: [{ one: 1 }] });
+
+    const own = fresh();
+    await own.init();
+    await own.close();
+    await own.close();
+    await expect(own.loadRun("r")).rejects.toMatchObject({ code: "not-ready" });
+    await expect(own.init()).rejects.toMatchObject({ code: "not-ready" });
+  });
+
+  it("refuses calls before init()", async () => {
+    await expect(fresh().createRun(newRun("r"))).rejects.toMatchObject({
+      code: "not-ready",
+      message: expect.stringContaining("createRun() before init()"),
+    });
+  });
+
+  it("takes a pg.Pool as it is", () => {
+    const pool = new pg.Pool({ connectionString: "postgres://nowhere.invalid/db" });
+    expect(postgres({ pool }).config.source).toEqual({ kind: "pool", pool });
+    void pool.end();
+  });
+
+  it("applies defaults and freezes its configuration", () => {
+    const adapter = new PostgresAdapter({ connectionString: "postgres://h/db" });
+    expect(adapter.config).toEqual({
+      source: { kind: "connectionString", connectionString: "postgres://h/db", maxConnections: 10 },
+      schema: "ratchet",
+      notify: true,
+    });
+    expect(Object.isFrozen(adapter.config)).toBe(true);
+    expect(Object.isFrozen(adapter.config.source)).toBe(true);
+  });
+
+  it.each<[string, unknown]>([
+    ["no source", {}],
+    ["an empty connection string", { connectionString: "" }],
+    ["both connectionString and pool", { connectionString: "postgres://h/db", pool: db.pool() }],
+    ["a pool that is not one", { pool: {} }],
+    ["maxConnections with a pool", { pool: db.pool(), maxConnections: 3 }],
+    ["zero maxConnections", { connectionString: "postgres://h/db", maxConnections: 0 }],
+    ["a schema that is not an identifier", { connectionString: "x", schema: 'x"; DROP' }],
+    ["a schema longer than 63 characters", { connectionString: "x", schema: "s".repeat(64) }],
+    ["a notify that is not a boolean", { connectionString: "x", notify: "yes" }],
+  ])("rejects options with %s", (_, options) => {
+    expect(() => postgres(options as PostgresAdapterOptions)).toThrow(
+      expect.objectContaining({ code: "invalid-argument" }),
+    );
+  });
+
+  it("imports without pg and says how to install it on init()", () => {
+    const repo = fileURLToPath(new URL("../..", import.meta.url));
+    const out = mkdtempSync(join(tmpdir(), "ratchet-postgres-nodriver-"));
+    try {
+      for (const source of [
+        "adapters/contract.ts",
+        "adapters/postgres/index.ts",
+        "adapters/postgres/postgres-adapter.ts",
+        "adapters/postgres/postgres-config.ts",
+        "adapters/postgres/postgres-migrations.ts",
+      ]) {
+        const { code } = transformSync(readFileSync(join(repo, source), "utf8"), {
+          filename: source,
+          jsc: { parser: { syntax: "typescript" }, target: "es2022" },
+          module: { type: "es6" },
+        });
+        const target = join(out, source.replace(/\.ts$/, ".js"));
+        mkdirSync(dirname(target), { recursive: true });
+        writeFileSync(target, code);
+      }
+      writeFileSync(join(out, "package.json"), '{ "type": "module" }');
+      writeFileSync(
+        join(out, "probe.mjs"),
+        `const { postgres } = await import("./adapters/postgres/index.js");
+         const error = await postgres({ connectionString: "postgres://h/db" }).init().then(() => null, (e) => e);
+         console.log(JSON.stringify({ code: error?.code, message: error?.message }));`,
+      );
+      const probe = spawnSync(process.execPath, [join(out, "probe.mjs")], { encoding: "utf8" });
+      expect(probe.status, probe.stderr).toBe(0);
+      expect(JSON.parse(probe.stdout)).toEqual({
+        code: "driver-missing",
+        message: expect.stringContaining("npm install pg"),
+      });
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,565 @@
+import { createHash } from "node:crypto";
+import type PG from "pg";
+import {
+  type ClaimOptions,
+  type Commit,
+  type CommitOutcome,
+  type NewRun,
+  type RunQuery,
+  type RunStatus,
+  type StorageAdapter,
+  StorageError,
+  type StoredRun,
+  terminalStatuses,
+} from "../contract.js";
+import {
+  type PostgresAdapterConfig,
+  type PostgresAdapterOptions,
+  type PostgresNotification,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type PostgresQuery,
+  resolvePostgresConfig,
+} from "./postgres-config.js";
+import { migratePostgres, quoteIdentifier } from "./postgres-migrations.js";
+
+/** A row as the adapter's statements return it: times as epoch milliseconds. */
+interface RunRow {
+  id: string;
+  workflow: string;
+  version: string;
+  status: RunStatus;
+  seq: number | string | bigint;
+  args: string;
+  frame: string | null;
+  result: string | null;
+  error: string | null;
+  idempotency_key: string | null;
+  session_id: string | null;
+  lease_owner: string | null;
+  lease_expires_at: number | string | bigint | null;
+  created_at: number | string | bigint;
+  updated_at: number | string | bigint;
+}
+
+/** The channel every adapter notifies on; the payload is the schema, so stores tell apart. */
+export const runnableChannel = "ratchet_runnable";
+
+/**
+ * The server's clock, to the millisecond: stored times are whole milliseconds, so the
+ * epoch milliseconds an adapter returns are exactly what it compares.
+ */
+const now = "date_trunc('milliseconds', now())";
+const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::int8`;
+const runColumns =
+  "id, workflow, version, status, seq, args, frame, result, error, idempotency_key, " +
+  `session_id, lease_owner, ${epochMs("lease_expires_at")} AS lease_expires_at, ` +
+  `${epochMs("created_at")} AS created_at, ${epochMs("updated_at")} AS updated_at`;
+
+/**
+ * Every statement the adapter runs after migrating. Each is named, so a connection parses
+ * it once and later executions send only Bind/Execute. Names carry a hash of the schema and
+ * the variant: one pool may serve adapters on several schemas.
+ */
+function statements(schema: string, notify: boolean) {
+  const runs = `${quoteIdentifier(schema)}.runs`;
+  const tag = createHash("sha256").update(schema).digest("hex").slice(0, 12);
+  const named =
+    (key: string, text: string) =>
+    (...values: unknown[]): PostgresQuery => ({ name: `ratchet_${tag}_${key}`, text, values });
+  /** A statement whose last parameter is the notification's payload: the schema. */
+  const announcing = (key: string, text: string) => {
+    const statement = named(key, text);
+    return (...values: unknown[]) => statement(...values, schema);
+  };
+  const insert = `INSERT INTO ${runs} (id, workflow, version, status, seq, args, idempotency_key,
+       session_id, lease_owner, lease_expires_at, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, ${now} + $9::int8 * interval '1 millisecond',
+       ${now}, ${now})
+     ON CONFLICT DO NOTHING`;
+  const list = (byStatus: boolean, byWorkflow: boolean) => {
+    const conditions = [
+      ...(byStatus ? ["status = ANY($2::text[])"] : []),
+      ...(byWorkflow ? [`workflow = $${byStatus ? 3 : 2}`] : []),
+    ];
+    const where = conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`;
+    const statement = named(
+      `list${byStatus ? "_s" : ""}${byWorkflow ? "_w" : ""}`,
+      `SELECT ${runColumns} FROM ${runs} ${where}
+       ORDER BY created_at DESC, ord DESC LIMIT $1`,
+    );
+    return (limit: number | null, statuses: readonly string[] | null, workflow: string | null) =>
+      statement(limit, ...(byStatus ? [statuses] : []), ...(byWorkflow ? [workflow] : []));
+  };
+  return {
+    /** `(id, workflow, version, status, args, key, session, owner, leaseMs)` → the new row, if created. */
+    create: named("create", `${insert} RETURNING ${runColumns}`),
+    /** The same for an unleased run, announcing it on {@link runnableChannel}. */
+    createAnnounced: notify
+      ? announcing(
+          "create_notify",
+          `WITH inserted AS (${insert} RETURNING *)
+           SELECT ${runColumns}, pg_notify('${runnableChannel}', $10) FROM inserted`,
+        )
+      : undefined,
+    /** `(idempotencyKey)` → the run with it. */
+    byIdempotencyKey: named(
+      "by_key",
+      `SELECT ${runColumns} FROM ${runs} WHERE idempotency_key = $1`,
+    ),
+    /** `(id)` → the run. */
+    load: named("load", `SELECT ${runColumns} FROM ${runs} WHERE id = $1`),
+    // The whole commit is this one statement, hence one transaction in autocommit; the
+    // WHERE clause is the compare-and-set, and the row lock makes racing commits queue
+    // and then see the winner's seq.
+    /** `(id, expectedSeq, owner, status, frame, result, error, leaseMs | null)` → the new seq. */
+    commit: named(
+      "commit",
+      `UPDATE ${runs} SET
+         status = $4,
+         seq = seq + 1,
+         frame = COALESCE($5, frame),
+         result = COALESCE($6, result),
+         error = COALESCE($7, error),
+         lease_owner = CASE WHEN $8::int8 IS NULL THEN NULL ELSE lease_owner END,
+         lease_expires_at = ${now} + $8::int8 * interval '1 millisecond',
+         updated_at = ${now}
+       WHERE id = $1 AND seq = $2 AND lease_owner = $3
+       RETURNING seq`,
+    ),
+    /** `(id)` → who holds the lease; read only after a commit failed, to say why. */
+    commitState: named("commit_state", `SELECT lease_owner FROM ${runs} WHERE id = $1`),
+    // SKIP LOCKED: concurrent claims pass over each other's rows instead of queueing, and
+    // FOR UPDATE rechecks the WHERE clause on the newest row version, so a run claimed a
+    // moment ago is never taken again. MATERIALIZED evaluates the pick exactly once.
+    /** `(owner, leaseMs, workflows | null, versions | null, limit)` → the claimed rows, oldest first. */
+    claim: named(
+      "claim",
+      `WITH picked AS MATERIALIZED (
+         SELECT id FROM ${runs}
+         WHERE status IN ('pending', 'running')
+           AND (lease_expires_at IS NULL OR lease_expires_at <= ${now})
+           AND ($3::text[] IS NULL OR workflow = ANY($3::text[]))
+           AND ($4::text[] IS NULL OR version = ANY($4::text[]))
+         ORDER BY created_at, ord
+         LIMIT $5
+         FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+         UPDATE ${runs} SET
+           status = 'running',
+           lease_owner = $1,
+           lease_expires_at = ${now} + $2::int8 * interval '1 millisecond'
+         WHERE id IN (SELECT id FROM picked)
+         RETURNING *
+       )
+       SELECT ${runColumns} FROM claimed ORDER BY created_at, ord`,
+    ),
+    /** `(owner, ids, leaseMs)` → the ids renewed. */
+    renew: named(
+      "renew",
+      `UPDATE ${runs} SET lease_expires_at = ${now} + $3::int8 * interval '1 millisecond'
+       WHERE id = ANY($2::text[]) AND lease_owner = $1
+       RETURNING id`,
+    ),
+    /** `(id, owner)`; announces the run when it is left claimable. */
+    release: notify
+      ? announcing(
+          "release_notify",
+          `WITH released AS (
+             UPDATE ${runs} SET lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $1 AND lease_owner = $2
+             RETURNING status
+           )
+           SELECT pg_notify('${runnableChannel}', $3) FROM released
+           WHERE status IN ('pending', 'running')`,
+        )
+      : named(
+          "release",
+          `UPDATE ${runs} SET lease_owner = NULL, lease_expires_at = NULL
+           WHERE id = $1 AND lease_owner = $2`,
+        ),
+    /** `(limit | null, statuses, workflow)`, indexed by {@link listVariant}. */
+    list: [list(false, false), list(false, true), list(true, false), list(true, true)],
+  };
+}
+
+type Statements = ReturnType<typeof statements>;
+
+/** Which of the four `listRuns` statements serves a query. */
+function listVariant(byStatus: boolean, byWorkflow: boolean): number {
+  return (byStatus ? 2 : 0) + (byWorkflow ? 1 : 0);
+}
+
+/** The connection held for `LISTEN`, and how to detach the adapter's handlers from it. */
+interface Listening {
+  readonly client: PostgresPoolClient;
+  readonly stop: () => void;
+}
+
+/** What `init()` sets up: the pool, and the pool to end in `close()` if the adapter opened it. */
+interface Opened {
+  readonly pool: PostgresPool;
+  readonly owned: PG.Pool | undefined;
+}
+
+/**
+ * A {@link StorageAdapter} on PostgreSQL through node-postgres (`pg`): durable, shared by
+ * any number of processes on any number of machines.
+ *
+ * Every method is one statement in autocommit, so one round trip and one transaction; a
+ * failed commit reads once more to say why. Lease times come from the server's clock.
+ */
+export class PostgresAdapter implements StorageAdapter {
+  /** @inheritDoc */
+  readonly name = "postgres";
+  /** The checked options this adapter was created with. */
+  readonly config: PostgresAdapterConfig;
+  readonly #sql: Statements;
+  #opening: Promise<Opened> | undefined;
+  #opened: Opened | undefined;
+  #closed = false;
+  readonly #listeners = new Set<{ readonly listener: () => void }>();
+  #listening: Promise<Listening | undefined> | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #firing = false;
+
+  /** @param options - see {@link PostgresAdapterOptions}; checked and frozen here. */
+  constructor(options: PostgresAdapterOptions) {
+    this.config = resolvePostgresConfig(options);
+    this.#sql = statements(this.config.schema, this.config.notify);
+  }
+
+  /** Open the pool (loading `pg` if needed) and migrate the schema. */
+  async init(): Promise<void> {
+    if (this.#closed) throw notReady("init() after close()");
+    this.#opening ??= this.#open();
+    await this.#opening;
+  }
+
+  /** @inheritDoc */
+  async createRun(run: NewRun): Promise<{ run: StoredRun; created: boolean }> {
+    const { pool } = this.#ready("createRun");
+    if (run.leaseOwner !== undefined && run.leaseMs === undefined) {
+      throw new StorageError(
+        "invalid-argument",
+        `createRun("${run.id}") was given leaseOwner without leaseMs; pass both or neither.`,
+      );
+    }
+    const idempotencyKey = toText(run.idempotencyKey ?? null);
+    const leased = run.leaseOwner !== undefined;
+    const values = [
+      toText(run.id),
+      toText(run.workflow),
+      toText(run.version),
+      leased ? "running" : "pending",
+      toText(run.args),
+      idempotencyKey,
+      toText(run.sessionId ?? null),
+      leased ? toText(run.leaseOwner!) : null,
+      leased ? run.leaseMs! : null,
+    ];
+    const announce = leased ? undefined : this.#sql.createAnnounced;
+    const inserted = await pool.query<RunRow>((announce ?? this.#sql.create)(...values));
+    if (inserted.rows.length === 1) return { run: toStoredRun(inserted.rows[0]), created: true };
+    if (idempotencyKey !== null) {
+      // The insert lost to a run with this key: ON CONFLICT waited for that run's
+      // transaction, so this read (a new snapshot) sees it.
+      const existing = await pool.query<RunRow>(this.#sql.byIdempotencyKey(idempotencyKey));
+      if (existing.rows.length === 1) {
+        return { run: toStoredRun(existing.rows[0]), created: false };
+      }
+    }
+    throw new StorageError(
+      "run-exists",
+      `A run with id "${run.id}" already exists; choose another id, or pass the same idempotencyKey to get the existing run back.`,
+    );
+  }
+
+  /** @inheritDoc */
+  async loadRun(runId: string): Promise<StoredRun | null> {
+    const { rows } = await this.#ready("loadRun").pool.query<RunRow>(this.#sql.load(toText(runId)));
+    return rows.length === 0 ? null : toStoredRun(rows[0]);
+  }
+
+  /** @inheritDoc */
+  async commit(commit: Commit): Promise<CommitOutcome> {
+    const { pool } = this.#ready("commit");
+    const keepLease = commit.leaseMs !== undefined && !terminalStatuses.has(commit.status);
+    const runId = toText(commit.runId);
+    const owner = toText(commit.owner);
+    const { rows } = await pool.query<{ seq: number | string }>(
+      this.#sql.commit(
+        runId,
+        commit.expectedSeq,
+        owner,
+        commit.status,
+        toText(commit.frame ?? null),
+        toText(commit.result ?? null),
+        toText(commit.error ?? null),
+        keepLease ? commit.leaseMs! : null,
+      ),
+    );
+    if (rows.length === 1) return { ok: true, seq: Number(rows[0].seq) };
+    const state = await pool.query<{ lease_owner: string | null }>(this.#sql.commitState(runId));
+    if (state.rows.length === 0) return { ok: false, reason: "not-found" };
+    if (state.rows[0].lease_owner !== owner) return { ok: false, reason: "lease-lost" };
+    return { ok: false, reason: "conflict" };
+  }
+
+  /** @inheritDoc */
+  async claimRunnable(options: ClaimOptions): Promise<StoredRun[]> {
+    const { pool } = this.#ready("claimRunnable");
+    if (options.limit <= 0 || options.workflows?.length === 0 || options.versions?.length === 0) {
+      return [];
+    }
+    const { rows } = await pool.query<RunRow>(
+      this.#sql.claim(
+        toText(options.owner),
+        options.leaseMs,
+        options.workflows?.map(toText) ?? null,
+        options.versions?.map(toText) ?? null,
+        options.limit,
+      ),
+    );
+    return rows.map(toStoredRun);
+  }
+
+  /** @inheritDoc */
+  async renewLeases(owner: string, runIds: readonly string[], leaseMs: number): Promise<string[]> {
+    const { pool } = this.#ready("renewLeases");
+    if (runIds.length === 0) return [];
+    const { rows } = await pool.query<{ id: string }>(
+      this.#sql.renew(toText(owner), runIds.map(toText), leaseMs),
+    );
+    const renewed = new Set(rows.map((row) => fromText(row.id)));
+    return [...new Set(runIds)].filter((id) => renewed.has(id));
+  }
+
+  /** @inheritDoc */
+  async releaseLease(runId: string, owner: string): Promise<void> {
+    const { pool } = this.#ready("releaseLease");
+    await pool.query(this.#sql.release(toText(runId), toText(owner)));
+  }
+
+  /** @inheritDoc */
+  async listRuns(query: RunQuery = {}): Promise<StoredRun[]> {
+    const { pool } = this.#ready("listRuns");
+    const statuses = query.status === undefined ? undefined : [query.status].flat();
+    if (statuses?.length === 0 || (query.limit !== undefined && query.limit <= 0)) return [];
+    const statement =
+      this.#sql.list[listVariant(statuses !== undefined, query.workflow !== undefined)];
+    const { rows } = await pool.query<RunRow>(
+      statement(query.limit ?? null, statuses ?? null, toText(query.workflow ?? null)),
+    );
+    return rows.map(toStoredRun);
+  }
+
+  /**
+   * Call `listener` soon after runs of this store may have become claimable in any process
+   * sharing it: a run was created unleased, or a lease was released. It is a hint to look
+   * now rather than at the next poll; it says nothing about which runs, bursts are
+   * coalesced into one call, and notifications can be missed (a dropped connection is
+   * reopened after a second, followed by one call), so keep polling as well. Resolves to a
+   * function that stops the calls. Needs `init()` first.
+   *
+   * Uses one connection of the pool for `LISTEN` while anyone is subscribed.
+   */
+  subscribe(listener: () => void): () => void {
+    if (this.#closed) throw notReady("subscribe() after close()");
+    if (this.#opening === undefined) throw notReady("subscribe() before init()");
+    const entry = { listener };
+    this.#listeners.add(entry);
+    this.#listen();
+    return () => {
+      if (!this.#listeners.delete(entry) || this.#listeners.size > 0) return;
+      void this.#unlisten();
+    };
+  }
+
+  /** End the pool if this adapter opened it; a pool you passed stays open. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    await this.#unlisten();
+    const opened = await this.#opening?.catch(() => undefined);
+    this.#opened = undefined;
+    await opened?.owned?.end();
+  }
+
+  #ready(method: string): Opened {
+    if (this.#opened !== undefined) return this.#opened;
+    throw notReady(this.#closed ? `${method}() after close()` : `${method}() before init()`);
+  }
+
+  async #open(): Promise<Opened> {
+    const { source, schema } = this.config;
+    let owned: PG.Pool | undefined;
+    if (source.kind === "connectionString") {
+      const pg = await loadDriver();
+      owned = new pg.Pool({
+        connectionString: source.connectionString,
+        max: source.maxConnections,
+      });
+      // An idle connection that the server drops emits this; the pool has already
+      // discarded it and the next query opens another. Unhandled, it would crash the process.
+      owned.on("error", () => {});
+    }
+    const pool = owned ?? (source as { readonly pool: PostgresPool }).pool;
+    try {
+      await migratePostgres(pool, schema);
+      if (this.#closed) throw notReady("init() raced with close()");
+    } catch (error) {
+      await owned?.end();
+      throw error;
+    }
+    this.#opened = { pool, owned };
+    return this.#opened;
+  }
+
+  /** Hold a `LISTEN` connection while anyone is subscribed; reopen it when it drops. */
+  #listen(): void {
+    if (this.#listening !== undefined || this.#retryTimer !== undefined) return;
+    const listening: Promise<Listening | undefined> = (async () => {
+      const { pool } = await this.#opening!;
+      const client = await pool.connect();
+      const onNotification = (message: PostgresNotification) => {
+        if (message.channel === runnableChannel && message.payload === this.config.schema) {
+          this.#fire();
+        }
+      };
+      const stop = () => {
+        client.removeListener("notification", onNotification);
+        client.removeListener("error", onError);
+      };
+      const onError = () => {
+        stop();
+        client.release(true);
+        if (this.#listening === listening) {
+          this.#listening = undefined;
+          this.#retryListen();
+        }
+      };
+      client.on("notification", onNotification);
+      client.on("error", onError);
+      try {
+        await client.query({ text: `LISTEN ${runnableChannel}` });
+      } catch (error) {
+        stop();
+        client.release(true);
+        throw error;
+      }
+      return { client, stop };
+    })().catch(() => {
+      if (this.#listening === listening) {
+        this.#listening = undefined;
+        this.#retryListen();
+      }
+      return undefined;
+    });
+    this.#listening = listening;
+  }
+
+  #retryListen(): void {
+    if (this.#closed || this.#listeners.size === 0 || this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#closed || this.#listeners.size === 0) return;
+      this.#listen();
+      // Whatever was announced while no connection listened is lost: look once now.
+      this.#fire();
+    }, 1000);
+    this.#retryTimer.unref?.();
+  }
+
+  async #unlisten(): Promise<void> {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const listening = this.#listening;
+    this.#listening = undefined;
+    const held = await listening;
+    if (held === undefined) return;
+    held.stop();
+    // The connection goes back to the pool, so it must stop listening first; if it cannot
+    // say so, the pool closes it instead.
+    const failed = await held.client.query({ text: `UNLISTEN ${runnableChannel}` }).then(
+      () => false,
+      () => true,
+    );
+    held.client.release(failed);
+  }
+
+  /** Call the listeners once for everything announced in this turn of the event loop. */
+  #fire(): void {
+    if (this.#firing) return;
+    this.#firing = true;
+    setImmediate(() => {
+      this.#firing = false;
+      for (const { listener } of [...this.#listeners]) {
+        try {
+          listener();
+        } catch (error) {
+          console.error("[ratchet] a postgres subscribe() listener threw:", error);
+        }
+      }
+    });
+  }
+}
+
+/** Load pg only when a pool is opened, so importing this module needs no driver. */
+async function loadDriver(): Promise<typeof PG> {
+  try {
+    const module = (await import("pg")) as { default?: typeof PG } & typeof PG;
+    return module.default ?? module;
+  } catch (cause) {
+    throw new StorageError(
+      "driver-missing",
+      "The postgres adapter needs the pg package, which could not be loaded. " +
+        "Install it with `npm install pg`.",
+      { cause },
+    );
+  }
+}
+
+/**
+ * PostgreSQL `text` cannot hold U+0000, but an adapter stores strings byte for byte. So a
+ * string with U+0000 or U+FFFF is stored with U+FFFF as an escape: U+0000 as U+FFFF "0",
+ * U+FFFF as U+FFFF U+FFFF. Strings without either (everything the runtime writes: its
+ * serializer escapes control characters) are stored unchanged, and checked in two scans.
+ */
+function toText<T extends string | null>(value: T): T {
+  if (value === null || !(value.includes("\0") || value.includes("\uffff"))) return value;
+  return value.replace(/[\0\uffff]/g, (c) => (c === "\0" ? "\uffff0" : "\uffff\uffff")) as T;
+}
+
+function fromText<T extends string | null>(value: T): T {
+  if (value === null || !value.includes("\uffff")) return value;
+  return value.replace(/\uffff([0\uffff])/g, (_, c: string) => (c === "0" ? "\0" : "\uffff")) as T;
+}
+
+function toStoredRun(row: RunRow): StoredRun {
+  return {
+    id: fromText(row.id),
+    workflow: fromText(row.workflow),
+    version: fromText(row.version),
+    status: row.status,
+    seq: Number(row.seq),
+    args: fromText(row.args),
+    frame: fromText(row.frame),
+    result: fromText(row.result),
+    error: fromText(row.error),
+    idempotencyKey: fromText(row.idempotency_key),
+    sessionId: fromText(row.session_id),
+    leaseOwner: fromText(row.lease_owner),
+    leaseExpiresAt: row.lease_expires_at === null ? null : Number(row.lease_expires_at),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function notReady(what: string): StorageError {
+  return new StorageError(
+    "not-ready",
+    `The postgres adapter was called with ${what}; call init() once before using it, and do not use it after close().`,
+  );
+}

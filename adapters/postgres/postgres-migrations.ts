@@ -1,0 +1,131 @@
+import { StorageError } from "../contract.js";
+import type { PostgresPool } from "./postgres-config.js";
+
+/** One step of the schema: SQL that takes version `version - 1` to `version`. */
+export interface PostgresMigration {
+  readonly version: number;
+  /** The statements, for tables in the schema `s` (already quoted). */
+  sql(s: string): string;
+}
+
+/**
+ * Every schema version, in order. Append; never edit a released migration: databases
+ * written by it exist.
+ *
+ * Times are `timestamptz` from the server's clock, so workers on machines whose clocks
+ * disagree still agree on when a lease ends. `ord` is the creation order that breaks ties
+ * between runs created in the same microsecond.
+ */
+export const postgresMigrations: readonly PostgresMigration[] = [
+  {
+    version: 1,
+    sql: (s) => `
+      CREATE TABLE ${s}.runs (
+        id               text        NOT NULL PRIMARY KEY,
+        ord              bigint      GENERATED ALWAYS AS IDENTITY,
+        workflow         text        NOT NULL,
+        version          text        NOT NULL,
+        status           text        NOT NULL,
+        seq              bigint      NOT NULL,
+        args             text        NOT NULL,
+        frame            text,
+        result           text,
+        error            text,
+        idempotency_key  text,
+        session_id       text,
+        lease_owner      text,
+        lease_expires_at timestamptz,
+        created_at       timestamptz NOT NULL,
+        updated_at       timestamptz NOT NULL
+      );
+      CREATE UNIQUE INDEX runs_idempotency_key ON ${s}.runs (idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+      CREATE INDEX runs_claim ON ${s}.runs (created_at, ord)
+        WHERE status IN ('pending', 'running');
+      CREATE INDEX runs_created ON ${s}.runs (created_at, ord);
+      CREATE INDEX runs_workflow_created ON ${s}.runs (workflow, created_at, ord);
+    `,
+  },
+];
+
+/** The schema version this build of Ratchet writes. */
+export const latestPostgresSchemaVersion = postgresMigrations.length;
+
+/** First key of the advisory lock around migrating: "ratc" in ASCII. */
+const lockClass = 0x72617463;
+
+/**
+ * Bring the schema `schema` to {@link latestPostgresSchemaVersion}, creating it if needed.
+ * A session-level advisory lock (keyed by the schema name) is held throughout, so
+ * processes starting at once wait for each other and each migration is applied exactly
+ * once; each migration and its version bump commit in one transaction. Throws
+ * `schema-too-new` for a schema written by a newer Ratchet.
+ */
+export async function migratePostgres(pool: PostgresPool, schema: string): Promise<void> {
+  const s = quoteIdentifier(schema);
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    const lock = { text: "SELECT pg_advisory_lock($1, hashtext($2))", values: [lockClass, schema] };
+    await client.query(lock);
+    try {
+      for (;;) {
+        await client.query({ text: "BEGIN" });
+        try {
+          await client.query({
+            text: `CREATE SCHEMA IF NOT EXISTS ${s};
+              CREATE TABLE IF NOT EXISTS ${s}.schema_version (
+                id      integer NOT NULL PRIMARY KEY CHECK (id = 1),
+                version integer NOT NULL
+              )`,
+          });
+          const { rows } = await client.query<{ version: number }>({
+            text: `SELECT version FROM ${s}.schema_version WHERE id = 1`,
+          });
+          const current = rows.length === 0 ? 0 : Number(rows[0].version);
+          if (current > latestPostgresSchemaVersion) {
+            throw new StorageError(
+              "schema-too-new",
+              `The PostgreSQL schema "${schema}" holds Ratchet schema version ${current}, ` +
+                `but this version of Ratchet knows only up to ${latestPostgresSchemaVersion}. ` +
+                "Upgrade ratchet in this project, or give the adapter another schema.",
+            );
+          }
+          if (current === latestPostgresSchemaVersion) {
+            await client.query({ text: "COMMIT" });
+            return;
+          }
+          const migration = postgresMigrations[current];
+          await client.query({ text: migration.sql(s) });
+          await client.query({
+            text: `INSERT INTO ${s}.schema_version (id, version) VALUES (1, $1)
+                   ON CONFLICT (id) DO UPDATE SET version = excluded.version`,
+            values: [migration.version],
+          });
+          await client.query({ text: "COMMIT" });
+        } catch (error) {
+          await client.query({ text: "ROLLBACK" }).catch((rollback: Error) => {
+            broken = rollback;
+          });
+          throw error;
+        }
+      }
+    } finally {
+      if (broken === undefined) {
+        await client
+          .query({ text: "SELECT pg_advisory_unlock($1, hashtext($2))", values: lock.values })
+          .catch((unlock: Error) => {
+            broken = unlock;
+          });
+      }
+    }
+  } finally {
+    // A connection whose unlock failed may still hold the lock: close it rather than reuse it.
+    client.release(broken ?? false);
+  }
+}
+
+/** `name` as a quoted SQL identifier. Config checks leave no `"` in it; this is the belt. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
