@@ -4,6 +4,7 @@ import {
   type ClaimOptions,
   type Commit,
   type CommitOutcome,
+  type Delivery,
   type NewRun,
   type RunQuery,
   type RunStatus,
@@ -40,6 +41,10 @@ interface RunRow {
   lease_expires_at: number | string | bigint | null;
   created_at: number | string | bigint;
   updated_at: number | string | bigint;
+  wake_at: number | string | bigint | null;
+  wait: string | null;
+  wait_event: string | null;
+  inbox: string | null;
 }
 
 /** The channel every adapter notifies on; the payload is the schema, so stores tell apart. */
@@ -54,7 +59,11 @@ const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::int
 const runColumns =
   "id, workflow, version, status, seq, args, frame, result, error, idempotency_key, " +
   `session_id, lease_owner, ${epochMs("lease_expires_at")} AS lease_expires_at, ` +
-  `${epochMs("created_at")} AS created_at, ${epochMs("updated_at")} AS updated_at`;
+  `${epochMs("created_at")} AS created_at, ${epochMs("updated_at")} AS updated_at, ` +
+  "wake_at, wait, wait_event, inbox";
+/** A lease of `$n` milliseconds from now. */
+const leaseFor = (n: number) => `${now} + $${n}::int8 * interval '1 millisecond'`;
+const unleasedOrExpired = `(lease_expires_at IS NULL OR lease_expires_at <= ${now})`;
 
 /**
  * Every statement the adapter runs after migrating. Each is named, so a connection parses
@@ -67,41 +76,37 @@ function statements(schema: string, notify: boolean) {
   const named =
     (key: string, text: string) =>
     (...values: unknown[]): PostgresQuery => ({ name: `ratchet_${tag}_${key}`, text, values });
-  /** A statement whose last parameter is the notification's payload: the schema. */
-  const announcing = (key: string, text: string) => {
-    const statement = named(key, text);
+  /**
+   * A statement that makes a run claimable. With `notify`, the rows it returns are
+   * announced on {@link runnableChannel} (payload: the schema, the last parameter).
+   */
+  const announcing = (key: string, changed: string, returning: string, announceIf: string) => {
+    if (!notify) return named(key, `${changed} RETURNING ${returning}`);
+    const statement = named(
+      `${key}_notify`,
+      `WITH changed AS (${changed} RETURNING *)
+       SELECT ${returning},
+         CASE WHEN ${announceIf} THEN pg_notify('${runnableChannel}', $${countParameters(changed) + 1}) END
+       FROM changed`,
+    );
     return (...values: unknown[]) => statement(...values, schema);
   };
   const insert = `INSERT INTO ${runs} (id, workflow, version, status, seq, args, idempotency_key,
        session_id, lease_owner, lease_expires_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, ${now} + $9::int8 * interval '1 millisecond',
-       ${now}, ${now})
+     VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, ${leaseFor(9)}, ${now}, ${now})
      ON CONFLICT DO NOTHING`;
-  const list = (byStatus: boolean, byWorkflow: boolean) => {
-    const conditions = [
-      ...(byStatus ? ["status = ANY($2::text[])"] : []),
-      ...(byWorkflow ? [`workflow = $${byStatus ? 3 : 2}`] : []),
-    ];
-    const where = conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`;
-    const statement = named(
-      `list${byStatus ? "_s" : ""}${byWorkflow ? "_w" : ""}`,
-      `SELECT ${runColumns} FROM ${runs} ${where}
-       ORDER BY created_at DESC, ord DESC LIMIT $1`,
-    );
-    return (limit: number | null, statuses: readonly string[] | null, workflow: string | null) =>
-      statement(limit, ...(byStatus ? [statuses] : []), ...(byWorkflow ? [workflow] : []));
-  };
+  const claimSet = `UPDATE ${runs} SET status = 'running', lease_owner = $1,
+       lease_expires_at = ${leaseFor(2)}`;
+  const claimFilters = `${unleasedOrExpired}
+       AND ($3::text[] IS NULL OR workflow = ANY($3::text[]))
+       AND ($4::text[] IS NULL OR version = ANY($4::text[]))`;
+  const listed = new Map<number, (...values: unknown[]) => PostgresQuery>();
   return {
-    /** `(id, workflow, version, status, args, key, session, owner, leaseMs)` → the new row, if created. */
-    create: named("create", `${insert} RETURNING ${runColumns}`),
-    /** The same for an unleased run, announcing it on {@link runnableChannel}. */
-    createAnnounced: notify
-      ? announcing(
-          "create_notify",
-          `WITH inserted AS (${insert} RETURNING *)
-           SELECT ${runColumns}, pg_notify('${runnableChannel}', $10) FROM inserted`,
-        )
-      : undefined,
+    /**
+     * `(id, workflow, version, status, args, key, session, owner | null, leaseMs | null)` →
+     * the new row, if created; an unleased run is announced.
+     */
+    create: announcing("create", insert, runColumns, "lease_owner IS NULL"),
     /** `(idempotencyKey)` → the run with it. */
     byIdempotencyKey: named(
       "by_key",
@@ -111,8 +116,11 @@ function statements(schema: string, notify: boolean) {
     load: named("load", `SELECT ${runColumns} FROM ${runs} WHERE id = $1`),
     // The whole commit is this one statement, hence one transaction in autocommit; the
     // WHERE clause is the compare-and-set, and the row lock makes racing commits queue
-    // and then see the winner's seq.
-    /** `(id, expectedSeq, owner, status, frame, result, error, leaseMs | null)` → the new seq. */
+    // and then see the winner's seq. A `set…` flag false keeps the stored value.
+    /**
+     * `(id, expectedSeq, owner, status, frame, result, error, leaseMs | null,
+     * setWake, wakeAt, setWait, wait, waitEvent, clearInbox)` → the new seq.
+     */
     commit: named(
       "commit",
       `UPDATE ${runs} SET
@@ -122,8 +130,12 @@ function statements(schema: string, notify: boolean) {
          result = COALESCE($6, result),
          error = COALESCE($7, error),
          lease_owner = CASE WHEN $8::int8 IS NULL THEN NULL ELSE lease_owner END,
-         lease_expires_at = ${now} + $8::int8 * interval '1 millisecond',
-         updated_at = ${now}
+         lease_expires_at = ${leaseFor(8)},
+         updated_at = ${now},
+         wake_at = CASE WHEN $9::boolean THEN $10::int8 ELSE wake_at END,
+         wait = CASE WHEN $11::boolean THEN $12::text ELSE wait END,
+         wait_event = CASE WHEN $11::boolean THEN $13::text ELSE wait_event END,
+         inbox = CASE WHEN $14::boolean THEN NULL ELSE inbox END
        WHERE id = $1 AND seq = $2 AND lease_owner = $3
        RETURNING seq`,
     ),
@@ -137,58 +149,110 @@ function statements(schema: string, notify: boolean) {
       "claim",
       `WITH picked AS MATERIALIZED (
          SELECT id FROM ${runs}
-         WHERE status IN ('pending', 'running')
-           AND (lease_expires_at IS NULL OR lease_expires_at <= ${now})
-           AND ($3::text[] IS NULL OR workflow = ANY($3::text[]))
-           AND ($4::text[] IS NULL OR version = ANY($4::text[]))
+         WHERE status IN ('pending', 'running') AND ${claimFilters}
          ORDER BY created_at, ord
          LIMIT $5
          FOR UPDATE SKIP LOCKED
        ), claimed AS (
-         UPDATE ${runs} SET
-           status = 'running',
-           lease_owner = $1,
-           lease_expires_at = ${now} + $2::int8 * interval '1 millisecond'
-         WHERE id IN (SELECT id FROM picked)
-         RETURNING *
+         ${claimSet} WHERE id IN (SELECT id FROM picked) RETURNING *
+       )
+       SELECT ${runColumns} FROM claimed ORDER BY created_at, ord`,
+    ),
+    // Runs that are due are picked apart from the ready ones, each through its own index
+    // (sleeping runs may be many; the due among them few), then merged oldest first. Up to
+    // `limit` rows of each are locked for this statement, so a concurrent claim may pass
+    // over a few runs that this one leaves: they are claimed at the next round.
+    /** `(owner, leaseMs, workflows | null, versions | null, limit, wakeBefore)` → the same. */
+    claimWithDue: named(
+      "claim_due",
+      `WITH ready AS MATERIALIZED (
+         SELECT id, created_at, ord FROM ${runs}
+         WHERE status IN ('pending', 'running') AND ${claimFilters}
+         ORDER BY created_at, ord
+         LIMIT $5
+         FOR UPDATE SKIP LOCKED
+       ), due AS MATERIALIZED (
+         SELECT id, created_at, ord FROM ${runs}
+         WHERE status IN ('sleeping', 'waiting') AND wake_at IS NOT NULL AND wake_at <= $6
+           AND ${claimFilters}
+         ORDER BY created_at, ord
+         LIMIT $5
+         FOR UPDATE SKIP LOCKED
+       ), picked AS (
+         SELECT id FROM (SELECT * FROM ready UNION ALL SELECT * FROM due) AS both_kinds
+         ORDER BY created_at, ord
+         LIMIT $5
+       ), claimed AS (
+         ${claimSet} WHERE id IN (SELECT id FROM picked) RETURNING *
        )
        SELECT ${runColumns} FROM claimed ORDER BY created_at, ord`,
     ),
     /** `(owner, ids, leaseMs)` → the ids renewed. */
     renew: named(
       "renew",
-      `UPDATE ${runs} SET lease_expires_at = ${now} + $3::int8 * interval '1 millisecond'
+      `UPDATE ${runs} SET lease_expires_at = ${leaseFor(3)}
        WHERE id = ANY($2::text[]) AND lease_owner = $1
        RETURNING id`,
     ),
     /** `(id, owner)`; announces the run when it is left claimable. */
-    release: notify
-      ? announcing(
-          "release_notify",
-          `WITH released AS (
-             UPDATE ${runs} SET lease_owner = NULL, lease_expires_at = NULL
-             WHERE id = $1 AND lease_owner = $2
-             RETURNING status
-           )
-           SELECT pg_notify('${runnableChannel}', $3) FROM released
-           WHERE status IN ('pending', 'running')`,
-        )
-      : named(
-          "release",
-          `UPDATE ${runs} SET lease_owner = NULL, lease_expires_at = NULL
-           WHERE id = $1 AND lease_owner = $2`,
-        ),
-    /** `(limit | null, statuses, workflow)`, indexed by {@link listVariant}. */
-    list: [list(false, false), list(false, true), list(true, false), list(true, true)],
+    release: announcing(
+      "release",
+      `UPDATE ${runs} SET lease_owner = NULL, lease_expires_at = NULL
+       WHERE id = $1 AND lease_owner = $2`,
+      "id",
+      "status IN ('pending', 'running')",
+    ),
+    /** `(id, wait, payload)` → a row when delivered; the run, now pending, is announced. */
+    deliver: announcing(
+      "deliver",
+      `UPDATE ${runs} SET status = 'pending', seq = seq + 1, updated_at = ${now},
+         wake_at = NULL, wait = NULL, wait_event = NULL, inbox = $3
+       WHERE id = $1 AND status = 'waiting' AND wait = $2`,
+      "id",
+      "true",
+    ),
+    /** `(id, error)` → a row when cancelled. */
+    cancel: named(
+      "cancel",
+      `UPDATE ${runs} SET status = 'cancelled', seq = seq + 1, error = $2,
+         lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now},
+         wake_at = NULL, wait = NULL, wait_event = NULL
+       WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')
+       RETURNING id`,
+    ),
+    /**
+     * `(limit | null, statuses | null, workflow | null, waitEvent | null)`: one prepared
+     * statement per combination of filters, each using only its own parameters.
+     */
+    list(
+      limit: number | null,
+      ...filters: [readonly string[] | null, string | null, string | null]
+    ) {
+      const mask = filters.reduce((m, f, i) => (f === null ? m : m | (1 << i)), 0);
+      let statement = listed.get(mask);
+      if (statement === undefined) {
+        const conditions = ["status = ANY($#::text[])", "workflow = $#", "wait_event = $#"]
+          .filter((_, i) => mask & (1 << i))
+          .map((condition, i) => condition.replace("#", String(i + 2)));
+        const where = conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`;
+        statement = named(
+          `list_${mask}`,
+          `SELECT ${runColumns} FROM ${runs} ${where}
+           ORDER BY created_at DESC, ord DESC LIMIT $1`,
+        );
+        listed.set(mask, statement);
+      }
+      return statement(limit, ...filters.filter((f) => f !== null));
+    },
   };
 }
 
-type Statements = ReturnType<typeof statements>;
-
-/** Which of the four `listRuns` statements serves a query. */
-function listVariant(byStatus: boolean, byWorkflow: boolean): number {
-  return (byStatus ? 2 : 0) + (byWorkflow ? 1 : 0);
+/** The highest `$n` in a statement. */
+function countParameters(text: string): number {
+  return Math.max(0, ...[...text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
 }
+
+type Statements = ReturnType<typeof statements>;
 
 /** The connection held for `LISTEN`, and how to detach the adapter's handlers from it. */
 interface Listening {
@@ -258,8 +322,7 @@ export class PostgresAdapter implements StorageAdapter {
       leased ? toText(run.leaseOwner!) : null,
       leased ? run.leaseMs! : null,
     ];
-    const announce = leased ? undefined : this.#sql.createAnnounced;
-    const inserted = await pool.query<RunRow>((announce ?? this.#sql.create)(...values));
+    const inserted = await pool.query<RunRow>(this.#sql.create(...values));
     if (inserted.rows.length === 1) return { run: toStoredRun(inserted.rows[0]), created: true };
     if (idempotencyKey !== null) {
       // The insert lost to a run with this key: ON CONFLICT waited for that run's
@@ -297,6 +360,12 @@ export class PostgresAdapter implements StorageAdapter {
         toText(commit.result ?? null),
         toText(commit.error ?? null),
         keepLease ? commit.leaseMs! : null,
+        commit.wakeAt !== undefined,
+        commit.wakeAt ?? null,
+        commit.wait !== undefined,
+        toText(commit.wait?.spec ?? null),
+        toText(commit.wait?.event ?? null),
+        commit.inbox !== undefined,
       ),
     );
     if (rows.length === 1) return { ok: true, seq: Number(rows[0].seq) };
@@ -312,14 +381,17 @@ export class PostgresAdapter implements StorageAdapter {
     if (options.limit <= 0 || options.workflows?.length === 0 || options.versions?.length === 0) {
       return [];
     }
+    const values = [
+      toText(options.owner),
+      options.leaseMs,
+      options.workflows?.map(toText) ?? null,
+      options.versions?.map(toText) ?? null,
+      options.limit,
+    ];
     const { rows } = await pool.query<RunRow>(
-      this.#sql.claim(
-        toText(options.owner),
-        options.leaseMs,
-        options.workflows?.map(toText) ?? null,
-        options.versions?.map(toText) ?? null,
-        options.limit,
-      ),
+      options.wakeBefore === undefined
+        ? this.#sql.claim(...values)
+        : this.#sql.claimWithDue(...values, options.wakeBefore),
     );
     return rows.map(toStoredRun);
   }
@@ -344,14 +416,33 @@ export class PostgresAdapter implements StorageAdapter {
   /** @inheritDoc */
   async listRuns(query: RunQuery = {}): Promise<StoredRun[]> {
     const { pool } = this.#ready("listRuns");
-    const statuses = query.status === undefined ? undefined : [query.status].flat();
+    const statuses = query.status === undefined ? null : [query.status].flat();
     if (statuses?.length === 0 || (query.limit !== undefined && query.limit <= 0)) return [];
-    const statement =
-      this.#sql.list[listVariant(statuses !== undefined, query.workflow !== undefined)];
     const { rows } = await pool.query<RunRow>(
-      statement(query.limit ?? null, statuses ?? null, toText(query.workflow ?? null)),
+      this.#sql.list(
+        query.limit ?? null,
+        statuses,
+        toText(query.workflow ?? null),
+        toText(query.waitEvent ?? null),
+      ),
     );
     return rows.map(toStoredRun);
+  }
+
+  /** @inheritDoc */
+  async deliver(delivery: Delivery): Promise<boolean> {
+    const { pool } = this.#ready("deliver");
+    const { rows } = await pool.query(
+      this.#sql.deliver(toText(delivery.runId), toText(delivery.wait), toText(delivery.payload)),
+    );
+    return rows.length === 1;
+  }
+
+  /** @inheritDoc */
+  async cancel(runId: string, error: string): Promise<boolean> {
+    const { pool } = this.#ready("cancel");
+    const { rows } = await pool.query(this.#sql.cancel(toText(runId), toText(error)));
+    return rows.length === 1;
   }
 
   /**
@@ -554,6 +645,10 @@ function toStoredRun(row: RunRow): StoredRun {
     leaseExpiresAt: row.lease_expires_at === null ? null : Number(row.lease_expires_at),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    wakeAt: row.wake_at === null ? null : Number(row.wake_at),
+    wait: fromText(row.wait),
+    waitEvent: fromText(row.wait_event),
+    inbox: fromText(row.inbox),
   };
 }
 

@@ -13,8 +13,9 @@ export interface PostgresMigration {
  * written by it exist.
  *
  * Times are `timestamptz` from the server's clock, so workers on machines whose clocks
- * disagree still agree on when a lease ends. `ord` is the creation order that breaks ties
- * between runs created in the same microsecond.
+ * disagree still agree on when a lease ends; `wake_at` alone is epoch milliseconds from
+ * the engine's clock, as the contract defines it. `ord` is the creation order that breaks
+ * ties between runs created in the same millisecond.
  */
 export const postgresMigrations: readonly PostgresMigration[] = [
   {
@@ -36,14 +37,22 @@ export const postgresMigrations: readonly PostgresMigration[] = [
         lease_owner      text,
         lease_expires_at timestamptz,
         created_at       timestamptz NOT NULL,
-        updated_at       timestamptz NOT NULL
+        updated_at       timestamptz NOT NULL,
+        wake_at          bigint,
+        wait             text,
+        wait_event       text,
+        inbox            text
       );
       CREATE UNIQUE INDEX runs_idempotency_key ON ${s}.runs (idempotency_key)
         WHERE idempotency_key IS NOT NULL;
       CREATE INDEX runs_claim ON ${s}.runs (created_at, ord)
         WHERE status IN ('pending', 'running');
+      CREATE INDEX runs_wake ON ${s}.runs (wake_at)
+        WHERE status IN ('sleeping', 'waiting') AND wake_at IS NOT NULL;
       CREATE INDEX runs_created ON ${s}.runs (created_at, ord);
       CREATE INDEX runs_workflow_created ON ${s}.runs (workflow, created_at, ord);
+      CREATE INDEX runs_wait_event ON ${s}.runs (wait_event, created_at, ord)
+        WHERE wait_event IS NOT NULL;
     `,
   },
 ];
