@@ -140,6 +140,33 @@ return a;`,
 return typeof ctx.runId + ":" + a;`,
     args: [1],
   },
+  // Shrunk counterexamples from test/compiler-property.test.ts.
+  "a destructuring default reads a variable after a checkpoint": {
+    params: "n",
+    body: `await ctx.step(echo, 1);
+const [b = n] = [];
+return b;`,
+    args: [5],
+  },
+  "a declaration in a try block whose finally holds a checkpoint": {
+    params: "",
+    body: `try {
+  const a = 1;
+} finally {
+  await ctx.step(echo, 0);
+}
+return 1;`,
+    args: [],
+  },
+  "a shadowing let read in the right operand of || after a checkpoint in the left": {
+    params: "n",
+    body: `{
+  let n = 0;
+  await ctx.step(echo, (await ctx.step(echo, 0)) || n);
+}
+return n;`,
+    args: [7],
+  },
 };
 
 describe("compiled workflows match the untransformed function", () => {

@@ -14,10 +14,12 @@ import type { OracleCase } from "./oracle.js";
  * cannot assign, and expressions have no division. Values stay small numbers (products and
  * assignments are taken `% 1000`).
  *
- * What is generated is switched by {@link GeneratorFeatures}. Constructs the compiler keeps
- * as written (loops, switch, try, closures, …) are generated with no checkpoint inside; the
- * `checkpointsIn…`/`awaitIn…` flags put checkpoints where the compiler does not support them
- * yet. Flip a flag in {@link SUPPORTED_NOW} when the compiler learns that construct.
+ * What is generated is switched by {@link GeneratorFeatures}, one flag per construct: the
+ * first group says which statements exist at all (generated with no checkpoint inside), the
+ * `checkpointsIn…`/`awaitIn…` group where checkpoints may go besides the basic positions (a
+ * whole statement, an initializer, `x = await …`, `return await …`, inside if/else and
+ * blocks). {@link SUPPORTED_NOW} is what the compiler supports; flip a flag there when it
+ * learns a construct, or try one first with RATCHET_PROPERTY_FEATURES (see the test).
  */
 export interface GeneratorFeatures {
   /** `while`, `for` and `do…while` loops (bounded), with `break` and `continue`. */
@@ -61,9 +63,15 @@ export interface GeneratorFeatures {
   readonly awaitInExpressions: boolean;
   /** `[a, b] = await ctx.step(…)`. */
   readonly awaitInDestructuringAssignment: boolean;
+  /** `const [a = await ctx.step(…)] = …`: a checkpoint in a pattern's default (needs `awaitInExpressions`). */
+  readonly awaitInDestructuringDefaults: boolean;
 }
 
-/** What the compiler supports today (docs/compiler.md, "Supported so far"). */
+/**
+ * What the compiler supports today: since commit 34ae4a7, checkpoints inside loops, labelled
+ * statements, `switch`, `try`, `for…of`/`for…in`, expressions, and around shadowed names.
+ * A durable await in a destructuring default is still a diagnostic (RATCHET1002).
+ */
 export const SUPPORTED_NOW: GeneratorFeatures = {
   loops: true,
   labels: true,
@@ -74,6 +82,25 @@ export const SUPPORTED_NOW: GeneratorFeatures = {
   closures: true,
   destructuring: true,
   shadowing: true,
+  checkpointsInLoops: true,
+  checkpointsInLabels: true,
+  checkpointsInSwitch: true,
+  checkpointsInTry: true,
+  checkpointsInForOf: true,
+  checkpointsInForIn: true,
+  checkpointsAroundShadowing: true,
+  awaitInExpressions: true,
+  awaitInDestructuringAssignment: true,
+  awaitInDestructuringDefaults: false,
+};
+
+/**
+ * The subset docs/compiler.md listed before commit 34ae4a7 ("Supported so far"): checkpoints
+ * only as statements, initializers, `x = await …` and `return await …`, inside if/else and
+ * blocks; every other construct without a checkpoint inside.
+ */
+export const BASIC: GeneratorFeatures = {
+  ...SUPPORTED_NOW,
   checkpointsInLoops: false,
   checkpointsInLabels: false,
   checkpointsInSwitch: false,
@@ -126,7 +153,11 @@ export type Expr =
   | { readonly k: "helper"; readonly i: number; readonly arg: Expr }
   | { readonly k: "await"; readonly call: StepCall };
 
-export type BinaryOp = "+" | "-" | "*" | "<" | ">" | "===" | "!==";
+/**
+ * No `<`: in a .ts module `0 < (1 > (x))` parses as a generic call `0<(1)>(x)`. Both forms
+ * of a program go through the TypeScript parser, so `>` and `>=` are enough.
+ */
+export type BinaryOp = "+" | "-" | "*" | ">" | ">=" | "===" | "!==";
 
 /** A declaration's or assignment's value: an expression, or a whole `await ctx.step(…)`. */
 export type Init =
@@ -284,7 +315,7 @@ class Grammar {
         {
           arbitrary: fc.record({
             k: fc.constant("bin" as const),
-            op: fc.constantFrom<BinaryOp>("+", "-", "*", "<", ">", "===", "!=="),
+            op: fc.constantFrom<BinaryOp>("+", "-", "*", ">", ">=", "===", "!=="),
             l: sub,
             r: sub,
           }),
@@ -355,7 +386,9 @@ class Grammar {
         );
       }
     }
-    const arb = fc.oneof(...options);
+    // Cross-shrinking lets the shrinker replace a construct with the first option (a
+    // literal, a declaration), not only simplify it in place.
+    const arb = fc.oneof({ withCrossShrink: true }, ...options);
     this.#exprs.set(key, arb);
     return arb;
   }
@@ -393,8 +426,8 @@ class Grammar {
     const cached = this.#lists.get(key);
     if (cached) return cached;
     const arb = fc.array(this.stmt(depth, durable), {
-      minLength: depth === 0 ? 3 : 0,
-      maxLength: depth === 0 ? 8 : depth === 1 ? 3 : 2,
+      minLength: depth === 0 ? 1 : 0,
+      maxLength: depth === 0 ? 8 : depth === 1 ? 3 : depth === 2 ? 2 : 1,
     });
     this.#lists.set(key, arb);
     return arb;
@@ -470,13 +503,17 @@ class Grammar {
     }
     if (f.destructuring) {
       const plain = this.expr(1, durable);
+      const defaults = this.expr(1, durable && f.awaitInDestructuringDefaults);
       options.push(
         {
           arbitrary: fc.record({
             k: fc.constant("destructure" as const),
             kind: fc.constantFrom("const" as const, "let" as const),
             pattern: fc.constantFrom("array" as const, "object" as const),
-            defaults: fc.array(fc.option(plain, { nil: null }), { minLength: 1, maxLength: 3 }),
+            defaults: fc.array(fc.option(defaults, { nil: null }), {
+              minLength: 1,
+              maxLength: 3,
+            }),
             values: fc.array(plain, { minLength: 1, maxLength: 3 }),
             fromStep: durable ? fc.boolean() : fc.constant(false),
           }),
@@ -626,7 +663,9 @@ class Grammar {
         });
       }
     }
-    const arb = fc.oneof(...options);
+    // Cross-shrinking lets the shrinker replace a construct with the first option (a
+    // literal, a declaration), not only simplify it in place.
+    const arb = fc.oneof({ withCrossShrink: true }, ...options);
     this.#stmts.set(key, arb);
     return arb;
   }
@@ -1072,7 +1111,7 @@ class Renderer {
         const rest = this.list(s.body, inner);
         if (rest !== "") lines.push(rest);
         const body = this.braces(lines.join("\n"), ind);
-        const test = `${counter} < ${s.bound}${extra}`;
+        const test = `${s.bound} > ${counter}${extra}`;
         switch (s.form) {
           case "for":
             return `${ind}${prefix}for (let ${counter} = 0; ${test}; ${counter}++) ${body}`;
