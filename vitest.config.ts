@@ -1,33 +1,15 @@
 import { fileURLToPath } from "node:url";
-import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
-import { formatDiagnostic, mayContainWorkflow, transform } from "./compiler/index.js";
+import ratchet from "./plugins/unplugin/vite.js";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 /**
  * Tests import "ratchet" the way users do; inside this repository that means the sources,
- * compiled on the fly by the Ratchet compiler (the same transform the plugins run).
+ * with workflows compiled on the fly by the Ratchet plugin for Vite (ratchet/vite), from source.
  */
-function ratchetSources(): Plugin {
-  return {
-    name: "ratchet-test-compiler",
-    enforce: "pre",
-    transform(code, id) {
-      if (!/\.[cm]?tsx?$/.test(id) || id.includes("/node_modules/") || !mayContainWorkflow(code)) {
-        return null;
-      }
-      const out = transform(code, { filename: id });
-      const errors = out.diagnostics.filter((d) => d.severity === "error");
-      if (errors.length > 0) this.error(errors.map(formatDiagnostic).join("\n"));
-      if (out.workflows.length === 0) return null;
-      return { code: out.code, map: out.map };
-    },
-  };
-}
-
 export default defineConfig({
-  plugins: [ratchetSources()],
+  plugins: [ratchet()],
   resolve: {
     alias: [
       { find: /^ratchet$/, replacement: here("./runtime/index.ts") },
