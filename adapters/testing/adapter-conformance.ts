@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  type Commit,
   type NewRun,
   type RunStatus,
   type StorageAdapter,
@@ -11,12 +12,26 @@ import {
 export type AdapterFactory = () => StorageAdapter | Promise<StorageAdapter>;
 
 const hour = 3_600_000;
+/**
+ * An instant on the engine's clock. Wake times are only ever compared with `wakeBefore`,
+ * never with the adapter's own clock, so the tests use fixed ones.
+ */
+const t0 = 1_700_000_000_000;
+
+/** A serialized wait, opaque to the adapter. */
+const waitSpec = (label: string) => JSON.stringify({ kind: "event", label });
 
 /**
  * Register vitest tests that check an adapter against every point of the storage adapter
  * contract. Call it at the top level of a test file; `makeAdapter` runs once per test and
  * must return an empty store. The suite calls `init()` before each test and `close()`
  * after it. An adapter that passes works with the engine.
+ *
+ * The optional capabilities have their own groups, named "(optional)": `deliver` (with the
+ * wake times, waits and inbox that `commit`, `claimRunnable` and `listRuns` handle for it)
+ * and `cancel`. A group runs when the adapter has the method, and is reported as skipped
+ * when it does not. To find out, `makeAdapter` is called once more while the tests are
+ * collected; that adapter is closed without being initialized.
  *
  * The lease tests wait a few real milliseconds for leases to expire; the whole suite takes
  * well under a second on the built-in adapters.
@@ -34,7 +49,14 @@ const hour = 3_600_000;
  * ```
  */
 export function describeAdapterContract(name: string, makeAdapter: AdapterFactory): void {
-  describe(`${name}: storage adapter contract`, () => {
+  describe(`${name}: storage adapter contract`, async () => {
+    const probe = await makeAdapter();
+    const has = {
+      deliver: typeof probe.deliver === "function",
+      cancel: typeof probe.cancel === "function",
+    };
+    await probe.close();
+
     let storage: StorageAdapter;
     let counter = 0;
     const nextId = (label: string) => `${label}-${++counter}`;
@@ -69,6 +91,31 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
       expect(outcome.ok).toBe(true);
       return load(run.id);
     };
+    /** A run leased to "setup", then given `commit` by it. */
+    const createCommitted = async (
+      commit: Omit<Commit, "runId" | "expectedSeq" | "owner">,
+      overrides: Partial<NewRun> = {},
+    ) => {
+      const run = await createLeased("setup", hour, overrides);
+      const outcome = await storage.commit({
+        runId: run.id,
+        expectedSeq: run.seq,
+        owner: "setup",
+        ...commit,
+      });
+      expect(outcome.ok).toBe(true);
+      return load(run.id);
+    };
+    /** A run asleep until `wakeAt`, unleased, as the engine leaves one. */
+    const createSleeping = (wakeAt: number | null, overrides: Partial<NewRun> = {}) =>
+      createCommitted({ status: "sleeping", wakeAt }, overrides);
+    /** A run waiting, unleased, for `spec` (named `event`), timing out at `wakeAt`. */
+    const createWaiting = (
+      spec: string,
+      event: string | null,
+      wakeAt: number | null = null,
+      overrides: Partial<NewRun> = {},
+    ) => createCommitted({ status: "waiting", wait: { spec, event }, wakeAt }, overrides);
 
     beforeEach(async () => {
       storage = await makeAdapter();
@@ -93,7 +140,7 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
         );
         const after = Date.now();
         expect(created).toBe(true);
-        expect(run).toEqual({
+        expect(withWaitDefaults(run)).toEqual({
           id: "r1",
           workflow: "order",
           version: "v1",
@@ -109,6 +156,7 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
           leaseExpiresAt: null,
           createdAt: expect.any(Number),
           updatedAt: run.createdAt,
+          ...noWait,
         });
         expect(run.createdAt).toBeGreaterThanOrEqual(before);
         expect(run.createdAt).toBeLessThanOrEqual(after);
@@ -706,7 +754,505 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
         expect(await list({ workflow: "nope" })).toEqual([]);
       });
     });
+
+    describe.runIf(has.deliver)(
+      "wake times, waits and inbox in commit (optional, with deliver)",
+      () => {
+        it("creates runs with no wake time, wait or inbox", async () => {
+          const pending = await create();
+          const leased = await createLeased();
+          for (const run of [pending, leased, await load(pending.id), await load(leased.id)]) {
+            expect(run).toMatchObject(noWait);
+          }
+        });
+
+        it("sets wakeAt and the wait with its event, and keeps them when a commit omits them", async () => {
+          const run = await createLeased();
+          const base = { runId: run.id, owner: "worker-a", leaseMs: hour } as const;
+          expect(
+            await storage.commit({
+              ...base,
+              expectedSeq: 0,
+              status: "waiting",
+              wait: { spec: waitSpec("paid"), event: "paid" },
+              wakeAt: t0 + 5_000,
+            }),
+          ).toEqual({ ok: true, seq: 1 });
+          const waiting = { wakeAt: t0 + 5_000, wait: waitSpec("paid"), waitEvent: "paid" };
+          expect(await load(run.id)).toMatchObject({ status: "waiting", seq: 1, ...waiting });
+          await storage.commit({ ...base, expectedSeq: 1, status: "waiting", frame: "f" });
+          expect(await load(run.id)).toMatchObject({ seq: 2, frame: "f", ...waiting, inbox: null });
+        });
+
+        it("sets a wait without an event name, and a sleep without a wait", async () => {
+          const waiter = await createCommitted({
+            status: "waiting",
+            wait: { spec: waitSpec("user"), event: null },
+          });
+          expect(waiter).toMatchObject({ wait: waitSpec("user"), waitEvent: null, wakeAt: null });
+          const sleeper = await createSleeping(t0);
+          expect(sleeper).toMatchObject({ status: "sleeping", wakeAt: t0, wait: null });
+        });
+
+        it("clears wakeAt and the wait (spec and event together) with null, each on its own", async () => {
+          const run = await createLeased();
+          const base = {
+            runId: run.id,
+            owner: "worker-a",
+            status: "running",
+            leaseMs: hour,
+          } as const;
+          await storage.commit({
+            ...base,
+            expectedSeq: 0,
+            wait: { spec: waitSpec("paid"), event: "paid" },
+            wakeAt: t0,
+          });
+          await storage.commit({ ...base, expectedSeq: 1, wakeAt: null });
+          expect(await load(run.id)).toMatchObject({
+            wakeAt: null,
+            wait: waitSpec("paid"),
+            waitEvent: "paid",
+          });
+          await storage.commit({ ...base, expectedSeq: 2, wakeAt: t0 + 1 });
+          await storage.commit({ ...base, expectedSeq: 3, wait: null });
+          expect(await load(run.id)).toMatchObject({ wakeAt: t0 + 1, wait: null, waitEvent: null });
+          await storage.commit({ ...base, expectedSeq: 4, wakeAt: null, wait: null });
+          expect(await load(run.id)).toMatchObject({ seq: 5, ...noWait });
+        });
+
+        it("keeps the inbox when a commit omits it, and clears it with null", async () => {
+          const waiter = await createWaiting(waitSpec("paid"), "paid");
+          expect(
+            await storage.deliver!({ runId: waiter.id, wait: waiter.wait!, payload: "42" }),
+          ).toBe(true);
+          const [claimed] = await storage.claimRunnable({
+            owner: "worker-a",
+            leaseMs: hour,
+            limit: 1,
+          });
+          expect(claimed).toMatchObject({ id: waiter.id, inbox: "42" });
+          const base = {
+            runId: waiter.id,
+            owner: "worker-a",
+            status: "running",
+            leaseMs: hour,
+          } as const;
+          await storage.commit({ ...base, expectedSeq: claimed.seq, frame: "f" });
+          expect(await load(waiter.id)).toMatchObject({ frame: "f", inbox: "42" });
+          await storage.commit({ ...base, expectedSeq: claimed.seq + 1, inbox: null });
+          expect(await load(waiter.id)).toMatchObject({ seq: claimed.seq + 2, inbox: null });
+        });
+
+        it("writes none of them when the commit fails, and still says why", async () => {
+          const run = await createLeased("worker-a");
+          const changes = {
+            status: "sleeping",
+            wakeAt: t0,
+            wait: { spec: waitSpec("x"), event: "x" },
+            inbox: null,
+          } as const;
+          const commit = (expectedSeq: number, owner: string, runId = run.id) =>
+            storage.commit({ runId, expectedSeq, owner, ...changes });
+          expect(await commit(3, "worker-a")).toEqual({ ok: false, reason: "conflict" });
+          expect(await commit(0, "worker-b")).toEqual({ ok: false, reason: "lease-lost" });
+          expect(await commit(0, "worker-a", "ghost")).toEqual({ ok: false, reason: "not-found" });
+          expect(await load(run.id)).toEqual(run);
+        });
+      },
+    );
+
+    describe.runIf(has.deliver)("claimRunnable with wakeBefore (optional, with deliver)", () => {
+      it("claims due sleepers and timed-out waiters, not future ones nor ones without wakeAt", async () => {
+        const dueSleeper = await createSleeping(t0 - 1_000);
+        const sleeperAtWakeBefore = await createSleeping(t0);
+        const timedOut = await createWaiting(waitSpec("paid"), "paid", t0 - 1);
+        const untouched = [
+          await createSleeping(t0 + 1),
+          await createSleeping(null),
+          await createWaiting(waitSpec("later"), "later", t0 + hour),
+          await createWaiting(waitSpec("forever"), "forever", null),
+          await createCommitted({ status: "completed", wakeAt: t0 - 1 }),
+          await createCommitted({ status: "cancelled", wakeAt: t0 - 1 }),
+          await createCommitted({ status: "parked", wakeAt: t0 - 1 }),
+        ];
+        const before = Date.now();
+        const claimed = await storage.claimRunnable({
+          owner: "worker-a",
+          leaseMs: 5_000,
+          limit: 10,
+          wakeBefore: t0,
+        });
+        const after = Date.now();
+        expect(claimed.map((r) => r.id)).toEqual([
+          dueSleeper.id,
+          sleeperAtWakeBefore.id,
+          timedOut.id,
+        ]);
+        // A claim is not a commit: only the status and the lease change.
+        for (const [i, original] of [dueSleeper, sleeperAtWakeBefore, timedOut].entries()) {
+          const run = claimed[i];
+          expect(run).toEqual({
+            ...original,
+            status: "running",
+            leaseOwner: "worker-a",
+            leaseExpiresAt: expect.any(Number),
+          });
+          expect(run.leaseExpiresAt).toBeGreaterThanOrEqual(before + 5_000);
+          expect(run.leaseExpiresAt).toBeLessThanOrEqual(after + 5_000);
+          expect(await load(run.id)).toEqual(run);
+        }
+        for (const run of untouched) expect(await load(run.id)).toEqual(run);
+        expect(
+          await storage.commit({
+            runId: timedOut.id,
+            expectedSeq: timedOut.seq,
+            owner: "worker-a",
+            status: "running",
+            wait: null,
+            wakeAt: null,
+            leaseMs: hour,
+          }),
+        ).toEqual({ ok: true, seq: timedOut.seq + 1 });
+      });
+
+      it("never claims sleepers or waiters without wakeBefore", async () => {
+        const sleeper = await createSleeping(0);
+        const waiter = await createWaiting(waitSpec("paid"), "paid", 0);
+        expect(await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 10 })).toEqual([]);
+        expect(await load(sleeper.id)).toEqual(sleeper);
+        expect(await load(waiter.id)).toEqual(waiter);
+      });
+
+      it("takes the oldest first across pending and due runs, at most limit", async () => {
+        const first = await create();
+        const sleeper = await createSleeping(t0);
+        const second = await create();
+        const waiter = await createWaiting(waitSpec("paid"), "paid", t0);
+        const claim = () =>
+          storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 3, wakeBefore: t0 });
+        expect((await claim()).map((r) => r.id)).toEqual([first.id, sleeper.id, second.id]);
+        expect((await claim()).map((r) => r.id)).toEqual([waiter.id]);
+        expect(await claim()).toEqual([]);
+      });
+
+      it("applies the workflows and versions filters to due runs", async () => {
+        const match = await createSleeping(t0, { workflow: "refund", version: "v2" });
+        const otherWorkflow = await createSleeping(t0, { workflow: "order", version: "v2" });
+        const otherVersion = await createSleeping(t0, { workflow: "refund", version: "v1" });
+        const claimed = await storage.claimRunnable({
+          owner: "w",
+          leaseMs: hour,
+          limit: 10,
+          wakeBefore: t0,
+          workflows: ["refund"],
+          versions: ["v2"],
+        });
+        expect(claimed.map((r) => r.id)).toEqual([match.id]);
+        for (const run of [otherWorkflow, otherVersion]) expect(await load(run.id)).toEqual(run);
+      });
+
+      it("skips due runs under a live lease and takes them once it expired", async () => {
+        const live = await createCommitted({ status: "sleeping", wakeAt: t0, leaseMs: hour });
+        const expired = await createCommitted({ status: "sleeping", wakeAt: t0, leaseMs: 1 });
+        await sleep(5);
+        const claimed = await storage.claimRunnable({
+          owner: "worker-b",
+          leaseMs: hour,
+          limit: 10,
+          wakeBefore: t0,
+        });
+        expect(claimed.map((r) => [r.id, r.leaseOwner])).toEqual([[expired.id, "worker-b"]]);
+        expect(await load(live.id)).toEqual(live);
+      });
+
+      it("never hands one due run to two racing claims", async () => {
+        const ids = new Set<string>();
+        for (let i = 0; i < 20; i++) {
+          ids.add((await (i % 2 ? createSleeping(t0) : createWaiting(waitSpec("x"), "x", t0))).id);
+        }
+        const batches = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            storage.claimRunnable({
+              owner: `worker-${i}`,
+              leaseMs: hour,
+              limit: 3,
+              wakeBefore: t0,
+            }),
+          ),
+        );
+        const claimed = batches.flat().map((r) => r.id);
+        expect(claimed).toHaveLength(20);
+        expect(new Set(claimed)).toEqual(ids);
+      });
+    });
+
+    describe.runIf(has.deliver)("listRuns by waitEvent (optional, with deliver)", () => {
+      it("lists the runs waiting for one event, newest first, with the other filters", async () => {
+        const paid1 = await createWaiting(waitSpec("paid-1"), "paid", null, { workflow: "order" });
+        await createWaiting(waitSpec("shipped"), "shipped");
+        await createWaiting(waitSpec("user"), null);
+        await create();
+        const paid2 = await createWaiting(waitSpec("paid-2"), "paid", t0, { workflow: "refund" });
+        const list = async (query: Parameters<StorageAdapter["listRuns"]>[0]) =>
+          (await storage.listRuns(query)).map((r) => r.id);
+        expect(await list({ waitEvent: "paid" })).toEqual([paid2.id, paid1.id]);
+        expect(await list({ waitEvent: "paid", workflow: "order" })).toEqual([paid1.id]);
+        expect(await list({ waitEvent: "paid", status: ["waiting"], limit: 1 })).toEqual([
+          paid2.id,
+        ]);
+        expect(await list({ waitEvent: "paid", status: "pending" })).toEqual([]);
+        expect(await list({ waitEvent: "unknown" })).toEqual([]);
+        await storage.deliver!({ runId: paid1.id, wait: paid1.wait!, payload: "{}" });
+        expect(await list({ waitEvent: "paid" })).toEqual([paid2.id]);
+      });
+    });
+
+    describe.runIf(has.deliver)("deliver (optional)", () => {
+      it("stores the payload in the inbox, clears the wait and makes the run pending at once", async () => {
+        const waiter = await createWaiting(waitSpec("paid"), "paid", t0 + hour);
+        const before = Date.now();
+        expect(
+          await storage.deliver!({ runId: waiter.id, wait: waitSpec("paid"), payload: '{"n":1}' }),
+        ).toBe(true);
+        const after = Date.now();
+        const delivered = await load(waiter.id);
+        expect(delivered).toEqual({
+          ...waiter,
+          status: "pending",
+          seq: waiter.seq + 1,
+          updatedAt: expect.any(Number),
+          ...noWait,
+          inbox: '{"n":1}',
+        });
+        expect(delivered.updatedAt).toBeGreaterThanOrEqual(before);
+        expect(delivered.updatedAt).toBeLessThanOrEqual(after);
+        const claimed = await storage.claimRunnable({ owner: "worker-a", leaseMs: hour, limit: 5 });
+        expect(claimed.map((r) => [r.id, r.seq, r.inbox])).toEqual([
+          [waiter.id, waiter.seq + 1, '{"n":1}'],
+        ]);
+      });
+
+      it("applies once: of racing deliveries to one wait exactly one applies", async () => {
+        const waiter = await createWaiting(waitSpec("paid"), "paid");
+        const outcomes = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            storage.deliver!({ runId: waiter.id, wait: waiter.wait!, payload: `"${i}"` }),
+          ),
+        );
+        const winners = outcomes.flatMap((applied, i) => (applied ? [i] : []));
+        expect(winners).toHaveLength(1);
+        expect(await load(waiter.id)).toMatchObject({
+          status: "pending",
+          seq: waiter.seq + 1,
+          inbox: `"${winners[0]}"`,
+        });
+      });
+
+      it("refuses a wait the run no longer has, writing nothing", async () => {
+        const waiter = await createWaiting(waitSpec("first"), "first");
+        expect(
+          await storage.deliver!({ runId: waiter.id, wait: waitSpec("other"), payload: "1" }),
+        ).toBe(false);
+        expect(await load(waiter.id)).toEqual(waiter);
+
+        // The run consumes the first delivery and waits again: the first wait is stale now.
+        await storage.deliver!({ runId: waiter.id, wait: waitSpec("first"), payload: "1" });
+        const [claimed] = await storage.claimRunnable({
+          owner: "worker-a",
+          leaseMs: hour,
+          limit: 1,
+        });
+        await storage.commit({
+          runId: waiter.id,
+          expectedSeq: claimed.seq,
+          owner: "worker-a",
+          status: "waiting",
+          wait: { spec: waitSpec("second"), event: "second" },
+          inbox: null,
+        });
+        const waitingAgain = await load(waiter.id);
+        expect(
+          await storage.deliver!({ runId: waiter.id, wait: waitSpec("first"), payload: "2" }),
+        ).toBe(false);
+        expect(await load(waiter.id)).toEqual(waitingAgain);
+      });
+
+      it.each([
+        "pending",
+        "running",
+        "sleeping",
+        "completed",
+        "failed",
+        "cancelled",
+        "parked",
+      ] as const)(
+        "refuses a %s run even when its wait matches, writing nothing",
+        async (status) => {
+          const run = await createCommitted({
+            status,
+            wait: { spec: waitSpec("paid"), event: "paid" },
+          });
+          expect(
+            await storage.deliver!({ runId: run.id, wait: waitSpec("paid"), payload: "1" }),
+          ).toBe(false);
+          expect(await load(run.id)).toEqual(run);
+        },
+      );
+
+      it("refuses an unknown run", async () => {
+        expect(await storage.deliver!({ runId: "ghost", wait: waitSpec("x"), payload: "1" })).toBe(
+          false,
+        );
+        expect(await storage.loadRun("ghost")).toBeNull();
+      });
+
+      it("bumps seq, so a commit based on the waiting state fails", async () => {
+        const waiter = await createLeased("worker-a");
+        await storage.commit({
+          runId: waiter.id,
+          expectedSeq: 0,
+          owner: "worker-a",
+          status: "waiting",
+          wait: { spec: waitSpec("paid"), event: "paid" },
+          leaseMs: hour,
+        });
+        expect(
+          await storage.deliver!({ runId: waiter.id, wait: waitSpec("paid"), payload: "1" }),
+        ).toBe(true);
+        const outcome = await storage.commit({
+          runId: waiter.id,
+          expectedSeq: 1,
+          owner: "worker-a",
+          status: "running",
+          wait: null,
+          leaseMs: hour,
+        });
+        expect(outcome.ok).toBe(false);
+        expect(await load(waiter.id)).toMatchObject({ status: "pending", seq: 2, inbox: "1" });
+      });
+    });
+
+    describe.runIf(has.cancel)("cancel (optional)", () => {
+      const why = '{"name":"CancelledError","message":"stop"}';
+
+      it("cancels a running run and releases its lease, so its owner can commit no more", async () => {
+        const run = await createLeased("worker-a");
+        await storage.commit({
+          runId: run.id,
+          expectedSeq: 0,
+          owner: "worker-a",
+          status: "running",
+          frame: "f",
+          leaseMs: hour,
+        });
+        expect(await storage.cancel!(run.id, why)).toBe(true);
+        expect(await load(run.id)).toMatchObject({
+          status: "cancelled",
+          seq: 2,
+          frame: "f",
+          error: why,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+        });
+        const stale = await storage.commit({
+          runId: run.id,
+          expectedSeq: 1,
+          owner: "worker-a",
+          status: "running",
+          leaseMs: hour,
+        });
+        expect(stale.ok).toBe(false);
+        expect(["conflict", "lease-lost"]).toContain(stale.ok ? undefined : stale.reason);
+        expect(
+          await storage.commit({
+            runId: run.id,
+            expectedSeq: 2,
+            owner: "worker-a",
+            status: "completed",
+            result: '"late"',
+          }),
+        ).toEqual({ ok: false, reason: "lease-lost" });
+        expect(await storage.renewLeases("worker-a", [run.id], hour)).toEqual([]);
+        expect(
+          await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 5, wakeBefore: t0 }),
+        ).toEqual([]);
+        expect(await load(run.id)).toMatchObject({ status: "cancelled", seq: 2, result: null });
+      });
+
+      it.each(["pending", "sleeping", "parked"] as const)("cancels a %s run", async (status) => {
+        const run = status === "pending" ? await create() : await createCommitted({ status });
+        expect(await storage.cancel!(run.id, why)).toBe(true);
+        expect(await load(run.id)).toMatchObject({
+          status: "cancelled",
+          seq: run.seq + 1,
+          error: why,
+          leaseOwner: null,
+        });
+        expect(await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 5 })).toEqual([]);
+      });
+
+      it.runIf(has.deliver)(
+        "cancels a waiting run and clears its wait, so it is neither delivered to nor woken",
+        async () => {
+          const waiter = await createWaiting(waitSpec("paid"), "paid", t0);
+          expect(await storage.cancel!(waiter.id, why)).toBe(true);
+          const cancelled = await load(waiter.id);
+          expect(cancelled).toMatchObject({
+            status: "cancelled",
+            seq: waiter.seq + 1,
+            error: why,
+            wakeAt: null,
+            wait: null,
+            waitEvent: null,
+          });
+          expect(
+            await storage.deliver!({ runId: waiter.id, wait: waitSpec("paid"), payload: "1" }),
+          ).toBe(false);
+          expect(await storage.listRuns({ waitEvent: "paid" })).toEqual([]);
+          expect(
+            await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 5, wakeBefore: t0 }),
+          ).toEqual([]);
+          expect(await load(waiter.id)).toEqual(cancelled);
+        },
+      );
+
+      it.each(["completed", "failed", "cancelled"] as const)(
+        "refuses a %s run, writing nothing",
+        async (status) => {
+          const run = await createCommitted({ status, error: '"original"' });
+          expect(await storage.cancel!(run.id, why)).toBe(false);
+          expect(await load(run.id)).toEqual(run);
+        },
+      );
+
+      it("applies once when cancels race, and refuses an unknown run", async () => {
+        const run = await createLeased("worker-a");
+        const outcomes = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => storage.cancel!(run.id, `"${i}"`)),
+        );
+        const winners = outcomes.flatMap((applied, i) => (applied ? [i] : []));
+        expect(winners).toHaveLength(1);
+        expect(await load(run.id)).toMatchObject({ seq: 1, error: `"${winners[0]}"` });
+        expect(await storage.cancel!("ghost", why)).toBe(false);
+        expect(await storage.loadRun("ghost")).toBeNull();
+      });
+    });
   });
+}
+
+/** The wait fields of a run that is not sleeping or waiting and has no inbox. */
+const noWait = { wakeAt: null, wait: null, waitEvent: null, inbox: null } as const;
+
+/** `run` with the wait fields an adapter written before waits omits read as `null`. */
+function withWaitDefaults(run: StoredRun): StoredRun {
+  return {
+    ...run,
+    wakeAt: run.wakeAt ?? null,
+    wait: run.wait ?? null,
+    waitEvent: run.waitEvent ?? null,
+    inbox: run.inbox ?? null,
+  };
 }
 
 function sleep(ms: number): Promise<void> {
