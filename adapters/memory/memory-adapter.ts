@@ -2,6 +2,7 @@ import {
   type ClaimOptions,
   type Commit,
   type CommitOutcome,
+  type Delivery,
   type NewRun,
   type RunQuery,
   type RunStatus,
@@ -68,6 +69,10 @@ export class MemoryAdapter implements StorageAdapter {
       ...lease,
       createdAt: now,
       updatedAt: now,
+      wakeAt: null,
+      wait: null,
+      waitEvent: null,
+      inbox: null,
     };
     this.#runs.set(run.id, { run: stored, order: this.#nextOrder++ });
     if (key !== null) this.#byIdempotencyKey.set(key, run.id);
@@ -99,6 +104,10 @@ export class MemoryAdapter implements StorageAdapter {
       leaseOwner: keepLease ? current.leaseOwner : null,
       leaseExpiresAt: keepLease ? now + commit.leaseMs! : null,
       updatedAt: now,
+      wakeAt: commit.wakeAt === undefined ? current.wakeAt : commit.wakeAt,
+      wait: commit.wait === undefined ? current.wait : (commit.wait?.spec ?? null),
+      waitEvent: commit.wait === undefined ? current.waitEvent : (commit.wait?.event ?? null),
+      inbox: commit.inbox === undefined ? current.inbox : null,
     };
     return { ok: true, seq: record.run.seq };
   }
@@ -109,10 +118,16 @@ export class MemoryAdapter implements StorageAdapter {
     const workflows = options.workflows === undefined ? null : new Set(options.workflows);
     const versions = options.versions === undefined ? null : new Set(options.versions);
     const now = Date.now();
+    const { wakeBefore } = options;
     const candidates = [...this.#runs.values()]
       .filter(
         ({ run }) =>
-          (run.status === "pending" || run.status === "running") &&
+          (run.status === "pending" ||
+            run.status === "running" ||
+            (wakeBefore !== undefined &&
+              (run.status === "sleeping" || run.status === "waiting") &&
+              run.wakeAt != null &&
+              run.wakeAt <= wakeBefore)) &&
           (run.leaseExpiresAt === null || run.leaseExpiresAt <= now) &&
           (workflows === null || workflows.has(run.workflow)) &&
           (versions === null || versions.has(run.version)),
@@ -157,11 +172,51 @@ export class MemoryAdapter implements StorageAdapter {
       .filter(
         ({ run }) =>
           (statuses === null || statuses.has(run.status)) &&
-          (query.workflow === undefined || run.workflow === query.workflow),
+          (query.workflow === undefined || run.workflow === query.workflow) &&
+          (query.waitEvent === undefined || run.waitEvent === query.waitEvent),
       )
       .sort((a, b) => oldestFirst(b, a));
     const limited = query.limit === undefined ? matching : matching.slice(0, query.limit);
     return limited.map(({ run }) => ({ ...run }));
+  }
+
+  /** @inheritDoc */
+  async deliver(delivery: Delivery): Promise<boolean> {
+    const record = this.#runs.get(delivery.runId);
+    if (record === undefined) return false;
+    const current = record.run;
+    if (current.status !== "waiting" || current.wait !== delivery.wait) return false;
+    record.run = {
+      ...current,
+      status: "pending",
+      seq: current.seq + 1,
+      updatedAt: Date.now(),
+      wakeAt: null,
+      wait: null,
+      waitEvent: null,
+      inbox: delivery.payload,
+    };
+    return true;
+  }
+
+  /** @inheritDoc */
+  async cancel(runId: string, error: string): Promise<boolean> {
+    const record = this.#runs.get(runId);
+    if (record === undefined || terminalStatuses.has(record.run.status)) return false;
+    const current = record.run;
+    record.run = {
+      ...current,
+      status: "cancelled",
+      seq: current.seq + 1,
+      error,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      updatedAt: Date.now(),
+      wakeAt: null,
+      wait: null,
+      waitEvent: null,
+    };
+    return true;
   }
 
   /** Nothing to release: the runs stay readable until the adapter is garbage. */
