@@ -77,7 +77,7 @@ describe("sqlite adapter", () => {
 
     const db = inspect(path);
     expect(db.prepare("SELECT id, version FROM ratchet_schema").all()).toEqual([
-      { id: 1, version: 1 },
+      { id: 1, version: 2 },
     ]);
     const objects = db
       .prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'ratchet%' ORDER BY name")
@@ -87,6 +87,8 @@ describe("sqlite adapter", () => {
       "ratchet_runs",
       "ratchet_runs_claim",
       "ratchet_runs_idempotency_key",
+      "ratchet_runs_wait_event",
+      "ratchet_runs_wake",
       "ratchet_runs_workflow_created",
       "ratchet_schema",
     ]);
@@ -104,8 +106,158 @@ describe("sqlite adapter", () => {
     const init = newer.init();
     await expect(init).rejects.toBeInstanceOf(StorageError);
     await expect(init).rejects.toMatchObject({ code: "schema-too-new" });
-    await expect(init).rejects.toThrow(/schema version 99.*knows only up to 1.*Upgrade ratchet/s);
+    await expect(init).rejects.toThrow(/schema version 99.*knows only up to 2.*Upgrade ratchet/s);
     await expect(init).rejects.toThrow(path);
+  });
+
+  it("migrates a file written at schema version 1, keeping its runs", async () => {
+    const path = freshPath();
+    // Schema version 1 as released, copied here so that this test keeps describing the
+    // files that exist even if the migration code changes.
+    const v1 = new Database(path);
+    v1.exec(`
+      CREATE TABLE ratchet_schema (
+        id      INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+      );
+      INSERT INTO ratchet_schema (id, version) VALUES (1, 1);
+      CREATE TABLE ratchet_runs (
+        id               TEXT    NOT NULL PRIMARY KEY,
+        workflow         TEXT    NOT NULL,
+        version          TEXT    NOT NULL,
+        status           TEXT    NOT NULL,
+        seq              INTEGER NOT NULL,
+        args             TEXT    NOT NULL,
+        frame            TEXT,
+        result           TEXT,
+        error            TEXT,
+        idempotency_key  TEXT,
+        session_id       TEXT,
+        lease_owner      TEXT,
+        lease_expires_at INTEGER,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX ratchet_runs_idempotency_key ON ratchet_runs (idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+      CREATE INDEX ratchet_runs_claim ON ratchet_runs (status, lease_expires_at);
+      CREATE INDEX ratchet_runs_workflow_created ON ratchet_runs (workflow, created_at);
+      INSERT INTO ratchet_runs VALUES
+        ('old-1', 'order', 'v1', 'sleeping', 3, '["a"]', '{"pc":2}', NULL, NULL, 'key-1',
+         'session-1', NULL, NULL, 1000, 2000),
+        ('old-2', 'order', 'v1', 'running', 1, '[]', '{"pc":1}', NULL, NULL, NULL, NULL,
+         'worker-a', 9999999999999, 1001, 1500);
+    `);
+    v1.close();
+
+    const adapter = sqlite({ path });
+    await adapter.init();
+    expect(await adapter.loadRun("old-1")).toEqual({
+      id: "old-1",
+      workflow: "order",
+      version: "v1",
+      status: "sleeping",
+      seq: 3,
+      args: '["a"]',
+      frame: '{"pc":2}',
+      result: null,
+      error: null,
+      idempotencyKey: "key-1",
+      sessionId: "session-1",
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      createdAt: 1000,
+      updatedAt: 2000,
+      wakeAt: null,
+      wait: null,
+      waitEvent: null,
+      inbox: null,
+    });
+    expect(await adapter.loadRun("old-2")).toMatchObject({ leaseOwner: "worker-a", seq: 1 });
+    // The old runs work with the new columns: the lease holder sleeps, the idempotency key
+    // still finds its run, and the sleeper wakes.
+    expect(
+      await adapter.commit({
+        runId: "old-2",
+        expectedSeq: 1,
+        owner: "worker-a",
+        status: "sleeping",
+        wakeAt: 5000,
+      }),
+    ).toEqual({ ok: true, seq: 2 });
+    const again = await adapter.createRun({ ...newRun("other"), idempotencyKey: "key-1" });
+    expect(again).toMatchObject({ created: false, run: { id: "old-1" } });
+    const woken = await adapter.claimRunnable({
+      owner: "w",
+      leaseMs: 60_000,
+      limit: 10,
+      wakeBefore: 5000,
+    });
+    expect(woken.map((r) => [r.id, r.wakeAt])).toEqual([["old-2", 5000]]);
+    await adapter.close();
+
+    const db = inspect(path);
+    expect(db.prepare("SELECT version FROM ratchet_schema").pluck().get()).toBe(2);
+    const columns = db.prepare("SELECT name FROM pragma_table_info('ratchet_runs')").pluck().all();
+    expect(columns.slice(-4)).toEqual(["wake_at", "wait", "wait_event", "inbox"]);
+    const indexes = db
+      .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'ratchet_runs'")
+      .pluck()
+      .all();
+    expect(indexes).toEqual(
+      expect.arrayContaining(["ratchet_runs_wake", "ratchet_runs_wait_event"]),
+    );
+  });
+
+  it("keeps plain commits to their statement, and finds due and waiting runs by index", async () => {
+    const executed: string[] = [];
+    const db = inspect(freshPath(), { verbose: (sql) => executed.push(String(sql)) });
+    const adapter = sqlite({ database: db });
+    await adapter.init();
+    await adapter.createRun({ ...newRun("r"), leaseOwner: "w", leaseMs: 60_000 });
+    /** The statements `action` executed, as SQLite expanded them. */
+    const statements = async (action: () => Promise<unknown>) => {
+      executed.length = 0;
+      await action();
+      return [...executed];
+    };
+    const plan = (sql: string | undefined) =>
+      db
+        .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .all()
+        .map((row) => (row as { detail: string }).detail)
+        .join("\n");
+
+    const base = { runId: "r", owner: "w", leaseMs: 60_000 } as const;
+    const plain = await statements(() =>
+      adapter.commit({ ...base, expectedSeq: 0, status: "running", frame: "f" }),
+    );
+    expect(plain).toHaveLength(1);
+    expect(plain[0]).toMatch(/^UPDATE/);
+    expect(plain[0]).not.toMatch(/wake_at|wait|inbox/);
+    const waiting = await statements(() =>
+      adapter.commit({
+        ...base,
+        expectedSeq: 1,
+        status: "waiting",
+        wait: { spec: "s", event: "paid" },
+        wakeAt: 5,
+        leaseMs: undefined,
+      }),
+    );
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]).toMatch(/^UPDATE.*wake_at/s);
+
+    const claim = await statements(() =>
+      adapter.claimRunnable({ owner: "x", leaseMs: 1000, limit: 5, wakeBefore: 10 }),
+    );
+    const claimPlan = plan(claim.find((sql) => sql.startsWith("SELECT")));
+    expect(claimPlan).toMatch(/USING INDEX ratchet_runs_claim/);
+    expect(claimPlan).toMatch(/USING INDEX ratchet_runs_wake/);
+    const list = await statements(() => adapter.listRuns({ waitEvent: "paid" }));
+    expect(list).toHaveLength(1);
+    expect(plan(list[0])).toMatch(/USING INDEX ratchet_runs_wait_event/);
+    expect(plan(list[0])).not.toMatch(/TEMP B-TREE/);
   });
 
   it("keeps stores with different table prefixes in one file apart", async () => {

@@ -3,6 +3,7 @@ import {
   type ClaimOptions,
   type Commit,
   type CommitOutcome,
+  type Delivery,
   type NewRun,
   type RunQuery,
   type RunStatus,
@@ -35,11 +36,16 @@ interface RunRow {
   lease_expires_at: number | null;
   created_at: number;
   updated_at: number;
+  wake_at: number | null;
+  wait: string | null;
+  wait_event: string | null;
+  inbox: string | null;
 }
 
 const runColumns =
   "id, workflow, version, status, seq, args, frame, result, error, idempotency_key, " +
-  "session_id, lease_owner, lease_expires_at, created_at, updated_at";
+  "session_id, lease_owner, lease_expires_at, created_at, updated_at, wake_at, wait, " +
+  "wait_event, inbox";
 
 type Statement<Params extends unknown[], Row = unknown> = BetterSqlite3.Statement<Params, Row>;
 
@@ -68,6 +74,19 @@ interface CommitParams {
   now: number;
 }
 
+/**
+ * Parameters of the commit that also writes the wake time, the wait or the inbox; a
+ * `set…`/`clear…` flag of 0 keeps that column as stored.
+ */
+interface WaitCommitParams extends CommitParams {
+  setWakeAt: number;
+  wakeAt: number | null;
+  setWait: number;
+  wait: string | null;
+  waitEvent: string | null;
+  clearInbox: number;
+}
+
 /** Parameters of the claim's SELECT; a `by…` flag of 0 turns its filter off. */
 interface ClaimParams {
   now: number;
@@ -76,13 +95,29 @@ interface ClaimParams {
   workflows: string;
   byVersion: number;
   versions: string;
+  /** Read only by the statement that also claims due sleepers and timed-out waiters. */
+  wakeBefore: number;
 }
 
 /** Parameters of the `listRuns` statements; each variant reads the ones it filters by. */
 interface ListParams {
   statuses: string;
   workflow: string;
+  waitEvent: string;
   limit: number;
+}
+
+interface DeliverParams {
+  runId: string;
+  wait: string;
+  payload: string;
+  now: number;
+}
+
+interface CancelParams {
+  runId: string;
+  error: string;
+  now: number;
 }
 
 /** Everything `init()` prepares: the connection, its statements and transactions. */
@@ -90,13 +125,18 @@ interface Prepared {
   readonly db: BetterSqlite3.Database;
   readonly createRun: (run: NewRun, now: number) => { run: StoredRun; created: boolean };
   readonly loadRun: Statement<[string], RunRow>;
+  /** The plain checkpoint commit: the hot path. */
   readonly commit: Statement<[CommitParams], { seq: number }>;
+  /** A commit that also sets or clears `wake_at`, the wait or the inbox. */
+  readonly commitWait: Statement<[WaitCommitParams], { seq: number }>;
   readonly commitState: Statement<[string], { lease_owner: string | null }>;
   readonly claim: (options: ClaimOptions, now: number) => StoredRun[];
   readonly renew: (owner: string, runIds: readonly string[], expiresAt: number) => string[];
   readonly release: Statement<[string, string]>;
   /** Indexed by {@link listVariant}. */
   readonly list: readonly Statement<[ListParams], RunRow>[];
+  readonly deliver: Statement<[DeliverParams]>;
+  readonly cancel: Statement<[CancelParams]>;
 }
 
 /**
@@ -151,9 +191,7 @@ export class SqliteAdapter implements StorageAdapter {
     const prepared = this.#ready("commit");
     const now = Date.now();
     const keepLease = commit.leaseMs !== undefined && !terminalStatuses.has(commit.status);
-    // The whole commit is this one statement, hence one transaction; the WHERE clause is
-    // the compare-and-set.
-    const applied = prepared.commit.get({
+    const params: CommitParams = {
       runId: commit.runId,
       expectedSeq: commit.expectedSeq,
       owner: commit.owner,
@@ -163,7 +201,22 @@ export class SqliteAdapter implements StorageAdapter {
       error: commit.error ?? null,
       leaseExpiresAt: keepLease ? now + commit.leaseMs! : null,
       now,
-    });
+    };
+    // The whole commit is one statement, hence one transaction; the WHERE clause is the
+    // compare-and-set. A plain checkpoint takes the statement that leaves the wait columns
+    // alone; one that sleeps, waits or consumes its inbox takes the one that writes them.
+    const applied =
+      commit.wakeAt === undefined && commit.wait === undefined && commit.inbox === undefined
+        ? prepared.commit.get(params)
+        : prepared.commitWait.get({
+            ...params,
+            setWakeAt: commit.wakeAt === undefined ? 0 : 1,
+            wakeAt: commit.wakeAt ?? null,
+            setWait: commit.wait === undefined ? 0 : 1,
+            wait: commit.wait?.spec ?? null,
+            waitEvent: commit.wait?.event ?? null,
+            clearInbox: commit.inbox === undefined ? 0 : 1,
+          });
     if (applied !== undefined) return { ok: true, seq: applied.seq };
     const state = prepared.commitState.get(commit.runId);
     if (state === undefined) return { ok: false, reason: "not-found" };
@@ -198,13 +251,40 @@ export class SqliteAdapter implements StorageAdapter {
     const statuses = query.status === undefined ? undefined : [query.status].flat();
     if (statuses?.length === 0 || (query.limit !== undefined && query.limit <= 0)) return [];
     const statement =
-      prepared.list[listVariant(statuses !== undefined, query.workflow !== undefined)];
+      prepared.list[
+        listVariant(
+          statuses !== undefined,
+          query.workflow !== undefined,
+          query.waitEvent !== undefined,
+        )
+      ];
     const rows = statement.all({
       statuses: JSON.stringify(statuses ?? []),
       workflow: query.workflow ?? "",
+      waitEvent: query.waitEvent ?? "",
       limit: query.limit ?? -1,
     });
     return rows.map(toStoredRun);
+  }
+
+  /** @inheritDoc */
+  async deliver(delivery: Delivery): Promise<boolean> {
+    const prepared = this.#ready("deliver");
+    // One UPDATE whose WHERE clause is the check: of two racing deliveries, the second
+    // finds the wait already cleared and changes nothing.
+    const { changes } = prepared.deliver.run({
+      runId: delivery.runId,
+      wait: delivery.wait,
+      payload: delivery.payload,
+      now: Date.now(),
+    });
+    return changes === 1;
+  }
+
+  /** @inheritDoc */
+  async cancel(runId: string, error: string): Promise<boolean> {
+    const prepared = this.#ready("cancel");
+    return prepared.cancel.run({ runId, error, now: Date.now() }).changes === 1;
   }
 
   /** Close the database if this adapter opened it; a connection you passed stays open. */
@@ -308,12 +388,22 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
   // The claim index (status, lease_expires_at) finds the candidates; the workflow and
   // version filters are checked row by row. A run of a version no worker has stays
   // unleased, so every claim reads it and passes over it: cheap while such runs are few.
+  const claimFilters = `(lease_expires_at IS NULL OR lease_expires_at <= @now)
+       AND (@byWorkflow = 0 OR workflow IN (SELECT value FROM json_each(@workflows)))
+       AND (@byVersion = 0 OR version IN (SELECT value FROM json_each(@versions)))`;
   const claimCandidates = db.prepare<[ClaimParams], RunRow>(
     `SELECT ${runColumns} FROM ${runs}
-     WHERE status IN ('pending', 'running')
-       AND (lease_expires_at IS NULL OR lease_expires_at <= @now)
-       AND (@byWorkflow = 0 OR workflow IN (SELECT value FROM json_each(@workflows)))
-       AND (@byVersion = 0 OR version IN (SELECT value FROM json_each(@versions)))
+     WHERE status IN ('pending', 'running') AND ${claimFilters}
+     ORDER BY created_at, rowid
+     LIMIT @limit`,
+  );
+  // With wakeBefore, due sleepers and timed-out waiters too, found through the wake index
+  // (status, wake_at); the two sets are merged and the oldest taken from both.
+  const claimWakeCandidates = db.prepare<[ClaimParams], RunRow>(
+    `SELECT ${runColumns} FROM ${runs}
+     WHERE (status IN ('pending', 'running')
+            OR (status IN ('sleeping', 'waiting') AND wake_at <= @wakeBefore))
+       AND ${claimFilters}
      ORDER BY created_at, rowid
      LIMIT @limit`,
   );
@@ -321,13 +411,15 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     `UPDATE ${runs} SET status = 'running', lease_owner = ?, lease_expires_at = ? WHERE id = ?`,
   );
   const claim = db.transaction((options: ClaimOptions, now: number) => {
-    const rows = claimCandidates.all({
+    const candidates = options.wakeBefore === undefined ? claimCandidates : claimWakeCandidates;
+    const rows = candidates.all({
       now,
       limit: options.limit,
       byWorkflow: options.workflows === undefined ? 0 : 1,
       workflows: JSON.stringify(options.workflows ?? []),
       byVersion: options.versions === undefined ? 0 : 1,
       versions: JSON.stringify(options.versions ?? []),
+      wakeBefore: options.wakeBefore ?? 0,
     });
     const leaseExpiresAt = now + options.leaseMs;
     return rows.map((row) => {
@@ -348,19 +440,18 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     [...new Set(runIds)].filter((id) => extendLease.run(expiresAt, id, owner).changes === 1),
   );
 
-  const list = [false, true].flatMap((byStatus) =>
-    [false, true].map((byWorkflow) => {
-      const conditions = [
-        ...(byStatus ? ["status IN (SELECT value FROM json_each(@statuses))"] : []),
-        ...(byWorkflow ? ["workflow = @workflow"] : []),
-      ];
-      const where = conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`;
-      return db.prepare<[ListParams], RunRow>(
-        `SELECT ${runColumns} FROM ${runs} ${where}
-         ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
-      );
-    }),
-  );
+  const list = Array.from({ length: 8 }, (_, variant) => {
+    const conditions = [
+      ...(variant & 4 ? ["status IN (SELECT value FROM json_each(@statuses))"] : []),
+      ...(variant & 2 ? ["workflow = @workflow"] : []),
+      ...(variant & 1 ? ["wait_event = @waitEvent"] : []),
+    ];
+    const where = conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`;
+    return db.prepare<[ListParams], RunRow>(
+      `SELECT ${runColumns} FROM ${runs} ${where}
+       ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
+    );
+  });
 
   return {
     db,
@@ -381,6 +472,23 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
        WHERE id = @runId AND seq = @expectedSeq AND lease_owner = @owner
        RETURNING seq`,
     ),
+    commitWait: db.prepare<[WaitCommitParams], { seq: number }>(
+      `UPDATE ${runs} SET
+         status = @status,
+         seq = seq + 1,
+         frame = COALESCE(@frame, frame),
+         result = COALESCE(@result, result),
+         error = COALESCE(@error, error),
+         lease_owner = CASE WHEN @leaseExpiresAt IS NULL THEN NULL ELSE lease_owner END,
+         lease_expires_at = @leaseExpiresAt,
+         updated_at = @now,
+         wake_at = CASE WHEN @setWakeAt = 1 THEN @wakeAt ELSE wake_at END,
+         wait = CASE WHEN @setWait = 1 THEN @wait ELSE wait END,
+         wait_event = CASE WHEN @setWait = 1 THEN @waitEvent ELSE wait_event END,
+         inbox = CASE WHEN @clearInbox = 1 THEN NULL ELSE inbox END
+       WHERE id = @runId AND seq = @expectedSeq AND lease_owner = @owner
+       RETURNING seq`,
+    ),
     commitState: db.prepare<[string], { lease_owner: string | null }>(
       `SELECT lease_owner FROM ${runs} WHERE id = ?`,
     ),
@@ -391,12 +499,36 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
        WHERE id = ? AND lease_owner = ?`,
     ),
     list,
+    deliver: db.prepare<[DeliverParams]>(
+      `UPDATE ${runs} SET
+         status = 'pending',
+         seq = seq + 1,
+         updated_at = @now,
+         wake_at = NULL,
+         wait = NULL,
+         wait_event = NULL,
+         inbox = @payload
+       WHERE id = @runId AND status = 'waiting' AND wait = @wait`,
+    ),
+    cancel: db.prepare<[CancelParams]>(
+      `UPDATE ${runs} SET
+         status = 'cancelled',
+         seq = seq + 1,
+         error = @error,
+         lease_owner = NULL,
+         lease_expires_at = NULL,
+         updated_at = @now,
+         wake_at = NULL,
+         wait = NULL,
+         wait_event = NULL
+       WHERE id = @runId AND status NOT IN ('completed', 'failed', 'cancelled')`,
+    ),
   };
 }
 
-/** Which of the four prepared `listRuns` statements serves a query. */
-function listVariant(byStatus: boolean, byWorkflow: boolean): number {
-  return (byStatus ? 2 : 0) + (byWorkflow ? 1 : 0);
+/** Which of the eight prepared `listRuns` statements serves a query. */
+function listVariant(byStatus: boolean, byWorkflow: boolean, byWaitEvent: boolean): number {
+  return (byStatus ? 4 : 0) + (byWorkflow ? 2 : 0) + (byWaitEvent ? 1 : 0);
 }
 
 function toStoredRun(row: RunRow): StoredRun {
@@ -416,6 +548,10 @@ function toStoredRun(row: RunRow): StoredRun {
     leaseExpiresAt: row.lease_expires_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    wakeAt: row.wake_at,
+    wait: row.wait,
+    waitEvent: row.wait_event,
+    inbox: row.inbox,
   };
 }
 

@@ -39,6 +39,19 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       CREATE INDEX ${p}runs_workflow_created ON ${p}runs (workflow, created_at);
     `,
   },
+  {
+    // Durable sleeps, waits and their deliveries. Existing rows get NULL in every new column.
+    version: 2,
+    sql: (p) => `
+      ALTER TABLE ${p}runs ADD COLUMN wake_at    INTEGER;
+      ALTER TABLE ${p}runs ADD COLUMN wait       TEXT;
+      ALTER TABLE ${p}runs ADD COLUMN wait_event TEXT;
+      ALTER TABLE ${p}runs ADD COLUMN inbox      TEXT;
+      CREATE INDEX ${p}runs_wake ON ${p}runs (status, wake_at) WHERE wake_at IS NOT NULL;
+      CREATE INDEX ${p}runs_wait_event ON ${p}runs (wait_event, created_at)
+        WHERE wait_event IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this build of Ratchet writes. */
