@@ -199,7 +199,7 @@ describe("diagnostics", () => {
     ],
     [
       "a feature not supported yet",
-      `await ctx.sleep("1s");`,
+      `await ctx.child(other, []);`,
       DiagnosticCodes.ctxMethodNotSupportedYet,
     ],
     ["an unawaited ctx call", "const p = ctx.step(f);", DiagnosticCodes.ctxCallNotAwaited],

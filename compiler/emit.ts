@@ -218,6 +218,23 @@ export function emitMachine(
     id(names.pc),
     f.createCaseBlock(ir.blocks.map(emitBlock)),
   );
+  // A resumed wait that timed out throws where the workflow awaited it: in the state it
+  // resumes in, so the enclosing try regions see it.
+  const thrown = f.createPropertyAccessExpression(id(names.frame), "thrown");
+  const rethrow = f.createIfStatement(
+    f.createStrictInequality(thrown, id("undefined")),
+    f.createBlock([
+      f.createVariableStatement(
+        undefined,
+        f.createVariableDeclarationList(
+          [f.createVariableDeclaration(names.error, undefined, undefined, thrown)],
+          ts.NodeFlags.Const,
+        ),
+      ),
+      assign(thrown, id("undefined")),
+      f.createThrowStatement(id(names.error)),
+    ]),
+  );
   if (ir.regions.length > 0) {
     // Route an exception by the state it was raised in: to a catch, to a finally (as a
     // pending throw), or out of the machine.
@@ -249,7 +266,7 @@ export function emitMachine(
       });
     }
     dispatch = f.createTryStatement(
-      f.createBlock([dispatch]),
+      f.createBlock([rethrow, dispatch]),
       f.createCatchClause(
         names.error,
         f.createBlock([
@@ -260,6 +277,7 @@ export function emitMachine(
       undefined,
     );
   }
+  if (ir.regions.length === 0) prologue.push(rethrow);
   const loop = f.createLabeledStatement(
     names.loop,
     f.createForStatement(undefined, undefined, undefined, dispatch),

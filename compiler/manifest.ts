@@ -48,6 +48,18 @@ function targetOf(call: ts.CallExpression, sourceFile: ts.SourceFile): string {
   if (!first) return "";
   if (ts.isStringLiteralLike(first)) return first.text;
   const method = ts.isPropertyAccessExpression(call.expression) ? call.expression.name.text : "";
+  if (method === "waitForUser") return "";
+  if (method === "sleep") {
+    const options = call.arguments[1];
+    const name =
+      options && ts.isObjectLiteralExpression(options)
+        ? options.properties.find(
+            (p): p is ts.PropertyAssignment =>
+              ts.isPropertyAssignment(p) && ts.isIdentifier(p.name) && p.name.text === "name",
+          )
+        : undefined;
+    if (name && ts.isStringLiteralLike(name.initializer)) return name.initializer.text;
+  }
   if (method === "parallel") {
     return call.arguments
       .map((a) => (ts.isCallExpression(a) ? targetOf(a, sourceFile) : "?"))
@@ -66,7 +78,8 @@ export function checkpointIds(
 ): string[] {
   const counts = new Map<string, number>();
   return sites.map((site) => {
-    const base = `${site.method}:${targetOf(site.call, sourceFile)}`;
+    const target = targetOf(site.call, sourceFile);
+    const base = target ? `${site.method}:${target}` : site.method;
     const n = (counts.get(base) ?? 0) + 1;
     counts.set(base, n);
     return n === 1 ? base : `${base}#${n}`;

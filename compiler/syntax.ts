@@ -9,7 +9,8 @@ import ts from "typescript";
  * name. `parent` defaults to `id.parent`; pass it for nodes the compiler made (which have none).
  */
 export function isReference(id: ts.Identifier, parent: ts.Node | undefined = id.parent): boolean {
-  if (!parent) return false;
+  // An identifier the compiler made and uses as a whole expression has no parent.
+  if (!parent) return true;
   switch (parent.kind) {
     case ts.SyntaxKind.PropertyAccessExpression:
       return (parent as ts.PropertyAccessExpression).expression === id;

@@ -1,7 +1,7 @@
 import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
 import type { WorkflowBodyNode } from "./discover.js";
-import { isFunctionBoundary, isReference, rebindsThis } from "./syntax.js";
+import { isFunctionBoundary, isReference, rebindsThis, skipOuterExpressions } from "./syntax.js";
 
 /** `ctx` methods that are durable operations this compiler turns into checkpoints. */
 export const DURABLE_METHODS: ReadonlySet<string> = new Set([
@@ -10,21 +10,17 @@ export const DURABLE_METHODS: ReadonlySet<string> = new Set([
   "gather",
   "batch",
   "map",
+  "sleep",
+  "sleepUntil",
+  "waitForUser",
+  "waitForEvent",
 ]);
 
 /** Durable methods whose arguments are `ctx.step(…)` calls, not awaited on their own. */
 const GROUP_METHODS = new Set(["parallel", "gather"]);
 
 /** `ctx` members from the design that this compiler does not support yet. */
-const NOT_YET = new Set([
-  "sleep",
-  "sleepUntil",
-  "waitForUser",
-  "waitForEvent",
-  "child",
-  "state",
-  "session",
-]);
+const NOT_YET = new Set(["child", "session"]);
 
 /** Plain `ctx` properties that may be read anywhere in the body. */
 const PLAIN_PROPERTIES = new Set(["runId", "workflowName", "sessionId"]);
@@ -95,6 +91,27 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
       return;
     }
     const member = parent.name.text;
+    if (member === "state") {
+      // ctx.state.get/set/delete(…): run-scoped state, not a checkpoint.
+      const method = parent.parent;
+      const ok =
+        ts.isPropertyAccessExpression(method) &&
+        method.expression === parent &&
+        ["get", "set", "delete"].includes(method.name.text) &&
+        ts.isCallExpression(method.parent) &&
+        method.parent.expression === method;
+      if (!ok || nested) {
+        sink.report(
+          parent,
+          DiagnosticCodes.ctxEscapes,
+          nested
+            ? `\`${id.text}.state\` inside a nested function captures the workflow context.`
+            : `\`${id.text}.state\` can only be used to call get, set or delete.`,
+          `Call it in the workflow body: await ${id.text}.state.get("key").`,
+        );
+      }
+      return;
+    }
     if (PLAIN_PROPERTIES.has(member)) {
       if (nested) {
         sink.report(
@@ -164,6 +181,28 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
         );
       }
       return;
+    }
+    if (member === "waitForEvent") {
+      const options = call.arguments[1];
+      const match =
+        options && ts.isObjectLiteralExpression(options)
+          ? options.properties.find(
+              (p) => p.name && ts.isIdentifier(p.name) && p.name.text === "match",
+            )
+          : undefined;
+      const value =
+        match && ts.isPropertyAssignment(match)
+          ? skipOuterExpressions(match.initializer)
+          : undefined;
+      if (value && (ts.isArrowFunction(value) || ts.isFunctionExpression(value))) {
+        sink.report(
+          value,
+          DiagnosticCodes.ctxMethodNotSupportedYet,
+          "A predicate as waitForEvent's match is not supported yet: a waiting run holds no code to call it.",
+          "Pass an object of fields the payload must equal: { match: { orderId } }.",
+        );
+        return;
+      }
     }
     durable.push({ await: awaited.parent, call, method: member });
   };

@@ -1,4 +1,45 @@
 import type { StepFunction } from "./definitions.js";
+import { type Duration, toMilliseconds } from "./duration.js";
+
+/** The time source of an engine: the real clock, or a test clock a test moves by hand. */
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+  /** Optional: call `listener` whenever the time jumps (a test clock does), so waits are re-checked. */
+  subscribe?(listener: () => void): () => void;
+}
+
+/** One option of a `waitForUser` question. */
+export interface UserOption {
+  readonly id: string;
+  readonly label?: string;
+}
+
+/** What `ctx.waitForUser` asks. */
+export interface UserQuestion {
+  readonly question: string;
+  /** `"approval"` (options default to approve/reject), `"choice"` (one of `options`), or `"text"`. */
+  readonly inputType: "approval" | "choice" | "text";
+  readonly options?: readonly UserOption[];
+  /** Give up after this long: the `await` throws `TimeoutError`. */
+  readonly timeout?: Duration;
+}
+
+/** Options of `ctx.waitForEvent`. */
+export interface WaitForEventOptions {
+  /** Give up after this long: the `await` throws `TimeoutError`. */
+  readonly timeout?: Duration;
+  /** Only payloads whose fields equal these (a shallow, strict comparison). */
+  readonly match?: Readonly<Record<string, unknown>>;
+}
+
+/** Run-scoped state: lives as long as the run, committed with its checkpoints. */
+export interface RunState {
+  /** The value stored under `key`, or `undefined`. */
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+}
 
 /** Options of `ctx.batch` and `ctx.map`. */
 export interface BatchOptions {
@@ -107,6 +148,18 @@ export interface StepOperation {
 /** A durable operation as the compiled machine hands it to the runtime. */
 export type Operation =
   | StepOperation
+  | { readonly kind: "sleep"; readonly until: number }
+  | {
+      readonly kind: "waitForUser";
+      readonly question: UserQuestion & { readonly options: readonly UserOption[] };
+      readonly timeoutAt: number | null;
+    }
+  | {
+      readonly kind: "waitForEvent";
+      readonly name: string;
+      readonly match: Readonly<Record<string, unknown>> | null;
+      readonly timeoutAt: number | null;
+    }
   | { readonly kind: "parallel"; readonly branches: readonly StepOperation[] }
   | {
       readonly kind: "gather";
@@ -150,11 +203,102 @@ export class MachineContext {
   readonly runId: string;
   readonly workflowName: string;
   readonly sessionId: string | undefined;
+  readonly state: RunState;
+  readonly #clock: Clock;
 
-  constructor(runId: string, workflowName: string, sessionId: string | undefined) {
+  constructor(
+    runId: string,
+    workflowName: string,
+    sessionId: string | undefined,
+    clock: Clock,
+    state: Map<string, unknown>,
+  ) {
     this.runId = runId;
     this.workflowName = workflowName;
     this.sessionId = sessionId;
+    this.#clock = clock;
+    this.state = {
+      get: async <T>(key: string) => state.get(key) as T | undefined,
+      set: async (key: string, value: unknown) => {
+        state.set(key, value);
+      },
+      delete: async (key: string) => {
+        state.delete(key);
+      },
+    };
+  }
+
+  sleep(duration: Duration, _options?: { name?: string }): Operation {
+    return {
+      kind: "sleep",
+      until: this.#clock.now() + toMilliseconds(duration, "ctx.sleep duration"),
+    };
+  }
+
+  sleepUntil(until: Date | number): Operation {
+    const at = until instanceof Date ? until.getTime() : until;
+    if (typeof at !== "number" || !Number.isFinite(at)) {
+      throw new TypeError(
+        `ctx.sleepUntil needs a Date or epoch milliseconds; got ${String(until)}.`,
+      );
+    }
+    return { kind: "sleep", until: at };
+  }
+
+  waitForUser(question: UserQuestion): Operation {
+    if (
+      typeof question !== "object" ||
+      question === null ||
+      typeof question.question !== "string"
+    ) {
+      throw new TypeError(
+        'ctx.waitForUser needs { question: string, inputType: "approval" | "choice" | "text", options? }.',
+      );
+    }
+    const { inputType } = question;
+    if (inputType !== "approval" && inputType !== "choice" && inputType !== "text") {
+      throw new TypeError(
+        `ctx.waitForUser: inputType must be "approval", "choice" or "text"; got ${JSON.stringify(inputType)}.`,
+      );
+    }
+    const options =
+      question.options ??
+      (inputType === "approval"
+        ? [
+            { id: "approve", label: "Approve" },
+            { id: "reject", label: "Reject" },
+          ]
+        : []);
+    if (inputType === "choice" && options.length === 0) {
+      throw new TypeError('ctx.waitForUser: a "choice" needs options: [{ id, label }, …].');
+    }
+    return {
+      kind: "waitForUser",
+      question: { ...question, options },
+      timeoutAt: this.#deadline(question.timeout, "ctx.waitForUser timeout"),
+    };
+  }
+
+  waitForEvent(name: string, options: WaitForEventOptions = {}): Operation {
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError("ctx.waitForEvent needs an event name.");
+    }
+    const match = options.match ?? null;
+    if (match !== null && (typeof match !== "object" || Array.isArray(match))) {
+      throw new TypeError(
+        "ctx.waitForEvent: match must be an object of fields the payload must equal, e.g. { orderId }.",
+      );
+    }
+    return {
+      kind: "waitForEvent",
+      name,
+      match,
+      timeoutAt: this.#deadline(options.timeout, "ctx.waitForEvent timeout"),
+    };
+  }
+
+  #deadline(timeout: Duration | undefined, what: string): number | null {
+    return timeout === undefined ? null : this.#clock.now() + toMilliseconds(timeout, what);
   }
 
   step(target: unknown, ...rest: unknown[]): StepOperation {

@@ -144,10 +144,36 @@ export function fn<A extends unknown[], R>(
   return durable as DurableFunction<A, R>;
 }
 
+/** Starts a workflow when `engine.emit(name, payload)` is called; the payload is its one argument. */
+export interface EventTrigger {
+  readonly kind: "event";
+  readonly name: string;
+}
+
+/** A trigger of a workflow. */
+export type Trigger = EventTrigger;
+
+/**
+ * Start the workflow on every `engine.emit(name, payload)`, with the payload as its argument.
+ *
+ * @example
+ * ```ts
+ * export const welcome = workflow({ triggers: [event("user.signup")] }, async (ctx, user: User) => { … });
+ * ```
+ */
+export function event(name: string): EventTrigger {
+  if (typeof name !== "string" || name === "") {
+    throw new DefinitionError("event(name) needs a non-empty event name.");
+  }
+  return { kind: "event", name };
+}
+
 /** Options of {@link workflow}. */
 export interface WorkflowOptions {
   /** The name runs are stored under (default: the binding's name, injected by the compiler). */
   readonly name?: string;
+  /** What starts the workflow besides `engine.start`: `event(name)`. */
+  readonly triggers?: readonly Trigger[];
 }
 
 declare const WORKFLOW_TYPES: unique symbol;

@@ -5,17 +5,33 @@ import {
   type StoredRun,
   terminalStatuses,
 } from "../adapters/contract.js";
-import type { WorkflowContext } from "./context.js";
+import type { Clock, WorkflowContext } from "./context.js";
 import type { Workflow } from "./definitions.js";
 import {
+  CancelledError,
   DefinitionError,
+  RatchetError,
   RunNotFoundError,
   UnknownWorkflowError,
   WorkflowNotCompiledError,
 } from "./errors.js";
-import { type CheckpointEvent, type ExecutionOutcome, executeRun } from "./executor.js";
+import {
+  type CheckpointEvent,
+  type ExecutionOutcome,
+  executeRun,
+  type StoredWait,
+} from "./executor.js";
 import { delay } from "./retry.js";
-import { deserialize, serializeOrExplain } from "./serialization.js";
+import { deserialize, serialize, serializeOrExplain } from "./serialization.js";
+
+/** Refused by `engine.respond` or `engine.emit`: the answer or run does not fit. */
+export class DeliveryError extends RatchetError {
+  constructor(message: string) {
+    super("RATCHET_DELIVERY", message);
+  }
+}
+
+const systemClock: Clock = { now: () => Date.now() };
 
 /**
  * A workflow as engines take it: a definition made by `workflow(...)`, or a static method
@@ -52,6 +68,8 @@ export interface EngineOptions {
   readonly worker?: boolean | WorkerOptions;
   /** Called after every committed checkpoint, synchronously. */
   readonly onCheckpoint?: (event: CheckpointEvent) => void;
+  /** The time source for sleeps and wait timeouts (default: the system clock); see `createTestClock`. */
+  readonly clock?: Clock;
 }
 
 /** Options of {@link Engine.start}. */
@@ -72,6 +90,11 @@ export interface RunHandle<R = unknown> {
   parkedReason(): Promise<string | undefined>;
   /** Wait for the run to end; resolves to its return value or rejects with its error. */
   result(): Promise<R>;
+  /**
+   * Cancel the run: its status becomes `cancelled` at once (final), and a process still
+   * executing it stops at its next checkpoint. Resolves to `false` when it had already ended.
+   */
+  cancel(): Promise<boolean>;
 }
 
 /** Starts, executes and looks up runs. Made by {@link createEngine}. */
@@ -104,11 +127,29 @@ export interface Engine {
   get<R = unknown>(runId: string): Promise<RunHandle<R>>;
   /** Stored runs, newest first. */
   list(query?: RunQuery): Promise<StoredRun[]>;
+  /**
+   * Answer a run's `ctx.waitForUser`: the id of one of its options (approval, choice) or a
+   * string (text). Refused with `DeliveryError` when the run is not waiting for a person,
+   * the answer is not one of the options, or the question was already answered.
+   */
+  respond(runId: string, answer: string): Promise<void>;
+  /**
+   * Emit an event: deliver `payload` to every run waiting for `name` whose `match` fits,
+   * and start every workflow with a matching `event(name)` trigger (the payload as its one
+   * argument). Resolves to the ids of the runs started and delivered to.
+   */
+  emit(name: string, payload: unknown): Promise<{ started: string[]; delivered: string[] }>;
   /** Stop the worker (runs in flight stop at their next checkpoint), release leases, close storage. */
   close(): Promise<void>;
 }
 
 type Finished = Extract<ExecutionOutcome, { kind: "finished" }>;
+
+/** Whether every field of `match` equals (===) the payload's. */
+function matches(payload: unknown, match: Readonly<Record<string, unknown>>): boolean {
+  if (typeof payload !== "object" || payload === null) return false;
+  return Object.entries(match).every(([k, v]) => (payload as Record<string, unknown>)[k] === v);
+}
 
 function randomId(): string {
   return globalThis.crypto.randomUUID();
@@ -119,7 +160,9 @@ class RatchetEngine implements Engine {
   readonly owner = `engine-${randomId()}`;
   readonly leaseMs: number;
   readonly onCheckpoint: ((event: CheckpointEvent) => void) | undefined;
+  readonly clock: Clock;
   closing = false;
+  readonly #unsubscribe: (() => void)[] = [];
 
   readonly #byName = new Map<string, Workflow>();
   readonly #byVersion = new Map<string, Workflow>();
@@ -137,6 +180,7 @@ class RatchetEngine implements Engine {
     }
     this.storage = options.storage;
     this.onCheckpoint = options.onCheckpoint;
+    this.clock = options.clock ?? systemClock;
     for (const definition of (options.workflows ?? []) as readonly Workflow[]) {
       if (!definition || typeof definition.name !== "string" || !("compiled" in definition)) {
         throw new DefinitionError(
@@ -166,6 +210,8 @@ class RatchetEngine implements Engine {
     // Whoever awaits `#ready` sees a failed init; this only keeps it from being "unhandled".
     this.#ready.catch(() => {});
     if (this.#worker) {
+      const wake = () => this.#wake?.();
+      if (this.clock.subscribe) this.#unsubscribe.push(this.clock.subscribe(wake));
       this.#loop = this.#workLoop(this.#worker);
       this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.leaseMs / 3);
     }
@@ -261,6 +307,16 @@ class RatchetEngine implements Engine {
       },
       parkedReason: async () => this.#parkedReason(await load()),
       result: () => this.#result<R>(runId),
+      cancel: async () => {
+        await this.#ready;
+        if (!this.storage.cancel) {
+          throw new DefinitionError(
+            `The ${this.storage.name} adapter does not support cancelling runs.`,
+          );
+        }
+        const error = serialize(new CancelledError(`Run ${runId} was cancelled.`));
+        return this.storage.cancel(runId, error);
+      },
     };
   }
 
@@ -308,6 +364,8 @@ class RatchetEngine implements Engine {
     } catch {
       return;
     }
+    if (this.storage.subscribe)
+      this.#unsubscribe.push(this.storage.subscribe(() => this.#wake?.()));
     const versions = [...this.#byVersion.keys()];
     const workflows = [...new Set([...this.#byVersion.values()].map((d) => d.name))];
     while (!this.closing) {
@@ -318,6 +376,7 @@ class RatchetEngine implements Engine {
             owner: this.owner,
             leaseMs: worker.leaseMs,
             limit: capacity,
+            wakeBefore: this.clock.now(),
             workflows,
             versions,
           });
@@ -348,11 +407,72 @@ class RatchetEngine implements Engine {
     }
   }
 
+  async respond(runId: string, answer: string): Promise<void> {
+    await this.#ready;
+    const run = await this.storage.loadRun(runId);
+    if (!run) throw new RunNotFoundError(runId);
+    const wait =
+      run.status === "waiting" && run.wait ? (deserialize(run.wait) as StoredWait) : undefined;
+    if (!wait || wait.kind !== "user") {
+      throw new DeliveryError(
+        `Run ${runId} is not waiting for an answer (its status is ${run.status}); nothing was delivered.`,
+      );
+    }
+    if (wait.inputType === "text") {
+      if (typeof answer !== "string") {
+        throw new DeliveryError(`Run ${runId} asked for text; the answer must be a string.`);
+      }
+    } else if (!wait.options.some((o) => o.id === answer)) {
+      throw new DeliveryError(
+        `"${String(answer)}" is not an option of run ${runId}'s question "${wait.question}"; answer one of: ${wait.options.map((o) => o.id).join(", ")}.`,
+      );
+    }
+    if (!(await this.#deliver(run.id, run.wait!, answer))) {
+      throw new DeliveryError(
+        `Run ${runId}'s question was already answered, or it timed out; the answer was not delivered.`,
+      );
+    }
+  }
+
+  async emit(name: string, payload: unknown): Promise<{ started: string[]; delivered: string[] }> {
+    if (typeof name !== "string" || name === "")
+      throw new TypeError("engine.emit needs an event name.");
+    await this.#ready;
+    const text = serializeOrExplain(payload, `the payload of event "${name}"`);
+    const delivered: string[] = [];
+    for (const run of await this.storage.listRuns({ status: "waiting", waitEvent: name })) {
+      const wait = deserialize(run.wait!) as StoredWait;
+      if (wait.kind !== "event" || wait.name !== name) continue;
+      if (wait.match && !matches(payload, wait.match)) continue;
+      if (await this.#deliver(run.id, run.wait!, payload, text)) delivered.push(run.id);
+    }
+    const started: string[] = [];
+    for (const definition of this.#byName.values()) {
+      const triggered = definition.options.triggers?.some(
+        (t) => t.kind === "event" && t.name === name,
+      );
+      if (triggered && definition.compiled) {
+        started.push((await this.start(definition, [payload] as never)).id);
+      }
+    }
+    return { started, delivered };
+  }
+
+  async #deliver(runId: string, wait: string, payload: unknown, text?: string): Promise<boolean> {
+    if (!this.storage.deliver) {
+      throw new DefinitionError(`The ${this.storage.name} adapter does not support waits.`);
+    }
+    const ok = await this.storage.deliver({ runId, wait, payload: text ?? serialize(payload) });
+    if (ok) this.#wake?.();
+    return ok;
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.#pollTimer);
     clearInterval(this.#heartbeatTimer);
+    for (const stop of this.#unsubscribe) stop();
     this.#wake?.();
     await this.#loop;
     await Promise.allSettled(this.#executing.values());

@@ -1,17 +1,21 @@
-import type { StorageAdapter, StoredRun } from "../adapters/contract.js";
-import { MachineContext, type Operation } from "./context.js";
+import type { Commit, StorageAdapter, StoredRun } from "../adapters/contract.js";
+import { type Clock, MachineContext, type Operation } from "./context.js";
 import type { Workflow } from "./definitions.js";
-import { CorruptFrameError } from "./errors.js";
+import { CorruptFrameError, TimeoutError } from "./errors.js";
 import type { CheckpointInfo, CompiledMachine, MachineFrame, MachineRequest } from "./machine.js";
 import { type BranchOutcome, performOperation } from "./operations.js";
 import { deserialize, serialize, serializeOrExplain, whyUnserializable } from "./serialization.js";
 
-/** A checkpoint as stored: which checkpoint, the live variables, the operation's result. */
+/**
+ * A checkpoint as stored: which checkpoint, the live variables, the operation's result, and
+ * the run-scoped state (`st`, omitted when empty).
+ */
 interface StoredFrame {
   /** The checkpoint's stable id. */
   readonly cp: string;
   readonly v: Record<string, unknown>;
   readonly r: unknown;
+  readonly st?: Map<string, unknown>;
 }
 
 /**
@@ -31,6 +35,23 @@ interface PartialFrame {
   };
 }
 
+/** A wait as stored in the run's `wait` field, read by `engine.respond` and `engine.emit`. */
+export type StoredWait =
+  | {
+      readonly kind: "user";
+      /** Unique per wait, so a late answer cannot reach a later wait. */
+      readonly id: string;
+      readonly question: string;
+      readonly inputType: "approval" | "choice" | "text";
+      readonly options: readonly { readonly id: string; readonly label?: string }[];
+    }
+  | {
+      readonly kind: "event";
+      readonly id: string;
+      readonly name: string;
+      readonly match: Readonly<Record<string, unknown>> | null;
+    };
+
 /** Told after every committed checkpoint. */
 export interface CheckpointEvent {
   readonly runId: string;
@@ -46,6 +67,7 @@ export interface ExecutorHost {
   readonly storage: StorageAdapter;
   readonly owner: string;
   readonly leaseMs: number;
+  readonly clock: Clock;
   /** Whether the engine is closing: executions stop at their next checkpoint. */
   readonly closing: boolean;
   readonly onCheckpoint: ((event: CheckpointEvent) => void) | undefined;
@@ -59,7 +81,9 @@ export type ExecutionOutcome =
       readonly result: string | null;
       readonly error: string | null;
     }
-  /** The engine closed, or another process took the run over: it goes on elsewhere. */
+  /** The run sleeps or waits, holding no memory here; a worker picks it up when it is due. */
+  | { readonly kind: "suspended" }
+  /** The engine closed, or another process took the run over or cancelled it. */
   | { readonly kind: "stopped" };
 
 function location(compiled: CompiledMachine, cp: CheckpointInfo): string {
@@ -67,8 +91,8 @@ function location(compiled: CompiledMachine, cp: CheckpointInfo): string {
 }
 
 /**
- * Serialize a checkpoint's frame, or explain exactly which variable (or the step result)
- * cannot be persisted — before anything is committed.
+ * Serialize a checkpoint's frame, or explain exactly which variable (or the step result, or
+ * a state entry) cannot be persisted — before anything is committed.
  */
 function encodeFrame(
   runId: string,
@@ -76,8 +100,12 @@ function encodeFrame(
   cp: CheckpointInfo,
   live: Record<string, unknown>,
   result: unknown,
+  state: Map<string, unknown>,
 ): string {
-  const frame: StoredFrame = { cp: cp.id, v: live, r: result };
+  const frame: StoredFrame =
+    state.size > 0
+      ? { cp: cp.id, v: live, r: result, st: state }
+      : { cp: cp.id, v: live, r: result };
   try {
     return serialize(frame);
   } catch {
@@ -85,31 +113,43 @@ function encodeFrame(
     for (const [name, value] of Object.entries(live)) {
       if (whyUnserializable(value)) serializeOrExplain(value, `variable "${name}"`, context);
     }
+    for (const [key, value] of state) {
+      if (whyUnserializable(value)) serializeOrExplain(value, `state "${key}"`, context);
+    }
     return serializeOrExplain(result, `the result of ${cp.id}`, context);
   }
 }
 
 /** Where a run re-enters, read from its stored frame. */
 interface Entry {
-  readonly frame: MachineFrame;
+  readonly frame: { -readonly [K in keyof MachineFrame]: MachineFrame[K] };
   /** The text of the last committed checkpoint's frame. */
   readonly base: string | null;
   readonly partial: PartialFrame["partial"] | undefined;
+  readonly state: Map<string, unknown>;
 }
 
-function decodeFrame(run: StoredRun, compiled: CompiledMachine): Entry | string {
-  const initial = (): MachineFrame => {
-    const args = deserialize(run.args);
-    if (!Array.isArray(args)) throw new CorruptFrameError(run.id, "its arguments are not a list");
-    return { pc: 0, vars: {}, args, sent: undefined };
-  };
-  if (run.frame === null) return { frame: initial(), base: null, partial: undefined };
-  let stored: StoredFrame | PartialFrame;
+function parse<T>(run: StoredRun, text: string): T {
   try {
-    stored = deserialize(run.frame) as StoredFrame | PartialFrame;
+    return deserialize(text) as T;
   } catch (error) {
     throw new CorruptFrameError(run.id, (error as Error).message);
   }
+}
+
+function decodeFrame(run: StoredRun, compiled: CompiledMachine): Entry | string {
+  const initial = (partial: PartialFrame["partial"] | undefined): Entry => {
+    const args = parse<unknown>(run, run.args);
+    if (!Array.isArray(args)) throw new CorruptFrameError(run.id, "its arguments are not a list");
+    return {
+      frame: { pc: 0, vars: {}, args, sent: undefined },
+      base: null,
+      partial,
+      state: new Map(),
+    };
+  };
+  if (run.frame === null) return initial(undefined);
+  let stored = parse<StoredFrame | PartialFrame>(run, run.frame);
   if (typeof stored !== "object" || stored === null) {
     throw new CorruptFrameError(run.id, "it is not a frame");
   }
@@ -118,22 +158,28 @@ function decodeFrame(run: StoredRun, compiled: CompiledMachine): Entry | string 
   if ("partial" in stored) {
     partial = stored.partial;
     base = stored.base;
-    if (base === null) return { frame: initial(), base, partial };
-    try {
-      stored = deserialize(base) as StoredFrame;
-    } catch (error) {
-      throw new CorruptFrameError(run.id, (error as Error).message);
-    }
-  }
-  if (typeof (stored as StoredFrame).cp !== "string") {
-    throw new CorruptFrameError(run.id, "it has no checkpoint id");
+    if (base === null) return initial(partial);
+    stored = parse<StoredFrame>(run, base);
   }
   const full = stored as StoredFrame;
+  if (typeof full.cp !== "string") throw new CorruptFrameError(run.id, "it has no checkpoint id");
   const cp = compiled.manifest.checkpoints.find((c) => c.id === full.cp);
   if (!cp) {
     return `its checkpoint "${full.cp}" does not exist in workflow "${compiled.manifest.name}" version ${compiled.manifest.version}`;
   }
-  return { frame: { pc: cp.resume, vars: full.v ?? {}, args: [], sent: full.r }, base, partial };
+  const frame: Entry["frame"] = {
+    pc: cp.resume,
+    vars: full.v ?? {},
+    args: [],
+    sent: full.r,
+  };
+  // A run resumed from a wait: the delivered answer or payload is the wait's result, and a
+  // wait that ran out of time throws where the workflow awaited it.
+  if (run.inbox != null) frame.sent = parse<unknown>(run, run.inbox);
+  else if (run.wait != null) {
+    frame.thrown = new TimeoutError(`The wait at ${cp.id} (${location(compiled, cp)}) timed out.`);
+  }
+  return { frame, base, partial, state: new Map(full.st ?? []) };
 }
 
 /** The stored form of an error that ended a run. */
@@ -148,10 +194,45 @@ function encodeError(error: unknown): string {
   }
 }
 
+/** What a suspending operation commits: the status, wake time and wait. */
+function suspension(
+  op: Operation,
+  key: string,
+): Pick<Commit, "status" | "wakeAt" | "wait"> | undefined {
+  switch (op.kind) {
+    case "sleep":
+      return { status: "sleeping", wakeAt: op.until, wait: null };
+    case "waitForUser": {
+      const wait: StoredWait = {
+        kind: "user",
+        id: key,
+        question: op.question.question,
+        inputType: op.question.inputType,
+        options: op.question.options,
+      };
+      return {
+        status: "waiting",
+        wakeAt: op.timeoutAt,
+        wait: { spec: serialize(wait), event: null },
+      };
+    }
+    case "waitForEvent": {
+      const wait: StoredWait = { kind: "event", id: key, name: op.name, match: op.match };
+      return {
+        status: "waiting",
+        wakeAt: op.timeoutAt,
+        wait: { spec: serialize(wait), event: op.name },
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
 /**
- * Drive one run from its stored position to its end (or until the engine closes or loses
- * the lease), committing every checkpoint. This is the runtime's hot path: per checkpoint,
- * one serialization and one storage commit.
+ * Drive one run from its stored position to its end (or until it sleeps or waits, the
+ * engine closes, or another process takes it), committing every checkpoint. This is the
+ * runtime's hot path: per checkpoint, one serialization and one storage commit.
  */
 export async function executeRun(
   host: ExecutorHost,
@@ -161,19 +242,31 @@ export async function executeRun(
   const compiled = definition.compiled!;
   const { storage, owner } = host;
   let seq = run.seq;
+  // The first commit after resuming from a wait consumes what was delivered.
+  let resumeFields: Pick<Commit, "wakeAt" | "wait" | "inbox"> =
+    run.wait != null || run.inbox != null || run.wakeAt != null
+      ? { wakeAt: null, wait: null, inbox: null }
+      : {};
+  const commit = async (fields: Omit<Commit, "runId" | "expectedSeq" | "owner">) => {
+    const outcome = await storage.commit({
+      runId: run.id,
+      expectedSeq: seq,
+      owner,
+      ...resumeFields,
+      ...fields,
+    });
+    if (outcome.ok) {
+      seq = outcome.seq;
+      resumeFields = {};
+    }
+    return outcome.ok;
+  };
 
   const finish = async (
     status: "completed" | "failed",
     fields: { result?: string; error?: string },
   ): Promise<ExecutionOutcome> => {
-    const outcome = await storage.commit({
-      runId: run.id,
-      expectedSeq: seq,
-      owner,
-      status,
-      ...fields,
-    });
-    if (!outcome.ok) return { kind: "stopped" };
+    if (!(await commit({ status, ...fields }))) return { kind: "stopped" };
     return { kind: "finished", status, result: fields.result ?? null, error: fields.error ?? null };
   };
   const fail = (error: unknown) => finish("failed", { error: encodeError(error) });
@@ -187,8 +280,15 @@ export async function executeRun(
   if (typeof entry === "string") return fail(new CorruptFrameError(run.id, entry));
   let base = entry.base;
   let partial = entry.partial;
+  const state = entry.state;
 
-  const ctx = new MachineContext(run.id, definition.name, run.sessionId ?? undefined);
+  const ctx = new MachineContext(
+    run.id,
+    definition.name,
+    run.sessionId ?? undefined,
+    host.clock,
+    state,
+  );
   const machine = compiled.machine(ctx, entry.frame);
   const checkpoints = compiled.manifest.checkpoints;
   let next: IteratorResult<MachineRequest, unknown>;
@@ -206,84 +306,90 @@ export async function executeRun(
     // the first one reached again after resuming.
     const resumed = partial && partial.cp === cp.id ? partial : undefined;
     partial = undefined;
+    // The sequence number tells apart the passes of a checkpoint inside a loop, and is the
+    // same again when a crashed attempt is resumed.
     const key = resumed?.key ?? `${run.id}:${cp.id}:${seq + 1}`;
-    const done = new Map<number, BranchOutcome>(
-      resumed ? Object.entries(resumed.done).map(([i, o]) => [Number(i), o]) : undefined,
-    );
+
+    const suspend =
+      operation.kind === "sleep" && operation.until <= host.clock.now()
+        ? undefined
+        : suspension(operation, key);
+    if (suspend) {
+      let text: string;
+      try {
+        text = encodeFrame(run.id, compiled, cp, live, undefined, state);
+      } catch (error) {
+        return fail(error);
+      }
+      // No lease: a sleeping or waiting run belongs to no process until it is due.
+      if (!(await commit({ ...suspend, frame: text }))) return { kind: "stopped" };
+      host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });
+      return { kind: "suspended" };
+    }
+
+    let result: unknown;
     let commits: Promise<void> = Promise.resolve();
     let partialFailure: unknown;
     let lostLease = false;
-    const onBranch = (index: number, outcome: BranchOutcome) => {
-      done.set(index, outcome);
-      // One commit at a time; branches finishing meanwhile share the next one.
-      commits = commits
-        .then(async () => {
-          if (lostLease || partialFailure !== undefined || done.size === 0) return;
-          const frame: PartialFrame = {
-            base,
-            partial: { cp: cp.id, key, done: Object.fromEntries(done) },
-          };
-          const text = serializeOrExplain(frame, `the finished branches of ${cp.id}`, {
-            checkpoint: cp.id,
-            location: location(compiled, cp),
-            runId: run.id,
+    if (operation.kind !== "sleep") {
+      const done = new Map<number, BranchOutcome>(
+        resumed ? Object.entries(resumed.done).map(([i, o]) => [Number(i), o]) : undefined,
+      );
+      const onBranch = (branch: number, outcome: BranchOutcome) => {
+        done.set(branch, outcome);
+        // One commit at a time; branches finishing meanwhile share the next one.
+        commits = commits
+          .then(async () => {
+            if (lostLease || partialFailure !== undefined) return;
+            const frame: PartialFrame = {
+              base,
+              partial: { cp: cp.id, key, done: Object.fromEntries(done) },
+            };
+            const text = serializeOrExplain(frame, `the finished branches of ${cp.id}`, {
+              checkpoint: cp.id,
+              location: location(compiled, cp),
+              runId: run.id,
+            });
+            if (!(await commit({ status: "running", frame: text, leaseMs: host.leaseMs }))) {
+              lostLease = true;
+            }
+          })
+          .catch((error: unknown) => {
+            partialFailure = error;
           });
-          const outcome = await storage.commit({
-            runId: run.id,
-            expectedSeq: seq,
-            owner,
-            status: "running",
-            frame: text,
-            leaseMs: host.leaseMs,
-          });
-          if (outcome.ok) seq = outcome.seq;
-          else lostLease = true;
-        })
-        .catch((error: unknown) => {
-          partialFailure = error;
+      };
+      try {
+        result = await performOperation(operation, {
+          runId: run.id,
+          workflowName: definition.name,
+          key,
+          done,
+          onBranch,
         });
-    };
-    let result: unknown;
-    try {
-      result = await performOperation(operation, {
-        runId: run.id,
-        workflowName: definition.name,
-        // The sequence number tells apart the iterations of a step inside a loop, and is
-        // the same again when a crashed attempt is resumed.
-        key,
-        done,
-        onBranch,
-      });
-    } catch (error) {
+      } catch (error) {
+        await commits;
+        if (lostLease) return { kind: "stopped" };
+        try {
+          next = await machine.throw(error);
+          continue;
+        } catch (uncaught) {
+          return fail(uncaught);
+        }
+      }
       await commits;
       if (lostLease) return { kind: "stopped" };
-      try {
-        next = await machine.throw(error);
-        continue;
-      } catch (uncaught) {
-        return fail(uncaught);
-      }
+      if (partialFailure !== undefined) return fail(partialFailure);
     }
-    await commits;
-    if (lostLease) return { kind: "stopped" };
-    if (partialFailure !== undefined) return fail(partialFailure);
 
     let text: string;
     try {
-      text = encodeFrame(run.id, compiled, cp, live, result);
+      text = encodeFrame(run.id, compiled, cp, live, result, state);
     } catch (error) {
       return fail(error);
     }
-    const outcome = await storage.commit({
-      runId: run.id,
-      expectedSeq: seq,
-      owner,
-      status: "running",
-      frame: text,
-      leaseMs: host.leaseMs,
-    });
-    if (!outcome.ok) return { kind: "stopped" };
-    seq = outcome.seq;
+    if (!(await commit({ status: "running", frame: text, leaseMs: host.leaseMs }))) {
+      return { kind: "stopped" };
+    }
     base = text;
     host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });
     if (host.closing) {
@@ -302,9 +408,7 @@ export async function executeRun(
     resultText = serializeOrExplain(
       next.value,
       `the return value of workflow "${definition.name}"`,
-      {
-        runId: run.id,
-      },
+      { runId: run.id },
     );
   } catch (error) {
     return fail(error);

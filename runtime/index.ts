@@ -3,25 +3,33 @@
  * @module
  */
 export type { RunQuery, RunStatus, StorageAdapter, StoredRun } from "../adapters/contract.js";
+export { createTestClock, type TestClock } from "./clock.js";
 export type {
   BatchItemResult,
   BatchOptions,
   BatchResult,
+  Clock,
   Operation,
+  RunState,
   StepOperation,
+  UserOption,
+  UserQuestion,
+  WaitForEventOptions,
   WorkflowContext,
 } from "./context.js";
 export type {
   DurableFunction,
+  EventTrigger,
   FnOptions,
   FunctionContext,
   RetryPolicy,
   StepFunction,
+  Trigger,
   Workflow,
   WorkflowBody,
   WorkflowOptions,
 } from "./definitions.js";
-export { fn, workflow } from "./definitions.js";
+export { event, fn, workflow } from "./definitions.js";
 export type { Duration } from "./duration.js";
 export type {
   AnyWorkflowRef,
@@ -32,7 +40,7 @@ export type {
   WorkerOptions,
   WorkflowRef,
 } from "./engine.js";
-export { createEngine } from "./engine.js";
+export { createEngine, DeliveryError } from "./engine.js";
 export {
   BatchError,
   CancelledError,

@@ -35,6 +35,8 @@ export interface MachineFrame {
   readonly args: readonly unknown[];
   /** The result of the durable operation of the checkpoint being resumed. */
   readonly sent: unknown;
+  /** An error the machine throws at its resume point instead (a wait that timed out). */
+  thrown?: unknown;
 }
 
 /** What the machine yields at a checkpoint: its number, the operation, the live variables. */

@@ -79,6 +79,9 @@ async function runBranches(
  */
 export async function performOperation(op: Operation, scope: OperationScope): Promise<unknown> {
   if (op.kind === "step") return callStep(op, scope, scope.key);
+  if (op.kind !== "parallel" && op.kind !== "gather" && op.kind !== "batch" && op.kind !== "map") {
+    throw new TypeError(`ctx.${op.kind} is not an operation that runs steps.`);
+  }
   const limit =
     op.kind === "parallel" || op.kind === "gather" ? op.branches.length : op.maxConcurrency;
   const outcomes = await runBranches(op.branches, limit, scope);
