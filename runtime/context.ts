@@ -133,6 +133,31 @@ export interface WorkflowContext {
     items: readonly I[],
     options?: BatchOptions,
   ): Promise<Awaited<R>[]>;
+  /**
+   * Sleep durably: the wake time is stored, the run holds no memory in any process while
+   * it sleeps, and after a restart only the remaining time is slept.
+   *
+   * @example
+   * ```ts
+   * await ctx.sleep("24h", { name: "wait_24h" });
+   * ```
+   */
+  sleep(duration: Duration, options?: { readonly name?: string }): Promise<void>;
+  /** Sleep durably until a moment. */
+  sleepUntil(until: Date | number): Promise<void>;
+  /**
+   * Suspend until `engine.respond(runId, answer)`; resolves to the chosen option's `id`
+   * (approval, choice) or the text. With `timeout`, throws `TimeoutError` when no answer
+   * came in time.
+   */
+  waitForUser(question: UserQuestion): Promise<string>;
+  /**
+   * Suspend until `engine.emit(name, payload)` delivers a payload emitted after the wait
+   * began whose fields equal `match`; resolves to it. With `timeout`, throws `TimeoutError`.
+   */
+  waitForEvent<T = unknown>(name: string, options?: WaitForEventOptions): Promise<T>;
+  /** Run-scoped state, committed with each checkpoint and gone when the run ends. */
+  readonly state: RunState;
 }
 
 /** One call of a step function, as the compiled machine describes it. */
