@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { relative, sep } from "node:path";
+import { dirname, relative, sep } from "node:path";
 import ts from "typescript";
 import {
   type CheckpointLiveness,
@@ -108,7 +108,10 @@ export function ratchetTsc<P extends ProgramLike>(
 ): RatchetTscTransformer<SourceFileOf<P>, DiagnosticOf<P>> {
   const tsProgram = program as unknown as ts.Program;
   const typeCheck = config.typeCheck !== false;
-  const currentDirectory = tsProgram.getCurrentDirectory();
+  // tsconfig.json's directory (set by tsc and ts-patch), else the program's current directory.
+  const configFile = tsProgram.getCompilerOptions().configFilePath;
+  const baseDirectory =
+    typeof configFile === "string" ? dirname(configFile) : tsProgram.getCurrentDirectory();
   const diagnostics: ts.Diagnostic[] = [];
   const workflows: WorkflowManifest[] = [];
 
@@ -123,7 +126,7 @@ export function ratchetTsc<P extends ProgramLike>(
     let found: Diagnostic[] = [];
     let covered = new Set<string>();
     const transformer = createRatchetTransformer({
-      fileName: (sourceFile) => displayName(currentDirectory, sourceFile.fileName),
+      fileName: (sourceFile) => displayName(baseDirectory, sourceFile.fileName),
       onLiveness: (workflow, checkpoints) => {
         if (!typeCheck) return;
         found.push(...typeDiagnostics(tsProgram, workflow, checkpoints, covered));
@@ -151,9 +154,12 @@ export function ratchetTsc<P extends ProgramLike>(
 
 export default ratchetTsc;
 
-/** A file's name as manifests and diagnostics record it: relative to the project, `/`-separated. */
-function displayName(currentDirectory: string, fileName: string): string {
-  const name = relative(currentDirectory, fileName);
+/**
+ * A file's name as manifests and Ratchet's messages record it: relative to the project and
+ * `/`-separated, so a build does not depend on where the project sits; absolute outside it.
+ */
+function displayName(baseDirectory: string, fileName: string): string {
+  const name = relative(baseDirectory, fileName);
   if (name.startsWith("..") || name === "") return fileName;
   return sep === "/" ? name : name.split(sep).join("/");
 }
