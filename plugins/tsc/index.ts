@@ -41,6 +41,7 @@ import { classifyType, describeKind, hintFor, type Unpersistable } from "./types
  */
 export interface ProgramLike {
   getTypeChecker(): object;
+  getCompilerOptions(): object;
   getCurrentDirectory(): string;
   getSourceFiles(): readonly object[];
   getGlobalDiagnostics(...args: never): readonly object[];
@@ -75,6 +76,8 @@ export interface RatchetTscConfig<D = ts.Diagnostic> {
 export interface TsPatchExtras<D = ts.Diagnostic> {
   /** Adds a diagnostic to the emit result: `tsc` prints it and fails on errors. */
   readonly addDiagnostic?: (diagnostic: D) => unknown;
+  /** The TypeScript that runs the build. */
+  readonly ts?: { readonly version?: string; readonly SyntaxKind?: object };
 }
 
 /** The transformer factory, with what it found so far. */
@@ -106,6 +109,16 @@ export function ratchetTsc<P extends ProgramLike>(
   config: RatchetTscConfig<DiagnosticOf<P>> = {},
   extras: TsPatchExtras<DiagnosticOf<P>> = {},
 ): RatchetTscTransformer<SourceFileOf<P>, DiagnosticOf<P>> {
+  if (typeof (program as { getTypeChecker?: unknown }).getTypeChecker !== "function") {
+    throw new TypeError(
+      'ratchet/tsc takes a ts.Program: list it in compilerOptions.plugins as { "transform": "ratchet/tsc" } (no "type"), or call ratchetTsc(program).',
+    );
+  }
+  if (typeof (config as { getSourceFile?: unknown } | undefined)?.getSourceFile === "function") {
+    throw new TypeError(
+      'ratchet/tsc is a source transformer, not a program transformer: remove "transformProgram" from its entry in compilerOptions.plugins.',
+    );
+  }
   const tsProgram = program as unknown as ts.Program;
   const typeCheck = config.typeCheck !== false;
   // tsconfig.json's directory (set by tsc and ts-patch), else the program's current directory.
@@ -121,6 +134,9 @@ export function ratchetTsc<P extends ProgramLike>(
     extras.addDiagnostic?.(own);
     config.onDiagnostic?.(own);
   };
+
+  let incompatible = incompatibleTypeScript(extras.ts);
+  let incompatibleReported = false;
 
   const factory = (context: ts.TransformationContext) => {
     let found: Diagnostic[] = [];
@@ -138,6 +154,12 @@ export function ratchetTsc<P extends ProgramLike>(
     })(context);
     return (sourceFile: ts.SourceFile): ts.SourceFile => {
       if (sourceFile.isDeclarationFile || !mayContainWorkflow(sourceFile.text)) return sourceFile;
+      incompatible ??= incompatibleTypeScript(extras.ts, sourceFile);
+      if (incompatible !== undefined) {
+        if (!incompatibleReported) report(incompatible);
+        incompatibleReported = true;
+        return sourceFile;
+      }
       found = [];
       covered = new Set();
       const output = transformer(sourceFile);
@@ -153,6 +175,46 @@ export function ratchetTsc<P extends ProgramLike>(
 }
 
 export default ratchetTsc;
+
+/**
+ * Ratchet's compiler builds and inspects nodes with the TypeScript it was installed with (6.0),
+ * on the program's nodes: that works only when both number their syntax kinds alike, as
+ * TypeScript 5.9 and 6.0 do. The program's `SourceFile` kind tells, or, under ts-patch, its
+ * whole `SyntaxKind` table.
+ */
+function incompatibleTypeScript(
+  theirs: TsPatchExtras["ts"],
+  sourceFile?: ts.SourceFile,
+): ts.Diagnostic | undefined {
+  const ours = ts.SyntaxKind as unknown as Record<string, number>;
+  const kinds = theirs?.SyntaxKind as Record<string, unknown> | undefined;
+  const differs =
+    kinds !== undefined
+      ? Object.keys(ours).some((k) => Number.isNaN(Number(k)) && k in kinds && kinds[k] !== ours[k])
+      : sourceFile !== undefined && sourceFile.kind !== ts.SyntaxKind.SourceFile;
+  if (!differs) return undefined;
+  const message =
+    `ratchet/tsc cannot compile workflows with TypeScript ${theirs?.version ?? "of this program"}: ` +
+    `Ratchet's compiler runs on TypeScript ${ts.version}, whose syntax tree it shares only with ` +
+    "TypeScript 5.9 and 6.0. No workflow was compiled.";
+  const hint =
+    "Build with TypeScript 5.9 or 6.0, or compile workflows with ratchet/register or a bundler " +
+    "plugin (ratchet/vite, ratchet/esbuild, …).";
+  return {
+    file: undefined,
+    start: undefined,
+    length: undefined,
+    category: 1,
+    code: diagnosticCodeOffset,
+    source: "ratchet",
+    messageText: {
+      messageText: message,
+      category: 1,
+      code: diagnosticCodeOffset,
+      next: [{ messageText: `hint: ${hint}`, category: 3, code: 0 }],
+    },
+  };
+}
 
 /**
  * A file's name as manifests and Ratchet's messages record it: relative to the project and

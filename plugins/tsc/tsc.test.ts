@@ -595,3 +595,36 @@ describe.each(toolchains)("type-aware diagnostics, $label", (toolchain) => {
     ]);
   });
 });
+
+describe("ratchetTsc's guards", () => {
+  it("compiles nothing, and says why, under a TypeScript whose syntax kinds differ", () => {
+    const dir = newProject("guard-kinds", { "src/steps.ts": steps, "src/workflows.ts": workflows });
+    const program = ts6.createProgram({
+      rootNames: [join(dir, "src/workflows.ts")],
+      options: { module: ts6.ModuleKind.ESNext, outDir: join(dir, "dist"), types: ["node"] },
+    });
+    // What ts-patch would pass for TypeScript 5.8, whose kinds from `SourceFile` on are one lower.
+    const older = { version: "5.8.3", SyntaxKind: { ...ts6.SyntaxKind, SourceFile: 307 } };
+    const added: ts6.Diagnostic[] = [];
+    const ratchet = ratchetTsc(program, {}, { ts: older, addDiagnostic: (d) => added.push(d) });
+    program.emit(undefined, undefined, undefined, false, { before: [ratchet] });
+
+    expect(added).toHaveLength(1);
+    expect(ts6.flattenDiagnosticMessageText(added[0]!.messageText, "\n")).toMatch(
+      /^ratchet\/tsc cannot compile workflows with TypeScript 5\.8\.3: .+ 5\.9 and 6\.0\. No workflow was compiled\.\n {2}hint: /,
+    );
+    expect(added[0]!.category).toBe(ts6.DiagnosticCategory.Error);
+    expect(readFileSync(join(dir, "dist/workflows.js"), "utf8")).not.toContain("$ratchet");
+    expect(ratchet.workflows).toEqual([]);
+  });
+
+  it("refuses to be used as another kind of ts-patch plugin", () => {
+    const program = ts6.createProgram({ rootNames: [], options: {} });
+    const checker = program.getTypeChecker();
+    // ts-patch's "type": "checker" passes the checker; "transformProgram" passes a CompilerHost.
+    expect(() => ratchetTsc(checker as never)).toThrow(/takes a ts\.Program/);
+    expect(() => ratchetTsc(program, ts6.createCompilerHost({}) as never)).toThrow(
+      /remove "transformProgram"/,
+    );
+  });
+});
