@@ -390,9 +390,16 @@ class RatchetEngine implements Engine {
           console.error("[ratchet] claiming runnable runs failed:", error);
         }
       }
+      if (this.closing) break;
       await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        this.#pollTimer = setTimeout(resolve, worker.pollIntervalMs);
+        // Woken early (a run ended, a delivery, the clock moved): drop the timer, so a burst
+        // of wake-ups leaves no pending timers behind.
+        const timer = setTimeout(resolve, worker.pollIntervalMs);
+        this.#pollTimer = timer;
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
     }
   }
