@@ -102,5 +102,17 @@ describe("ratchet/esbuild", () => {
 
     expect(result.stderr).toBe("");
     expect(result.stdout.trim()).toBe("[true,true,false]");
+
+    // `exclude: []` drops the default, so the dependency's workflow is compiled too.
+    await build({
+      entryPoints: [join(outDir, "app/main.mjs")],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      outfile,
+      logLevel: "silent",
+      plugins: [ratchet({ exclude: [] })],
+    });
+    expect(runBundle(outfile).stdout.trim()).toBe("[true,true,true]");
   });
 });
