@@ -57,6 +57,18 @@ function countingPool(pool: PostgresPool) {
   return { pool: counting, queries, connections: () => connections };
 }
 
+/**
+ * `subscribe()` sends LISTEN in the background: announce runs of another workflow through
+ * `producer` until `wakes()` shows one got through, so later announcements are not missed.
+ */
+async function untilListening(producer: PostgresAdapter, wakes: () => number): Promise<void> {
+  for (let i = 0; wakes() === 0 && i < 500; i++) {
+    await producer.createRun({ ...newRun(`warm-up-${i}-${Date.now()}`), workflow: "warm-up" });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  expect(wakes()).toBeGreaterThan(0);
+}
+
 describeAdapterContract(`postgres on ${db.label}`, () => fresh());
 describeAdapterContract(`postgres on ${db.label}, a passed pool, no NOTIFY`, () =>
   fresh({ pool: db.pool(), notify: false }),
@@ -231,7 +243,9 @@ describe(`postgres adapter on ${db.label}`, () => {
       await storage.init();
       let wakes = 0;
       storage.subscribe(() => wakes++);
+      await untilListening(storage, () => wakes);
       await leased(storage, "r");
+      wakes = 0;
       await storage.commit({
         runId: "r",
         expectedSeq: 0,
@@ -261,7 +275,12 @@ describe(`postgres adapter on ${db.label}`, () => {
       );
       for (let i = 0; i < 100 && wakes === 0; i++) await new Promise((r) => setTimeout(r, 10));
       expect(wakes).toBeGreaterThan(0);
-      const [claimed] = await storage.claimRunnable({ owner: "x", leaseMs: hour, limit: 1 });
+      const [claimed] = await storage.claimRunnable({
+        owner: "x",
+        leaseMs: hour,
+        limit: 1,
+        workflows: ["order"],
+      });
       expect(claimed).toMatchObject({ id: "r", inbox: delivered!.inbox });
       await storage.commit({
         runId: "r",
@@ -409,12 +428,9 @@ describe(`postgres adapter on ${db.label}`, () => {
       let elsewhereWakes = 0;
       const stop = worker.subscribe(() => wakes++);
       elsewhere.subscribe(() => elsewhereWakes++);
-      // LISTEN is sent in the background; wait until a notification gets through.
-      for (let i = 0; wakes === 0 && i < 100; i++) {
-        await producer.createRun(newRun(`warm-up-${i}`));
-        await waitFor(() => wakes > 0);
-      }
-      expect(wakes).toBeGreaterThan(0);
+      await untilListening(producer, () => wakes);
+      await untilListening(elsewhere, () => elsewhereWakes);
+      elsewhereWakes = 0;
 
       wakes = 0;
       await producer.createRun(newRun("unleased"));
@@ -454,7 +470,8 @@ describe(`postgres adapter on ${db.label}`, () => {
       await Promise.all([quiet.init(), listener.init()]);
       let wakes = 0;
       listener.subscribe(() => wakes++);
-      await new Promise((r) => setTimeout(r, 100));
+      await untilListening(listener, () => wakes);
+      wakes = 0;
       await quiet.createRun(newRun("r"));
       await new Promise((r) => setTimeout(r, 100));
       expect(wakes).toBe(0);
