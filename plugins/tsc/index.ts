@@ -101,8 +101,9 @@ export const diagnosticCodeOffset = 990_000;
  *
  * Diagnostics go to ts-patch's `extras.addDiagnostic` (so `tsc` prints them and exits non-zero
  * on an error), to `config.onDiagnostic`, and always to the returned factory's `diagnostics`.
- * Nothing is thrown: a workflow with an error is emitted uncompiled, as with every front end,
- * and the engine refuses to run it.
+ * Nothing is thrown for what the code holds: a workflow with a compiler error is emitted
+ * uncompiled, as with every front end, and the engine refuses to run it; the type-aware errors
+ * leave the workflow compiled. Only a wrong use of the plugin itself throws.
  */
 export function ratchetTsc<P extends ProgramLike>(
   program: P,
