@@ -420,7 +420,7 @@ class RatchetEngine implements Engine {
     if (!run) throw new RunNotFoundError(runId);
     const wait =
       run.status === "waiting" && run.wait ? (deserialize(run.wait) as StoredWait) : undefined;
-    if (!wait || wait.kind !== "user") {
+    if (wait?.kind !== "user") {
       throw new DeliveryError(
         `Run ${runId} is not waiting for an answer (its status is ${run.status}); nothing was delivered.`,
       );
