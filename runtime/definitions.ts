@@ -174,7 +174,31 @@ export interface WorkflowOptions {
   readonly name?: string;
   /** What starts the workflow besides `engine.start`: `event(name)`. */
   readonly triggers?: readonly Trigger[];
+  /**
+   * A schema for the arguments, checked before a run is created: `z.tuple([...])` for the
+   * argument list, any other schema for a one-argument workflow. Any Standard Schema works
+   * (zod 3.24+ and 4 are). A start that fails it is rejected with `InputError` and nothing
+   * is stored; the schema's output (coercions, defaults) becomes the arguments.
+   */
+  readonly input?: InputSchema;
 }
+
+/** A Standard Schema (https://standardschema.dev), as zod and others implement it. */
+export interface InputSchema {
+  readonly "~standard": {
+    validate(value: unknown): StandardResult | Promise<StandardResult>;
+  };
+}
+
+/** The outcome of a Standard Schema validation. */
+export type StandardResult =
+  | { readonly value: unknown; readonly issues?: undefined }
+  | {
+      readonly issues: readonly {
+        readonly message: string;
+        readonly path?: readonly (PropertyKey | { readonly key: PropertyKey })[];
+      }[];
+    };
 
 declare const WORKFLOW_TYPES: unique symbol;
 

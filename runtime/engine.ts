@@ -6,10 +6,11 @@ import {
   terminalStatuses,
 } from "../adapters/contract.js";
 import type { Clock, WorkflowContext } from "./context.js";
-import type { Workflow } from "./definitions.js";
+import type { InputSchema, Workflow } from "./definitions.js";
 import {
   CancelledError,
   DefinitionError,
+  InputError,
   RatchetError,
   RunNotFoundError,
   UnknownWorkflowError,
@@ -145,6 +146,22 @@ export interface Engine {
 
 type Finished = Extract<ExecutionOutcome, { kind: "finished" }>;
 
+/** Whether a schema validates the whole argument list (a zod tuple) rather than the one argument. */
+function isTupleSchema(schema: InputSchema): boolean {
+  const s = schema as { _zod?: { def?: { type?: string } }; _def?: { typeName?: string } };
+  return s._zod?.def?.type === "tuple" || s._def?.typeName === "ZodTuple";
+}
+
+/** The arguments as the workflow's `input` schema outputs them; `InputError` when they fail it. */
+async function checkInput(definition: Workflow, args: readonly unknown[]): Promise<unknown[]> {
+  const schema = definition.options.input;
+  if (!schema) return [...args];
+  const whole = isTupleSchema(schema);
+  const result = await schema["~standard"].validate(whole ? args : args[0]);
+  if (result.issues) throw new InputError(definition.name, result.issues);
+  return whole ? [...(result.value as unknown[])] : [result.value, ...args.slice(1)];
+}
+
 /** Whether every field of `match` equals (===) the payload's. */
 function matches(payload: unknown, match: Readonly<Record<string, unknown>>): boolean {
   if (typeof payload !== "object" || payload === null) return false;
@@ -171,7 +188,9 @@ class RatchetEngine implements Engine {
   readonly #ready: Promise<void>;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  #wake: (() => void) | undefined;
+  #waiter: (() => void) | undefined;
+  /** Set when woken while not waiting (mid-claim), so the next wait is skipped. */
+  #woken = false;
   #loop: Promise<void> | undefined;
 
   constructor(options: EngineOptions) {
@@ -210,7 +229,7 @@ class RatchetEngine implements Engine {
     // Whoever awaits `#ready` sees a failed init; this only keeps it from being "unhandled".
     this.#ready.catch(() => {});
     if (this.#worker) {
-      const wake = () => this.#wake?.();
+      const wake = () => this.#wake();
       if (this.clock.subscribe) this.#unsubscribe.push(this.clock.subscribe(wake));
       this.#loop = this.#workLoop(this.#worker);
       this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.leaseMs / 3);
@@ -245,7 +264,8 @@ class RatchetEngine implements Engine {
         `engine.start(${definition.name}, args): args must be the list of the workflow's arguments, e.g. ["order-42"].`,
       );
     }
-    const argsText = serializeOrExplain(args, `the arguments of workflow "${definition.name}"`);
+    const checked = await checkInput(definition, args);
+    const argsText = serializeOrExplain(checked, `the arguments of workflow "${definition.name}"`);
     await this.#ready;
     const claim = this.#worker ? { leaseOwner: this.owner, leaseMs: this.leaseMs } : {};
     const { run, created } = await this.storage.createRun({
@@ -353,7 +373,7 @@ class RatchetEngine implements Engine {
   #execute(run: StoredRun, definition: Workflow): void {
     const execution = executeRun(this, run, definition).finally(() => {
       this.#executing.delete(run.id);
-      this.#wake?.();
+      this.#wake();
     });
     this.#executing.set(run.id, execution);
   }
@@ -364,8 +384,7 @@ class RatchetEngine implements Engine {
     } catch {
       return;
     }
-    if (this.storage.subscribe)
-      this.#unsubscribe.push(this.storage.subscribe(() => this.#wake?.()));
+    if (this.storage.subscribe) this.#unsubscribe.push(this.storage.subscribe(() => this.#wake()));
     const versions = [...this.#byVersion.keys()];
     const workflows = [...new Set([...this.#byVersion.values()].map((d) => d.name))];
     while (!this.closing) {
@@ -391,17 +410,28 @@ class RatchetEngine implements Engine {
         }
       }
       if (this.closing) break;
+      if (this.#woken) {
+        this.#woken = false;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         // Woken early (a run ended, a delivery, the clock moved): drop the timer, so a burst
         // of wake-ups leaves no pending timers behind.
         const timer = setTimeout(resolve, worker.pollIntervalMs);
         this.#pollTimer = timer;
-        this.#wake = () => {
+        this.#waiter = () => {
           clearTimeout(timer);
           resolve();
         };
       });
+      this.#waiter = undefined;
     }
+  }
+
+  /** Make the worker look for runnable runs now. */
+  #wake(): void {
+    if (this.#waiter) this.#waiter();
+    else this.#woken = true;
   }
 
   async #heartbeat(): Promise<void> {
@@ -470,7 +500,7 @@ class RatchetEngine implements Engine {
       throw new DefinitionError(`The ${this.storage.name} adapter does not support waits.`);
     }
     const ok = await this.storage.deliver({ runId, wait, payload: text ?? serialize(payload) });
-    if (ok) this.#wake?.();
+    if (ok) this.#wake();
     return ok;
   }
 
@@ -480,7 +510,7 @@ class RatchetEngine implements Engine {
     clearTimeout(this.#pollTimer);
     clearInterval(this.#heartbeatTimer);
     for (const stop of this.#unsubscribe) stop();
-    this.#wake?.();
+    this.#wake();
     await this.#loop;
     await Promise.allSettled(this.#executing.values());
     try {

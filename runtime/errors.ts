@@ -150,3 +150,29 @@ export class BatchError extends RatchetError {
     this.failures = failures;
   }
 }
+
+/** The arguments of a start failed the workflow's `input` schema; nothing was stored. */
+export class InputError extends RatchetError {
+  /** The schema's issues, as it reported them. */
+  readonly issues: readonly { readonly message: string; readonly path?: readonly unknown[] }[];
+
+  constructor(
+    workflow: string,
+    issues: readonly { readonly message: string; readonly path?: readonly unknown[] }[],
+  ) {
+    const list = issues
+      .map((i) => {
+        const path = (i.path ?? [])
+          .map((p) => (typeof p === "object" && p !== null && "key" in p ? p.key : p))
+          .map(String)
+          .join(".");
+        return path ? `${path}: ${i.message}` : i.message;
+      })
+      .join("; ");
+    super(
+      "RATCHET_INPUT",
+      `The arguments of workflow "${workflow}" do not match its input schema (${list}); no run was created.`,
+    );
+    this.issues = issues;
+  }
+}

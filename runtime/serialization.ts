@@ -5,6 +5,7 @@ import {
   CorruptFrameError,
   DefinitionError,
   FatalError,
+  InputError,
   RatchetError,
   RetryableError,
   RunNotFoundError,
@@ -44,6 +45,7 @@ const RATCHET_ERROR_CLASSES: Record<string, { prototype: Error }> = {
   DefinitionError,
   CorruptFrameError,
   BatchError,
+  InputError,
 };
 
 /** An error as stored: its class name, message, stack and own enumerable data. */
