@@ -73,6 +73,16 @@ export interface EngineOptions {
   readonly clock?: Clock;
 }
 
+/** What `engine.emit` did. */
+export interface EmitOutcome {
+  /** Runs started by `event(name)` triggers. */
+  readonly started: string[];
+  /** Waiting runs the payload was delivered to. */
+  readonly delivered: string[];
+  /** Triggered workflows whose `input` schema refused the payload (nothing started there). */
+  readonly rejected: { readonly workflow: string; readonly error: InputError }[];
+}
+
 /** Options of {@link Engine.start}. */
 export interface StartOptions {
   /** Use this run id instead of a random one. */
@@ -139,7 +149,7 @@ export interface Engine {
    * and start every workflow with a matching `event(name)` trigger (the payload as its one
    * argument). Resolves to the ids of the runs started and delivered to.
    */
-  emit(name: string, payload: unknown): Promise<{ started: string[]; delivered: string[] }>;
+  emit(name: string, payload: unknown): Promise<EmitOutcome>;
   /** Stop the worker (runs in flight stop at their next checkpoint), release leases, close storage. */
   close(): Promise<void>;
 }
@@ -471,7 +481,7 @@ class RatchetEngine implements Engine {
     }
   }
 
-  async emit(name: string, payload: unknown): Promise<{ started: string[]; delivered: string[] }> {
+  async emit(name: string, payload: unknown): Promise<EmitOutcome> {
     if (typeof name !== "string" || name === "")
       throw new TypeError("engine.emit needs an event name.");
     await this.#ready;
@@ -484,15 +494,23 @@ class RatchetEngine implements Engine {
       if (await this.#deliver(run.id, run.wait!, payload, text)) delivered.push(run.id);
     }
     const started: string[] = [];
+    const rejected: { workflow: string; error: InputError }[] = [];
     for (const definition of this.#byName.values()) {
       const triggered = definition.options.triggers?.some(
         (t) => t.kind === "event" && t.name === name,
       );
       if (triggered && definition.compiled) {
-        started.push((await this.start(definition, [payload] as never)).id);
+        try {
+          started.push((await this.start(definition, [payload] as never)).id);
+        } catch (error) {
+          // A payload that fails one workflow's input schema starts nothing there; the
+          // other workflows and waiting runs still get the event.
+          if (!(error instanceof InputError)) throw error;
+          rejected.push({ workflow: definition.name, error });
+        }
       }
     }
-    return { started, delivered };
+    return { started, delivered, rejected };
   }
 
   async #deliver(runId: string, wait: string, payload: unknown, text?: string): Promise<boolean> {

@@ -35,6 +35,7 @@ export { event, fn, workflow } from "./definitions.js";
 export type { Duration } from "./duration.js";
 export type {
   AnyWorkflowRef,
+  EmitOutcome,
   Engine,
   EngineOptions,
   RunHandle,

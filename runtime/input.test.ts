@@ -43,6 +43,11 @@ describe("workflow input schemas", () => {
     await expect(engine.start(signup, [{ email: "nope" }])).rejects.toBeInstanceOf(InputError);
     const { started } = await engine.emit("user.signup", { email: "ada@example.com" });
     expect(await (await engine.get(started[0]!)).result()).toBe("ada@example.com on free");
+    const refused = await engine.emit("user.signup", { email: "not an address" });
+    expect(refused.started).toEqual([]);
+    expect(refused.rejected.map((r) => [r.workflow, r.error.name])).toEqual([
+      ["signup", "InputError"],
+    ]);
     await engine.close();
   });
 });
