@@ -199,7 +199,7 @@ describe("diagnostics", () => {
     ],
     [
       "a feature not supported yet",
-      `await ctx.child(other, []);`,
+      `await ctx.session.state.get("k");`,
       DiagnosticCodes.ctxMethodNotSupportedYet,
     ],
     ["an unawaited ctx call", "const p = ctx.step(f);", DiagnosticCodes.ctxCallNotAwaited],

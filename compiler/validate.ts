@@ -14,13 +14,14 @@ export const DURABLE_METHODS: ReadonlySet<string> = new Set([
   "sleepUntil",
   "waitForUser",
   "waitForEvent",
+  "child",
 ]);
 
 /** Durable methods whose arguments are `ctx.step(…)` calls, not awaited on their own. */
 const GROUP_METHODS = new Set(["parallel", "gather"]);
 
 /** `ctx` members from the design that this compiler does not support yet. */
-const NOT_YET = new Set(["child", "session"]);
+const NOT_YET = new Set(["session"]);
 
 /** Plain `ctx` properties that may be read anywhere in the body. */
 const PLAIN_PROPERTIES = new Set(["runId", "workflowName", "sessionId"]);

@@ -1,4 +1,4 @@
-import type { StepFunction } from "./definitions.js";
+import type { StepFunction, Workflow } from "./definitions.js";
 import { type Duration, toMilliseconds } from "./duration.js";
 
 /** The time source of an engine: the real clock, or a test clock a test moves by hand. */
@@ -158,6 +158,22 @@ export interface WorkflowContext {
   waitForEvent<T = unknown>(name: string, options?: WaitForEventOptions): Promise<T>;
   /** Run-scoped state, committed with each checkpoint and gone when the run ends. */
   readonly state: RunState;
+  /**
+   * Start another workflow as a separate durable run (its own id, visible to `engine.get`)
+   * and wait for it: resolves to its result or throws its error. The parent holds no memory
+   * while it waits.
+   */
+  child<A extends unknown[], R>(
+    workflow: Workflow<A, R>,
+    args: NoInfer<A>,
+    options?: { readonly runId?: string },
+  ): Promise<R>;
+  /** The same, for a static method decorated with `@workflow`. */
+  child<A extends unknown[], R>(
+    workflow: (ctx: WorkflowContext, ...args: A) => Promise<R>,
+    args: NoInfer<A>,
+    options?: { readonly runId?: string },
+  ): Promise<Awaited<R>>;
 }
 
 /** One call of a step function, as the compiled machine describes it. */
@@ -174,6 +190,12 @@ export interface StepOperation {
 export type Operation =
   | StepOperation
   | { readonly kind: "sleep"; readonly until: number }
+  | {
+      readonly kind: "child";
+      readonly workflow: string;
+      readonly args: readonly unknown[];
+      readonly runId: string | undefined;
+    }
   | {
       readonly kind: "waitForUser";
       readonly question: UserQuestion & { readonly options: readonly UserOption[] };
@@ -251,6 +273,21 @@ export class MachineContext {
         state.delete(key);
       },
     };
+  }
+
+  child(workflow: unknown, args: unknown, options: { runId?: string } = {}): Operation {
+    const name = (workflow as { name?: unknown } | undefined)?.name;
+    if (typeof name !== "string" || !name) {
+      throw new TypeError(
+        "ctx.child needs a workflow made by workflow() and its arguments: ctx.child(wf, [args]).",
+      );
+    }
+    if (!Array.isArray(args)) {
+      throw new TypeError(
+        `ctx.child(${name}, args): args must be the list of the child's arguments.`,
+      );
+    }
+    return { kind: "child", workflow: name, args, runId: options.runId };
   }
 
   sleep(duration: Duration, _options?: { name?: string }): Operation {

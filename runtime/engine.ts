@@ -18,10 +18,16 @@ import {
 } from "./errors.js";
 import {
   type CheckpointEvent,
+  type ChildOutcome,
+  childEvent,
   type ExecutionOutcome,
   executeRun,
   type StoredWait,
 } from "./executor.js";
+
+/** The idempotency-key prefix that marks a run started by `ctx.child`. */
+const CHILD_KEY = "child:";
+
 import { delay } from "./retry.js";
 import { deserialize, serialize, serializeOrExplain } from "./serialization.js";
 
@@ -386,6 +392,56 @@ class RatchetEngine implements Engine {
       this.#wake();
     });
     this.#executing.set(run.id, execution);
+    if (run.idempotencyKey?.startsWith(CHILD_KEY)) {
+      void execution
+        .then(async (outcome) => {
+          if (outcome.kind !== "finished") return;
+          const stored = await this.storage.loadRun(run.id);
+          if (stored) await this.notifyParent(stored);
+        })
+        .catch((error: unknown) => {
+          console.error(
+            `[ratchet] handing child run ${run.id}'s result to its parent failed:`,
+            error,
+          );
+        });
+    }
+  }
+
+  async startChild(child: {
+    id: string;
+    workflow: string;
+    args: readonly unknown[];
+  }): Promise<StoredRun> {
+    const definition = this.#byName.get(child.workflow);
+    if (!definition) throw new UnknownWorkflowError(child.workflow, [...this.#byName.keys()]);
+    if (!definition.compiled) throw new WorkflowNotCompiledError(definition.name);
+    const args = await checkInput(definition, child.args);
+    const claim = this.#worker ? { leaseOwner: this.owner, leaseMs: this.leaseMs } : {};
+    const { run, created } = await this.storage.createRun({
+      id: child.id,
+      workflow: definition.name,
+      version: definition.compiled.manifest.version,
+      args: serializeOrExplain(args, `the arguments of child workflow "${definition.name}"`),
+      idempotencyKey: `${CHILD_KEY}${child.id}`,
+      ...claim,
+    });
+    if (created && this.#worker) this.#execute(run, definition);
+    return run;
+  }
+
+  async notifyParent(child: StoredRun): Promise<void> {
+    const outcome: ChildOutcome =
+      child.status === "completed"
+        ? { $child: true, ok: true, value: deserialize(child.result ?? "[-1]") }
+        : { $child: true, ok: false, error: deserialize(child.error ?? "") };
+    const payload = serialize(outcome);
+    for (const parent of await this.storage.listRuns({
+      status: "waiting",
+      waitEvent: childEvent(child.id),
+    })) {
+      if (parent.wait) await this.#deliver(parent.id, parent.wait, outcome, payload);
+    }
   }
 
   async #workLoop(worker: Required<WorkerOptions>): Promise<void> {

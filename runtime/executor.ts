@@ -50,7 +50,8 @@ export type StoredWait =
       readonly id: string;
       readonly name: string;
       readonly match: Readonly<Record<string, unknown>> | null;
-    };
+    }
+  | { readonly kind: "child"; readonly id: string; readonly child: string };
 
 /** Told after every committed checkpoint. */
 export interface CheckpointEvent {
@@ -71,6 +72,26 @@ export interface ExecutorHost {
   /** Whether the engine is closing: executions stop at their next checkpoint. */
   readonly closing: boolean;
   readonly onCheckpoint: ((event: CheckpointEvent) => void) | undefined;
+  /**
+   * Store the child run (idempotently: the same id returns the stored run) and start it
+   * when this engine can; resolves to the stored child.
+   */
+  startChild(child: { id: string; workflow: string; args: readonly unknown[] }): Promise<StoredRun>;
+  /** Hand a finished child's outcome to its waiting parent (exactly once). */
+  notifyParent(child: StoredRun): Promise<void>;
+}
+
+/** What a waiting parent receives when its child run ends. */
+export interface ChildOutcome {
+  readonly $child: true;
+  readonly ok: boolean;
+  readonly value?: unknown;
+  readonly error?: unknown;
+}
+
+/** The event a parent waits for: its child's end. */
+export function childEvent(childId: string): string {
+  return `ratchet.child:${childId}`;
 }
 
 /** How an execution in this process ended. */
@@ -175,8 +196,16 @@ function decodeFrame(run: StoredRun, compiled: CompiledMachine): Entry | string 
   };
   // A run resumed from a wait: the delivered answer or payload is the wait's result, and a
   // wait that ran out of time throws where the workflow awaited it.
-  if (run.inbox != null) frame.sent = parse<unknown>(run, run.inbox);
-  else if (run.wait != null) {
+  if (run.inbox != null) {
+    const delivered = parse<unknown>(run, run.inbox);
+    const child = delivered as ChildOutcome | null;
+    if (child && typeof child === "object" && child.$child === true) {
+      if (child.ok) frame.sent = child.value;
+      else frame.thrown = child.error;
+    } else {
+      frame.sent = delivered;
+    }
+  } else if (run.wait != null) {
     frame.thrown = new TimeoutError(`The wait at ${cp.id} (${location(compiled, cp)}) timed out.`);
   }
   return { frame, base, partial, state: new Map(full.st ?? []) };
@@ -222,6 +251,14 @@ function suspension(
         status: "waiting",
         wakeAt: op.timeoutAt,
         wait: { spec: serialize(wait), event: op.name },
+      };
+    }
+    case "child": {
+      const wait: StoredWait = { kind: "child", id: key, child: op.runId ?? key };
+      return {
+        status: "waiting",
+        wakeAt: null,
+        wait: { spec: serialize(wait), event: childEvent(wait.child) },
       };
     }
     default:
@@ -324,6 +361,33 @@ export async function executeRun(
       // No lease: a sleeping or waiting run belongs to no process until it is due.
       if (!(await commit({ ...suspend, frame: text }))) return { kind: "stopped" };
       host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });
+      if (operation.kind === "child") {
+        // Waiting first, then starting the child, so its end always finds the parent
+        // waiting; a child that already ended (this checkpoint ran before a crash) is
+        // handed over at once.
+        try {
+          const child = await host.startChild({
+            id: operation.runId ?? key,
+            workflow: operation.workflow,
+            args: operation.args,
+          });
+          if (
+            child.status === "completed" ||
+            child.status === "failed" ||
+            child.status === "cancelled"
+          ) {
+            await host.notifyParent(child);
+          }
+        } catch (error) {
+          // The parent is already waiting: deliver the failure to start as the child's error.
+          const wait = suspend.wait as { spec: string };
+          await storage.deliver?.({
+            runId: run.id,
+            wait: wait.spec,
+            payload: serialize({ $child: true, ok: false, error } satisfies ChildOutcome),
+          });
+        }
+      }
       return { kind: "suspended" };
     }
 

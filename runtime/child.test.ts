@@ -1,0 +1,82 @@
+import {
+  createEngine,
+  createTestClock,
+  type FunctionContext,
+  fn,
+  type StorageAdapter,
+  workflow,
+} from "ratchet";
+import { memory } from "ratchet/adapters/memory";
+import { describe, expect, it } from "vitest";
+
+const charge = fn(
+  async (_ctx: FunctionContext, amount: number) => {
+    if (amount > 100) throw new RangeError(`cannot charge ${amount}`);
+    return `ch_${amount}`;
+  },
+  { retries: 0 },
+);
+
+const payment = workflow(async (ctx, amount: number) => {
+  await ctx.sleep("1h");
+  const id = await ctx.step(charge, amount);
+  return { id, amount };
+});
+
+const checkout = workflow(async (ctx, amounts: number[]) => {
+  const receipts: string[] = [];
+  for (const amount of amounts) {
+    try {
+      const paid = await ctx.child(payment, [amount]);
+      receipts.push(paid.id);
+    } catch (error) {
+      receipts.push(`failed: ${(error as Error).name} ${(error as Error).message}`);
+    }
+  }
+  return receipts;
+});
+
+/** A store that outlives the engines using it, like a database outlives processes. */
+function durable(storage: StorageAdapter): StorageAdapter {
+  return new Proxy(storage, {
+    get(target, key) {
+      if (key === "close") return async () => {};
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+describe("child workflows", () => {
+  it("runs each child as its own durable run; the parent waits holding nothing, across a restart", async () => {
+    const storage = durable(memory());
+    const clock = createTestClock();
+    const options = {
+      storage,
+      workflows: [checkout, payment],
+      clock,
+      worker: { pollIntervalMs: 5 },
+    };
+    const first = createEngine(options);
+    const run = await first.start(checkout, [[10, 500]]);
+    const until = async (check: () => Promise<boolean>) => {
+      for (let i = 0; i < 400 && !(await check()); i++) await new Promise((r) => setTimeout(r, 5));
+    };
+    await until(async () => (await run.status()) === "waiting");
+    const children = (await first.list({ workflow: "payment" })).map((r) => r.id);
+    expect(children).toHaveLength(1);
+    expect(await (await first.get(children[0]!)).status()).toBe("sleeping");
+    await first.close();
+
+    // A new process: the child wakes, finishes, and hands its result to the parent.
+    const second = createEngine(options);
+    clock.advance(3_600_000);
+    const again = await second.get<string[]>(run.id);
+    await until(async () => (await second.list({ workflow: "payment" })).length === 2);
+    clock.advance(3_600_000);
+    expect(await again.result()).toEqual(["ch_10", "failed: RangeError cannot charge 500"]);
+    const stored = await second.list({ workflow: "payment" });
+    expect(stored.map((r) => r.status).sort()).toEqual(["completed", "failed"]);
+    await second.close();
+  });
+});
