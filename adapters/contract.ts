@@ -142,6 +142,26 @@ export interface Commit {
   readonly wait?: { readonly spec: string; readonly event: string | null } | null;
   /** `null` clears the inbox (the run consumed it); `undefined` keeps it. */
   readonly inbox?: null;
+  /**
+   * Write the run's session state in the same transaction, with compare-and-set on the
+   * session's version: it applies only if the stored version is `expectedVersion` (0 for
+   * a session not stored yet), and then the version becomes `expectedVersion + 1`. If the
+   * version moved on, nothing at all is written and the outcome is `session-conflict`.
+   */
+  readonly session?: {
+    readonly id: string;
+    readonly expectedVersion: number;
+    /** The whole serialized state. */
+    readonly state: string;
+  };
+}
+
+/** A session's shared state as stored. */
+export interface StoredSession {
+  /** The serialized state, or `null` for a session never written. */
+  readonly state: string | null;
+  /** 0 for a session never written; incremented by every write. */
+  readonly version: number;
 }
 
 /** What {@link StorageAdapter.deliver} hands to a waiting run. */
@@ -161,7 +181,10 @@ export interface Delivery {
  */
 export type CommitOutcome =
   | { readonly ok: true; readonly seq: number }
-  | { readonly ok: false; readonly reason: "conflict" | "lease-lost" | "not-found" };
+  | {
+      readonly ok: false;
+      readonly reason: "conflict" | "lease-lost" | "not-found" | "session-conflict";
+    };
 
 /**
  * Which runs {@link StorageAdapter.listRuns} returns, newest first (by `createdAt`, then
@@ -277,6 +300,11 @@ export interface StorageAdapter {
    * whether it applied.
    */
   cancel?(runId: string, error: string): Promise<boolean>;
+  /**
+   * Optional (needed for `ctx.session.state`): the state of a session as stored, with its
+   * version (`{ state: null, version: 0 }` for one never written).
+   */
+  loadSession?(sessionId: string): Promise<StoredSession>;
   /** Release resources. The adapter is not used afterwards. */
   close(): Promise<void>;
 }

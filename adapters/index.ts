@@ -13,5 +13,6 @@ export type {
   StorageAdapter,
   StorageErrorCode,
   StoredRun,
+  StoredSession,
 } from "./contract.js";
 export { StorageError, terminalStatuses } from "./contract.js";

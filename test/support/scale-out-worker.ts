@@ -45,7 +45,14 @@ export const pipeline = workflow(async (ctx, n: number) => {
 });
 
 const storage = postgres({ connectionString: url, schema, maxConnections: 5 });
-const stats = { pid: process.pid, commits: 0, conflict: 0, "lease-lost": 0, "not-found": 0 };
+const stats = {
+  pid: process.pid,
+  commits: 0,
+  conflict: 0,
+  "lease-lost": 0,
+  "not-found": 0,
+  "session-conflict": 0,
+};
 const commit = storage.commit.bind(storage);
 storage.commit = async (change) => {
   const outcome = await commit(change);
