@@ -150,8 +150,21 @@ export interface EventTrigger {
   readonly name: string;
 }
 
+/**
+ * Starts a workflow when `engine.handleWebhook` accepts a delivery from `source` whose event
+ * name is `event` (every event of the source when `event` is left out); the parsed payload is
+ * its one argument.
+ */
+export interface WebhookTrigger {
+  readonly kind: "webhook";
+  /** A key of `createEngine({ webhooks })`, the last segment of `…/webhooks/<source>`. */
+  readonly source: string;
+  /** The event name, as the source's `eventType` reads it; `undefined` matches every event. */
+  readonly event: string | undefined;
+}
+
 /** A trigger of a workflow. */
-export type Trigger = EventTrigger;
+export type Trigger = EventTrigger | WebhookTrigger;
 
 /**
  * Start the workflow on every `engine.emit(name, payload)`, with the payload as its argument.
@@ -168,11 +181,35 @@ export function event(name: string): EventTrigger {
   return { kind: "event", name };
 }
 
+/**
+ * Start the workflow for every verified webhook delivery from `source` (a key of
+ * `createEngine({ webhooks })`) whose event name is `event`, with the parsed JSON payload as
+ * its argument. Webhooks only start workflows; they are not delivered to runs waiting in
+ * `ctx.waitForEvent`.
+ *
+ * @example
+ * ```ts
+ * export const payment = workflow(
+ *   { triggers: [webhook("stripe", { event: "payment_intent.succeeded" })] },
+ *   async (ctx, event: StripeEvent) => { … });
+ * ```
+ */
+export function webhook(source: string, options: { readonly event?: string } = {}): WebhookTrigger {
+  if (typeof source !== "string" || source === "" || source.includes("/")) {
+    throw new DefinitionError('webhook(source) needs a source name without "/", e.g. "stripe".');
+  }
+  const event = options?.event;
+  if (event !== undefined && (typeof event !== "string" || event === "")) {
+    throw new DefinitionError(`webhook("${source}", { event }): event must be a non-empty string.`);
+  }
+  return { kind: "webhook", source, event };
+}
+
 /** Options of {@link workflow}. */
 export interface WorkflowOptions {
   /** The name runs are stored under (default: the binding's name, injected by the compiler). */
   readonly name?: string;
-  /** What starts the workflow besides `engine.start`: `event(name)`. */
+  /** What starts the workflow besides `engine.start`: `event(name)`, `webhook(source, { event })`. */
   readonly triggers?: readonly Trigger[];
   /**
    * A schema for the arguments, checked before a run is created: `z.tuple([...])` for the

@@ -30,6 +30,7 @@ const CHILD_KEY = "child:";
 
 import { delay } from "./retry.js";
 import { deserialize, serialize, serializeOrExplain } from "./serialization.js";
+import { type WebhookSource, Webhooks } from "./webhooks.js";
 
 /** Refused by `engine.respond` or `engine.emit`: the answer or run does not fit. */
 export class DeliveryError extends RatchetError {
@@ -77,6 +78,11 @@ export interface EngineOptions {
   readonly onCheckpoint?: (event: CheckpointEvent) => void;
   /** The time source for sleeps and wait timeouts (default: the system clock); see `createTestClock`. */
   readonly clock?: Clock;
+  /**
+   * Webhook sources by name, for `engine.handleWebhook` (`POST …/webhooks/<source>`):
+   * `{ secret, scheme?, tolerance?, maxBodyBytes?, eventType? }`.
+   */
+  readonly webhooks?: Readonly<Record<string, WebhookSource>>;
 }
 
 /** What `engine.emit` did. */
@@ -156,6 +162,14 @@ export interface Engine {
    * argument). Resolves to the ids of the runs started and delivered to.
    */
   emit(name: string, payload: unknown): Promise<EmitOutcome>;
+  /**
+   * A fetch-standard handler for `POST …/webhooks/<source>`: verifies the signature, then
+   * starts the workflows whose `webhook(source, { event })` trigger matches, the parsed JSON
+   * payload as their argument. Answers 202 `{ runIds }` (a redelivery: the same runs), 404
+   * unknown source, 405 not POST, 401 bad or stale signature, 413 body too large, 400 body
+   * not JSON or refused by a workflow's `input` schema (then nothing starts).
+   */
+  handleWebhook(request: Request): Promise<Response>;
   /** Stop the worker (runs in flight stop at their next checkpoint), release leases, close storage. */
   close(): Promise<void>;
 }
@@ -202,6 +216,7 @@ class RatchetEngine implements Engine {
   readonly #worker: Required<WorkerOptions> | undefined;
   readonly #executing = new Map<string, Promise<ExecutionOutcome>>();
   readonly #ready: Promise<void>;
+  readonly #webhooks: Webhooks;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #waiter: (() => void) | undefined;
@@ -230,6 +245,13 @@ class RatchetEngine implements Engine {
       if (definition.compiled)
         this.#byVersion.set(definition.compiled.manifest.version, definition);
     }
+    this.#webhooks = new Webhooks(options.webhooks ?? {}, {
+      clock: this.clock,
+      workflows: () => this.#byName.values(),
+      checkInput,
+      start: (definition, args, startOptions) =>
+        this.start(definition, args as never, startOptions),
+    });
     const worker = options.worker ?? true;
     this.#worker =
       worker === false
@@ -535,6 +557,10 @@ class RatchetEngine implements Engine {
         `Run ${runId}'s question was already answered, or it timed out; the answer was not delivered.`,
       );
     }
+  }
+
+  handleWebhook(request: Request): Promise<Response> {
+    return this.#webhooks.handle(request);
   }
 
   async emit(name: string, payload: unknown): Promise<EmitOutcome> {

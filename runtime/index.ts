@@ -27,11 +27,12 @@ export type {
   StandardResult,
   StepFunction,
   Trigger,
+  WebhookTrigger,
   Workflow,
   WorkflowBody,
   WorkflowOptions,
 } from "./definitions.js";
-export { event, fn, workflow } from "./definitions.js";
+export { event, fn, webhook, workflow } from "./definitions.js";
 export type { Duration } from "./duration.js";
 export type {
   AnyWorkflowRef,
@@ -61,3 +62,9 @@ export {
 } from "./errors.js";
 export type { CheckpointEvent } from "./executor.js";
 export type { CheckpointInfo, MachineManifest } from "./machine.js";
+export type {
+  WebhookEventType,
+  WebhookScheme,
+  WebhookSource,
+  WebhookVerifier,
+} from "./webhooks.js";
