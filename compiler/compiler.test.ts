@@ -199,7 +199,7 @@ describe("diagnostics", () => {
     ],
     [
       "a feature not supported yet",
-      `await ctx.session.state.get("k");`,
+      `await ctx.waitForEvent("paid", { match: (p) => p.ok });`,
       DiagnosticCodes.ctxMethodNotSupportedYet,
     ],
     ["an unawaited ctx call", "const p = ctx.step(f);", DiagnosticCodes.ctxCallNotAwaited],

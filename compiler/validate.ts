@@ -21,7 +21,7 @@ export const DURABLE_METHODS: ReadonlySet<string> = new Set([
 const GROUP_METHODS = new Set(["parallel", "gather"]);
 
 /** `ctx` members from the design that this compiler does not support yet. */
-const NOT_YET = new Set(["session"]);
+const NOT_YET = new Set<string>();
 
 /** Plain `ctx` properties that may be read anywhere in the body. */
 const PLAIN_PROPERTIES = new Set(["runId", "workflowName", "sessionId"]);
@@ -92,23 +92,37 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
       return;
     }
     const member = parent.name.text;
-    if (member === "state") {
-      // ctx.state.get/set/delete(…): run-scoped state, not a checkpoint.
-      const method = parent.parent;
+    if (member === "state" || member === "session") {
+      // ctx.state.get/set/delete(…) and ctx.session.state.get/set/delete(…): state reads
+      // and writes, committed with the next checkpoint; not checkpoints themselves.
+      let holder: ts.Node = parent;
+      if (member === "session") {
+        const state = parent.parent;
+        holder =
+          ts.isPropertyAccessExpression(state) &&
+          state.expression === parent &&
+          state.name.text === "state"
+            ? state
+            : parent;
+      }
+      const method = holder.parent;
       const ok =
-        ts.isPropertyAccessExpression(method) &&
-        method.expression === parent &&
-        ["get", "set", "delete"].includes(method.name.text) &&
-        ts.isCallExpression(method.parent) &&
-        method.parent.expression === method;
+        holder !== parent || member === "state"
+          ? ts.isPropertyAccessExpression(method) &&
+            method.expression === holder &&
+            ["get", "set", "delete"].includes(method.name.text) &&
+            ts.isCallExpression(method.parent) &&
+            method.parent.expression === method
+          : false;
+      const path = member === "state" ? `${id.text}.state` : `${id.text}.session.state`;
       if (!ok || nested) {
         sink.report(
           parent,
           DiagnosticCodes.ctxEscapes,
           nested
-            ? `\`${id.text}.state\` inside a nested function captures the workflow context.`
-            : `\`${id.text}.state\` can only be used to call get, set or delete.`,
-          `Call it in the workflow body: await ${id.text}.state.get("key").`,
+            ? `\`${path}\` inside a nested function captures the workflow context.`
+            : `\`${path}\` can only be used to call get, set or delete.`,
+          `Call it in the workflow body: await ${path}.get("key").`,
         );
       }
       return;

@@ -33,6 +33,20 @@ export interface WaitForEventOptions {
   readonly match?: Readonly<Record<string, unknown>>;
 }
 
+/** Session-scoped state: shared by the runs started with the same `sessionId`. */
+export interface SessionState {
+  /** The value stored under `key`, or `fallback` (default `undefined`). */
+  get<T = unknown>(key: string, fallback?: T): Promise<T | undefined>;
+  set(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** Where the machine's `ctx.session.state` reads and writes go. */
+export interface SessionAccess {
+  read(): Promise<Map<string, unknown>>;
+  write(change: (state: Map<string, unknown>) => void): Promise<void>;
+}
+
 /** Run-scoped state: lives as long as the run, committed with its checkpoints. */
 export interface RunState {
   /** The value stored under `key`, or `undefined`. */
@@ -159,6 +173,13 @@ export interface WorkflowContext {
   /** Run-scoped state, committed with each checkpoint and gone when the run ends. */
   readonly state: RunState;
   /**
+   * State shared by the runs of one session (`engine.start(wf, args, { sessionId })`).
+   * Writes commit with the next checkpoint, with compare-and-set on the session: when
+   * another run of the session wrote first, this run goes back to its last checkpoint and
+   * runs that stretch again with fresh state, so no update is ever lost.
+   */
+  readonly session: { readonly state: SessionState };
+  /**
    * Start another workflow as a separate durable run (its own id, visible to `engine.get`)
    * and wait for it: resolves to its result or throws its error. The parent holds no memory
    * while it waits.
@@ -251,6 +272,7 @@ export class MachineContext {
   readonly workflowName: string;
   readonly sessionId: string | undefined;
   readonly state: RunState;
+  readonly session: { readonly state: SessionState };
   readonly #clock: Clock;
 
   constructor(
@@ -259,6 +281,7 @@ export class MachineContext {
     sessionId: string | undefined,
     clock: Clock,
     state: Map<string, unknown>,
+    session: SessionAccess,
   ) {
     this.runId = runId;
     this.workflowName = workflowName;
@@ -271,6 +294,16 @@ export class MachineContext {
       },
       delete: async (key: string) => {
         state.delete(key);
+      },
+    };
+    this.session = {
+      state: {
+        get: async <T>(key: string, fallback?: T) => {
+          const current = await session.read();
+          return (current.has(key) ? current.get(key) : fallback) as T | undefined;
+        },
+        set: (key: string, value: unknown) => session.write((s) => s.set(key, value)),
+        delete: (key: string) => session.write((s) => s.delete(key)),
       },
     };
   }

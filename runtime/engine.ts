@@ -409,7 +409,7 @@ class RatchetEngine implements Engine {
   }
 
   #execute(run: StoredRun, definition: Workflow): void {
-    const execution = executeRun(this, run, definition).finally(() => {
+    const execution = this.#executeWithRetries(run, definition).finally(() => {
       this.#executing.delete(run.id);
       this.#wake();
     });
@@ -427,6 +427,21 @@ class RatchetEngine implements Engine {
             error,
           );
         });
+    }
+  }
+
+  /**
+   * Execute a run; when a session write lost to another run's (nothing was committed), run
+   * it again from its last checkpoint with fresh session state.
+   */
+  async #executeWithRetries(run: StoredRun, definition: Workflow): Promise<ExecutionOutcome> {
+    let current = run;
+    for (;;) {
+      const outcome = await executeRun(this, current, definition);
+      if (outcome.kind !== "retry") return outcome;
+      const reloaded = await this.storage.loadRun(run.id);
+      if (!reloaded || reloaded.leaseOwner !== this.owner) return { kind: "stopped" };
+      current = reloaded;
     }
   }
 

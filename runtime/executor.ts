@@ -1,7 +1,7 @@
 import type { Commit, StorageAdapter, StoredRun } from "../adapters/contract.js";
-import { type Clock, MachineContext, type Operation } from "./context.js";
+import { type Clock, MachineContext, type Operation, type SessionAccess } from "./context.js";
 import type { Workflow } from "./definitions.js";
-import { CorruptFrameError, TimeoutError } from "./errors.js";
+import { CorruptFrameError, DefinitionError, TimeoutError } from "./errors.js";
 import type { CheckpointInfo, CompiledMachine, MachineFrame, MachineRequest } from "./machine.js";
 import { type BranchOutcome, performOperation } from "./operations.js";
 import { deserialize, serialize, serializeOrExplain, whyUnserializable } from "./serialization.js";
@@ -105,7 +105,12 @@ export type ExecutionOutcome =
   /** The run sleeps or waits, holding no memory here; a worker picks it up when it is due. */
   | { readonly kind: "suspended" }
   /** The engine closed, or another process took the run over or cancelled it. */
-  | { readonly kind: "stopped" };
+  | { readonly kind: "stopped" }
+  /**
+   * Another run of the session wrote its state first: nothing was committed, and the run
+   * must be executed again from its last checkpoint.
+   */
+  | { readonly kind: "retry" };
 
 function location(compiled: CompiledMachine, cp: CheckpointInfo): string {
   return `${compiled.manifest.file}:${cp.line}:${cp.column}`;
@@ -284,26 +289,74 @@ export async function executeRun(
     run.wait != null || run.inbox != null || run.wakeAt != null
       ? { wakeAt: null, wait: null, inbox: null }
       : {};
-  const commit = async (fields: Omit<Commit, "runId" | "expectedSeq" | "owner">) => {
+  // Session state, read on first use in each stretch between checkpoints; its writes go
+  // with the next checkpoint's commit, compare-and-set on the session's version.
+  let session: { state: Map<string, unknown>; version: number; dirty: boolean } | undefined;
+  const loadSession = async () => {
+    if (session) return session;
+    if (!run.sessionId) {
+      throw new DefinitionError(
+        "ctx.session needs a run started with a session: engine.start(wf, args, { sessionId }).",
+      );
+    }
+    if (!storage.loadSession) {
+      throw new DefinitionError(`The ${storage.name} adapter does not support session state.`);
+    }
+    const stored = await storage.loadSession(run.sessionId);
+    const state =
+      stored.state === null
+        ? new Map<string, unknown>()
+        : (deserialize(stored.state) as Map<string, unknown>);
+    session = { state, version: stored.version, dirty: false };
+    return session;
+  };
+  const sessionAccess: SessionAccess = {
+    read: async () => (await loadSession()).state,
+    write: async (change) => {
+      const current = await loadSession();
+      change(current.state);
+      current.dirty = true;
+    },
+  };
+
+  /** Commit; `true`, or how the execution ends because the commit did not apply. */
+  const commit = async (
+    fields: Omit<Commit, "runId" | "expectedSeq" | "owner">,
+    withSession = true,
+  ): Promise<true | ExecutionOutcome> => {
+    const write =
+      withSession && session?.dirty && run.sessionId
+        ? {
+            session: {
+              id: run.sessionId,
+              expectedVersion: session.version,
+              state: serializeOrExplain(session.state, "the session state", { runId: run.id }),
+            },
+          }
+        : {};
     const outcome = await storage.commit({
       runId: run.id,
       expectedSeq: seq,
       owner,
       ...resumeFields,
       ...fields,
+      ...write,
     });
     if (outcome.ok) {
       seq = outcome.seq;
       resumeFields = {};
+      if (withSession) session = undefined;
+      return true;
     }
-    return outcome.ok;
+    return outcome.reason === "session-conflict" ? { kind: "retry" } : { kind: "stopped" };
   };
 
   const finish = async (
     status: "completed" | "failed",
     fields: { result?: string; error?: string },
   ): Promise<ExecutionOutcome> => {
-    if (!(await commit({ status, ...fields }))) return { kind: "stopped" };
+    const committed = await commit({ status, ...fields });
+    if (committed !== true) return committed;
     return { kind: "finished", status, result: fields.result ?? null, error: fields.error ?? null };
   };
   const fail = (error: unknown) => finish("failed", { error: encodeError(error) });
@@ -325,6 +378,7 @@ export async function executeRun(
     run.sessionId ?? undefined,
     host.clock,
     state,
+    sessionAccess,
   );
   const machine = compiled.machine(ctx, entry.frame);
   const checkpoints = compiled.manifest.checkpoints;
@@ -359,7 +413,8 @@ export async function executeRun(
         return fail(error);
       }
       // No lease: a sleeping or waiting run belongs to no process until it is due.
-      if (!(await commit({ ...suspend, frame: text }))) return { kind: "stopped" };
+      const committed = await commit({ ...suspend, frame: text });
+      if (committed !== true) return committed;
       host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });
       if (operation.kind === "child") {
         // Waiting first, then starting the child, so its end always finds the parent
@@ -414,9 +469,11 @@ export async function executeRun(
               location: location(compiled, cp),
               runId: run.id,
             });
-            if (!(await commit({ status: "running", frame: text, leaseMs: host.leaseMs }))) {
-              lostLease = true;
-            }
+            const committed = await commit(
+              { status: "running", frame: text, leaseMs: host.leaseMs },
+              false,
+            );
+            if (committed !== true) lostLease = true;
           })
           .catch((error: unknown) => {
             partialFailure = error;
@@ -451,9 +508,8 @@ export async function executeRun(
     } catch (error) {
       return fail(error);
     }
-    if (!(await commit({ status: "running", frame: text, leaseMs: host.leaseMs }))) {
-      return { kind: "stopped" };
-    }
+    const committed = await commit({ status: "running", frame: text, leaseMs: host.leaseMs });
+    if (committed !== true) return committed;
     base = text;
     host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });
     if (host.closing) {
