@@ -11,6 +11,7 @@ export type {
   Clock,
   Operation,
   RunState,
+  SessionState,
   StepOperation,
   UserOption,
   UserQuestion,
