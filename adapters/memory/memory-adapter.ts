@@ -9,6 +9,7 @@ import {
   type StorageAdapter,
   StorageError,
   type StoredRun,
+  type StoredSession,
   terminalStatuses,
 } from "../contract.js";
 
@@ -32,6 +33,7 @@ export class MemoryAdapter implements StorageAdapter {
   readonly name = "memory";
   readonly #runs = new Map<string, MemoryRecord>();
   readonly #byIdempotencyKey = new Map<string, string>();
+  readonly #sessions = new Map<string, { state: string; version: number }>();
   #nextOrder = 0;
 
   /** Nothing to prepare; present for the contract. */
@@ -92,6 +94,12 @@ export class MemoryAdapter implements StorageAdapter {
     const current = record.run;
     if (current.leaseOwner !== commit.owner) return { ok: false, reason: "lease-lost" };
     if (current.seq !== commit.expectedSeq) return { ok: false, reason: "conflict" };
+    const { session } = commit;
+    if (session !== undefined) {
+      const version = this.#sessions.get(session.id)?.version ?? 0;
+      if (version !== session.expectedVersion) return { ok: false, reason: "session-conflict" };
+      this.#sessions.set(session.id, { state: session.state, version: version + 1 });
+    }
     const now = Date.now();
     const keepLease = commit.leaseMs !== undefined && !terminalStatuses.has(commit.status);
     record.run = {
@@ -217,6 +225,12 @@ export class MemoryAdapter implements StorageAdapter {
       waitEvent: null,
     };
     return true;
+  }
+
+  /** @inheritDoc */
+  async loadSession(sessionId: string): Promise<StoredSession> {
+    const stored = this.#sessions.get(sessionId);
+    return stored === undefined ? { state: null, version: 0 } : { ...stored };
   }
 
   /** Nothing to release: the runs stay readable until the adapter is garbage. */

@@ -28,8 +28,8 @@ const waitSpec = (label: string) => JSON.stringify({ kind: "event", label });
  * after it. An adapter that passes works with the engine.
  *
  * The optional capabilities have their own groups, named "(optional)": `deliver` (with the
- * wake times, waits and inbox that `commit`, `claimRunnable` and `listRuns` handle for it)
- * and `cancel`. A group runs when the adapter has the method, and is reported as skipped
+ * wake times, waits and inbox that `commit`, `claimRunnable` and `listRuns` handle for it),
+ * `cancel`, and `loadSession` (with the session writes that `commit` makes for it). A group runs when the adapter has the method, and is reported as skipped
  * when it does not. To find out, `makeAdapter` is called once more while the tests are
  * collected; that adapter is closed without being initialized.
  *
@@ -54,6 +54,7 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
     const has = {
       deliver: typeof probe.deliver === "function",
       cancel: typeof probe.cancel === "function",
+      sessions: typeof probe.loadSession === "function",
     };
     await probe.close();
 
@@ -1236,6 +1237,182 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
         expect(await load(run.id)).toMatchObject({ seq: 1, error: `"${winners[0]}"` });
         expect(await storage.cancel!("ghost", why)).toBe(false);
         expect(await storage.loadRun("ghost")).toBeNull();
+      });
+    });
+
+    describe.runIf(has.sessions)("session state (optional)", () => {
+      const loadSession = (sessionId: string) => storage.loadSession!(sessionId);
+      /** A commit of `run` (leased to "worker-a", at its stored seq) that writes a session. */
+      const sessionCommit = (
+        run: StoredRun,
+        session: NonNullable<Commit["session"]>,
+        overrides: Partial<Commit> = {},
+      ): Commit => ({
+        runId: run.id,
+        expectedSeq: run.seq,
+        owner: "worker-a",
+        status: "running",
+        frame: `frame-of-${run.id}`,
+        leaseMs: hour,
+        session,
+        ...overrides,
+      });
+
+      it("loads a session never written as null at version 0", async () => {
+        expect(await loadSession("no-such-session")).toEqual({ state: null, version: 0 });
+      });
+
+      it("writes the session with the checkpoint, bumping its version by one each time", async () => {
+        const run = await createLeased("worker-a", hour, { sessionId: "s" });
+        expect(
+          await storage.commit(
+            sessionCommit(run, { id: "s", expectedVersion: 0, state: '{"n":1}' }),
+          ),
+        ).toEqual({ ok: true, seq: 1 });
+        expect(await loadSession("s")).toEqual({ state: '{"n":1}', version: 1 });
+        expect(await load(run.id)).toMatchObject({ seq: 1, frame: `frame-of-${run.id}` });
+
+        const next = await storage.commit(
+          sessionCommit(
+            await load(run.id),
+            { id: "s", expectedVersion: 1, state: '{"n":2}' },
+            { status: "completed", result: '"done"' },
+          ),
+        );
+        expect(next).toEqual({ ok: true, seq: 2 });
+        expect(await loadSession("s")).toEqual({ state: '{"n":2}', version: 2 });
+        expect(await load(run.id)).toMatchObject({ status: "completed", seq: 2, leaseOwner: null });
+        expect(await loadSession("other")).toEqual({ state: null, version: 0 });
+      });
+
+      it("writes the session along with a sleep", async () => {
+        const run = await createLeased("worker-a");
+        expect(
+          await storage.commit(
+            sessionCommit(
+              run,
+              { id: "s", expectedVersion: 0, state: "[]" },
+              { status: "sleeping", wakeAt: t0, leaseMs: undefined },
+            ),
+          ),
+        ).toEqual({ ok: true, seq: 1 });
+        expect(await loadSession("s")).toEqual({ state: "[]", version: 1 });
+        expect(await load(run.id)).toMatchObject({ status: "sleeping", seq: 1 });
+      });
+
+      it("stores session state byte for byte", async () => {
+        const state = `{"s":"quote \\" nul \u0000 ffff \uffff \uffff0 emoji 😀 ${"x".repeat(100_000)}"}`;
+        const id = "session \u0000 \uffff é";
+        const run = await createLeased();
+        await storage.commit(sessionCommit(run, { id, expectedVersion: 0, state }));
+        expect(await loadSession(id)).toEqual({ state, version: 1 });
+        expect(await loadSession("session ")).toEqual({ state: null, version: 0 });
+      });
+
+      it("reports session-conflict for a stale expectedVersion and writes nothing at all", async () => {
+        const writer = await createLeased();
+        await storage.commit(sessionCommit(writer, { id: "s", expectedVersion: 0, state: "v1" }));
+        const run = await createLeased();
+        await storage.commit(sessionCommit(run, { id: "x", expectedVersion: 0, state: "" }));
+        const stored = await load(run.id);
+        for (const expectedVersion of [0, 2, 7]) {
+          expect(
+            await storage.commit(
+              sessionCommit(
+                stored,
+                { id: "s", expectedVersion, state: "stale" },
+                { frame: "stale", status: "completed", result: '"stale"' },
+              ),
+            ),
+          ).toEqual({ ok: false, reason: "session-conflict" });
+        }
+        // A version for a session that was never written inserts nothing either.
+        expect(
+          await storage.commit(
+            sessionCommit(stored, { id: "new", expectedVersion: 1, state: "stale" }),
+          ),
+        ).toEqual({ ok: false, reason: "session-conflict" });
+        expect(await load(run.id)).toEqual(stored);
+        expect(await loadSession("s")).toEqual({ state: "v1", version: 1 });
+        expect(await loadSession("new")).toEqual({ state: null, version: 0 });
+        // The run is untouched, so its owner carries on at the same seq.
+        expect(
+          await storage.commit(sessionCommit(stored, { id: "s", expectedVersion: 1, state: "v2" })),
+        ).toEqual({ ok: true, seq: stored.seq + 1 });
+        expect(await loadSession("s")).toEqual({ state: "v2", version: 2 });
+      });
+
+      it.each([0, 1])(
+        "lets exactly one of many runs racing to write one session at version %i win",
+        async (expectedVersion) => {
+          if (expectedVersion === 1) {
+            const first = await createLeased();
+            await storage.commit(sessionCommit(first, { id: "s", expectedVersion: 0, state: "-" }));
+          }
+          const runs = await Promise.all(
+            Array.from({ length: 10 }, () => createLeased("worker-a", hour, { sessionId: "s" })),
+          );
+          const outcomes = await Promise.all(
+            runs.map((run, i) =>
+              storage.commit(sessionCommit(run, { id: "s", expectedVersion, state: `state-${i}` })),
+            ),
+          );
+          const winners = outcomes.flatMap((o, i) => (o.ok ? [i] : []));
+          expect(winners).toHaveLength(1);
+          expect(outcomes.filter((o) => !o.ok)).toEqual(
+            Array.from({ length: 9 }, () => ({ ok: false, reason: "session-conflict" })),
+          );
+          expect(await loadSession("s")).toEqual({
+            state: `state-${winners[0]}`,
+            version: expectedVersion + 1,
+          });
+          for (const [i, run] of runs.entries()) {
+            if (i === winners[0]) expect(await load(run.id)).toMatchObject({ seq: 1 });
+            else expect(await load(run.id)).toEqual(run);
+          }
+        },
+      );
+
+      it("reports the run's own reasons first, and then writes no session", async () => {
+        const writer = await createLeased();
+        await storage.commit(sessionCommit(writer, { id: "s", expectedVersion: 0, state: "v1" }));
+        const run = await createLeased("worker-a");
+        for (const expectedVersion of [1, 0]) {
+          const session = { id: "s", expectedVersion, state: "late" };
+          const fresh = { id: "fresh", expectedVersion: 0, state: "late" };
+          for (const s of [session, fresh]) {
+            expect(await storage.commit(sessionCommit(run, s, { runId: "ghost" }))).toEqual({
+              ok: false,
+              reason: "not-found",
+            });
+            expect(await storage.commit(sessionCommit(run, s, { owner: "worker-b" }))).toEqual({
+              ok: false,
+              reason: "lease-lost",
+            });
+            expect(await storage.commit(sessionCommit(run, s, { expectedSeq: 5 }))).toEqual({
+              ok: false,
+              reason: "conflict",
+            });
+          }
+        }
+        expect(await loadSession("s")).toEqual({ state: "v1", version: 1 });
+        expect(await loadSession("fresh")).toEqual({ state: null, version: 0 });
+        expect(await load(run.id)).toEqual(run);
+        expect(await storage.loadRun("ghost")).toBeNull();
+      });
+
+      it("leaves sessions alone in a commit without a session write", async () => {
+        const run = await createLeased("worker-a", hour, { sessionId: "s" });
+        await storage.commit(sessionCommit(run, { id: "s", expectedVersion: 0, state: "kept" }));
+        const plain = await storage.commit({
+          runId: run.id,
+          expectedSeq: 1,
+          owner: "worker-a",
+          status: "completed",
+          result: '"done"',
+        });
+        expect(plain).toEqual({ ok: true, seq: 2 });
+        expect(await loadSession("s")).toEqual({ state: "kept", version: 1 });
       });
     });
   });
