@@ -77,7 +77,7 @@ describe("sqlite adapter", () => {
 
     const db = inspect(path);
     expect(db.prepare("SELECT id, version FROM ratchet_schema").all()).toEqual([
-      { id: 1, version: 2 },
+      { id: 1, version: 3 },
     ]);
     const objects = db
       .prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'ratchet%' ORDER BY name")
@@ -91,6 +91,7 @@ describe("sqlite adapter", () => {
       "ratchet_runs_wake",
       "ratchet_runs_workflow_created",
       "ratchet_schema",
+      "ratchet_sessions",
     ]);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
   });
@@ -106,7 +107,7 @@ describe("sqlite adapter", () => {
     const init = newer.init();
     await expect(init).rejects.toBeInstanceOf(StorageError);
     await expect(init).rejects.toMatchObject({ code: "schema-too-new" });
-    await expect(init).rejects.toThrow(/schema version 99.*knows only up to 2.*Upgrade ratchet/s);
+    await expect(init).rejects.toThrow(/schema version 99.*knows only up to 3.*Upgrade ratchet/s);
     await expect(init).rejects.toThrow(path);
   });
 
@@ -185,6 +186,8 @@ describe("sqlite adapter", () => {
         wakeAt: 5000,
       }),
     ).toEqual({ ok: true, seq: 2 });
+    // …and the sessions of old runs start empty.
+    expect(await adapter.loadSession("session-1")).toEqual({ state: null, version: 0 });
     const again = await adapter.createRun({ ...newRun("other"), idempotencyKey: "key-1" });
     expect(again).toMatchObject({ created: false, run: { id: "old-1" } });
     const woken = await adapter.claimRunnable({
@@ -197,7 +200,7 @@ describe("sqlite adapter", () => {
     await adapter.close();
 
     const db = inspect(path);
-    expect(db.prepare("SELECT version FROM ratchet_schema").pluck().get()).toBe(2);
+    expect(db.prepare("SELECT version FROM ratchet_schema").pluck().get()).toBe(3);
     const columns = db.prepare("SELECT name FROM pragma_table_info('ratchet_runs')").pluck().all();
     expect(columns.slice(-4)).toEqual(["wake_at", "wait", "wait_event", "inbox"]);
     const indexes = db
@@ -215,6 +218,7 @@ describe("sqlite adapter", () => {
     const adapter = sqlite({ database: db });
     await adapter.init();
     await adapter.createRun({ ...newRun("r"), leaseOwner: "w", leaseMs: 60_000 });
+    await adapter.createRun({ ...newRun("r2"), leaseOwner: "w", leaseMs: 60_000 });
     /** The statements `action` executed, as SQLite expanded them. */
     const statements = async (action: () => Promise<unknown>) => {
       executed.length = 0;
@@ -247,6 +251,28 @@ describe("sqlite adapter", () => {
     );
     expect(waiting).toHaveLength(1);
     expect(waiting[0]).toMatch(/^UPDATE.*wake_at/s);
+    // A session write joins the same statement in one transaction, or rolls it back.
+    const session = { id: "s", expectedVersion: 0, state: "{}" };
+    const withSession = await statements(() =>
+      adapter.commit({ ...base, runId: "r2", expectedSeq: 0, status: "running", session }),
+    );
+    expect(withSession.map((sql) => sql.split(/\s/)[0])).toEqual([
+      "BEGIN",
+      "UPDATE",
+      "INSERT",
+      "COMMIT",
+    ]);
+    expect(withSession[1]).not.toMatch(/wake_at|wait|inbox/);
+    const conflicting = await statements(() =>
+      adapter.commit({ ...base, runId: "r2", expectedSeq: 1, status: "running", session }),
+    );
+    expect(conflicting.map((sql) => sql.split(/\s/)[0])).toEqual([
+      "BEGIN",
+      "UPDATE",
+      "INSERT",
+      "ROLLBACK",
+    ]);
+    expect(await adapter.loadRun("r2")).toMatchObject({ seq: 1 });
 
     const claim = await statements(() =>
       adapter.claimRunnable({ owner: "x", leaseMs: 1000, limit: 5, wakeBefore: 10 }),
@@ -404,6 +430,32 @@ describe("sqlite adapter across processes", () => {
     await setup.close();
   });
 
+  it("keeps a session's state exact when two processes write it with their commits", async () => {
+    const path = freshPath();
+    const setup = sqlite({ path });
+    await setup.init();
+    const ids = Array.from({ length: 100 }, (_, i) => `run-${i}`);
+    for (const id of ids) await setup.createRun({ ...newRun(id), sessionId: "shared" });
+
+    const workers = ["proc-a", "proc-b"].map((owner) =>
+      startWorker(withDriver, [path, owner, "session"]),
+    );
+    await Promise.all(workers.map((w) => w.message("ready")));
+    for (const w of workers) w.child.send("go");
+    const results = await Promise.all(workers.map((w) => w.message("done")));
+    await Promise.all(workers.map((w) => w.exit));
+
+    // Every run added itself to the shared list exactly once: no write was lost to a race,
+    // and no run committed without its session write or the other way round.
+    const claimed = results.flatMap((r) => r.claimed as string[]);
+    expect(claimed).toHaveLength(ids.length);
+    const session = await setup.loadSession("shared");
+    expect(session.version).toBe(ids.length);
+    expect((JSON.parse(session.state!) as string[]).sort()).toEqual([...claimed].sort());
+    for (const id of ids) expect(await setup.loadRun(id)).toMatchObject({ seq: 1 });
+    await setup.close();
+  });
+
   it("imports without better-sqlite3 and says how to install it on init()", async () => {
     const worker = startWorker(withoutDriver, [freshPath(), "probe", "probe-driver"]);
     const report = await worker.message("driver");
@@ -480,11 +532,22 @@ if (mode === "probe-driver") {
       await new Promise((resolve) => setTimeout(resolve, 1));
       for (const run of runs) {
         claimed.push(run.id);
-        const outcome = await storage.commit({
-          runId: run.id, expectedSeq: run.seq, owner, status: "completed",
-          result: JSON.stringify(owner),
-        });
-        if (!outcome.ok) throw new Error(run.id + ": " + outcome.reason);
+        for (;;) {
+          // With "session", each run appends its id to the shared session's list, retrying
+          // from a fresh read whenever the other process wrote it first.
+          const stored = mode === "session" ? await storage.loadSession("shared") : undefined;
+          const session = stored && {
+            id: "shared",
+            expectedVersion: stored.version,
+            state: JSON.stringify([...JSON.parse(stored.state ?? "[]"), run.id]),
+          };
+          const outcome = await storage.commit({
+            runId: run.id, expectedSeq: run.seq, owner, status: "completed",
+            result: JSON.stringify(owner), session,
+          });
+          if (outcome.ok) break;
+          if (outcome.reason !== "session-conflict") throw new Error(run.id + ": " + outcome.reason);
+        }
       }
     }
     await storage.close();

@@ -10,6 +10,7 @@ import {
   type StorageAdapter,
   StorageError,
   type StoredRun,
+  type StoredSession,
   terminalStatuses,
 } from "../contract.js";
 import {
@@ -120,6 +121,16 @@ interface CancelParams {
   now: number;
 }
 
+interface SessionParams {
+  id: string;
+  expectedVersion: number;
+  state: string;
+  now: number;
+}
+
+/** What a commit with a session write comes to: the new seq, or why nothing was written. */
+type SessionCommitResult = { seq: number } | undefined | "session-conflict";
+
 /** Everything `init()` prepares: the connection, its statements and transactions. */
 interface Prepared {
   readonly db: BetterSqlite3.Database;
@@ -130,6 +141,16 @@ interface Prepared {
   /** A commit that also sets or clears `wake_at`, the wait or the inbox. */
   readonly commitWait: Statement<[WaitCommitParams], { seq: number }>;
   readonly commitState: Statement<[string], { lease_owner: string | null }>;
+  /**
+   * Run `applyRun` (one of the commit statements) and write the session in one IMMEDIATE
+   * transaction: `undefined` when the run's compare-and-set failed, `"session-conflict"`
+   * (everything rolled back) when the session's did.
+   */
+  readonly commitSession: (
+    applyRun: () => { seq: number } | undefined,
+    session: SessionParams,
+  ) => SessionCommitResult;
+  readonly loadSession: Statement<[string], { state: string; version: number }>;
   readonly claim: (options: ClaimOptions, now: number) => StoredRun[];
   readonly renew: (owner: string, runIds: readonly string[], expiresAt: number) => string[];
   readonly release: Statement<[string, string]>;
@@ -202,10 +223,11 @@ export class SqliteAdapter implements StorageAdapter {
       leaseExpiresAt: keepLease ? now + commit.leaseMs! : null,
       now,
     };
-    // The whole commit is one statement, hence one transaction; the WHERE clause is the
-    // compare-and-set. A plain checkpoint takes the statement that leaves the wait columns
-    // alone; one that sleeps, waits or consumes its inbox takes the one that writes them.
-    const applied =
+    // Without a session write, the whole commit is one statement, hence one transaction;
+    // the WHERE clause is the compare-and-set. A plain checkpoint takes the statement that
+    // leaves the wait columns alone; one that sleeps, waits or consumes its inbox takes the
+    // one that writes them.
+    const applyRun = () =>
       commit.wakeAt === undefined && commit.wait === undefined && commit.inbox === undefined
         ? prepared.commit.get(params)
         : prepared.commitWait.get({
@@ -217,6 +239,17 @@ export class SqliteAdapter implements StorageAdapter {
             waitEvent: commit.wait?.event ?? null,
             clearInbox: commit.inbox === undefined ? 0 : 1,
           });
+    const { session } = commit;
+    const applied =
+      session === undefined
+        ? applyRun()
+        : prepared.commitSession(applyRun, {
+            id: session.id,
+            expectedVersion: session.expectedVersion,
+            state: session.state,
+            now,
+          });
+    if (applied === "session-conflict") return { ok: false, reason: applied };
     if (applied !== undefined) return { ok: true, seq: applied.seq };
     const state = prepared.commitState.get(commit.runId);
     if (state === undefined) return { ok: false, reason: "not-found" };
@@ -287,6 +320,14 @@ export class SqliteAdapter implements StorageAdapter {
     return prepared.cancel.run({ runId, error, now: Date.now() }).changes === 1;
   }
 
+  /** @inheritDoc */
+  async loadSession(sessionId: string): Promise<StoredSession> {
+    const row = this.#ready("loadSession").loadSession.get(sessionId);
+    return row === undefined
+      ? { state: null, version: 0 }
+      : { state: row.state, version: row.version };
+  }
+
   /** Close the database if this adapter opened it; a connection you passed stays open. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -349,6 +390,7 @@ async function loadDriver(): Promise<typeof BetterSqlite3> {
 /** Prepare every statement once; they are reused for the adapter's lifetime. */
 function prepare(db: BetterSqlite3.Database, p: string): Prepared {
   const runs = `${p}runs`;
+  const sessions = `${p}sessions`;
 
   const insert = db.prepare<[InsertParams], RunRow>(
     `INSERT INTO ${runs} (id, workflow, version, status, seq, args, idempotency_key,
@@ -440,6 +482,29 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     [...new Set(runIds)].filter((id) => extendLease.run(expiresAt, id, owner).changes === 1),
   );
 
+  // A session write is compare-and-set on its version. Version 0 means "not stored yet":
+  // the insert then applies only if no one stored it first (of two racing inserts, the
+  // second finds the row); otherwise the update applies only at the expected version.
+  const insertSession = db.prepare<[SessionParams]>(
+    `INSERT INTO ${sessions} (id, state, version, updated_at) VALUES (@id, @state, 1, @now)
+     ON CONFLICT (id) DO NOTHING`,
+  );
+  const updateSession = db.prepare<[SessionParams]>(
+    `UPDATE ${sessions} SET state = @state, version = version + 1, updated_at = @now
+     WHERE id = @id AND version = @expectedVersion`,
+  );
+  /** Thrown to roll back the run's update when the session's compare-and-set fails. */
+  const sessionConflict = new Error("session-conflict");
+  const commitSession = db.transaction(
+    (applyRun: () => { seq: number } | undefined, session: SessionParams) => {
+      const applied = applyRun();
+      if (applied === undefined) return undefined;
+      const write = session.expectedVersion === 0 ? insertSession : updateSession;
+      if (write.run(session).changes !== 1) throw sessionConflict;
+      return applied;
+    },
+  );
+
   const list = Array.from({ length: 8 }, (_, variant) => {
     const conditions = [
       ...(variant & 4 ? ["status IN (SELECT value FROM json_each(@statuses))"] : []),
@@ -491,6 +556,17 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     ),
     commitState: db.prepare<[string], { lease_owner: string | null }>(
       `SELECT lease_owner FROM ${runs} WHERE id = ?`,
+    ),
+    commitSession: (applyRun, session) => {
+      try {
+        return commitSession.immediate(applyRun, session);
+      } catch (error) {
+        if (error === sessionConflict) return "session-conflict";
+        throw error;
+      }
+    },
+    loadSession: db.prepare<[string], { state: string; version: number }>(
+      `SELECT state, version FROM ${sessions} WHERE id = ?`,
     ),
     claim: (options, now) => claim.immediate(options, now),
     renew: (owner, runIds, expiresAt) => renew.immediate(owner, runIds, expiresAt),

@@ -52,6 +52,19 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
         WHERE wait_event IS NOT NULL;
     `,
   },
+  {
+    // Session state, written with compare-and-set on its version by the commits of the
+    // session's runs.
+    version: 3,
+    sql: (p) => `
+      CREATE TABLE ${p}sessions (
+        id         TEXT    NOT NULL PRIMARY KEY,
+        state      TEXT    NOT NULL,
+        version    INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build of Ratchet writes. */
