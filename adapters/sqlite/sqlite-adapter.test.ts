@@ -187,7 +187,7 @@ describe("sqlite adapter", () => {
       }),
     ).toEqual({ ok: true, seq: 2 });
     // …and the sessions of old runs start empty.
-    expect(await adapter.loadSession("session-1")).toEqual({ state: null, version: 0 });
+    expect(await adapter.loadSession!("session-1")).toEqual({ state: null, version: 0 });
     const again = await adapter.createRun({ ...newRun("other"), idempotencyKey: "key-1" });
     expect(again).toMatchObject({ created: false, run: { id: "old-1" } });
     const woken = await adapter.claimRunnable({
@@ -449,7 +449,7 @@ describe("sqlite adapter across processes", () => {
     // and no run committed without its session write or the other way round.
     const claimed = results.flatMap((r) => r.claimed as string[]);
     expect(claimed).toHaveLength(ids.length);
-    const session = await setup.loadSession("shared");
+    const session = await setup.loadSession!("shared");
     expect(session.version).toBe(ids.length);
     expect((JSON.parse(session.state!) as string[]).sort()).toEqual([...claimed].sort());
     for (const id of ids) expect(await setup.loadRun(id)).toMatchObject({ seq: 1 });
