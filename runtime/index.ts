@@ -63,6 +63,7 @@ export {
 } from "./errors.js";
 export type { CheckpointEvent } from "./executor.js";
 export type { CheckpointInfo, MachineManifest } from "./machine.js";
+export { type ClassSerializer, registerClass } from "./serialization.js";
 export type {
   WebhookEventType,
   WebhookScheme,

@@ -17,9 +17,189 @@ import {
 
 /**
  * Persisted values go through devalue: JSON plus `undefined`, Date, Map, Set, BigInt,
- * RegExp, typed arrays, and shared and cyclic references, with Error added here.
- * (docs/serialization.md records why devalue.)
+ * RegExp, URL, typed arrays, -0, NaN, ±Infinity, sparse arrays, and shared and cyclic
+ * references. Two reducers are added here: classes registered with {@link registerClass},
+ * and Error (class name, message, stack, `cause` and own data). docs/serialization.md
+ * records why devalue, and the stored format.
  */
+
+// ---------------------------------------------------------------------------------------
+// Registered classes
+// ---------------------------------------------------------------------------------------
+
+/** How instances of a class registered with {@link registerClass} are stored and rebuilt. */
+export interface ClassSerializer<T, D = unknown> {
+  /**
+   * The name stored with every instance (default: the class's `name`). It must be unique
+   * among registered classes and must not change while runs that stored it are alive:
+   * a run resumed after a deploy finds its class by this name.
+   */
+  readonly name?: string;
+  /**
+   * The instance as data that can be persisted (anything this module stores: plain objects,
+   * Maps, Dates, other registered instances…). Called at every checkpoint where the instance
+   * is live, so keep it cheap and free of side effects.
+   */
+  serialize(instance: T): D;
+  /** A new instance from what {@link serialize} returned, read back from storage. */
+  deserialize(data: D): T;
+}
+
+interface Registered {
+  readonly name: string;
+  readonly Class: abstract new (...args: never[]) => unknown;
+  readonly serialize: (instance: unknown) => unknown;
+  readonly deserialize: (data: unknown) => unknown;
+}
+
+const byPrototype = new Map<object, Registered>();
+const byName = new Map<string, Registered>();
+
+/** Classes devalue (or the Error reducer) persists already; registering one would shadow it. */
+const BUILTIN_CLASSES: ReadonlySet<unknown> = new Set<unknown>([
+  Object,
+  Array,
+  Function,
+  Promise,
+  Date,
+  RegExp,
+  Map,
+  Set,
+  WeakMap,
+  WeakSet,
+  URL,
+  URLSearchParams,
+  ArrayBuffer,
+  DataView,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  Number,
+  String,
+  Boolean,
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+]);
+
+/**
+ * Let instances of `Class` be persisted: as live variables across a checkpoint, as step
+ * results, arguments, return values, state and event payloads. `serialize` turns an
+ * instance into storable data; `deserialize` builds an instance from it when a run is
+ * resumed, in this process or another one after a crash, so the resumed workflow holds an
+ * instance of `Class` again (with its methods and `instanceof`).
+ *
+ * Register at module level, next to the class, so every process that can resume a run has
+ * registered it before its engine starts. Only instances whose prototype is exactly
+ * `Class.prototype` match: a subclass needs its own registration. One instance referenced
+ * from several places is stored once and comes back as one instance; a cycle that leads
+ * from the data back to the instance (or to anything containing it) is refused with a
+ * {@link SerializationError}, since the instance cannot exist before its data is rebuilt.
+ *
+ * @throws DefinitionError when the name is taken, the class is registered already, or the
+ *   class is one that is persisted already (Date, Map, Error, …).
+ *
+ * @example
+ * class Money {
+ *   constructor(readonly cents: bigint, readonly currency: string) {}
+ * }
+ * registerClass(Money, {
+ *   serialize: (m) => ({ cents: m.cents, currency: m.currency }),
+ *   deserialize: (d) => new Money(d.cents, d.currency),
+ * });
+ */
+export function registerClass<T extends object, D>(
+  Class: abstract new (...args: never[]) => T,
+  serializer: ClassSerializer<T, D>,
+): void {
+  if (typeof Class !== "function" || typeof Class.prototype !== "object") {
+    throw new DefinitionError("registerClass(Class, ...) needs a class.");
+  }
+  if (BUILTIN_CLASSES.has(Class)) {
+    throw new DefinitionError(
+      `registerClass: ${Class.name} is persisted already; register your own classes only.`,
+    );
+  }
+  if (typeof serializer?.serialize !== "function" || typeof serializer.deserialize !== "function") {
+    throw new DefinitionError(
+      `registerClass(${Class.name || "<anonymous class>"}, ...) needs serialize and deserialize functions.`,
+    );
+  }
+  const name = serializer.name ?? Class.name;
+  if (typeof name !== "string" || name === "") {
+    throw new DefinitionError(
+      "registerClass: this class has no name; pass one with registerClass(Class, { name, serialize, deserialize }).",
+    );
+  }
+  const taken = byName.get(name);
+  if (taken) {
+    throw new DefinitionError(
+      taken.Class === Class
+        ? `registerClass: class ${Class.name} is registered already as "${name}".`
+        : `registerClass: the name "${name}" is taken by another class; pass a unique { name } (it is stored with every instance).`,
+    );
+  }
+  const existing = byPrototype.get(Class.prototype);
+  if (existing) {
+    throw new DefinitionError(
+      `registerClass: class ${Class.name} is registered already, as "${existing.name}".`,
+    );
+  }
+  const entry: Registered = {
+    name,
+    Class,
+    serialize: serializer.serialize as (instance: unknown) => unknown,
+    deserialize: serializer.deserialize as (data: unknown) => unknown,
+  };
+  byPrototype.set(Class.prototype, entry);
+  byName.set(name, entry);
+}
+
+/** The registered class `value` is an exact instance of, if any. */
+function registeredOf(value: unknown): Registered | undefined {
+  if (byPrototype.size === 0 || typeof value !== "object" || value === null) return undefined;
+  return byPrototype.get(Object.getPrototypeOf(value));
+}
+
+/** A registered class's `serialize` threw. */
+class ClassSerializeFailure extends Error {
+  constructor(
+    readonly className: string,
+    override readonly cause: unknown,
+  ) {
+    super(`the serialize function registered for ${className} threw: ${describe(cause)}`);
+  }
+}
+
+/** A cycle passes through a value that is rebuilt by a reviver (a registered class, an error). */
+class RevivalCycle extends Error {
+  constructor(
+    readonly what: string,
+    readonly path: string,
+  ) {
+    super(`a cycle passes through ${what}`);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------
 
 type ErrorClass = new (message: string) => Error;
 
@@ -53,37 +233,54 @@ interface StoredError {
   name: string;
   message: string;
   stack: string | undefined;
-  cause?: unknown;
   props: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/** Errors whose data is being tried out (see {@link reduceError}); reaching one is a cycle. */
+const tryingErrors = new Set<object>();
+const CYCLE = Symbol("cycle");
+
+/** Whether `value` can be stored on its own (used to drop what an error holds that cannot). */
+function storable(value: unknown): boolean {
+  const outer = pass;
+  pass = undefined;
+  try {
+    devalue.stringify(value, reducers);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    pass = outer;
+  }
 }
 
 function reduceError(value: unknown): StoredError | false {
   if (!(value instanceof Error)) return false;
-  const props: Record<string, unknown> = {};
-  for (const [key, prop] of Object.entries(value)) {
-    if (key === "name" || key === "message" || key === "stack" || key === "cause") continue;
-    try {
-      devalue.stringify(prop, reducers);
-      props[key] = prop;
-    } catch {
-      // A property that cannot be stored is dropped; the error itself still is.
+  if (tryingErrors.has(value)) throw CYCLE;
+  tryingErrors.add(value);
+  try {
+    const props: Record<string, unknown> = {};
+    for (const [key, prop] of Object.entries(value)) {
+      if (key === "name" || key === "message" || key === "stack" || key === "cause") continue;
+      // A property that cannot be stored (or leads back to this error) is dropped; the error
+      // itself still is.
+      if (storable(prop)) props[key] = prop;
     }
-  }
-  const stored: StoredError = {
-    name: value.name || value.constructor?.name || "Error",
-    message: value.message,
-    stack: value.stack,
-    props,
-  };
-  if ("cause" in value) {
-    try {
-      devalue.stringify(value.cause, reducers);
-      stored.cause = value.cause;
-    } catch {
-      stored.cause = String(value.cause);
+    const stored: StoredError = {
+      name: value.name || value.constructor?.name || "Error",
+      message: value.message,
+      stack: value.stack,
+      props,
+    };
+    if ("cause" in value) {
+      stored.cause = storable(value.cause) ? value.cause : String(value.cause);
     }
+    pass?.reduced.set(value, stored);
+    return stored;
+  } finally {
+    tryingErrors.delete(value);
   }
-  return stored;
 }
 
 /** Rebuild an error with its class (when known), name, message, stack and data. */
@@ -116,17 +313,233 @@ function reviveError(stored: StoredError): Error {
   return error;
 }
 
-const reducers = { Error: reduceError };
-const revivers = { Error: (value: StoredError) => reviveError(value) };
+// ---------------------------------------------------------------------------------------
+// Reducers and revivers
+// ---------------------------------------------------------------------------------------
 
-/** Serialize a value for storage. Throws devalue's error (with `.path`) when it cannot. */
+/**
+ * The reduced form of every registered instance and error met by the serialization in
+ * progress (none while an error's data is tried out), for the cycle check.
+ */
+let pass: { reduced: Map<object, unknown> } | undefined;
+
+/** A registered instance as stored: `["Class", [name, data]]` in devalue's output. */
+type StoredInstance = readonly [name: string, data: unknown];
+
+function reduceInstance(value: unknown): StoredInstance | false {
+  const entry = registeredOf(value);
+  if (!entry) return false;
+  let data: unknown;
+  try {
+    data = entry.serialize(value);
+  } catch (error) {
+    throw new ClassSerializeFailure(entry.name, error);
+  }
+  // Wrapped, so that a falsy `data` still counts as handled, and the name travels with it.
+  const stored: StoredInstance = [entry.name, data];
+  pass?.reduced.set(value as object, stored);
+  return stored;
+}
+
+function reviveInstance(stored: StoredInstance): unknown {
+  if (!Array.isArray(stored) || typeof stored[0] !== "string") {
+    throw new Error("a stored class instance is malformed");
+  }
+  const entry = byName.get(stored[0]);
+  if (!entry) {
+    throw new Error(
+      `a stored value is an instance of class "${stored[0]}", but no class is registered under that name in this process; call registerClass before the engine resumes runs`,
+    );
+  }
+  return entry.deserialize(stored[1]);
+}
+
+// Registered classes first: a registered Error subclass is stored by its own serializer.
+const reducers = { Class: reduceInstance, Error: reduceError };
+const revivers = { Class: reviveInstance, Error: reviveError };
+
+/** For diagnosis only: a registered instance's data is walked where the instance is. */
+const diagnosticReducers = {
+  Class: (value: unknown) => {
+    const entry = registeredOf(value);
+    if (!entry) return false;
+    return entry.serialize(value) || [];
+  },
+  Error: reduceError,
+};
+
+// ---------------------------------------------------------------------------------------
+// The cycle check
+// ---------------------------------------------------------------------------------------
+
+function keySegment(key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+function mapKeySegment(key: unknown): string {
+  if (typeof key === "string") return `.get(${JSON.stringify(key)})`;
+  if (typeof key === "object" && key !== null) return ".get(...)";
+  return `.get(${String(key)})`;
+}
+
+/** The edges devalue follows out of a value, in the order it follows them. */
+function edges(value: object, reduced: Map<object, unknown>): [segment: string, child: unknown][] {
+  const stored = reduced.get(value);
+  if (stored !== undefined) {
+    if (Array.isArray(stored)) return [["", (stored as unknown as StoredInstance)[1]]];
+    const error = stored as StoredError;
+    const out: [string, unknown][] = Object.entries(error.props).map(([k, v]) => [
+      keySegment(k),
+      v,
+    ]);
+    if ("cause" in error) out.push([".cause", error.cause]);
+    return out;
+  }
+  if (Array.isArray(value)) {
+    const out: [string, unknown][] = [];
+    for (let i = 0; i < value.length; i++) if (i in value) out.push([`[${i}]`, value[i]]);
+    return out;
+  }
+  if (value instanceof Map) {
+    const out: [string, unknown][] = [];
+    for (const [k, v] of value) {
+      const segment = mapKeySegment(k);
+      out.push([segment, k], [segment, v]);
+    }
+    return out;
+  }
+  if (value instanceof Set) return [...value].map((v) => ["", v]);
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    return Object.keys(value).map((k) => [keySegment(k), (value as Record<string, unknown>)[k]]);
+  }
+  // Date, RegExp, typed arrays, boxed primitives…: nothing devalue follows.
+  return [];
+}
+
+/**
+ * devalue rebuilds a reduced value (a registered instance, an error) only once its data is
+ * rebuilt, so data that leads back to it would get a half-built copy, and a `deserialize`
+ * would see half-built data. So no reduced value may be part of a cycle: this finds the
+ * strongly connected components of the value's graph (Tarjan's algorithm, iteratively) and
+ * returns one with a reduced value in it. Whether a value is refused does not depend on the
+ * order it is walked in, so checking one variable alone finds what checking the frame found.
+ */
+function findRevivalCycle(
+  root: unknown,
+  reduced: Map<object, unknown>,
+): { what: string; path: string } | undefined {
+  if (typeof root !== "object" || root === null) return undefined;
+  interface Frame {
+    readonly node: object;
+    readonly segment: string;
+    readonly out: [string, unknown][];
+    next: number;
+  }
+  const index = new Map<object, number>();
+  const low = new Map<object, number>();
+  const onStack = new Set<object>();
+  const component: object[] = [];
+  const selfLoops = new Set<object>();
+  /** Where each reduced value was first met, for the message. */
+  const paths = new Map<object, string>();
+  const stack: Frame[] = [];
+  let counter = 0;
+  const enter = (node: object, segment: string) => {
+    index.set(node, counter);
+    low.set(node, counter);
+    counter++;
+    component.push(node);
+    onStack.add(node);
+    stack.push({ node, segment, out: edges(node, reduced), next: 0 });
+    if (reduced.has(node)) paths.set(node, stack.map((f) => f.segment).join(""));
+  };
+  enter(root, "");
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    if (frame.next < frame.out.length) {
+      const [segment, child] = frame.out[frame.next++];
+      if (typeof child !== "object" || child === null) continue;
+      if (!index.has(child)) enter(child, segment);
+      else if (onStack.has(child)) {
+        if (child === frame.node) selfLoops.add(child);
+        low.set(frame.node, Math.min(low.get(frame.node)!, index.get(child)!));
+      }
+      continue;
+    }
+    stack.pop();
+    const node = frame.node;
+    if (low.get(node) === index.get(node)) {
+      const start = component.lastIndexOf(node);
+      const members = component.splice(start);
+      for (const member of members) onStack.delete(member);
+      if (members.length > 1 || selfLoops.has(node)) {
+        const culprit = members.find((m) => reduced.has(m));
+        if (culprit) {
+          const entry = registeredOf(culprit);
+          const what =
+            entry && Array.isArray(reduced.get(culprit))
+              ? `a registered ${entry.name} instance`
+              : `an error (${(culprit as Error).name})`;
+          return { what, path: paths.get(culprit) ?? "" };
+        }
+      }
+    }
+    const parent = stack[stack.length - 1];
+    if (parent) low.set(parent.node, Math.min(low.get(parent.node)!, low.get(node)!));
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// The API the runtime uses
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Serialize a value for storage. Throws when it cannot: devalue's error (with `.path`), or
+ * an error about a registered class's serializer or a cycle through a rebuilt value.
+ * {@link whyUnserializable} turns any of them into a reason and a path.
+ */
 export function serialize(value: unknown): string {
-  return devalue.stringify(value, reducers);
+  const outer = pass;
+  const current = { reduced: new Map<object, unknown>() };
+  pass = current;
+  try {
+    const text = devalue.stringify(value, reducers);
+    if (current.reduced.size > 0) {
+      const cycle = findRevivalCycle(value, current.reduced);
+      if (cycle) throw new RevivalCycle(cycle.what, cycle.path);
+    }
+    return text;
+  } finally {
+    pass = outer;
+  }
 }
 
 /** Read back a value written by {@link serialize}. */
 export function deserialize(text: string): unknown {
   return devalue.parse(text, revivers);
+}
+
+const REGISTER_HINT = "registerClass(Class, { serialize, deserialize })";
+
+/** A devalue error's reason, in the runtime's words. */
+function devalueReason(error: { message?: string; value?: unknown }): string {
+  const found = error.value;
+  const message = error.message ?? "";
+  if (typeof found === "function") {
+    return `a function${found.name ? ` (${found.name})` : ""} cannot be stored`;
+  }
+  if (typeof found === "symbol") return "a symbol cannot be stored";
+  if (message.includes("Promise")) return "a Promise cannot be stored (await it first)";
+  if (message.includes("non-POJO") && typeof found === "object" && found !== null) {
+    const name = (found as { constructor?: { name?: string } }).constructor?.name;
+    const what = name ? `a ${name} instance` : "an instance of a class";
+    return `${what} is not plain data; to persist it, register its class with ${REGISTER_HINT}`;
+  }
+  if (message.includes("symbolic keys")) return "an object with symbol keys cannot be stored";
+  if (message.includes("__proto__")) return "an object with a __proto__ key cannot be stored";
+  return message || "it cannot be serialized";
 }
 
 /** Why a value cannot be serialized, and where inside it; `undefined` when it can. */
@@ -135,17 +548,25 @@ export function whyUnserializable(value: unknown): { reason: string; path: strin
     serialize(value);
     return undefined;
   } catch (error) {
-    const e = error as { message?: string; path?: string; value?: unknown };
-    const found = e.value;
-    let reason = e.message ?? String(error);
-    if (found !== null && typeof found === "object" && found.constructor?.name) {
-      reason = `a ${found.constructor.name} instance is not plain data`;
-    } else if (typeof found === "function") {
-      reason = `a function${found.name ? ` (${found.name})` : ""} cannot be stored`;
-    } else if (typeof found === "symbol") {
-      reason = "a symbol cannot be stored";
+    if (error instanceof RevivalCycle) {
+      return {
+        reason:
+          `${error.what} is part of a cycle: what it stores leads back to it, so it could not be ` +
+          "rebuilt (it is rebuilt from its data, after that data). Keep back-references out of " +
+          "what a registered class's serialize returns, and out of an error's fields",
+        path: error.path,
+      };
     }
-    return { reason, path: e.path ?? "" };
+    if (error instanceof ClassSerializeFailure) return { reason: error.message, path: "" };
+    // Walk again with each registered instance's data where the instance is, for a path
+    // that reads like the value (`order.total.format`, not `order.total[1].format`).
+    let found = error as { message?: string; path?: string; value?: unknown };
+    try {
+      devalue.stringify(value, diagnosticReducers);
+    } catch (again) {
+      if (again instanceof Error && "path" in again) found = again as typeof found;
+    }
+    return { reason: devalueReason(found), path: found.path ?? "" };
   }
 }
 

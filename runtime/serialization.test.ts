@@ -1,0 +1,576 @@
+import {
+  createEngine,
+  DefinitionError,
+  FatalError,
+  type FunctionContext,
+  fn,
+  registerClass,
+  SerializationError,
+  type StorageAdapter,
+  workflow,
+} from "ratchet";
+import { memory } from "ratchet/adapters/memory";
+import { describe, expect, it } from "vitest";
+import { deserialize, serialize, serializeOrExplain, whyUnserializable } from "./serialization.js";
+
+const roundTrip = <T>(value: T): T => deserialize(serialize(value)) as T;
+
+// ---------------------------------------------------------------------------------------
+// Registered classes used below (registration is process-wide, so names are unique here).
+// ---------------------------------------------------------------------------------------
+
+let moneyRevived = 0;
+class Money {
+  constructor(
+    readonly cents: bigint,
+    readonly currency: string,
+  ) {}
+  add(other: Money): Money {
+    if (other.currency !== this.currency) throw new RangeError("currency mismatch");
+    return new Money(this.cents + other.cents, this.currency);
+  }
+  format(): string {
+    return `${this.currency} ${(Number(this.cents) / 100).toFixed(2)}`;
+  }
+}
+registerClass(Money, {
+  serialize: (m) => ({ cents: m.cents, currency: m.currency }),
+  deserialize: (d) => {
+    moneyRevived++;
+    return new Money(d.cents, d.currency);
+  },
+});
+
+/** Holds other registered instances and a Map in its data. */
+class Cart {
+  readonly lines = new Map<string, Money>();
+  constructor(readonly owner: string) {}
+  total(): Money {
+    let sum = new Money(0n, "EUR");
+    for (const line of this.lines.values()) sum = sum.add(line);
+    return sum;
+  }
+}
+registerClass(Cart, {
+  name: "shop.Cart",
+  serialize: (c) => ({ owner: c.owner, lines: c.lines }),
+  deserialize: (d) => {
+    const cart = new Cart(d.owner);
+    for (const [k, v] of d.lines) cart.lines.set(k, v);
+    return cart;
+  },
+});
+
+/** Stored as a bare number, which is falsy when zero. */
+class Counter {
+  constructor(public n: number) {}
+}
+registerClass(Counter, { serialize: (c) => c.n, deserialize: (n) => new Counter(n) });
+
+class PaymentDeclined extends Error {
+  override name = "PaymentDeclined";
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+registerClass(PaymentDeclined, {
+  serialize: (e) => ({ message: e.message, code: e.code, stack: e.stack }),
+  deserialize: (d) => Object.assign(new PaymentDeclined(d.message, d.code), { stack: d.stack }),
+});
+
+/** A registered class whose data can lead back to itself. */
+class TreeNode {
+  readonly children: TreeNode[] = [];
+  parent: TreeNode | undefined;
+  constructor(readonly label: string) {}
+}
+registerClass(TreeNode, {
+  serialize: (n) => ({ label: n.label, children: n.children, parent: n.parent }),
+  deserialize: (d) => Object.assign(new TreeNode(d.label), d),
+});
+
+class Connection {
+  constructor(readonly url: string) {}
+  query(): string {
+    return this.url;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+describe("round-trips of the persisted types", () => {
+  it("JSON data", () => {
+    const value = {
+      s: 'héllo \u2028 "quoted" </script>',
+      n: 1.5,
+      i: -42,
+      t: true,
+      f: false,
+      z: null,
+      list: [1, "two", { three: [3] }],
+      nested: { a: { b: { c: [] } } },
+      "weird key": 1,
+      "": "empty key",
+    };
+    expect(roundTrip(value)).toEqual(value);
+  });
+
+  it("undefined, at the top, in objects (key kept) and in arrays", () => {
+    expect(roundTrip(undefined)).toBeUndefined();
+    const back = roundTrip({ a: undefined, b: [undefined, 1] });
+    expect(Object.hasOwn(back, "a")).toBe(true);
+    expect(back.a).toBeUndefined();
+    expect(back.b).toEqual([undefined, 1]);
+    expect(1 in back.b && 0 in back.b).toBe(true);
+  });
+
+  it("Date, Map (with object keys), Set, BigInt, RegExp, URL", () => {
+    const key = { id: 1 };
+    const value = {
+      when: new Date("2024-02-29T12:34:56.789Z"),
+      invalid: new Date(Number.NaN),
+      map: new Map<unknown, unknown>([
+        ["a", 1],
+        [key, "object key"],
+        [2n, new Set([1])],
+      ]),
+      set: new Set(["x", 1, null]),
+      big: 123456789012345678901234567890n,
+      negative: -5n,
+      re: /^a+\/b$/giu,
+      url: new URL("https://example.com/a?b=c#d"),
+    };
+    const back = roundTrip(value);
+    expect(back.when).toBeInstanceOf(Date);
+    expect(back.when.getTime()).toBe(value.when.getTime());
+    expect(Number.isNaN(back.invalid.getTime())).toBe(true);
+    expect(back.map).toBeInstanceOf(Map);
+    expect([...back.map.keys()][1]).toEqual({ id: 1 });
+    expect(back.map.get("a")).toBe(1);
+    expect(back.map.get(2n)).toEqual(new Set([1]));
+    expect(back.set).toEqual(new Set(["x", 1, null]));
+    expect(back.big).toBe(value.big);
+    expect(back.negative).toBe(-5n);
+    expect(back.re).toBeInstanceOf(RegExp);
+    expect(back.re.source).toBe(value.re.source);
+    expect(back.re.flags).toBe("giu");
+    expect(back.url).toBeInstanceOf(URL);
+    expect(back.url.href).toBe(value.url.href);
+  });
+
+  it("typed arrays, subarrays and ArrayBuffers", () => {
+    const buffer = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]).buffer;
+    const value = {
+      bytes: new Uint8Array([0, 255, 128]),
+      floats: new Float64Array([1.5, -0, Number.NaN]),
+      bigs: new BigInt64Array([-1n, 2n ** 62n]),
+      view: new Uint16Array(buffer, 2, 2),
+      buffer,
+    };
+    const back = roundTrip(value);
+    expect(back.bytes).toBeInstanceOf(Uint8Array);
+    expect([...back.bytes]).toEqual([0, 255, 128]);
+    expect(back.floats).toBeInstanceOf(Float64Array);
+    expect(Object.is(back.floats[1], -0)).toBe(true);
+    expect(Number.isNaN(back.floats[2])).toBe(true);
+    expect([...back.bigs]).toEqual([-1n, 2n ** 62n]);
+    expect(back.view).toBeInstanceOf(Uint16Array);
+    expect(back.view.length).toBe(2);
+    expect([...back.view]).toEqual([...value.view]);
+    expect(back.buffer).toBeInstanceOf(ArrayBuffer);
+    expect([...new Uint8Array(back.buffer)]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it("-0, NaN, Infinity and -Infinity", () => {
+    const back = roundTrip([-0, 0, Number.NaN, Infinity, -Infinity]);
+    expect(Object.is(back[0], -0)).toBe(true);
+    expect(Object.is(back[1], 0)).toBe(true);
+    expect(Number.isNaN(back[2])).toBe(true);
+    expect(back[3]).toBe(Infinity);
+    expect(back[4]).toBe(-Infinity);
+    expect(Object.is(roundTrip(-0), -0)).toBe(true);
+  });
+
+  it("sparse arrays keep their holes and length", () => {
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the point.
+    const dense = [1, , 3];
+    const back = roundTrip(dense);
+    expect(back.length).toBe(3);
+    expect(1 in back).toBe(false);
+    expect(back[2]).toBe(3);
+    const sparse: number[] = [];
+    sparse[1_000_000] = 7;
+    sparse[5] = 1;
+    const text = serialize(sparse);
+    expect(text.length).toBeLessThan(100);
+    const backSparse = deserialize(text) as number[];
+    expect(backSparse.length).toBe(1_000_001);
+    expect(Object.keys(backSparse)).toEqual(["5", "1000000"]);
+  });
+
+  it("shared references come back shared", () => {
+    const address = { city: "Lyon" };
+    const value = { billing: address, shipping: address, list: [address] };
+    const back = roundTrip(value);
+    expect(back.billing).toBe(back.shipping);
+    expect(back.list[0]).toBe(back.billing);
+  });
+
+  it("cyclic references come back cyclic", () => {
+    const order: Record<string, unknown> = { id: "o-1" };
+    const item = { sku: "A", order };
+    order.items = [item];
+    order.self = order;
+    const list: unknown[] = [1];
+    list.push(list);
+    const map = new Map<string, unknown>();
+    map.set("me", map);
+    const back = roundTrip({ order, list, map });
+    expect(back.order.self).toBe(back.order);
+    expect((back.order.items as { order: unknown }[])[0].order).toBe(back.order);
+    expect(back.list[1]).toBe(back.list);
+    expect(back.map.get("me")).toBe(back.map);
+  });
+});
+
+describe("errors", () => {
+  it("keep their class, message and stack", () => {
+    const errors = [new Error("plain"), new TypeError("type"), new RangeError("range")];
+    const back = roundTrip(errors);
+    expect(back[0]).toBeInstanceOf(Error);
+    expect(back[1]).toBeInstanceOf(TypeError);
+    expect(back[2]).toBeInstanceOf(RangeError);
+    expect(back[2].name).toBe("RangeError");
+    expect(back[2].message).toBe("range");
+    expect(back[2].stack).toBe(errors[2].stack);
+    expect(back[2].stack).toContain("serialization.test.ts");
+  });
+
+  it("keep a user class's name (as an Error), cause and extra fields", () => {
+    class NotFound extends Error {
+      override name = "NotFound";
+      readonly status = 404;
+      readonly details = { resource: "order", ids: new Set(["o-1"]) };
+    }
+    const root = new NotFound("order missing", { cause: new TypeError("bad id") });
+    const back = roundTrip({ root });
+    expect(back.root).toBeInstanceOf(Error);
+    expect(back.root.name).toBe("NotFound");
+    expect(back.root.message).toBe("order missing");
+    expect(back.root.status).toBe(404);
+    expect(back.root.details.ids).toEqual(new Set(["o-1"]));
+    expect(back.root.cause).toBeInstanceOf(TypeError);
+    expect((back.root.cause as Error).message).toBe("bad id");
+    expect(roundTrip(new Error("x", { cause: { code: 7 } })).cause).toEqual({ code: 7 });
+  });
+
+  it("keep Ratchet's own classes", () => {
+    const back = roundTrip(new FatalError("card stolen"));
+    expect(back).toBeInstanceOf(FatalError);
+    expect(back.code).toBe("RATCHET_FATAL");
+  });
+
+  it("drop what they hold that cannot be stored, and cut a cause that is the error itself", () => {
+    const error = Object.assign(new Error("request failed"), {
+      status: 500,
+      socket: new Connection("tcp://x"),
+      retry: () => 1,
+    });
+    const back = roundTrip(error);
+    expect(back.status).toBe(500);
+    expect("socket" in back).toBe(false);
+    expect("retry" in back).toBe(false);
+    const selfish = new Error("me");
+    selfish.cause = selfish;
+    const backSelfish = roundTrip(selfish);
+    expect(typeof backSelfish.cause).toBe("string");
+  });
+
+  it("are refused, not half-rebuilt, when they are part of a cycle", () => {
+    const a = new Error("a");
+    const b = Object.assign(new Error("b"), { other: a });
+    Object.assign(a, { other: b });
+    const why = whyUnserializable({ a });
+    expect(why?.reason).toMatch(/an error \(Error\) is part of a cycle/);
+    expect(why?.path).toBe(".a");
+  });
+});
+
+describe("registered classes", () => {
+  it("come back as instances of their class", () => {
+    const back = roundTrip(new Money(1999n, "EUR"));
+    expect(back).toBeInstanceOf(Money);
+    expect(back.format()).toBe("EUR 19.99");
+    expect(serialize(new Money(1n, "EUR"))).toContain('"Money"');
+  });
+
+  it("inside Maps (as keys and values), Sets, arrays and other registered instances", () => {
+    const cart = new Cart("ada");
+    cart.lines.set("book", new Money(1500n, "EUR"));
+    cart.lines.set("pen", new Money(250n, "EUR"));
+    const byPrice = new Map([[new Money(1n, "EUR"), "one cent"]]);
+    const value = { carts: [cart], byPrice, set: new Set([new Money(2n, "EUR")]) };
+    const back = roundTrip(value);
+    expect(back.carts[0]).toBeInstanceOf(Cart);
+    expect(back.carts[0].lines.get("book")).toBeInstanceOf(Money);
+    expect(back.carts[0].total().format()).toBe("EUR 17.50");
+    const [key] = back.byPrice.keys();
+    expect(key).toBeInstanceOf(Money);
+    expect(back.byPrice.get(key)).toBe("one cent");
+    expect([...back.set][0]).toBeInstanceOf(Money);
+    expect(serialize(value)).toContain('"shop.Cart"');
+  });
+
+  it("keep shared references: one instance stored once comes back as one instance", () => {
+    const price = new Money(500n, "EUR");
+    const cart = new Cart("bob");
+    cart.lines.set("a", price);
+    cart.lines.set("b", price);
+    const before = moneyRevived;
+    const back = roundTrip({ price, again: price, cart, list: [price] });
+    expect(moneyRevived - before).toBe(1);
+    expect(back.again).toBe(back.price);
+    expect(back.list[0]).toBe(back.price);
+    expect(back.cart.lines.get("a")).toBe(back.price);
+    expect(back.cart.lines.get("b")).toBe(back.price);
+  });
+
+  it("store falsy data", () => {
+    const back = roundTrip([new Counter(0), new Counter(3)]);
+    expect(back[0]).toBeInstanceOf(Counter);
+    expect(back[0].n).toBe(0);
+    expect(back[1].n).toBe(3);
+  });
+
+  it("can be Error subclasses, which then keep their class", () => {
+    const back = roundTrip({ error: new PaymentDeclined("declined", "insufficient_funds") });
+    expect(back.error).toBeInstanceOf(PaymentDeclined);
+    expect(back.error.code).toBe("insufficient_funds");
+    expect(back.error.stack).toContain("serialization.test.ts");
+  });
+
+  it("refuse a cycle through an instance, rather than rebuild it half-built", () => {
+    const root = new TreeNode("root");
+    const leaf = new TreeNode("leaf");
+    root.children.push(leaf);
+    leaf.parent = root;
+    expect(() => serialize({ tree: root })).toThrow();
+    const error = (() => {
+      try {
+        serializeOrExplain({ tree: root }, 'variable "state"', { checkpoint: "step:save" });
+      } catch (e) {
+        return e as SerializationError;
+      }
+    })();
+    expect(error).toBeInstanceOf(SerializationError);
+    expect(error?.message).toMatch(/a registered TreeNode instance is part of a cycle/);
+    expect(error?.path).toBe("state.tree");
+    // Without the back-reference, a tree is fine.
+    leaf.parent = undefined;
+    const back = roundTrip(root);
+    expect(back.children[0]).toBeInstanceOf(TreeNode);
+    expect(back.children[0].label).toBe("leaf");
+  });
+
+  it("refuse a duplicate name, a class registered twice, built-ins and nameless classes", () => {
+    class Money2 {}
+    expect(() =>
+      registerClass(Money2, { name: "Money", serialize: () => 1, deserialize: () => new Money2() }),
+    ).toThrow(DefinitionError);
+    expect(() =>
+      registerClass(Money, {
+        name: "Money.v2",
+        serialize: () => 1,
+        deserialize: () => new Money(0n, "EUR"),
+      }),
+    ).toThrow(/registered already, as "Money"/);
+    expect(() =>
+      registerClass(Money, { serialize: () => 1, deserialize: () => new Money(0n, "EUR") }),
+    ).toThrow(DefinitionError);
+    expect(() => registerClass(Map, { serialize: () => 1, deserialize: () => new Map() })).toThrow(
+      /persisted already/,
+    );
+    const Anonymous = (() => class {})();
+    expect(() =>
+      registerClass(Anonymous, { serialize: () => 1, deserialize: () => new Anonymous() }),
+    ).toThrow(/no name/);
+    expect(() => registerClass(Money2, {} as never)).toThrow(/serialize and deserialize/);
+  });
+
+  it("match exact classes only: an unregistered subclass is refused", () => {
+    class Cents extends Money {}
+    expect(whyUnserializable(new Cents(1n, "EUR"))?.reason).toMatch(/a Cents instance/);
+  });
+
+  it("explain a class missing when read back, and a serializer that throws", () => {
+    class Ghost {}
+    const text = serialize(new Money(1n, "EUR")).replace('"Money"', '"Ghost"');
+    expect(() => deserialize(text)).toThrow(/class "Ghost".*no class is registered/);
+    class Grumpy {}
+    registerClass(Grumpy, {
+      serialize: () => {
+        throw new Error("not today");
+      },
+      deserialize: () => new Grumpy(),
+    });
+    expect(whyUnserializable({ g: new Grumpy() })?.reason).toBe(
+      "the serialize function registered for Grumpy threw: not today",
+    );
+    expect(Ghost).toBeDefined();
+  });
+});
+
+describe("SerializationError", () => {
+  const explain = (value: unknown, subject = 'variable "order"') => {
+    try {
+      serializeOrExplain(value, subject, {
+        checkpoint: "step:charge",
+        location: "orders.ts:12:5",
+        runId: "run-1",
+      });
+    } catch (error) {
+      return error as SerializationError;
+    }
+    throw new Error("expected a SerializationError");
+  };
+
+  it("names the variable, the checkpoint and the path of a function", () => {
+    const error = explain({ items: [{ sku: "A", handler: () => 1 }] });
+    expect(error).toBeInstanceOf(SerializationError);
+    expect(error.path).toBe("order.items[0].handler");
+    expect(error.checkpoint).toBe("step:charge");
+    expect(error.message).toContain('variable "order"');
+    expect(error.message).toContain("step:charge");
+    expect(error.message).toContain("orders.ts:12:5");
+    expect(error.message).toContain("run-1");
+    expect(error.message).toContain("a function (handler) cannot be stored");
+    expect(error.message).toContain("(at order.items[0].handler)");
+  });
+
+  it("suggests registerClass for an unregistered class instance", () => {
+    const error = explain({ db: new Connection("postgres://x") });
+    expect(error.path).toBe("order.db");
+    expect(error.message).toContain("a Connection instance is not plain data");
+    expect(error.message).toContain("registerClass(");
+  });
+
+  it("gives paths through Maps, odd keys and a registered instance's data", () => {
+    expect(explain({ m: new Map([["k", Symbol("s")]]) }).path).toBe('order.m.get("k")');
+    expect(explain({ "a b": [1, () => 2] }).path).toBe('order["a b"][1]');
+    const cart = new Cart("eve");
+    cart.lines.set("x", new Connection("y") as unknown as Money);
+    const error = explain({ cart });
+    expect(error.path).toBe('order.cart.lines.get("x")');
+    expect(error.message).toContain("a Connection instance is not plain data");
+  });
+
+  it("says what is wrong with promises and symbol keys", () => {
+    expect(explain({ p: Promise.resolve(1) }).message).toContain("a Promise cannot be stored");
+    expect(explain({ o: { [Symbol("k")]: 1 } }).message).toContain("symbol keys");
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// A registered instance live across a checkpoint, through a crash and a resume.
+// ---------------------------------------------------------------------------------------
+
+const taxOf = fn(
+  async (_ctx: FunctionContext, cents: number) => new Money(BigInt(cents / 5), "EUR"),
+);
+const feeOf = fn(async (_ctx: FunctionContext, cents: number) => new Money(BigInt(cents), "EUR"));
+
+const checkout = workflow(async (ctx, cents: number) => {
+  const price = new Money(BigInt(cents), "EUR");
+  const tax = await ctx.step(taxOf, cents);
+  const fee = await ctx.step(feeOf, 50);
+  const total = price.add(tax).add(fee);
+  return {
+    total,
+    label: total.format(),
+    instances: price instanceof Money && tax instanceof Money && fee instanceof Money,
+  };
+});
+
+const holdsConnection = workflow(async (ctx, url: string) => {
+  const conn = new Connection(url);
+  const n = await ctx.step(feeOf, 1);
+  return `${conn.query()} ${n.format()}`;
+});
+
+/** A store that outlives the engines using it, as a database outlives processes. */
+function durable(storage: StorageAdapter): StorageAdapter {
+  return new Proxy(storage, {
+    get(target, key) {
+      if (key === "close") return async () => {};
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+describe("a registered instance live across a checkpoint", () => {
+  it.each([1, 2])(
+    "comes back as an instance after a crash after checkpoint %i",
+    async (crashAt) => {
+      const storage = durable(memory());
+      let committed = 0;
+      const first = createEngine({
+        storage,
+        workflows: [checkout],
+        worker: { pollIntervalMs: 5 },
+        onCheckpoint: () => {
+          committed++;
+          if (committed === crashAt) void first.close();
+        },
+      });
+      const handle = await first.start(checkout, [1000]);
+      await handle.result().catch(() => undefined);
+      await first.close();
+      expect(committed).toBe(crashAt);
+
+      const stored = await storage.loadRun(handle.id);
+      expect(stored?.status).not.toBe("completed");
+      expect(stored?.frame).toContain('"Money"');
+
+      const revivedBefore = moneyRevived;
+      const second = createEngine({
+        storage,
+        workflows: [checkout],
+        worker: { pollIntervalMs: 5 },
+      });
+      try {
+        const result = (await (await second.get(handle.id)).result()) as {
+          total: Money;
+          label: string;
+          instances: boolean;
+        };
+        expect(result.instances).toBe(true);
+        expect(result.label).toBe("EUR 12.50");
+        expect(result.total).toBeInstanceOf(Money);
+        // `price` (and `tax`) were rebuilt from the stored frame, not kept in memory.
+        expect(moneyRevived - revivedBefore).toBeGreaterThanOrEqual(crashAt === 1 ? 2 : 3);
+      } finally {
+        await second.close();
+      }
+    },
+  );
+
+  it("is refused, naming the variable and checkpoint and suggesting registerClass, when unregistered", async () => {
+    const storage = memory();
+    const engine = createEngine({ storage, workflows: [holdsConnection] });
+    try {
+      const run = await engine.start(holdsConnection, ["db://x"]);
+      const error = (await run.result().catch((e: unknown) => e)) as SerializationError;
+      expect(error).toBeInstanceOf(SerializationError);
+      expect(error.message).toContain('variable "conn"');
+      expect(error.message).toContain("step:feeOf");
+      expect(error.message).toContain("registerClass(");
+      expect((await storage.loadRun(run.id))?.frame).toBeNull();
+    } finally {
+      await engine.close();
+    }
+  });
+});
