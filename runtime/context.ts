@@ -176,7 +176,8 @@ export interface WorkflowContext {
    * State shared by the runs of one session (`engine.start(wf, args, { sessionId })`).
    * Writes commit with the next checkpoint, with compare-and-set on the session: when
    * another run of the session wrote first, this run goes back to its last checkpoint and
-   * runs that stretch again with fresh state, so no update is ever lost.
+   * runs that stretch again with fresh state, so no update is lost. The atomic unit is the
+   * stretch between two checkpoints: read and write in the same stretch.
    */
   readonly session: { readonly state: SessionState };
   /**

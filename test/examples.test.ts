@@ -286,6 +286,7 @@ describe("each main.ts runs", () => {
     ["follow-up", 'result: "Follow-up sent."'],
     ["approval", 'order-1003 → {"status":"expired","orderId":"order-1003"}'],
     ["welcome", 'u-2 never verifies; 3 days pass:\n  → {"userId":"u-2","verified":false}'],
+    ["stateful", "visit_count of session-grace is 2: neither run lost the other's update"],
   ])("examples/%s/main.ts", async (name, line) => {
     const { stdout } = await run(
       process.execPath,
