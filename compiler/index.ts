@@ -16,6 +16,7 @@ import type { WorkflowManifest } from "./manifest.js";
 import { mayContainWorkflow } from "./prefilter.js";
 import { createRatchetTransformer, type FileReport } from "./transformer.js";
 
+export * from "./describe.js";
 export type { Diagnostic, DiagnosticCode, Severity } from "./diagnostics.js";
 export { DiagnosticCodes, formatDiagnostic } from "./diagnostics.js";
 export type { CheckpointManifest, WorkflowManifest } from "./manifest.js";
