@@ -45,8 +45,6 @@ export interface WorkflowManifest {
  */
 function targetOf(call: ts.CallExpression, sourceFile: ts.SourceFile): string {
   const first = call.arguments[0];
-  if (!first) return "";
-  if (ts.isStringLiteralLike(first)) return first.text;
   const method = ts.isPropertyAccessExpression(call.expression) ? call.expression.name.text : "";
   if (method === "waitForUser") return "";
   if (method === "sleep") {
@@ -60,6 +58,8 @@ function targetOf(call: ts.CallExpression, sourceFile: ts.SourceFile): string {
         : undefined;
     if (name && ts.isStringLiteralLike(name.initializer)) return name.initializer.text;
   }
+  if (!first) return "";
+  if (ts.isStringLiteralLike(first)) return first.text;
   if (method === "parallel") {
     return call.arguments
       .map((a) => (ts.isCallExpression(a) ? targetOf(a, sourceFile) : "?"))
