@@ -59,6 +59,7 @@ export function createSourceEditor(
   const extensions: Extension[] = [
     basicSetup,
     javascript({ typescript: true }),
+    EditorView.lineWrapping,
     lintGutter(),
     highlightField,
     EditorView.updateListener.of((update) => {

@@ -559,6 +559,7 @@ function renderOperation(): void {
       return;
     }
     case "waitForUser": {
+      renderTimeout(box, op.timeoutAt);
       const q = document.createElement("div");
       q.className = "question";
       q.textContent = op.question;
@@ -591,6 +592,7 @@ function renderOperation(): void {
       return;
     }
     case "waitForEvent": {
+      renderTimeout(box, op.timeoutAt);
       const area = document.createElement("textarea");
       area.id = "event-payload";
       area.value = op.match === "null" ? "{}" : "{}";
@@ -604,6 +606,34 @@ function renderOperation(): void {
     default:
       box.append("The playground cannot perform this operation; type its result:");
   }
+}
+
+/** A wait with a timeout: skip to it, and the await throws TimeoutError. */
+function renderTimeout(box: HTMLElement, timeoutAt: number | null): void {
+  if (timeoutAt === null || !run) return;
+  const remaining = timeoutAt - clock.now();
+  const row = document.createElement("div");
+  row.className = "timeout-row";
+  row.append(
+    `Times out at ${new Date(timeoutAt).toISOString()} (${formatDuration(Math.max(0, remaining))} from now). `,
+  );
+  row.appendChild(
+    button(
+      `Skip ${formatDuration(Math.max(0, remaining))}: time out`,
+      () => {
+        if (!run || run.busy) return;
+        clock.advance(Math.max(0, timeoutAt - clock.now()));
+        log(
+          `skipped time: the clock is now ${new Date(clock.now()).toISOString()}; the wait timed out`,
+        );
+        run.busy = true;
+        send({ type: "timeout", now: clock.now() });
+        renderAll();
+      },
+      "skip-time",
+    ),
+  );
+  box.appendChild(row);
 }
 
 function formatDuration(ms: number): string {

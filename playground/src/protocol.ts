@@ -17,8 +17,14 @@ export type OperationView =
       readonly question: string;
       readonly inputType: "approval" | "choice" | "text";
       readonly options: readonly { readonly id: string; readonly label?: string }[];
+      readonly timeoutAt: number | null;
     }
-  | { readonly kind: "waitForEvent"; readonly name: string; readonly match: string }
+  | {
+      readonly kind: "waitForEvent";
+      readonly name: string;
+      readonly match: string;
+      readonly timeoutAt: number | null;
+    }
   | { readonly kind: "other"; readonly description: string };
 
 export type ToSandbox =
@@ -36,7 +42,9 @@ export type ToSandbox =
    * Commit the pending checkpoint and go on to the next one. `override` is JSON typed by
    * hand (or a user's answer): it replaces the operation's result.
    */
-  | { readonly type: "commit"; readonly override?: string; readonly now: number };
+  | { readonly type: "commit"; readonly override?: string; readonly now: number }
+  /** The pending wait ran out of time: `TimeoutError` is thrown at its `await`. */
+  | { readonly type: "timeout"; readonly now: number };
 
 export type FromSandbox =
   /** The machine entered; `resumedAt` is the stored checkpoint it re-entered after, if any. */

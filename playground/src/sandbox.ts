@@ -107,9 +107,15 @@ function view(op: Operation): OperationView {
         question: op.question.question,
         inputType: op.question.inputType,
         options: op.question.options,
+        timeoutAt: op.timeoutAt,
       };
     case "waitForEvent":
-      return { kind: "waitForEvent", name: op.name, match: show(op.match, 0) };
+      return {
+        kind: "waitForEvent",
+        name: op.name,
+        match: show(op.match, 0),
+        timeoutAt: op.timeoutAt,
+      };
     default:
       return { kind: "other", description: show(op, 0) };
   }
@@ -262,10 +268,32 @@ async function commit(message: Extract<ToSandbox, { type: "commit" }>): Promise<
   await advance(() => machine.next(result));
 }
 
+/** As the runtime does for a wait that timed out: nothing is committed, the await throws. */
+async function timeout(message: Extract<ToSandbox, { type: "timeout" }>): Promise<void> {
+  now = message.now;
+  const current = pending;
+  if (!current || (current.op.kind !== "waitForUser" && current.op.kind !== "waitForEvent")) return;
+  if (current.op.timeoutAt === null || current.op.timeoutAt > now) {
+    throw new Error("The wait has not timed out yet: skip time first.");
+  }
+  const error = new ratchet.TimeoutError(
+    `The wait at ${current.cp.id} (${compiled!.manifest.file}:${current.cp.line}:${current.cp.column}) timed out.`,
+  );
+  pending = undefined;
+  post({ type: "thrown", index: current.cp.index, message: errorText(error) });
+  await advance(() => machine.throw(error));
+}
+
 let queue: Promise<void> = Promise.resolve();
 scope.addEventListener("message", (event) => {
   const message = event.data;
   queue = queue
-    .then(() => (message.type === "boot" ? boot(message) : commit(message)))
+    .then(() =>
+      message.type === "boot"
+        ? boot(message)
+        : message.type === "timeout"
+          ? timeout(message)
+          : commit(message),
+    )
     .catch((error: unknown) => post({ type: "error", message: errorText(error) }));
 });
