@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   createEngine,
   createTestClock,
@@ -7,7 +10,15 @@ import {
   workflow,
 } from "ratchet";
 import { memory } from "ratchet/adapters/memory";
-import { describe, expect, it } from "vitest";
+import { sqlite } from "ratchet/adapters/sqlite";
+import { afterAll, describe, expect, it } from "vitest";
+
+const dir = mkdtempSync(join(tmpdir(), "ratchet-child-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const adapters: [string, () => StorageAdapter][] = [
+  ["memory", () => memory()],
+  ["sqlite", () => sqlite({ path: join(dir, "child.db"), synchronous: "normal" })],
+];
 
 const charge = fn(
   async (_ctx: FunctionContext, amount: number) => {
@@ -47,9 +58,9 @@ function durable(storage: StorageAdapter): StorageAdapter {
   });
 }
 
-describe("child workflows", () => {
+describe.each(adapters)("child workflows on %s", (_name, makeStorage) => {
   it("runs each child as its own durable run; the parent waits holding nothing, across a restart", async () => {
-    const storage = durable(memory());
+    const storage = durable(makeStorage());
     const clock = createTestClock();
     const options = {
       storage,
