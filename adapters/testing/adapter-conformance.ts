@@ -1401,6 +1401,39 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
         expect(await storage.loadRun("ghost")).toBeNull();
       });
 
+      it("lets one of many racing commits of one run win, writing only the winner's session", async () => {
+        // A few rounds, as the first may find connections not yet warm and barely overlap.
+        for (let round = 0; round < 5; round++) {
+          const run = await createLeased();
+          // Half of them write one shared session, the other half a session each.
+          const sessionOf = (i: number) => (i % 2 === 0 ? `${run.id}-shared` : `${run.id}-${i}`);
+          const outcomes = await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              storage.commit(
+                sessionCommit(
+                  run,
+                  { id: sessionOf(i), expectedVersion: 0, state: `state-${i}` },
+                  { frame: `frame-${i}` },
+                ),
+              ),
+            ),
+          );
+          const winners = outcomes.flatMap((o, i) => (o.ok ? [i] : []));
+          expect(winners).toHaveLength(1);
+          const [winner] = winners;
+          expect(outcomes.filter((o) => !o.ok)).toEqual(
+            Array.from({ length: 19 }, () => ({ ok: false, reason: "conflict" })),
+          );
+          expect(await load(run.id)).toMatchObject({ seq: 1, frame: `frame-${winner}` });
+          for (let i = 0; i < 20; i++) {
+            if (i !== winner && sessionOf(i) === sessionOf(winner)) continue;
+            expect(await loadSession(sessionOf(i))).toEqual(
+              i === winner ? { state: `state-${i}`, version: 1 } : { state: null, version: 0 },
+            );
+          }
+        }
+      });
+
       it("leaves sessions alone in a commit without a session write", async () => {
         const run = await createLeased("worker-a", hour, { sessionId: "s" });
         await storage.commit(sessionCommit(run, { id: "s", expectedVersion: 0, state: "kept" }));
