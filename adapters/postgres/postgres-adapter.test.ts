@@ -121,6 +121,119 @@ describe(`postgres adapter on ${db.label}`, () => {
     expect(connections()).toBe(afterInit);
   });
 
+  it("commits a checkpoint with a session write in one statement, and needs no read to report session-conflict", async () => {
+    const { pool, queries, connections } = countingPool(db.pool());
+    const storage = fresh({ pool });
+    await storage.init();
+    const afterInit = connections();
+    const leased = async (id: string) =>
+      (await storage.createRun({ ...newRun(id), leaseOwner: "w", leaseMs: hour })).run;
+    await leased("r1");
+    await leased("r2");
+    const counted = async (action: () => Promise<unknown>) => {
+      queries.length = 0;
+      const outcome = await action();
+      return { outcome, statements: queries.map((q) => q.name) };
+    };
+    const base = { owner: "w", status: "running", leaseMs: hour } as const;
+    const session = (expectedVersion: number) => ({ id: "s", expectedVersion, state: "{}" });
+    expect(
+      await counted(() =>
+        storage.commit({ ...base, runId: "r1", expectedSeq: 0, session: session(0) }),
+      ),
+    ).toEqual({
+      outcome: { ok: true, seq: 1 },
+      statements: [expect.stringMatching(/^ratchet_[0-9a-f]{12}_commit_session$/)],
+    });
+    expect(
+      await counted(() =>
+        storage.commit({ ...base, runId: "r2", expectedSeq: 0, session: session(0) }),
+      ),
+    ).toMatchObject({ outcome: { ok: false, reason: "session-conflict" }, statements: [/./] });
+    expect(
+      await counted(() =>
+        storage.commit({ ...base, runId: "r2", expectedSeq: 3, session: session(1) }),
+      ),
+    ).toMatchObject({ outcome: { ok: false, reason: "conflict" }, statements: [/./, /./] });
+    expect(await storage.loadRun("r2")).toMatchObject({ seq: 0, frame: null });
+    expect(await storage.loadSession("s")).toEqual({ state: "{}", version: 1 });
+    expect(connections()).toBe(afterInit);
+  });
+
+  it("keeps a session's state exact while runs in two pools write it with their commits", async () => {
+    const schema = db.freshSchema();
+    const a = fresh({ pool: db.pool(), schema });
+    const b = fresh({ pool: db.pool(), schema });
+    await Promise.all([a.init(), b.init()]);
+    const ids = Array.from({ length: 60 }, (_, i) => `run-${i}`);
+    for (const id of ids) await a.createRun({ ...newRun(id), sessionId: "shared" });
+    let conflicts = 0;
+    const workers = [a, b].flatMap((storage, s) =>
+      Array.from({ length: 5 }, async (_, w) => {
+        const owner = `pool-${s}-worker-${w}`;
+        for (;;) {
+          const [run] = await storage.claimRunnable({ owner, leaseMs: hour, limit: 1 });
+          if (run === undefined) return;
+          // Append this run to the shared list; on session-conflict the run was not
+          // committed either, so read the session again and retry at the same seq.
+          for (;;) {
+            const stored = await storage.loadSession("shared");
+            const list = JSON.parse(stored.state ?? "[]") as string[];
+            const outcome = await storage.commit({
+              runId: run.id,
+              expectedSeq: run.seq,
+              owner,
+              status: "completed",
+              session: {
+                id: "shared",
+                expectedVersion: stored.version,
+                state: JSON.stringify([...list, run.id]),
+              },
+            });
+            if (outcome.ok) break;
+            expect(outcome).toEqual({ ok: false, reason: "session-conflict" });
+            conflicts++;
+          }
+        }
+      }),
+    );
+    await Promise.all(workers);
+    const session = await a.loadSession("shared");
+    expect(session.version).toBe(ids.length);
+    expect((JSON.parse(session.state!) as string[]).sort()).toEqual([...ids].sort());
+    expect(conflicts).toBeGreaterThan(0);
+    const rows = await db.query<{ seq: string }>(`SELECT seq FROM "${schema}".runs`);
+    expect(rows.map((row) => Number(row.seq))).toEqual(ids.map(() => 1));
+  });
+
+  it("migrates a schema written at version 1, keeping its runs", async () => {
+    const schema = db.freshSchema();
+    const old = fresh({ schema });
+    await old.init();
+    await old.createRun({ ...newRun("old"), sessionId: "s", leaseOwner: "w", leaseMs: hour });
+    await old.close();
+    // Back to version 1 as released: the runs table alone.
+    await db.query(`DROP TABLE "${schema}".sessions`);
+    await db.query(`UPDATE "${schema}".schema_version SET version = 1`);
+
+    const storage = fresh({ schema });
+    await storage.init();
+    expect(await db.query(`SELECT version FROM "${schema}".schema_version`)).toEqual([
+      { version: 2 },
+    ]);
+    expect(await storage.loadSession("s")).toEqual({ state: null, version: 0 });
+    expect(
+      await storage.commit({
+        runId: "old",
+        expectedSeq: 0,
+        owner: "w",
+        status: "completed",
+        session: { id: "s", expectedVersion: 0, state: "[1]" },
+      }),
+    ).toEqual({ ok: true, seq: 1 });
+    expect(await storage.loadSession("s")).toEqual({ state: "[1]", version: 1 });
+  });
+
   it("never hands one run to two pools claiming at once", async () => {
     const schema = db.freshSchema();
     const a = fresh({ pool: db.pool(), schema });
@@ -320,7 +433,7 @@ describe(`postgres adapter on ${db.label}`, () => {
     await adapters[0].createRun(newRun("r1"));
     expect(await adapters[4].loadRun("r1")).not.toBeNull();
     expect(await db.query(`SELECT id, version FROM "${schema}".schema_version`)).toEqual([
-      { id: 1, version: 1 },
+      { id: 1, version: 2 },
     ]);
     const objects = await db.query<{ relname: string }>(
       `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -338,6 +451,8 @@ describe(`postgres adapter on ${db.label}`, () => {
       "runs_workflow_created",
       "schema_version",
       "schema_version_pkey",
+      "sessions",
+      "sessions_pkey",
     ]);
   });
 
@@ -348,7 +463,7 @@ describe(`postgres adapter on ${db.label}`, () => {
     const init = fresh({ schema }).init();
     await expect(init).rejects.toBeInstanceOf(StorageError);
     await expect(init).rejects.toMatchObject({ code: "schema-too-new" });
-    await expect(init).rejects.toThrow(/version 99.*knows only up to 1.*Upgrade ratchet/s);
+    await expect(init).rejects.toThrow(/version 99.*knows only up to 2.*Upgrade ratchet/s);
     await expect(init).rejects.toThrow(schema);
   });
 

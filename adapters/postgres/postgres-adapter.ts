@@ -11,6 +11,7 @@ import {
   type StorageAdapter,
   StorageError,
   type StoredRun,
+  type StoredSession,
   terminalStatuses,
 } from "../contract.js";
 import {
@@ -72,6 +73,7 @@ const unleasedOrExpired = `(lease_expires_at IS NULL OR lease_expires_at <= ${no
  */
 function statements(schema: string, notify: boolean) {
   const runs = `${quoteIdentifier(schema)}.runs`;
+  const sessions = `${quoteIdentifier(schema)}.sessions`;
   const tag = createHash("sha256").update(schema).digest("hex").slice(0, 12);
   const named =
     (key: string, text: string) =>
@@ -100,6 +102,20 @@ function statements(schema: string, notify: boolean) {
   const claimFilters = `${unleasedOrExpired}
        AND ($3::text[] IS NULL OR workflow = ANY($3::text[]))
        AND ($4::text[] IS NULL OR version = ANY($4::text[]))`;
+  const commitSet = `UPDATE ${runs} SET
+         status = $4,
+         seq = seq + 1,
+         frame = COALESCE($5, frame),
+         result = COALESCE($6, result),
+         error = COALESCE($7, error),
+         lease_owner = CASE WHEN $8::int8 IS NULL THEN NULL ELSE lease_owner END,
+         lease_expires_at = ${leaseFor(8)},
+         updated_at = ${now},
+         wake_at = CASE WHEN $9::boolean THEN $10::int8 ELSE wake_at END,
+         wait = CASE WHEN $11::boolean THEN $12::text ELSE wait END,
+         wait_event = CASE WHEN $11::boolean THEN $13::text ELSE wait_event END,
+         inbox = CASE WHEN $14::boolean THEN NULL ELSE inbox END`;
+  const commitCas = "id = $1 AND seq = $2 AND lease_owner = $3";
   const listed = new Map<number, (...values: unknown[]) => PostgresQuery>();
   return {
     /**
@@ -121,24 +137,43 @@ function statements(schema: string, notify: boolean) {
      * `(id, expectedSeq, owner, status, frame, result, error, leaseMs | null,
      * setWake, wakeAt, setWait, wait, waitEvent, clearInbox)` → the new seq.
      */
-    commit: named(
-      "commit",
-      `UPDATE ${runs} SET
-         status = $4,
-         seq = seq + 1,
-         frame = COALESCE($5, frame),
-         result = COALESCE($6, result),
-         error = COALESCE($7, error),
-         lease_owner = CASE WHEN $8::int8 IS NULL THEN NULL ELSE lease_owner END,
-         lease_expires_at = ${leaseFor(8)},
-         updated_at = ${now},
-         wake_at = CASE WHEN $9::boolean THEN $10::int8 ELSE wake_at END,
-         wait = CASE WHEN $11::boolean THEN $12::text ELSE wait END,
-         wait_event = CASE WHEN $11::boolean THEN $13::text ELSE wait_event END,
-         inbox = CASE WHEN $14::boolean THEN NULL ELSE inbox END
-       WHERE id = $1 AND seq = $2 AND lease_owner = $3
-       RETURNING seq`,
+    commit: named("commit", `${commitSet} WHERE ${commitCas} RETURNING seq`),
+    // A commit with a session write is one statement too. `held` locks the run row if the
+    // run's compare-and-set holds (rechecked on the newest row version), so nothing else
+    // can change it before the update below; the session is written only then, with its
+    // own compare-and-set: an insert for version 0 (a racing insert of the same session
+    // makes this one wait for it and then do nothing), otherwise an update at the expected
+    // version (rechecked after waiting for a racing writer's row lock). The run is updated
+    // only if the session write applied, so either both are written or neither. Every run
+    // row is locked before its session row, so racing commits cannot deadlock.
+    /**
+     * `(the 14 of commit…, sessionId, expectedVersion, state)` → `seq` (null unless it
+     * applied) and `held` (whether the run's own compare-and-set held).
+     */
+    commitSession: named(
+      "commit_session",
+      `WITH held AS MATERIALIZED (
+         SELECT id FROM ${runs} WHERE ${commitCas} FOR UPDATE
+       ), inserted AS (
+         INSERT INTO ${sessions} (id, state, version, updated_at)
+         SELECT $15::text, $17::text, 1, ${now} FROM held WHERE $16::int8 = 0
+         ON CONFLICT (id) DO NOTHING
+         RETURNING version
+       ), updated AS (
+         UPDATE ${sessions} SET state = $17::text, version = version + 1, updated_at = ${now}
+         WHERE id = $15::text AND version = $16::int8 AND $16::int8 <> 0
+           AND EXISTS (SELECT FROM held)
+         RETURNING version
+       ), committed AS (
+         ${commitSet}
+         WHERE ${commitCas}
+           AND EXISTS (SELECT FROM inserted UNION ALL SELECT FROM updated)
+         RETURNING seq
+       )
+       SELECT (SELECT seq FROM committed) AS seq, EXISTS (SELECT FROM held) AS held`,
     ),
+    /** `(sessionId)` → its state and version, if ever written. */
+    loadSession: named("load_session", `SELECT state, version FROM ${sessions} WHERE id = $1`),
     /** `(id)` → who holds the lease; read only after a commit failed, to say why. */
     commitState: named("commit_state", `SELECT lease_owner FROM ${runs} WHERE id = $1`),
     // SKIP LOCKED: concurrent claims pass over each other's rows instead of queueing, and
@@ -350,25 +385,39 @@ export class PostgresAdapter implements StorageAdapter {
     const keepLease = commit.leaseMs !== undefined && !terminalStatuses.has(commit.status);
     const runId = toText(commit.runId);
     const owner = toText(commit.owner);
-    const { rows } = await pool.query<{ seq: number | string }>(
-      this.#sql.commit(
-        runId,
-        commit.expectedSeq,
-        owner,
-        commit.status,
-        toText(commit.frame ?? null),
-        toText(commit.result ?? null),
-        toText(commit.error ?? null),
-        keepLease ? commit.leaseMs! : null,
-        commit.wakeAt !== undefined,
-        commit.wakeAt ?? null,
-        commit.wait !== undefined,
-        toText(commit.wait?.spec ?? null),
-        toText(commit.wait?.event ?? null),
-        commit.inbox !== undefined,
-      ),
-    );
-    if (rows.length === 1) return { ok: true, seq: Number(rows[0].seq) };
+    const values = [
+      runId,
+      commit.expectedSeq,
+      owner,
+      commit.status,
+      toText(commit.frame ?? null),
+      toText(commit.result ?? null),
+      toText(commit.error ?? null),
+      keepLease ? commit.leaseMs! : null,
+      commit.wakeAt !== undefined,
+      commit.wakeAt ?? null,
+      commit.wait !== undefined,
+      toText(commit.wait?.spec ?? null),
+      toText(commit.wait?.event ?? null),
+      commit.inbox !== undefined,
+    ];
+    const { session } = commit;
+    if (session === undefined) {
+      const { rows } = await pool.query<{ seq: number | string }>(this.#sql.commit(...values));
+      if (rows.length === 1) return { ok: true, seq: Number(rows[0].seq) };
+    } else {
+      const { rows } = await pool.query<{ seq: number | string | null; held: boolean }>(
+        this.#sql.commitSession(
+          ...values,
+          toText(session.id),
+          session.expectedVersion,
+          toText(session.state),
+        ),
+      );
+      const [{ seq, held }] = rows;
+      if (seq !== null) return { ok: true, seq: Number(seq) };
+      if (held) return { ok: false, reason: "session-conflict" };
+    }
     const state = await pool.query<{ lease_owner: string | null }>(this.#sql.commitState(runId));
     if (state.rows.length === 0) return { ok: false, reason: "not-found" };
     if (state.rows[0].lease_owner !== owner) return { ok: false, reason: "lease-lost" };
@@ -443,6 +492,16 @@ export class PostgresAdapter implements StorageAdapter {
     const { pool } = this.#ready("cancel");
     const { rows } = await pool.query(this.#sql.cancel(toText(runId), toText(error)));
     return rows.length === 1;
+  }
+
+  /** @inheritDoc */
+  async loadSession(sessionId: string): Promise<StoredSession> {
+    const { pool } = this.#ready("loadSession");
+    const { rows } = await pool.query<{ state: string; version: number | string }>(
+      this.#sql.loadSession(toText(sessionId)),
+    );
+    if (rows.length === 0) return { state: null, version: 0 };
+    return { state: fromText(rows[0].state), version: Number(rows[0].version) };
   }
 
   /**

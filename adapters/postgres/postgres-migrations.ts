@@ -55,6 +55,19 @@ export const postgresMigrations: readonly PostgresMigration[] = [
         WHERE wait_event IS NOT NULL;
     `,
   },
+  {
+    // Session state, written with compare-and-set on its version by the commits of the
+    // session's runs.
+    version: 2,
+    sql: (s) => `
+      CREATE TABLE ${s}.sessions (
+        id         text        NOT NULL PRIMARY KEY,
+        state      text        NOT NULL,
+        version    bigint      NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build of Ratchet writes. */
