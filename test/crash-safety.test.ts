@@ -1,19 +1,19 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { parse } from "devalue";
-import { transform } from "ratchet/compiler";
 import { afterAll, describe, expect, it } from "vitest";
+import { compileWorker } from "./support/compile-worker.js";
 import { openTestDatabase } from "./support/postgres.js";
 
 /**
  * Crash safety under hundreds of SIGKILLs. Worker processes share one store; each starts a
  * couple of new runs of an eight-step workflow and executes whatever it can claim, and is
- * killed with SIGKILL at a random moment (0–250 ms after its engine exists: while starting
- * runs, inside steps, in the middle of commits, claims and lease renewals). Three of them
+ * killed with SIGKILL at a random moment (0–200 ms after its store is open: while starting
+ * runs, inside steps, in the middle of commits, claims and lease renewals). Four of them
  * live at a time; as each dies, another takes its place, until at least 200 have been
  * killed. Then workers run unmolested until every run has ended.
  *
@@ -21,27 +21,17 @@ import { openTestDatabase } from "./support/postgres.js";
  * and its end committed exactly once (`seq` is 9), and its last frame must read back.
  * Leases are 200 ms, so the runs of a dead worker are taken over quickly.
  *
- * The worker (support/crash-worker.ts) is compiled once here and run as plain JavaScript:
- * through `ratchet/register` a process needs most of a second to start, compiled 0.1–0.2 s.
+ * The worker (support/crash-worker.ts) is compiled once here and run as plain JavaScript
+ * (support/compile-worker.ts), so a process starts in 0.1–0.2 s.
  */
 const db = await openTestDatabase();
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "ratchet-crash-safety-"));
-// Inside the package, so that `import "ratchet"` resolves to this package's dist/.
-const artifacts = join(root, "test-artifacts");
-mkdirSync(artifacts, { recursive: true });
-const worker = join(artifacts, `crash-worker-${process.pid}.mjs`);
-{
-  const source = fileURLToPath(new URL("./support/crash-worker.ts", import.meta.url));
-  const compiled = transform(readFileSync(source, "utf8"), { filename: source, sourceMap: false });
-  const errors = compiled.diagnostics.filter((d) => d.severity === "error");
-  if (errors.length > 0) throw new Error(`crash-worker.ts: ${JSON.stringify(errors)}`);
-  writeFileSync(worker, compiled.code);
-}
+const worker = compileWorker(new URL("./support/crash-worker.ts", import.meta.url));
 afterAll(async () => {
   await db.end();
   rmSync(dir, { recursive: true, force: true });
-  rmSync(worker, { force: true });
+  worker.remove();
 });
 
 const KILLS = 200;
@@ -88,7 +78,7 @@ interface Worker {
 }
 
 function startWorker(target: Target, create: readonly number[]): Worker {
-  const child = spawn(process.execPath, [worker], {
+  const child = spawn(process.execPath, [worker.path], {
     cwd: root,
     env: { ...process.env, RATCHET_STORE: target.env, RATCHET_CREATE: create.join(",") },
     stdio: ["ignore", "pipe", "pipe"],
@@ -132,7 +122,7 @@ async function tortureAndCheck(target: Target, label: string): Promise<void> {
   let killsAfterACheckpoint = 0;
   const problems: string[] = [];
 
-  // Phase 1: three workers at a time, each killed at a random moment, until 200 are dead.
+  // Phase 1: four workers at a time, each killed at a random moment, until 200 are dead.
   await Promise.all(
     Array.from({ length: LIVE_WORKERS }, async () => {
       while (kills < KILLS) {

@@ -1,13 +1,21 @@
 /**
- * One process of the Postgres scale-out test (test/postgres-scale-out.test.ts), run with
- * `node --import ratchet/register`.
+ * One process of the Postgres scale-out test (test/postgres-scale-out.test.ts) and benchmark
+ * (bench/scale-out.ts). Compiled by support/compile-worker.ts and run with plain `node`.
  *
- *   produce N   store N runs of `pipeline` (a producer-only engine) and exit
+ *   produce N   store N runs of `pipeline` (run-0 … run-N-1, by a producer-only engine), exit
  *   work        execute runs until SIGTERM, then print one JSON line of statistics
  *
- * Environment: DATABASE_URL, RATCHET_SCHEMA. Every step execution is recorded in the
- * schema's `effects` table, with this process's pid, so the test can see which steps ran
- * more than once.
+ * Environment:
+ * - DATABASE_URL, RATCHET_SCHEMA: the store
+ * - RATCHET_STEP_MS: how long each of the two timed steps waits (default 10; 0: no wait)
+ * - RATCHET_EFFECTS=1: record every step execution, with this process's pid, in the
+ *   schema's `effects` table (which the caller creates), so repeated steps can be seen
+ * - RATCHET_GO=stdin: open the store, print `{"ready":pid}`, and start executing only when
+ *   a line arrives on standard input (so a benchmark can start every worker at once);
+ *   otherwise execute at once and print `{"ready":pid}` once the store is open
+ *
+ * A commit that fails its compare-and-set is printed at once as
+ * `{"failed":reason,"run":id,"pid":pid}`, so the count survives a SIGKILL.
  */
 
 import pg from "pg";
@@ -16,10 +24,13 @@ import { postgres } from "ratchet/adapters/postgres";
 
 const url = process.env.DATABASE_URL!;
 const schema = process.env.RATCHET_SCHEMA!;
-const effects = new pg.Pool({ connectionString: url, max: 4 });
+const stepMs = Number(process.env.RATCHET_STEP_MS ?? 10);
+const effects =
+  process.env.RATCHET_EFFECTS === "1" ? new pg.Pool({ connectionString: url, max: 4 }) : null;
 
-async function record(runId: string, step: string): Promise<void> {
-  await effects.query(`INSERT INTO "${schema}".effects (run_id, step, pid) VALUES ($1, $2, $3)`, [
+async function work(runId: string, step: string): Promise<void> {
+  if (stepMs > 0) await new Promise((resolve) => setTimeout(resolve, stepMs));
+  await effects?.query(`INSERT INTO "${schema}".effects (run_id, step, pid) VALUES ($1, $2, $3)`, [
     runId,
     step,
     process.pid,
@@ -27,13 +38,11 @@ async function record(runId: string, step: string): Promise<void> {
 }
 
 const square = fn(async (ctx: FunctionContext, n: number) => {
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  await record(ctx.runId, "square");
+  await work(ctx.runId, "square");
   return n * n;
 });
 const add = fn(async (ctx: FunctionContext, a: number, b: number) => {
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  await record(ctx.runId, "add");
+  await work(ctx.runId, "add");
   return a + b;
 });
 
@@ -45,30 +54,33 @@ export const pipeline = workflow(async (ctx, n: number) => {
 });
 
 const storage = postgres({ connectionString: url, schema, maxConnections: 5 });
-const stats = {
-  pid: process.pid,
-  commits: 0,
-  conflict: 0,
-  "lease-lost": 0,
-  "not-found": 0,
-  "session-conflict": 0,
-};
+const stats = { pid: process.pid, commits: 0, conflict: 0, "lease-lost": 0, "not-found": 0 };
 const commit = storage.commit.bind(storage);
 storage.commit = async (change) => {
   const outcome = await commit(change);
   if (outcome.ok) stats.commits++;
-  else stats[outcome.reason]++;
+  else {
+    stats[outcome.reason]++;
+    console.log(JSON.stringify({ failed: outcome.reason, run: change.runId, pid: process.pid }));
+  }
   return outcome;
 };
 
 const [mode, count] = process.argv.slice(2);
 if (mode === "produce") {
   const producer = createEngine({ storage, workflows: [pipeline], worker: false });
-  for (let n = 0; n < Number(count); n++)
+  for (let n = 0; n < Number(count); n++) {
     await producer.start(pipeline, [n], { runId: `run-${n}` });
+  }
   await producer.close();
-  await effects.end();
+  await effects?.end();
 } else {
+  await storage.init();
+  if (process.env.RATCHET_GO === "stdin") {
+    console.log(JSON.stringify({ ready: process.pid }));
+    await new Promise((resolve) => process.stdin.once("data", resolve));
+    process.stdin.pause();
+  }
   const engine = createEngine({
     storage,
     workflows: [pipeline],
@@ -76,9 +88,9 @@ if (mode === "produce") {
   });
   process.once("SIGTERM", async () => {
     await engine.close();
-    await effects.end();
+    await effects?.end();
     console.log(JSON.stringify(stats));
     process.exit(0);
   });
-  console.log(JSON.stringify({ ready: process.pid }));
+  if (process.env.RATCHET_GO !== "stdin") console.log(JSON.stringify({ ready: process.pid }));
 }
