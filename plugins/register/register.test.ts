@@ -213,6 +213,55 @@ describe("ratchet/register on workflows", () => {
     expect(result.stdout.trim()).toBe('{"doubled":40,"text":"n=41"} completed');
   });
 
+  it("runs workflows across .ts, .mts and .tsx modules that import each other", () => {
+    writeFiles(projectDir, {
+      "multi/steps.mts": [
+        'import { fn, type FunctionContext } from "ratchet";',
+        "export const shout = fn(async (_ctx: FunctionContext, s: string) => s.toUpperCase());",
+        "",
+      ].join("\n"),
+      "multi/child.tsx": [
+        'import { workflow, type WorkflowContext } from "ratchet";',
+        'import { shout } from "./steps.mjs";',
+        "// JSX outside the workflow is kept for the app's own JSX setup.",
+        "export const view = (name: string) => <b>{name}</b>;",
+        "export const greet = workflow(async (ctx: WorkflowContext, name: string) => {",
+        "  return await ctx.step(shout, `hello ${name}`);",
+        "});",
+        "",
+      ].join("\n"),
+      "multi/main.ts": [
+        'import { createEngine, workflow, type WorkflowContext } from "ratchet";',
+        'import { memory } from "ratchet/adapters/memory";',
+        'import { greet } from "./child.js";',
+        'import { shout } from "./steps.mjs";',
+        "export const parent = workflow(async (ctx: WorkflowContext, names: string[]) => {",
+        "  const out: string[] = [];",
+        "  for (const name of names) out.push(await ctx.child(greet, [name]));",
+        "  out.push(await ctx.step(shout, 'done'));",
+        "  return out;",
+        "});",
+        "const engine = createEngine({ storage: memory(), workflows: [parent, greet] });",
+        "console.log(JSON.stringify(await engine.run(parent, [['ada', 'alan']])));",
+        "await engine.close();",
+        "",
+      ].join("\n"),
+      // The app's own JSX runtime, as a React app would have it.
+      "multi/node_modules/react/package.json": JSON.stringify({
+        name: "react",
+        type: "module",
+        exports: { "./jsx-runtime": "./jsx-runtime.js" },
+      }),
+      "multi/node_modules/react/jsx-runtime.js":
+        "export const jsx = (t, p) => ({ t, p }); export const jsxs = jsx; export const Fragment = 'f';\n",
+    });
+
+    const result = runTs("multi/main.ts");
+
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim()).toBe('["HELLO ADA","HELLO ALAN","DONE"]');
+  });
+
   it("reports an error thrown in a workflow body at the body's own line", () => {
     writeFiles(projectDir, {
       "workflow-stack/main.ts": [
