@@ -299,6 +299,7 @@ async function crash(): Promise<void> {
   );
   run.pending = undefined;
   run.performed = undefined;
+  run.busy = true;
   // Resume on the code as it is now, as a restarted process would: refused when the edit
   // changed what is persisted (the version).
   if (compiled) {
