@@ -1,7 +1,8 @@
 /**
  * A storage adapter for Redis: an example of a custom `StorageAdapter`, written outside
  * Ratchet against its public contract (`ratchet/adapters`), that passes the conformance
- * suite (`ratchet/adapters/testing`) including the optional deliver and cancel groups.
+ * suite (`ratchet/adapters/testing`) including the optional groups (deliver, cancel,
+ * session state).
  *
  * Every method is one call of one Lua script (redis-script.ts), which Redis runs
  * atomically: that gives the compare-and-set commit, claims that never hand one run to
@@ -24,6 +25,7 @@ import {
   type StorageAdapter,
   StorageError,
   type StoredRun,
+  type StoredSession,
 } from "ratchet/adapters";
 import { script } from "./redis-script.js";
 
@@ -128,9 +130,23 @@ export class RedisAdapter implements StorageAdapter {
       commit.wait?.spec ?? "",
       ...optional(commit.wait?.event),
       commit.inbox === null ? "c" : "k",
+      ...optional(commit.session?.id),
+      String(commit.session?.expectedVersion ?? 0),
+      commit.session?.state ?? "",
     ])) as [number, number | string];
     if (ok === 1) return { ok: true, seq: detail as number };
-    return { ok: false, reason: detail as "conflict" | "lease-lost" | "not-found" };
+    return { ok: false, reason: detail as Exclude<CommitOutcome, { ok: true }>["reason"] };
+  }
+
+  /** A session's shared state and version (`null` at 0 for one never written). */
+  async loadSession(sessionId: string): Promise<StoredSession> {
+    this.#check("loadSession");
+    const [state, version] = await this.#client.hmget(
+      `${this.#prefix}session:${sessionId}`,
+      "state",
+      "version",
+    );
+    return { state, version: version === null ? 0 : Number(version) };
   }
 
   async claimRunnable(options: ClaimOptions): Promise<StoredRun[]> {

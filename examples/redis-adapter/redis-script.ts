@@ -12,6 +12,7 @@
  *                      plus `order`, the creation order
  * - `p order`          the creation counter
  * - `p idem:<key>`     idempotency key → run id
+ * - `p session:<id>`   a session's shared state: a hash of `state` and `version`
  * - `p all`            every run, scored by creation order (`listRuns`)
  * - `p status:<s>`     the runs with status `s`, scored by creation order (`listRuns`)
  * - `p event:<name>`   the runs whose `waitEvent` is `name`, scored by creation order
@@ -132,11 +133,19 @@ elseif op == 'commit' then
   local waitMode, waitSpec = take(), take()
   local waitEvent = opt()
   local inboxMode = take()
+  local sessionId = opt()
+  local sessionVersion, sessionState = tonumber(take()), take()
   local key = runkey(id)
   local cur = redis.call('HMGET', key, 'seq', 'leaseOwner')
   if not cur[1] then return {0, 'not-found'} end
   if cur[2] ~= owner then return {0, 'lease-lost'} end
   if tonumber(cur[1]) ~= tonumber(expected) then return {0, 'conflict'} end
+  local sessionKey = sessionId and (p .. 'session:' .. sessionId)
+  if sessionKey then
+    local version = tonumber(redis.call('HGET', sessionKey, 'version') or '0')
+    if version ~= sessionVersion then return {0, 'session-conflict'} end
+    redis.call('HSET', sessionKey, 'state', sessionState, 'version', num(version + 1))
+  end
   unplace(id, key)
   local now = now_ms()
   local seq = tonumber(cur[1]) + 1

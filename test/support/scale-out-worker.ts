@@ -54,13 +54,19 @@ export const pipeline = workflow(async (ctx, n: number) => {
 });
 
 const storage = postgres({ connectionString: url, schema, maxConnections: 5 });
-const stats = { pid: process.pid, commits: 0, conflict: 0, "lease-lost": 0, "not-found": 0 };
+const stats: Record<string, number> = {
+  pid: process.pid,
+  commits: 0,
+  conflict: 0,
+  "lease-lost": 0,
+  "not-found": 0,
+};
 const commit = storage.commit.bind(storage);
 storage.commit = async (change) => {
   const outcome = await commit(change);
   if (outcome.ok) stats.commits++;
   else {
-    stats[outcome.reason]++;
+    stats[outcome.reason] = (stats[outcome.reason] ?? 0) + 1;
     console.log(JSON.stringify({ failed: outcome.reason, run: change.runId, pid: process.pid }));
   }
   return outcome;
