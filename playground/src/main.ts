@@ -723,6 +723,8 @@ async function updateHash(): Promise<string> {
 function loadExample(example: Example): void {
   pendingWorkflowChoice = example.workflow;
   ui.workflow.value = "";
+  selectedNode = undefined;
+  selectedLines = null;
   ui.args.value = example.args;
   reset();
   loadingExample = true;
