@@ -132,6 +132,8 @@ export async function writeResults(
     readonly settings: Record<string, unknown>;
     readonly machine: Record<string, unknown>;
     readonly comparisons: readonly Comparison[];
+    /** Anything else the benchmark records, copied into the file as it is. */
+    readonly extra?: Readonly<Record<string, unknown>>;
   },
 ): Promise<string> {
   const dir = new URL("results/", import.meta.url);
@@ -144,6 +146,7 @@ export async function writeResults(
     settings: record.settings,
     machine: record.machine,
     results: record.comparisons.map(summarize),
+    ...record.extra,
   };
   await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
   return file.pathname;

@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: every benchmark in turn; `npm run bench -- compile` (or `checkpoints`,
- * `plugin-build`) only the ones named. Each prints a table and writes
+ * `plugin-build`, `serialization`) only the ones named. Each prints a table and writes
  * `bench/results/<name>.json`; bench/README.md says what each figure measures.
  */
 const benchmarks: Readonly<Record<string, () => Promise<void>>> = {
   checkpoints: async () => (await import("./checkpoints.js")).runCheckpoints(),
   compile: async () => (await import("./compile.js")).runCompile(),
   "plugin-build": async () => (await import("./plugin-build.js")).runPluginBuild(),
+  serialization: async () => (await import("./serialization.js")).runSerialization(),
 };
 
 const requested = process.argv.slice(2);
