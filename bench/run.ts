@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark in turn; `npm run bench -- compile` (or `checkpoints`,
- * `plugin-build`, `serialization`) only the ones named. Each prints a table and writes
+ * `plugin-build`, `serialization`, `scale-out`) only the ones named. Each prints a table and writes
  * `bench/results/<name>.json`; bench/README.md says what each figure measures.
  */
 const benchmarks: Readonly<Record<string, () => Promise<void>>> = {
@@ -8,6 +8,7 @@ const benchmarks: Readonly<Record<string, () => Promise<void>>> = {
   compile: async () => (await import("./compile.js")).runCompile(),
   "plugin-build": async () => (await import("./plugin-build.js")).runPluginBuild(),
   serialization: async () => (await import("./serialization.js")).runSerialization(),
+  "scale-out": async () => (await import("./scale-out.js")).runScaleOut(),
 };
 
 const requested = process.argv.slice(2);

@@ -4,6 +4,10 @@
  *
  *   produce N   store N runs of `pipeline` (run-0 … run-N-1, by a producer-only engine), exit
  *   work        execute runs until SIGTERM, then print one JSON line of statistics
+ *   raw A B     the benchmark's baseline, no Ratchet: rows A … B-1 of the schema's `raw`
+ *               table (which the caller fills) get four compare-and-set UPDATEs each, one
+ *               after the other, 20 rows at a time on a pool of 5 connections (as `work`
+ *               executes 20 runs at a time on the adapter's 5); prints `{"done":pid}`, exits
  *
  * Environment:
  * - DATABASE_URL, RATCHET_SCHEMA: the store
@@ -72,8 +76,38 @@ storage.commit = async (change) => {
   return outcome;
 };
 
-const [mode, count] = process.argv.slice(2);
-if (mode === "produce") {
+/** Open the store (or pool) first; with RATCHET_GO=stdin, then wait for the go. */
+async function ready(open: () => Promise<unknown>): Promise<void> {
+  await open();
+  if (process.env.RATCHET_GO !== "stdin") return;
+  console.log(JSON.stringify({ ready: process.pid }));
+  await new Promise((resolve) => process.stdin.once("data", resolve));
+  process.stdin.pause();
+}
+
+const [mode, count, until] = process.argv.slice(2);
+if (mode === "raw") {
+  const pool = new pg.Pool({ connectionString: url, max: 5 });
+  // Every connection open before the clock starts, as the adapter's pool is after init().
+  await ready(async () => {
+    const clients = await Promise.all(Array.from({ length: 5 }, () => pool.connect()));
+    for (const client of clients) client.release();
+  });
+  const body = "x".repeat(100);
+  const text = `UPDATE "${schema}".raw SET seq = seq + 1, body = $3 WHERE id = $1 AND seq = $2`;
+  let next = Number(count);
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      for (let id = next++; id < Number(until); id = next++) {
+        for (let seq = 0; seq < 4; seq++) {
+          await pool.query({ name: "raw-cas", text, values: [id, seq, body] });
+        }
+      }
+    }),
+  );
+  console.log(JSON.stringify({ done: process.pid }));
+  await pool.end();
+} else if (mode === "produce") {
   const producer = createEngine({ storage, workflows: [pipeline], worker: false });
   for (let n = 0; n < Number(count); n++) {
     await producer.start(pipeline, [n], { runId: `run-${n}` });
@@ -81,12 +115,11 @@ if (mode === "produce") {
   await producer.close();
   await effects?.end();
 } else {
-  await storage.init();
-  if (process.env.RATCHET_GO === "stdin") {
-    console.log(JSON.stringify({ ready: process.pid }));
-    await new Promise((resolve) => process.stdin.once("data", resolve));
-    process.stdin.pause();
-  }
+  await ready(async () => {
+    await storage.init();
+    // Five statements at once open the pool's five connections before the clock starts.
+    await Promise.all(Array.from({ length: 5 }, () => storage.listRuns({ limit: 1 })));
+  });
   const engine = createEngine({
     storage,
     workflows: [pipeline],
