@@ -142,7 +142,10 @@ function encodeFrame(
     for (const [key, value] of state) {
       if (whyUnserializable(value)) serializeOrExplain(value, `state "${key}"`, context);
     }
-    return serializeOrExplain(result, `the result of ${cp.id}`, context);
+    serializeOrExplain(result, `the result of ${cp.id}`, context);
+    // Every part alone can be stored but not all of them together (a reference between
+    // them the serializer cannot rebuild): explain the frame as a whole.
+    return serializeOrExplain(frame, `the frame of ${cp.id}`, context);
   }
 }
 
