@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import pg from "pg";
 
 /** The `synchronous` settings the SQLite adapter accepts. */
 export type SynchronousMode = "full" | "normal";
@@ -58,5 +59,47 @@ export function sqliteVersion(): string {
     return (db.prepare("SELECT sqlite_version() AS v").get() as { v: string }).v;
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Microseconds per single-row INSERT over one node-postgres connection, each its own
+ * autocommit transaction (server defaults: `synchronous_commit = on`), into a fresh table in
+ * a fresh schema that is dropped afterwards. The statement is prepared (named) and run once
+ * before the clock starts, as the adapter's statements are prepared once per connection.
+ */
+export async function rawPostgresInsertMicros(
+  url: string,
+  schema: string,
+  inserts: number,
+): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA "${schema}"`);
+    await client.query(`CREATE TABLE "${schema}".t (id int PRIMARY KEY, body text NOT NULL)`);
+    const text = `INSERT INTO "${schema}".t (id, body) VALUES ($1, $2)`;
+    const body = "x".repeat(100);
+    await client.query({ name: "raw-insert", text, values: [0, body] });
+    const started = performance.now();
+    for (let i = 1; i <= inserts; i++) {
+      await client.query({ name: "raw-insert", text, values: [i, body] });
+    }
+    return ((performance.now() - started) * 1000) / inserts;
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  }
+}
+
+/** The PostgreSQL server's version, for the record. */
+export async function postgresVersion(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<{ server_version: string }>("SHOW server_version")).rows[0]
+      .server_version;
+  } finally {
+    await client.end();
   }
 }

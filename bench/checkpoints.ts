@@ -7,9 +7,13 @@ import os from "node:os";
 import path from "node:path";
 import { createEngine, type StorageAdapter, type Workflow } from "ratchet";
 import { memory } from "ratchet/adapters/memory";
+import { postgres } from "ratchet/adapters/postgres";
 import { sqlite } from "ratchet/adapters/sqlite";
+import { openTestDatabase } from "../test/support/postgres.js";
 import {
   plainAwaitMicros,
+  postgresVersion,
+  rawPostgresInsertMicros,
   rawSqliteInsertMicros,
   type SynchronousMode,
   sqliteVersion,
@@ -92,7 +96,7 @@ export async function runCheckpoints(): Promise<void> {
       rawSqliteInsertMicros(freshFile(`raw-${synchronous}`), synchronous, STEPS),
   });
 
-  const pairs: readonly Pair[] = [
+  const pairs: Pair[] = [
     {
       name: "memory",
       subject: `engine.run of ${STEPS} no-op steps, memory()`,
@@ -103,6 +107,31 @@ export async function runCheckpoints(): Promise<void> {
     sqlitePair("full"),
     sqlitePair("normal"),
   ];
+
+  // PostgreSQL: the server at DATABASE_URL (default the local one), a fresh schema per sample.
+  // Embedded PGlite, the tests' fallback, is no measure of a server: without one, no row.
+  const db = await openTestDatabase();
+  const server = db.kind === "server" ? db.url! : undefined;
+  if (server === undefined) console.log("postgres: skipped, no PostgreSQL server answered");
+  else {
+    pairs.push({
+      name: "postgres",
+      subject: `engine.run of ${STEPS} no-op steps, postgres({ connectionString, schema })`,
+      baseline: "raw INSERT",
+      runSubject: async () => {
+        try {
+          return await engineStepMicros(
+            postgres({ connectionString: server, schema: db.freshSchema() }),
+            noopSteps,
+            STEPS,
+          );
+        } finally {
+          await db.cleanUp();
+        }
+      },
+      runBaseline: () => rawPostgresInsertMicros(server, db.freshSchema(), STEPS),
+    });
+  }
 
   const samples = pairs.map(() => ({ subject: [] as number[], baseline: [] as number[] }));
   const started = performance.now();
@@ -123,6 +152,7 @@ export async function runCheckpoints(): Promise<void> {
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });
+    await db.end();
   }
 
   const comparisons: Comparison[] = pairs.map((pair, i) => ({
@@ -143,7 +173,9 @@ export async function runCheckpoints(): Promise<void> {
       `µs per step of one engine.run of a workflow of ${STEPS} sequential no-op steps (run ` +
       "creation and final commit included), against a baseline timed in the same round: a plain " +
       "`await Promise.resolve(i)` loop for memory(); one autocommit single-row better-sqlite3 " +
-      "INSERT (~100-byte body, same pragmas as the adapter, fresh file) for sqlite(). " +
+      "INSERT (~100-byte body, same pragmas as the adapter, fresh file) for sqlite(); one " +
+      "autocommit single-row node-postgres INSERT (prepared, ~100-byte body, fresh table) for " +
+      "postgres(). " +
       "ratioMedian is the median of the per-round ratios.",
     settings: {
       steps: STEPS,
@@ -155,6 +187,9 @@ export async function runCheckpoints(): Promise<void> {
     machine: machineInfo({
       sqlite: sqliteVersion(),
       betterSqlite3: packageVersion("better-sqlite3"),
+      ...(server === undefined
+        ? {}
+        : { postgresql: await postgresVersion(server), pg: packageVersion("pg") }),
     }),
     comparisons,
   });

@@ -49,27 +49,35 @@ export function formatRatio(ratio: number): string {
   return ratio >= 100 ? ratio.toFixed(0) : ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2);
 }
 
-/** Print the comparisons of the checkpoint benchmark as a plain-text table. */
-export function printTable(title: string, comparisons: readonly Comparison[]): void {
+/**
+ * Print the comparisons of a checkpoint benchmark as a plain-text table; `unit` names what
+ * Ratchet's microseconds are per ("step", "commit").
+ */
+export function printTable(title: string, comparisons: readonly Comparison[], unit = "step"): void {
   const header = [
     "store",
-    "ratchet µs/step",
+    `ratchet µs/${unit}`,
+    "checkpoints/s",
     "baseline",
     "baseline µs/op",
+    "ops/s",
     "ratio (median)",
     "ratio range",
   ];
+  const perSecond = (micros: number) => (1e6 / micros).toFixed(0);
   const rows = comparisons
     .map(summarize)
     .map((c) => [
       c.name,
       formatMicros(c.subjectMedianMicros),
+      perSecond(c.subjectMedianMicros),
       c.baseline,
       formatMicros(c.baselineMedianMicros),
+      perSecond(c.baselineMedianMicros),
       `${formatRatio(c.ratioMedian)}×`,
       `${formatRatio(c.ratioMin)}–${formatRatio(c.ratioMax)}×`,
     ]);
-  printRows(title, header, rows, [0, 2]);
+  printRows(title, header, rows, [0, 3]);
 }
 
 /** Print a plain-text table; the columns in `leftAligned` are padded right, the rest left. */

@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every benchmark in turn; `npm run bench -- compile` (or `checkpoints`,
- * `plugin-build`, `serialization`, `scale-out`) only the ones named. Each prints a table and writes
+ * `plugin-build`, `serialization`, `scale-out`, `checkpoints-concurrent`, `resume`) only the
+ * ones named. Each prints a table and writes
  * `bench/results/<name>.json`; bench/README.md says what each figure measures.
  */
 const benchmarks: Readonly<Record<string, () => Promise<void>>> = {
@@ -9,6 +10,9 @@ const benchmarks: Readonly<Record<string, () => Promise<void>>> = {
   "plugin-build": async () => (await import("./plugin-build.js")).runPluginBuild(),
   serialization: async () => (await import("./serialization.js")).runSerialization(),
   "scale-out": async () => (await import("./scale-out.js")).runScaleOut(),
+  "checkpoints-concurrent": async () =>
+    (await import("./checkpoints-concurrent.js")).runCheckpointsConcurrent(),
+  resume: async () => (await import("./resume.js")).runResume(),
 };
 
 const requested = process.argv.slice(2);

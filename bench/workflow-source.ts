@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 
 /**
- * The compiler does not yet accept `await ctx.step` inside a loop, so the benchmark's
- * "loop of N no-op steps" is written out as N straight-line steps. No variable is live
- * across a step, so every checkpoint's frame is the same small size.
+ * The benchmark's "N no-op steps" are written out as N straight-line steps rather than a
+ * loop, whose counter would be live across every step: no variable is live across a step,
+ * so every checkpoint's frame is the same small size.
  */
 export function stepsWorkflowSource(steps: number, exportName: string): string {
   const lines = [
