@@ -226,7 +226,7 @@ describe("ratchet/register on workflows", () => {
         "// JSX outside the workflow is kept for the app's own JSX setup.",
         "export const view = (name: string) => <b>{name}</b>;",
         "export const greet = workflow(async (ctx: WorkflowContext, name: string) => {",
-        "  return await ctx.step(shout, `hello ${name}`);",
+        '  return await ctx.step(shout, "hello " + name);',
         "});",
         "",
       ].join("\n"),
