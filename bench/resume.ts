@@ -27,7 +27,7 @@ import {
 
 const LENGTHS = [10, 1_000, 100_000] as const;
 const WARMUP_ROUNDS = 1;
-const ROUNDS = 11;
+const ROUNDS = 31;
 /** More naps than any run takes: the run never ends. */
 const NAPS = 1_000_000;
 const HOUR = 3_600_000;
