@@ -119,6 +119,8 @@ describe.skipIf(db.kind !== "server")(
         await sleep(20);
       }
       const finished = performance.now();
+      // A replacement started late may not listen for SIGTERM yet: wait until it is up.
+      await Promise.all(live.map((w) => w.ready));
       for (const w of live) w.child.kill("SIGTERM");
       const exits = await Promise.all(live.map((w) => w.exited));
       expect(exits.map((e) => e.code)).toEqual(live.map(() => 0));
