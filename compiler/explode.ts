@@ -1168,6 +1168,37 @@ class Exploder {
     return !later.some(assigns);
   }
 
+  /**
+   * `target = right` only when `target` calls for it (`&&`: truthy, `||`: falsy, `??`:
+   * nullish), with `right`'s durable awaits in a block of their own that is skipped otherwise.
+   */
+  shortCircuit(
+    node: ts.Node,
+    target: ts.Identifier,
+    logical: "and" | "or" | "nullish",
+    right: ts.Expression,
+  ): void {
+    const evaluateRight = this.newBlock();
+    const join = this.newBlock();
+    const test =
+      logical === "and"
+        ? target
+        : logical === "or"
+          ? f.createLogicalNot(target)
+          : f.createEquality(target, f.createNull());
+    this.cur.terminator = {
+      kind: "branch",
+      node,
+      test,
+      whenTrue: evaluateRight.id,
+      whenFalse: join.id,
+    };
+    this.cur = evaluateRight;
+    this.assign(target, this.expression(right)!);
+    this.goto(join);
+    this.cur = join;
+  }
+
   binary(node: ts.BinaryExpression, discard: boolean): ts.Expression | undefined {
     const op = node.operatorToken.kind;
     if (op === ts.SyntaxKind.CommaToken) {
@@ -1181,25 +1212,13 @@ class Exploder {
     ) {
       const result = this.newTemp(node);
       this.assign(result, this.expression(node.left)!);
-      const evaluateRight = this.newBlock();
-      const join = this.newBlock();
-      const test =
+      const logical =
         op === ts.SyntaxKind.AmpersandAmpersandToken
-          ? result
+          ? "and"
           : op === ts.SyntaxKind.BarBarToken
-            ? f.createLogicalNot(result)
-            : f.createEquality(result, f.createNull());
-      this.cur.terminator = {
-        kind: "branch",
-        node,
-        test,
-        whenTrue: evaluateRight.id,
-        whenFalse: join.id,
-      };
-      this.cur = evaluateRight;
-      this.assign(result, this.expression(node.right)!);
-      this.goto(join);
-      this.cur = join;
+            ? "or"
+            : "nullish";
+      this.shortCircuit(node, result, logical, node.right);
       return result;
     }
     if (op === ts.SyntaxKind.EqualsToken) {
@@ -1239,25 +1258,13 @@ class Exploder {
         op === ts.SyntaxKind.QuestionQuestionEqualsToken
       ) {
         const target = this.rewrite(left);
-        const evaluateRight = this.newBlock();
-        const join = this.newBlock();
-        const test =
+        const logical =
           op === ts.SyntaxKind.AmpersandAmpersandEqualsToken
-            ? target
+            ? "and"
             : op === ts.SyntaxKind.BarBarEqualsToken
-              ? f.createLogicalNot(target)
-              : f.createEquality(target, f.createNull());
-        this.cur.terminator = {
-          kind: "branch",
-          node,
-          test,
-          whenTrue: evaluateRight.id,
-          whenFalse: join.id,
-        };
-        this.cur = evaluateRight;
-        this.assign(target, this.expression(node.right)!);
-        this.goto(join);
-        this.cur = join;
+              ? "or"
+              : "nullish";
+        this.shortCircuit(node, target, logical, node.right);
         return discard ? undefined : target;
       }
       // x op= e: x is read before e is evaluated.
