@@ -7,13 +7,17 @@ import { openTestDatabase } from "./support/postgres.js";
 /**
  * Scale-out on PostgreSQL: three worker processes share one schema and execute 1,000 runs
  * while workers are killed with SIGKILL at random (a random worker among those up, replaced
- * at once by a new process, at each of eight random points of the progress between 5% and 90% of the
- * runs completed, at least 5% apart), until every run has ended. Every run must complete
- * exactly once with the right result; steps may run twice only where a dead process was
- * inside them (or where a worker lost a compare-and-set, which it reports). Failed
- * compare-and-sets are counted and printed. Throughput for 1, 2 and 4 workers is measured by
- * the benchmark (bench/scale-out.ts), not here. Needs a real server: PGlite lives inside one
- * process.
+ * at once by a new process, at each of eight random points of the progress between 5% and
+ * 90% of the runs completed, at least 5% apart), until every run has ended. Once, at a
+ * random point, a worker is frozen with SIGSTOP for a second longer than its lease and then
+ * thawed: the others take its runs over, and its late commits must fail their
+ * compare-and-set (`lease-lost`), so no run is advanced by two workers.
+ *
+ * Every run must complete exactly once with the right result; steps may run twice only
+ * where a dead or frozen process was inside them (or where another worker stalled past its
+ * lease and lost a compare-and-set, which it reports). Failed compare-and-sets are counted
+ * and printed. Throughput for 1, 2 and 4 workers is measured by the benchmark
+ * (bench/scale-out.ts), not here. Needs a real server: PGlite lives inside one process.
  */
 const db = await openTestDatabase();
 const worker = compileWorker(new URL("./support/scale-out-worker.ts", import.meta.url));
@@ -26,6 +30,8 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const runs = 1000;
 const workers = 3;
 const kills = 8;
+/** The workers' lease (test/support/scale-out-worker.ts). */
+const leaseMs = 1500;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -36,6 +42,8 @@ interface Worker {
   readonly ready: Promise<void>;
   /** Set once it has printed `ready` (its engine is up and executing). */
   up: boolean;
+  /** Set while it is stopped with SIGSTOP. */
+  frozen: boolean;
 }
 
 describe.skipIf(db.kind !== "server")(
@@ -91,7 +99,14 @@ describe.skipIf(db.kind !== "server")(
         const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
           (resolve) => child.on("exit", (code, signal) => resolve({ code, signal })),
         );
-        const started: Worker = { child, pid: child.pid!, exited, ready, up: false };
+        const started: Worker = {
+          child,
+          pid: child.pid!,
+          exited,
+          ready,
+          up: false,
+          frozen: false,
+        };
         void ready.then(() => {
           started.up = true;
         });
@@ -117,12 +132,35 @@ describe.skipIf(db.kind !== "server")(
       const cuts = Array.from({ length: kills }, () => Math.random() * slack).sort((a, b) => a - b);
       for (const [k, cut] of cuts.entries())
         killAt.push(Math.floor(runs * (0.05 + cut + 0.05 * k)));
+      // Once, a worker is frozen (SIGSTOP) for longer than its lease, so that the others take
+      // its runs over, and then thawed: its commits must then fail their compare-and-set.
+      const freezeAt = Math.floor(runs * (0.15 + Math.random() * 0.2));
+      let frozen: { pid: number; leases: number; at: number; thawed: Promise<void> } | undefined;
       for (let i = 0; i < 6000; i++) {
         const done = await count("status = 'completed'");
         if (done >= runs) break;
+        if (frozen === undefined && done >= freezeAt) {
+          const up = live.filter((w) => w.up);
+          const ice = up[Math.floor(Math.random() * up.length)] ?? live[0];
+          const leases = await count(
+            `status = 'running' AND lease_owner IS NOT NULL AND id IN (SELECT run_id FROM "${schema}".effects WHERE pid = ${ice.pid})`,
+          );
+          ice.child.kill("SIGSTOP");
+          ice.frozen = true;
+          frozen = {
+            pid: ice.pid,
+            leases,
+            at: performance.now() - started,
+            thawed: sleep(leaseMs + 1000).then(() => {
+              ice.child.kill("SIGCONT");
+              ice.frozen = false;
+            }),
+          };
+        }
         if (killed.length < kills && done >= killAt[killed.length]) {
-          // A random worker among those already up (a replacement still starting holds nothing).
-          const up = live.flatMap((w, i) => (w.up ? [i] : []));
+          // A random worker among those up and not frozen (a replacement still starting holds
+          // nothing; the frozen one must come back).
+          const up = live.flatMap((w, i) => (w.up && !w.frozen ? [i] : []));
           const candidates = up.length > 0 ? up : live.map((_, i) => i);
           const index = candidates[Math.floor(Math.random() * candidates.length)];
           const victim = live[index];
@@ -136,6 +174,9 @@ describe.skipIf(db.kind !== "server")(
         await sleep(20);
       }
       const finished = performance.now();
+      // The frozen worker runs again and finds its leases gone before it is stopped.
+      await frozen?.thawed;
+      await sleep(500);
       // A replacement started late may not listen for SIGTERM yet: wait until it is up.
       await Promise.all(live.map((w) => w.ready));
       for (const w of live) w.child.kill("SIGTERM");
@@ -168,11 +209,13 @@ describe.skipIf(db.kind !== "server")(
       const repeated = executions.filter((e) => Number(e.times) > 1);
       const killedPids = new Set(killed.map((k) => k.pid));
       // A step runs twice only when a dead process ran it and died before its checkpoint
-      // committed, or when a worker stalled past its lease and lost a compare-and-set.
+      // committed, or when the frozen worker ran it — or when some other worker stalled past
+      // its lease on a loaded machine, in which case it lost a compare-and-set and said so.
+      const stalled = failures.filter((f) => f.pid !== frozen?.pid);
       for (const e of repeated) {
-        if (failures.length === 0) {
+        if (stalled.length === 0) {
           expect(
-            e.pids.some((pid) => killedPids.has(pid)),
+            e.pids.some((pid) => killedPids.has(pid) || pid === frozen?.pid),
             e.run_id,
           ).toBe(true);
         }
@@ -189,12 +232,16 @@ describe.skipIf(db.kind !== "server")(
           `(${(runs / ((finished - started) / 1000)).toFixed(0)} runs/s with the kills); ` +
           `${killed.length} SIGKILLs at ${killed.map((k) => `${(k.at / 1000).toFixed(1)} s (${k.leases} leases)`).join(", ")}; ` +
           `${takenOver[0].n} runs taken over from killed workers, ${repeated.length} steps ran twice; ` +
-          `failed compare-and-sets: ${failures.length} (conflict ${byReason("conflict")}, ` +
-          `lease-lost ${byReason("lease-lost")}, not-found ${byReason("not-found")}); ` +
+          `a worker frozen for ${(leaseMs + 1000) / 1000} s at ${((frozen?.at ?? 0) / 1000).toFixed(1)} s holding ${frozen?.leases} leases; ` +
+          `failed compare-and-sets: ${failures.length}, ${failures.length - stalled.length} of them by the frozen worker ` +
+          `(conflict ${byReason("conflict")}, lease-lost ${byReason("lease-lost")}, not-found ${byReason("not-found")}); ` +
           `surviving workers' commits: ${summaries.reduce((sum, s) => sum + s.commits, 0)}`,
       );
       // Eight, unless the last runs finished faster than one kill per poll.
       expect(killed.length).toBeGreaterThanOrEqual(5);
+      // The frozen worker's runs were taken over: its late commits were refused.
+      expect(frozen).toBeDefined();
+      if (frozen!.leases > 0) expect(failures.length - stalled.length).toBeGreaterThan(0);
       expect(summaries).toHaveLength(workers);
     });
   },
