@@ -1,9 +1,10 @@
 import type { Clock } from "./context.js";
+import { type Duration, toMilliseconds } from "./duration.js";
 
 /** A clock a test moves by hand, so sleeps and wait timeouts pass without waiting. */
 export interface TestClock extends Clock {
-  /** Move the time forward by `ms` milliseconds (or a Date's worth) and wake the engines using it. */
-  advance(ms: number): void;
+  /** Move the time forward (a number is milliseconds, or e.g. `"24h"`) and wake the engines using it. */
+  advance(by: Duration): void;
   /** Jump to a moment. */
   set(at: Date | number): void;
 }
@@ -29,9 +30,8 @@ export function createTestClock(start: Date | number = Date.now()): TestClock {
   };
   return {
     now: () => now,
-    advance(ms: number) {
-      if (!Number.isFinite(ms) || ms < 0) throw new TypeError("advance(ms) needs ms >= 0.");
-      now += ms;
+    advance(by: Duration) {
+      now += toMilliseconds(by, "clock.advance duration");
       notify();
     },
     set(at: Date | number) {
