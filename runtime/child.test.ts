@@ -12,6 +12,7 @@ import {
 import { memory } from "ratchet/adapters/memory";
 import { sqlite } from "ratchet/adapters/sqlite";
 import { afterAll, describe, expect, it } from "vitest";
+import { durable } from "../test/support/durable-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ratchet-child-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,17 +47,6 @@ const checkout = workflow(async (ctx, amounts: number[]) => {
   }
   return receipts;
 });
-
-/** A store that outlives the engines using it, like a database outlives processes. */
-function durable(storage: StorageAdapter): StorageAdapter {
-  return new Proxy(storage, {
-    get(target, key) {
-      if (key === "close") return async () => {};
-      const value = Reflect.get(target, key);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
 
 describe.each(adapters)("child workflows on %s", (_name, makeStorage) => {
   it("runs each child as its own durable run; the parent waits holding nothing, across a restart", async () => {

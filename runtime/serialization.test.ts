@@ -6,11 +6,11 @@ import {
   fn,
   registerClass,
   SerializationError,
-  type StorageAdapter,
   workflow,
 } from "ratchet";
 import { memory } from "ratchet/adapters/memory";
 import { describe, expect, it } from "vitest";
+import { durable } from "../test/support/durable-store.js";
 import { deserialize, serialize, serializeOrExplain, whyUnserializable } from "./serialization.js";
 
 const roundTrip = <T>(value: T): T => deserialize(serialize(value)) as T;
@@ -499,17 +499,6 @@ const holdsConnection = workflow(async (ctx, url: string) => {
   const n = await ctx.step(feeOf, 1);
   return `${conn.query()} ${n.format()}`;
 });
-
-/** A store that outlives the engines using it, as a database outlives processes. */
-function durable(storage: StorageAdapter): StorageAdapter {
-  return new Proxy(storage, {
-    get(target, key) {
-      if (key === "close") return async () => {};
-      const value = Reflect.get(target, key, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
 
 describe("a registered instance live across a checkpoint", () => {
   it.each([1, 2])(

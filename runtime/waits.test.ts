@@ -18,6 +18,7 @@ import {
 import { memory } from "ratchet/adapters/memory";
 import { sqlite } from "ratchet/adapters/sqlite";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { durable } from "../test/support/durable-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ratchet-waits-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -133,7 +134,7 @@ describe.each(adapters)("durable time and waits on %s", (_name, makeStorage) => 
     const storage = makeStorage();
     clock = createTestClock();
     const first = createEngine({
-      storage: wrap(storage),
+      storage: durable(storage),
       workflows: all,
       clock,
       worker: { pollIntervalMs: 10 },
@@ -218,14 +219,3 @@ describe.each(adapters)("durable time and waits on %s", (_name, makeStorage) => 
     expect(await run.status()).toBe("cancelled");
   });
 });
-
-/** A store that outlives the engine using it, like a database outlives a process. */
-function wrap(storage: StorageAdapter): StorageAdapter {
-  return new Proxy(storage, {
-    get(target, key) {
-      if (key === "close") return async () => {};
-      const value = Reflect.get(target, key);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}

@@ -2,14 +2,9 @@ import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import {
-  BatchError,
-  createEngine,
-  type FunctionContext,
-  type StorageAdapter,
-  type Workflow,
-} from "ratchet";
+import { BatchError, createEngine, type FunctionContext, type Workflow } from "ratchet";
 import { memory } from "ratchet/adapters/memory";
+import { durable } from "./durable-store.js";
 import { stepLog } from "./steps.js";
 
 /**
@@ -162,22 +157,6 @@ export async function runPlain(body: PlainBody, args: readonly unknown[]): Promi
   } catch (error) {
     return { ok: false, error: describeError(error), steps: [...stepLog] };
   }
-}
-
-/** A store that outlives the engines using it, like a database outlives processes. */
-function durable(storage: StorageAdapter): StorageAdapter {
-  return {
-    name: storage.name,
-    init: () => storage.init(),
-    createRun: (run) => storage.createRun(run),
-    loadRun: (id) => storage.loadRun(id),
-    commit: (commit) => storage.commit(commit),
-    claimRunnable: (options) => storage.claimRunnable(options),
-    renewLeases: (owner, ids, ms) => storage.renewLeases(owner, ids, ms),
-    releaseLease: (id, owner) => storage.releaseLease(id, owner),
-    listRuns: (query) => storage.listRuns(query),
-    close: async () => {},
-  };
 }
 
 /**
