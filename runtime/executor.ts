@@ -231,6 +231,9 @@ function encodeError(error: unknown): string {
   }
 }
 
+const NO_BRANCHES: ReadonlyMap<number, BranchOutcome> = new Map();
+const ignoreBranch = (): void => {};
+
 /** What a suspending operation commits: the status, wake time and wait. */
 function suspension(
   op: Operation,
@@ -453,7 +456,25 @@ export async function executeRun(
     let commits: Promise<void> = Promise.resolve();
     let partialFailure: unknown;
     let lostLease = false;
-    if (operation.kind !== "sleep") {
+    if (operation.kind === "step") {
+      // The common case, kept lean: one step has no branches to checkpoint on their own.
+      try {
+        result = await performOperation(operation, {
+          runId: run.id,
+          workflowName: definition.name,
+          key,
+          done: NO_BRANCHES,
+          onBranch: ignoreBranch,
+        });
+      } catch (error) {
+        try {
+          next = await machine.throw(error);
+          continue;
+        } catch (uncaught) {
+          return fail(uncaught);
+        }
+      }
+    } else if (operation.kind !== "sleep") {
       const done = new Map<number, BranchOutcome>(
         resumed ? Object.entries(resumed.done).map(([i, o]) => [Number(i), o]) : undefined,
       );
