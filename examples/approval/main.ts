@@ -4,14 +4,9 @@
  *
  *   node --import ratchet/register examples/approval/main.ts
  */
-import {
-  createEngine,
-  createTestClock,
-  DeliveryError,
-  type RunHandle,
-  type RunStatus,
-} from "ratchet";
+import { createEngine, createTestClock, DeliveryError, type RunHandle } from "ratchet";
 import { memory } from "ratchet/adapters/memory";
+import { statusBecomes } from "../shared/status.ts";
 import { approvalWorkflow, orderSystem } from "./workflows.ts";
 
 const clock = createTestClock();
@@ -21,18 +16,6 @@ const engine = createEngine({
   clock,
   worker: { pollIntervalMs: 20 },
 });
-
-/** Poll until the run is `status` (the engine has no "wait for this status" call). */
-async function statusBecomes(run: RunHandle, status: RunStatus): Promise<void> {
-  for (;;) {
-    const now = await run.status();
-    if (now === status) return;
-    if (now === "completed" || now === "failed" || now === "cancelled") {
-      throw new Error(`Run ${run.id} ended (${now}) before it was ${status}.`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 console.log("approval: each order waits for a reviewer (timeout 48h)");
 console.log("(a test clock stands in for real time: the 48 hours pass in an instant)\n");

@@ -8,8 +8,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createEngine, createTestClock, type RunHandle, type RunStatus } from "ratchet";
+import { createEngine, createTestClock } from "ratchet";
 import { sqlite } from "ratchet/adapters/sqlite";
+import { statusBecomes } from "../shared/status.ts";
 import { followUpWorkflow, mailer } from "./workflows.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ratchet-follow-up-"));
@@ -25,18 +26,6 @@ const engineOn = () =>
     clock,
     worker: { pollIntervalMs: 20 },
   });
-
-/** Poll until the run is `status` (the engine has no "wait for this status" call). */
-async function statusBecomes(run: RunHandle, status: RunStatus): Promise<void> {
-  for (;;) {
-    const now = await run.status();
-    if (now === status) return;
-    if (now === "completed" || now === "failed" || now === "cancelled") {
-      throw new Error(`Run ${run.id} ended (${now}) before it was ${status}.`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 console.log("follow-up: confirm, sleep 24h, follow up — on SQLite, with a test clock");
 console.log("(the clock is simulated: the 24 hours pass in an instant)\n");

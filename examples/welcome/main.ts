@@ -5,8 +5,9 @@
  *
  *   node --import ratchet/register examples/welcome/main.ts
  */
-import { createEngine, createTestClock, type RunHandle, type RunStatus } from "ratchet";
+import { createEngine, createTestClock, type RunHandle } from "ratchet";
 import { memory } from "ratchet/adapters/memory";
+import { statusBecomes } from "../shared/status.ts";
 import { mailer, type SignupEvent, type VerifiedEvent, welcomeWorkflow } from "./workflows.ts";
 
 const clock = createTestClock();
@@ -16,18 +17,6 @@ const engine = createEngine({
   clock,
   worker: { pollIntervalMs: 20 },
 });
-
-/** Poll until the run is `status` (the engine has no "wait for this status" call). */
-async function statusBecomes(run: RunHandle, status: RunStatus): Promise<void> {
-  for (;;) {
-    const now = await run.status();
-    if (now === status) return;
-    if (now === "completed" || now === "failed" || now === "cancelled") {
-      throw new Error(`Run ${run.id} ended (${now}) before it was ${status}.`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 console.log(
   'welcome: started by the "user.signup" event, then waits up to 3 days for "user.verified"',
