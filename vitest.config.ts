@@ -6,16 +6,16 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 /**
  * Tests import "ratchet" the way users do; inside this repository that means the sources,
- * with workflows compiled on the fly by the Ratchet plugin for Vite (ratchet/vite), from source.
+ * with workflows compiled on the fly by the Ratchet plugin for Vite (ratchetjs/vite), from source.
  */
 export default defineConfig({
   plugins: [ratchet()],
   resolve: {
     alias: [
-      { find: /^ratchet$/, replacement: here("./runtime/index.ts") },
-      { find: /^ratchet\/compiler$/, replacement: here("./compiler/index.ts") },
-      { find: /^ratchet\/adapters$/, replacement: here("./adapters/index.ts") },
-      { find: /^ratchet\/adapters\/(.+)$/, replacement: here("./adapters/$1/index.ts") },
+      { find: /^ratchetjs$/, replacement: here("./runtime/index.ts") },
+      { find: /^ratchetjs\/compiler$/, replacement: here("./compiler/index.ts") },
+      { find: /^ratchetjs\/adapters$/, replacement: here("./adapters/index.ts") },
+      { find: /^ratchetjs\/adapters\/(.+)$/, replacement: here("./adapters/$1/index.ts") },
     ],
   },
   test: {

@@ -6,10 +6,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createEngine, type StorageAdapter } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
-import { postgres } from "ratchet/adapters/postgres";
-import { sqlite } from "ratchet/adapters/sqlite";
+import { createEngine, type StorageAdapter } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
+import { postgres } from "ratchetjs/adapters/postgres";
+import { sqlite } from "ratchetjs/adapters/sqlite";
 import { openTestDatabase } from "../test/support/postgres.js";
 import {
   plainAwaitMicros,

@@ -462,7 +462,7 @@ function workflowModule(g: Gen, index: number): WorkflowFile {
   // Steps and workflows alone take 2–10 KB; ordinary code fills the file up to 3–14 KB.
   const target = g.int(3, 14) * 1024;
   const parts: string[] = [
-    `import { fn, type FunctionContext, type WorkflowContext, workflow } from "ratchet";`,
+    `import { fn, type FunctionContext, type WorkflowContext, workflow } from "ratchetjs";`,
     `import { log } from "../lib/log.js";`,
     ``,
     `export interface FlowInput {`,
@@ -507,7 +507,7 @@ function plainModule(g: Gen, index: number, kind: PlainKind): PlainFile {
     while (parts.join("\n").length < target) parts.push(ordinaryBlock(g, mention && g.chance(0.3)));
   } else if (kind === "ratchet-filtered") {
     // Step functions and types only; never the lower-case word the pre-filter looks for.
-    parts.push(`import { fn, type FunctionContext, type Workflow } from "ratchet";`, ``);
+    parts.push(`import { fn, type FunctionContext, type Workflow } from "ratchetjs";`, ``);
     while (parts.join("\n").length < target) {
       parts.push(g.chance(0.4) ? stepBlock(g, false).code : ordinaryBlock(g, false));
     }
@@ -516,8 +516,8 @@ function plainModule(g: Gen, index: number, kind: PlainKind): PlainFile {
     // The module that starts the engine: it names workflows but defines none.
     const flows = [g.id("orderWorkflow"), g.id("refundWorkflow"), g.id("reportWorkflow")];
     parts.push(
-      `import { createEngine } from "ratchet";`,
-      `import { sqlite } from "ratchet/adapters/sqlite";`,
+      `import { createEngine } from "ratchetjs";`,
+      `import { sqlite } from "ratchetjs/adapters/sqlite";`,
       `import { ${flows.join(", ")} } from "./workflows/index.js";`,
       ``,
       `export const engine = createEngine({`,
@@ -533,7 +533,7 @@ function plainModule(g: Gen, index: number, kind: PlainKind): PlainFile {
     while (parts.join("\n").length < target) parts.push(ordinaryBlock(g, g.chance(0.3)));
   } else {
     // Step functions documented as used by a workflow.
-    parts.push(`import { fn, type FunctionContext } from "ratchet";`, ``);
+    parts.push(`import { fn, type FunctionContext } from "ratchetjs";`, ``);
     while (parts.join("\n").length < target) {
       parts.push(g.chance(0.4) ? stepBlock(g, true).code : ordinaryBlock(g, g.chance(0.3)));
     }

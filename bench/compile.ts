@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import swc from "@swc/core";
-import { mayContainWorkflow, transform } from "ratchet/compiler";
+import { mayContainWorkflow, transform } from "ratchetjs/compiler";
 import ts from "typescript";
 import {
   generateCorpus,

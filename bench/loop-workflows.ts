@@ -4,7 +4,7 @@
  * the only variables live across a checkpoint are loop counters, so every frame is the same
  * small size however far a run has gone.
  */
-import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchet";
+import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchetjs";
 
 export const noop = fn(async (_ctx: FunctionContext, n: number) => n, { retries: 0 });
 

@@ -6,7 +6,7 @@
  *   loops and a `switch`, a generic class, a `satisfies` constant; each imports two earlier
  *   ones. Every fourth says "workflow" in a comment; none mentions `ratchet`, so the pre-filter
  *   rejects them all without a parse.
- * - 20 step modules (`src/steps/steps-N.ts`): durable functions (`fn(…)` from `ratchet`), said
+ * - 20 step modules (`src/steps/steps-N.ts`): durable functions (`fn(…)` from `ratchetjs`), said
  *   in a comment to be used by a workflow, so they pass the pre-filter, are parsed once and
  *   come back untouched.
  * - 20 workflow modules (`src/flows/flow-N.ts`): three workflows each, of 4–6 checkpoints
@@ -127,7 +127,7 @@ export class Store${i}<T extends { readonly id: string }> {
 
 function stepModule(i: number): string {
   const lib = (i * 7) % LIB_MODULES;
-  return `import { fn, type FunctionContext } from "ratchet";
+  return `import { fn, type FunctionContext } from "ratchetjs";
 import { type Record${lib}, summarize${lib} } from "../lib/lib-${lib}";
 
 // The durable steps of the flow-${i} workflows.
@@ -189,7 +189,7 @@ function flowModule(i: number): string {
   return { id: input.id, status: notified ? ("done" as const) : ("quiet" as const), charged } satisfies FlowResult${i};
 });`);
   }
-  return `import { type WorkflowContext, workflow } from "ratchet";
+  return `import { type WorkflowContext, workflow } from "ratchetjs";
 import { normalize${lib} } from "../lib/lib-${lib}";
 import { charge${i}, load${i}, notify${i}, quote${i} } from "../steps/steps-${i}";
 

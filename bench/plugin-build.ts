@@ -9,8 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build as esbuild } from "esbuild";
-import ratchetEsbuild from "ratchet/esbuild";
-import ratchetVite from "ratchet/vite";
+import ratchetEsbuild from "ratchetjs/esbuild";
+import ratchetVite from "ratchetjs/vite";
 import ts from "typescript";
 import { build as viteBuild } from "vite";
 import { type PluginApp, writePluginApp } from "./plugin-app.js";
@@ -70,7 +70,7 @@ async function buildInProcess(
       format: "esm",
       sourcemap: true,
       outfile,
-      external: ["ratchet", "ratchet/*"],
+      external: ["ratchetjs", "ratchetjs/*"],
       logLevel: "silent",
       plugins: withPlugin ? [ratchetEsbuild()] : [],
     });
@@ -88,7 +88,7 @@ const [bundler, entry, outDir, withPlugin] = process.argv.slice(1);
 const path = await import("node:path");
 if (bundler === "vite") {
   const { build } = await import("vite");
-  const plugins = withPlugin === "1" ? [(await import("ratchet/vite")).default()] : [];
+  const plugins = withPlugin === "1" ? [(await import("ratchetjs/vite")).default()] : [];
   await build({
     root: path.dirname(entry), configFile: false, envFile: false, logLevel: "silent",
     cacheDir: path.join(outDir, ".vite"), plugins,
@@ -97,9 +97,9 @@ if (bundler === "vite") {
   });
 } else {
   const { build } = await import("esbuild");
-  const plugins = withPlugin === "1" ? [(await import("ratchet/esbuild")).default()] : [];
+  const plugins = withPlugin === "1" ? [(await import("ratchetjs/esbuild")).default()] : [];
   await build({ entryPoints: [entry], bundle: true, platform: "node", format: "esm",
-    sourcemap: true, outfile: path.join(outDir, "main.js"), external: ["ratchet", "ratchet/*"],
+    sourcemap: true, outfile: path.join(outDir, "main.js"), external: ["ratchetjs", "ratchetjs/*"],
     logLevel: "silent", plugins });
 }
 `;
@@ -254,7 +254,7 @@ async function measure(app: PluginApp, outRoot: string): Promise<void> {
       "Milliseconds (stored as µs) of one production build of a generated TypeScript app, with " +
       "the Ratchet plugin and without it, timed back to back in the same round (alternating which " +
       "goes first). The app: 160 library modules that never mention ratchet, 20 step modules " +
-      "(fn from ratchet, parsed once by the plugin, left untouched), 20 modules of 3 workflows " +
+      "(fn from ratchetjs, parsed once by the plugin, left untouched), 20 modules of 3 workflows " +
       "each. Vite: an SSR build to Node ESM, source maps on, no minification. esbuild: bundle, " +
       "platform node, ESM, source maps on. 'ratchet' is external. In-process rows reuse one " +
       "process, so the TypeScript compiler the plugin loads is loaded once; fresh-process rows " +

@@ -7,10 +7,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createEngine, createTestClock, type StorageAdapter, type TestClock } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
-import { postgres } from "ratchet/adapters/postgres";
-import { sqlite } from "ratchet/adapters/sqlite";
+import { createEngine, createTestClock, type StorageAdapter, type TestClock } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
+import { postgres } from "ratchetjs/adapters/postgres";
+import { sqlite } from "ratchetjs/adapters/sqlite";
 import { openTestDatabase } from "../test/support/postgres.js";
 import { postgresVersion, sqliteVersion } from "./baselines.js";
 import { longRun } from "./loop-workflows.js";

@@ -11,11 +11,11 @@ const good = join(dir, "good.ts");
 const bad = join(dir, "bad.ts");
 writeFileSync(
   good,
-  `import { workflow } from "ratchet";\nexport const w = workflow(async (ctx, id: string) => {\n  const a = await ctx.step(load, id);\n  return a;\n});\n`,
+  `import { workflow } from "ratchetjs";\nexport const w = workflow(async (ctx, id: string) => {\n  const a = await ctx.step(load, id);\n  return a;\n});\n`,
 );
 writeFileSync(
   bad,
-  `import { workflow } from "ratchet";\nexport const w = workflow(async (ctx) => {\n  helper(ctx);\n});\n`,
+  `import { workflow } from "ratchetjs";\nexport const w = workflow(async (ctx) => {\n  helper(ctx);\n});\n`,
 );
 
 describe("ratchet CLI", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DiagnosticCodes, formatDiagnostic, mayContainWorkflow, transform } from "./index.js";
 
-const header = `import { workflow, fn } from "ratchet";\n`;
+const header = `import { workflow, fn } from "ratchetjs";\n`;
 
 function compile(body: string, filename = "src/flows.ts") {
   return transform(header + body, { filename });
@@ -74,12 +74,12 @@ export const w = workflow(async (ctx, n: number) => {
 
   it("finds workflows imported under another name or through a namespace", () => {
     const renamed = transform(
-      `import { workflow as wf } from "ratchet";\nexport const a = wf(async (ctx) => { await ctx.step(f); });`,
+      `import { workflow as wf } from "ratchetjs";\nexport const a = wf(async (ctx) => { await ctx.step(f); });`,
       { filename: "a.ts" },
     );
     expect(renamed.workflows.map((w) => w.name)).toEqual(["a"]);
     const namespaced = transform(
-      `import * as r from "ratchet";\nexport const b = r.workflow({ name: "bee" }, async (ctx) => { await ctx.step(f); });`,
+      `import * as r from "ratchetjs";\nexport const b = r.workflow({ name: "bee" }, async (ctx) => { await ctx.step(f); });`,
       { filename: "b.ts" },
     );
     expect(namespaced.workflows.map((w) => w.name)).toEqual(["bee"]);
@@ -87,7 +87,7 @@ export const w = workflow(async (ctx, n: number) => {
   });
 
   it("leaves a module without workflows untouched", () => {
-    const source = `import { fn } from "ratchet";\n// a workflow helper\nexport const f = fn(async () => 1);\n`;
+    const source = `import { fn } from "ratchetjs";\n// a workflow helper\nexport const f = fn(async () => 1);\n`;
     const out = transform(source, { filename: "x.ts" });
     expect(out).toEqual({ code: source, map: null, workflows: [], diagnostics: [] });
     expect(mayContainWorkflow("export const x: number = 1;")).toBe(false);
@@ -259,7 +259,7 @@ describe("diagnostics", () => {
     for (const junk of [
       "",
       "ratchet workflow",
-      "import { workflow } from 'ratchet'; workflow(",
+      "import { workflow } from 'ratchetjs'; workflow(",
       "workflow(async (ctx) => ctx)",
     ]) {
       expect(() => transform(junk, { filename: "junk.ts" })).not.toThrow();

@@ -2,7 +2,7 @@ import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
 
 /** The module specifiers whose `workflow` export the compiler recognizes. */
-const RUNTIME_MODULES = new Set(["ratchet"]);
+const RUNTIME_MODULES = new Set(["ratchetjs"]);
 
 /** How this module refers to Ratchet's `workflow`. */
 interface RatchetImports {

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { transform, formatDiagnostic } from "ratchet/compiler";
+ * import { transform, formatDiagnostic } from "ratchetjs/compiler";
  * const out = transform(source, { filename: "src/workflows.ts" });
  * for (const d of out.diagnostics) console.error(formatDiagnostic(d));
  * ```

@@ -21,7 +21,7 @@ export interface RatchetTransformerOptions {
   readonly fileName?: (sourceFile: ts.SourceFile) => string;
   /**
    * Called once per compiled workflow with, per checkpoint, the live variables and the user's
-   * nodes behind them: for front ends with a type checker (`ratchet/tsc`).
+   * nodes behind them: for front ends with a type checker (`ratchetjs/tsc`).
    */
   readonly onLiveness?: (
     workflow: WorkflowManifest,
@@ -65,7 +65,7 @@ function rewriteSite(site: WorkflowSite, descriptor: ts.Expression): ts.Node {
 
 /**
  * The Ratchet transform as a TypeScript `before` transformer: every front end (the
- * single-file `transform()`, the bundler plugins, the register hook, and `ratchet/tsc`)
+ * single-file `transform()`, the bundler plugins, the register hook, and `ratchetjs/tsc`)
  * runs this same factory.
  */
 export function createRatchetTransformer(

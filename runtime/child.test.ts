@@ -8,9 +8,9 @@ import {
   fn,
   type StorageAdapter,
   workflow,
-} from "ratchet";
-import { memory } from "ratchet/adapters/memory";
-import { sqlite } from "ratchet/adapters/sqlite";
+} from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
+import { sqlite } from "ratchetjs/adapters/sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 import { durable } from "../test/support/durable-store.js";
 

@@ -58,7 +58,7 @@ function notCompiledDecorator(context: unknown): Error {
   const name = isDecoratorContext(context) ? String(context.name) : "a method";
   return new DefinitionError(
     `@workflow on ${name} was not compiled by Ratchet, so it cannot run durably. ` +
-      "Run with `node --import ratchet/register app.ts`, or add the Ratchet plugin to your build.",
+      "Run with `node --import ratchetjs/register app.ts`, or add the Ratchet plugin to your build.",
   );
 }
 

@@ -95,7 +95,7 @@ export class WorkflowNotCompiledError extends RatchetError {
     super(
       "RATCHET_NOT_COMPILED",
       `Workflow "${name}" was not compiled by Ratchet, so it cannot run durably. ` +
-        "Run your program with `node --import ratchet/register app.ts`, or add the Ratchet plugin to your build (docs/plugins.md).",
+        "Run your program with `node --import ratchetjs/register app.ts`, or add the Ratchet plugin to your build (docs/plugins.md).",
     );
   }
 }

@@ -1,5 +1,5 @@
-import { createEngine, event, InputError, workflow } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+import { createEngine, event, InputError, workflow } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 

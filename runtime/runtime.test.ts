@@ -14,9 +14,9 @@ import {
   UnknownWorkflowError,
   WorkflowNotCompiledError,
   workflow,
-} from "ratchet";
-import { memory } from "ratchet/adapters/memory";
-import { sqlite } from "ratchet/adapters/sqlite";
+} from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
+import { sqlite } from "ratchetjs/adapters/sqlite";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { evolvingV2 } from "../test/fixtures/evolving.js";
 
@@ -361,7 +361,7 @@ describe.each(adapters)("runtime on %s", (_name, makeStorage) => {
     await expect(engine.start(evolvingV2, ["x"])).rejects.toThrow(/is not the one registered/);
     const withUncompiled = createEngine({ storage: memory(), workflows: [notCompiled] });
     await expect(withUncompiled.start(notCompiled, [])).rejects.toThrow(WorkflowNotCompiledError);
-    await expect(withUncompiled.start(notCompiled, [])).rejects.toThrow(/ratchet\/register/);
+    await expect(withUncompiled.start(notCompiled, [])).rejects.toThrow(/ratchetjs\/register/);
     await withUncompiled.close();
   });
 

@@ -7,8 +7,8 @@ import {
   registerClass,
   SerializationError,
   workflow,
-} from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+} from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { describe, expect, it } from "vitest";
 import { durable } from "../test/support/durable-store.js";
 import { deserialize, serialize, serializeOrExplain, whyUnserializable } from "./serialization.js";

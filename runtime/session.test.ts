@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createEngine, type FunctionContext, fn, type StorageAdapter, workflow } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
-import { sqlite } from "ratchet/adapters/sqlite";
+import { createEngine, type FunctionContext, fn, type StorageAdapter, workflow } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
+import { sqlite } from "ratchetjs/adapters/sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 
 const dir = mkdtempSync(join(tmpdir(), "ratchet-session-"));

@@ -14,9 +14,9 @@ import {
   type TestClock,
   TimeoutError,
   workflow,
-} from "ratchet";
-import { memory } from "ratchet/adapters/memory";
-import { sqlite } from "ratchet/adapters/sqlite";
+} from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
+import { sqlite } from "ratchetjs/adapters/sqlite";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { durable } from "../test/support/durable-store.js";
 

@@ -7,8 +7,8 @@ import {
   type EngineOptions,
   webhook,
   workflow,
-} from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+} from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { timingSafeEqual } from "./webhooks.js";

@@ -11,7 +11,7 @@ const dir = mkdtempSync(join(tmpdir(), "ratchet-batch-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(env: Record<string, string>) {
-  return spawnSync(process.execPath, ["--import", "ratchet/register", worker], {
+  return spawnSync(process.execPath, ["--import", "ratchetjs/register", worker], {
     cwd: root,
     encoding: "utf8",
     env: { ...process.env, DB: join(dir, "batch.db"), LEDGER: join(dir, "ledger"), ...env },

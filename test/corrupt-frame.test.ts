@@ -13,10 +13,10 @@ import {
   type StorageAdapter,
   type TestClock,
   workflow,
-} from "ratchet";
-import { memory } from "ratchet/adapters/memory";
-import { postgres } from "ratchet/adapters/postgres";
-import { sqlite } from "ratchet/adapters/sqlite";
+} from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
+import { postgres } from "ratchetjs/adapters/postgres";
+import { sqlite } from "ratchetjs/adapters/sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 import { openTestDatabase } from "./support/postgres.js";
 

@@ -26,7 +26,7 @@ const steps = ["validate", "charge", "confirm"];
 
 let scenario = 0;
 function runWorker(env: Record<string, string>, files: { db: string; ledger: string }) {
-  return spawnSync(process.execPath, ["--import", "ratchet/register", worker], {
+  return spawnSync(process.execPath, ["--import", "ratchetjs/register", worker], {
     cwd: root,
     encoding: "utf8",
     env: {

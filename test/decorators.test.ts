@@ -1,6 +1,6 @@
-import * as ratchet from "ratchet";
-import { createEngine, DefinitionError, type WorkflowContext, workflow } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+import * as ratchet from "ratchetjs";
+import { createEngine, DefinitionError, type WorkflowContext, workflow } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { describe, expect, it } from "vitest";
 import { add, echo } from "./support/steps.js";
 

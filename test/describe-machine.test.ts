@@ -3,7 +3,7 @@ import { describeMachine, transform } from "../compiler/index.ts";
 
 /** compiler/describe.ts: the block graph the playground draws. */
 
-const source = `import { workflow } from "ratchet";
+const source = `import { workflow } from "ratchetjs";
 const a = (_: unknown) => 1;
 export const flow = workflow(async (ctx, id: string) => {
   const x = await ctx.step(a, id);
@@ -43,7 +43,7 @@ describe("describeMachine", () => {
   });
 
   it("leaves out a workflow with an error, and never throws", () => {
-    const broken = `import { workflow } from "ratchet";
+    const broken = `import { workflow } from "ratchetjs";
 export const bad = workflow(async (ctx, ids: string[]) => ids.map((id) => ctx.step(f, id)));`;
     expect(describeMachine(broken, "bad.ts")).toEqual([]);
     expect(describeMachine("workflow(( ratchet", "x.ts")).toEqual([]);

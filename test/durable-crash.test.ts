@@ -22,7 +22,7 @@ const ledger = () =>
 
 it("a sleep survives SIGKILL: the restarted process sleeps only what remains, then a wait survives it too", async () => {
   const sleepMs = 1500;
-  const first = spawn(process.execPath, ["--import", "ratchet/register", worker], {
+  const first = spawn(process.execPath, ["--import", "ratchetjs/register", worker], {
     cwd: root,
     env: { ...env, MODE: "start", SLEEP_MS: String(sleepMs) },
   });
@@ -40,7 +40,7 @@ it("a sleep survives SIGKILL: the restarted process sleeps only what remains, th
   await new Promise((r) => first.once("exit", r));
   const killedAt = Date.now();
 
-  const second = spawnSync(process.execPath, ["--import", "ratchet/register", worker], {
+  const second = spawnSync(process.execPath, ["--import", "ratchetjs/register", worker], {
     cwd: root,
     encoding: "utf8",
     env: { ...env, MODE: "resume", ANSWER: "approve" },

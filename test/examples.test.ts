@@ -10,8 +10,8 @@ import {
   type RunHandle,
   type RunStatus,
   type TestClock,
-} from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+} from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { afterEach, describe, expect, it } from "vitest";
 import * as approval from "../examples/approval/workflows.ts";
 import * as bulk from "../examples/bulk/workflows.ts";
@@ -290,7 +290,7 @@ describe("each main.ts runs", () => {
   ])("examples/%s/main.ts", async (name, line) => {
     const { stdout } = await run(
       process.execPath,
-      ["--import", "ratchet/register", `examples/${name}/main.ts`],
+      ["--import", "ratchetjs/register", `examples/${name}/main.ts`],
       { cwd: root, timeout: 30_000 },
     );
     expect(stdout).toContain(line);

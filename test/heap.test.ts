@@ -10,12 +10,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it("10,000 sleeping runs: the worker's heap stays flat", () => {
   const script = fileURLToPath(new URL("./fixtures/sleepers.ts", import.meta.url));
-  const out = spawnSync(process.execPath, ["--expose-gc", "--import", "ratchet/register", script], {
-    cwd: fileURLToPath(new URL("..", import.meta.url)),
-    encoding: "utf8",
-    env: { ...process.env, DB: join(dir, "sleepers.db"), SLEEPERS: "10000" },
-    timeout: 120_000,
-  });
+  const out = spawnSync(
+    process.execPath,
+    ["--expose-gc", "--import", "ratchetjs/register", script],
+    {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      encoding: "utf8",
+      env: { ...process.env, DB: join(dir, "sleepers.db"), SLEEPERS: "10000" },
+      timeout: 120_000,
+    },
+  );
   expect(out.status, out.stderr).toBe(0);
   const { baseline, after, sleeping } = JSON.parse(out.stdout.trim().split("\n").pop()!);
   expect(sleeping).toBe(10_000);

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // The package as a user gets it: packed, installed into a fresh project outside this
-// repository, run with `node --import ratchet/register`, and type-checked against its .d.ts.
+// repository, run with `node --import ratchetjs/register`, and type-checked against its .d.ts.
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 const installTimeoutMs = 240_000;
@@ -84,8 +84,8 @@ describe("the packed package in a fresh project", () => {
     expect(install.status, `${install.stdout}\n${install.stderr}`).toBe(0);
   });
 
-  it("runs a two-step workflow with node --import ratchet/register", () => {
-    const run = spawnSync(process.execPath, ["--import", "ratchet/register", "app.ts"], {
+  it("runs a two-step workflow with node --import ratchetjs/register", () => {
+    const run = spawnSync(process.execPath, ["--import", "ratchetjs/register", "app.ts"], {
       cwd: projectDir,
       encoding: "utf8",
       timeout: 60_000,
@@ -109,8 +109,8 @@ describe("the packed package in a fresh project", () => {
   });
 });
 
-const appSource = `import { createEngine, fn, workflow, type FunctionContext, type WorkflowContext } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+const appSource = `import { createEngine, fn, workflow, type FunctionContext, type WorkflowContext } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 
 export const double = fn(async (_ctx: FunctionContext, n: number): Promise<number> => n * 2);
 export const label = fn(async (_ctx: FunctionContext, n: number): Promise<string> => \`n=\${n}\`);
@@ -129,7 +129,7 @@ await engine.close();
 
 // Only type-checked, never run: each @ts-expect-error fails the check if the published types
 // are too loose (e.g. \`any\`) to catch the mistake below it.
-const typeChecksSource = `import { fn, workflow, type FunctionContext, type WorkflowContext } from "ratchet";
+const typeChecksSource = `import { fn, workflow, type FunctionContext, type WorkflowContext } from "ratchetjs";
 
 const double = fn(async (_ctx: FunctionContext, n: number) => n * 2);
 

@@ -2,8 +2,8 @@ import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { createEngine } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+import { createEngine } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { describe, expect, it } from "vitest";
 import { ledger, paymentWorkflow } from "../examples/payment/workflows.ts";
 
@@ -47,7 +47,7 @@ describe("payment example", () => {
     const root = fileURLToPath(new URL("..", import.meta.url));
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ["--import", "ratchet/register", "examples/payment/main.ts"],
+      ["--import", "ratchetjs/register", "examples/payment/main.ts"],
       { cwd: root, timeout: 30_000 },
     );
     expect(stdout).toContain("Payment recorded: 89.99 EUR");

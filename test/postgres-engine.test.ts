@@ -1,6 +1,6 @@
-import { createEngine, type FunctionContext, fn, workflow } from "ratchet";
-import type { PostgresPool, PostgresQuery } from "ratchet/adapters/postgres";
-import { postgres } from "ratchet/adapters/postgres";
+import { createEngine, type FunctionContext, fn, workflow } from "ratchetjs";
+import type { PostgresPool, PostgresQuery } from "ratchetjs/adapters/postgres";
+import { postgres } from "ratchetjs/adapters/postgres";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { openTestDatabase } from "./support/postgres.js";
 

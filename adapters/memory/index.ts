@@ -13,8 +13,8 @@ export { MemoryAdapter } from "./memory-adapter.js";
  *
  * @example
  * ```ts
- * import { createEngine } from "ratchet";
- * import { memory } from "ratchet/adapters/memory";
+ * import { createEngine } from "ratchetjs";
+ * import { memory } from "ratchetjs/adapters/memory";
  *
  * const engine = createEngine({ storage: memory(), workflows: [orderWorkflow] });
  * ```

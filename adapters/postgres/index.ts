@@ -24,8 +24,8 @@ export type {
  *
  * @example
  * ```ts
- * import { createEngine } from "ratchet";
- * import { postgres } from "ratchet/adapters/postgres";
+ * import { createEngine } from "ratchetjs";
+ * import { postgres } from "ratchetjs/adapters/postgres";
  *
  * const engine = createEngine({
  *   storage: postgres({ connectionString: process.env.DATABASE_URL! }),

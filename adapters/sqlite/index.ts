@@ -19,8 +19,8 @@ export type {
  *
  * @example
  * ```ts
- * import { createEngine } from "ratchet";
- * import { sqlite } from "ratchet/adapters/sqlite";
+ * import { createEngine } from "ratchetjs";
+ * import { sqlite } from "ratchetjs/adapters/sqlite";
  *
  * const engine = createEngine({
  *   storage: sqlite({ path: "ratchet.db" }),

@@ -42,7 +42,7 @@ const waitSpec = (label: string) => JSON.stringify({ kind: "event", label });
  * @example
  * ```ts
  * // my-adapter.test.ts
- * import { describeAdapterContract } from "ratchet/adapters/testing";
+ * import { describeAdapterContract } from "ratchetjs/adapters/testing";
  * import { myAdapter } from "./my-adapter.js";
  *
  * describeAdapterContract("my adapter", () => myAdapter({ url: process.env.TEST_DB_URL! }));

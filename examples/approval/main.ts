@@ -2,10 +2,10 @@
  * Three orders wait for a reviewer on in-memory storage: one is approved, one rejected, and
  * one never answered. A test clock makes its 48-hour timeout pass in an instant.
  *
- *   node --import ratchet/register examples/approval/main.ts
+ *   node --import ratchetjs/register examples/approval/main.ts
  */
-import { createEngine, createTestClock, DeliveryError, type RunHandle } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+import { createEngine, createTestClock, DeliveryError, type RunHandle } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { statusBecomes } from "../shared/status.ts";
 import { approvalWorkflow, orderSystem } from "./workflows.ts";
 

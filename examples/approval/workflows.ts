@@ -1,4 +1,4 @@
-import { type FunctionContext, fn, TimeoutError, type WorkflowContext, workflow } from "ratchet";
+import { type FunctionContext, fn, TimeoutError, type WorkflowContext, workflow } from "ratchetjs";
 
 /**
  * The seed's approval workflow: summarize an order, then wait for a person to approve or

@@ -1,10 +1,10 @@
 /**
  * Run the bulk processor over twelve documents on in-memory storage, four at a time.
  *
- *   node --import ratchet/register examples/bulk/main.ts
+ *   node --import ratchetjs/register examples/bulk/main.ts
  */
-import { createEngine } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+import { createEngine } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { bulkProcessor, documentStore } from "./workflows.ts";
 
 const engine = createEngine({ storage: memory(), workflows: [bulkProcessor] });

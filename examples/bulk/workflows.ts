@@ -5,7 +5,7 @@ import {
   RetryableError,
   type WorkflowContext,
   workflow,
-} from "ratchet";
+} from "ratchetjs";
 
 /**
  * The seed's bulk processor: one durable function called once per document with

@@ -1,10 +1,10 @@
 /**
  * Run the dashboard workflow once on in-memory storage: three metrics gathered by name.
  *
- *   node --import ratchet/register examples/dashboard/main.ts
+ *   node --import ratchetjs/register examples/dashboard/main.ts
  */
-import { createEngine } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+import { createEngine } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { dashboardWorkflow } from "./workflows.ts";
 
 const engine = createEngine({ storage: memory(), workflows: [dashboardWorkflow] });

@@ -1,4 +1,4 @@
-import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchet";
+import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchetjs";
 
 /**
  * The seed's dashboard workflow: three metrics fetched at the same time with `ctx.gather`,

@@ -3,13 +3,13 @@
  * instant. One engine starts the run and closes while it sleeps (as if the process
  * stopped); a second engine on the same file wakes it once the clock has moved on.
  *
- *   node --import ratchet/register examples/follow-up/main.ts
+ *   node --import ratchetjs/register examples/follow-up/main.ts
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createEngine, createTestClock } from "ratchet";
-import { sqlite } from "ratchet/adapters/sqlite";
+import { createEngine, createTestClock } from "ratchetjs";
+import { sqlite } from "ratchetjs/adapters/sqlite";
 import { statusBecomes } from "../shared/status.ts";
 import { followUpWorkflow, mailer } from "./workflows.ts";
 

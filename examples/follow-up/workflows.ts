@@ -1,4 +1,4 @@
-import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchet";
+import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchetjs";
 
 /**
  * The seed's follow-up workflow: confirm now, sleep durably for 24 hours, follow up. The

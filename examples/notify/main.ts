@@ -1,10 +1,10 @@
 /**
  * Run the notify workflow once on in-memory storage and show its checkpoints.
  *
- *   node --import ratchet/register examples/notify/main.ts
+ *   node --import ratchetjs/register examples/notify/main.ts
  */
-import { createEngine } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+import { createEngine } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { mailer, notifyWorkflow } from "./workflows.ts";
 
 const engine = createEngine({

@@ -1,4 +1,4 @@
-import { FatalError, type FunctionContext, fn, type WorkflowContext, workflow } from "ratchet";
+import { FatalError, type FunctionContext, fn, type WorkflowContext, workflow } from "ratchetjs";
 
 /**
  * The seed's notify workflow: look a user up, then email them. Two durable functions, two

@@ -19,7 +19,7 @@ const env = {
 };
 const worker = fileURLToPath(new URL("./main.ts", import.meta.url));
 const start = (extra: Record<string, string>) =>
-  spawnSync(process.execPath, ["--import", "ratchet/register", worker], {
+  spawnSync(process.execPath, ["--import", "ratchetjs/register", worker], {
     env: { ...env, ...extra },
     stdio: "inherit",
   });

@@ -3,15 +3,15 @@
  * or, when that run is already stored (a previous process died mid-way), waits for the dead
  * process's lease to expire and carries the run on from its last checkpoint.
  *
- *   node --import ratchet/register examples/order/main.ts
+ *   node --import ratchetjs/register examples/order/main.ts
  *
  * Environment: RATCHET_DB (the SQLite file), RATCHET_LEDGER (a file where each step appends
  * a line), RATCHET_CRASH_AFTER=<checkpoint id> (SIGKILL this process right after that
  * checkpoint commits), RATCHET_CRASH_DURING=<validate|charge|confirm> (SIGKILL inside that
  * step, before its checkpoint commits), RATCHET_LEASE_MS, RATCHET_DEMO=1 (narrate).
  */
-import { createEngine, type RunHandle } from "ratchet";
-import { sqlite } from "ratchet/adapters/sqlite";
+import { createEngine, type RunHandle } from "ratchetjs";
+import { sqlite } from "ratchetjs/adapters/sqlite";
 import { orderWorkflow } from "./workflows.ts";
 
 const path = process.env.RATCHET_DB ?? "ratchet-demo.db";

@@ -1,5 +1,5 @@
 import { appendFileSync } from "node:fs";
-import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchet";
+import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchetjs";
 
 /**
  * The seed's order workflow: validate → charge → confirm. Each step appends a line to the

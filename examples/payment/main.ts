@@ -5,11 +5,11 @@
  * of it starting nothing new, a forged signature, an event no workflow listens to, and a
  * payload the workflow's input schema refuses. In-memory storage.
  *
- *   node --import ratchet/register examples/payment/main.ts
+ *   node --import ratchetjs/register examples/payment/main.ts
  */
 import { createHmac } from "node:crypto";
-import { createEngine } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+import { createEngine } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { ledger, paymentWorkflow } from "./workflows.ts";
 
 /** The endpoint's signing secret, as Stripe's dashboard shows it. */

@@ -1,4 +1,4 @@
-import { type FunctionContext, fn, type WorkflowContext, webhook, workflow } from "ratchet";
+import { type FunctionContext, fn, type WorkflowContext, webhook, workflow } from "ratchetjs";
 import { z } from "zod";
 
 /**

@@ -8,8 +8,8 @@ import {
   type RunStatus,
   type WorkflowContext,
   workflow,
-} from "ratchet";
-import { describeAdapterContract } from "ratchet/adapters/testing";
+} from "ratchetjs";
+import { describeAdapterContract } from "ratchetjs/adapters/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { redis } from "./redis-adapter.js";
 

@@ -1,7 +1,7 @@
 /**
  * A storage adapter for Redis: an example of a custom `StorageAdapter`, written outside
- * Ratchet against its public contract (`ratchet/adapters`), that passes the conformance
- * suite (`ratchet/adapters/testing`) including the optional groups (deliver, cancel,
+ * Ratchet against its public contract (`ratchetjs/adapters`), that passes the conformance
+ * suite (`ratchetjs/adapters/testing`) including the optional groups (deliver, cancel,
  * session state).
  *
  * Every method is one call of one Lua script (redis-script.ts), which Redis runs
@@ -26,7 +26,7 @@ import {
   StorageError,
   type StoredRun,
   type StoredSession,
-} from "ratchet/adapters";
+} from "ratchetjs/adapters";
 import { script } from "./redis-script.js";
 
 export type RedisAdapterOptions = (

@@ -2,10 +2,10 @@
  * Run the report workflow once on in-memory storage: three fetches in parallel, then one
  * compile step.
  *
- *   node --import ratchet/register examples/report/main.ts
+ *   node --import ratchetjs/register examples/report/main.ts
  */
-import { createEngine } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+import { createEngine } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { reportWorkflow, warehouse } from "./workflows.ts";
 
 const engine = createEngine({

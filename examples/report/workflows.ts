@@ -1,4 +1,4 @@
-import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchet";
+import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchetjs";
 
 /**
  * The seed's report workflow: fetch sales, inventory and customers at the same time with

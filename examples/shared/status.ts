@@ -1,4 +1,4 @@
-import type { RunHandle, RunStatus } from "ratchet";
+import type { RunHandle, RunStatus } from "ratchetjs";
 
 /**
  * Poll until the run is `status` (the engine has no "wait for this status" call yet).

@@ -2,13 +2,13 @@
  * Run the stateful workflow three times in one session and twice at once in another, on
  * an SQLite file, and show the shared visit counter.
  *
- *   node --import ratchet/register examples/stateful/main.ts
+ *   node --import ratchetjs/register examples/stateful/main.ts
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createEngine } from "ratchet";
-import { sqlite } from "ratchet/adapters/sqlite";
+import { createEngine } from "ratchetjs";
+import { sqlite } from "ratchetjs/adapters/sqlite";
 import { statefulWorkflow } from "./workflows.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ratchet-stateful-"));

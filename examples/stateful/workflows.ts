@@ -1,4 +1,4 @@
-import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchet";
+import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchetjs";
 
 /** A fake page-view log, so the example can show what the steps did. */
 export const pageViews: { userId: string; page: string }[] = [];

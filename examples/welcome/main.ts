@@ -3,10 +3,10 @@
  * verifies their email (another event, delivered to that user's run only); the other never
  * does, and a test clock makes the 3-day wait run out in an instant. In-memory storage.
  *
- *   node --import ratchet/register examples/welcome/main.ts
+ *   node --import ratchetjs/register examples/welcome/main.ts
  */
-import { createEngine, createTestClock, type RunHandle } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+import { createEngine, createTestClock, type RunHandle } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { statusBecomes } from "../shared/status.ts";
 import { mailer, type SignupEvent, type VerifiedEvent, welcomeWorkflow } from "./workflows.ts";
 

@@ -5,7 +5,7 @@ import {
   TimeoutError,
   type WorkflowContext,
   workflow,
-} from "ratchet";
+} from "ratchetjs";
 
 /**
  * The seed's welcome workflow, started by an event: `engine.emit("user.signup", user)`

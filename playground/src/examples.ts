@@ -8,7 +8,7 @@ export interface Example {
   readonly code: string;
 }
 
-const order = `import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchet";
+const order = `import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchetjs";
 
 // The seed's order workflow: validate → charge → confirm.
 export const validateOrder = fn(async (_ctx: FunctionContext, orderId: string) => {
@@ -40,7 +40,7 @@ export const orderWorkflow = workflow(async (ctx: WorkflowContext, orderId: stri
 });
 `;
 
-const approval = `import { type FunctionContext, fn, TimeoutError, type WorkflowContext, workflow } from "ratchet";
+const approval = `import { type FunctionContext, fn, TimeoutError, type WorkflowContext, workflow } from "ratchetjs";
 
 // The seed's approval workflow: summarize an order, then wait for a person to approve it.
 const orders: Record<string, { customer: string; total: number }> = {
@@ -90,7 +90,7 @@ export const approvalWorkflow = workflow(async (ctx: WorkflowContext, orderId: s
 });
 `;
 
-const report = `import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchet";
+const report = `import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchetjs";
 
 // The seed's report workflow: three fetches at once with ctx.parallel, then one report.
 const query = <T>(rows: T): Promise<T> =>
@@ -127,7 +127,7 @@ export const reportWorkflow = workflow(async (ctx: WorkflowContext, reportId: st
 });
 `;
 
-const followUp = `import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchet";
+const followUp = `import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchetjs";
 
 // The seed's follow-up workflow: confirm now, sleep durably for 24 hours, follow up.
 export const sendConfirmation = fn(async (_ctx: FunctionContext, userId: string) => {

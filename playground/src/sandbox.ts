@@ -22,7 +22,7 @@ interface WorkerScope {
 const scope = self as unknown as WorkerScope;
 const post = (message: FromSandbox) => scope.postMessage(message);
 
-// The compiled module's `import { workflow, fn, … } from "ratchet"` reads this object: the
+// The compiled module's `import { workflow, fn, … } from "ratchetjs"` reads this object: the
 // runtime bundled into this worker, so its workflow() and the driver below are one runtime.
 (globalThis as { __ratchet?: unknown }).__ratchet = ratchet;
 
@@ -37,20 +37,21 @@ for (const level of ["log", "info", "warn", "error"] as const) {
   };
 }
 
-/** Rewrite the compiled module's imports of "ratchet" to read the bundled runtime. */
+/** Rewrite the compiled module's imports of "ratchetjs" to read the bundled runtime. */
 export function link(code: string): string {
   return code.replace(
     /^import\s+([^;]*?)\s+from\s+["']([^"']+)["'];?/gm,
     (_whole, clause: string, specifier: string) => {
-      if (specifier !== "ratchet") {
+      if (specifier !== "ratchetjs") {
         throw new Error(
-          `The playground provides only "ratchet" to import; define other code inline (import from "${specifier}").`,
+          `The playground provides only "ratchetjs" to import; define other code inline (import from "${specifier}").`,
         );
       }
       const namespace = /^\*\s+as\s+([\w$]+)$/.exec(clause.trim());
       if (namespace) return `const ${namespace[1]} = globalThis.__ratchet;`;
       const named = /^\{([^}]*)\}$/.exec(clause.trim());
-      if (!named) throw new Error(`"ratchet" has no default export: import { … } from "ratchet".`);
+      if (!named)
+        throw new Error(`"ratchetjs" has no default export: import { … } from "ratchetjs".`);
       const bindings = named[1]!
         .split(",")
         .map((s) => s.trim())

@@ -1,5 +1,5 @@
 /**
- * Node module customization hooks behind `ratchet/register` (registered by `./index.ts`; they
+ * Node module customization hooks behind `ratchetjs/register` (registered by `./index.ts`; they
  * run on Node's hooks thread).
  *
  * - `resolve` adds TypeScript's specifier conventions to Node's: `./x.js` finds `./x.ts` (or
@@ -62,8 +62,8 @@ export const load: LoadHook = async (url, context, nextLoad) => {
   const filename = fileURLToPath(url);
   if (kind === ".cts") {
     throw new Error(
-      `ratchet/register cannot load ${filename}: CommonJS TypeScript (.cts) is not supported yet. ` +
-        "Rename the file to .ts or .mts; ratchet/register loads those as ES modules.",
+      `ratchetjs/register cannot load ${filename}: CommonJS TypeScript (.cts) is not supported yet. ` +
+        "Rename the file to .ts or .mts; ratchetjs/register loads those as ES modules.",
     );
   }
 
@@ -115,7 +115,7 @@ class WorkflowCompileError extends Error {
     const errorCount = diagnostics.filter((d) => d.severity === "error").length;
     const listed = diagnostics.map(formatDiagnostic).join("\n");
     super(
-      `ratchet/register: ${filename} has ${errorCount} workflow ` +
+      `ratchetjs/register: ${filename} has ${errorCount} workflow ` +
         `${errorCount === 1 ? "error" : "errors"}:\n${listed}`,
     );
     this.name = "WorkflowCompileError";
@@ -147,7 +147,7 @@ function loadSwc(): Swc {
     swcModule = createRequire(import.meta.url)("@swc/core") as Swc;
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") {
-      throw new Error("ratchet/register needs @swc/core: npm install -D @swc/core", { cause });
+      throw new Error("ratchetjs/register needs @swc/core: npm install -D @swc/core", { cause });
     }
     throw cause;
   }

@@ -1,5 +1,5 @@
 /**
- * `node --import ratchet/register app.ts` runs TypeScript with Ratchet's workflow transform and
+ * `node --import ratchetjs/register app.ts` runs TypeScript with Ratchet's workflow transform and
  * no bundler or build step.
  *
  * Importing this module registers the resolve and load hooks in `./hooks.js` and turns on source
@@ -9,7 +9,7 @@
  * @example
  * ```sh
  * npm install -D @swc/core
- * node --import ratchet/register app.ts
+ * node --import ratchetjs/register app.ts
  * ```
  *
  * @module

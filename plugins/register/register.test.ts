@@ -5,12 +5,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-// These tests run the built hook (dist/), the way `node --import ratchet/register` runs it.
+// These tests run the built hook (dist/), the way `node --import ratchetjs/register` runs it.
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const registerEntry = join(repoRoot, "dist/plugins/register/index.js");
 
 // Fixtures live inside the repository (in the git-ignored test-artifacts/) so that "ratchet"
-// and "ratchet/register" resolve to this package by self-reference.
+// and "ratchetjs/register" resolve to this package by self-reference.
 let projectDir: string;
 
 beforeAll(() => {
@@ -42,7 +42,7 @@ function runTs(
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-describe("ratchet/register on TypeScript without workflows", () => {
+describe("ratchetjs/register on TypeScript without workflows", () => {
   it("strips type annotations, interfaces, generics, enums and type-only imports", () => {
     writeFiles(projectDir, {
       "strip/shapes.ts": "export interface Shape { kind: string; size: number }\n",
@@ -141,15 +141,15 @@ describe("ratchet/register on TypeScript without workflows", () => {
 
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(
-      `ratchet/register cannot load ${join(projectDir, "cts/legacy.cts")}: ` +
+      `ratchetjs/register cannot load ${join(projectDir, "cts/legacy.cts")}: ` +
         "CommonJS TypeScript (.cts) is not supported yet",
     );
   });
 
-  it("is reachable as ratchet/register through the package's exports", () => {
+  it("is reachable as ratchetjs/register through the package's exports", () => {
     writeFiles(projectDir, { "exports/main.ts": "const n: number = 42;\nconsole.log(n);\n" });
 
-    const result = runTs("exports/main.ts", { importSpecifier: "ratchet/register" });
+    const result = runTs("exports/main.ts", { importSpecifier: "ratchetjs/register" });
 
     expect(result.stderr).toBe("");
     expect(result.stdout.trim()).toBe("42");
@@ -176,19 +176,21 @@ describe("ratchet/register on TypeScript without workflows", () => {
       });
 
       expect(result.status).not.toBe(0);
-      expect(result.stderr).toContain("ratchet/register needs @swc/core: npm install -D @swc/core");
+      expect(result.stderr).toContain(
+        "ratchetjs/register needs @swc/core: npm install -D @swc/core",
+      );
     } finally {
       rmSync(isolated, { recursive: true, force: true });
     }
   });
 });
 
-describe("ratchet/register on workflows", () => {
+describe("ratchetjs/register on workflows", () => {
   it("compiles and runs a two-step workflow", () => {
     writeFiles(projectDir, {
       "workflow/main.ts": [
-        'import { createEngine, fn, workflow, type FunctionContext, type WorkflowContext } from "ratchet";',
-        'import { memory } from "ratchet/adapters/memory";',
+        'import { createEngine, fn, workflow, type FunctionContext, type WorkflowContext } from "ratchetjs";',
+        'import { memory } from "ratchetjs/adapters/memory";',
         "",
         "export const double = fn(async (_ctx: FunctionContext, n: number): Promise<number> => n * 2);",
         "export const label = fn(async (_ctx: FunctionContext, n: number): Promise<string> => 'n=' + n);",
@@ -216,12 +218,12 @@ describe("ratchet/register on workflows", () => {
   it("runs workflows across .ts, .mts and .tsx modules that import each other", () => {
     writeFiles(projectDir, {
       "multi/steps.mts": [
-        'import { fn, type FunctionContext } from "ratchet";',
+        'import { fn, type FunctionContext } from "ratchetjs";',
         "export const shout = fn(async (_ctx: FunctionContext, s: string) => s.toUpperCase());",
         "",
       ].join("\n"),
       "multi/child.tsx": [
-        'import { workflow, type WorkflowContext } from "ratchet";',
+        'import { workflow, type WorkflowContext } from "ratchetjs";',
         'import { shout } from "./steps.mjs";',
         "// JSX outside the workflow is kept for the app's own JSX setup.",
         "export const view = (name: string) => <b>{name}</b>;",
@@ -231,8 +233,8 @@ describe("ratchet/register on workflows", () => {
         "",
       ].join("\n"),
       "multi/main.ts": [
-        'import { createEngine, workflow, type WorkflowContext } from "ratchet";',
-        'import { memory } from "ratchet/adapters/memory";',
+        'import { createEngine, workflow, type WorkflowContext } from "ratchetjs";',
+        'import { memory } from "ratchetjs/adapters/memory";',
         'import { greet } from "./child.js";',
         'import { shout } from "./steps.mjs";',
         "export const parent = workflow(async (ctx: WorkflowContext, names: string[]) => {",
@@ -265,8 +267,8 @@ describe("ratchet/register on workflows", () => {
   it("reports an error thrown in a workflow body at the body's own line", () => {
     writeFiles(projectDir, {
       "workflow-stack/main.ts": [
-        'import { createEngine, fn, workflow, type FunctionContext, type WorkflowContext } from "ratchet";',
-        'import { memory } from "ratchet/adapters/memory";',
+        'import { createEngine, fn, workflow, type FunctionContext, type WorkflowContext } from "ratchetjs";',
+        'import { memory } from "ratchetjs/adapters/memory";',
         "",
         "export const quote = fn(async (_ctx: FunctionContext, id: string) => ({ id, total: 0 }));",
         "",
@@ -298,7 +300,7 @@ describe("ratchet/register on workflows", () => {
   it("refuses a workflow that does not compile, listing each diagnostic", () => {
     writeFiles(projectDir, {
       "workflow-invalid/main.ts": [
-        'import { workflow, type WorkflowContext } from "ratchet";',
+        'import { workflow, type WorkflowContext } from "ratchetjs";',
         "",
         "export const leaky = workflow(async (ctx: WorkflowContext) => {",
         "  return arguments.length;",
@@ -312,7 +314,7 @@ describe("ratchet/register on workflows", () => {
 
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(
-      new RegExp(`ratchet/register: ${escapeRegExp(file)} has \\d+ workflow errors?:`),
+      new RegExp(`ratchetjs/register: ${escapeRegExp(file)} has \\d+ workflow errors?:`),
     );
     expect(result.stderr).toMatch(
       new RegExp(`${escapeRegExp(file)}:4:\\d+ - error RATCHET\\d{4}: .*arguments`),

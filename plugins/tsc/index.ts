@@ -1,5 +1,5 @@
 /**
- * `ratchet/tsc`: the Ratchet compiler as a TypeScript `before` transformer, for ts-patch's
+ * `ratchetjs/tsc`: the Ratchet compiler as a TypeScript `before` transformer, for ts-patch's
  * `compilerOptions.plugins` and for `program.emit`'s custom transformers (TypeScript 5.x and
  * 6.x; TypeScript 7, the native port, has no transformer API).
  *
@@ -10,12 +10,12 @@
  * @example
  * ```jsonc
  * // tsconfig.json, built with ts-patch's `tspc`
- * { "compilerOptions": { "plugins": [{ "transform": "ratchet/tsc" }] } }
+ * { "compilerOptions": { "plugins": [{ "transform": "ratchetjs/tsc" }] } }
  * ```
  *
  * @example
  * ```ts
- * import ratchetTsc from "ratchet/tsc";
+ * import ratchetTsc from "ratchetjs/tsc";
  * const ratchet = ratchetTsc(program);
  * const result = program.emit(undefined, undefined, undefined, false, { before: [ratchet] });
  * const diagnostics = [...result.diagnostics, ...ratchet.diagnostics];
@@ -35,7 +35,7 @@ import { mayContainWorkflow } from "../../compiler/prefilter.js";
 import { classifyType, describeKind, hintFor, type Unpersistable } from "./types.js";
 
 /**
- * The parts of a TypeScript `Program` that ratchet/tsc uses. Declared here rather than taken
+ * The parts of a TypeScript `Program` that ratchetjs/tsc uses. Declared here rather than taken
  * from `typescript`'s types so that a program of any TypeScript 5.x or 6.x fits, whichever
  * TypeScript Ratchet itself was installed with.
  */
@@ -112,12 +112,12 @@ export function ratchetTsc<P extends ProgramLike>(
 ): RatchetTscTransformer<SourceFileOf<P>, DiagnosticOf<P>> {
   if (typeof (program as { getTypeChecker?: unknown }).getTypeChecker !== "function") {
     throw new TypeError(
-      'ratchet/tsc takes a ts.Program: list it in compilerOptions.plugins as { "transform": "ratchet/tsc" } (no "type"), or call ratchetTsc(program).',
+      'ratchetjs/tsc takes a ts.Program: list it in compilerOptions.plugins as { "transform": "ratchetjs/tsc" } (no "type"), or call ratchetTsc(program).',
     );
   }
   if (typeof (config as { getSourceFile?: unknown } | undefined)?.getSourceFile === "function") {
     throw new TypeError(
-      'ratchet/tsc is a source transformer, not a program transformer: remove "transformProgram" from its entry in compilerOptions.plugins.',
+      'ratchetjs/tsc is a source transformer, not a program transformer: remove "transformProgram" from its entry in compilerOptions.plugins.',
     );
   }
   const tsProgram = program as unknown as ts.Program;
@@ -195,12 +195,12 @@ function incompatibleTypeScript(
       : sourceFile !== undefined && sourceFile.kind !== ts.SyntaxKind.SourceFile;
   if (!differs) return undefined;
   const message =
-    `ratchet/tsc cannot compile workflows with TypeScript ${theirs?.version ?? "of this program"}: ` +
+    `ratchetjs/tsc cannot compile workflows with TypeScript ${theirs?.version ?? "of this program"}: ` +
     `Ratchet's compiler runs on TypeScript ${ts.version}, whose syntax tree it shares only with ` +
     "TypeScript 5.9 and 6.0. No workflow was compiled.";
   const hint =
-    "Build with TypeScript 5.9 or 6.0, or compile workflows with ratchet/register or a bundler " +
-    "plugin (ratchet/vite, ratchet/esbuild, …).";
+    "Build with TypeScript 5.9 or 6.0, or compile workflows with ratchetjs/register or a bundler " +
+    "plugin (ratchetjs/vite, ratchetjs/esbuild, …).";
   return {
     file: undefined,
     start: undefined,

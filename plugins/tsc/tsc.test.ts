@@ -8,8 +8,8 @@ import ts5 from "typescript5";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RatchetTscConfig, ratchetTsc } from "./index.js";
 
-// The fixtures are plain Node projects outside the repository. Their node_modules/ratchet links
-// to this package, so `"transform": "ratchet/tsc"` and `import … from "ratchet"` resolve the way
+// The fixtures are plain Node projects outside the repository. Their node_modules/ratchetjs links
+// to this package, so `"transform": "ratchetjs/tsc"` and `import … from "ratchetjs"` resolve the way
 // they do for a user: to dist/, which the global setup (test/support/build.ts) builds.
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const workDir = mkdtempSync(join(tmpdir(), "ratchet-tsc-"));
@@ -46,7 +46,7 @@ function writeFiles(dir: string, files: Record<string, string>): void {
 function newProject(name: string, files: Record<string, string>): string {
   const dir = join(workDir, name);
   mkdirSync(join(dir, "node_modules"), { recursive: true });
-  symlinkSync(repoRoot, join(dir, "node_modules/ratchet"), "dir");
+  symlinkSync(repoRoot, join(dir, "node_modules/ratchetjs"), "dir");
   symlinkSync(join(repoRoot, "node_modules/@types"), join(dir, "node_modules/@types"), "dir");
   writeFiles(dir, {
     "package.json": JSON.stringify({ name, private: true, type: "module" }),
@@ -68,7 +68,7 @@ function tsconfig(extra: Record<string, unknown> = {}): string {
         outDir: "dist",
         rootDir: "src",
         sourceMap: true,
-        plugins: [{ transform: "ratchet/tsc" }],
+        plugins: [{ transform: "ratchetjs/tsc" }],
         ...extra,
       },
       include: ["src"],
@@ -109,7 +109,7 @@ function node(dir: string, entry: string, env: Record<string, string> = {}) {
 }
 
 const steps = `import { appendFileSync } from "node:fs";
-import { FatalError, type FunctionContext, fn } from "ratchet";
+import { FatalError, type FunctionContext, fn } from "ratchetjs";
 
 function record(event: string): void {
   if (process.env.LEDGER) appendFileSync(process.env.LEDGER, \`\${event}\\n\`);
@@ -127,7 +127,7 @@ export const charge = fn(async (ctx: FunctionContext, total: number) => {
 });
 `;
 
-const workflows = `import { type WorkflowContext, workflow } from "ratchet";
+const workflows = `import { type WorkflowContext, workflow } from "ratchetjs";
 import { charge, price } from "./steps.js";
 
 interface Line {
@@ -154,8 +154,8 @@ export const checkout = workflow(async (ctx: WorkflowContext, items: string[]) =
 `;
 
 // No top-level await, so the same sources build as ES modules and as CommonJS.
-const main = `import { createEngine } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+const main = `import { createEngine } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { checkout } from "./workflows.js";
 
 async function main(): Promise<void> {
@@ -177,8 +177,8 @@ void main();
 // One worker process on an SQLite file: starts run "r1", or carries it on once the lease of
 // the process that died holding it expires. CRASH_AFTER=<checkpoint id> kills it right after
 // that checkpoint commits.
-const worker = `import { createEngine, type RunHandle } from "ratchet";
-import { sqlite } from "ratchet/adapters/sqlite";
+const worker = `import { createEngine, type RunHandle } from "ratchetjs";
+import { sqlite } from "ratchetjs/adapters/sqlite";
 import { checkout } from "./workflows.js";
 
 async function main(): Promise<void> {
@@ -210,7 +210,7 @@ const expectedResult = {
   skipped: ["broken: no price for broken"],
 };
 
-describe.each(toolchains)("ratchet/tsc under ts-patch's tspc, $label", (toolchain) => {
+describe.each(toolchains)("ratchetjs/tsc under ts-patch's tspc, $label", (toolchain) => {
   const name = toolchain.label.replace(/\W+/g, "-").toLowerCase();
   let project: string;
   let build: ReturnType<typeof tspc>;
@@ -283,7 +283,7 @@ describe.each(toolchains)("ratchet/tsc under ts-patch's tspc, $label", (toolchai
     const dir = newProject(`${name}-diagnostics`, {
       "tsconfig.json": tsconfig(),
       "src/steps.ts": steps,
-      "src/escape.ts": `import { type WorkflowContext, workflow } from "ratchet";
+      "src/escape.ts": `import { type WorkflowContext, workflow } from "ratchetjs";
 import { price } from "./steps.js";
 
 function helper(ctx: WorkflowContext): string {
@@ -295,7 +295,7 @@ export const escapes = workflow(async (ctx: WorkflowContext) => {
   return helper(ctx) + cents;
 });
 `,
-      "src/typed.ts": `import { type WorkflowContext, workflow } from "ratchet";
+      "src/typed.ts": `import { type WorkflowContext, workflow } from "ratchetjs";
 import { price } from "./steps.js";
 
 class Client {
@@ -328,7 +328,7 @@ export const typed = workflow(async (ctx: WorkflowContext) => {
   });
 });
 
-/** Emit a project in process with `program.emit` and ratchet/tsc as a `before` transformer. */
+/** Emit a project in process with `program.emit` and ratchetjs/tsc as a `before` transformer. */
 function emitProject(
   ts: typeof ts6,
   dir: string,
@@ -381,7 +381,7 @@ describe.each(toolchains)("ratchetTsc with program.emit, $label", (toolchain) =>
       ["src/workflows.ts#checkout", ["step:price", "step:charge"]],
     ]);
     const output = readFileSync(join(dir, "cjs/workflows.js"), "utf8");
-    expect(output).toContain('require("ratchet")');
+    expect(output).toContain('require("ratchetjs")');
     // Imports used in the body are rewritten by TypeScript's CommonJS transform in the machine too.
     expect(output).toContain("ctx.step(steps_js_1.price, item)");
 
@@ -393,7 +393,7 @@ describe.each(toolchains)("ratchetTsc with program.emit, $label", (toolchain) =>
   it("collects diagnostics on the transformer and passes them to onDiagnostic", () => {
     const dir = newProject(`${name}-emit-diagnostics`, {
       "src/steps.ts": steps,
-      "src/bad.ts": `import { type WorkflowContext, workflow } from "ratchet";
+      "src/bad.ts": `import { type WorkflowContext, workflow } from "ratchetjs";
 import { price } from "./steps.js";
 
 export const bad = workflow(async (ctx: WorkflowContext) => {
@@ -436,7 +436,7 @@ export const bad = workflow(async (ctx: WorkflowContext) => {
 });
 
 const typedSource = `import { EventEmitter } from "node:events";
-import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchet";
+import { type FunctionContext, fn, type WorkflowContext, workflow } from "ratchetjs";
 
 export const bump = fn(async (_ctx: FunctionContext, n: number) => n + 1);
 
@@ -611,7 +611,7 @@ describe("ratchetTsc's guards", () => {
 
     expect(added).toHaveLength(1);
     expect(ts6.flattenDiagnosticMessageText(added[0]!.messageText, "\n")).toMatch(
-      /^ratchet\/tsc cannot compile workflows with TypeScript 5\.8\.3: .+ 5\.9 and 6\.0\. No workflow was compiled\.\n {2}hint: /,
+      /^ratchetjs\/tsc cannot compile workflows with TypeScript 5\.8\.3: .+ 5\.9 and 6\.0\. No workflow was compiled\.\n {2}hint: /,
     );
     expect(added[0]!.category).toBe(ts6.DiagnosticCategory.Error);
     expect(readFileSync(join(dir, "dist/workflows.js"), "utf8")).not.toContain("$ratchet");

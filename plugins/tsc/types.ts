@@ -1,5 +1,5 @@
 /**
- * Type-aware checks for `ratchet/tsc`: which live variables have a type that cannot be
+ * Type-aware checks for `ratchetjs/tsc`: which live variables have a type that cannot be
  * persisted at a checkpoint. The syntactic checks of the compiler see `const g = () => 1`; these
  * see `const g = makeHandler()`.
  *

@@ -1,11 +1,11 @@
 /**
- * `ratchet/esbuild`: compiles Ratchet workflows in an esbuild build.
+ * `ratchetjs/esbuild`: compiles Ratchet workflows in an esbuild build.
  * docs/plugins.md has the whole setup.
  *
  * @example
  * ```js
  * import { build } from "esbuild";
- * import ratchet from "ratchet/esbuild";
+ * import ratchet from "ratchetjs/esbuild";
  *
  * await build({ entryPoints: ["src/main.ts"], bundle: true, plugins: [ratchet()] });
  * ```

@@ -1,6 +1,6 @@
 /**
  * The Ratchet bundler plugin: one unplugin factory that every bundler entry
- * (`ratchet/vite`, `ratchet/rollup`, `ratchet/esbuild`, `ratchet/webpack`, `ratchet/rspack`)
+ * (`ratchetjs/vite`, `ratchetjs/rollup`, `ratchetjs/esbuild`, `ratchetjs/webpack`, `ratchetjs/rspack`)
  * adapts in a few lines.
  *
  * It runs before the bundler's own TypeScript handling (`enforce: "pre"`): a module that may

@@ -87,7 +87,7 @@ describe("the plugin's transform", () => {
   it("lists every error in one message, located at the first", async () => {
     const id = "/app/flows.ts";
     const code = [
-      'import { workflow } from "ratchet";',
+      'import { workflow } from "ratchetjs";',
       "export const a = workflow(async (ctx) => helper(ctx));",
       "export const b = workflow(async (ctx) => {",
       "  return arguments.length;",
@@ -106,7 +106,7 @@ describe("the plugin's transform", () => {
   it("reports a warning through the bundler's warning and still compiles the workflow", async () => {
     const id = "/app/iterate.ts";
     const code = [
-      'import { fn, workflow } from "ratchet";',
+      'import { fn, workflow } from "ratchetjs";',
       "const f = fn(async () => 1);",
       "export const w = workflow(async (ctx, m: Map<string, number>) => {",
       "  const it = m.entries();",
@@ -137,12 +137,12 @@ describe("the plugin's transform", () => {
 });
 
 describe("the package's bundler entries", () => {
-  it("are reachable as ratchet/vite, /rollup, /esbuild, /webpack and /rspack", () => {
+  it("are reachable as ratchetjs/vite, /rollup, /esbuild, /webpack and /rspack", () => {
     // The built entries, the way a user's bundler config imports them.
     const script = `
       const shapes = {};
       for (const bundler of ["vite", "rollup", "esbuild", "webpack", "rspack"]) {
-        const plugin = (await import("ratchet/" + bundler)).default();
+        const plugin = (await import("ratchetjs/" + bundler)).default();
         shapes[bundler] = [plugin.name ?? null, typeof (plugin.apply ?? plugin.setup ?? plugin.transform)];
       }
       console.log(JSON.stringify(shapes));

@@ -1,12 +1,12 @@
 /**
- * `ratchet/rollup`: compiles Ratchet workflows in a Rollup build, before the plugin that strips TypeScript.
+ * `ratchetjs/rollup`: compiles Ratchet workflows in a Rollup build, before the plugin that strips TypeScript.
  * docs/plugins.md has the whole setup.
  *
  * @example
  * ```js
  * // rollup.config.mjs
  * import swc from "@rollup/plugin-swc";
- * import ratchet from "ratchet/rollup";
+ * import ratchet from "ratchetjs/rollup";
  *
  * export default { input: "src/main.ts", plugins: [ratchet(), swc()] };
  * ```

@@ -1,11 +1,11 @@
 /**
- * `ratchet/rspack`: compiles Ratchet workflows in an Rspack build, before its `builtin:swc-loader`.
+ * `ratchetjs/rspack`: compiles Ratchet workflows in an Rspack build, before its `builtin:swc-loader`.
  * docs/plugins.md has the whole setup.
  *
  * @example
  * ```js
  * // rspack.config.mjs
- * import ratchet from "ratchet/rspack";
+ * import ratchet from "ratchetjs/rspack";
  *
  * export default { plugins: [ratchet()], module: { rules: [{ test: /\.ts$/, loader: "builtin:swc-loader" }] } };
  * ```

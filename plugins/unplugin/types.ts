@@ -1,6 +1,6 @@
 /**
- * Options shared by every bundler entry of the Ratchet plugin (`ratchet/vite`, `ratchet/rollup`,
- * `ratchet/esbuild`, `ratchet/webpack`, `ratchet/rspack`).
+ * Options shared by every bundler entry of the Ratchet plugin (`ratchetjs/vite`, `ratchetjs/rollup`,
+ * `ratchetjs/esbuild`, `ratchetjs/webpack`, `ratchetjs/rspack`).
  *
  * @module
  */

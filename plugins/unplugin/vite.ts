@@ -1,12 +1,12 @@
 /**
- * `ratchet/vite`: compiles Ratchet workflows in a Vite build, the Vite dev server and Vitest.
+ * `ratchetjs/vite`: compiles Ratchet workflows in a Vite build, the Vite dev server and Vitest.
  * docs/plugins.md has the whole setup.
  *
  * @example
  * ```js
  * // vite.config.ts
  * import { defineConfig } from "vite";
- * import ratchet from "ratchet/vite";
+ * import ratchet from "ratchetjs/vite";
  *
  * export default defineConfig({ plugins: [ratchet()] });
  * ```

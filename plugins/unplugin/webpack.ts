@@ -1,11 +1,11 @@
 /**
- * `ratchet/webpack`: compiles Ratchet workflows in a webpack build, before the loader that strips TypeScript.
+ * `ratchetjs/webpack`: compiles Ratchet workflows in a webpack build, before the loader that strips TypeScript.
  * docs/plugins.md has the whole setup.
  *
  * @example
  * ```js
  * // webpack.config.mjs
- * import ratchet from "ratchet/webpack";
+ * import ratchet from "ratchetjs/webpack";
  *
  * export default { plugins: [ratchet()], module: { rules: [{ test: /\.ts$/, loader: "swc-loader" }] } };
  * ```

@@ -38,7 +38,7 @@ async function bundle(entry: string, outName: string, options?: RatchetPluginOpt
   return outfile;
 }
 
-describe("ratchet/esbuild", () => {
+describe("ratchetjs/esbuild", () => {
   it("bundles the app for Node; its workflows run, with errors mapped to the .ts lines", async () => {
     expectAppRan(runBundle(await bundle("main.ts", "main.mjs")));
   });
@@ -69,7 +69,7 @@ describe("ratchet/esbuild", () => {
 
   it("compiles .js and .mts modules by default and never looks inside node_modules", async () => {
     const flow = (name: string) =>
-      `import { workflow } from "ratchet";\n` +
+      `import { workflow } from "ratchetjs";\n` +
       `export const ${name} = workflow({ name: "${name}" }, async (ctx) => ctx.runId);\n`;
     const files: Record<string, string> = {
       "app/plain.js": flow("plainJs"),

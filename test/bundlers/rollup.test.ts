@@ -44,7 +44,7 @@ async function bundle(input: string, warnings: RollupLog[] = []) {
   return join(outDir, `${name}-out`, `${name}.js`);
 }
 
-describe("ratchet/rollup", () => {
+describe("ratchetjs/rollup", () => {
   it("bundles the app for Node; its workflows run, with errors mapped to the .ts lines", async () => {
     const warnings: RollupLog[] = [];
     const file = await bundle(fixture("main.ts"), warnings);
@@ -74,7 +74,7 @@ describe("ratchet/rollup", () => {
     writeFileSync(
       input,
       [
-        'import { fn, workflow } from "ratchet";',
+        'import { fn, workflow } from "ratchetjs";',
         "const count = fn(async () => 1);",
         "export const drain = workflow(async (ctx, m: Map<string, number>) => {",
         "  const entries = m.entries();",

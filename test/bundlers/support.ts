@@ -15,7 +15,7 @@ export const fixture = (name: string): string => join(fixtureDir, name);
 
 /**
  * A fresh output folder under the git-ignored test-artifacts/, inside the repository so that a
- * bundle that leaves "ratchet" external still finds it by self-reference.
+ * bundle that leaves "ratchetjs" external still finds it by self-reference.
  */
 export function outputDir(bundler: string): string {
   mkdirSync(join(repoRoot, "test-artifacts"), { recursive: true });

@@ -57,7 +57,7 @@ function ssrBuild(entry: string) {
   );
 }
 
-describe("ratchet/vite in a build", () => {
+describe("ratchetjs/vite in a build", () => {
   it("builds an SSR bundle for Node whose workflows run, with errors mapped to the .ts lines", async () => {
     await ssrBuild("main.ts");
 
@@ -76,7 +76,7 @@ describe("ratchet/vite in a build", () => {
   });
 });
 
-describe("ratchet/vite in the dev server", () => {
+describe("ratchetjs/vite in the dev server", () => {
   let server: ViteDevServer;
 
   beforeAll(async () => {

@@ -7,7 +7,7 @@ const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
 /**
  * Vitest global setup: compile dist/ once before any test runs, so the tests that spawn
- * `node --import ratchet/register` or pack the package use today's sources. It runs tsc
+ * `node --import ratchetjs/register` or pack the package use today's sources. It runs tsc
  * directly rather than `npm run build`, whose `rm -rf dist` is not needed here.
  */
 export default function buildDist(): void {

@@ -1,16 +1,16 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { transform } from "ratchet/compiler";
+import { transform } from "ratchetjs/compiler";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
 /**
  * Compile a worker script with workflows (TypeScript importing only packages, no relative
  * modules) to JavaScript that plain `node` runs, for tests and benchmarks that start many
- * processes: through `ratchet/register` a process takes most of a second to start (it loads
+ * processes: through `ratchetjs/register` a process takes most of a second to start (it loads
  * TypeScript), compiled a tenth of that. The file goes to the git-ignored test-artifacts/,
- * inside the package, so its `import "ratchet"` resolves to this package's dist/.
+ * inside the package, so its `import "ratchetjs"` resolves to this package's dist/.
  */
 export function compileWorker(source: URL): { readonly path: string; remove(): void } {
   const filename = fileURLToPath(source);

@@ -1,6 +1,6 @@
 /**
  * One process of the crash-safety test (test/crash-safety.test.ts). The test compiles this
- * file once with `ratchet/compiler` and runs the JavaScript with plain `node`, so a process
+ * file once with `ratchetjs/compiler` and runs the JavaScript with plain `node`, so a process
  * starts in about a tenth of a second and hundreds of them can be killed within seconds.
  *
  * Environment:
@@ -11,7 +11,7 @@
  * Prints `ready` once its store is open, then `c` after every checkpoint it commits. It
  * runs until it is killed.
  */
-import { createEngine, type FunctionContext, fn, type StorageAdapter, workflow } from "ratchet";
+import { createEngine, type FunctionContext, fn, type StorageAdapter, workflow } from "ratchetjs";
 
 /** One step: a little time inside it, then a number only the right inputs give. */
 const mix = fn(
@@ -38,8 +38,8 @@ const store = JSON.parse(process.env.RATCHET_STORE!) as
   | { kind: "postgres"; url: string; schema: string };
 const storage: StorageAdapter =
   store.kind === "sqlite"
-    ? (await import("ratchet/adapters/sqlite")).sqlite({ path: store.path })
-    : (await import("ratchet/adapters/postgres")).postgres({
+    ? (await import("ratchetjs/adapters/sqlite")).sqlite({ path: store.path })
+    : (await import("ratchetjs/adapters/postgres")).postgres({
         connectionString: store.url,
         schema: store.schema,
         maxConnections: 4,

@@ -1,4 +1,4 @@
-import type { StorageAdapter } from "ratchet";
+import type { StorageAdapter } from "ratchetjs";
 
 /**
  * A store that outlives the engines using it, as a database outlives processes: `close()`

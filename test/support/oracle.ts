@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { BatchError, createEngine, type FunctionContext, type Workflow } from "ratchet";
-import { memory } from "ratchet/adapters/memory";
+import { BatchError, createEngine, type FunctionContext, type Workflow } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
 import { durable } from "./durable-store.js";
 import { stepLog } from "./steps.js";
 
@@ -37,7 +37,7 @@ export interface LoadedCase {
   readonly plain: PlainBody;
 }
 
-const header = `import { workflow } from "ratchet";
+const header = `import { workflow } from "ratchetjs";
 import { add, echo, boom } from ${JSON.stringify(stepsModule)};
 `;
 

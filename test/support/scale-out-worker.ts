@@ -23,8 +23,8 @@
  */
 
 import pg from "pg";
-import { createEngine, type FunctionContext, fn, workflow } from "ratchet";
-import { postgres } from "ratchet/adapters/postgres";
+import { createEngine, type FunctionContext, fn, workflow } from "ratchetjs";
+import { postgres } from "ratchetjs/adapters/postgres";
 
 const url = process.env.DATABASE_URL!;
 const schema = process.env.RATCHET_SCHEMA!;

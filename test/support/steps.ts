@@ -1,4 +1,4 @@
-import { FatalError, type FunctionContext, fn } from "ratchet";
+import { FatalError, type FunctionContext, fn } from "ratchetjs";
 
 /** Every call of the steps below, in order: the oracle compares these sequences. */
 export const stepLog: string[] = [];
