@@ -28,6 +28,7 @@ import {
 /** The idempotency-key prefix that marks a run started by `ctx.child`. */
 const CHILD_KEY = "child:";
 
+import { type Logger, stderrLogger } from "./logger.js";
 import { delay } from "./retry.js";
 import { deserialize, serialize, serializeOrExplain } from "./serialization.js";
 import { type WebhookSource, Webhooks } from "./webhooks.js";
@@ -83,6 +84,11 @@ export interface EngineOptions {
    * `{ secret, scheme?, tolerance?, maxBodyBytes?, eventType? }`.
    */
   readonly webhooks?: Readonly<Record<string, WebhookSource>>;
+  /**
+   * Where the engine reports what operators must know (storage errors, lost leases, parked
+   * runs, exhausted retries): any pino-style logger. Default: warnings and errors to stderr.
+   */
+  readonly logger?: Logger;
 }
 
 /** What `engine.emit` did. */
@@ -208,11 +214,11 @@ class RatchetEngine implements Engine {
   readonly leaseMs: number;
   readonly onCheckpoint: ((event: CheckpointEvent) => void) | undefined;
   readonly clock: Clock;
+  readonly logger: Logger;
   closing = false;
   readonly #unsubscribe: (() => void)[] = [];
 
   readonly #byName = new Map<string, Workflow>();
-  readonly #byVersion = new Map<string, Workflow>();
   readonly #worker: Required<WorkerOptions> | undefined;
   readonly #executing = new Map<string, Promise<ExecutionOutcome>>();
   readonly #ready: Promise<void>;
@@ -231,6 +237,7 @@ class RatchetEngine implements Engine {
     this.storage = options.storage;
     this.onCheckpoint = options.onCheckpoint;
     this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? stderrLogger;
     for (const definition of (options.workflows ?? []) as readonly Workflow[]) {
       if (!definition || typeof definition.name !== "string" || !("compiled" in definition)) {
         throw new DefinitionError(
@@ -242,8 +249,6 @@ class RatchetEngine implements Engine {
         throw new DefinitionError(`createEngine: two workflows are named "${definition.name}".`);
       }
       this.#byName.set(definition.name, definition);
-      if (definition.compiled)
-        this.#byVersion.set(definition.compiled.manifest.version, definition);
     }
     this.#webhooks = new Webhooks(options.webhooks ?? {}, {
       clock: this.clock,
@@ -422,9 +427,9 @@ class RatchetEngine implements Engine {
           if (stored) await this.notifyParent(stored);
         })
         .catch((error: unknown) => {
-          console.error(
-            `[ratchet] handing child run ${run.id}'s result to its parent failed:`,
-            error,
+          this.logger.error(
+            { runId: run.id, error },
+            "handing a child run's result to its parent failed",
           );
         });
     }
@@ -488,8 +493,11 @@ class RatchetEngine implements Engine {
       return;
     }
     if (this.storage.subscribe) this.#unsubscribe.push(this.storage.subscribe(() => this.#wake()));
-    const versions = [...this.#byVersion.keys()];
-    const workflows = [...new Set([...this.#byVersion.values()].map((d) => d.name))];
+    // Same-shaped workflows share a version hash, so a run is matched on its workflow's name
+    // and then its version — never on the hash alone.
+    const compiled = [...this.#byName.values()].filter((d) => d.compiled);
+    const versions = [...new Set(compiled.map((d) => d.compiled!.manifest.version))];
+    const workflows = compiled.map((d) => d.name);
     while (!this.closing) {
       const capacity = worker.maxConcurrentRuns - this.#executing.size;
       if (capacity > 0 && workflows.length > 0) {
@@ -503,13 +511,14 @@ class RatchetEngine implements Engine {
             versions,
           });
           for (const run of claimed) {
-            const definition = this.#byVersion.get(run.version);
-            if (definition) this.#execute(run, definition);
+            const definition = this.#byName.get(run.workflow);
+            if (definition?.compiled?.manifest.version === run.version)
+              this.#execute(run, definition);
             else await this.storage.releaseLease(run.id, this.owner);
           }
         } catch (error) {
           // A storage hiccup must not kill the worker; report and try again next round.
-          console.error("[ratchet] claiming runnable runs failed:", error);
+          this.logger.error({ error }, "claiming runnable runs failed");
         }
       }
       if (this.closing) break;
@@ -543,7 +552,7 @@ class RatchetEngine implements Engine {
     try {
       await this.storage.renewLeases(this.owner, held, this.leaseMs);
     } catch (error) {
-      console.error("[ratchet] renewing leases failed:", error);
+      this.logger.error({ runIds: held, error }, "renewing leases failed");
     }
   }
 

@@ -62,6 +62,7 @@ export {
   WorkflowNotCompiledError,
 } from "./errors.js";
 export type { CheckpointEvent } from "./executor.js";
+export { type Logger, stderrLogger } from "./logger.js";
 export type { CheckpointInfo, MachineManifest } from "./machine.js";
 export { type ClassSerializer, registerClass } from "./serialization.js";
 export type {
