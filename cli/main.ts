@@ -1,75 +1,101 @@
 /**
- * The `ratchet` command.
+ * The `ratchet` command: one commander program, one file per command.
  *
- *   ratchet check <files…>             report the compiler's diagnostics; exit 1 on any error
- *   ratchet compile <file> [--manifest] print the compiled module (or its manifests as JSON)
+ *   ratchet check [paths…]                 compiler diagnostics (check.ts)
+ *   ratchet compile <file> [--manifest]    the compiled module (compile.ts)
  *
+ * Global options, accepted before or after the command: `--db <sqlite path | postgres url>`
+ * (default: the RATCHET_DB environment variable) and `--json`.
  * @module
  */
 import { readFileSync } from "node:fs";
-import { relative } from "node:path";
-import { parseArgs } from "node:util";
-import { formatDiagnostic, transform } from "../compiler/index.js";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, CommanderError } from "commander";
+import { checkCommand } from "./check.js";
+import { compileCommand } from "./compile.js";
+import { CliError } from "./errors.js";
 
-const usage = `Usage:
-  ratchet check <files…>              report diagnostics for workflow files; exit 1 on any error
-  ratchet compile <file> [--manifest] print the compiled JavaScript, or the manifests as JSON
-  ratchet --help`;
+/** Options every command accepts. */
+export interface GlobalOptions {
+  /** The store: a SQLite file path or a `postgres://` URL. */
+  readonly db?: string;
+  /** Print one JSON document instead of text. */
+  readonly json?: boolean;
+}
 
-function compileFile(file: string) {
-  let code: string;
-  try {
-    code = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+/** What a command's action reports back besides its output. */
+export interface CommandResult {
+  exitCode: number;
+}
+
+/** This package's version, read from its package.json (two levels up in dist/, one in source). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === "ratchetjs" && pkg.version) return pkg.version;
+    } catch {
+      // not here: look one directory up
+    }
+    dir = dirname(dir);
   }
-  return transform(code, { filename: relative(process.cwd(), file) || file });
+  return "unknown";
+}
+
+/** The program, its commands wired in; `result` receives the exit code of a failed check. */
+function createProgram(result: CommandResult): Command {
+  const program = new Command("ratchet")
+    .description("Durable workflows for TypeScript: check and compile workflows, inspect runs.")
+    .version(packageVersion(), "-v, --version", "print the version")
+    .helpOption("-h, --help", "show help for a command")
+    .option("--db <url>", "the store: a SQLite file path or a postgres:// URL (env RATCHET_DB)")
+    .option("--json", "print one JSON document instead of text")
+    .showSuggestionAfterError()
+    .configureOutput({
+      writeOut: (text) => console.log(text.trimEnd()),
+      writeErr: (text) => console.error(text.trimEnd()),
+    })
+    .exitOverride();
+  for (const command of [checkCommand(result), compileCommand(result)]) {
+    program.addCommand(command);
+  }
+  // Subcommands throw instead of exiting too, and share the output settings.
+  const inherit = (command: Command) => {
+    for (const sub of command.commands) {
+      sub.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError();
+      inherit(sub);
+    }
+  };
+  inherit(program);
+  return program;
 }
 
 /** Run the CLI with these arguments; resolves to the process exit code. */
-export function main(argv: readonly string[]): number {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: { manifest: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-    });
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${usage}`);
+export async function main(argv: readonly string[]): Promise<number> {
+  const result: CommandResult = { exitCode: 0 };
+  const program = createProgram(result);
+  if (argv.length === 0) {
+    console.error(program.helpInformation().trimEnd());
     return 2;
   }
-  const [command, ...files] = parsed.positionals;
-  if (parsed.values.help || !command) {
-    console.log(usage);
-    return command || parsed.values.help ? 0 : 2;
-  }
   try {
-    if (command === "check") {
-      if (files.length === 0) throw new Error("ratchet check needs at least one file");
-      let errors = 0;
-      let workflows = 0;
-      for (const file of files) {
-        const out = compileFile(file);
-        workflows += out.workflows.length;
-        for (const d of out.diagnostics) {
-          if (d.severity === "error") errors++;
-          console.error(formatDiagnostic(d));
-        }
-      }
-      console.log(`${files.length} file(s), ${workflows} workflow(s) compiled, ${errors} error(s)`);
-      return errors > 0 ? 1 : 0;
-    }
-    if (command === "compile") {
-      if (files.length !== 1) throw new Error("ratchet compile takes exactly one file");
-      const out = compileFile(files[0]!);
-      for (const d of out.diagnostics) console.error(formatDiagnostic(d));
-      console.log(parsed.values.manifest ? JSON.stringify(out.workflows, null, 2) : out.code);
-      return out.diagnostics.some((d) => d.severity === "error") ? 1 : 0;
-    }
-    throw new Error(`unknown command "${command}"`);
+    await program.parseAsync([...argv], { from: "user" });
+    return result.exitCode;
   } catch (error) {
-    console.error(`ratchet: ${(error as Error).message}\n\n${usage}`);
-    return 2;
+    if (error instanceof CommanderError) {
+      // Help and --version "exit" with 0; a usage mistake (already printed) with 2.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof CliError) {
+      console.error(`ratchet: ${error.message}`);
+      return error.exitCode;
+    }
+    console.error(`ratchet: ${(error as Error)?.message ?? String(error)}`);
+    return 1;
   }
 }
