@@ -167,8 +167,8 @@ describe("diagnostics", () => {
       DiagnosticCodes.forbiddenConstruct,
     ],
     [
-      "a step in an optional call",
-      "g?.(await ctx.step(f));",
+      "a step in the arguments of a call whose function the arguments may change",
+      "let g = () => 1; const h = () => { g = () => 2; }; g(h(), await ctx.step(f));",
       DiagnosticCodes.unsupportedAwaitPosition,
     ],
     [

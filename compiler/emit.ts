@@ -49,6 +49,10 @@ function functionName(name: string): string {
   return reserved || /^\d/.test(clean) ? `workflow_${clean}` : clean;
 }
 
+function containsFunction(node: ts.Node): boolean {
+  return ts.isFunctionLike(node) || (ts.forEachChild(node, containsFunction) ?? false);
+}
+
 function mapped<T extends ts.Node>(node: T, original: ts.Node): T {
   return ts.setSourceMapRange(node, original);
 }
@@ -138,8 +142,21 @@ export function emitMachine(
         ];
       case "durable": {
         const checkpoint = manifest.checkpoints[t.checkpoint - 1]!;
+        // An inline step may write workflow variables while it runs: the runtime reads the
+        // live variables through getters after the step, so the frame holds what it left.
+        const readAfter = containsFunction(t.call);
         const live = f.createObjectLiteralExpression(
-          checkpoint.live.map((name) => f.createShorthandPropertyAssignment(name)),
+          checkpoint.live.map((name) =>
+            readAfter
+              ? f.createGetAccessorDeclaration(
+                  undefined,
+                  name,
+                  [],
+                  undefined,
+                  f.createBlock([f.createReturnStatement(id(name))]),
+                )
+              : f.createShorthandPropertyAssignment(name),
+          ),
         );
         const request = f.createArrayLiteralExpression([num(t.checkpoint), t.call, live]);
         return [

@@ -12,7 +12,7 @@ import type {
 } from "./ir.js";
 import { bindingToAssignmentTarget } from "./patterns.js";
 import { type Binding, resolveScopes, type ScopeInfo } from "./scopes.js";
-import { isFunctionValue, skipOuterExpressions } from "./syntax.js";
+import { boundNames, isFunctionValue, skipOuterExpressions } from "./syntax.js";
 import type { DurableAwait, Validation } from "./validate.js";
 
 const f = ts.factory;
@@ -86,10 +86,18 @@ class Exploder {
   readonly durableByAwait: Map<ts.AwaitExpression, DurableAwait>;
   readonly durableStarts: number[];
   readonly ctxName: string;
+  /** Bindings of the body that a nested function refers to: a call may change them. */
+  readonly capturedByFunctions = new Set<Binding>();
+  /** Names outside the body declared by `let`, `var`, a parameter or a `catch`. */
+  readonly outerMutables = new Set<string>();
   region = -1;
   part: Block["part"] = undefined;
   cur!: Block;
   tempCount = 0;
+  /** Optional-chain links already tested by `optionalChain`. */
+  readonly optionalDone = new Set<ts.Node>();
+  /** Expressions already evaluated into a temporary, by the node they stood for. */
+  readonly replaced = new Map<ts.Node, ts.Expression>();
   /** Jump targets found while rewriting the current item. */
   pendingJumps: number[] = [];
 
@@ -105,6 +113,37 @@ class Exploder {
     this.names = machineNames(body, sourceFile);
     this.ctxName = validation.ctxName ?? `ratchet$ctx`;
     this.scopes = resolveScopes(body);
+    const visit = (n: ts.Node, nested: boolean): void => {
+      if (ts.isIdentifier(n)) {
+        const binding = this.scopes.references.get(n);
+        if (binding && nested) this.capturedByFunctions.add(binding);
+        return;
+      }
+      ts.forEachChild(n, (c) => visit(c, nested || ts.isFunctionLike(n) || ts.isClassLike(n)));
+    };
+    ts.forEachChild(body, (c) => visit(c, false));
+    // Variables of the module (or of functions around the workflow) that code may change;
+    // any other outer name is an import, a constant or a global.
+    const collectMutable = (n: ts.Node): void => {
+      if (n === body) return;
+      if (
+        (ts.isVariableDeclarationList(n) &&
+          (n.flags & (ts.NodeFlags.Const | ts.NodeFlags.Using)) === 0) ||
+        ts.isParameter(n) ||
+        ts.isCatchClause(n)
+      ) {
+        const names = ts.isVariableDeclarationList(n)
+          ? n.declarations.flatMap((d) => boundNames(d.name))
+          : ts.isParameter(n)
+            ? boundNames(n.name)
+            : n.variableDeclaration
+              ? boundNames(n.variableDeclaration.name)
+              : [];
+        for (const name of names) this.outerMutables.add(name);
+      }
+      ts.forEachChild(n, collectMutable);
+    };
+    collectMutable(sourceFile);
   }
 
   // ---- setup -------------------------------------------------------------------------
@@ -352,6 +391,8 @@ class Exploder {
     const native = { loops: 0, switches: 0, labels: [] as string[] };
     const visit = (n: ts.Node, inFunction: boolean): ts.Node | ts.Node[] => {
       if (ts.isTypeNode(n)) return n;
+      const replaced = this.replaced.get(n);
+      if (replaced) return replaced;
       if (ts.isIdentifier(n)) {
         const slot = this.slotOf(n);
         return slot && slot !== n.text ? ts.setTextRange(f.createIdentifier(slot), n) : n;
@@ -1019,7 +1060,13 @@ class Exploder {
    * With `discard`, the value is not needed.
    */
   expression(node: ts.Expression, discard = false): ts.Expression | undefined {
+    const replaced = this.replaced.get(node);
+    if (replaced) return replaced;
     if (!this.containsDurable(node)) return this.rewrite(node);
+    if (ts.isOptionalChain(node)) {
+      const chain = this.optionalChain(node);
+      if (chain) return chain;
+    }
     const site = this.durableAt(node);
     if (site) {
       if (discard) {
@@ -1066,15 +1113,12 @@ class Exploder {
     }
     if (ts.isCallExpression(node) || ts.isNewExpression(node)) return this.call(node);
     if (ts.isPropertyAccessExpression(node)) {
-      if (node.questionDotToken && this.containsDurable(node.name)) return this.unsupported(node);
       const object = this.expression(node.expression)!;
       return node.questionDotToken
         ? f.createPropertyAccessChain(object, node.questionDotToken, node.name)
         : f.createPropertyAccessExpression(object, node.name);
     }
     if (ts.isElementAccessExpression(node)) {
-      if (node.questionDotToken && this.containsDurable(node.argumentExpression))
-        return this.unsupported(node);
       const [object, key] = this.operands([node.expression, node.argumentExpression]);
       return node.questionDotToken
         ? f.createElementAccessChain(object!, node.questionDotToken, key!)
@@ -1104,9 +1148,13 @@ class Exploder {
   /**
    * Explode a list of operands evaluated left to right. An operand evaluated before a later
    * durable await is kept in a temporary unless re-reading it after the await gives the same
-   * value (a literal, or a variable the later operands do not assign).
+   * value (see `isStable`). A spread is evaluated where it stands: an array spread is copied
+   * into a temporary array, an object spread (`objectSpreads`: indexes) into an object.
    */
-  operands(list: readonly ts.Expression[]): ts.Expression[] {
+  operands(
+    list: readonly ts.Expression[],
+    objectSpreads: ReadonlySet<number> = new Set(),
+  ): ts.Expression[] {
     let last = -1;
     list.forEach((e, i) => {
       if (this.containsDurable(e)) last = i;
@@ -1114,21 +1162,36 @@ class Exploder {
     return list.map((operand, i) => {
       if (i > last) return this.rewrite(operand);
       const value = this.expression(operand)!;
-      if (i === last || this.isStable(operand, list.slice(i + 1, last + 1))) return value;
-      if (ts.isSpreadElement(operand)) {
-        const temp = this.newTemp(operand.expression);
-        this.assign(temp, (value as ts.SpreadElement).expression);
-        return f.createSpreadElement(temp);
+      if (ts.isSpreadElement(operand) || objectSpreads.has(i)) {
+        if (i === last) return value;
+        // The spread iterates (or copies the properties of) its value now, not after the await.
+        const spread = ts.isSpreadElement(operand) ? (value as ts.SpreadElement).expression : value;
+        const temp = this.newTemp(ts.isSpreadElement(operand) ? operand.expression : operand);
+        this.assign(
+          temp,
+          ts.isSpreadElement(operand)
+            ? f.createArrayLiteralExpression([f.createSpreadElement(spread)])
+            : f.createObjectLiteralExpression([f.createSpreadAssignment(spread)]),
+        );
+        return ts.isSpreadElement(operand) ? f.createSpreadElement(temp) : temp;
       }
+      if (i === last || this.isStable(operand, list.slice(i + 1, last + 1))) return value;
       const temp = this.newTemp(operand);
       this.assign(temp, value);
       return temp;
     });
   }
 
+  /**
+   * Whether reading `operand` after the `later` operands have run gives the value it had
+   * before them: a literal, a hole, a constant, or a variable that the later operands do not
+   * assign — neither directly nor by calling code (a nested function, an inline step, a
+   * module's function) that may write it.
+   */
   isStable(operand: ts.Expression, later: readonly ts.Expression[]): boolean {
     const inner = skipOuterExpressions(operand);
     if (
+      ts.isOmittedExpression(inner) ||
       ts.isLiteralExpression(inner) ||
       inner.kind === ts.SyntaxKind.TrueKeyword ||
       inner.kind === ts.SyntaxKind.FalseKeyword ||
@@ -1145,27 +1208,13 @@ class Exploder {
     ) {
       return true;
     }
-    if (!binding) return true;
-    const name = inner.text;
-    const assigns = (n: ts.Node): boolean => {
-      if (
-        ts.isBinaryExpression(n) &&
-        n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
-        n.operatorToken.kind <= ts.SyntaxKind.LastAssignment
-      ) {
-        if (ts.isIdentifier(n.left) && n.left.text === name) return true;
-      }
-      if (
-        (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
-        ts.isIdentifier(n.operand) &&
-        n.operand.text === name
-      ) {
-        const op = n.operator;
-        if (op === ts.SyntaxKind.PlusPlusToken || op === ts.SyntaxKind.MinusMinusToken) return true;
-      }
-      return ts.forEachChild(n, assigns) ?? false;
-    };
-    return !later.some(assigns);
+    if (later.some((n) => assignsName(n, inner.text))) return false;
+    // Code that runs during a call may write a variable a function can see: any variable
+    // of the body a nested function refers to, and any variable of the module.
+    const reachable = binding
+      ? this.capturedByFunctions.has(binding)
+      : this.outerMutables.has(inner.text);
+    return !(reachable && later.some(mayRunCode));
   }
 
   /**
@@ -1202,7 +1251,8 @@ class Exploder {
   binary(node: ts.BinaryExpression, discard: boolean): ts.Expression | undefined {
     const op = node.operatorToken.kind;
     if (op === ts.SyntaxKind.CommaToken) {
-      this.expression(node.left, true);
+      // The left operand runs for its effects, before the right one.
+      this.expressionStatement(node.left);
       return this.expression(node.right, discard);
     }
     if (
@@ -1291,10 +1341,17 @@ class Exploder {
   }
 
   call(node: ts.CallExpression | ts.NewExpression): ts.Expression {
-    if (ts.isCallExpression(node) && node.questionDotToken) return this.unsupported(node);
-    let callee: ts.Expression;
+    const args = [...(node.arguments ?? [])];
+    const make = (callee: ts.Expression, values: ts.Expression[]): ts.Expression => {
+      if (ts.isNewExpression(node)) return f.createNewExpression(callee, undefined, values);
+      // An optional call whose link was tested by `optionalChain` calls plainly.
+      return node.questionDotToken && !this.optionalDone.has(node)
+        ? f.createCallChain(callee, node.questionDotToken, undefined, values)
+        : f.createCallExpression(callee, undefined, values);
+    };
     if (this.containsDurable(node.expression)) {
       const inner = skipOuterExpressions(node.expression);
+      let callee: ts.Expression;
       if (ts.isPropertyAccessExpression(inner) && !inner.questionDotToken) {
         // The object is evaluated first; the method is looked up on it at the call.
         const object = this.expression(inner.expression)!;
@@ -1304,20 +1361,143 @@ class Exploder {
       } else {
         callee = this.expression(node.expression)!;
       }
-    } else {
-      // The callee is evaluated after the arguments' awaits: a function cannot be persisted.
-      callee = node.expression;
+      return make(callee, this.operands(args));
     }
-    const args = this.operands([...(node.arguments ?? [])]);
-    const rewrittenCallee = this.containsDurable(node.expression) ? callee : this.rewrite(callee);
-    return ts.isCallExpression(node)
-      ? f.createCallExpression(rewrittenCallee, undefined, args)
-      : f.createNewExpression(rewrittenCallee, undefined, args);
+    // JavaScript reads the callee before the arguments; a function cannot be persisted
+    // across their checkpoints, so it is read at the call — which is the same value when
+    // the arguments cannot change it. Its object (and key) are kept when they could.
+    const callee =
+      this.replaced.get(node.expression) ?? this.calleeReadAfter(node.expression, args);
+    return make(callee, this.operands(args));
+  }
+
+  /**
+   * The callee of a call whose arguments hold a durable await, to be read at the call: a
+   * variable the arguments cannot assign, or a member of an object (and key) evaluated first.
+   * A variable the arguments may change is reported: reading it later would call another
+   * function than JavaScript does.
+   */
+  calleeReadAfter(expression: ts.Expression, args: readonly ts.Expression[]): ts.Expression {
+    const inner = skipOuterExpressions(expression);
+    const keep = (part: ts.Expression): ts.Expression => {
+      if (this.isStable(part, args)) return this.rewrite(part);
+      const temp = this.newTemp(part);
+      this.assign(temp, this.rewrite(part));
+      return temp;
+    };
+    if (ts.isPropertyAccessExpression(inner)) {
+      const object = keep(inner.expression);
+      return inner.questionDotToken
+        ? f.createPropertyAccessChain(object, inner.questionDotToken, inner.name)
+        : f.createPropertyAccessExpression(object, inner.name);
+    }
+    if (ts.isElementAccessExpression(inner)) {
+      const object = keep(inner.expression);
+      const key = keep(inner.argumentExpression);
+      return inner.questionDotToken
+        ? f.createElementAccessChain(object, inner.questionDotToken, key)
+        : f.createElementAccessExpression(object, key);
+    }
+    if (
+      !this.isStable(inner, args) &&
+      !ts.isFunctionExpression(inner) &&
+      !ts.isArrowFunction(inner)
+    ) {
+      this.sink.report(
+        expression,
+        DiagnosticCodes.unsupportedAwaitPosition,
+        "The function called here may change while its arguments are evaluated, and a function cannot be persisted across the checkpoint in its arguments.",
+        "Await the argument first (const value = await ctx.step(…)), then make the call.",
+      );
+    }
+    return this.rewrite(expression);
+  }
+
+  /**
+   * An optional chain with a durable await to the right of one of its `?.` links: when the
+   * value before the link is nullish the whole chain is `undefined` and nothing to its right
+   * runs — the step included. Tests the leftmost such link and explodes the rest of the
+   * chain (again through here) only when the value is there. `undefined` when no link needs it.
+   */
+  optionalChain(node: ts.Expression): ts.Expression | undefined {
+    const end = node.getEnd();
+    let link:
+      | ts.PropertyAccessExpression
+      | ts.ElementAccessExpression
+      | ts.CallExpression
+      | undefined;
+    for (let n: ts.Expression = node; ; ) {
+      if (ts.isNonNullChain(n) || ts.isParenthesizedExpression(n)) {
+        if (ts.isParenthesizedExpression(n)) break;
+        n = n.expression;
+        continue;
+      }
+      if (
+        !(
+          ts.isPropertyAccessExpression(n) ||
+          ts.isElementAccessExpression(n) ||
+          ts.isCallExpression(n)
+        ) ||
+        !ts.isOptionalChain(n)
+      ) {
+        break;
+      }
+      const from = n.expression.getEnd();
+      if (
+        n.questionDotToken &&
+        !this.optionalDone.has(n) &&
+        this.durableStarts.some((p) => p >= from && p < end)
+      ) {
+        link = n;
+      }
+      n = n.expression;
+    }
+    if (!link) return undefined;
+    this.optionalDone.add(link);
+    const rest = [node];
+    let test: ts.Expression;
+    if (ts.isCallExpression(link)) {
+      // f?.(…) / o.m?.(…): test the function now, call it (read again) after the arguments.
+      if (this.containsDurable(link.expression)) return this.unsupported(link);
+      const callee = this.calleeReadAfter(link.expression, link.arguments);
+      this.replaced.set(link.expression, callee);
+      test = f.createEquality(callee, f.createNull());
+    } else {
+      const object = this.expression(link.expression)!;
+      let value = object;
+      if (!this.isStable(link.expression, rest)) {
+        const temp = this.newTemp(link.expression);
+        this.assign(temp, object);
+        value = temp;
+      }
+      this.replaced.set(link.expression, value);
+      test = f.createEquality(value, f.createNull());
+    }
+    const result = this.newTemp(node);
+    const whenNullish = this.newBlock();
+    const whenPresent = this.newBlock();
+    const join = this.newBlock();
+    this.cur.terminator = {
+      kind: "branch",
+      node: link,
+      test,
+      whenTrue: whenNullish.id,
+      whenFalse: whenPresent.id,
+    };
+    this.cur = whenNullish;
+    this.assign(result, f.createIdentifier("undefined"));
+    this.goto(join);
+    this.cur = whenPresent;
+    this.assign(result, this.expression(node)!);
+    this.goto(join);
+    this.cur = join;
+    return result;
   }
 
   objectLiteral(node: ts.ObjectLiteralExpression): ts.Expression {
     // Flatten to the operands evaluated in order (computed keys, values, spreads).
     const operands: ts.Expression[] = [];
+    const objectSpreads = new Set<number>();
     const slots: Array<(values: ts.Expression[]) => ts.ObjectLiteralElementLike> = [];
     for (const property of node.properties) {
       if (ts.isPropertyAssignment(property)) {
@@ -1336,6 +1516,7 @@ class Exploder {
         slots.push((v) => f.createPropertyAssignment(property.name.text, v[valueIndex]!));
       } else if (ts.isSpreadAssignment(property)) {
         const valueIndex = operands.push(property.expression) - 1;
+        objectSpreads.add(valueIndex);
         slots.push((v) => f.createSpreadAssignment(v[valueIndex]!));
       } else {
         if (this.containsDurable(property))
@@ -1344,7 +1525,7 @@ class Exploder {
         slots.push(() => rewritten);
       }
     }
-    const values = this.operands(operands);
+    const values = this.operands(operands, objectSpreads);
     return f.createObjectLiteralExpression(slots.map((make) => make(values)));
   }
 
@@ -1390,6 +1571,49 @@ class Exploder {
       finallyTargets: new Map([...this.#jumpTargets].map(([k, v]) => [k, [...v]])),
     };
   }
+}
+
+/** Whether `node` assigns the variable `name` (directly, by destructuring, `++` or `--`). */
+function assignsName(node: ts.Node, name: string): boolean {
+  const mentions = (target: ts.Node): boolean =>
+    (ts.isIdentifier(target) && target.text === name) ||
+    (ts.isShorthandPropertyAssignment(target) && target.name.text === name) ||
+    (ts.forEachChild(target, mentions) ?? false);
+  const visit = (n: ts.Node): boolean => {
+    if (
+      ts.isBinaryExpression(n) &&
+      n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
+      n.operatorToken.kind <= ts.SyntaxKind.LastAssignment &&
+      mentions(n.left)
+    ) {
+      return true;
+    }
+    if (
+      (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
+      (n.operator === ts.SyntaxKind.PlusPlusToken ||
+        n.operator === ts.SyntaxKind.MinusMinusToken) &&
+      mentions(n.operand)
+    ) {
+      return true;
+    }
+    if (ts.isFunctionLike(n)) return false;
+    return ts.forEachChild(n, visit) ?? false;
+  };
+  return visit(node);
+}
+
+/** Whether evaluating `node` may run other code: a call, `new`, a tagged template, an await. */
+function mayRunCode(node: ts.Node): boolean {
+  if (
+    ts.isCallExpression(node) ||
+    ts.isNewExpression(node) ||
+    ts.isTaggedTemplateExpression(node) ||
+    ts.isAwaitExpression(node)
+  ) {
+    return true;
+  }
+  if (ts.isFunctionLike(node)) return false;
+  return ts.forEachChild(node, mayRunCode) ?? false;
 }
 
 function compoundToBinary(op: ts.SyntaxKind): ts.BinaryOperator {

@@ -47,8 +47,6 @@ export function successorsOf(ir: MachineIR, block: Block): number[] {
     }
   }
   for (const item of block.items) out.push(...item.jumps);
-  const handler = handlerOf(ir, block);
-  if (handler) out.push(handler.block);
   return out;
 }
 
@@ -79,9 +77,27 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
   const successors = ir.blocks.map((b) => successorsOf(ir, b));
   const liveIn = ir.blocks.map(() => new Set<string>());
 
+  const handlers = ir.blocks.map((b) => handlerOf(ir, b));
+  // What an exception raised in the block needs: its handler's live-in, less the slot the
+  // machine's catch writes (the caught error, or the pending completion) before entering it.
+  const handlerLive = (block: Block): Set<string> => {
+    const handler = handlers[block.id];
+    if (!handler) return new Set();
+    const region = ir.regions[handler.region]!;
+    const written = handler.kind === "catch" ? region.catchSlot : region.completionSlot;
+    const live = new Set(liveIn[handler.block]!);
+    if (written) live.delete(written);
+    return live;
+  };
+
+  // An exception can be raised anywhere in a block — at its resume point (a failed step, a
+  // timed-out wait) and in any item, before that item's assignment happens — so the
+  // handler's needs join the live set before every item, not only at the block's end.
   const transfer = (block: Block): Set<string> => {
     const live = new Set<string>();
+    const onThrow = handlerLive(block);
     for (const s of successors[block.id]!) for (const name of liveIn[s]!) live.add(name);
+    for (const name of onThrow) live.add(name);
     const t = block.terminator;
     if (t.kind === "branch") usesIn(t.test, live);
     else if (t.kind === "durable") usesIn(t.call, live);
@@ -91,6 +107,7 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
       const item = block.items[i]!;
       for (const name of item.kills) live.delete(name);
       for (const node of item.uses) usesIn(node, live);
+      for (const name of onThrow) live.add(name);
     }
     return live;
   };

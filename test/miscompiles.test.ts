@@ -1,0 +1,142 @@
+import { describe, expect, it } from "vitest";
+import { load, type OracleCase, runCompiled, runPlain } from "./support/oracle.js";
+
+/**
+ * Programs the compiler once compiled wrongly without a word (issue 11), with their closest
+ * variants, against the oracle: same result or error and same step calls, uninterrupted and
+ * crashed-then-resumed after each checkpoint.
+ */
+const cases: Record<string, OracleCase> = {
+  // Exception edges at a resume point.
+  "a failed step leaves the variable it was assigned to as it was": {
+    params: "n",
+    body: `let decision = "none";
+try { decision = await ctx.step(boom, "no"); } catch {}
+return decision;`,
+    args: [1],
+  },
+  "code right after the await throws before the assignment": {
+    params: "n",
+    body: `let x = "before";
+try { x = JSON.parse(await ctx.step(echo, "{bad")); } catch (e) { return [x, e.name]; }
+return x;`,
+    args: [1],
+  },
+  "a failed step in a try with finally, the variable read in finally": {
+    params: "n",
+    body: `let x = n;
+const out = [];
+try {
+  try { x = await ctx.step(boom, "b"); } finally { out.push(x); }
+} catch (e) { out.push("caught " + x); }
+return out;`,
+    args: [3],
+  },
+  "a destructuring assignment from a failed step": {
+    params: "n",
+    body: `let a = 1, b = 2;
+try { [a, b] = await ctx.step(boom, "x"); } catch {}
+return [a, b];`,
+    args: [1],
+  },
+  // The comma operator.
+  "comma in a for initializer": {
+    params: "n",
+    body: `let i, t;
+const out = [];
+for (i = 0, t = await ctx.step(add, n, 1); i < 2; i++) out.push(i + t);
+return out;`,
+    args: [1],
+  },
+  "comma with side effects around an await": {
+    params: "n",
+    body: `let calls = 0;
+const v = (calls++, await ctx.step(add, n, 1), calls);
+const w = (calls += 10, await ctx.step(add, calls, 1));
+return [v, w, calls];`,
+    args: [1],
+  },
+
+  // Optional chains with awaits to the right.
+  "optional call with a nullish object": {
+    params: "n",
+    body: `const a = n > 0 ? null : { b: (x) => x };
+const r = a?.b(await ctx.step(add, n, 1));
+return [r, await ctx.step(echo, "end")];`,
+    args: [1],
+  },
+  "optional element access with a nullish object": {
+    params: "n",
+    body: `const a = n > 0 ? undefined : [1, 2];
+const r = a?.[await ctx.step(add, n, 0)];
+return [r, await ctx.step(echo, "end")];`,
+    args: [1],
+  },
+  "optional chain with a present object": {
+    params: "n",
+    body: `const a = n > 0 ? { c: [5, 6] } : null;
+const r = a?.c.concat(await ctx.step(add, n, 1));
+const s = a?.c[await ctx.step(add, n, 0)];
+const t = a?.c?.[await ctx.step(add, n, -1)];
+return [r, s, t];`,
+    args: [1],
+  },
+
+  // Evaluation order.
+  "an earlier operand mutated by a later call": {
+    params: "n",
+    body: `let total = 1;
+const bump = () => { total = 100; return 1; };
+const r = total + await ctx.step(add, bump(), n);
+return [r, total];`,
+    args: [1],
+  },
+  "a spread of an array grown by a later call": {
+    params: "n",
+    body: `const list = [1];
+const grow = () => { list.push(2); return 3; };
+const r = [...list, await ctx.step(add, grow(), n)];
+return r;`,
+    args: [1],
+  },
+  "a destructuring assignment inside a later operand": {
+    params: "n",
+    body: `let a = 1;
+const r = [a, ([a] = [5]), await ctx.step(add, a, n)];
+return [r, a];`,
+    args: [1],
+  },
+
+  // Array holes.
+  "array holes around an await": {
+    params: "n",
+    body: `const r = [, await ctx.step(add, n, 1), , 4];
+return [r.length, 0 in r, r[1], 2 in r];`,
+    args: [1],
+  },
+
+  // An inline step that writes a workflow variable.
+  "an inline step writes a workflow variable": {
+    params: "n",
+    body: `let x = n;
+await ctx.step("bump", async () => { x = 10; return 1; });
+const y = await ctx.step(add, x, 1);
+return [x, y];`,
+    args: [1],
+  },
+};
+
+describe("programs once miscompiled match the untransformed function", () => {
+  for (const [name, c] of Object.entries(cases)) {
+    it(name, async () => {
+      const { compiled, plain } = await load(c);
+      const expected = await runPlain(plain, c.args);
+      const { checkpoints, ...outcome } = await runCompiled(compiled, c.args);
+      expect(outcome).toStrictEqual(expected);
+      for (let k = 1; k <= checkpoints; k++) {
+        const { checkpoints: _, ...resumed } = await runCompiled(compiled, c.args, k);
+        expect(resumed, `crashed after checkpoint ${k} of ${checkpoints}`).toStrictEqual(expected);
+      }
+    });
+  }
+});
