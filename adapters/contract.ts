@@ -199,6 +199,35 @@ export interface RunQuery {
   readonly limit?: number;
 }
 
+/**
+ * One attempt of a step, kept for inspection when the engine records step history
+ * (`createEngine({ history: true })`). Not part of any run's state: losing it loses nothing.
+ */
+export interface StoredStep {
+  readonly runId: string;
+  /** The checkpoint the step belongs to (its stable id). */
+  readonly checkpoint: string;
+  /** The step's name. */
+  readonly name: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** Epoch milliseconds. */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  /** The serialized error, when the attempt threw (opaque to the adapter). */
+  readonly error: string | null;
+}
+
+/** Which runs {@link StorageAdapter.purge} deletes. */
+export interface PurgeOptions {
+  /** Only runs whose last commit (`updatedAt`) is before this time, in epoch milliseconds. */
+  readonly before: number;
+  /** Only runs with one of these statuses; the engine passes terminal statuses only. */
+  readonly statuses: readonly RunStatus[];
+  /** At most this many runs in one call; the caller calls again while it gets `limit`. */
+  readonly limit: number;
+}
+
 /** Options for {@link StorageAdapter.claimRunnable}. */
 export interface ClaimOptions {
   /** The claiming worker's id. */
@@ -305,6 +334,23 @@ export interface StorageAdapter {
    * version (`{ state: null, version: 0 }` for one never written).
    */
   loadSession?(sessionId: string): Promise<StoredSession>;
+  /**
+   * Optional (needed for `engine.purge` and retention): delete the runs matching `options`,
+   * oldest first, with their step history, and the session rows no remaining run refers
+   * to; the idempotency keys of deleted runs become free. Resolves to how many runs were
+   * deleted.
+   */
+  purge?(options: PurgeOptions): Promise<number>;
+  /**
+   * Optional (needed for `RunHandle.retry`): if the run is `failed`, make it `pending`
+   * again — error cleared, frame kept, lease released, `seq` bumped — so a worker resumes
+   * it from its last checkpoint. Resolves to whether it applied.
+   */
+  retry?(runId: string): Promise<boolean>;
+  /** Optional (needed for step history): store these step attempts. */
+  recordSteps?(steps: readonly StoredStep[]): Promise<void>;
+  /** Optional (needed for step history): a run's recorded step attempts, in the order recorded. */
+  listSteps?(runId: string): Promise<StoredStep[]>;
   /** Release resources. The adapter is not used afterwards. */
   close(): Promise<void>;
 }

@@ -4,12 +4,14 @@ import {
   type CommitOutcome,
   type Delivery,
   type NewRun,
+  type PurgeOptions,
   type RunQuery,
   type RunStatus,
   type StorageAdapter,
   StorageError,
   type StoredRun,
   type StoredSession,
+  type StoredStep,
   terminalStatuses,
 } from "../contract.js";
 
@@ -34,6 +36,7 @@ export class MemoryAdapter implements StorageAdapter {
   readonly #runs = new Map<string, MemoryRecord>();
   readonly #byIdempotencyKey = new Map<string, string>();
   readonly #sessions = new Map<string, { state: string; version: number }>();
+  readonly #steps = new Map<string, StoredStep[]>();
   #nextOrder = 0;
 
   /** Nothing to prepare; present for the contract. */
@@ -231,6 +234,58 @@ export class MemoryAdapter implements StorageAdapter {
   async loadSession(sessionId: string): Promise<StoredSession> {
     const stored = this.#sessions.get(sessionId);
     return stored === undefined ? { state: null, version: 0 } : { ...stored };
+  }
+
+  /** @inheritDoc */
+  async purge(options: PurgeOptions): Promise<number> {
+    const statuses = new Set(options.statuses);
+    const doomed = [...this.#runs.values()]
+      .filter(({ run }) => statuses.has(run.status) && run.updatedAt < options.before)
+      .sort((a, b) => a.run.updatedAt - b.run.updatedAt || a.order - b.order)
+      .slice(0, Math.max(0, options.limit));
+    const sessions = new Set<string>();
+    for (const { run } of doomed) {
+      this.#runs.delete(run.id);
+      this.#steps.delete(run.id);
+      if (run.idempotencyKey !== null) this.#byIdempotencyKey.delete(run.idempotencyKey);
+      if (run.sessionId !== null) sessions.add(run.sessionId);
+    }
+    for (const { run } of this.#runs.values()) {
+      if (run.sessionId !== null) sessions.delete(run.sessionId);
+    }
+    for (const id of sessions) this.#sessions.delete(id);
+    return doomed.length;
+  }
+
+  /** @inheritDoc */
+  async retry(runId: string): Promise<boolean> {
+    const record = this.#runs.get(runId);
+    if (record === undefined || record.run.status !== "failed") return false;
+    record.run = {
+      ...record.run,
+      status: "pending",
+      seq: record.run.seq + 1,
+      error: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      updatedAt: Date.now(),
+    };
+    return true;
+  }
+
+  /** @inheritDoc */
+  async recordSteps(steps: readonly StoredStep[]): Promise<void> {
+    for (const step of steps) {
+      if (!this.#runs.has(step.runId)) continue;
+      const list = this.#steps.get(step.runId) ?? [];
+      list.push({ ...step });
+      this.#steps.set(step.runId, list);
+    }
+  }
+
+  /** @inheritDoc */
+  async listSteps(runId: string): Promise<StoredStep[]> {
+    return (this.#steps.get(runId) ?? []).map((step) => ({ ...step }));
   }
 
   /** Nothing to release: the runs stay readable until the adapter is garbage. */

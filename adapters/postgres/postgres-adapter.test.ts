@@ -214,12 +214,14 @@ describe(`postgres adapter on ${db.label}`, () => {
     await old.close();
     // Back to version 1 as released: the runs table alone.
     await db.query(`DROP TABLE "${schema}".sessions`);
+    await db.query(`DROP TABLE "${schema}".steps`);
+    await db.query(`DROP INDEX "${schema}".runs_status_created, "${schema}".runs_session`);
     await db.query(`UPDATE "${schema}".schema_version SET version = 1`);
 
     const storage = fresh({ schema });
     await storage.init();
     expect(await db.query(`SELECT version FROM "${schema}".schema_version`)).toEqual([
-      { version: 2 },
+      { version: 3 },
     ]);
     expect(await storage.loadSession("s")).toEqual({ state: null, version: 0 });
     expect(
@@ -433,7 +435,7 @@ describe(`postgres adapter on ${db.label}`, () => {
     await adapters[0].createRun(newRun("r1"));
     expect(await adapters[4].loadRun("r1")).not.toBeNull();
     expect(await db.query(`SELECT id, version FROM "${schema}".schema_version`)).toEqual([
-      { id: 1, version: 2 },
+      { id: 1, version: 3 },
     ]);
     const objects = await db.query<{ relname: string }>(
       `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -446,6 +448,8 @@ describe(`postgres adapter on ${db.label}`, () => {
       "runs_created",
       "runs_idempotency_key",
       "runs_pkey",
+      "runs_session",
+      "runs_status_created",
       "runs_wait_event",
       "runs_wake",
       "runs_workflow_created",
@@ -453,6 +457,8 @@ describe(`postgres adapter on ${db.label}`, () => {
       "schema_version_pkey",
       "sessions",
       "sessions_pkey",
+      "steps",
+      "steps_run",
     ]);
   });
 
@@ -463,7 +469,7 @@ describe(`postgres adapter on ${db.label}`, () => {
     const init = fresh({ schema }).init();
     await expect(init).rejects.toBeInstanceOf(StorageError);
     await expect(init).rejects.toMatchObject({ code: "schema-too-new" });
-    await expect(init).rejects.toThrow(/version 99.*knows only up to 2.*Upgrade ratchet/s);
+    await expect(init).rejects.toThrow(/version 99.*knows only up to 3.*Upgrade ratchet/s);
     await expect(init).rejects.toThrow(schema);
   });
 

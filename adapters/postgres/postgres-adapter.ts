@@ -6,12 +6,14 @@ import {
   type CommitOutcome,
   type Delivery,
   type NewRun,
+  type PurgeOptions,
   type RunQuery,
   type RunStatus,
   type StorageAdapter,
   StorageError,
   type StoredRun,
   type StoredSession,
+  type StoredStep,
   terminalStatuses,
 } from "../contract.js";
 import {
@@ -74,6 +76,7 @@ const unleasedOrExpired = `(lease_expires_at IS NULL OR lease_expires_at <= ${no
 function statements(schema: string, notify: boolean) {
   const runs = `${quoteIdentifier(schema)}.runs`;
   const sessions = `${quoteIdentifier(schema)}.sessions`;
+  const steps = `${quoteIdentifier(schema)}.steps`;
   const tag = createHash("sha256").update(schema).digest("hex").slice(0, 12);
   const named =
     (key: string, text: string) =>
@@ -254,6 +257,56 @@ function statements(schema: string, notify: boolean) {
          wake_at = NULL, wait = NULL, wait_event = NULL
        WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')
        RETURNING id`,
+    ),
+    // Oldest first through runs_created: a run's last commit is never before its creation,
+    // so `created_at < before` loses nothing and keeps the scan on the old end. In the
+    // statement's snapshot the deleted runs are still visible: a session is kept only when
+    // a run that stays refers to it.
+    /** `(before epoch ms, statuses, limit)` → `n`, the runs deleted. */
+    purge: named(
+      "purge",
+      `WITH doomed AS MATERIALIZED (
+         SELECT id FROM ${runs}
+         WHERE created_at < to_timestamp($1::int8 / 1000.0)
+           AND updated_at < to_timestamp($1::int8 / 1000.0)
+           AND status IN ('completed', 'failed', 'cancelled') AND status = ANY($2::text[])
+         ORDER BY created_at, ord
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED
+       ), gone AS (
+         DELETE FROM ${runs} WHERE id IN (SELECT id FROM doomed) RETURNING id, session_id
+       ), steps_gone AS (
+         DELETE FROM ${steps} WHERE run_id IN (SELECT id FROM gone)
+       ), sessions_gone AS (
+         DELETE FROM ${sessions} AS s
+         WHERE s.id IN (SELECT session_id FROM gone)
+           AND NOT EXISTS (
+             SELECT FROM ${runs} AS r
+             WHERE r.session_id = s.id AND r.id NOT IN (SELECT id FROM gone))
+       )
+       SELECT count(*)::int4 AS n FROM gone`,
+    ),
+    /** `(id)` → a row when the failed run is pending again; it is announced. */
+    retry: announcing(
+      "retry",
+      `UPDATE ${runs} SET status = 'pending', seq = seq + 1, error = NULL,
+         lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
+       WHERE id = $1 AND status = 'failed'`,
+      "id",
+      "true",
+    ),
+    /** `(runIds, checkpoints, names, attempts, startedAts, endedAts, errors)`, as arrays. */
+    recordSteps: named(
+      "record_steps",
+      `INSERT INTO ${steps} (run_id, checkpoint, name, attempt, started_at, ended_at, error)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[],
+         $6::int8[], $7::text[])`,
+    ),
+    /** `(runId)` → its steps in the order recorded. */
+    listSteps: named(
+      "list_steps",
+      `SELECT run_id, checkpoint, name, attempt, started_at, ended_at, error
+       FROM ${steps} WHERE run_id = $1 ORDER BY ord`,
     ),
     /**
      * `(limit | null, statuses | null, workflow | null, waitEvent | null)`: one prepared
@@ -492,6 +545,63 @@ export class PostgresAdapter implements StorageAdapter {
     const { pool } = this.#ready("cancel");
     const { rows } = await pool.query(this.#sql.cancel(toText(runId), toText(error)));
     return rows.length === 1;
+  }
+
+  /** @inheritDoc */
+  async purge(options: PurgeOptions): Promise<number> {
+    const { pool } = this.#ready("purge");
+    if (options.statuses.length === 0 || options.limit <= 0) return 0;
+    const { rows } = await pool.query<{ n: number }>(
+      this.#sql.purge(Math.floor(options.before), [...options.statuses], options.limit),
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** @inheritDoc */
+  async retry(runId: string): Promise<boolean> {
+    const { pool } = this.#ready("retry");
+    const { rows } = await pool.query(this.#sql.retry(toText(runId)));
+    return rows.length === 1;
+  }
+
+  /** @inheritDoc */
+  async recordSteps(list: readonly StoredStep[]): Promise<void> {
+    const { pool } = this.#ready("recordSteps");
+    if (list.length === 0) return;
+    await pool.query(
+      this.#sql.recordSteps(
+        list.map((step) => toText(step.runId)),
+        list.map((step) => toText(step.checkpoint)),
+        list.map((step) => toText(step.name)),
+        list.map((step) => step.attempt),
+        list.map((step) => step.startedAt),
+        list.map((step) => step.endedAt),
+        list.map((step) => toText(step.error)),
+      ),
+    );
+  }
+
+  /** @inheritDoc */
+  async listSteps(runId: string): Promise<StoredStep[]> {
+    const { pool } = this.#ready("listSteps");
+    const { rows } = await pool.query<{
+      run_id: string;
+      checkpoint: string;
+      name: string;
+      attempt: number;
+      started_at: string | number;
+      ended_at: string | number;
+      error: string | null;
+    }>(this.#sql.listSteps(toText(runId)));
+    return rows.map((row) => ({
+      runId: fromText(row.run_id),
+      checkpoint: fromText(row.checkpoint),
+      name: fromText(row.name),
+      attempt: Number(row.attempt),
+      startedAt: Number(row.started_at),
+      endedAt: Number(row.ended_at),
+      error: fromText(row.error),
+    }));
   }
 
   /** @inheritDoc */

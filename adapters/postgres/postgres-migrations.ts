@@ -68,6 +68,28 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    // Operations: lists by status, retention (purge looks at the oldest runs first through
+    // runs_created, so no index has to follow updated_at: every commit changes it, and an
+    // index on it would make every checkpoint a non-HOT update), sessions left without
+    // runs, and the optional step history.
+    version: 3,
+    sql: (s) => `
+      CREATE INDEX runs_status_created ON ${s}.runs (status, created_at, ord);
+      CREATE INDEX runs_session ON ${s}.runs (session_id) WHERE session_id IS NOT NULL;
+      CREATE TABLE ${s}.steps (
+        run_id     text    NOT NULL,
+        ord        bigint  GENERATED ALWAYS AS IDENTITY,
+        checkpoint text    NOT NULL,
+        name       text    NOT NULL,
+        attempt    integer NOT NULL,
+        started_at bigint  NOT NULL,
+        ended_at   bigint  NOT NULL,
+        error      text
+      );
+      CREATE INDEX steps_run ON ${s}.steps (run_id, ord);
+    `,
+  },
 ];
 
 /** The schema version this build of Ratchet writes. */

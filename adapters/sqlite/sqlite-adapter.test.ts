@@ -77,7 +77,7 @@ describe("sqlite adapter", () => {
 
     const db = inspect(path);
     expect(db.prepare("SELECT id, version FROM ratchet_schema").all()).toEqual([
-      { id: 1, version: 3 },
+      { id: 1, version: 4 },
     ]);
     const objects = db
       .prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'ratchet%' ORDER BY name")
@@ -86,12 +86,17 @@ describe("sqlite adapter", () => {
     expect(objects).toEqual([
       "ratchet_runs",
       "ratchet_runs_claim",
+      "ratchet_runs_created",
       "ratchet_runs_idempotency_key",
+      "ratchet_runs_session",
+      "ratchet_runs_status_created",
       "ratchet_runs_wait_event",
       "ratchet_runs_wake",
       "ratchet_runs_workflow_created",
       "ratchet_schema",
       "ratchet_sessions",
+      "ratchet_steps",
+      "ratchet_steps_run",
     ]);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
   });
@@ -107,7 +112,7 @@ describe("sqlite adapter", () => {
     const init = newer.init();
     await expect(init).rejects.toBeInstanceOf(StorageError);
     await expect(init).rejects.toMatchObject({ code: "schema-too-new" });
-    await expect(init).rejects.toThrow(/schema version 99.*knows only up to 3.*Upgrade ratchet/s);
+    await expect(init).rejects.toThrow(/schema version 99.*knows only up to 4.*Upgrade ratchet/s);
     await expect(init).rejects.toThrow(path);
   });
 
@@ -200,7 +205,7 @@ describe("sqlite adapter", () => {
     await adapter.close();
 
     const db = inspect(path);
-    expect(db.prepare("SELECT version FROM ratchet_schema").pluck().get()).toBe(3);
+    expect(db.prepare("SELECT version FROM ratchet_schema").pluck().get()).toBe(4);
     const columns = db.prepare("SELECT name FROM pragma_table_info('ratchet_runs')").pluck().all();
     expect(columns.slice(-4)).toEqual(["wake_at", "wait", "wait_event", "inbox"]);
     const indexes = db
@@ -278,7 +283,7 @@ describe("sqlite adapter", () => {
       adapter.claimRunnable({ owner: "x", leaseMs: 1000, limit: 5, wakeBefore: 10 }),
     );
     const claimPlan = plan(claim.find((sql) => sql.startsWith("SELECT")));
-    expect(claimPlan).toMatch(/USING INDEX ratchet_runs_claim/);
+    expect(claimPlan).toMatch(/USING INDEX ratchet_runs_(claim|status_created)/);
     expect(claimPlan).toMatch(/USING INDEX ratchet_runs_wake/);
     const list = await statements(() => adapter.listRuns({ waitEvent: "paid" }));
     expect(list).toHaveLength(1);

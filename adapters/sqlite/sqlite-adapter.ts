@@ -5,12 +5,14 @@ import {
   type CommitOutcome,
   type Delivery,
   type NewRun,
+  type PurgeOptions,
   type RunQuery,
   type RunStatus,
   type StorageAdapter,
   StorageError,
   type StoredRun,
   type StoredSession,
+  type StoredStep,
   terminalStatuses,
 } from "../contract.js";
 import {
@@ -158,6 +160,21 @@ interface Prepared {
   readonly list: readonly Statement<[ListParams], RunRow>[];
   readonly deliver: Statement<[DeliverParams]>;
   readonly cancel: Statement<[CancelParams]>;
+  readonly purge: (options: PurgeOptions) => number;
+  readonly retry: Statement<[{ runId: string; now: number }]>;
+  readonly recordSteps: (steps: readonly StoredStep[]) => void;
+  readonly listSteps: Statement<[string], StepRow>;
+}
+
+/** A row of `<prefix>steps`. */
+interface StepRow {
+  run_id: string;
+  checkpoint: string;
+  name: string;
+  attempt: number;
+  started_at: number;
+  ended_at: number;
+  error: string | null;
 }
 
 /**
@@ -326,6 +343,39 @@ export class SqliteAdapter implements StorageAdapter {
     return row === undefined
       ? { state: null, version: 0 }
       : { state: row.state, version: row.version };
+  }
+
+  /** @inheritDoc */
+  async purge(options: PurgeOptions): Promise<number> {
+    const prepared = this.#ready("purge");
+    if (options.statuses.length === 0 || options.limit <= 0) return 0;
+    return prepared.purge(options);
+  }
+
+  /** @inheritDoc */
+  async retry(runId: string): Promise<boolean> {
+    return this.#ready("retry").retry.run({ runId, now: Date.now() }).changes === 1;
+  }
+
+  /** @inheritDoc */
+  async recordSteps(steps: readonly StoredStep[]): Promise<void> {
+    const prepared = this.#ready("recordSteps");
+    if (steps.length > 0) prepared.recordSteps(steps);
+  }
+
+  /** @inheritDoc */
+  async listSteps(runId: string): Promise<StoredStep[]> {
+    return this.#ready("listSteps")
+      .listSteps.all(runId)
+      .map((row) => ({
+        runId: row.run_id,
+        checkpoint: row.checkpoint,
+        name: row.name,
+        attempt: row.attempt,
+        startedAt: row.started_at,
+        endedAt: row.ended_at,
+        error: row.error,
+      }));
   }
 
   /** Close the database if this adapter opened it; a connection you passed stays open. */
@@ -518,8 +568,62 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     );
   });
 
+  const steps = `${p}steps`;
+  // Oldest first through the creation index: a run's last commit is never before its
+  // creation, so `created_at < @before` loses nothing and keeps the scan on the old end.
+  const purgeCandidates = db.prepare<
+    [{ before: number; statuses: string; limit: number }],
+    { id: string; session_id: string | null }
+  >(
+    `SELECT id, session_id FROM ${runs}
+     WHERE created_at < @before AND updated_at < @before
+       AND status IN ('completed', 'failed', 'cancelled')
+       AND status IN (SELECT value FROM json_each(@statuses))
+     ORDER BY created_at, rowid
+     LIMIT @limit`,
+  );
+  const deleteRun = db.prepare<[string]>(`DELETE FROM ${runs} WHERE id = ?`);
+  const deleteSteps = db.prepare<[string]>(`DELETE FROM ${steps} WHERE run_id = ?`);
+  const deleteSession = db.prepare<[string, string]>(
+    `DELETE FROM ${sessions} WHERE id = ?
+     AND NOT EXISTS (SELECT 1 FROM ${runs} WHERE session_id = ?)`,
+  );
+  const purge = db.transaction((options: PurgeOptions) => {
+    const rows = purgeCandidates.all({
+      before: options.before,
+      statuses: JSON.stringify(options.statuses),
+      limit: options.limit,
+    });
+    const sessionIds = new Set<string>();
+    for (const row of rows) {
+      deleteRun.run(row.id);
+      deleteSteps.run(row.id);
+      if (row.session_id !== null) sessionIds.add(row.session_id);
+    }
+    for (const id of sessionIds) deleteSession.run(id, id);
+    return rows.length;
+  });
+  const insertStep = db.prepare<[StoredStep]>(
+    `INSERT INTO ${steps} (run_id, checkpoint, name, attempt, started_at, ended_at, error)
+     VALUES (@runId, @checkpoint, @name, @attempt, @startedAt, @endedAt, @error)`,
+  );
+  const recordSteps = db.transaction((list: readonly StoredStep[]) => {
+    for (const step of list) insertStep.run(step);
+  });
+
   return {
     db,
+    purge: (options) => purge.immediate(options),
+    retry: db.prepare<[{ runId: string; now: number }]>(
+      `UPDATE ${runs} SET status = 'pending', seq = seq + 1, error = NULL,
+         lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
+       WHERE id = @runId AND status = 'failed'`,
+    ),
+    recordSteps: (list) => recordSteps.immediate(list),
+    listSteps: db.prepare<[string], StepRow>(
+      `SELECT run_id, checkpoint, name, attempt, started_at, ended_at, error
+       FROM ${steps} WHERE run_id = ? ORDER BY rowid`,
+    ),
     // IMMEDIATE takes the write lock before reading, so another process cannot claim or
     // create between this transaction's SELECT and its writes.
     createRun: (run, now) => createRun.immediate(run, now),

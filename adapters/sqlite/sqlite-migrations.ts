@@ -65,6 +65,27 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       );
     `,
   },
+  {
+    // Operations: lists by status and by age, retention (purge looks at the oldest runs
+    // first, through the creation index, so no index has to follow updated_at, which every
+    // commit changes), sessions left without runs, and the optional step history.
+    version: 4,
+    sql: (p) => `
+      CREATE INDEX ${p}runs_created ON ${p}runs (created_at);
+      CREATE INDEX ${p}runs_status_created ON ${p}runs (status, created_at);
+      CREATE INDEX ${p}runs_session ON ${p}runs (session_id) WHERE session_id IS NOT NULL;
+      CREATE TABLE ${p}steps (
+        run_id     TEXT    NOT NULL,
+        checkpoint TEXT    NOT NULL,
+        name       TEXT    NOT NULL,
+        attempt    INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at   INTEGER NOT NULL,
+        error      TEXT
+      );
+      CREATE INDEX ${p}steps_run ON ${p}steps (run_id);
+    `,
+  },
 ];
 
 /** The schema version this build of Ratchet writes. */

@@ -29,7 +29,8 @@ const waitSpec = (label: string) => JSON.stringify({ kind: "event", label });
  *
  * The optional capabilities have their own groups, named "(optional)": `deliver` (with the
  * wake times, waits and inbox that `commit`, `claimRunnable` and `listRuns` handle for it),
- * `cancel`, and `loadSession` (with the session writes that `commit` makes for it). A group runs when the adapter has the method, and is reported as skipped
+ * `cancel`, `loadSession` (with the session writes that `commit` makes for it), `purge`,
+ * `retry`, and `recordSteps` with `listSteps`. A group runs when the adapter has the method, and is reported as skipped
  * when it does not. To find out, `makeAdapter` is called once more while the tests are
  * collected; that adapter is closed without being initialized.
  *
@@ -55,6 +56,9 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
       deliver: typeof probe.deliver === "function",
       cancel: typeof probe.cancel === "function",
       sessions: typeof probe.loadSession === "function",
+      purge: typeof probe.purge === "function",
+      retry: typeof probe.retry === "function",
+      steps: typeof probe.recordSteps === "function" && typeof probe.listSteps === "function",
     };
     await probe.close();
 
@@ -1446,6 +1450,182 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
         });
         expect(plain).toEqual({ ok: true, seq: 2 });
         expect(await loadSession("s")).toEqual({ state: "kept", version: 1 });
+      });
+    });
+
+    describe.runIf(has.purge)("purge (optional)", () => {
+      const finished = ["completed", "failed", "cancelled"] as const;
+      /** A time after every commit so far, on the adapter's own clock. */
+      const afterAll = async (runs: readonly StoredRun[]) => {
+        await sleep(2);
+        return Math.max(...runs.map((r) => r.updatedAt)) + 1;
+      };
+
+      it("deletes finished runs last committed before the cutoff, and only those", async () => {
+        const done = await Promise.all(finished.map((status) => createWithStatus(status)));
+        const alive = [
+          await create(),
+          await createLeased("worker-a"),
+          await createSleeping(t0),
+          await createWithStatus("parked"),
+        ];
+        const before = await afterAll([...done, ...alive]);
+        const young = await createWithStatus("completed");
+        const deleted = await storage.purge!({ before, statuses: finished, limit: 100 });
+        expect(deleted).toBe(3);
+        for (const run of done) expect(await storage.loadRun(run.id)).toBeNull();
+        for (const run of [...alive, young]) expect(await storage.loadRun(run.id)).not.toBeNull();
+        expect(await storage.purge!({ before, statuses: finished, limit: 100 })).toBe(0);
+      });
+
+      it("keeps runs committed at the cutoff or later, and filters by status", async () => {
+        const completed = await createWithStatus("completed");
+        const failed = await createWithStatus("failed");
+        expect(
+          await storage.purge!({ before: completed.updatedAt, statuses: finished, limit: 10 }),
+        ).toBe(0);
+        const before = await afterAll([completed, failed]);
+        expect(await storage.purge!({ before, statuses: ["failed"], limit: 10 })).toBe(1);
+        expect(await storage.loadRun(failed.id)).toBeNull();
+        expect(await storage.loadRun(completed.id)).not.toBeNull();
+        expect(await storage.purge!({ before, statuses: [], limit: 10 })).toBe(0);
+      });
+
+      it("deletes at most limit runs, oldest first", async () => {
+        const runs: StoredRun[] = [];
+        for (let i = 0; i < 5; i++) runs.push(await createWithStatus("completed"));
+        const before = await afterAll(runs);
+        expect(await storage.purge!({ before, statuses: finished, limit: 2 })).toBe(2);
+        const left = await storage.listRuns();
+        expect(left.map((r) => r.id).sort()).toEqual(
+          runs
+            .slice(2)
+            .map((r) => r.id)
+            .sort(),
+        );
+        expect(await storage.purge!({ before, statuses: finished, limit: 10 })).toBe(3);
+        expect(await storage.listRuns()).toEqual([]);
+      });
+
+      it("frees the idempotency key of a deleted run", async () => {
+        const run = await createWithStatus("completed", { idempotencyKey: "k" });
+        await storage.purge!({ before: await afterAll([run]), statuses: finished, limit: 10 });
+        const again = await storage.createRun(spec({ idempotencyKey: "k" }));
+        expect(again.created).toBe(true);
+        expect(again.run.id).not.toBe(run.id);
+      });
+
+      it.runIf(has.sessions)(
+        "deletes a session's state with its last run, not while another run has it",
+        async () => {
+          const first = await createLeased("worker-a", hour, { sessionId: "s" });
+          expect(
+            await storage.commit({
+              runId: first.id,
+              expectedSeq: 0,
+              owner: "worker-a",
+              status: "completed",
+              result: "1",
+              session: { id: "s", expectedVersion: 0, state: "state" },
+            }),
+          ).toMatchObject({ ok: true });
+          const second = await createWithStatus("sleeping", { sessionId: "s" });
+          const before = await afterAll([await load(first.id), second]);
+          expect(await storage.purge!({ before, statuses: finished, limit: 10 })).toBe(1);
+          expect(await storage.loadSession!("s")).toEqual({ state: "state", version: 1 });
+          expect(await storage.cancel?.(second.id, "{}")).not.toBe(false);
+          if (!has.cancel) return;
+          const later = await afterAll([await load(second.id)]);
+          expect(await storage.purge!({ before: later, statuses: finished, limit: 10 })).toBe(1);
+          expect(await storage.loadSession!("s")).toEqual({ state: null, version: 0 });
+        },
+      );
+
+      it.runIf(has.steps)("deletes the step history of a deleted run", async () => {
+        const run = await createWithStatus("completed");
+        const kept = await createWithStatus("running");
+        await storage.recordSteps!([
+          {
+            runId: run.id,
+            checkpoint: "step:a",
+            name: "a",
+            attempt: 1,
+            startedAt: 1,
+            endedAt: 2,
+            error: null,
+          },
+          {
+            runId: kept.id,
+            checkpoint: "step:a",
+            name: "a",
+            attempt: 1,
+            startedAt: 1,
+            endedAt: 2,
+            error: null,
+          },
+        ]);
+        await storage.purge!({
+          before: await afterAll([run, kept]),
+          statuses: finished,
+          limit: 10,
+        });
+        expect(await storage.listSteps!(run.id)).toEqual([]);
+        expect(await storage.listSteps!(kept.id)).toHaveLength(1);
+      });
+    });
+
+    describe.runIf(has.retry)("retry (optional)", () => {
+      it("makes a failed run pending again with its frame, unleased and claimable", async () => {
+        const run = await createCommitted({ status: "failed", frame: "f", error: '"boom"' });
+        expect(await storage.retry!(run.id)).toBe(true);
+        expect(await load(run.id)).toMatchObject({
+          status: "pending",
+          seq: run.seq + 1,
+          frame: "f",
+          error: null,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+        });
+        const claimed = await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 5 });
+        expect(claimed.map((r) => r.id)).toEqual([run.id]);
+      });
+
+      it.each(["pending", "running", "sleeping", "completed", "cancelled"] as const)(
+        "refuses a %s run and changes nothing",
+        async (status) => {
+          const run = status === "pending" ? await create() : await createWithStatus(status);
+          expect(await storage.retry!(run.id)).toBe(false);
+          expect(await load(run.id)).toEqual(run);
+        },
+      );
+
+      it("applies once when retries race, and refuses an unknown run", async () => {
+        const run = await createWithStatus("failed");
+        const outcomes = await Promise.all(Array.from({ length: 5 }, () => storage.retry!(run.id)));
+        expect(outcomes.filter(Boolean)).toHaveLength(1);
+        expect(await storage.retry!("ghost")).toBe(false);
+      });
+    });
+
+    describe.runIf(has.steps)("step history (optional)", () => {
+      it("lists a run's step attempts in the order recorded", async () => {
+        const run = await create();
+        const other = await create();
+        const step = (attempt: number, error: string | null, runId = run.id) => ({
+          runId,
+          checkpoint: "step:charge",
+          name: "charge",
+          attempt,
+          startedAt: t0 + attempt * 10,
+          endedAt: t0 + attempt * 10 + 5,
+          error,
+        });
+        await storage.recordSteps!([step(1, '"timeout"'), step(1, null, other.id)]);
+        await storage.recordSteps!([step(2, null)]);
+        await storage.recordSteps!([]);
+        expect(await storage.listSteps!(run.id)).toEqual([step(1, '"timeout"'), step(2, null)]);
+        expect(await storage.listSteps!(other.id)).toEqual([step(1, null, other.id)]);
+        expect(await storage.listSteps!("ghost")).toEqual([]);
       });
     });
   });
