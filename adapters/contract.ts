@@ -365,6 +365,8 @@ export type StorageErrorCode =
   | "driver-missing"
   /** The store was migrated by a newer Ratchet than this one. */
   | "schema-too-new"
+  /** The store cannot be opened or read: not a database, damaged, or out of reach (the message names it). */
+  | "unusable-store"
   /** A method was called before `init()` or after `close()`. */
   | "not-ready";
 

@@ -10,6 +10,7 @@ export { SqliteAdapter } from "./sqlite-adapter.js";
 export type {
   SqliteAdapterConfig,
   SqliteAdapterOptions,
+  SqliteDatabase,
   SqliteTuningOptions,
 } from "./sqlite-config.js";
 

@@ -116,6 +116,21 @@ describe("sqlite adapter", () => {
     await expect(init).rejects.toThrow(path);
   });
 
+  it("names the file and what to do when it is not a usable SQLite database", async () => {
+    const garbage = freshPath();
+    writeFileSync(garbage, "this is not a SQLite database, just text long enough to have a header");
+    const notADatabase = sqlite({ path: garbage }).init();
+    await expect(notADatabase).rejects.toMatchObject({ code: "unusable-store" });
+    await expect(notADatabase).rejects.toThrow(garbage);
+    await expect(notADatabase).rejects.toThrow(/SQLITE_NOTADB.*restored from a backup/s);
+
+    const nowhere = join(dir, "no-such-directory", "store.db");
+    const unreachable = sqlite({ path: nowhere }).init();
+    await expect(unreachable).rejects.toMatchObject({ code: "unusable-store" });
+    await expect(unreachable).rejects.toThrow(nowhere);
+    await expect(unreachable).rejects.toThrow(/directory must exist/);
+  });
+
   it("migrates a file written at schema version 1, keeping its runs", async () => {
     const path = freshPath();
     // Schema version 1 as released, copied here so that this test keeps describing the

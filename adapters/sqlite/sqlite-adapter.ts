@@ -394,7 +394,17 @@ export class SqliteAdapter implements StorageAdapter {
 
   async #open(): Promise<Prepared> {
     const { source, synchronous, busyTimeoutMs, tablePrefix } = this.config;
-    const db = source.kind === "path" ? new (await loadDriver())(source.path) : source.database;
+    const Driver = source.kind === "path" ? await loadDriver() : undefined;
+    let db: BetterSqlite3.Database;
+    try {
+      db =
+        source.kind === "path"
+          ? new Driver!(source.path)
+          : // The option is typed structurally (SqliteDatabase); it is a better-sqlite3 Database.
+            (source.database as BetterSqlite3.Database);
+    } catch (error) {
+      throw unusableFile(source, error);
+    }
     try {
       // Set first: every later statement, even switching to WAL, may wait for another
       // process that holds the write lock for one short transaction.
@@ -418,9 +428,29 @@ export class SqliteAdapter implements StorageAdapter {
       return prepared;
     } catch (error) {
       if (source.kind === "path" && db.open) db.close();
-      throw error;
+      throw error instanceof StorageError ? error : unusableFile(source, error);
     }
   }
+}
+
+/**
+ * A driver error while opening or migrating the store (not a SQLite file, a corrupt one, a
+ * directory that does not exist, no permission), with the file's path and what to do.
+ */
+function unusableFile(source: SqliteAdapterConfig["source"], error: unknown): StorageError {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  const what =
+    source.kind === "path"
+      ? `the SQLite file ${JSON.stringify(source.path)}`
+      : "the SQLite database you passed";
+  const reason = `${String(message)}${typeof code === "string" ? ` (${code})` : ""}`;
+  return new StorageError(
+    "unusable-store",
+    `The sqlite adapter cannot use ${what}: ${reason}. ` +
+      "Point it at a SQLite database file or at a path where a new one can be created (its directory must exist and be writable); " +
+      "a file damaged beyond SQLite's recovery must be restored from a backup or moved away.",
+    { cause: error },
+  );
 }
 
 /** Load better-sqlite3 only when a file is opened, so importing this module needs no addon. */

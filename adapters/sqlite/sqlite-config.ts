@@ -1,5 +1,18 @@
-import type BetterSqlite3 from "better-sqlite3";
 import { StorageError } from "../contract.js";
+
+/**
+ * A better-sqlite3 `Database`, described by the members the adapter uses, so the published
+ * types need neither the driver nor `@types/better-sqlite3` to compile.
+ */
+export interface SqliteDatabase {
+  /** Whether the connection is open. */
+  readonly open: boolean;
+  prepare(source: string): unknown;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  exec(source: string): unknown;
+  transaction(fn: (...args: never[]) => unknown): unknown;
+  close(): unknown;
+}
 
 /** Settings shared by both ways of giving {@link SqliteAdapterOptions} a database. */
 export interface SqliteTuningOptions {
@@ -35,7 +48,7 @@ export interface SqliteTuningOptions {
  */
 export type SqliteAdapterOptions = (
   | { readonly path: string; readonly database?: never }
-  | { readonly database: BetterSqlite3.Database; readonly path?: never }
+  | { readonly database: SqliteDatabase; readonly path?: never }
 ) &
   SqliteTuningOptions;
 
@@ -43,7 +56,7 @@ export type SqliteAdapterOptions = (
 export interface SqliteAdapterConfig {
   readonly source:
     | { readonly kind: "path"; readonly path: string }
-    | { readonly kind: "database"; readonly database: BetterSqlite3.Database };
+    | { readonly kind: "database"; readonly database: SqliteDatabase };
   /** `undefined`: leave the connection's setting alone (only for a passed connection). */
   readonly synchronous: "full" | "normal" | undefined;
   /** `undefined`: leave the connection's setting alone (only for a passed connection). */

@@ -5,9 +5,11 @@
  * - `resolve` adds TypeScript's specifier conventions to Node's: `./x.js` finds `./x.ts` (or
  *   `./x.tsx`; `.mjs` finds `.mts`), and an extensionless `./x` finds `./x.ts`, `./x.tsx`,
  *   `./x.mts` or `./x/index.ts`.
- * - `load` compiles `.ts`, `.mts` and `.tsx` files: the Ratchet transform for files that
- *   contain workflows, then type stripping with `@swc/core`, with one inline source map back
- *   to the original file. Every loaded TypeScript file is an ES module.
+ * - `load` compiles the workflows of the user's `.js` and `.mjs` ES modules, and compiles
+ *   `.ts`, `.mts` and `.tsx` files: the Ratchet transform for files that
+ *   contain workflows, then type stripping with `@swc/core` when it is installed (else
+ *   TypeScript's own `transpileModule`), with one inline source map back to the original file.
+ *   Every loaded TypeScript file is an ES module.
  *
  * @module
  */
@@ -16,8 +18,8 @@ import { readFile } from "node:fs/promises";
 import { createRequire, type LoadHook, type ResolveHook } from "node:module";
 import { fileURLToPath } from "node:url";
 import { mayContainWorkflow } from "../../compiler/prefilter.js";
+import { importNeedingTypeScript, loadCompiler } from "../typescript-peer.js";
 
-type Compiler = typeof import("../../compiler/index.js");
 type Diagnostic = import("../../compiler/index.js").Diagnostic;
 type Swc = typeof import("@swc/core");
 
@@ -56,8 +58,13 @@ export const resolve: ResolveHook = (specifier, context, nextResolve) => {
  */
 export const load: LoadHook = async (url, context, nextLoad) => {
   if (!url.startsWith("file:")) return nextLoad(url, context);
-  const kind = typeScriptKind(new URL(url).pathname);
-  if (kind === undefined) return nextLoad(url, context);
+  const pathname = new URL(url).pathname;
+  const kind = typeScriptKind(pathname);
+  if (kind === undefined) {
+    return isOwnJavaScript(pathname)
+      ? compileJavaScript(url, await nextLoad(url, context))
+      : nextLoad(url, context);
+  }
 
   const filename = fileURLToPath(url);
   if (kind === ".cts") {
@@ -69,13 +76,46 @@ export const load: LoadHook = async (url, context, nextLoad) => {
 
   const original = await readFile(filename, "utf8");
   const workflowOutput = await compileWorkflows(original, filename);
-  const source = stripTypes(workflowOutput?.code ?? original, {
+  const source = await stripTypes(workflowOutput?.code ?? original, {
     filename,
     tsx: kind === ".tsx",
     inputSourceMap: workflowOutput?.map ?? null,
   });
   return { format: "module", source, shortCircuit: true };
 };
+
+/**
+ * A JavaScript ES module of the user's (`.js`, `.mjs`) as Node loaded it, with its workflows
+ * compiled: workflows written in JavaScript are as durable as TypeScript ones. CommonJS files
+ * and files without workflows are left as they are.
+ */
+async function compileJavaScript(
+  url: string,
+  loaded: Awaited<ReturnType<Parameters<LoadHook>[2]>>,
+): Promise<Awaited<ReturnType<LoadHook>>> {
+  if (loaded.format !== "module" || loaded.source == null) return loaded;
+  const original =
+    typeof loaded.source === "string" ? loaded.source : new TextDecoder().decode(loaded.source);
+  const filename = fileURLToPath(url);
+  const output = await compileWorkflows(original, filename);
+  if (output === undefined) return loaded;
+  return { format: "module", source: withInlineMap(output.code, output.map), shortCircuit: true };
+}
+
+/** Ratchet's own built files (this hook is `<root>/plugins/register/hooks.js`). */
+const ratchetRoot = new URL("../../", import.meta.url).pathname;
+
+/**
+ * `.js`/`.mjs` of the user's: packages ship compiled code, and Ratchet's own files (the
+ * compiler this hook loads among them) mention workflows without defining any.
+ */
+function isOwnJavaScript(pathname: string): boolean {
+  return (
+    /\.m?js$/.test(pathname) &&
+    !pathname.includes("/node_modules/") &&
+    !pathname.startsWith(ratchetRoot)
+  );
+}
 
 /** The Ratchet transform's output for a file, or `undefined` for a file without workflows. */
 async function compileWorkflows(
@@ -86,7 +126,7 @@ async function compileWorkflows(
   // `typescript`, which takes far longer to load than most files take to compile, so files
   // without workflows never load it.
   if (!mayContainWorkflow(source)) return undefined;
-  const compiler = await loadCompiler();
+  const compiler = await loadCompiler("ratchetjs/register");
 
   const result = compiler.transform(source, { filename, sourceMap: true });
   const errors = result.diagnostics.filter((d) => d.severity === "error");
@@ -122,13 +162,6 @@ class WorkflowCompileError extends Error {
   }
 }
 
-let compilerModule: Promise<Compiler> | undefined;
-
-function loadCompiler(): Promise<Compiler> {
-  compilerModule ??= import("../../compiler/index.js");
-  return compilerModule;
-}
-
 const reportedWarnings = new Set<string>();
 
 function reportWarningOnce(formatted: string): void {
@@ -137,29 +170,41 @@ function reportWarningOnce(formatted: string): void {
   process.stderr.write(`${formatted}\n`);
 }
 
-let swcModule: Swc | undefined;
+/** `@swc/core` when the user installed it (an optional peer); `null` when not. */
+let swcModule: Swc | null | undefined;
 
-function loadSwc(): Swc {
+function loadSwc(): Swc | null {
   if (swcModule !== undefined) return swcModule;
   try {
-    // @swc/core is an optional peer dependency: resolve it from the user's install, and only
-    // once a TypeScript file is actually loaded.
+    // Resolved from the user's install, and only once a TypeScript file is actually loaded.
     swcModule = createRequire(import.meta.url)("@swc/core") as Swc;
   } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") {
-      throw new Error("ratchetjs/register needs @swc/core: npm install -D @swc/core", { cause });
-    }
-    throw cause;
+    if ((cause as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw cause;
+    swcModule = null;
   }
   return swcModule;
 }
 
-function stripTypes(
+/**
+ * JavaScript for `code` with one inline source map back to the original file: swc's type
+ * stripping when `@swc/core` is installed (fast), else TypeScript's own `transpileModule`.
+ */
+async function stripTypes(
+  code: string,
+  options: { filename: string; tsx: boolean; inputSourceMap: unknown },
+): Promise<string> {
+  const swc = loadSwc();
+  if (swc !== null) return stripWithSwc(swc, code, options);
+  return stripWithTypeScript(code, options);
+}
+
+function stripWithSwc(
+  swc: Swc,
   code: string,
   options: { filename: string; tsx: boolean; inputSourceMap: unknown },
 ): string {
   const { filename, tsx, inputSourceMap } = options;
-  return loadSwc().transformSync(code, {
+  return swc.transformSync(code, {
     filename,
     sourceFileName: filename,
     sourceMaps: "inline",
@@ -180,6 +225,47 @@ function stripTypes(
       },
     },
   }).code;
+}
+
+let typeScriptModule: Promise<typeof import("typescript")> | undefined;
+
+async function stripWithTypeScript(
+  code: string,
+  options: { filename: string; tsx: boolean; inputSourceMap: unknown },
+): Promise<string> {
+  const { filename, tsx, inputSourceMap } = options;
+  // The workflow transform's output is JavaScript already, with its map to the original file.
+  if (inputSourceMap !== null) return withInlineMap(code, inputSourceMap);
+  typeScriptModule ??= importNeedingTypeScript(
+    "ratchetjs/register",
+    async () => {
+      const module = (await import("typescript")) as { default?: typeof import("typescript") };
+      return module.default ?? (module as typeof import("typescript"));
+    },
+    "strips types with @swc/core, which is not installed, or else with TypeScript",
+  );
+  const ts = await typeScriptModule;
+  const output = ts.transpileModule(code, {
+    fileName: filename,
+    compilerOptions: {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      jsx: tsx ? ts.JsxEmit.ReactJSX : ts.JsxEmit.Preserve,
+      useDefineForClassFields: true,
+      // Imports used only as types are dropped, as swc drops them.
+      isolatedModules: true,
+      sourceMap: true,
+      inlineSources: true,
+    },
+  });
+  const js = output.outputText.replace(/\n\/\/# sourceMappingURL=.*\s*$/, "\n");
+  const map = JSON.parse(output.sourceMapText ?? "null") as { sources?: string[] } | null;
+  return map === null ? js : withInlineMap(js, { ...map, sources: [filename] });
+}
+
+function withInlineMap(code: string, map: unknown): string {
+  const encoded = Buffer.from(JSON.stringify(map)).toString("base64");
+  return `${code}\n//# sourceMappingURL=data:application/json;base64,${encoded}\n`;
 }
 
 function isPathLike(specifier: string): boolean {

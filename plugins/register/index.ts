@@ -8,7 +8,7 @@
  *
  * @example
  * ```sh
- * npm install -D @swc/core
+ * npm install -D typescript   # and optionally @swc/core, for faster type stripping
  * node --import ratchetjs/register app.ts
  * ```
  *

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -155,30 +155,77 @@ describe("ratchetjs/register on TypeScript without workflows", () => {
     expect(result.stdout.trim()).toBe("42");
   });
 
-  it("says how to install @swc/core when it is missing", () => {
-    // A copy of the hook with no node_modules above it, so @swc/core cannot be found.
-    const isolated = mkdtempSync(join(tmpdir(), "ratchet-register-noswc-"));
-    try {
-      for (const file of ["plugins/register/index.js", "plugins/register/hooks.js"]) {
-        mkdirSync(dirname(join(isolated, file)), { recursive: true });
-        copyFileSync(join(repoRoot, "dist", file), join(isolated, file));
-      }
-      mkdirSync(join(isolated, "compiler"));
-      copyFileSync(
-        join(repoRoot, "dist/compiler/prefilter.js"),
-        join(isolated, "compiler/prefilter.js"),
-      );
-      writeFiles(isolated, { "app/main.ts": "const n: number = 1;\nconsole.log(n);\n" });
+  /**
+   * A copy of the hook in a directory of its own, with no node_modules above it but the
+   * packages linked here, so the others cannot be found.
+   */
+  function isolatedHook(linked: readonly string[]): string {
+    const isolated = mkdtempSync(join(tmpdir(), "ratchet-register-isolated-"));
+    for (const file of [
+      "plugins/register/index.js",
+      "plugins/register/hooks.js",
+      "plugins/typescript-peer.js",
+      "compiler/prefilter.js",
+    ]) {
+      mkdirSync(dirname(join(isolated, file)), { recursive: true });
+      copyFileSync(join(repoRoot, "dist", file), join(isolated, file));
+    }
+    mkdirSync(join(isolated, "node_modules"));
+    for (const name of linked) {
+      symlinkSync(join(repoRoot, "node_modules", name), join(isolated, "node_modules", name));
+    }
+    return isolated;
+  }
 
-      const result = runTs("app/main.ts", {
-        cwd: isolated,
-        importSpecifier: pathToFileURL(join(isolated, "plugins/register/index.js")).href,
-      });
+  function runIsolated(isolated: string, files: Record<string, string>, entry: string) {
+    writeFiles(isolated, files);
+    return runTs(entry, {
+      cwd: isolated,
+      importSpecifier: pathToFileURL(join(isolated, "plugins/register/index.js")).href,
+    });
+  }
+
+  it("strips types with TypeScript when @swc/core is not installed", () => {
+    const isolated = isolatedHook(["typescript"]);
+    try {
+      const result = runIsolated(
+        isolated,
+        {
+          "app/shapes.ts": "export interface Shape { size: number }\nexport const unit = 2;\n",
+          "app/main.ts": [
+            'import { type Shape, unit } from "./shapes.js";',
+            "enum Scale { Double = 2 }",
+            "const shape: Shape = { size: 21 };",
+            "console.log(shape.size * Scale.Double, unit);",
+            "throw new Error('where');",
+            "",
+          ].join("\n"),
+        },
+        "app/main.ts",
+      );
+
+      expect(result.stdout.trim()).toBe("42 2");
+      // The inline source map leads the stack back to the .ts line.
+      expect(result.stderr).toMatch(/app[\\/]main\.ts:5:7/);
+    } finally {
+      rmSync(isolated, { recursive: true, force: true });
+    }
+  });
+
+  it("says what to install when neither @swc/core nor typescript is there", () => {
+    const isolated = isolatedHook([]);
+    try {
+      const result = runIsolated(
+        isolated,
+        { "app/main.ts": "const n: number = 1;\nconsole.log(n);\n" },
+        "app/main.ts",
+      );
 
       expect(result.status).not.toBe(0);
       expect(result.stderr).toContain(
-        "ratchetjs/register needs @swc/core: npm install -D @swc/core",
+        "ratchetjs/register strips types with @swc/core, which is not installed, or else with TypeScript, and the typescript package is not installed",
       );
+      expect(result.stderr).toContain("npm install -D typescript");
     } finally {
       rmSync(isolated, { recursive: true, force: true });
     }
@@ -213,6 +260,34 @@ describe("ratchetjs/register on workflows", () => {
 
     expect(result.stderr).toBe("");
     expect(result.stdout.trim()).toBe('{"doubled":40,"text":"n=41"} completed');
+  });
+
+  it("compiles workflows written in .js and .mjs files", () => {
+    writeFiles(projectDir, {
+      "javascript/flows.mjs": [
+        'import { fn, workflow } from "ratchetjs";',
+        "export const inc = fn(async (_ctx, n) => n + 1);",
+        "export const twice = workflow(async (ctx, n) => {",
+        "  const once = await ctx.step(inc, n);",
+        "  return await ctx.step(inc, once);",
+        "});",
+        "",
+      ].join("\n"),
+      "javascript/main.js": [
+        'import { createEngine } from "ratchetjs";',
+        'import { memory } from "ratchetjs/adapters/memory";',
+        'import { twice } from "./flows.mjs";',
+        "const engine = createEngine({ storage: memory(), workflows: [twice] });",
+        "console.log(await engine.run(twice, [40]));",
+        "await engine.close();",
+        "",
+      ].join("\n"),
+    });
+
+    const result = runTs("javascript/main.js");
+
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim()).toBe("42");
   });
 
   it("runs workflows across .ts, .mts and .tsx modules that import each other", () => {

@@ -12,6 +12,7 @@
 import { createUnplugin, type UnpluginContext, type UnpluginFactory } from "unplugin";
 import type { Diagnostic, TransformResult } from "../../compiler/index.js";
 import { mayContainWorkflow } from "../../compiler/prefilter.js";
+import { loadCompiler } from "../typescript-peer.js";
 import type { FilterPattern, RatchetPluginOptions } from "./types.js";
 
 export type { FilterPattern, RatchetPluginOptions } from "./types.js";
@@ -21,19 +22,6 @@ export const pluginName = "ratchet";
 
 const defaultInclude = /\.(?:[cm]?ts|tsx|jsx?|mjs)$/;
 const defaultExclude = /[\\/]node_modules[\\/]/;
-
-type Compiler = typeof import("../../compiler/index.js");
-
-let compilerModule: Promise<Compiler> | undefined;
-
-/**
- * The compiler proper imports `typescript`, which takes far longer to load than most files take
- * to compile: a build whose modules all fail the pre-filter never loads it.
- */
-function loadCompiler(): Promise<Compiler> {
-  compilerModule ??= import("../../compiler/index.js");
-  return compilerModule;
-}
 
 /**
  * The factory behind every entry. `unplugin`'s adapters turn its one `transform` hook into a
@@ -59,7 +47,7 @@ export const ratchetPluginFactory: UnpluginFactory<RatchetPluginOptions | undefi
       },
       async handler(code, id) {
         if (!mayContainWorkflow(code)) return null;
-        const compiler = await loadCompiler();
+        const compiler = await loadCompiler("The Ratchet bundler plugin");
         const result = compiler.transform(code, { filename: id, sourceMap });
         report(this, id, result, compiler.formatDiagnostic);
         if (result.workflows.length === 0) return null;
