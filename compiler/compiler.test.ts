@@ -34,6 +34,22 @@ describe("transform", () => {
     expect(out.code).toMatchSnapshot();
   });
 
+  it("compiles only calls of the imported workflow, not a local binding of that name", () => {
+    const out = compile(`
+export const real = workflow(async (ctx) => await ctx.step(a));
+export function build(workflow: (f: unknown) => unknown) {
+  return workflow(async (ctx: any) => await ctx.step(b));
+}
+export const viaLocal = (() => {
+  const workflow = (f: unknown) => f;
+  return workflow(async (ctx: any) => 1);
+})();
+export const viaCatch = () => { try {} catch (workflow) { return workflow(1); } };
+export const viaVar = () => { { return workflow(async () => 1); } var workflow: any; };`);
+    expect(out.diagnostics).toEqual([]);
+    expect(out.workflows.map((w) => w.name)).toEqual(["real"]);
+  });
+
   it("emits loops and try/finally as states (snapshot)", () => {
     const out = compile(`
 export const w = workflow(async (ctx, items: string[]) => {

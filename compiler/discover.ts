@@ -1,5 +1,6 @@
 import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
+import { boundNames } from "./syntax.js";
 
 /** The module specifiers whose `workflow` export the compiler recognizes. */
 const RUNTIME_MODULES = new Set(["ratchetjs"]);
@@ -57,13 +58,72 @@ function collectImports(sourceFile: ts.SourceFile): RatchetImports {
 }
 
 function isWorkflowCallee(callee: ts.Expression, imports: RatchetImports): boolean {
-  if (ts.isIdentifier(callee)) return imports.workflowNames.has(callee.text);
+  if (ts.isIdentifier(callee)) {
+    return imports.workflowNames.has(callee.text) && !isShadowed(callee);
+  }
   return (
     ts.isPropertyAccessExpression(callee) &&
     ts.isIdentifier(callee.expression) &&
     imports.namespaces.has(callee.expression.text) &&
+    !isShadowed(callee.expression) &&
     callee.name.text === "workflow"
   );
+}
+
+/**
+ * Whether `id` refers to a declaration between it and the module (a parameter, a local
+ * variable, function or class, a catch binding) rather than to the module's import.
+ */
+function isShadowed(id: ts.Identifier): boolean {
+  const name = id.text;
+  const binds = (binding: ts.BindingName | undefined): boolean =>
+    binding !== undefined && boundNames(binding).includes(name);
+  // let, const, function and class in a block; `var`s are found from their function.
+  const declaresInList = (statements: readonly ts.Statement[]): boolean =>
+    statements.some(
+      (s) =>
+        ((ts.isFunctionDeclaration(s) || ts.isClassDeclaration(s)) && s.name?.text === name) ||
+        (ts.isVariableStatement(s) &&
+          (s.declarationList.flags & ts.NodeFlags.BlockScoped) !== 0 &&
+          s.declarationList.declarations.some((d) => binds(d.name))),
+    );
+  const declaresVar = (node: ts.Node): boolean => {
+    if (ts.isVariableDeclarationList(node) && (node.flags & ts.NodeFlags.BlockScoped) === 0) {
+      if (node.declarations.some((d) => binds(d.name))) return true;
+    }
+    if (ts.isFunctionLike(node) || ts.isClassLike(node)) return false;
+    return ts.forEachChild(node, declaresVar) ?? false;
+  };
+  for (let parent = id.parent; parent; parent = parent.parent) {
+    if (ts.isSourceFile(parent)) return false;
+    if (ts.isFunctionLike(parent)) {
+      if (parent.parameters.some((p) => binds(p.name))) return true;
+      if (
+        (ts.isFunctionExpression(parent) || ts.isClassExpression(parent)) &&
+        parent.name?.text === name
+      ) {
+        return true;
+      }
+      const body = (parent as ts.FunctionLikeDeclaration).body;
+      if (body && ts.forEachChild(body, declaresVar)) return true;
+    }
+    if (ts.isBlock(parent) || ts.isModuleBlock(parent)) {
+      if (declaresInList(parent.statements)) return true;
+    }
+    if (ts.isCaseBlock(parent)) {
+      if (parent.clauses.some((c) => declaresInList(c.statements))) return true;
+    }
+    if (ts.isCatchClause(parent) && binds(parent.variableDeclaration?.name)) return true;
+    if (
+      (ts.isForStatement(parent) || ts.isForOfStatement(parent) || ts.isForInStatement(parent)) &&
+      parent.initializer &&
+      ts.isVariableDeclarationList(parent.initializer) &&
+      parent.initializer.declarations.some((d) => binds(d.name))
+    ) {
+      return true;
+    }
+  }
+  return false;
 }
 
 function nameFromOptions(options: ts.Expression | undefined): string | undefined {

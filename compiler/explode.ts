@@ -394,8 +394,40 @@ class Exploder {
       const replaced = this.replaced.get(n);
       if (replaced) return replaced;
       if (ts.isIdentifier(n)) {
+        if (!inFunction && this.inDeadZone(n) && !isAssignmentTarget(n)) {
+          return ts.setTextRange(this.deadZoneError(n), n);
+        }
         const slot = this.slotOf(n);
         return slot && slot !== n.text ? ts.setTextRange(f.createIdentifier(slot), n) : n;
+      }
+      if (
+        !inFunction &&
+        ts.isBinaryExpression(n) &&
+        n.operatorToken.kind === ts.SyntaxKind.EqualsToken &&
+        ts.isIdentifier(skipOuterExpressions(n.left)) &&
+        this.inDeadZone(skipOuterExpressions(n.left) as ts.Identifier)
+      ) {
+        // `x = v` before `let x`: v is evaluated, then the write throws.
+        // (`x += v`, `x++`: the read of x throws first; see below.)
+        const value = visit(n.right, inFunction) as ts.Expression;
+        const error = this.deadZoneError(skipOuterExpressions(n.left) as ts.Identifier);
+        return ts.setTextRange(f.createParenthesizedExpression(f.createComma(value, error)), n);
+      }
+      if (!inFunction) {
+        const operand =
+          (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
+          (n.operator === ts.SyntaxKind.PlusPlusToken ||
+            n.operator === ts.SyntaxKind.MinusMinusToken)
+            ? n.operand
+            : ts.isBinaryExpression(n) &&
+                n.operatorToken.kind >= ts.SyntaxKind.FirstCompoundAssignment &&
+                n.operatorToken.kind <= ts.SyntaxKind.LastCompoundAssignment
+              ? n.left
+              : undefined;
+        const target = operand && skipOuterExpressions(operand);
+        if (target && ts.isIdentifier(target) && this.inDeadZone(target)) {
+          return ts.setTextRange(this.deadZoneError(target), n);
+        }
       }
       if (ts.isShorthandPropertyAssignment(n)) {
         const slot = this.slotOf(n.name);
@@ -462,6 +494,54 @@ class Exploder {
       return ts.visitEachChild(n, (c) => visit(c, inFunction), this.context);
     };
     return visit(node, false) as T;
+  }
+
+  /**
+   * Whether `id` reads or writes a block-scoped slot before its declaration has run in the
+   * same activation of its block: a reference placed before the declaration, outside any
+   * nested function. JavaScript throws there; the slot, a plain variable of the machine,
+   * would not.
+   */
+  inDeadZone(id: ts.Identifier): boolean {
+    const binding = this.scopes.references.get(id);
+    if (!binding || !this.slotNames.has(binding)) return false;
+    if (binding.kind !== "let" && binding.kind !== "const" && binding.kind !== "class") {
+      return false;
+    }
+    if (id.pos < 0) return false;
+    let declaration: ts.Node = binding.id;
+    while (
+      declaration.parent &&
+      !ts.isVariableDeclaration(declaration) &&
+      !ts.isClassLike(declaration)
+    ) {
+      declaration = declaration.parent;
+    }
+    return id.getStart(this.sourceFile) < declaration.getEnd();
+  }
+
+  /** `(() => { throw new ReferenceError(…) })()`: what touching `id` in its dead zone does. */
+  deadZoneError(id: ts.Identifier): ts.Expression {
+    return f.createCallExpression(
+      f.createParenthesizedExpression(
+        f.createArrowFunction(
+          undefined,
+          undefined,
+          [],
+          undefined,
+          undefined,
+          f.createBlock([
+            f.createThrowStatement(
+              f.createNewExpression(f.createIdentifier("ReferenceError"), undefined, [
+                f.createStringLiteral(`Cannot access '${id.text}' before initialization`),
+              ]),
+            ),
+          ]),
+        ),
+      ),
+      undefined,
+      [],
+    );
   }
 
   isNativeJump(
@@ -1571,6 +1651,42 @@ class Exploder {
       finallyTargets: new Map([...this.#jumpTargets].map(([k, v]) => [k, [...v]])),
     };
   }
+}
+
+/**
+ * Whether `id` is (part of) the target of an assignment, `++`/`--`, or a `for…of`/`for…in`
+ * head — where an expression cannot stand in for it.
+ */
+function isAssignmentTarget(id: ts.Identifier): boolean {
+  let node: ts.Node = id;
+  for (let parent = node.parent; parent; node = parent, parent = parent.parent) {
+    if (ts.isBinaryExpression(parent)) {
+      return (
+        parent.left === node &&
+        parent.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
+        parent.operatorToken.kind <= ts.SyntaxKind.LastAssignment
+      );
+    }
+    if (ts.isPrefixUnaryExpression(parent) || ts.isPostfixUnaryExpression(parent)) {
+      return (
+        parent.operator === ts.SyntaxKind.PlusPlusToken ||
+        parent.operator === ts.SyntaxKind.MinusMinusToken
+      );
+    }
+    if (ts.isForOfStatement(parent) || ts.isForInStatement(parent)) {
+      return parent.initializer === node;
+    }
+    const inPattern =
+      ts.isParenthesizedExpression(parent) ||
+      ts.isArrayLiteralExpression(parent) ||
+      ts.isObjectLiteralExpression(parent) ||
+      ts.isShorthandPropertyAssignment(parent) ||
+      (ts.isPropertyAssignment(parent) && parent.initializer === node) ||
+      ts.isSpreadElement(parent) ||
+      ts.isSpreadAssignment(parent);
+    if (!inPattern) return false;
+  }
+  return false;
 }
 
 /** Whether `node` assigns the variable `name` (directly, by destructuring, `++` or `--`). */

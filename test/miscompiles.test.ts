@@ -115,6 +115,21 @@ return [r.length, 0 in r, r[1], 2 in r];`,
     args: [1],
   },
 
+  // The temporal dead zone after a checkpoint.
+  "reading a let before its declaration after a checkpoint throws": {
+    params: "n",
+    body: `const a = await ctx.step(add, n, 1);
+const r = [];
+try { r.push(x); } catch (e) { r.push(e.name); }
+try { r.push(typeof x); } catch (e) { r.push(e.name); }
+try { x = 5; } catch (e) { r.push(e.name); }
+try { x++; } catch (e) { r.push(e.name); }
+try { r.push(c); } catch (e) { r.push(e.name); }
+let x = await ctx.step(add, a, 1);
+const c = x + 1;
+return [r, x, c];`,
+    args: [1],
+  },
   // An inline step that writes a workflow variable.
   "an inline step writes a workflow variable": {
     params: "n",
