@@ -1456,7 +1456,7 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
     describe.runIf(has.purge)("purge (optional)", () => {
       const finished = ["completed", "failed", "cancelled"] as const;
       /** A time after every commit so far, on the adapter's own clock. */
-      const afterAll = async (runs: readonly StoredRun[]) => {
+      const cutoffAfter = async (runs: readonly StoredRun[]) => {
         await sleep(2);
         return Math.max(...runs.map((r) => r.updatedAt)) + 1;
       };
@@ -1469,7 +1469,7 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
           await createSleeping(t0),
           await createWithStatus("parked"),
         ];
-        const before = await afterAll([...done, ...alive]);
+        const before = await cutoffAfter([...done, ...alive]);
         const young = await createWithStatus("completed");
         const deleted = await storage.purge!({ before, statuses: finished, limit: 100 });
         expect(deleted).toBe(3);
@@ -1484,7 +1484,7 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
         expect(
           await storage.purge!({ before: completed.updatedAt, statuses: finished, limit: 10 }),
         ).toBe(0);
-        const before = await afterAll([completed, failed]);
+        const before = await cutoffAfter([completed, failed]);
         expect(await storage.purge!({ before, statuses: ["failed"], limit: 10 })).toBe(1);
         expect(await storage.loadRun(failed.id)).toBeNull();
         expect(await storage.loadRun(completed.id)).not.toBeNull();
@@ -1494,7 +1494,7 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
       it("deletes at most limit runs, oldest first", async () => {
         const runs: StoredRun[] = [];
         for (let i = 0; i < 5; i++) runs.push(await createWithStatus("completed"));
-        const before = await afterAll(runs);
+        const before = await cutoffAfter(runs);
         expect(await storage.purge!({ before, statuses: finished, limit: 2 })).toBe(2);
         const left = await storage.listRuns();
         expect(left.map((r) => r.id).sort()).toEqual(
@@ -1509,7 +1509,7 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
 
       it("frees the idempotency key of a deleted run", async () => {
         const run = await createWithStatus("completed", { idempotencyKey: "k" });
-        await storage.purge!({ before: await afterAll([run]), statuses: finished, limit: 10 });
+        await storage.purge!({ before: await cutoffAfter([run]), statuses: finished, limit: 10 });
         const again = await storage.createRun(spec({ idempotencyKey: "k" }));
         expect(again.created).toBe(true);
         expect(again.run.id).not.toBe(run.id);
@@ -1530,12 +1530,12 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
             }),
           ).toMatchObject({ ok: true });
           const second = await createWithStatus("sleeping", { sessionId: "s" });
-          const before = await afterAll([await load(first.id), second]);
+          const before = await cutoffAfter([await load(first.id), second]);
           expect(await storage.purge!({ before, statuses: finished, limit: 10 })).toBe(1);
           expect(await storage.loadSession!("s")).toEqual({ state: "state", version: 1 });
           expect(await storage.cancel?.(second.id, "{}")).not.toBe(false);
           if (!has.cancel) return;
-          const later = await afterAll([await load(second.id)]);
+          const later = await cutoffAfter([await load(second.id)]);
           expect(await storage.purge!({ before: later, statuses: finished, limit: 10 })).toBe(1);
           expect(await storage.loadSession!("s")).toEqual({ state: null, version: 0 });
         },
@@ -1565,7 +1565,7 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
           },
         ]);
         await storage.purge!({
-          before: await afterAll([run, kept]),
+          before: await cutoffAfter([run, kept]),
           statuses: finished,
           limit: 10,
         });
