@@ -90,6 +90,8 @@ class Exploder {
   readonly capturedByFunctions = new Set<Binding>();
   /** Names outside the body declared by `let`, `var`, a parameter or a `catch`. */
   readonly outerMutables = new Set<string>();
+  /** Slots holding a per-iteration box (see `findBoxedSlots`). */
+  readonly boxed = new Set<string>();
   region = -1;
   part: Block["part"] = undefined;
   cur!: Block;
@@ -226,6 +228,66 @@ class Exploder {
         node: binding.id,
       });
     }
+  }
+
+  /**
+   * Block-scoped slots declared inside a loop and referred to by a nested function: each
+   * pass through the declaration makes a new binding in JavaScript, which closures of that
+   * iteration keep. Such a slot holds a box (`{ v }`) made at its declaration; code reads
+   * `slot.v`, and a closure gets the box of its iteration as a parameter of the same name.
+   */
+  findBoxedSlots(): void {
+    for (const binding of this.scopes.bindings) {
+      const slot = this.slotNames.get(binding);
+      if (!slot || (binding.kind !== "let" && binding.kind !== "const")) continue;
+      if (!this.capturedByFunctions.has(binding)) continue;
+      let inLoop = false;
+      for (let n: ts.Node = binding.id; n !== this.body; n = n.parent) {
+        if (ts.isIterationStatement(n, false)) inLoop = true;
+      }
+      if (inLoop) this.boxed.add(slot);
+    }
+  }
+
+  /** Boxed slots an assignment target made by `bindingToAssignmentTarget` writes, boxed. */
+  boxTarget(target: ts.Expression, made: string[]): ts.Expression {
+    const visit = (n: ts.Node): ts.Node => {
+      if (ts.isIdentifier(n) && this.boxed.has(n.text)) {
+        made.push(n.text);
+        return f.createPropertyAccessExpression(n, "v");
+      }
+      if (ts.isShorthandPropertyAssignment(n) && this.boxed.has(n.name.text)) {
+        made.push(n.name.text);
+        const value = f.createPropertyAccessExpression(f.createIdentifier(n.name.text), "v");
+        return f.createPropertyAssignment(
+          n.name.text,
+          n.objectAssignmentInitializer
+            ? f.createAssignment(value, n.objectAssignmentInitializer)
+            : value,
+        );
+      }
+      if (ts.isPropertyAssignment(n)) {
+        return f.updatePropertyAssignment(n, n.name, visit(n.initializer) as ts.Expression);
+      }
+      if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+        return f.updateBinaryExpression(
+          n,
+          visit(n.left) as ts.Expression,
+          n.operatorToken,
+          n.right,
+        );
+      }
+      if (
+        ts.isArrayLiteralExpression(n) ||
+        ts.isObjectLiteralExpression(n) ||
+        ts.isSpreadElement(n) ||
+        ts.isSpreadAssignment(n)
+      ) {
+        return ts.visitEachChild(n, visit, this.context);
+      }
+      return n;
+    };
+    return visit(target) as ts.Expression;
   }
 
   /** Whether an initializer makes a generator or, by its method's name, an iterator. */
@@ -398,6 +460,12 @@ class Exploder {
           return ts.setTextRange(this.deadZoneError(n), n);
         }
         const slot = this.slotOf(n);
+        if (slot && this.boxed.has(slot) && this.scopes.references.has(n)) {
+          return ts.setTextRange(
+            f.createPropertyAccessExpression(f.createIdentifier(slot), "v"),
+            n,
+          );
+        }
         return slot && slot !== n.text ? ts.setTextRange(f.createIdentifier(slot), n) : n;
       }
       if (
@@ -431,13 +499,14 @@ class Exploder {
       }
       if (ts.isShorthandPropertyAssignment(n)) {
         const slot = this.slotOf(n.name);
-        if (slot && slot !== n.name.text) {
+        if (slot && (slot !== n.name.text || this.boxed.has(slot))) {
           const init = n.objectAssignmentInitializer
             ? (visit(n.objectAssignmentInitializer, inFunction) as ts.Expression)
             : undefined;
-          const value = init
-            ? f.createAssignment(f.createIdentifier(slot), init)
+          const ref = this.boxed.has(slot)
+            ? f.createPropertyAccessExpression(f.createIdentifier(slot), "v")
             : f.createIdentifier(slot);
+          const value = init ? f.createAssignment(ref, init) : ref;
           return ts.setTextRange(f.createPropertyAssignment(n.name.text, value), n);
         }
       }
@@ -459,7 +528,8 @@ class Exploder {
         }
       }
       if (ts.isFunctionLike(n) || ts.isClassLike(n)) {
-        return ts.visitEachChild(n, (c) => visit(c, true), this.context);
+        const fn = ts.visitEachChild(n, (c) => visit(c, true), this.context);
+        return inFunction ? fn : this.captureBoxes(n, fn);
       }
       if (!inFunction) {
         if (
@@ -494,6 +564,49 @@ class Exploder {
       return ts.visitEachChild(n, (c) => visit(c, inFunction), this.context);
     };
     return visit(node, false) as T;
+  }
+
+  /**
+   * A closure made in the body that refers to boxed slots gets the boxes of the moment it is
+   * made: `((i) => () => i.v)(i)`. A function that cannot be wrapped so (a declaration, a
+   * method) is reported instead.
+   */
+  captureBoxes(original: ts.Node, fn: ts.Node): ts.Node {
+    if (this.boxed.size === 0) return fn;
+    const captured = new Set<string>();
+    const find = (n: ts.Node): void => {
+      if (ts.isIdentifier(n) && this.scopes.references.has(n)) {
+        const slot = this.slotOf(n);
+        if (slot && this.boxed.has(slot)) captured.add(slot);
+      }
+      ts.forEachChild(n, find);
+    };
+    find(original);
+    if (captured.size === 0) return fn;
+    if (!ts.isArrowFunction(fn) && !ts.isFunctionExpression(fn) && !ts.isClassExpression(fn)) {
+      this.sink.report(
+        original,
+        DiagnosticCodes.unsupported,
+        `This function refers to ${[...captured].map((n) => `\`${n}\``).join(", ")}, declared in a loop that holds a checkpoint, and cannot be given that iteration's binding.`,
+        "Write it as an arrow function or function expression (const f = () => …).",
+      );
+      return fn;
+    }
+    const names = [...captured].sort();
+    return f.createCallExpression(
+      f.createParenthesizedExpression(
+        f.createArrowFunction(
+          undefined,
+          undefined,
+          names.map((name) => f.createParameterDeclaration(undefined, undefined, name)),
+          undefined,
+          undefined,
+          fn as ts.Expression,
+        ),
+      ),
+      undefined,
+      names.map((name) => f.createIdentifier(name)),
+    );
   }
 
   /**
@@ -746,7 +859,20 @@ class Exploder {
         "Await the value first, then destructure it.",
       );
     }
-    return bindingToAssignmentTarget(this.rewrite(name));
+    const target = bindingToAssignmentTarget(this.rewrite(name));
+    if (this.boxed.size === 0) return target;
+    const made: string[] = [];
+    const boxed = this.boxTarget(target, made);
+    // A new binding each time the declaration runs: a new box.
+    for (const slot of made) {
+      this.assign(
+        this.id(slot),
+        f.createObjectLiteralExpression([
+          f.createPropertyAssignment("v", f.createIdentifier("undefined")),
+        ]),
+      );
+    }
+    return boxed;
   }
 
   durableAt(expression: ts.Expression): DurableAwait | undefined {
@@ -976,6 +1102,26 @@ class Exploder {
       };
     } else if (ts.isForStatement(statement)) {
       this.cur = continueTarget;
+      // Each iteration of `for (let i …)` has its own i, starting from the last one's value.
+      const init = statement.initializer;
+      if (init && ts.isVariableDeclarationList(init)) {
+        for (const d of init.declarations) {
+          for (const id of boundIdentifiers(d.name)) {
+            const slot = this.slotOf(id);
+            if (slot && this.boxed.has(slot)) {
+              this.assign(
+                this.id(slot),
+                f.createObjectLiteralExpression([
+                  f.createPropertyAssignment(
+                    "v",
+                    f.createPropertyAccessExpression(this.id(slot), "v"),
+                  ),
+                ]),
+              );
+            }
+          }
+        }
+      }
       if (statement.incrementor) this.expressionStatement(statement.incrementor);
       this.goto(head);
     }
@@ -1613,6 +1759,7 @@ class Exploder {
 
   run(): MachineIR {
     this.assignSlotNames();
+    this.findBoxedSlots();
     const params = this.body.parameters.slice(1);
     const paramsTarget =
       params.length === 0
@@ -1651,6 +1798,11 @@ class Exploder {
       finallyTargets: new Map([...this.#jumpTargets].map(([k, v]) => [k, [...v]])),
     };
   }
+}
+
+function boundIdentifiers(name: ts.BindingName): ts.Identifier[] {
+  if (ts.isIdentifier(name)) return [name];
+  return name.elements.flatMap((e) => (ts.isBindingElement(e) ? boundIdentifiers(e.name) : []));
 }
 
 /**

@@ -57,6 +57,63 @@ return [v, w, calls];`,
     args: [1],
   },
 
+  // Per-iteration bindings in a loop that holds a checkpoint.
+  "closures over a loop's let, called before the next checkpoint": {
+    params: "n",
+    body: `let out = await ctx.step(echo, "start");
+const fns = [];
+for (let i = 0; i < n; i++) {
+  fns.push(() => i);
+  if (i === n) await ctx.step(echo, i);
+}
+out = fns.map((g) => g());
+return [out, await ctx.step(echo, "end")];`,
+    args: [3],
+  },
+  "closures over a const in a loop body": {
+    params: "n",
+    body: `const fns = [];
+for (let i = 0; i < n; i++) {
+  const v = i * 10;
+  fns.push(() => v);
+  if (i === n) await ctx.step(add, i, 10);
+}
+return fns.map((g) => g());`,
+    args: [3],
+  },
+  "closures that write a loop's let and read it back": {
+    params: "n",
+    body: `const fns = [];
+const out = [];
+for (let i = 0; i < n; i++) {
+  let v = i;
+  fns.push(() => (v += 100));
+  fns.push(() => v);
+  v++;
+  if (i === n) await ctx.step(add, i, 10);
+}
+for (const g of fns) out.push(g());
+return out;`,
+    args: [2],
+  },
+  "closures over for…of bindings and a let without initializer": {
+    params: "xs",
+    body: `const fns = [];
+for (const [a, b] of xs) {
+  let c;
+  c = a + b;
+  fns.push(() => [a, b, c]);
+  if (a < 0) await ctx.step(echo, a);
+}
+const seen = fns.map((g) => g());
+return [await ctx.step(echo, "end"), seen];`,
+    args: [
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    ],
+  },
   // Optional chains with awaits to the right.
   "optional call with a nullish object": {
     params: "n",
