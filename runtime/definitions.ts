@@ -1,5 +1,5 @@
 import type { WorkflowContext } from "./context.js";
-import type { Duration } from "./duration.js";
+import { type Duration, toMilliseconds } from "./duration.js";
 import { DefinitionError } from "./errors.js";
 import { type CompiledMachine, isCompiledMachine } from "./machine.js";
 
@@ -82,9 +82,42 @@ const DEFAULT_RETRIES: Required<RetryPolicy> = {
   maxDelay: 60_000,
 };
 
+/**
+ * Refuse keys `options` does not have, so a misplaced option (a top-level `backoff` in `fn`
+ * options) is reported instead of silently ignored. `hints` say where a known mistake belongs.
+ */
+export function refuseUnknownOptions(
+  options: object,
+  known: readonly string[],
+  where: string,
+  hints: Readonly<Record<string, string>> = {},
+): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const hint = hints[key] ?? `the options are ${known.join(", ")}`;
+    throw new DefinitionError(`${where}: unknown option "${key}"; ${hint}.`);
+  }
+}
+
+const retryHints = {
+  backoff: "it belongs in retries: { max, backoff }",
+  initialDelay: "it belongs in retries: { max, initialDelay }",
+  maxDelay: "it belongs in retries: { max, maxDelay }",
+  max: "it belongs in retries: { max }",
+  maxRetries: "use retries: n",
+  retry: "use retries: n or retries: { max, backoff, initialDelay, maxDelay }",
+};
+
 function resolveRetries(retries: FnOptions["retries"], name: string): Required<RetryPolicy> {
   if (retries === undefined) return DEFAULT_RETRIES;
-  const policy = typeof retries === "number" ? { max: retries } : retries;
+  if (typeof retries === "object" && retries !== null) {
+    refuseUnknownOptions(
+      retries,
+      ["max", "backoff", "initialDelay", "maxDelay"],
+      `fn "${name}": retries`,
+    );
+  }
+  const policy = typeof retries === "number" ? { max: retries } : (retries ?? {});
   if (!Number.isInteger(policy.max) || policy.max < 0) {
     throw new DefinitionError(
       `fn "${name}": retries must be a whole number >= 0 or { max, backoff, initialDelay, maxDelay }; got ${JSON.stringify(retries)}.`,
@@ -98,7 +131,11 @@ function resolveRetries(retries: FnOptions["retries"], name: string): Required<R
       `fn "${name}": retries.backoff must be "exponential", "linear" or "fixed"; got ${JSON.stringify(policy.backoff)}.`,
     );
   }
-  return { ...DEFAULT_RETRIES, ...policy };
+  const resolved = { ...DEFAULT_RETRIES, ...policy };
+  // Checked here so a bad delay is reported where the function is defined, not at its retry.
+  toMilliseconds(resolved.initialDelay, `fn "${name}": retries.initialDelay`);
+  toMilliseconds(resolved.maxDelay, `fn "${name}": retries.maxDelay`);
+  return resolved;
 }
 
 /** The resolved options of a step function; plain functions get the defaults. */
@@ -131,12 +168,18 @@ export function fn<A extends unknown[], R>(
   if (typeof impl !== "function") {
     throw new DefinitionError(`fn() needs a function as its first argument; got ${typeof impl}.`);
   }
+  if (typeof options !== "object" || options === null) {
+    throw new DefinitionError("fn(impl, options): options must be an object.");
+  }
   const name = options.name ?? (impl.name || "anonymous");
+  refuseUnknownOptions(options, ["name", "retries", "timeout"], `fn "${name}"`, retryHints);
   const resolved: ResolvedFnOptions = {
     name,
     retries: resolveRetries(options.retries, name),
     timeout: options.timeout,
   };
+  // A bad timeout is reported here, with the function's name, not when the step first runs.
+  if (options.timeout !== undefined) toMilliseconds(options.timeout, `fn "${name}": timeout`);
   const durable = async (ctx: FunctionContext, ...args: A): Promise<Awaited<R>> =>
     await impl(ctx, ...args);
   Object.defineProperty(durable, "name", { value: name });
@@ -304,6 +347,11 @@ export function workflow(first: unknown, second?: unknown): unknown {
   if (typeof options !== "object" || options === null) {
     throw new DefinitionError("workflow(options, body): options must be an object.");
   }
+  refuseUnknownOptions(
+    options,
+    ["name", "triggers", "input", "migrate"],
+    `workflow(options, body)${options.name === undefined ? "" : ` of "${String(options.name)}"`}`,
+  );
   const compiled = isCompiledMachine(body) ? body : undefined;
   if (!compiled && typeof body !== "function") {
     throw new DefinitionError(
@@ -312,6 +360,14 @@ export function workflow(first: unknown, second?: unknown): unknown {
   }
   const name =
     options.name ?? compiled?.manifest.name ?? ((body as { name?: string }).name || undefined);
+  if (!name && !compiled) {
+    // The compiler names a workflow after its binding; no name means it never saw this one.
+    throw new DefinitionError(
+      "This workflow was not compiled by Ratchet (the compiler turns it into a resumable state machine and names it after its const), so it cannot run durably. " +
+        "Run your program with `node --import ratchetjs/register app.ts`, or add the Ratchet plugin to your build (docs/plugins.md); " +
+        'the module must import workflow from "ratchetjs".',
+    );
+  }
   if (!name) {
     throw new DefinitionError(
       'This workflow has no name. Assign it to a const (the compiler names it after the binding) or pass workflow({ name: "…" }, body).',

@@ -219,14 +219,23 @@ function decodeFrame(run: StoredRun, compiled: CompiledMachine): Entry | string 
   return { frame, base, partial, state: new Map(full.st ?? []) };
 }
 
-/** The stored form of an error that ended a run. */
+/**
+ * The stored form of what ended a run. A thrown string or plain object is stored as it is:
+ * it is the caller's data (an error code, a response body), and `result()` rejects with it.
+ * What cannot be stored becomes an Error that says what it was.
+ */
 function encodeError(error: unknown): string {
   try {
-    return serialize(error instanceof Error ? error : new Error(String(error)));
+    return serialize(error);
   } catch {
-    const e = error as Error;
+    if (error instanceof Error) {
+      return serialize(Object.assign(new Error(error.message), { name: error.name }));
+    }
+    const shown = Object.prototype.toString.call(error);
     return serialize(
-      Object.assign(new Error(String(e?.message ?? error)), { name: e?.name ?? "Error" }),
+      new Error(
+        `The run threw a value that cannot be stored (${shown}${typeof error === "object" && error !== null ? ` with keys ${Object.keys(error).join(", ") || "none"}` : ""}); throw an Error, or plain data, instead.`,
+      ),
     );
   }
 }

@@ -34,7 +34,12 @@ export type {
   WorkflowOptions,
 } from "./definitions.js";
 export { event, fn, webhook, workflow } from "./definitions.js";
-export type { Duration } from "./duration.js";
+export {
+  type Duration,
+  type DurationString,
+  InvalidDurationError,
+  maxDurationMs,
+} from "./duration.js";
 export type {
   AnyWorkflowRef,
   EmitOutcome,

@@ -91,7 +91,9 @@ export async function callWithRetries(
   inline: boolean,
 ): Promise<unknown> {
   const timeoutMs =
-    options.timeout === undefined ? undefined : toMilliseconds(options.timeout, "timeout");
+    options.timeout === undefined
+      ? undefined
+      : toMilliseconds(options.timeout, `fn "${options.name}": timeout`);
   for (let attempt = 1; ; attempt++) {
     try {
       return await attemptOnce(
@@ -106,7 +108,7 @@ export async function callWithRetries(
       if (error instanceof FatalError || attempt > options.retries.max) throw error;
       const wait =
         error instanceof RetryableError && error.retryAfter !== undefined
-          ? toMilliseconds(error.retryAfter, "retryAfter")
+          ? toMilliseconds(error.retryAfter, `RetryableError.retryAfter of step "${options.name}"`)
           : backoffDelay(options, attempt);
       await delay(wait);
     }

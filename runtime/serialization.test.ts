@@ -1,3 +1,5 @@
+import { EventEmitter } from "node:events";
+import { Socket } from "node:net";
 import {
   createEngine,
   DefinitionError,
@@ -455,6 +457,26 @@ describe("SerializationError", () => {
     expect(error.path).toBe("order.db");
     expect(error.message).toContain("a Connection instance is not plain data");
     expect(error.message).toContain("registerClass(");
+  });
+
+  it("does not suggest registerClass for live resources: sockets, emitters, streams, handles", () => {
+    const socket = new Socket();
+    const live = [
+      socket,
+      new EventEmitter(),
+      new ReadableStream(),
+      new AbortController(),
+      new AbortController().signal,
+      new WeakMap(),
+    ];
+    for (const resource of live) {
+      const error = explain({ resource });
+      expect(error.path).toBe("order.resource");
+      expect(error.message).toContain("holds something live");
+      expect(error.message).toContain("open it again after the checkpoint");
+      expect(error.message).not.toContain("registerClass");
+    }
+    socket.destroy();
   });
 
   it("gives paths through Maps, odd keys and a registered instance's data", () => {

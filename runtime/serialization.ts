@@ -535,11 +535,43 @@ function devalueReason(error: { message?: string; value?: unknown }): string {
   if (message.includes("non-POJO") && typeof found === "object" && found !== null) {
     const name = (found as { constructor?: { name?: string } }).constructor?.name;
     const what = name ? `a ${name} instance` : "an instance of a class";
+    if (holdsLiveResource(found)) {
+      return (
+        `${what} holds something live (a connection, a stream, a handle, a pending result) that cannot outlive this process; ` +
+        "keep it out of variables that live across a checkpoint: store what identifies it (a URL, an id) and open it again after the checkpoint, or create it inside a step"
+      );
+    }
     return `${what} is not plain data; to persist it, register its class with ${REGISTER_HINT}`;
   }
   if (message.includes("symbolic keys")) return "an object with symbol keys cannot be stored";
   if (message.includes("__proto__")) return "an object with a __proto__ key cannot be stored";
   return message || "it cannot be serialized";
+}
+
+/**
+ * Whether an object is a live resource rather than data a class wraps, so `registerClass`
+ * (which rebuilds an instance from its data) is the wrong advice: event emitters (sockets,
+ * streams, servers), web streams, anything disposable, thenables, and instances of classes
+ * built into the platform (their state lives outside JavaScript).
+ */
+function holdsLiveResource(value: object): boolean {
+  const v = value as Record<PropertyKey, unknown>;
+  const isFunction = (key: PropertyKey) => typeof v[key] === "function";
+  if (isFunction("on") && isFunction("emit")) return true;
+  if (isFunction("addEventListener") && isFunction("dispatchEvent")) return true;
+  if (["getReader", "getWriter", "then", "abort"].some(isFunction)) return true;
+  if (
+    (typeof Symbol.dispose === "symbol" && isFunction(Symbol.dispose)) ||
+    (typeof Symbol.asyncDispose === "symbol" && isFunction(Symbol.asyncDispose))
+  ) {
+    return true;
+  }
+  const ctor = (value as { constructor?: unknown }).constructor;
+  return (
+    typeof ctor === "function" &&
+    ctor !== Object &&
+    /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(ctor))
+  );
 }
 
 /** Why a value cannot be serialized, and where inside it; `undefined` when it can. */
