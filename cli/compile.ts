@@ -10,7 +10,7 @@ import { compileFile } from "./sources.js";
 
 export function compileCommand(result: CommandResult): Command {
   return new Command("compile")
-    .summary("print the compiled JavaScript of a workflow file, or its manifests")
+    .summary("print a workflow file with its workflows compiled, or its manifests")
     .description(
       "Print the module as the build plugins emit it (the workflow bodies as state machines),\n" +
         "or with --manifest each workflow's manifest: checkpoints, live variables, version.\n" +

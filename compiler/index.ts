@@ -11,10 +11,11 @@
  */
 import ts from "typescript";
 import { type Diagnostic, DiagnosticCodes, DiagnosticSink } from "./diagnostics.js";
-import { discoverWorkflows } from "./discover.js";
+import { discoverWorkflows, type WorkflowSite } from "./discover.js";
 import type { WorkflowManifest } from "./manifest.js";
+import { compileWorkflow } from "./pipeline.js";
 import { mayContainWorkflow } from "./prefilter.js";
-import { createRatchetTransformer, type FileReport } from "./transformer.js";
+import { type SourceMapJson, type SplicedWorkflow, spliceWorkflows } from "./splice.js";
 
 export * from "./describe.js";
 export type { Diagnostic, DiagnosticCode, Severity } from "./diagnostics.js";
@@ -22,19 +23,9 @@ export { DiagnosticCodes, formatDiagnostic } from "./diagnostics.js";
 export type { CheckpointManifest, WorkflowManifest } from "./manifest.js";
 export type { CheckpointLiveness, LiveVariable } from "./pipeline.js";
 export { mayContainWorkflow } from "./prefilter.js";
+export type { SourceMapJson } from "./splice.js";
 export type { FileReport, RatchetTransformerOptions } from "./transformer.js";
 export { createRatchetTransformer } from "./transformer.js";
-
-/** A source map in the standard JSON form (version 3). */
-export interface SourceMapJson {
-  readonly version: number;
-  readonly file?: string;
-  readonly sources: string[];
-  readonly sourcesContent?: (string | null)[];
-  readonly names: string[];
-  readonly mappings: string;
-  readonly sourceRoot?: string;
-}
 
 /** Options of {@link transform}. */
 export interface TransformOptions {
@@ -47,8 +38,10 @@ export interface TransformOptions {
 /** The result of {@link transform}. */
 export interface TransformResult {
   /**
-   * JavaScript with the workflows compiled and types stripped (ES modules and JSX kept as
-   * written). When the module defines no workflow, the input unchanged.
+   * The module with each workflow replaced by its compiled definition; every other byte is the
+   * input as written, TypeScript types and JSX included (the bundler or `ratchetjs/register`
+   * strips them, as for any other file). When the module defines no workflow, the input
+   * unchanged.
    */
   readonly code: string;
   /** Maps `code` back to the input; `null` when `code` is the input unchanged. */
@@ -58,17 +51,6 @@ export interface TransformResult {
   /** Problems found; any `error` means a workflow was left uncompiled. */
   readonly diagnostics: Diagnostic[];
 }
-
-const compilerOptions: ts.CompilerOptions = {
-  // ES2022 keeps modern syntax but lowers what Node 20 cannot run yet, such as TC39
-  // decorators left on other members of a workflow's module.
-  target: ts.ScriptTarget.ES2022,
-  module: ts.ModuleKind.ESNext,
-  jsx: ts.JsxEmit.Preserve,
-  isolatedModules: true,
-  useDefineForClassFields: true,
-  removeComments: false,
-};
 
 function scriptKind(filename: string): ts.ScriptKind {
   if (/\.[cm]?tsx$/.test(filename)) return ts.ScriptKind.TSX;
@@ -84,12 +66,15 @@ function unchanged(code: string, diagnostics: Diagnostic[] = []): TransformResul
 /**
  * Compile the workflows of one module. Never throws on bad input: problems come back as
  * diagnostics, each with a code, a position and a fix hint.
+ *
+ * The module is parsed once; only the code that replaces each workflow is printed, and it is
+ * spliced into the text as written, so everything else (types included) comes back
+ * byte-for-byte and the bundler, or `ratchetjs/register`, strips types as for any other file.
  */
 export function transform(code: string, options: TransformOptions): TransformResult {
   const { filename } = options;
   if (!mayContainWorkflow(code)) return unchanged(code);
 
-  // Discover first, so a module that mentions `ratchet` but defines no workflow is not reprinted.
   const sourceFile = ts.createSourceFile(
     filename,
     code,
@@ -97,7 +82,7 @@ export function transform(code: string, options: TransformOptions): TransformRes
     true,
     scriptKind(filename),
   );
-  const probe = new DiagnosticSink(sourceFile, filename);
+  const sink = new DiagnosticSink(sourceFile, filename);
   const parseErrors = (sourceFile as { parseDiagnostics?: readonly ts.DiagnosticWithLocation[] })
     .parseDiagnostics;
   if (parseErrors && parseErrors.length > 0) {
@@ -119,30 +104,46 @@ export function transform(code: string, options: TransformOptions): TransformRes
       }),
     );
   }
-  if (discoverWorkflows(sourceFile, probe).length === 0) return unchanged(code, probe.diagnostics);
+  const sites = discoverWorkflows(sourceFile, sink);
+  if (sites.length === 0) return unchanged(code, sink.diagnostics);
 
-  let report: FileReport | undefined;
-  const output = ts.transpileModule(code, {
-    fileName: filename,
-    compilerOptions: {
-      ...compilerOptions,
-      sourceMap: options.sourceMap !== false,
-      inlineSources: true,
-    },
-    transformers: {
-      before: [createRatchetTransformer({ onFile: (r) => (report = r), fileName: () => filename })],
-    },
-  });
-  const js = output.outputText.replace(/\n\/\/# sourceMappingURL=.*\s*$/, "\n");
-  let map: SourceMapJson | null = null;
-  if (output.sourceMapText) {
-    const raw = JSON.parse(output.sourceMapText) as SourceMapJson;
-    map = { ...raw, sources: [filename], sourcesContent: [code] };
-  }
+  const compiled = compileSites(sites, sourceFile, filename, sink);
+  if (compiled.length === 0) return unchanged(code, sink.diagnostics);
+  const spliced = spliceWorkflows(
+    code,
+    sourceFile,
+    filename,
+    compiled,
+    options.sourceMap !== false,
+  );
   return {
-    code: js,
-    map,
-    workflows: report?.workflows ?? [],
-    diagnostics: report?.diagnostics ?? [],
+    code: spliced.code,
+    map: spliced.map,
+    workflows: compiled.map((c) => c.manifest),
+    diagnostics: sink.diagnostics,
   };
+}
+
+/**
+ * Run the passes on every site. They build nodes with `ts.visitEachChild`, which wants a
+ * transformation context: `ts.transform` lends one without printing anything.
+ */
+function compileSites(
+  sites: readonly WorkflowSite[],
+  sourceFile: ts.SourceFile,
+  filename: string,
+  sink: DiagnosticSink,
+): SplicedWorkflow[] {
+  const out: SplicedWorkflow[] = [];
+  const result = ts.transform(sourceFile, [
+    (context) => (file) => {
+      for (const site of sites) {
+        const compiled = compileWorkflow(site, file, filename, sink, context);
+        if (compiled) out.push({ site, ...compiled });
+      }
+      return file;
+    },
+  ]);
+  result.dispose();
+  return out;
 }

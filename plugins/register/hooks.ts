@@ -6,9 +6,11 @@
  *   `./x.tsx`; `.mjs` finds `.mts`), and an extensionless `./x` finds `./x.ts`, `./x.tsx`,
  *   `./x.mts` or `./x/index.ts`.
  * - `load` compiles the workflows of the user's `.js` and `.mjs` ES modules, and compiles
- *   `.ts`, `.mts` and `.tsx` files: the Ratchet transform for files that
- *   contain workflows, then type stripping with `@swc/core` when it is installed (else
- *   TypeScript's own `transpileModule`), with one inline source map back to the original file.
+ *   `.ts`, `.mts` and `.tsx` files: the Ratchet transform for files that contain workflows
+ *   (served from the compile cache, `../cache.ts`, when the same text was compiled before:
+ *   `RATCHET_CACHE_DIR` names its folder, `false` keeps it in memory), then type stripping with
+ *   `@swc/core` when it is installed (else TypeScript's own `transpileModule`), with one inline
+ *   source map back to the original file.
  *   Every loaded TypeScript file is an ES module.
  *
  * @module
@@ -17,8 +19,10 @@ import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire, type LoadHook, type ResolveHook } from "node:module";
 import { fileURLToPath } from "node:url";
+import { formatDiagnostic } from "../../compiler/diagnostics.js";
 import { mayContainWorkflow } from "../../compiler/prefilter.js";
-import { importNeedingTypeScript, loadCompiler } from "../typescript-peer.js";
+import { type CacheDir, cachedTransform, defaultCacheDir } from "../cache.js";
+import { importNeedingTypeScript } from "../typescript-peer.js";
 
 type Diagnostic = import("../../compiler/index.js").Diagnostic;
 type Swc = typeof import("@swc/core");
@@ -122,18 +126,19 @@ async function compileWorkflows(
   source: string,
   filename: string,
 ): Promise<{ code: string; map: unknown } | undefined> {
-  // The pre-filter is a substring search in a module of its own; the compiler proper imports
-  // `typescript`, which takes far longer to load than most files take to compile, so files
-  // without workflows never load it.
+  // The pre-filter is a few substring searches in a module of its own; the compiler proper
+  // imports `typescript`, which takes far longer to load than most files take to compile, so
+  // files without workflows never load it, and files in the cache do not either.
   if (!mayContainWorkflow(source)) return undefined;
-  const compiler = await loadCompiler("ratchetjs/register");
-
-  const result = compiler.transform(source, { filename, sourceMap: true });
+  const result = await cachedTransform(
+    source,
+    { filename, sourceMap: true },
+    cacheDir(),
+    "ratchetjs/register",
+  );
   const errors = result.diagnostics.filter((d) => d.severity === "error");
-  if (errors.length > 0) {
-    throw new WorkflowCompileError(filename, result.diagnostics, compiler.formatDiagnostic);
-  }
-  for (const warning of result.diagnostics) reportWarningOnce(compiler.formatDiagnostic(warning));
+  if (errors.length > 0) throw new WorkflowCompileError(filename, result.diagnostics);
+  for (const warning of result.diagnostics) reportWarningOnce(formatDiagnostic(warning));
   return { code: result.code, map: result.map };
 }
 
@@ -147,11 +152,7 @@ class WorkflowCompileError extends Error {
   /** A stable code for this failure. */
   readonly code = "RATCHET_WORKFLOW_COMPILE_ERROR";
 
-  constructor(
-    filename: string,
-    diagnostics: readonly Diagnostic[],
-    formatDiagnostic: (d: Diagnostic) => string,
-  ) {
+  constructor(filename: string, diagnostics: readonly Diagnostic[]) {
     const errorCount = diagnostics.filter((d) => d.severity === "error").length;
     const listed = diagnostics.map(formatDiagnostic).join("\n");
     super(
@@ -160,6 +161,22 @@ class WorkflowCompileError extends Error {
     );
     this.name = "WorkflowCompileError";
   }
+}
+
+let cacheDirectory: CacheDir | undefined;
+
+/** `RATCHET_CACHE_DIR` (a folder, or `false` for memory only), else the project's default. */
+function cacheDir(): CacheDir {
+  if (cacheDirectory === undefined) {
+    const fromEnv = process.env.RATCHET_CACHE_DIR;
+    cacheDirectory =
+      fromEnv === undefined || fromEnv === ""
+        ? defaultCacheDir()
+        : fromEnv === "false"
+          ? false
+          : fromEnv;
+  }
+  return cacheDirectory;
 }
 
 const reportedWarnings = new Set<string>();

@@ -1,5 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -31,11 +40,12 @@ function writeFiles(dir: string, files: Record<string, string>): void {
 
 function runTs(
   entry: string,
-  options: { cwd?: string; importSpecifier?: string } = {},
+  options: { cwd?: string; importSpecifier?: string; env?: Record<string, string> } = {},
 ): { status: number | null; stdout: string; stderr: string } {
   const importSpecifier = options.importSpecifier ?? pathToFileURL(registerEntry).href;
   const result = spawnSync(process.execPath, ["--import", importSpecifier, entry], {
     cwd: options.cwd ?? projectDir,
+    env: { ...process.env, ...options.env },
     encoding: "utf8",
     timeout: 30_000,
   });
@@ -165,7 +175,9 @@ describe("ratchetjs/register on TypeScript without workflows", () => {
       "plugins/register/index.js",
       "plugins/register/hooks.js",
       "plugins/typescript-peer.js",
+      "plugins/cache.js",
       "compiler/prefilter.js",
+      "compiler/diagnostics.js",
     ]) {
       mkdirSync(dirname(join(isolated, file)), { recursive: true });
       copyFileSync(join(repoRoot, "dist", file), join(isolated, file));
@@ -233,6 +245,40 @@ describe("ratchetjs/register on TypeScript without workflows", () => {
 });
 
 describe("ratchetjs/register on workflows", () => {
+  it("serves a second start from the compile cache, and compiles an edited file again", () => {
+    const cacheDir = join(projectDir, "cache");
+    const env = { RATCHET_CACHE_DIR: cacheDir };
+    const program = (add: number) =>
+      [
+        'import { createEngine, fn, workflow } from "ratchetjs";',
+        'import { memory } from "ratchetjs/adapters/memory";',
+        `const add = fn(async (_ctx, n: number): Promise<number> => n + ${add});`,
+        "export const flow = workflow(async (ctx, n: number) => await ctx.step(add, n));",
+        "const engine = createEngine({ storage: memory(), workflows: [flow] });",
+        "console.log(await (await engine.start(flow, [1])).result());",
+        "await engine.close();",
+        "",
+      ].join("\n");
+    const entries = () =>
+      readdirSync(cacheDir).map((name) => ({
+        name,
+        mtime: statSync(join(cacheDir, name)).mtimeMs,
+      }));
+
+    writeFiles(projectDir, { "cached/main.ts": program(1) });
+    expect(runTs("cached/main.ts", { env }).stdout.trim()).toBe("2");
+    const first = entries();
+    expect(first).toHaveLength(1);
+
+    // The same text again: read from the cache, not compiled and written again.
+    expect(runTs("cached/main.ts", { env }).stdout.trim()).toBe("2");
+    expect(entries()).toEqual(first);
+
+    writeFiles(projectDir, { "cached/main.ts": program(10) });
+    expect(runTs("cached/main.ts", { env }).stdout.trim()).toBe("11");
+    expect(entries()).toHaveLength(2);
+  });
+
   it("compiles and runs a two-step workflow", () => {
     writeFiles(projectDir, {
       "workflow/main.ts": [

@@ -4,15 +4,17 @@
  * adapts in a few lines.
  *
  * It runs before the bundler's own TypeScript handling (`enforce: "pre"`): a module that may
- * define a workflow goes through the Ratchet compiler, which strips its types and turns each
- * workflow into a state machine; every other module is left to the bundler untouched.
+ * define a workflow goes through the Ratchet compiler, which replaces each workflow with its
+ * state machine and leaves the rest of the text as written; the bundler then strips its types
+ * as for every other module. Results are cached by content (`../cache.ts`).
  *
  * @module
  */
 import { createUnplugin, type UnpluginContext, type UnpluginFactory } from "unplugin";
+import { formatDiagnostic } from "../../compiler/diagnostics.js";
 import type { Diagnostic, TransformResult } from "../../compiler/index.js";
 import { mayContainWorkflow } from "../../compiler/prefilter.js";
-import { loadCompiler } from "../typescript-peer.js";
+import { cachedTransform, defaultCacheDir } from "../cache.js";
 import type { FilterPattern, RatchetPluginOptions } from "./types.js";
 
 export type { FilterPattern, RatchetPluginOptions } from "./types.js";
@@ -31,10 +33,11 @@ export const ratchetPluginFactory: UnpluginFactory<RatchetPluginOptions | undefi
   options = {},
 ) => {
   const sourceMap = options.sourceMap !== false;
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
   return {
     name: pluginName,
-    // See TypeScript before the bundler strips it; the compiler's output is JavaScript, which
-    // every bundler's TypeScript handling accepts as it is, whatever the file's extension.
+    // See TypeScript before the bundler strips it; the compiler's output is the same language
+    // as its input, which the bundler's own TypeScript handling then strips.
     enforce: "pre",
     transform: {
       // Rollup 4.40+, Vite and Rolldown test the id filter themselves, so excluded modules never
@@ -47,9 +50,13 @@ export const ratchetPluginFactory: UnpluginFactory<RatchetPluginOptions | undefi
       },
       async handler(code, id) {
         if (!mayContainWorkflow(code)) return null;
-        const compiler = await loadCompiler("The Ratchet bundler plugin");
-        const result = compiler.transform(code, { filename: id, sourceMap });
-        report(this, id, result, compiler.formatDiagnostic);
+        const result = await cachedTransform(
+          code,
+          { filename: id, sourceMap },
+          cacheDir,
+          "The Ratchet bundler plugin",
+        );
+        report(this, id, result);
         if (result.workflows.length === 0) return null;
         return { code: result.code, map: result.map };
       },
@@ -62,12 +69,7 @@ export const ratchetPluginFactory: UnpluginFactory<RatchetPluginOptions | undefi
  * and the errors as one build error listing them all (Rollup and Vite stop at the first
  * `this.error`), located at the first so code frames and editors point at it.
  */
-function report(
-  context: UnpluginContext,
-  id: string,
-  result: TransformResult,
-  formatDiagnostic: (d: Diagnostic) => string,
-): void {
+function report(context: UnpluginContext, id: string, result: TransformResult): void {
   const errors: Diagnostic[] = [];
   for (const diagnostic of result.diagnostics) {
     if (diagnostic.severity === "error") errors.push(diagnostic);

@@ -28,4 +28,10 @@ export interface RatchetPluginOptions {
    * map lead back to the workflow's source lines. Default `true`.
    */
   readonly sourceMap?: boolean;
+  /**
+   * Where compiled modules are cached across builds and processes, keyed by their content, the
+   * options and the compiler's version; `false` keeps the cache in memory only. Default:
+   * `node_modules/.cache/ratchet` of the project around the working directory.
+   */
+  readonly cacheDir?: string | false;
 }

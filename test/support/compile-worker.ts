@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { transform } from "ratchetjs/compiler";
+import ts from "typescript";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -25,6 +26,11 @@ export function compileWorker(source: URL): { readonly path: string; remove(): v
     dir,
     `${basename(filename, ".ts")}-${process.pid}-${Date.now().toString(36)}.mjs`,
   );
-  writeFileSync(path, compiled.code);
+  // transform() keeps the module's types; strip them as a build would, for plain `node`.
+  const js = ts.transpileModule(compiled.code, {
+    fileName: filename,
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
+  }).outputText;
+  writeFileSync(path, js);
   return { path, remove: () => rmSync(path, { force: true }) };
 }

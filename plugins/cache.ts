@@ -1,0 +1,181 @@
+/**
+ * The compile cache every Node front end shares (the bundler plugins and `ratchetjs/register`):
+ * the same text is never compiled twice, in one process or across processes.
+ *
+ * An entry is keyed by a SHA-256 of the source, the file name (manifests and diagnostics carry
+ * it), the options and the compiler's version — the text of the compiler's own modules and
+ * TypeScript's version, so a changed compiler never reads an old entry. Entries live in memory
+ * and, as one JSON file each, in a directory (`node_modules/.cache/ratchet` by default). A file
+ * is written under a temporary name and renamed into place, so a process racing another on the
+ * same entry reads either nothing or a whole entry; a missing or unreadable entry is a miss.
+ *
+ * The compiler (and with it TypeScript) is loaded only on a miss.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TransformOptions, TransformResult } from "../compiler/index.js";
+import { loadCompiler } from "./typescript-peer.js";
+
+/** Where the cache keeps its files, or `false` for memory only. */
+export type CacheDir = string | false;
+
+/** How many results one process keeps in memory (oldest dropped first). */
+const MEMORY_ENTRIES = 1000;
+
+const memory = new Map<string, TransformResult>();
+const stats = { memoryHits: 0, diskHits: 0, compiles: 0 };
+let fingerprint: string | undefined;
+const madeDirs = new Set<string>();
+
+/**
+ * The default cache directory: `node_modules/.cache/ratchet` of the project around the working
+ * directory (the nearest folder with a `package.json`), or `false` outside any project.
+ */
+export function defaultCacheDir(from: string = process.cwd()): CacheDir {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json")))
+      return join(dir, "node_modules", ".cache", "ratchet");
+    if (dirname(dir) === dir) return false;
+  }
+}
+
+/**
+ * `transform(code, options)`, served from the cache when the same text was compiled before with
+ * the same options by the same compiler. `who` names the front end in the error raised when a
+ * miss needs TypeScript and it is not installed.
+ */
+export async function cachedTransform(
+  code: string,
+  options: TransformOptions,
+  cacheDir: CacheDir,
+  who: string,
+): Promise<TransformResult> {
+  const key = cacheKey(code, options);
+  const inMemory = memory.get(key);
+  if (inMemory) {
+    stats.memoryHits++;
+    remember(key, inMemory);
+    return inMemory;
+  }
+  const onDisk = cacheDir === false ? undefined : readEntry(cacheDir, key);
+  if (onDisk) {
+    stats.diskHits++;
+    remember(key, onDisk);
+    return onDisk;
+  }
+  stats.compiles++;
+  const compiler = await loadCompiler(who);
+  const result = compiler.transform(code, options);
+  remember(key, result);
+  if (cacheDir !== false) writeEntry(cacheDir, key, result);
+  return result;
+}
+
+/** The cache key of one compilation. */
+export function cacheKey(code: string, options: TransformOptions): string {
+  return createHash("sha256")
+    .update(compilerFingerprint())
+    .update("\0")
+    .update(options.filename)
+    .update("\0")
+    .update(options.sourceMap === false ? "nomap" : "map")
+    .update("\0")
+    .update(code)
+    .digest("hex");
+}
+
+/** How this process's compilations were served so far. */
+export function cacheStats(): { memoryHits: number; diskHits: number; compiles: number } {
+  return { ...stats };
+}
+
+/** Forget what this process holds in memory (the files stay). */
+export function clearMemoryCache(): void {
+  memory.clear();
+}
+
+function remember(key: string, result: TransformResult): void {
+  memory.delete(key);
+  memory.set(key, result);
+  if (memory.size > MEMORY_ENTRIES) memory.delete(memory.keys().next().value as string);
+}
+
+interface Entry {
+  readonly key: string;
+  readonly result: TransformResult;
+}
+
+function entryPath(dir: string, key: string): string {
+  return join(dir, `${key}.json`);
+}
+
+function readEntry(dir: string, key: string): TransformResult | undefined {
+  let text: string;
+  try {
+    text = readFileSync(entryPath(dir, key), "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    const entry = JSON.parse(text) as Entry;
+    return entry.key === key ? entry.result : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeEntry(dir: string, key: string, result: TransformResult): void {
+  const path = entryPath(dir, key);
+  const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    if (!madeDirs.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      madeDirs.add(dir);
+    }
+    writeFileSync(temporary, JSON.stringify({ key, result } satisfies Entry));
+    renameSync(temporary, path);
+  } catch {
+    // A read-only or full disk only costs the next process a compile.
+    rmSync(temporary, { force: true });
+  }
+}
+
+/**
+ * The compiler's version: a hash of its own modules' text (a rebuilt or upgraded compiler has a
+ * new one, whatever its files' dates) and TypeScript's version, which prints the code.
+ */
+function compilerFingerprint(): string {
+  if (fingerprint !== undefined) return fingerprint;
+  const hash = createHash("sha256");
+  const compilerDir = fileURLToPath(new URL("../compiler/", import.meta.url));
+  for (const name of readdirSync(compilerDir).sort()) {
+    if (!/\.[jt]s$/.test(name) || name.endsWith(".d.ts") || name.includes(".test.")) continue;
+    hash
+      .update(name)
+      .update("\0")
+      .update(readFileSync(join(compilerDir, name)))
+      .update("\0");
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    const typescript = require("typescript/package.json") as { version: string };
+    hash.update(`typescript@${typescript.version}`);
+  } catch {
+    hash.update("typescript@none");
+  }
+  fingerprint = hash.digest("hex");
+  return fingerprint;
+}
