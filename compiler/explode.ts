@@ -529,7 +529,19 @@ class Exploder {
       }
       if (ts.isFunctionLike(n) || ts.isClassLike(n)) {
         const fn = ts.visitEachChild(n, (c) => visit(c, true), this.context);
-        return inFunction ? fn : this.captureBoxes(n, fn);
+        // A method of an object literal: the literal as a whole gets the boxes (below).
+        const method = ts.isObjectLiteralExpression(n.parent) && !ts.isPropertyAssignment(n);
+        return inFunction || method ? fn : this.captureBoxes(n, fn);
+      }
+      if (
+        !inFunction &&
+        ts.isObjectLiteralExpression(n) &&
+        n.properties.some((p) => ts.isFunctionLike(p))
+      ) {
+        return this.captureBoxes(
+          n,
+          ts.visitEachChild(n, (c) => visit(c, inFunction), this.context),
+        );
       }
       if (!inFunction) {
         if (
@@ -583,7 +595,12 @@ class Exploder {
     };
     find(original);
     if (captured.size === 0) return fn;
-    if (!ts.isArrowFunction(fn) && !ts.isFunctionExpression(fn) && !ts.isClassExpression(fn)) {
+    if (
+      !ts.isArrowFunction(fn) &&
+      !ts.isFunctionExpression(fn) &&
+      !ts.isClassExpression(fn) &&
+      !ts.isObjectLiteralExpression(fn)
+    ) {
       this.sink.report(
         original,
         DiagnosticCodes.unsupported,
@@ -744,7 +761,93 @@ class Exploder {
   // ---- statements --------------------------------------------------------------------
 
   statements(list: readonly ts.Statement[]): void {
-    for (const statement of list) this.statement(statement);
+    for (const [i, statement] of list.entries()) {
+      if (
+        ts.isVariableStatement(statement) &&
+        (statement.declarationList.flags & ts.NodeFlags.Using) !== 0
+      ) {
+        this.using(statement.declarationList, 0, list.slice(i + 1));
+        return;
+      }
+      this.statement(statement);
+    }
+  }
+
+  /**
+   * `using r = e;` (or `await using`) and the statements after it in its block: r is
+   * checked to be disposable, then the rest runs in a `try` region whose `finally` disposes
+   * r — so a checkpoint, a jump or an exception in between still disposes it, after a
+   * resume too (r is then persisted, like any variable). Declarations in one statement are
+   * disposed last first.
+   */
+  using(list: ts.VariableDeclarationList, index: number, rest: readonly ts.Statement[]): void {
+    const declaration = list.declarations[index];
+    if (!declaration) {
+      this.statements(rest);
+      return;
+    }
+    const isAwait = (list.flags & ts.NodeFlags.AwaitUsing) === ts.NodeFlags.AwaitUsing;
+    const slot = ts.isIdentifier(declaration.name) ? this.slotOf(declaration.name) : undefined;
+    if (!slot) {
+      this.sink.report(
+        declaration,
+        DiagnosticCodes.unsupported,
+        "This `using` declaration cannot be compiled around a checkpoint.",
+        "Declare it with a plain name in a block: { using resource = open(); … }.",
+      );
+      return;
+    }
+    const init = declaration.initializer;
+    if (init && this.durableAt(init))
+      this.checkpoint(this.durableAt(init)!, this.id(slot), declaration);
+    else
+      this.assign(this.id(slot), init ? this.expression(init)! : this.id("undefined"), declaration);
+    const symbol = (name: string) =>
+      f.createPropertyAccessExpression(f.createIdentifier("Symbol"), name);
+    const method = isAwait
+      ? f.createBinaryExpression(
+          f.createElementAccessExpression(this.id(slot), symbol("asyncDispose")),
+          ts.SyntaxKind.QuestionQuestionToken,
+          f.createElementAccessExpression(this.id(slot), symbol("dispose")),
+        )
+      : f.createElementAccessExpression(this.id(slot), symbol("dispose"));
+    const present = f.createInequality(this.id(slot), f.createNull());
+    this.item(
+      f.createIfStatement(
+        f.createLogicalAnd(
+          present,
+          f.createStrictInequality(
+            f.createTypeOfExpression(method),
+            f.createStringLiteral("function"),
+          ),
+        ),
+        f.createThrowStatement(
+          f.createNewExpression(f.createIdentifier("TypeError"), undefined, [
+            f.createStringLiteral(
+              `The value of ${declaration.name.getText(this.sourceFile)} is not disposable`,
+            ),
+          ]),
+        ),
+      ),
+    );
+    this.tryRegion(
+      declaration,
+      () => this.using(list, index + 1, rest),
+      undefined,
+      () => {
+        const call = f.createCallExpression(
+          f.createPropertyAccessExpression(f.createParenthesizedExpression(method), "call"),
+          undefined,
+          [this.id(slot)],
+        );
+        this.item(
+          f.createIfStatement(
+            present,
+            f.createExpressionStatement(isAwait ? f.createAwaitExpression(call) : call),
+          ),
+        );
+      },
+    );
   }
 
   statement(statement: ts.Statement, labels: readonly string[] = []): void {
@@ -1190,6 +1293,25 @@ class Exploder {
   }
 
   tryStatement(statement: ts.TryStatement): void {
+    const finallyBlock = statement.finallyBlock;
+    this.tryRegion(
+      statement,
+      () => this.statements(statement.tryBlock.statements),
+      statement.catchClause,
+      finallyBlock && (() => this.statements(finallyBlock.statements)),
+    );
+  }
+
+  /**
+   * A `try` region: `tryPart` and `finallyPart` emit their parts' statements (a `using`
+   * declaration makes one with its disposal as the `finally`).
+   */
+  tryRegion(
+    statement: ts.Node,
+    tryPart: () => void,
+    catchClause: ts.CatchClause | undefined,
+    finallyPart: (() => void) | undefined,
+  ): void {
     const outerFinally = [...this.jumpStack].reverse().find((e) => e.kind === "finally");
     const index = this.regions.length;
     const region: TryRegion = {
@@ -1208,18 +1330,18 @@ class Exploder {
     const after = this.newBlock();
     region.afterBlock = after.id;
     const tryBlock = this.newBlock(index, "try");
-    const catchBlock = statement.catchClause ? this.newBlock(index, "catch") : undefined;
-    const finallyBlock = statement.finallyBlock ? this.newBlock(index, "finally") : undefined;
+    const catchBlock = catchClause ? this.newBlock(index, "catch") : undefined;
+    const finallyBlock = finallyPart ? this.newBlock(index, "finally") : undefined;
     region.catchBlock = catchBlock?.id;
     region.finallyBlock = finallyBlock?.id;
     if (finallyBlock) {
       region.completionSlot = this.newTemp(`how the try at ${this.where(statement)} ended`).text;
     }
-    if (statement.catchClause) {
-      const declared = statement.catchClause.variableDeclaration?.name;
+    if (catchClause) {
+      const declared = catchClause.variableDeclaration?.name;
       const direct = declared && ts.isIdentifier(declared) ? this.slotOf(declared) : undefined;
       region.catchSlot =
-        direct ?? this.newTemp(`the error caught at ${this.where(statement.catchClause)}`).text;
+        direct ?? this.newTemp(`the error caught at ${this.where(catchClause)}`).text;
     }
 
     const leavePart = () => {
@@ -1237,25 +1359,25 @@ class Exploder {
     this.region = index;
     this.part = "try";
     this.cur = tryBlock;
-    this.statements(statement.tryBlock.statements);
+    tryPart();
     leavePart();
 
-    if (catchBlock && statement.catchClause) {
+    if (catchBlock && catchClause) {
       this.part = "catch";
       this.cur = catchBlock;
-      const declared = statement.catchClause.variableDeclaration?.name;
+      const declared = catchClause.variableDeclaration?.name;
       if (declared && !ts.isIdentifier(declared)) {
         this.assign(this.bindingTarget(declared), this.id(region.catchSlot!), declared);
       }
-      this.statements(statement.catchClause.block.statements);
+      this.statements(catchClause.block.statements);
       leavePart();
     }
     if (finallyBlock) this.jumpStack.pop();
 
-    if (finallyBlock && statement.finallyBlock) {
+    if (finallyBlock && finallyPart) {
       this.part = "finally";
       this.cur = finallyBlock;
-      this.statements(statement.finallyBlock.statements);
+      finallyPart();
       this.cur.terminator = { kind: "finallyEnd", region: index };
     }
     this.region = saved.region;

@@ -139,6 +139,36 @@ return [r, s, t];`,
     args: [1],
   },
 
+  // using / await using.
+  "using disposes at the end of its block, last declared first": {
+    params: "n",
+    body: `const log = [];
+{
+  using a = new Resource("a"), b = new Resource("b");
+  log.push(await ctx.step(add, n, 1));
+  using c = null;
+}
+log.push("after");
+return log;`,
+    args: [1],
+  },
+  "using disposes when the block throws or returns": {
+    params: "n",
+    body: `const log = [];
+try {
+  await using a = new Resource("a");
+  await ctx.step(boom, "x");
+} catch (e) { log.push(e.message); }
+for (let i = 0; i < 3; i++) {
+  using b = new Resource("b" + i);
+  const later = { get value() { return i; } };
+  log.push(later.value);
+  if (i === 1) continue;
+  log.push(await ctx.step(add, i, 0));
+}
+return log;`,
+    args: [1],
+  },
   // Evaluation order.
   "an earlier operand mutated by a later call": {
     params: "n",

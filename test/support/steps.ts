@@ -1,4 +1,4 @@
-import { FatalError, type FunctionContext, fn } from "ratchetjs";
+import { FatalError, type FunctionContext, fn, registerClass } from "ratchetjs";
 
 /** Every call of the steps below, in order: the oracle compares these sequences. */
 export const stepLog: string[] = [];
@@ -19,3 +19,21 @@ export const boom = fn(async (_ctx: FunctionContext, message: string) => {
   stepLog.push(`boom(${message})`);
   throw new FatalError(message);
 }, noRetries);
+
+/**
+ * A disposable resource that can be persisted (registered), for `using` across checkpoints:
+ * its disposal is logged like a step call.
+ */
+export class Resource {
+  constructor(readonly name: string) {}
+  [Symbol.dispose](): void {
+    stepLog.push(`dispose(${this.name})`);
+  }
+  async [Symbol.asyncDispose](): Promise<void> {
+    stepLog.push(`asyncDispose(${this.name})`);
+  }
+}
+registerClass(Resource, {
+  serialize: (r) => r.name,
+  deserialize: (name: string) => new Resource(name),
+});
