@@ -7,7 +7,7 @@ import { transformSync } from "@swc/core";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { openTestDatabase } from "../../test/support/postgres.js";
-import { StorageError } from "../contract.js";
+import { type Commit, StorageError } from "../contract.js";
 import { describeAdapterContract } from "../testing/index.js";
 import {
   PostgresAdapter,
@@ -119,6 +119,180 @@ describe(`postgres adapter on ${db.label}`, () => {
       ),
     ).toBe(2);
     expect(connections()).toBe(afterInit);
+  });
+
+  describe("group commit", () => {
+    /** `count` runs r0… leased to `w`, in a store whose statements are recorded. */
+    async function leasedRuns(count: number, options: { groupCommit?: false } = {}) {
+      const counting = countingPool(db.pool());
+      const schema = db.freshSchema();
+      const storage = postgres({ pool: counting.pool, schema, ...options });
+      opened.push(storage);
+      await storage.init();
+      for (let i = 0; i < count; i++) {
+        await storage.createRun({ ...newRun(`r${i}`), leaseOwner: "w", leaseMs: hour });
+      }
+      counting.queries.length = 0;
+      return { storage, schema, queries: counting.queries };
+    }
+    const batches = (queries: PostgresQuery[]) =>
+      queries.filter((q) => q.name?.endsWith("_commit_batch"));
+
+    it("writes checkpoints that arrive together in one statement, refusing only the rows whose compare-and-set fails", async () => {
+      const { storage, queries } = await leasedRuns(40);
+      const outcomes = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          storage.commit({
+            runId: i === 39 ? "missing" : `r${i}`,
+            // r7's writer is behind (another commit of its owner won); r13's lease is gone.
+            expectedSeq: i === 7 ? 5 : 0,
+            owner: i === 13 ? "stale" : "w",
+            status: "running",
+            frame: `{"at":${i}}`,
+            leaseMs: hour,
+          }),
+        ),
+      );
+      expect(outcomes[7]).toEqual({ ok: false, reason: "conflict" });
+      expect(outcomes[13]).toEqual({ ok: false, reason: "lease-lost" });
+      expect(outcomes[39]).toEqual({ ok: false, reason: "not-found" });
+      outcomes.forEach((outcome, i) => {
+        if (![7, 13, 39].includes(i)) expect(outcome, `r${i}`).toEqual({ ok: true, seq: 1 });
+      });
+      // Two commits found the adapter idle and went at once; the rest queued behind them.
+      const grouped = batches(queries);
+      expect(grouped.length).toBeGreaterThanOrEqual(1);
+      expect(grouped.length).toBeLessThanOrEqual(2);
+      const rows = grouped.flatMap((q) => JSON.parse(q.values![0] as string) as unknown[]);
+      expect(rows.length).toBeGreaterThanOrEqual(36);
+      for (let i = 0; i < 39; i++) {
+        const run = await storage.loadRun(`r${i}`);
+        if (i === 7 || i === 13) expect(run).toMatchObject({ seq: 0, frame: null });
+        else expect(run).toMatchObject({ seq: 1, frame: `{"at":${i}}`, leaseOwner: "w" });
+      }
+    });
+
+    it("stores exactly what one commit at a time stores, for every kind of commit", async () => {
+      const kinds: Omit<Commit, "runId" | "expectedSeq" | "owner">[] = [
+        { status: "running", frame: "f", leaseMs: hour },
+        { status: "running", frame: "g" },
+        { status: "sleeping", frame: "s", wakeAt: 1_700_000_000_123 },
+        { status: "waiting", frame: "w", wakeAt: null, wait: { spec: "spec", event: "paid" } },
+        { status: "waiting", frame: "w", wait: { spec: "spec2", event: null }, leaseMs: hour },
+        { status: "running", frame: "i", wakeAt: null, wait: null, inbox: null, leaseMs: hour },
+        { status: "completed", result: '"done"', leaseMs: hour },
+        { status: "failed", error: '{"message":"no"}' },
+        { status: "parked", error: "reason", frame: "p" },
+        { status: "running", frame: "nul\0 and \uffff", leaseMs: hour },
+      ];
+      const stored = async (options: { groupCommit?: false }) => {
+        const { storage, queries } = await leasedRuns(kinds.length + 2, options);
+        const outcomes = await Promise.all(
+          [
+            { status: "running" as const, leaseMs: hour },
+            { status: "running" as const, leaseMs: hour },
+            ...kinds,
+          ].map((kind, i) =>
+            storage.commit({ ...kind, runId: `r${i}`, expectedSeq: 0, owner: "w" }),
+          ),
+        );
+        expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+        const runs = await storage.listRuns();
+        return {
+          batched: batches(queries).length,
+          runs: runs
+            .map(({ updatedAt, createdAt, leaseExpiresAt, ...run }) => ({
+              ...run,
+              leased: leaseExpiresAt !== null && leaseExpiresAt > Date.now(),
+            }))
+            .sort((a, b) => a.id.localeCompare(b.id)),
+        };
+      };
+      const alone = await stored({ groupCommit: false });
+      const grouped = await stored({});
+      expect(alone.batched).toBe(0);
+      expect(grouped.batched).toBeGreaterThan(0);
+      expect(grouped.runs).toStrictEqual(alone.runs);
+    });
+
+    it("sends a lone commit at once, as one statement, with nothing in flight", async () => {
+      const { storage, queries } = await leasedRuns(1);
+      for (let seq = 0; seq < 5; seq++) {
+        await storage.commit({
+          runId: "r0",
+          expectedSeq: seq,
+          owner: "w",
+          status: "running",
+          leaseMs: hour,
+        });
+      }
+      expect(queries.map((q) => q.name?.replace(/^ratchet_[0-9a-f]+_/, ""))).toEqual(
+        Array(5).fill("commit"),
+      );
+    });
+
+    it("bounds a batch by maxBatch, and keeps two commits of one run in separate statements", async () => {
+      const counting = countingPool(db.pool());
+      const storage = postgres({
+        pool: counting.pool,
+        schema: db.freshSchema(),
+        groupCommit: { maxBatch: 5 },
+      });
+      opened.push(storage);
+      await storage.init();
+      for (let i = 0; i < 30; i++) {
+        await storage.createRun({ ...newRun(`r${i}`), leaseOwner: "w", leaseMs: hour });
+      }
+      counting.queries.length = 0;
+      const outcomes = await Promise.all([
+        ...Array.from({ length: 30 }, (_, i) =>
+          storage.commit({
+            runId: `r${i}`,
+            expectedSeq: 0,
+            owner: "w",
+            status: "running",
+            leaseMs: hour,
+          }),
+        ),
+        // The same run again at the same seq (two engines sharing the adapter): one wins.
+        storage.commit({
+          runId: "r29",
+          expectedSeq: 0,
+          owner: "w",
+          status: "running",
+          leaseMs: hour,
+        }),
+      ]);
+      expect(outcomes.filter((o) => o.ok)).toHaveLength(30);
+      expect(outcomes.filter((o) => !o.ok)).toEqual([{ ok: false, reason: "conflict" }]);
+      for (const query of batches(counting.queries)) {
+        const rows = JSON.parse(query.values![0] as string) as { i: string }[];
+        expect(rows.length).toBeLessThanOrEqual(5);
+        expect(new Set(rows.map((row) => row.i)).size).toBe(rows.length);
+      }
+    });
+
+    it("commits each run alone when the server refuses a batch, so only the bad row fails", async () => {
+      const { storage } = await leasedRuns(12);
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) =>
+          storage.commit({
+            runId: `r${i}`,
+            expectedSeq: 0,
+            owner: "w",
+            status: "sleeping",
+            // Not an int8: the server refuses the statement that carries it.
+            wakeAt: i === 5 ? 1.5 : 1_700_000_000_000 + i,
+          }),
+        ),
+      );
+      expect(outcomes[5].status).toBe("rejected");
+      outcomes.forEach((outcome, i) => {
+        if (i !== 5)
+          expect(outcome, `r${i}`).toEqual({ status: "fulfilled", value: { ok: true, seq: 1 } });
+      });
+      expect(await storage.loadRun("r5")).toMatchObject({ seq: 0 });
+    });
   });
 
   it("commits a checkpoint with a session write in one statement, and needs no read to report session-conflict", async () => {
@@ -639,6 +813,7 @@ describe(`postgres adapter on ${db.label}`, () => {
       source: { kind: "connectionString", connectionString: "postgres://h/db", maxConnections: 10 },
       schema: "ratchet",
       notify: true,
+      groupCommit: { maxBatch: 256 },
     });
     expect(Object.isFrozen(adapter.config)).toBe(true);
     expect(Object.isFrozen(adapter.config.source)).toBe(true);
@@ -654,6 +829,8 @@ describe(`postgres adapter on ${db.label}`, () => {
     ["a schema that is not an identifier", { connectionString: "x", schema: 'x"; DROP' }],
     ["a schema longer than 63 characters", { connectionString: "x", schema: "s".repeat(64) }],
     ["a notify that is not a boolean", { connectionString: "x", notify: "yes" }],
+    ["a groupCommit that is not an object", { connectionString: "x", groupCommit: 5 }],
+    ["a zero maxBatch", { connectionString: "x", groupCommit: { maxBatch: 0 } }],
   ])("rejects options with %s", (_, options) => {
     expect(() => postgres(options as PostgresAdapterOptions)).toThrow(
       expect.objectContaining({ code: "invalid-argument" }),
@@ -666,6 +843,7 @@ describe(`postgres adapter on ${db.label}`, () => {
     try {
       for (const source of [
         "adapters/contract.ts",
+        "adapters/group-commit.ts",
         "adapters/postgres/index.ts",
         "adapters/postgres/postgres-adapter.ts",
         "adapters/postgres/postgres-config.ts",

@@ -175,6 +175,51 @@ function statements(schema: string, notify: boolean) {
        )
        SELECT (SELECT seq FROM committed) AS seq, EXISTS (SELECT FROM held) AS held`,
     ),
+    // Group commit: the checkpoints of many runs in one statement, so one transaction and
+    // one WAL flush. Each row of the batch carries its own compare-and-set, so a row whose
+    // seq moved on or whose lease was lost is simply not updated (and not returned), and the
+    // others apply. The rows are locked first in id order (the ARRAY() is evaluated once,
+    // before the update), so two batches sharing runs — a stale worker's and the new
+    // owner's — queue on each other instead of deadlocking. Keys are short to keep the
+    // JSON small; a missing key reads as NULL, and a NULL flag keeps the stored column.
+    /**
+     * `(json: [{ i: id, q: expectedSeq, o: owner, s: status, f: frame, r: result,
+     * e: error, l: leaseMs, sw: setWake, w: wakeAt, sv: setWait, v: wait, ve: waitEvent,
+     * ci: clearInbox }])` → `(id, seq)` of every row that applied.
+     */
+    commitBatch: named(
+      "commit_batch",
+      `WITH batch AS MATERIALIZED (
+         SELECT * FROM json_to_recordset($1::json) AS b(i text, q int8, o text, s text,
+           f text, r text, e text, l int8, sw boolean, w int8, sv boolean, v text, ve text,
+           ci boolean)
+       ), locked AS MATERIALIZED (
+         SELECT id FROM ${runs} WHERE id = ANY (ARRAY(SELECT i FROM batch)) ORDER BY id
+         FOR UPDATE
+       )
+       UPDATE ${runs} AS r SET
+         status = b.s,
+         seq = r.seq + 1,
+         frame = COALESCE(b.f, r.frame),
+         result = COALESCE(b.r, r.result),
+         error = COALESCE(b.e, r.error),
+         lease_owner = CASE WHEN b.l IS NULL THEN NULL ELSE r.lease_owner END,
+         lease_expires_at = ${now} + b.l * interval '1 millisecond',
+         updated_at = ${now},
+         wake_at = CASE WHEN b.sw THEN b.w ELSE r.wake_at END,
+         wait = CASE WHEN b.sv THEN b.v ELSE r.wait END,
+         wait_event = CASE WHEN b.sv THEN b.ve ELSE r.wait_event END,
+         inbox = CASE WHEN b.ci THEN NULL ELSE r.inbox END
+       FROM batch AS b
+       WHERE r.id = b.i AND r.id = ANY (ARRAY(SELECT id FROM locked))
+         AND r.seq = b.q AND r.lease_owner = b.o
+       RETURNING r.id, r.seq`,
+    ),
+    /** `(ids)` → who holds each lease; read only for the rows of a batch that did not apply. */
+    commitStates: named(
+      "commit_states",
+      `SELECT id, lease_owner FROM ${runs} WHERE id = ANY($1::text[])`,
+    ),
     /** `(sessionId)` → its state and version, if ever written. */
     loadSession: named("load_session", `SELECT state, version FROM ${sessions} WHERE id = $1`),
     /** `(id)` → who holds the lease; read only after a commit failed, to say why. */
@@ -342,6 +387,77 @@ function countParameters(text: string): number {
 
 type Statements = ReturnType<typeof statements>;
 
+/**
+ * Commit statements of one adapter in flight at once under group commit: while one waits
+ * for its WAL flush, the next batch is already gathering or on its way, and the rest of the
+ * pool serves claims, creations and reads.
+ */
+const maxFlushes = 2;
+
+/** A commit waiting for its group commit. */
+interface QueuedCommit {
+  readonly commit: Commit;
+  readonly resolve: (outcome: CommitOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** One commit as a row of the `commitBatch` JSON (see the statement for the keys). */
+interface BatchRow {
+  i: string;
+  q: number;
+  o: string;
+  s: RunStatus;
+  f?: string;
+  r?: string;
+  e?: string;
+  l?: number;
+  sw?: true;
+  w?: number | null;
+  sv?: true;
+  v?: string | null;
+  ve?: string | null;
+  ci?: true;
+}
+
+function toBatchRow(commit: Commit): BatchRow {
+  const row: BatchRow = {
+    i: toText(commit.runId),
+    q: commit.expectedSeq,
+    o: toText(commit.owner),
+    s: commit.status,
+  };
+  if (commit.frame !== undefined) row.f = toText(commit.frame);
+  if (commit.result !== undefined) row.r = toText(commit.result);
+  if (commit.error !== undefined) row.e = toText(commit.error);
+  if (commit.leaseMs !== undefined && !terminalStatuses.has(commit.status)) row.l = commit.leaseMs;
+  if (commit.wakeAt !== undefined) {
+    row.sw = true;
+    row.w = commit.wakeAt;
+  }
+  if (commit.wait !== undefined) {
+    row.sv = true;
+    row.v = toText(commit.wait?.spec ?? null);
+    row.ve = toText(commit.wait?.event ?? null);
+  }
+  if (commit.inbox !== undefined) row.ci = true;
+  return row;
+}
+
+/**
+ * Whether the server answered `error` for the statement, so its transaction was rolled
+ * back and nothing was written. A dropped connection (no SQLSTATE, or class 08) or a server
+ * shutting down (57P01–57P03) leaves the outcome unknown.
+ */
+function rolledBack(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    typeof code === "string" &&
+    /^[0-9A-Z]{5}$/.test(code) &&
+    !code.startsWith("08") &&
+    !code.startsWith("57P")
+  );
+}
+
 /** The connection held for `LISTEN`, and how to detach the adapter's handlers from it. */
 interface Listening {
   readonly client: PostgresPoolClient;
@@ -374,6 +490,10 @@ export class PostgresAdapter implements StorageAdapter {
   #listening: Promise<Listening | undefined> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #firing = false;
+  /** Commits waiting for a group commit. */
+  #queue: QueuedCommit[] = [];
+  /** Commit statements in flight from {@link PostgresAdapter.#drain}. */
+  #flushes = 0;
 
   /** @param options - see {@link PostgresAdapterOptions}; checked and frozen here. */
   constructor(options: PostgresAdapterOptions) {
@@ -432,9 +552,126 @@ export class PostgresAdapter implements StorageAdapter {
     return rows.length === 0 ? null : toStoredRun(rows[0]);
   }
 
-  /** @inheritDoc */
+  /**
+   * @inheritDoc
+   *
+   * With group commit (the default), a checkpoint that arrives while two commit statements
+   * of this adapter are in flight waits for one of them to end and is then written with
+   * every other checkpoint that arrived meanwhile, in one statement; it resolves once that
+   * statement has committed. A commit with a session write is always its own statement.
+   */
   async commit(commit: Commit): Promise<CommitOutcome> {
     const { pool } = this.#ready("commit");
+    const group = this.config.groupCommit;
+    if (group === false || commit.session !== undefined) return this.#commitOne(pool, commit);
+    return new Promise<CommitOutcome>((resolve, reject) => {
+      this.#queue.push({ commit, resolve, reject });
+      if (this.#flushes < maxFlushes) void this.#drain(pool, group.maxBatch);
+    });
+  }
+
+  /**
+   * Send what is queued, batch after batch, until the queue is empty. The first batch is
+   * taken at once, so a commit that finds the adapter idle is sent without waiting.
+   */
+  async #drain(pool: PostgresPool, maxBatch: number): Promise<void> {
+    this.#flushes++;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#take(maxBatch);
+        if (batch.length === 1) {
+          const [{ commit, resolve, reject }] = batch;
+          await this.#commitOne(pool, commit).then(resolve, reject);
+        } else {
+          await this.#commitBatch(pool, batch);
+        }
+      }
+    } finally {
+      this.#flushes--;
+    }
+  }
+
+  /**
+   * Up to `maxBatch` queued commits, oldest first, at most one per run: a second commit of
+   * a run (two engines sharing this adapter) waits for the next batch, so each row of a
+   * statement answers for exactly one commit.
+   */
+  #take(maxBatch: number): QueuedCommit[] {
+    const queue = this.#queue;
+    if (queue.length === 1) {
+      this.#queue = [];
+      return queue;
+    }
+    const batch: QueuedCommit[] = [];
+    const left: QueuedCommit[] = [];
+    const ids = new Set<string>();
+    for (const queued of queue) {
+      if (batch.length < maxBatch && !ids.has(queued.commit.runId)) {
+        ids.add(queued.commit.runId);
+        batch.push(queued);
+      } else {
+        left.push(queued);
+      }
+    }
+    this.#queue = left;
+    return batch;
+  }
+
+  /** Commit several runs' checkpoints in one statement, and settle each one's promise. */
+  async #commitBatch(pool: PostgresPool, batch: QueuedCommit[]): Promise<void> {
+    // In id order, like the row locks the statement takes.
+    const rows = batch
+      .map((queued) => ({ queued, row: toBatchRow(queued.commit) }))
+      .sort((a, b) => (a.row.i < b.row.i ? -1 : a.row.i > b.row.i ? 1 : 0));
+    let applied: Map<string, number>;
+    try {
+      const result = await pool.query<{ id: string; seq: number | string }>(
+        this.#sql.commitBatch(JSON.stringify(rows.map(({ row }) => row))),
+      );
+      applied = new Map(result.rows.map((row) => [row.id, Number(row.seq)]));
+    } catch (error) {
+      if (!rolledBack(error)) {
+        for (const { queued } of rows) queued.reject(error);
+        return;
+      }
+      // The server refused the statement (a deadlock with a batch of another process, a
+      // value it would not take, ...) and nothing of it was written: commit each run alone,
+      // so each gets its own outcome or error.
+      await Promise.all(
+        rows.map(({ queued }) =>
+          this.#commitOne(pool, queued.commit).then(queued.resolve, queued.reject),
+        ),
+      );
+      return;
+    }
+    const refused = rows.filter(({ row }) => !applied.has(row.i));
+    let owners = new Map<string, string | null>();
+    if (refused.length > 0) {
+      try {
+        const { rows: states } = await pool.query<{ id: string; lease_owner: string | null }>(
+          this.#sql.commitStates(refused.map(({ row }) => row.i)),
+        );
+        owners = new Map(states.map((state) => [state.id, state.lease_owner]));
+      } catch (error) {
+        for (const { queued } of refused) queued.reject(error);
+        for (const { queued, row } of rows) {
+          const seq = applied.get(row.i);
+          if (seq !== undefined) queued.resolve({ ok: true, seq });
+        }
+        return;
+      }
+    }
+    for (const { queued, row } of rows) {
+      const seq = applied.get(row.i);
+      if (seq !== undefined) queued.resolve({ ok: true, seq });
+      else if (!owners.has(row.i)) queued.resolve({ ok: false, reason: "not-found" });
+      else if (owners.get(row.i) !== row.o) queued.resolve({ ok: false, reason: "lease-lost" });
+      else queued.resolve({ ok: false, reason: "conflict" });
+    }
+  }
+
+  /** One commit as one statement (plus a read to say why, if it did not apply). */
+  async #commitOne(pool: PostgresPool, commit: Commit): Promise<CommitOutcome> {
     const keepLease = commit.leaseMs !== undefined && !terminalStatuses.has(commit.status);
     const runId = toText(commit.runId);
     const owner = toText(commit.owner);

@@ -1,4 +1,5 @@
 import { StorageError } from "../contract.js";
+import { type GroupCommitConfig, resolveGroupCommit } from "../group-commit.js";
 
 /** What a query sends: `name` makes it a prepared statement, parsed once per connection. */
 export interface PostgresQuery {
@@ -57,6 +58,17 @@ export interface PostgresTuningOptions {
    * serializes the commits of notifying transactions.
    */
   readonly notify?: boolean;
+  /**
+   * Group commit, on by default: checkpoints of different runs that become ready while a
+   * commit of this adapter is in flight wait for it and are then written together, in one
+   * statement and one transaction (one WAL flush), each with its own compare-and-set, so a
+   * conflict or a lost lease refuses only that run. A commit that finds nothing in flight
+   * is sent at once: there is no timer, and a lone run waits for no one. `maxBatch` (default
+   * 256) bounds the checkpoints per statement. At most two commit statements of one adapter
+   * are in flight at once, so the rest of the pool stays free for claims and reads.
+   * `false` sends every commit as its own statement.
+   */
+  readonly groupCommit?: boolean | { readonly maxBatch?: number };
 }
 
 /**
@@ -89,6 +101,8 @@ export interface PostgresAdapterConfig {
     | { readonly kind: "pool"; readonly pool: PostgresPool };
   readonly schema: string;
   readonly notify: boolean;
+  /** `false`: every commit is its own statement. */
+  readonly groupCommit: GroupCommitConfig;
 }
 
 const schemaPattern = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -136,5 +150,10 @@ export function resolvePostgresConfig(options: PostgresAdapterOptions): Postgres
   }
   const notify = options.notify ?? true;
   if (typeof notify !== "boolean") throw invalid(`notify must be true or false, not ${notify}`);
-  return Object.freeze({ source, schema, notify });
+  return Object.freeze({
+    source,
+    schema,
+    notify,
+    groupCommit: resolveGroupCommit(options.groupCommit, invalid),
+  });
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { transformSync } from "@swc/core";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StorageError } from "../contract.js";
+import { type Commit, StorageError } from "../contract.js";
 import { describeAdapterContract } from "../testing/index.js";
 import { SqliteAdapter, type SqliteAdapterOptions, sqlite } from "./index.js";
 
@@ -325,6 +325,7 @@ describe("sqlite adapter", () => {
       synchronous: "full",
       busyTimeoutMs: 5000,
       tablePrefix: "ratchet_",
+      groupCommit: { maxBatch: 256 },
     });
   });
 
@@ -386,6 +387,147 @@ describe("sqlite adapter", () => {
   });
 });
 
+describe("sqlite group commit", () => {
+  const hour = 3_600_000;
+  /** A store on a watched connection with `count` runs r0… leased to `w`. */
+  async function leasedRuns(count: number, options: { groupCommit?: false } = {}) {
+    const executed: string[] = [];
+    const db = inspect(freshPath(), { verbose: (sql) => executed.push(String(sql)) });
+    const storage = sqlite({ database: db, synchronous: "full", ...options });
+    await storage.init();
+    for (let i = 0; i < count; i++) {
+      await storage.createRun({ ...newRun(`r${i}`), leaseOwner: "w", leaseMs: hour });
+    }
+    // Let the window the creations' turn may have opened close.
+    await new Promise((resolve) => setImmediate(resolve));
+    executed.length = 0;
+    return { storage, executed };
+  }
+  const transactions = (executed: string[]) =>
+    executed.filter((sql) => sql.startsWith("BEGIN")).length;
+
+  it("writes the commits of one turn in one transaction, refusing only the rows whose compare-and-set fails", async () => {
+    const { storage, executed } = await leasedRuns(40);
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        storage.commit({
+          runId: i === 39 ? "missing" : `r${i}`,
+          expectedSeq: i === 7 ? 5 : 0,
+          owner: i === 13 ? "stale" : "w",
+          status: "running",
+          frame: `{"at":${i}}`,
+          leaseMs: hour,
+        }),
+      ),
+    );
+    expect(outcomes[7]).toEqual({ ok: false, reason: "conflict" });
+    expect(outcomes[13]).toEqual({ ok: false, reason: "lease-lost" });
+    expect(outcomes[39]).toEqual({ ok: false, reason: "not-found" });
+    outcomes.forEach((outcome, i) => {
+      if (![7, 13, 39].includes(i)) expect(outcome, `r${i}`).toEqual({ ok: true, seq: 1 });
+    });
+    // The first found the adapter idle and was written at once; the other 39 shared one.
+    expect(transactions(executed)).toBe(1);
+    for (let i = 0; i < 39; i++) {
+      const run = await storage.loadRun(`r${i}`);
+      if (i === 7 || i === 13) expect(run).toMatchObject({ seq: 0, frame: null });
+      else expect(run).toMatchObject({ seq: 1, frame: `{"at":${i}}`, leaseOwner: "w" });
+    }
+  });
+
+  it("stores exactly what one commit at a time stores", async () => {
+    const kinds: Omit<Commit, "runId" | "expectedSeq" | "owner">[] = [
+      { status: "running", frame: "f", leaseMs: hour },
+      { status: "running", frame: "g" },
+      { status: "sleeping", frame: "s", wakeAt: 1_700_000_000_123 },
+      { status: "waiting", frame: "w", wakeAt: null, wait: { spec: "spec", event: "paid" } },
+      { status: "running", frame: "i", wakeAt: null, wait: null, inbox: null, leaseMs: hour },
+      { status: "completed", result: '"done"', leaseMs: hour },
+      { status: "failed", error: '{"message":"no"}' },
+      {
+        status: "running",
+        frame: "t",
+        leaseMs: hour,
+        session: { id: "s", expectedVersion: 0, state: "{}" },
+      },
+      // The same session at the same version: refused, and its run is left as it was.
+      {
+        status: "running",
+        frame: "u",
+        leaseMs: hour,
+        session: { id: "s", expectedVersion: 0, state: "{}" },
+      },
+    ];
+    const stored = async (options: { groupCommit?: false }) => {
+      const { storage, executed } = await leasedRuns(kinds.length, options);
+      const outcomes = await Promise.all(
+        kinds.map((kind, i) =>
+          storage.commit({ ...kind, runId: `r${i}`, expectedSeq: 0, owner: "w" }),
+        ),
+      );
+      const runs = await storage.listRuns();
+      return {
+        transactions: transactions(executed),
+        outcomes,
+        runs: runs
+          .map(({ updatedAt, createdAt, leaseExpiresAt, ...run }) => ({
+            ...run,
+            leased: leaseExpiresAt !== null,
+          }))
+          .sort((a, b) => a.id.localeCompare(b.id)),
+        session: await storage.loadSession!("s"),
+      };
+    };
+    const alone = await stored({ groupCommit: false });
+    const grouped = await stored({});
+    expect(grouped.outcomes.at(-1)).toEqual({ ok: false, reason: "session-conflict" });
+    expect(grouped.transactions).toBeLessThan(alone.transactions);
+    expect({ ...grouped, transactions: 0 }).toStrictEqual({ ...alone, transactions: 0 });
+  });
+
+  it("commits each alone when the shared transaction fails, so only the bad commit fails", async () => {
+    const { storage } = await leasedRuns(12);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) =>
+        storage.commit({
+          runId: `r${i}`,
+          expectedSeq: 0,
+          owner: "w",
+          status: "running",
+          // Not a string: better-sqlite3 refuses to bind it.
+          frame: i === 5 ? ({} as string) : `f${i}`,
+          leaseMs: hour,
+        }),
+      ),
+    );
+    expect(outcomes[5].status).toBe("rejected");
+    outcomes.forEach((outcome, i) => {
+      if (i !== 5)
+        expect(outcome, `r${i}`).toEqual({ status: "fulfilled", value: { ok: true, seq: 1 } });
+    });
+    expect(await storage.loadRun("r5")).toMatchObject({ seq: 0 });
+  });
+
+  it("bounds a transaction by maxBatch, and writes what is gathered before closing", async () => {
+    const executed: string[] = [];
+    const db = inspect(freshPath(), { verbose: (sql) => executed.push(String(sql)) });
+    const storage = sqlite({ database: db, groupCommit: { maxBatch: 4 } });
+    await storage.init();
+    for (let i = 0; i < 13; i++) {
+      await storage.createRun({ ...newRun(`r${i}`), leaseOwner: "w", leaseMs: hour });
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    executed.length = 0;
+    const commits = Array.from({ length: 13 }, (_, i) =>
+      storage.commit({ runId: `r${i}`, expectedSeq: 0, owner: "w", status: "completed" }),
+    );
+    await storage.close();
+    expect(await Promise.all(commits)).toEqual(Array(13).fill({ ok: true, seq: 1 }));
+    // One at once, then 12 in transactions of 4.
+    expect(transactions(executed)).toBe(3);
+  });
+});
+
 describe("sqlite adapter across processes", () => {
   /** The adapter compiled to plain ESM, with better-sqlite3 reachable. */
   let withDriver: string;
@@ -396,6 +538,7 @@ describe("sqlite adapter across processes", () => {
     const repo = fileURLToPath(new URL("../..", import.meta.url));
     const sources = [
       "adapters/contract.ts",
+      "adapters/group-commit.ts",
       "adapters/sqlite/index.ts",
       "adapters/sqlite/sqlite-adapter.ts",
       "adapters/sqlite/sqlite-config.ts",

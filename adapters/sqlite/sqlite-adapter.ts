@@ -133,6 +133,13 @@ interface SessionParams {
 /** What a commit with a session write comes to: the new seq, or why nothing was written. */
 type SessionCommitResult = { seq: number } | undefined | "session-conflict";
 
+/** A commit waiting for its group commit. */
+interface QueuedCommit {
+  readonly commit: Commit;
+  readonly resolve: (outcome: CommitOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /** Everything `init()` prepares: the connection, its statements and transactions. */
 interface Prepared {
   readonly db: BetterSqlite3.Database;
@@ -193,6 +200,13 @@ export class SqliteAdapter implements StorageAdapter {
   #opening: Promise<Prepared> | undefined;
   #prepared: Prepared | undefined;
   #closed = false;
+  /**
+   * Commits waiting for the group commit at the next turn; `undefined` while idle (no
+   * commit in this turn or the last), when a commit is written at once.
+   */
+  #window: QueuedCommit[] | undefined;
+  /** Several commits in one IMMEDIATE transaction, each in order, each its own outcome. */
+  #commitMany: ((commits: readonly Commit[]) => CommitOutcome[]) | undefined;
 
   /** @param options - see {@link SqliteAdapterOptions}; checked and frozen here. */
   constructor(options: SqliteAdapterOptions) {
@@ -224,54 +238,73 @@ export class SqliteAdapter implements StorageAdapter {
     return row === undefined ? null : toStoredRun(row);
   }
 
-  /** @inheritDoc */
+  /**
+   * @inheritDoc
+   *
+   * With group commit (the default), a commit that finds the adapter idle is written at
+   * once; commits that arrive in the same turn of the event loop after it are written
+   * together at the next turn, in one transaction, and resolve once it has committed.
+   */
   async commit(commit: Commit): Promise<CommitOutcome> {
     const prepared = this.#ready("commit");
-    const now = Date.now();
-    const keepLease = commit.leaseMs !== undefined && !terminalStatuses.has(commit.status);
-    const params: CommitParams = {
-      runId: commit.runId,
-      expectedSeq: commit.expectedSeq,
-      owner: commit.owner,
-      status: commit.status,
-      frame: commit.frame ?? null,
-      result: commit.result ?? null,
-      error: commit.error ?? null,
-      leaseExpiresAt: keepLease ? now + commit.leaseMs! : null,
-      now,
-    };
-    // Without a session write, the whole commit is one statement, hence one transaction;
-    // the WHERE clause is the compare-and-set. A plain checkpoint takes the statement that
-    // leaves the wait columns alone; one that sleeps, waits or consumes its inbox takes the
-    // one that writes them.
-    const applyRun = () =>
-      commit.wakeAt === undefined && commit.wait === undefined && commit.inbox === undefined
-        ? prepared.commit.get(params)
-        : prepared.commitWait.get({
-            ...params,
-            setWakeAt: commit.wakeAt === undefined ? 0 : 1,
-            wakeAt: commit.wakeAt ?? null,
-            setWait: commit.wait === undefined ? 0 : 1,
-            wait: commit.wait?.spec ?? null,
-            waitEvent: commit.wait?.event ?? null,
-            clearInbox: commit.inbox === undefined ? 0 : 1,
-          });
-    const { session } = commit;
-    const applied =
-      session === undefined
-        ? applyRun()
-        : prepared.commitSession(applyRun, {
-            id: session.id,
-            expectedVersion: session.expectedVersion,
-            state: session.state,
-            now,
-          });
-    if (applied === "session-conflict") return { ok: false, reason: applied };
-    if (applied !== undefined) return { ok: true, seq: applied.seq };
-    const state = prepared.commitState.get(commit.runId);
-    if (state === undefined) return { ok: false, reason: "not-found" };
-    if (state.lease_owner !== commit.owner) return { ok: false, reason: "lease-lost" };
-    return { ok: false, reason: "conflict" };
+    if (this.config.groupCommit === false) return applyCommit(prepared, commit);
+    if (this.#window === undefined) {
+      this.#window = [];
+      setImmediate(this.#flush);
+      return applyCommit(prepared, commit);
+    }
+    const window = this.#window;
+    return new Promise<CommitOutcome>((resolve, reject) => {
+      window.push({ commit, resolve, reject });
+    });
+  }
+
+  /**
+   * Write the commits gathered since the last turn, `maxBatch` to a transaction, and keep
+   * the window open one more turn if there were any (the runs they release will commit
+   * again in this turn).
+   */
+  readonly #flush = (): void => {
+    const batch = this.#window ?? [];
+    if (batch.length === 0) {
+      this.#window = undefined;
+      return;
+    }
+    this.#window = [];
+    setImmediate(this.#flush);
+    const prepared = this.#prepared;
+    if (prepared === undefined) {
+      for (const queued of batch) queued.reject(notReady("commit() after close()"));
+      return;
+    }
+    const { maxBatch } = this.config.groupCommit as { readonly maxBatch: number };
+    for (let start = 0; start < batch.length; start += maxBatch) {
+      const chunk = batch.slice(start, start + maxBatch);
+      if (chunk.length === 1) {
+        // Alone, it needs no BEGIN and COMMIT around its one statement.
+        this.#settleAlone(prepared, chunk[0]);
+        continue;
+      }
+      let outcomes: CommitOutcome[];
+      try {
+        outcomes = this.#commitMany!(chunk.map((queued) => queued.commit));
+      } catch {
+        // The transaction was rolled back (a storage error on one of them, or the write
+        // lock not had in busyTimeoutMs): commit each alone, so each gets its own outcome
+        // or error.
+        for (const queued of chunk) this.#settleAlone(prepared, queued);
+        continue;
+      }
+      for (const [i, queued] of chunk.entries()) queued.resolve(outcomes[i]);
+    }
+  };
+
+  #settleAlone(prepared: Prepared, queued: QueuedCommit): void {
+    try {
+      queued.resolve(applyCommit(prepared, queued.commit));
+    } catch (error) {
+      queued.reject(error);
+    }
   }
 
   /** @inheritDoc */
@@ -383,6 +416,8 @@ export class SqliteAdapter implements StorageAdapter {
     if (this.#closed) return;
     this.#closed = true;
     const prepared = await this.#opening?.catch(() => undefined);
+    // Commits gathered for the next turn are written before the connection goes.
+    if (this.#window !== undefined && this.#window.length > 0) this.#flush();
     this.#prepared = undefined;
     if (prepared !== undefined && this.config.source.kind === "path") prepared.db.close();
   }
@@ -424,6 +459,10 @@ export class SqliteAdapter implements StorageAdapter {
         if (source.kind === "path") db.close();
         throw notReady("init() raced with close()");
       }
+      const commitMany = db.transaction((commits: readonly Commit[]) =>
+        commits.map((commit) => applyCommit(prepared, commit)),
+      );
+      this.#commitMany = (commits) => commitMany.immediate(commits);
       this.#prepared = prepared;
       return prepared;
     } catch (error) {
@@ -451,6 +490,58 @@ function unusableFile(source: SqliteAdapterConfig["source"], error: unknown): St
       "a file damaged beyond SQLite's recovery must be restored from a backup or moved away.",
     { cause: error },
   );
+}
+
+/**
+ * Commit one checkpoint with compare-and-set, in its own transaction (or a savepoint of the
+ * caller's), and say why when it did not apply.
+ */
+function applyCommit(prepared: Prepared, commit: Commit): CommitOutcome {
+  const now = Date.now();
+  const keepLease = commit.leaseMs !== undefined && !terminalStatuses.has(commit.status);
+  const params: CommitParams = {
+    runId: commit.runId,
+    expectedSeq: commit.expectedSeq,
+    owner: commit.owner,
+    status: commit.status,
+    frame: commit.frame ?? null,
+    result: commit.result ?? null,
+    error: commit.error ?? null,
+    leaseExpiresAt: keepLease ? now + commit.leaseMs! : null,
+    now,
+  };
+  // Without a session write, the whole commit is one statement, hence one transaction;
+  // the WHERE clause is the compare-and-set. A plain checkpoint takes the statement that
+  // leaves the wait columns alone; one that sleeps, waits or consumes its inbox takes the
+  // one that writes them.
+  const applyRun = () =>
+    commit.wakeAt === undefined && commit.wait === undefined && commit.inbox === undefined
+      ? prepared.commit.get(params)
+      : prepared.commitWait.get({
+          ...params,
+          setWakeAt: commit.wakeAt === undefined ? 0 : 1,
+          wakeAt: commit.wakeAt ?? null,
+          setWait: commit.wait === undefined ? 0 : 1,
+          wait: commit.wait?.spec ?? null,
+          waitEvent: commit.wait?.event ?? null,
+          clearInbox: commit.inbox === undefined ? 0 : 1,
+        });
+  const { session } = commit;
+  const applied =
+    session === undefined
+      ? applyRun()
+      : prepared.commitSession(applyRun, {
+          id: session.id,
+          expectedVersion: session.expectedVersion,
+          state: session.state,
+          now,
+        });
+  if (applied === "session-conflict") return { ok: false, reason: applied };
+  if (applied !== undefined) return { ok: true, seq: applied.seq };
+  const state = prepared.commitState.get(commit.runId);
+  if (state === undefined) return { ok: false, reason: "not-found" };
+  if (state.lease_owner !== commit.owner) return { ok: false, reason: "lease-lost" };
+  return { ok: false, reason: "conflict" };
 }
 
 /** Load better-sqlite3 only when a file is opened, so importing this module needs no addon. */

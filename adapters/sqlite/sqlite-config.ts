@@ -1,4 +1,5 @@
 import { StorageError } from "../contract.js";
+import { type GroupCommitConfig, resolveGroupCommit } from "../group-commit.js";
 
 /**
  * A better-sqlite3 `Database`, described by the members the adapter uses, so the published
@@ -36,6 +37,16 @@ export interface SqliteTuningOptions {
    * share one database file.
    */
   readonly tablePrefix?: string;
+  /**
+   * Group commit, on by default: checkpoints of different runs that become ready in the
+   * same turn of the event loop as another commit share one transaction (with `"full"`,
+   * one sync of the log), each with its own compare-and-set, so a conflict or a lost lease
+   * refuses only that run. A commit that finds the adapter idle is written at once; the
+   * others are written at the next turn (`setImmediate`), never after a timer. `maxBatch`
+   * (default 256) bounds the checkpoints per transaction. `false` gives every commit its
+   * own transaction.
+   */
+  readonly groupCommit?: boolean | { readonly maxBatch?: number };
 }
 
 /**
@@ -62,6 +73,8 @@ export interface SqliteAdapterConfig {
   /** `undefined`: leave the connection's setting alone (only for a passed connection). */
   readonly busyTimeoutMs: number | undefined;
   readonly tablePrefix: string;
+  /** `false`: every commit is its own transaction. */
+  readonly groupCommit: GroupCommitConfig;
 }
 
 const tablePrefixPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -102,5 +115,6 @@ export function resolveSqliteConfig(options: SqliteAdapterOptions): SqliteAdapte
       `tablePrefix ${JSON.stringify(tablePrefix)} may contain only letters, digits and "_", and must not start with a digit`,
     );
   }
-  return Object.freeze({ source, synchronous, busyTimeoutMs, tablePrefix });
+  const groupCommit = resolveGroupCommit(options.groupCommit, invalid);
+  return Object.freeze({ source, synchronous, busyTimeoutMs, tablePrefix, groupCommit });
 }
