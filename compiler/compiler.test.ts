@@ -209,8 +209,8 @@ describe("diagnostics", () => {
     ["this", "console.log(this);", DiagnosticCodes.forbiddenConstruct],
     ["eval", `eval("1");`, DiagnosticCodes.forbiddenConstruct],
     [
-      "a function live across a checkpoint",
-      "const g = () => 1;\n  await ctx.step(f);\n  g();",
+      "a function in a let live across a checkpoint",
+      "let g = () => 1;\n  await ctx.step(f);\n  g();",
       DiagnosticCodes.functionLiveAcrossCheckpoint,
     ],
     [

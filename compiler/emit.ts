@@ -200,7 +200,7 @@ export function emitMachine(
       ),
     );
   }
-  prologue.push(...ir.hoistedFunctions);
+  prologue.push(...ir.hoistedFunctions, ...ir.recreatedFunctions);
   prologue.push(
     f.createVariableStatement(
       undefined,

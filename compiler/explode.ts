@@ -79,6 +79,8 @@ class Exploder {
   readonly checkpoints: CheckpointSite[] = [];
   readonly slots = new Map<string, Slot>();
   readonly hoistedFunctions: ts.FunctionDeclaration[] = [];
+  /** `const` function values made again on every resume (see `recreateOnResume`). */
+  readonly recreatedFunctions: ts.VariableStatement[] = [];
   readonly jumpStack: JumpEntry[] = [];
   readonly names: MachineNames;
   readonly scopes: ScopeInfo;
@@ -945,11 +947,41 @@ class Exploder {
       } else if (init) {
         const value = this.expression(init)!;
         this.assign(target, value, declaration);
+        this.recreateOnResume(list, declaration, value);
       } else if (isLet) {
         // `let x;` makes x undefined each time its block is entered.
         this.assign(target, f.createIdentifier("undefined"), declaration);
       }
     }
+  }
+
+  /**
+   * `const f = (…) => …` / `const f = function (…) {…}`: a function cannot be persisted, but
+   * one that refers to the body's variables by name (never to a per-iteration box) is the
+   * same function when made again — so, like a function declaration, it is made again on
+   * every resume instead of being persisted, and the variables it reads count as live
+   * everywhere.
+   */
+  recreateOnResume(
+    list: ts.VariableDeclarationList,
+    declaration: ts.VariableDeclaration,
+    value: ts.Expression,
+  ): void {
+    if ((list.flags & ts.NodeFlags.Const) === 0 || !ts.isIdentifier(declaration.name)) return;
+    const inner = skipOuterExpressions(value);
+    if (!ts.isArrowFunction(inner) && !ts.isFunctionExpression(inner)) return;
+    const slot = this.slotOf(declaration.name);
+    const current = slot ? this.slots.get(slot) : undefined;
+    if (!slot || !current || this.boxed.has(slot) || current.kind === "function") return;
+    this.slots.set(slot, { ...current, kind: "function", holds: undefined });
+    this.recreatedFunctions.push(
+      f.createVariableStatement(
+        undefined,
+        f.createVariableDeclarationList([
+          f.createVariableDeclaration(slot, undefined, undefined, inner),
+        ]),
+      ),
+    );
   }
 
   /** A declaration's binding as an assignment target over slots. */
@@ -1488,6 +1520,36 @@ class Exploder {
     }
     if (ts.isTypeOfExpression(node))
       return f.createTypeOfExpression(this.expression(node.expression)!);
+    if (ts.isDeleteExpression(node)) {
+      const target = skipOuterExpressions(node.expression);
+      if (ts.isPropertyAccessExpression(target) && !target.questionDotToken) {
+        const object = this.expression(target.expression)!;
+        return f.createDeleteExpression(f.createPropertyAccessExpression(object, target.name));
+      }
+      if (ts.isElementAccessExpression(target) && !target.questionDotToken) {
+        const [object, key] = this.operands([target.expression, target.argumentExpression]);
+        return f.createDeleteExpression(f.createElementAccessExpression(object!, key!));
+      }
+      return this.unsupported(node);
+    }
+    if (ts.isTaggedTemplateExpression(node)) {
+      const template = node.template;
+      if (this.containsDurable(node.tag) || !ts.isTemplateExpression(template)) {
+        return this.unsupported(node);
+      }
+      // The tag is read at the call, like a callee; the substitutions keep their order.
+      const spans = template.templateSpans.map((s) => s.expression);
+      const tag = this.calleeReadAfter(node.tag, spans);
+      const values = this.operands(spans);
+      return f.createTaggedTemplateExpression(
+        tag,
+        undefined,
+        f.createTemplateExpression(
+          template.head,
+          template.templateSpans.map((span, i) => f.createTemplateSpan(values[i]!, span.literal)),
+        ),
+      );
+    }
     if (ts.isVoidExpression(node)) return f.createVoidExpression(this.expression(node.expression)!);
     if (ts.isSpreadElement(node)) return f.createSpreadElement(this.expression(node.expression)!);
     return this.unsupported(node);
@@ -1916,6 +1978,7 @@ class Exploder {
       ctxName: this.ctxName,
       slots: this.slots,
       hoistedFunctions: this.hoistedFunctions,
+      recreatedFunctions: this.recreatedFunctions,
       names: this.names,
       finallyTargets: new Map([...this.#jumpTargets].map(([k, v]) => [k, [...v]])),
     };

@@ -119,6 +119,11 @@ export interface MachineIR {
   readonly slots: Map<string, Slot>;
   /** Function declarations of the body: re-created on every resume, never persisted. */
   readonly hoistedFunctions: ts.FunctionDeclaration[];
+  /**
+   * `var f = <function>` for `const f = (…) => …` in split code: made again on every resume,
+   * never persisted (the declaration still assigns it where it stands).
+   */
+  readonly recreatedFunctions: ts.VariableStatement[];
   /** The machine's own variable names. */
   readonly names: MachineNames;
   /** Per region: every target a jump passing through its `finally` may continue to. */

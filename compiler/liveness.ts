@@ -73,6 +73,7 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
 
   const alwaysLive = new Set<string>();
   for (const fn of ir.hoistedFunctions) usesIn(fn, alwaysLive);
+  for (const fn of ir.recreatedFunctions) usesIn(fn, alwaysLive);
 
   const successors = ir.blocks.map((b) => successorsOf(ir, b));
   const liveIn = ir.blocks.map(() => new Set<string>());
