@@ -219,7 +219,7 @@ export interface StoredStep {
 }
 
 /** Which runs {@link StorageAdapter.purge} deletes. */
-export interface PurgeOptions {
+export interface PurgeFilter {
   /** Only runs whose last commit (`updatedAt`) is before this time, in epoch milliseconds. */
   readonly before: number;
   /** Only runs with one of these statuses; the engine passes terminal statuses only. */
@@ -340,7 +340,7 @@ export interface StorageAdapter {
    * to; the idempotency keys of deleted runs become free. Resolves to how many runs were
    * deleted.
    */
-  purge?(options: PurgeOptions): Promise<number>;
+  purge?(options: PurgeFilter): Promise<number>;
   /**
    * Optional (needed for `RunHandle.retry`): if the run is `failed`, make it `pending`
    * again — error cleared, frame kept, lease released, `seq` bumped — so a worker resumes

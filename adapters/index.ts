@@ -8,11 +8,13 @@ export type {
   CommitOutcome,
   Delivery,
   NewRun,
+  PurgeFilter,
   RunQuery,
   RunStatus,
   StorageAdapter,
   StorageErrorCode,
   StoredRun,
   StoredSession,
+  StoredStep,
 } from "./contract.js";
 export { StorageError, terminalStatuses } from "./contract.js";

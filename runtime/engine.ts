@@ -3,6 +3,7 @@ import {
   type RunStatus,
   type StorageAdapter,
   type StoredRun,
+  type StoredStep,
   terminalStatuses,
 } from "../adapters/contract.js";
 import type { Clock, WorkflowContext } from "./context.js";
@@ -28,9 +29,12 @@ import {
 /** The idempotency-key prefix that marks a run started by `ctx.child`. */
 const CHILD_KEY = "child:";
 
+import { type Duration, toMilliseconds } from "./duration.js";
+import { describeRun, describeStep, type RunInfo } from "./inspect.js";
 import { type Logger, stderrLogger } from "./logger.js";
-import { delay } from "./retry.js";
+import { type AttemptInfo, type AttemptObserver, delay } from "./retry.js";
 import { deserialize, serialize, serializeOrExplain } from "./serialization.js";
+import { fail as failSpan, loadTracing, type TraceSpan, type Tracing } from "./tracing.js";
 import { type WebhookSource, Webhooks } from "./webhooks.js";
 
 /** Refused by `engine.respond` or `engine.emit`: the answer or run does not fit. */
@@ -89,7 +93,45 @@ export interface EngineOptions {
    * runs, exhausted retries): any pino-style logger. Default: warnings and errors to stderr.
    */
   readonly logger?: Logger;
+  /**
+   * How long finished runs (completed, failed, cancelled) are kept after their last commit
+   * before the worker deletes them, with their step history and the session state no
+   * other run shares: a duration (default `"30d"`), or `false` to keep them forever.
+   * Only engines with a worker delete, and only on adapters that can (`purge`).
+   */
+  readonly retention?: Duration | false;
+  /**
+   * Record every step attempt (name, attempt, start, end, error) in storage, for
+   * `handle.info()` and `ratchet runs show`. Off by default: one extra write per batch of
+   * attempts. Needs an adapter with step history (`recordSteps`).
+   */
+  readonly history?: boolean;
+  /**
+   * OpenTelemetry spans for each run's execution and each step attempt, through
+   * `@opentelemetry/api` when it is installed (default `true`; nothing is loaded or
+   * recorded without it). `false` turns them off.
+   */
+  readonly tracing?: boolean;
 }
+
+/** The retention when `createEngine` is given none. */
+export const defaultRetention: Duration = "30d";
+
+/** Options of {@link Engine.purge}. */
+export interface PurgeOptions {
+  /**
+   * Delete only runs whose last commit is at least this old (default: the engine's
+   * `retention`, or 30 days when it keeps runs forever). `0` deletes every finished run.
+   */
+  readonly olderThan?: Duration;
+  /** Only runs with these statuses, all of them finished (default: completed, failed and cancelled). */
+  readonly status?: FinishedStatus | readonly FinishedStatus[];
+  /** Told the running total after each batch of deletions. */
+  readonly onProgress?: (deleted: number) => void;
+}
+
+/** The statuses a run ends with. */
+export type FinishedStatus = "completed" | "failed" | "cancelled";
 
 /** What `engine.emit` did. */
 export interface EmitOutcome {
@@ -124,6 +166,17 @@ export interface RunHandle<R = unknown> {
    * executing it stops at its next checkpoint. Resolves to `false` when it had already ended.
    */
   cancel(): Promise<boolean>;
+  /**
+   * Resume a failed run from its last checkpoint: the step that failed runs again with a
+   * fresh attempt count. Resolves to `false` when the run is not `failed`.
+   */
+  retry(): Promise<boolean>;
+  /**
+   * The run decoded: status, arguments, result or error, the checkpoint it is at (with its
+   * source position when this engine has its version), its live variables and state, and
+   * its step attempts when step history is recorded.
+   */
+  info(): Promise<RunInfo<R>>;
 }
 
 /** Starts, executes and looks up runs. Made by {@link createEngine}. */
@@ -154,8 +207,14 @@ export interface Engine {
   ): Promise<Awaited<R>>;
   /** A handle for any stored run; rejects with `RunNotFoundError` for an unknown id. */
   get<R = unknown>(runId: string): Promise<RunHandle<R>>;
-  /** Stored runs, newest first. */
-  list(query?: RunQuery): Promise<StoredRun[]>;
+  /** Stored runs, newest first, decoded (without step history; see `RunHandle.info`). */
+  list(query?: RunQuery): Promise<RunInfo[]>;
+  /**
+   * Delete finished runs whose last commit is older than `olderThan` (default: the
+   * retention), with their step history and the session state no remaining run shares.
+   * Resolves to how many runs were deleted.
+   */
+  purge(options?: PurgeOptions): Promise<number>;
   /**
    * Answer a run's `ctx.waitForUser`: the id of one of its options (approval, choice) or a
    * string (text). Refused with `DeliveryError` when the run is not waiting for a person,
@@ -204,6 +263,24 @@ function matches(payload: unknown, match: Readonly<Record<string, unknown>>): bo
   return Object.entries(match).every(([k, v]) => (payload as Record<string, unknown>)[k] === v);
 }
 
+/** A step attempt's error as the step history stores it: its class name and message. */
+function encodeAttemptError(error: unknown): string {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const plain = new Error(String(e.message));
+  plain.name = String(e.name);
+  return serialize(plain);
+}
+
+/** The error of a failed run as stored, decoded. */
+function runError(text: string | null): Error {
+  try {
+    const error = text === null ? undefined : deserialize(text);
+    return error instanceof Error ? error : new Error(String(error));
+  } catch {
+    return new Error("the run failed");
+  }
+}
+
 function randomId(): string {
   return globalThis.crypto.randomUUID();
 }
@@ -215,7 +292,16 @@ class RatchetEngine implements Engine {
   readonly onCheckpoint: ((event: CheckpointEvent) => void) | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Set once tracing is loaded: absent `attempt` when nothing records attempts. */
+  attemptObserver: AttemptObserver;
   closing = false;
+  readonly #history: boolean;
+  readonly #retention: number | undefined;
+  #tracing: Tracing | undefined;
+  readonly #runSpans = new Map<string, TraceSpan>();
+  #stepBuffer: StoredStep[] = [];
+  #stepFlush: Promise<void> | undefined;
+  #retentionTimer: ReturnType<typeof setInterval> | undefined;
   readonly #unsubscribe: (() => void)[] = [];
 
   readonly #byName = new Map<string, Workflow>();
@@ -238,6 +324,17 @@ class RatchetEngine implements Engine {
     this.onCheckpoint = options.onCheckpoint;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? stderrLogger;
+    this.#history = options.history === true;
+    if (this.#history && (!this.storage.recordSteps || !this.storage.listSteps)) {
+      throw new DefinitionError(
+        `createEngine({ history: true }): the ${this.storage.name} adapter does not store step history (recordSteps/listSteps); drop the option or use an adapter that has them.`,
+      );
+    }
+    const retention = options.retention ?? defaultRetention;
+    this.#retention = retention === false ? undefined : toMilliseconds(retention, "retention");
+    this.attemptObserver = {
+      gaveUp: (info, error, exhausted) => this.#gaveUp(info, error, exhausted),
+    };
     for (const definition of (options.workflows ?? []) as readonly Workflow[]) {
       if (!definition || typeof definition.name !== "string" || !("compiled" in definition)) {
         throw new DefinitionError(
@@ -268,7 +365,16 @@ class RatchetEngine implements Engine {
             ...(worker === true ? {} : worker),
           };
     this.leaseMs = this.#worker?.leaseMs ?? 30_000;
-    this.#ready = this.storage.init();
+    const tracing = options.tracing === false ? Promise.resolve(undefined) : loadTracing();
+    this.#ready = Promise.all([this.storage.init(), tracing]).then(([, loaded]) => {
+      this.#tracing = loaded;
+      if (this.#history || loaded) {
+        this.attemptObserver = {
+          attempt: (info, call) => this.#observeAttempt(info, call),
+          gaveUp: this.attemptObserver.gaveUp,
+        };
+      }
+    });
     // Whoever awaits `#ready` sees a failed init; this only keeps it from being "unhandled".
     this.#ready.catch(() => {});
     if (this.#worker) {
@@ -276,7 +382,138 @@ class RatchetEngine implements Engine {
       if (this.clock.subscribe) this.#unsubscribe.push(this.clock.subscribe(wake));
       this.#loop = this.#workLoop(this.#worker);
       this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.leaseMs / 3);
+      if (this.#retention !== undefined && this.storage.purge) {
+        // Often enough that runs outlive the retention by a tenth of it at most, at most
+        // hourly; the first sweep right after start.
+        const every = Math.max(1000, Math.min(this.#retention / 10, 3_600_000));
+        this.#retentionTimer = setInterval(() => void this.#sweep(), every);
+        void this.#ready.then(
+          () => this.#sweep(),
+          () => {},
+        );
+      }
     }
+  }
+
+  /** Delete the runs past the retention; a failure is logged and tried again next time. */
+  async #sweep(): Promise<void> {
+    if (this.closing || this.#retention === undefined) return;
+    try {
+      const deleted = await this.purge({ olderThan: this.#retention });
+      if (deleted > 0) {
+        this.logger.info(
+          { deleted, retentionMs: this.#retention },
+          `deleted ${deleted} finished run(s) past the retention`,
+        );
+      }
+    } catch (error) {
+      this.logger.error({ error }, "deleting runs past the retention failed; retrying later");
+    }
+  }
+
+  async purge(options: PurgeOptions = {}): Promise<number> {
+    await this.#ready;
+    if (!this.storage.purge) {
+      throw new DefinitionError(`The ${this.storage.name} adapter does not support purging runs.`);
+    }
+    const olderThan =
+      options.olderThan === undefined
+        ? (this.#retention ?? toMilliseconds(defaultRetention))
+        : toMilliseconds(options.olderThan, "purge({ olderThan })");
+    const statuses = [options.status ?? [...terminalStatuses]].flat() as RunStatus[];
+    for (const status of statuses) {
+      if (!terminalStatuses.has(status)) {
+        throw new TypeError(
+          `purge({ status }): "${status}" is not a finished status; only completed, failed and cancelled runs can be purged (cancel a run first).`,
+        );
+      }
+    }
+    const before = Date.now() - olderThan;
+    const batch = 1000;
+    let total = 0;
+    for (;;) {
+      const deleted = await this.storage.purge({ before, statuses, limit: batch });
+      total += deleted;
+      options.onProgress?.(total);
+      if (deleted < batch) return total;
+    }
+  }
+
+  /** One step attempt, recorded in the step history and traced as a span. */
+  async #observeAttempt<T>(info: AttemptInfo, call: () => Promise<T>): Promise<T> {
+    const startedAt = Date.now();
+    const tracing = this.#tracing;
+    const run = tracing
+      ? () =>
+          tracing.attempt(
+            this.#runSpans.get(info.runId),
+            {
+              name: info.name,
+              attempt: info.attempt,
+              checkpoint: info.checkpoint,
+              runId: info.runId,
+              key: info.idempotencyKey,
+            },
+            call,
+          )
+      : call;
+    const record = (error: string | null) => {
+      if (!this.#history) return;
+      this.#stepBuffer.push({
+        runId: info.runId,
+        checkpoint: info.checkpoint,
+        name: info.name,
+        attempt: info.attempt,
+        startedAt,
+        endedAt: Date.now(),
+        error,
+      });
+      this.#stepFlush ??= this.#flushSteps();
+    };
+    try {
+      const value = await run();
+      record(null);
+      return value;
+    } catch (error) {
+      record(encodeAttemptError(error));
+      throw error;
+    }
+  }
+
+  /** Write the buffered step attempts, batch after batch, until none are left. */
+  async #flushSteps(): Promise<void> {
+    // Let the attempts finishing in the same tick join the first batch.
+    await Promise.resolve();
+    while (this.#stepBuffer.length > 0) {
+      const batch = this.#stepBuffer;
+      this.#stepBuffer = [];
+      try {
+        await this.storage.recordSteps!(batch);
+      } catch (error) {
+        this.logger.warn(
+          { error, steps: batch.length },
+          "recording step history failed; those attempts are missing from the history",
+        );
+      }
+    }
+    this.#stepFlush = undefined;
+  }
+
+  #gaveUp(info: AttemptInfo, error: unknown, exhausted: boolean): void {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    this.logger.warn(
+      {
+        runId: info.runId,
+        workflow: info.workflowName,
+        step: info.name,
+        checkpoint: info.checkpoint,
+        attempts: info.attempt,
+        error,
+      },
+      exhausted
+        ? `step "${info.name}" of run ${info.runId} failed after ${info.attempt} attempt(s), its retries exhausted: ${message}`
+        : `step "${info.name}" of run ${info.runId} failed without retrying (FatalError): ${message}`,
+    );
   }
 
   #definition<A extends unknown[], R>(ref: WorkflowRef<A, R>): Workflow {
@@ -338,9 +575,17 @@ class RatchetEngine implements Engine {
     return this.#handle<R>(runId);
   }
 
-  async list(query?: RunQuery): Promise<StoredRun[]> {
+  async list(query?: RunQuery): Promise<RunInfo[]> {
     await this.#ready;
-    return this.storage.listRuns(query);
+    return (await this.storage.listRuns(query)).map((run) => this.#describe(run));
+  }
+
+  #describe<R>(run: StoredRun): RunInfo<R> {
+    const compiled = this.#byName.get(run.workflow)?.compiled;
+    const manifest = compiled?.manifest.version === run.version ? compiled.manifest : undefined;
+    // An engine without the workflow at all (an operator's tool) reports the stored status.
+    const parked = this.#byName.has(run.workflow) ? this.#parkedReason(run) : undefined;
+    return describeRun<R>(run, manifest, parked);
   }
 
   #parkedReason(run: StoredRun): string | undefined {
@@ -380,6 +625,24 @@ class RatchetEngine implements Engine {
         const error = serialize(new CancelledError(`Run ${runId} was cancelled.`));
         return this.storage.cancel(runId, error);
       },
+      retry: async () => {
+        await this.#ready;
+        if (!this.storage.retry) {
+          throw new DefinitionError(
+            `The ${this.storage.name} adapter does not support retrying runs.`,
+          );
+        }
+        const retried = await this.storage.retry(runId);
+        if (retried) this.#wake();
+        return retried;
+      },
+      info: async () => {
+        await this.#ready;
+        const info = this.#describe<R>(await load());
+        if (!this.storage.listSteps) return info;
+        const steps = (await this.storage.listSteps(runId)).map(describeStep);
+        return steps.length > 0 ? { ...info, steps } : info;
+      },
     };
   }
 
@@ -414,10 +677,20 @@ class RatchetEngine implements Engine {
   }
 
   #execute(run: StoredRun, definition: Workflow): void {
-    const execution = this.#executeWithRetries(run, definition).finally(() => {
-      this.#executing.delete(run.id);
-      this.#wake();
-    });
+    const execution = this.#executeWithRetries(run, definition)
+      .catch((error: unknown): ExecutionOutcome => {
+        // A storage error mid-run: nothing past the last commit is lost, and the run is
+        // resumed from there once its lease expires. The worker carries on.
+        this.logger.error(
+          { runId: run.id, workflow: run.workflow, error },
+          `executing run ${run.id} failed with a storage error; it resumes from its last checkpoint when its lease expires`,
+        );
+        return { kind: "stopped" };
+      })
+      .finally(() => {
+        this.#executing.delete(run.id);
+        this.#wake();
+      });
     this.#executing.set(run.id, execution);
     if (run.idempotencyKey?.startsWith(CHILD_KEY)) {
       void execution
@@ -440,13 +713,41 @@ class RatchetEngine implements Engine {
    * it again from its last checkpoint with fresh session state.
    */
   async #executeWithRetries(run: StoredRun, definition: Workflow): Promise<ExecutionOutcome> {
-    let current = run;
-    for (;;) {
-      const outcome = await executeRun(this, current, definition);
-      if (outcome.kind !== "retry") return outcome;
-      const reloaded = await this.storage.loadRun(run.id);
-      if (!reloaded || reloaded.leaseOwner !== this.owner) return { kind: "stopped" };
-      current = reloaded;
+    const span = this.#tracing?.startRun({
+      id: run.id,
+      workflow: run.workflow,
+      version: run.version,
+      resumed: run.seq > 0,
+    });
+    if (span) this.#runSpans.set(run.id, span);
+    try {
+      let current = run;
+      for (;;) {
+        const outcome = await executeRun(this, current, definition);
+        if (outcome.kind !== "retry") {
+          if (span) {
+            span.setAttribute(
+              "ratchet.run.outcome",
+              outcome.kind === "finished" ? outcome.status : outcome.kind,
+            );
+            if (outcome.kind === "finished" && outcome.status === "failed") {
+              failSpan(span, runError(outcome.error));
+            }
+          }
+          return outcome;
+        }
+        const reloaded = await this.storage.loadRun(run.id);
+        if (!reloaded || reloaded.leaseOwner !== this.owner) return { kind: "stopped" };
+        current = reloaded;
+      }
+    } catch (error) {
+      if (span) failSpan(span, error);
+      throw error;
+    } finally {
+      if (span) {
+        span.end();
+        this.#runSpans.delete(run.id);
+      }
     }
   }
 
@@ -633,10 +934,12 @@ class RatchetEngine implements Engine {
     this.closing = true;
     clearTimeout(this.#pollTimer);
     clearInterval(this.#heartbeatTimer);
+    clearInterval(this.#retentionTimer);
     for (const stop of this.#unsubscribe) stop();
     this.#wake();
     await this.#loop;
     await Promise.allSettled(this.#executing.values());
+    await this.#stepFlush;
     try {
       await this.#ready;
     } finally {

@@ -2,15 +2,17 @@ import type { Commit, StorageAdapter, StoredRun } from "../adapters/contract.js"
 import { type Clock, MachineContext, type Operation, type SessionAccess } from "./context.js";
 import type { Workflow } from "./definitions.js";
 import { CorruptFrameError, DefinitionError, TimeoutError } from "./errors.js";
+import type { Logger } from "./logger.js";
 import type { CheckpointInfo, CompiledMachine, MachineFrame, MachineRequest } from "./machine.js";
 import { type BranchOutcome, performOperation } from "./operations.js";
+import type { AttemptObserver } from "./retry.js";
 import { deserialize, serialize, serializeOrExplain, whyUnserializable } from "./serialization.js";
 
 /**
  * A checkpoint as stored: which checkpoint, the live variables, the operation's result, and
  * the run-scoped state (`st`, omitted when empty).
  */
-interface StoredFrame {
+export interface StoredFrame {
   /** The checkpoint's stable id. */
   readonly cp: string;
   readonly v: Record<string, unknown>;
@@ -24,7 +26,7 @@ interface StoredFrame {
  * committed, so a resumed run re-enters there, reaches the operation again and runs only
  * the branches not in `done`.
  */
-interface PartialFrame {
+export interface PartialFrame {
   readonly base: string | null;
   readonly partial: {
     /** The checkpoint id of the operation. */
@@ -72,6 +74,9 @@ export interface ExecutorHost {
   /** Whether the engine is closing: executions stop at their next checkpoint. */
   readonly closing: boolean;
   readonly onCheckpoint: ((event: CheckpointEvent) => void) | undefined;
+  /** Watches step attempts (history, traces, logs). */
+  readonly attemptObserver: AttemptObserver | undefined;
+  readonly logger: Logger;
   /**
    * Store the child run (idempotently: the same id returns the stored run) and start it
    * when this engine can; resolves to the stored child.
@@ -363,6 +368,14 @@ export async function executeRun(
       if (withSession) session = undefined;
       return true;
     }
+    if (outcome.reason === "lease-lost" || outcome.reason === "not-found") {
+      host.logger.warn(
+        { runId: run.id, workflow: definition.name, reason: outcome.reason, status: fields.status },
+        outcome.reason === "lease-lost"
+          ? `run ${run.id} lost its lease (another worker took it over, or it was cancelled); this process stops executing it`
+          : `run ${run.id} is no longer stored (purged?); this process stops executing it`,
+      );
+    }
     return outcome.reason === "session-conflict" ? { kind: "retry" } : { kind: "stopped" };
   };
 
@@ -474,6 +487,7 @@ export async function executeRun(
           key,
           done: NO_BRANCHES,
           onBranch: ignoreBranch,
+          observed: host.attemptObserver && { observer: host.attemptObserver, checkpoint: cp.id },
         });
       } catch (error) {
         try {
@@ -519,6 +533,7 @@ export async function executeRun(
           key,
           done,
           onBranch,
+          observed: host.attemptObserver && { observer: host.attemptObserver, checkpoint: cp.id },
         });
       } catch (error) {
         await commits;

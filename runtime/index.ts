@@ -45,12 +45,14 @@ export type {
   EmitOutcome,
   Engine,
   EngineOptions,
+  FinishedStatus,
+  PurgeOptions,
   RunHandle,
   StartOptions,
   WorkerOptions,
   WorkflowRef,
 } from "./engine.js";
-export { createEngine, DeliveryError } from "./engine.js";
+export { createEngine, DeliveryError, defaultRetention } from "./engine.js";
 export {
   BatchError,
   CancelledError,
@@ -67,6 +69,7 @@ export {
   WorkflowNotCompiledError,
 } from "./errors.js";
 export type { CheckpointEvent } from "./executor.js";
+export type { RunCheckpoint, RunInfo, RunWait, StepAttempt } from "./inspect.js";
 export { type Logger, stderrLogger } from "./logger.js";
 export type { CheckpointInfo, MachineManifest } from "./machine.js";
 export { type ClassSerializer, registerClass } from "./serialization.js";

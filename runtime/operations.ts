@@ -1,7 +1,7 @@
 import type { Operation, StepOperation } from "./context.js";
 import { fnOptionsOf, type ResolvedFnOptions } from "./definitions.js";
 import { BatchError } from "./errors.js";
-import { callWithRetries } from "./retry.js";
+import { type AttemptObserver, callWithRetries } from "./retry.js";
 
 /** How one branch of a concurrent operation ended. */
 export type BranchOutcome =
@@ -18,6 +18,8 @@ export interface OperationScope {
   readonly done: ReadonlyMap<number, BranchOutcome>;
   /** Told as each branch finishes, so it can be checkpointed at once. */
   readonly onBranch: (index: number, outcome: BranchOutcome) => void;
+  /** The checkpoint's stable id, and who watches its step attempts (history, traces, logs). */
+  readonly observed?: { readonly observer: AttemptObserver; readonly checkpoint: string };
 }
 
 const OPTIONS = new WeakMap<object, ResolvedFnOptions>();
@@ -38,6 +40,7 @@ function callStep(step: StepOperation, scope: OperationScope, key: string): Prom
     optionsOf(step),
     { runId: scope.runId, workflowName: scope.workflowName, idempotencyKey: key },
     step.inline,
+    scope.observed,
   );
 }
 

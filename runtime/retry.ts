@@ -53,6 +53,29 @@ class AttemptContext implements FunctionContext {
 /** What a step call knows before its first attempt. */
 export type StepCallContext = Omit<FunctionContext, "attempt" | "signal">;
 
+/** One attempt of a step, as observers see it. */
+export interface AttemptInfo {
+  readonly runId: string;
+  readonly workflowName: string;
+  /** The checkpoint the step belongs to (its stable id). */
+  readonly checkpoint: string;
+  readonly name: string;
+  readonly idempotencyKey: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+}
+
+/** Watches step attempts for the engine's step history, traces and logs. */
+export interface AttemptObserver {
+  /**
+   * Run one attempt (call `attempt` and pass its outcome through), recording it. Absent
+   * when nothing records attempts, so the common path adds no wrapper.
+   */
+  readonly attempt?: <T>(info: AttemptInfo, attempt: () => Promise<T>) => Promise<T>;
+  /** The step failed for good: its retries are used up, or it threw `FatalError`. */
+  gaveUp(info: AttemptInfo, error: unknown, retriesExhausted: boolean): void;
+}
+
 async function attemptOnce(
   call: StepFunction,
   args: readonly unknown[],
@@ -79,6 +102,16 @@ async function attemptOnce(
 }
 
 /**
+ * A step's name for history, traces and logs: its own, or for a function without one (an
+ * arrow passed to `fn`) the target its checkpoint names (`step:chargeCustomer#2` →
+ * `chargeCustomer`).
+ */
+function observedName(name: string, checkpoint: string): string {
+  if (name !== "anonymous" || !checkpoint.startsWith("step:")) return name;
+  return checkpoint.slice("step:".length).replace(/#\d+$/, "") || name;
+}
+
+/**
  * Call a step function with retries, backoff and timeout. Resolves to its result or
  * rejects with its last attempt's error. `FatalError` stops retrying at once;
  * `RetryableError.retryAfter` sets the next delay.
@@ -89,23 +122,39 @@ export async function callWithRetries(
   options: ResolvedFnOptions,
   context: StepCallContext,
   inline: boolean,
+  observed?: { readonly observer: AttemptObserver; readonly checkpoint: string },
 ): Promise<unknown> {
   const timeoutMs =
     options.timeout === undefined
       ? undefined
       : toMilliseconds(options.timeout, `fn "${options.name}": timeout`);
+  const info = (attempt: number): AttemptInfo => ({
+    runId: context.runId,
+    workflowName: context.workflowName,
+    checkpoint: observed!.checkpoint,
+    name: observedName(options.name, observed!.checkpoint),
+    idempotencyKey: context.idempotencyKey,
+    attempt,
+  });
+  const wrap = observed?.observer.attempt;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await attemptOnce(
-        call,
-        args,
-        new AttemptContext(context, attempt),
-        inline,
-        timeoutMs,
-        options.name,
-      );
+      const once = () =>
+        attemptOnce(
+          call,
+          args,
+          new AttemptContext(context, attempt),
+          inline,
+          timeoutMs,
+          options.name,
+        );
+      return await (wrap ? wrap(info(attempt), once) : once());
     } catch (error) {
-      if (error instanceof FatalError || attempt > options.retries.max) throw error;
+      const exhausted = attempt > options.retries.max;
+      if (error instanceof FatalError || exhausted) {
+        observed?.observer.gaveUp(info(attempt), error, exhausted);
+        throw error;
+      }
       const wait =
         error instanceof RetryableError && error.retryAfter !== undefined
           ? toMilliseconds(error.retryAfter, `RetryableError.retryAfter of step "${options.name}"`)

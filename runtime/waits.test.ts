@@ -179,7 +179,7 @@ describe.each(adapters)("durable time and waits on %s", (_name, makeStorage) => 
     await engine.respond(run.id, "m");
     await until(async () => {
       const stored = await engine.list();
-      return stored.some((r) => r.id === run.id && r.status === "waiting" && r.seq > 1);
+      return stored.some((r) => r.id === run.id && r.status === "waiting" && r.commits > 1);
     });
     await engine.respond(run.id, "gift wrap, please");
     expect(await run.result()).toEqual({ size: "m", note: "gift wrap, please" });

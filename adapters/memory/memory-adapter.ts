@@ -4,7 +4,7 @@ import {
   type CommitOutcome,
   type Delivery,
   type NewRun,
-  type PurgeOptions,
+  type PurgeFilter,
   type RunQuery,
   type RunStatus,
   type StorageAdapter,
@@ -237,7 +237,7 @@ export class MemoryAdapter implements StorageAdapter {
   }
 
   /** @inheritDoc */
-  async purge(options: PurgeOptions): Promise<number> {
+  async purge(options: PurgeFilter): Promise<number> {
     const statuses = new Set(options.statuses);
     const doomed = [...this.#runs.values()]
       .filter(({ run }) => statuses.has(run.status) && run.updatedAt < options.before)

@@ -6,7 +6,7 @@ import {
   type CommitOutcome,
   type Delivery,
   type NewRun,
-  type PurgeOptions,
+  type PurgeFilter,
   type RunQuery,
   type RunStatus,
   type StorageAdapter,
@@ -785,7 +785,7 @@ export class PostgresAdapter implements StorageAdapter {
   }
 
   /** @inheritDoc */
-  async purge(options: PurgeOptions): Promise<number> {
+  async purge(options: PurgeFilter): Promise<number> {
     const { pool } = this.#ready("purge");
     if (options.statuses.length === 0 || options.limit <= 0) return 0;
     const { rows } = await pool.query<{ n: number }>(

@@ -5,7 +5,7 @@ import {
   type CommitOutcome,
   type Delivery,
   type NewRun,
-  type PurgeOptions,
+  type PurgeFilter,
   type RunQuery,
   type RunStatus,
   type StorageAdapter,
@@ -167,7 +167,7 @@ interface Prepared {
   readonly list: readonly Statement<[ListParams], RunRow>[];
   readonly deliver: Statement<[DeliverParams]>;
   readonly cancel: Statement<[CancelParams]>;
-  readonly purge: (options: PurgeOptions) => number;
+  readonly purge: (options: PurgeFilter) => number;
   readonly retry: Statement<[{ runId: string; now: number }]>;
   readonly recordSteps: (steps: readonly StoredStep[]) => void;
   readonly listSteps: Statement<[string], StepRow>;
@@ -379,7 +379,7 @@ export class SqliteAdapter implements StorageAdapter {
   }
 
   /** @inheritDoc */
-  async purge(options: PurgeOptions): Promise<number> {
+  async purge(options: PurgeFilter): Promise<number> {
     const prepared = this.#ready("purge");
     if (options.statuses.length === 0 || options.limit <= 0) return 0;
     return prepared.purge(options);
@@ -709,7 +709,7 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     `DELETE FROM ${sessions} WHERE id = ?
      AND NOT EXISTS (SELECT 1 FROM ${runs} WHERE session_id = ?)`,
   );
-  const purge = db.transaction((options: PurgeOptions) => {
+  const purge = db.transaction((options: PurgeFilter) => {
     const rows = purgeCandidates.all({
       before: options.before,
       statuses: JSON.stringify(options.statuses),

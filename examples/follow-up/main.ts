@@ -35,7 +35,7 @@ const run = await first.start(followUpWorkflow, ["ada@example.com"]);
 await statusBecomes(run, "sleeping");
 const [stored] = await first.list({ status: "sleeping" });
 console.log(`[${time()}] run ${run.id.slice(0, 8)} sent the confirmation and is sleeping`);
-console.log(`                   until ${format(stored!.wakeAt!)} (stored with the run)`);
+console.log(`                   until ${format(stored!.wakeAt!.getTime())} (stored with the run)`);
 await first.close();
 console.log(`[${time()}] engine 1 closed: nothing holds the sleeping run in memory`);
 

@@ -35,9 +35,9 @@ const runId = "order-42";
 const stored = (await engine.list({ workflow: orderWorkflow.name })).find((r) => r.id === runId);
 let handle: RunHandle;
 if (stored) {
-  const wait = Math.max(0, (stored.leaseExpiresAt ?? 0) - Date.now());
+  const wait = Math.max(0, (stored.lease?.expiresAt.getTime() ?? 0) - Date.now());
   say(
-    `  found run ${runId} (status ${stored.status}, ${stored.seq} checkpoint(s) committed); ` +
+    `  found run ${runId} (status ${stored.status}, ${stored.commits} checkpoint(s) committed); ` +
       `the dead process's lease expires in ${(wait / 1000).toFixed(1)} s, then this worker claims it`,
   );
   handle = await engine.get(runId);
