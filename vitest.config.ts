@@ -14,6 +14,7 @@ export default defineConfig({
     alias: [
       { find: /^ratchetjs$/, replacement: here("./runtime/index.ts") },
       { find: /^ratchetjs\/compiler$/, replacement: here("./compiler/index.ts") },
+      { find: /^ratchetjs\/testing$/, replacement: here("./testing/index.ts") },
       { find: /^ratchetjs\/adapters$/, replacement: here("./adapters/index.ts") },
       { find: /^ratchetjs\/adapters\/(.+)$/, replacement: here("./adapters/$1/index.ts") },
     ],

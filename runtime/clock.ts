@@ -3,6 +3,8 @@ import { type Duration, toMilliseconds } from "./duration.js";
 
 /** A clock a test moves by hand, so sleeps and wait timeouts pass without waiting. */
 export interface TestClock extends Clock {
+  /** Call `listener` whenever the time is moved; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void;
   /** Move the time forward (a number is milliseconds, or e.g. `"24h"`) and wake the engines using it. */
   advance(by: Duration): void;
   /** Jump to a moment. */
@@ -40,7 +42,9 @@ export function createTestClock(start: Date | number = Date.now()): TestClock {
     },
     subscribe(listener: () => void) {
       listeners.add(listener);
-      return () => listeners.delete(listener);
+      return () => {
+        listeners.delete(listener);
+      };
     },
   };
 }

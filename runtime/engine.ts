@@ -32,7 +32,7 @@ const CHILD_KEY = "child:";
 import { type Duration, toMilliseconds } from "./duration.js";
 import { describeRun, describeStep, type RunInfo } from "./inspect.js";
 import { type Logger, stderrLogger } from "./logger.js";
-import { type AttemptInfo, type AttemptObserver, delay } from "./retry.js";
+import { type AttemptInfo, type AttemptObserver, delay, type StepEnvironment } from "./retry.js";
 import { deserialize, serialize, serializeOrExplain } from "./serialization.js";
 import { fail as failSpan, loadTracing, type TraceSpan, type Tracing } from "./tracing.js";
 import { type WebhookSource, Webhooks } from "./webhooks.js";
@@ -294,6 +294,7 @@ class RatchetEngine implements Engine {
   readonly logger: Logger;
   /** Set once tracing is loaded: absent `attempt` when nothing records attempts. */
   attemptObserver: AttemptObserver;
+  readonly steps: StepEnvironment | undefined;
   closing = false;
   readonly #history: boolean;
   readonly #retention: number | undefined;
@@ -316,7 +317,7 @@ class RatchetEngine implements Engine {
   #woken = false;
   #loop: Promise<void> | undefined;
 
-  constructor(options: EngineOptions) {
+  constructor(options: EngineOptions, internals: EngineInternals = {}) {
     if (!options || typeof options !== "object" || !options.storage) {
       throw new DefinitionError("createEngine needs { storage, workflows }: storage is missing.");
     }
@@ -335,6 +336,7 @@ class RatchetEngine implements Engine {
     this.attemptObserver = {
       gaveUp: (info, error, exhausted) => this.#gaveUp(info, error, exhausted),
     };
+    this.steps = internals.steps;
     for (const definition of (options.workflows ?? []) as readonly Workflow[]) {
       if (!definition || typeof definition.name !== "string" || !("compiled" in definition)) {
         throw new DefinitionError(
@@ -961,4 +963,15 @@ class RatchetEngine implements Engine {
  */
 export function createEngine(options: EngineOptions): Engine {
   return new RatchetEngine(options);
+}
+
+/** What `ratchetjs/testing` gives an engine beyond its public options. */
+export interface EngineInternals {
+  /** Step implementations and timers (default: as defined, real time). */
+  readonly steps?: StepEnvironment;
+}
+
+/** {@link createEngine} with internals; for `ratchetjs/testing`, not exported by `ratchetjs`. */
+export function createEngineWith(options: EngineOptions, internals: EngineInternals): Engine {
+  return new RatchetEngine(options, internals);
 }

@@ -5,7 +5,7 @@ import { CorruptFrameError, DefinitionError, TimeoutError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { CheckpointInfo, CompiledMachine, MachineFrame, MachineRequest } from "./machine.js";
 import { type BranchOutcome, performOperation } from "./operations.js";
-import type { AttemptObserver } from "./retry.js";
+import type { AttemptObserver, StepEnvironment } from "./retry.js";
 import { deserialize, serialize, serializeOrExplain, whyUnserializable } from "./serialization.js";
 
 /**
@@ -84,6 +84,8 @@ export interface ExecutorHost {
   startChild(child: { id: string; workflow: string; args: readonly unknown[] }): Promise<StoredRun>;
   /** Hand a finished child's outcome to its waiting parent (exactly once). */
   notifyParent(child: StoredRun): Promise<void>;
+  /** Step implementations and timers; a test engine replaces them. */
+  readonly steps?: StepEnvironment;
 }
 
 /** What a waiting parent receives when its child run ends. */
@@ -488,6 +490,7 @@ export async function executeRun(
           done: NO_BRANCHES,
           onBranch: ignoreBranch,
           observed: host.attemptObserver && { observer: host.attemptObserver, checkpoint: cp.id },
+          steps: host.steps,
         });
       } catch (error) {
         try {
@@ -534,6 +537,7 @@ export async function executeRun(
           done,
           onBranch,
           observed: host.attemptObserver && { observer: host.attemptObserver, checkpoint: cp.id },
+          steps: host.steps,
         });
       } catch (error) {
         await commits;

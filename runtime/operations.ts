@@ -1,7 +1,7 @@
 import type { Operation, StepOperation } from "./context.js";
 import { fnOptionsOf, type ResolvedFnOptions } from "./definitions.js";
 import { BatchError } from "./errors.js";
-import { type AttemptObserver, callWithRetries } from "./retry.js";
+import { type AttemptObserver, callWithRetries, type StepEnvironment } from "./retry.js";
 
 /** How one branch of a concurrent operation ended. */
 export type BranchOutcome =
@@ -20,6 +20,8 @@ export interface OperationScope {
   readonly onBranch: (index: number, outcome: BranchOutcome) => void;
   /** The checkpoint's stable id, and who watches its step attempts (history, traces, logs). */
   readonly observed?: { readonly observer: AttemptObserver; readonly checkpoint: string };
+  /** Step implementations and timers (default: as defined, real time). */
+  readonly steps?: StepEnvironment;
 }
 
 const OPTIONS = new WeakMap<object, ResolvedFnOptions>();
@@ -41,6 +43,7 @@ function callStep(step: StepOperation, scope: OperationScope, key: string): Prom
     { runId: scope.runId, workflowName: scope.workflowName, idempotencyKey: key },
     step.inline,
     scope.observed,
+    scope.steps,
   );
 }
 

@@ -7,6 +7,47 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** A timer that fires after a length of some clock's time. */
+export interface StepTimer {
+  /** Resolves when the time has passed. */
+  readonly elapsed: Promise<void>;
+  /** Stop the timer; `elapsed` then never resolves. */
+  cancel(): void;
+}
+
+/**
+ * Where a step's implementation and time come from. The engine's default calls each `fn`
+ * as defined and times retries and timeouts on real timers; a test engine
+ * (`ratchetjs/testing`) replaces implementations and times them on its test clock.
+ */
+export interface StepEnvironment {
+  /** The implementation to call for `f` (an inline step is looked up by its `name`). */
+  implementation(f: StepFunction, name: string, inline: boolean): StepFunction;
+  /** A timer of `ms` milliseconds, for retry delays and timeouts. */
+  timer(ms: number): StepTimer;
+}
+
+// setTimeout fires at once past 2^31-1 ms (24.8 days), so longer waits are chained.
+const maxTimeoutMs = 2 ** 31 - 1;
+
+/** Real timers, and every `fn` as defined. */
+export const realStepEnvironment: StepEnvironment = {
+  implementation: (f) => f,
+  timer(ms) {
+    let handle: ReturnType<typeof setTimeout> | undefined;
+    const elapsed = new Promise<void>((resolve) => {
+      const wait = (left: number) => {
+        handle = setTimeout(
+          () => (left > maxTimeoutMs ? wait(left - maxTimeoutMs) : resolve()),
+          Math.min(left, maxTimeoutMs),
+        );
+      };
+      wait(ms);
+    });
+    return { elapsed, cancel: () => clearTimeout(handle) };
+  },
+};
+
 /** The wait before retry number `retry` (1-based) under a policy. */
 export function backoffDelay(options: ResolvedFnOptions, retry: number): number {
   const { backoff, initialDelay, maxDelay } = options.retries;
@@ -83,21 +124,20 @@ async function attemptOnce(
   inline: boolean,
   timeoutMs: number | undefined,
   name: string,
+  environment: StepEnvironment,
 ): Promise<unknown> {
   const started = inline ? (call as () => unknown)() : call(context, ...args);
   if (timeoutMs === undefined) return started;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new TimeoutError(`Step "${name}" timed out after ${timeoutMs} ms.`);
-      context.abort(error);
-      reject(error);
-    }, timeoutMs);
+  const timer = environment.timer(timeoutMs);
+  const timeout = timer.elapsed.then(() => {
+    const error = new TimeoutError(`Step "${name}" timed out after ${timeoutMs} ms.`);
+    context.abort(error);
+    throw error;
   });
   try {
     return await Promise.race([started, timeout]);
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 }
 
@@ -123,7 +163,9 @@ export async function callWithRetries(
   context: StepCallContext,
   inline: boolean,
   observed?: { readonly observer: AttemptObserver; readonly checkpoint: string },
+  environment: StepEnvironment = realStepEnvironment,
 ): Promise<unknown> {
+  const implementation = environment.implementation(call, options.name, inline);
   const timeoutMs =
     options.timeout === undefined
       ? undefined
@@ -141,12 +183,13 @@ export async function callWithRetries(
     try {
       const once = () =>
         attemptOnce(
-          call,
+          implementation,
           args,
           new AttemptContext(context, attempt),
           inline,
           timeoutMs,
           options.name,
+          environment,
         );
       return await (wrap ? wrap(info(attempt), once) : once());
     } catch (error) {
@@ -159,7 +202,7 @@ export async function callWithRetries(
         error instanceof RetryableError && error.retryAfter !== undefined
           ? toMilliseconds(error.retryAfter, `RetryableError.retryAfter of step "${options.name}"`)
           : backoffDelay(options, attempt);
-      await delay(wait);
+      await environment.timer(wait).elapsed;
     }
   }
 }
