@@ -90,8 +90,8 @@ class Exploder {
   readonly ctxName: string;
   /** Bindings of the body that a nested function refers to: a call may change them. */
   readonly capturedByFunctions = new Set<Binding>();
-  /** Names outside the body declared by `let`, `var`, a parameter or a `catch`. */
-  readonly outerMutables = new Set<string>();
+  /** Names declared in the module by `let`, `var`, a parameter or a `catch`. */
+  readonly outerMutables: ReadonlySet<string>;
   /** Slots holding a per-iteration box (see `findBoxedSlots`). */
   readonly boxed = new Set<string>();
   region = -1;
@@ -126,28 +126,7 @@ class Exploder {
       ts.forEachChild(n, (c) => visit(c, nested || ts.isFunctionLike(n) || ts.isClassLike(n)));
     };
     ts.forEachChild(body, (c) => visit(c, false));
-    // Variables of the module (or of functions around the workflow) that code may change;
-    // any other outer name is an import, a constant or a global.
-    const collectMutable = (n: ts.Node): void => {
-      if (n === body) return;
-      if (
-        (ts.isVariableDeclarationList(n) &&
-          (n.flags & (ts.NodeFlags.Const | ts.NodeFlags.Using)) === 0) ||
-        ts.isParameter(n) ||
-        ts.isCatchClause(n)
-      ) {
-        const names = ts.isVariableDeclarationList(n)
-          ? n.declarations.flatMap((d) => boundNames(d.name))
-          : ts.isParameter(n)
-            ? boundNames(n.name)
-            : n.variableDeclaration
-              ? boundNames(n.variableDeclaration.name)
-              : [];
-        for (const name of names) this.outerMutables.add(name);
-      }
-      ts.forEachChild(n, collectMutable);
-    };
-    collectMutable(sourceFile);
+    this.outerMutables = outerMutableNames(sourceFile);
   }
 
   // ---- setup -------------------------------------------------------------------------
@@ -1988,6 +1967,35 @@ class Exploder {
 function boundIdentifiers(name: ts.BindingName): ts.Identifier[] {
   if (ts.isIdentifier(name)) return [name];
   return name.elements.flatMap((e) => (ts.isBindingElement(e) ? boundIdentifiers(e.name) : []));
+}
+
+const mutableNamesByFile = new WeakMap<ts.SourceFile, ReadonlySet<string>>();
+
+/**
+ * Names declared anywhere in the module by `let`, `var`, a parameter or a `catch`: code may
+ * change them. Any other name a body reads from outside is an import, a constant or a
+ * global. (Computed once per file: a module may hold many workflows.)
+ */
+function outerMutableNames(sourceFile: ts.SourceFile): ReadonlySet<string> {
+  const known = mutableNamesByFile.get(sourceFile);
+  if (known) return known;
+  const names = new Set<string>();
+  const visit = (n: ts.Node): void => {
+    if (
+      ts.isVariableDeclarationList(n) &&
+      (n.flags & (ts.NodeFlags.Const | ts.NodeFlags.Using)) === 0
+    ) {
+      for (const d of n.declarations) for (const name of boundNames(d.name)) names.add(name);
+    } else if (ts.isParameter(n)) {
+      for (const name of boundNames(n.name)) names.add(name);
+    } else if (ts.isCatchClause(n) && n.variableDeclaration) {
+      for (const name of boundNames(n.variableDeclaration.name)) names.add(name);
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(sourceFile);
+  mutableNamesByFile.set(sourceFile, names);
+  return names;
 }
 
 /**

@@ -65,6 +65,24 @@ export interface GeneratorFeatures {
   readonly awaitInDestructuringAssignment: boolean;
   /** `const [a = await ctx.step(…)] = …`: a checkpoint in a pattern's default (needs `awaitInExpressions`). */
   readonly awaitInDestructuringDefaults: boolean;
+
+  // The bug classes of issue 11, each once compiled wrongly without a diagnostic.
+  /** `try { x = await <failing step> } catch {}` and `x = JSON.parse("{" + await …)`: an exception at the resume point. */
+  readonly exceptionEdges: boolean;
+  /** `(x = e, await …)`: comma sequences with side effects. */
+  readonly commaSequences: boolean;
+  /** Closures over a loop's `let`s made in several iterations and called before the next checkpoint. */
+  readonly closuresPerIteration: boolean;
+  /** `(c ? null : [a])?.[await …]`, `?.concat(await …)`: optional chains, nullish or not, with awaits to the right. */
+  readonly optionalChains: boolean;
+  /** `x + ((q) => (x = q, 1))(await …)`: an earlier operand changed by a later call. */
+  readonly laterMutations: boolean;
+  /** `[, a, await …]`: array holes. */
+  readonly holes: boolean;
+  /** `{ using r = new Resource(…); … }` around checkpoints (disposals are logged like steps). */
+  readonly using: boolean;
+  /** `ctx.step("s", () => (x = …))`: inline steps that write a workflow variable. */
+  readonly inlineStepWrites: boolean;
 }
 
 /**
@@ -92,6 +110,14 @@ export const SUPPORTED_NOW: GeneratorFeatures = {
   awaitInExpressions: true,
   awaitInDestructuringAssignment: true,
   awaitInDestructuringDefaults: false,
+  exceptionEdges: true,
+  commaSequences: true,
+  closuresPerIteration: true,
+  optionalChains: true,
+  laterMutations: true,
+  holes: true,
+  using: true,
+  inlineStepWrites: true,
 };
 
 /**
@@ -110,6 +136,14 @@ export const BASIC: GeneratorFeatures = {
   checkpointsAroundShadowing: false,
   awaitInExpressions: false,
   awaitInDestructuringAssignment: false,
+  exceptionEdges: false,
+  commaSequences: false,
+  closuresPerIteration: false,
+  optionalChains: false,
+  laterMutations: false,
+  holes: false,
+  using: false,
+  inlineStepWrites: false,
 };
 
 /** Everything the generator can make. */
@@ -128,8 +162,13 @@ export type StepCall =
   | { readonly k: "add"; readonly a: Expr; readonly b: Expr }
   | { readonly k: "echo"; readonly x: Expr }
   | { readonly k: "boom"; readonly message: number }
-  /** `ctx.step("name", () => value)` */
-  | { readonly k: "inline"; readonly name: number; readonly value: Expr };
+  /** `ctx.step("name", () => value)`; with `writes`, `() => (x = value % 1000)` */
+  | {
+      readonly k: "inline";
+      readonly name: number;
+      readonly value: Expr;
+      readonly writes: number | null;
+    };
 
 export type Expr =
   | { readonly k: "lit"; readonly v: number }
@@ -143,8 +182,25 @@ export type Expr =
   | { readonly k: "cond"; readonly c: Expr; readonly a: Expr; readonly b: Expr }
   /** `` `${a}:${b}`.length `` */
   | { readonly k: "tpl"; readonly parts: readonly Expr[] }
-  /** `[a, b, c][pick % n]` */
-  | { readonly k: "arr"; readonly items: readonly Expr[]; readonly pick: number }
+  /** `[a, b, c][pick % n]`, or with a hole first `[, a, b, c][1 + pick % n]` */
+  | {
+      readonly k: "arr";
+      readonly items: readonly Expr[];
+      readonly pick: number;
+      readonly hole: boolean;
+    }
+  /** `(x = (l) % 1000, r)` with a mutable x, else `(l, r)` */
+  | { readonly k: "comma"; readonly t: number; readonly l: Expr; readonly r: Expr }
+  /** `(c ? null : [a, 5])?.[(r) % 2]` or `(c ? null : [a])?.concat(r)[0]` */
+  | {
+      readonly k: "opt";
+      readonly c: Expr;
+      readonly a: Expr;
+      readonly r: Expr;
+      readonly call: boolean;
+    }
+  /** `(x + ((q) => ((x = q % 1000), 1))(r))` with a mutable x, else `(r)` */
+  | { readonly k: "mutate"; readonly t: number; readonly r: Expr }
   /** `({ p: a, q: b }).p` */
   | { readonly k: "obj"; readonly a: Expr; readonly b: Expr; readonly pickA: boolean }
   /** `((q) => body)(arg)`; `body` sees `q` and the visible variables. */
@@ -247,7 +303,30 @@ export type Stmt =
         readonly rethrow: boolean;
       } | null;
       readonly finalizer: readonly Stmt[] | null;
-    };
+    }
+  | ExtraStmt;
+
+export type ExtraStmt =
+  /** `try { x = <step, failing or not, maybe parsed as JSON> } catch {}` */
+  | {
+      readonly k: "tryAssign";
+      readonly t: number;
+      readonly call: StepCall;
+      readonly parse: boolean;
+    }
+  /**
+   * `{ const fs = []; for (let i …) { let c = i * 3; fs.push(() => c + i); c++;
+   * if (<every \`every\` iterations>) { x = <sum of fs()>; fs.length = 0; …body } } }`
+   */
+  | {
+      readonly k: "perIteration";
+      readonly bound: number;
+      readonly every: number;
+      readonly t: number;
+      readonly body: readonly Stmt[];
+    }
+  /** `{ using r = new Resource("r"); …body }` */
+  | { readonly k: "using"; readonly body: readonly Stmt[] };
 
 export type CompoundOp = "+=" | "-=" | "*=" | "||=" | "&&=" | "??=";
 
@@ -358,6 +437,7 @@ class Grammar {
             k: fc.constant("arr" as const),
             items: fc.array(sub, { minLength: 1, maxLength: 3 }),
             pick: index,
+            hole: this.#features.holes ? fc.boolean() : fc.constant(false),
           }),
           weight: 1,
         },
@@ -371,6 +451,30 @@ class Grammar {
           weight: 1,
         },
       );
+      if (this.#features.commaSequences) {
+        options.push({
+          arbitrary: fc.record({ k: fc.constant("comma" as const), t: index, l: sub, r: sub }),
+          weight: 1,
+        });
+      }
+      if (this.#features.optionalChains) {
+        options.push({
+          arbitrary: fc.record({
+            k: fc.constant("opt" as const),
+            c: plain,
+            a: plain,
+            r: sub,
+            call: fc.boolean(),
+          }),
+          weight: 1,
+        });
+      }
+      if (this.#features.laterMutations) {
+        options.push({
+          arbitrary: fc.record({ k: fc.constant("mutate" as const), t: index, r: sub }),
+          weight: 1,
+        });
+      }
       if (this.#features.closures) {
         options.push(
           // The function value exists before its argument is evaluated: a checkpoint there
@@ -413,6 +517,9 @@ class Grammar {
           k: fc.constant("inline" as const),
           name: fc.nat({ max: 2 }),
           value: this.expr(level, false),
+          writes: this.#features.inlineStepWrites
+            ? fc.option(index, { nil: null })
+            : fc.constant(null),
         }),
         weight: 2,
       });
@@ -641,6 +748,35 @@ class Grammar {
           weight: weight(4, f.checkpointsInSwitch),
         });
       }
+      if (f.exceptionEdges && f.tryCatch && durable && f.checkpointsInTry) {
+        options.push({
+          arbitrary: fc.record({
+            k: fc.constant("tryAssign" as const),
+            t: index,
+            call: fc.oneof(this.call(1, true), fc.constant({ k: "boom", message: 0 } as const)),
+            parse: fc.boolean(),
+          }),
+          weight: 3,
+        });
+      }
+      if (f.closuresPerIteration && f.loops && f.closures) {
+        options.push({
+          arbitrary: fc.record({
+            k: fc.constant("perIteration" as const),
+            bound: fc.integer({ min: 1, max: 3 }),
+            every: fc.integer({ min: 1, max: 3 }),
+            t: index,
+            body: inner(f.checkpointsInLoops),
+          }),
+          weight: weight(3, f.checkpointsInLoops),
+        });
+      }
+      if (f.using) {
+        options.push({
+          arbitrary: fc.record({ k: fc.constant("using" as const), body }),
+          weight: 2,
+        });
+      }
       if (f.tryCatch) {
         const part = inner(f.checkpointsInTry);
         options.push({
@@ -691,6 +827,8 @@ function childLists(s: Stmt): (readonly Stmt[])[] {
     case "forOf":
     case "forIn":
     case "labelled":
+    case "perIteration":
+    case "using":
       return [s.body];
     case "switch":
       return [...s.cases.map((c) => c.body), s.defaultBody];
@@ -783,6 +921,17 @@ function containsCheckpoint(node: Stmt | Expr | Init | StepCall | null): boolean
       return node.parts.some(containsCheckpoint);
     case "arr":
       return node.items.some(containsCheckpoint);
+    case "comma":
+      return containsCheckpoint(node.l) || containsCheckpoint(node.r);
+    case "opt":
+      return containsCheckpoint(node.c) || containsCheckpoint(node.a) || containsCheckpoint(node.r);
+    case "mutate":
+      return containsCheckpoint(node.r);
+    case "tryAssign":
+      return true;
+    case "perIteration":
+    case "using":
+      return node.body.some(containsCheckpoint);
     case "obj":
       return containsCheckpoint(node.a) || containsCheckpoint(node.b);
     case "iife":
@@ -897,8 +1046,33 @@ class Renderer {
         return `(${this.expr(e.c, vars)} ? ${this.expr(e.a, vars)} : ${this.expr(e.b, vars)})`;
       case "tpl":
         return `\`${e.parts.map((p) => `\${${this.expr(p, vars)}}`).join(":")}\`.length`;
-      case "arr":
-        return `[${e.items.map((x) => this.expr(x, vars)).join(", ")}][${e.pick % e.items.length}]`;
+      case "arr": {
+        const items = e.items.map((x) => this.expr(x, vars)).join(", ");
+        return e.hole
+          ? `[, ${items}][${1 + (e.pick % e.items.length)}]`
+          : `[${items}][${e.pick % e.items.length}]`;
+      }
+      case "comma": {
+        const mutable = vars.filter((v) => v.mutable);
+        const target = mutable[e.t % Math.max(mutable.length, 1)];
+        const left = target
+          ? `${target.ref} = (${this.expr(e.l, vars)}) % 1000`
+          : this.expr(e.l, vars);
+        return `(${left}, ${this.expr(e.r, vars)})`;
+      }
+      case "opt": {
+        const object = `(${this.expr(e.c, vars)} ? null : [${this.expr(e.a, vars)}, 5])`;
+        return e.call
+          ? `${object}?.concat(${this.expr(e.r, vars)})[0]`
+          : `${object}?.[(${this.expr(e.r, vars)}) % 2]`;
+      }
+      case "mutate": {
+        const mutable = vars.filter((v) => v.mutable);
+        const target = mutable[e.t % Math.max(mutable.length, 1)];
+        if (!target) return `(${this.expr(e.r, vars)})`;
+        const q = this.fresh("q");
+        return `(${target.ref} + ((${q}) => ((${target.ref} = ${q} % 1000), 1))(${this.expr(e.r, vars)}))`;
+      }
       case "obj":
         return `({ p: ${this.expr(e.a, vars)}, q: ${this.expr(e.b, vars)} }).${e.pickA ? "p" : "q"}`;
       case "iife": {
@@ -925,8 +1099,15 @@ class Renderer {
         return `ctx.step(echo, ${this.expr(c.x, vars)})`;
       case "boom":
         return `ctx.step(boom, "b${c.message}")`;
-      case "inline":
-        return `ctx.step("s${c.name}", () => ${this.expr(c.value, vars)})`;
+      case "inline": {
+        const mutable = vars.filter((v) => v.mutable);
+        const target =
+          c.writes === null ? undefined : mutable[c.writes % Math.max(mutable.length, 1)];
+        const value = this.expr(c.value, vars);
+        return target
+          ? `ctx.step("s${c.name}", () => (${target.ref} = (${value}) % 1000))`
+          : `ctx.step("s${c.name}", () => ${value})`;
+      }
     }
   }
 
@@ -1183,6 +1364,54 @@ class Renderer {
           );
         }
         return `${ind}switch (${this.expr(s.discriminant, vars)} % ${s.cases.length + 1}) {\n${clauses.join("\n")}\n${ind}}`;
+      }
+      case "tryAssign": {
+        const call = this.call(s.call, vars);
+        const value = s.parse ? `JSON.parse("{" + (await ${call}))` : `await ${call}`;
+        const target = mutable[s.t % Math.max(mutable.length, 1)];
+        return `${ind}try {\n${ind}  ${target ? `${target.name} = ` : ""}${value};\n${ind}} catch {}`;
+      }
+      case "perIteration": {
+        const fns = this.fresh("fs");
+        const counter = this.fresh("i");
+        const captured = this.fresh("c");
+        const inner: Scope = {
+          vars: [...vars, { name: counter, ref: counter, mutable: false, plain: false }],
+          targets: [...scope.targets, { label: undefined, kind: "loop" }],
+          exploded: scope.exploded && s.body.some(containsCheckpoint),
+          indent: `${ind}    `,
+        };
+        const target = mutable[s.t % Math.max(mutable.length, 1)];
+        const sum = `${fns}.reduce((s, g) => s + g(), 0) % 1000`;
+        const rest = this.list(s.body, inner);
+        const i2 = `${ind}  `;
+        return [
+          `${ind}{`,
+          `${i2}const ${fns} = [];`,
+          `${i2}for (let ${counter} = 0; ${s.bound} > ${counter}; ${counter}++) {`,
+          `${i2}  let ${captured} = ${counter} * 3;`,
+          `${i2}  ${fns}.push(() => ${captured} + ${counter});`,
+          `${i2}  ${captured}++;`,
+          `${i2}  if (${counter} % ${s.every} === ${s.every - 1} || ${counter} === ${s.bound - 1}) {`,
+          `${inner.indent}${target ? `${target.name} = ${sum}` : sum};`,
+          `${inner.indent}${fns}.length = 0;`,
+          ...(rest === "" ? [] : [rest]),
+          `${i2}  }`,
+          `${i2}}`,
+          `${ind}}`,
+        ].join("\n");
+      }
+      case "using": {
+        const resource = this.fresh("r");
+        const inner: Scope = {
+          vars: [...vars],
+          targets: scope.targets,
+          exploded: scope.exploded && s.body.some(containsCheckpoint),
+          indent: `${ind}  `,
+        };
+        const rest = this.list(s.body, inner);
+        const first = `${inner.indent}using ${resource} = new Resource("${resource}");`;
+        return `${ind}{\n${first}${rest === "" ? "" : `\n${rest}`}\n${ind}}`;
       }
       case "try": {
         const block = this.braces(this.nested(s.block, scope), ind);
