@@ -3,6 +3,7 @@
  *
  *   ratchet check [paths…]                 compiler diagnostics (check.ts)
  *   ratchet compile <file> [--manifest]    the compiled module (compile.ts)
+ *   ratchet runs list|show|cancel|retry|purge   runs in a store (runs.ts)
  *
  * Global options, accepted before or after the command: `--db <sqlite path | postgres url>`
  * (default: the RATCHET_DB environment variable) and `--json`.
@@ -15,6 +16,7 @@ import { Command, CommanderError } from "commander";
 import { checkCommand } from "./check.js";
 import { compileCommand } from "./compile.js";
 import { CliError } from "./errors.js";
+import { runsCommand } from "./runs.js";
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -61,7 +63,7 @@ function createProgram(result: CommandResult): Command {
       writeErr: (text) => console.error(text.trimEnd()),
     })
     .exitOverride();
-  for (const command of [checkCommand(result), compileCommand(result)]) {
+  for (const command of [checkCommand(result), compileCommand(result), runsCommand(result)]) {
     program.addCommand(command);
   }
   // Subcommands throw instead of exiting too, and share the output settings.

@@ -4,7 +4,12 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { type TransformResult, transform } from "../compiler/index.js";
+import {
+  mayContainWorkflow,
+  type TransformResult,
+  transform,
+  type WorkflowManifest,
+} from "../compiler/index.js";
 import { CliError } from "./errors.js";
 
 /** Extensions of files that may hold workflows. */
@@ -52,4 +57,38 @@ export function compileFile(file: string): TransformResult {
     throw new CliError(`cannot read ${file}: ${(error as Error).message}`);
   }
   return transform(code, { filename: relative(process.cwd(), file) || file });
+}
+
+/** A workflow found in the sources: its manifest, and the file's text for showing lines. */
+export interface SourceWorkflow {
+  readonly manifest: WorkflowManifest;
+  readonly file: string;
+  readonly code: string;
+}
+
+/** Every workflow compiled from the files at `paths`, by name (a name may appear in several versions). */
+export function workflowsIn(paths: readonly string[]): Map<string, SourceWorkflow[]> {
+  const found = new Map<string, SourceWorkflow[]>();
+  for (const file of sourceFiles(paths)) {
+    const code = readFileSync(file, "utf8");
+    if (!mayContainWorkflow(code)) continue;
+    for (const manifest of compileFile(file).workflows) {
+      const list = found.get(manifest.name) ?? [];
+      list.push({ manifest, file, code });
+      found.set(manifest.name, list);
+    }
+  }
+  return found;
+}
+
+/** The source of `workflow` at `version`, or else any version of it (`exact: false`). */
+export function findWorkflow(
+  sources: ReadonlyMap<string, readonly SourceWorkflow[]>,
+  workflow: string,
+  version: string,
+): { source: SourceWorkflow; exact: boolean } | undefined {
+  const candidates = sources.get(workflow) ?? [];
+  const exact = candidates.find((c) => c.manifest.version === version);
+  if (exact) return { source: exact, exact: true };
+  return candidates[0] && { source: candidates[0], exact: false };
 }
