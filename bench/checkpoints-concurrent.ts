@@ -15,6 +15,7 @@ import {
   plainAwaitMicros,
   postgresVersion,
   rawPostgresInsertMicros,
+  rawPostgresPooledInsertMicros,
   rawSqliteInsertMicros,
   type SynchronousMode,
   sqliteVersion,
@@ -33,10 +34,17 @@ const STEPS = 10;
 /** Every step's checkpoint and every run's end. */
 const COMMITS = RUNS * (STEPS + 1);
 const WARMUP_ROUNDS = 1;
-const ROUNDS = 7;
+/** `BENCH_ROUNDS` overrides it for a short run on a busy machine. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+/** `BENCH_STORES=postgres,sqlite` keeps only the rows whose name starts with one of these. */
+const STORES = process.env.BENCH_STORES?.split(",").filter((name) => name !== "");
+/** The pool the Postgres rows and the pooled baseline use (the adapter's default). */
+const POOL = 10;
 /** Raw single-row commits timed per baseline sample (as in the sequential benchmark). */
 const BASELINE_OPS = 1000;
 const AWAIT_REPEATS = 200;
+/** Raw single-row commits issued at once through the pool, per pooled baseline sample. */
+const BASELINE_POOLED_OPS = 5000;
 
 /** One store, opened twice: by the engine that stores the runs, then by the one that runs them. */
 interface Store {
@@ -147,10 +155,27 @@ export async function runCheckpointsConcurrent(): Promise<void> {
   const server = db.kind === "server" ? db.url! : undefined;
   if (server === undefined) console.log("postgres: skipped, no PostgreSQL server answered");
   else {
-    pairs.push({
-      name: "postgres",
-      subject: subject("postgres({ connectionString, schema }), a pool of 10 connections"),
-      baseline: "raw INSERT",
+    const postgresPair = (groupCommit: boolean): Pair => ({
+      name: groupCommit ? "postgres" : "postgres, groupCommit: false",
+      subject: subject(
+        `postgres({ connectionString, schema${groupCommit ? "" : ", groupCommit: false"} }), a pool of ${POOL} connections`,
+      ),
+      baseline: `raw INSERT, pool of ${POOL}`,
+      runSubject: () => {
+        const schema = db.freshSchema();
+        return concurrentMicros({
+          producer: postgres({ connectionString: server, schema }),
+          worker: () => postgres({ connectionString: server, schema, groupCommit }),
+          dispose: () => db.cleanUp(),
+        });
+      },
+      runBaseline: () =>
+        rawPostgresPooledInsertMicros(server, db.freshSchema(), BASELINE_POOLED_OPS, POOL),
+    });
+    pairs.push(postgresPair(true), postgresPair(false), {
+      name: "postgres, sequential baseline",
+      subject: subject(`postgres({ connectionString, schema }), a pool of ${POOL} connections`),
+      baseline: "raw INSERT, 1 connection",
       runSubject: () => {
         const schema = db.freshSchema();
         return concurrentMicros({
@@ -162,6 +187,10 @@ export async function runCheckpointsConcurrent(): Promise<void> {
       runBaseline: () => rawPostgresInsertMicros(server, db.freshSchema(), BASELINE_OPS),
     });
   }
+  const chosen = pairs.filter(
+    (pair) => STORES === undefined || STORES.some((store) => pair.name.startsWith(store)),
+  );
+  pairs.splice(0, pairs.length, ...chosen);
 
   const samples = pairs.map(() => ({ subject: [] as number[], baseline: [] as number[] }));
   const started = performance.now();
@@ -194,8 +223,9 @@ export async function runCheckpointsConcurrent(): Promise<void> {
   }));
   printTable(
     `Checkpoints of ${RUNS} concurrent runs (${STEPS} no-op steps each: ${COMMITS} commits), ` +
-      `median of ${ROUNDS} rounds (${((performance.now() - started) / 1000).toFixed(0)} s); ` +
-      "no group commit: every checkpoint is its own transaction",
+      `median of ${ROUNDS} rounds (${((performance.now() - started) / 1000).toFixed(0)} s, ` +
+      `load average ${loadBefore[0].toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after); ` +
+      "group commit on unless the row says groupCommit: false",
     comparisons,
     "commit",
   );
@@ -206,9 +236,12 @@ export async function runCheckpointsConcurrent(): Promise<void> {
       "every end), from the engine's creation on an open store to the last run's final commit; " +
       "against, in the same round, the same driver's raw single-row commit: a plain " +
       "`await Promise.resolve(i)` loop for memory(), one autocommit single-row INSERT " +
-      "(better-sqlite3 with the adapter's pragmas; node-postgres, prepared) for sqlite() and " +
-      "postgres(). The runtime has no group commit across runs: each checkpoint is one " +
-      "transaction of its own. ratioMedian is the median of the per-round ratios.",
+      "(better-sqlite3 with the adapter's pragmas) for sqlite(); for postgres(), " +
+      `${BASELINE_POOLED_OPS} autocommit single-row INSERTs issued at once through a pool of ` +
+      `${POOL} (the raw one-row-per-transaction rate of the same pool), and for the last row ` +
+      "one at a time over one connection. Group commit is on (the adapters' default) unless " +
+      "the row says groupCommit: false. ratioMedian is the median of the per-round ratios; " +
+      "below 1 means faster than the baseline.",
     settings: {
       runs: RUNS,
       steps: STEPS,

@@ -29,7 +29,10 @@ import { writeStepsWorkflow } from "./workflow-source.js";
 
 const STEPS = 1000;
 const WARMUP_ROUNDS = 1;
-const ROUNDS = 31;
+/** `BENCH_ROUNDS` overrides it for a short run on a busy machine. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 31);
+/** `BENCH_STORES=postgres,sqlite` keeps only the rows whose name starts with one of these. */
+const STORES = process.env.BENCH_STORES?.split(",").filter((name) => name !== "");
 /** Loops of STEPS awaits timed per round for the plain-await baseline. */
 const AWAIT_REPEATS = 200;
 
@@ -82,13 +85,13 @@ export async function runCheckpoints(): Promise<void> {
   let fileCount = 0;
   const freshFile = (label: string) => path.join(tmp, `${label}-${++fileCount}.db`);
 
-  const sqlitePair = (synchronous: SynchronousMode): Pair => ({
-    name: `sqlite, synchronous ${synchronous}`,
-    subject: `engine.run of ${STEPS} no-op steps, sqlite({ path, synchronous: "${synchronous}" })`,
+  const sqlitePair = (synchronous: SynchronousMode, groupCommit = true): Pair => ({
+    name: `sqlite, synchronous ${synchronous}${groupCommit ? "" : ", groupCommit: false"}`,
+    subject: `engine.run of ${STEPS} no-op steps, sqlite({ path, synchronous: "${synchronous}"${groupCommit ? "" : ", groupCommit: false"} })`,
     baseline: "raw INSERT",
     runSubject: () =>
       engineStepMicros(
-        sqlite({ path: freshFile(`engine-${synchronous}`), synchronous }),
+        sqlite({ path: freshFile(`engine-${synchronous}`), synchronous, groupCommit }),
         noopSteps,
         STEPS,
       ),
@@ -106,6 +109,7 @@ export async function runCheckpoints(): Promise<void> {
     },
     sqlitePair("full"),
     sqlitePair("normal"),
+    sqlitePair("normal", false),
   ];
 
   // PostgreSQL: the server at DATABASE_URL (default the local one), a fresh schema per sample.
@@ -114,14 +118,14 @@ export async function runCheckpoints(): Promise<void> {
   const server = db.kind === "server" ? db.url! : undefined;
   if (server === undefined) console.log("postgres: skipped, no PostgreSQL server answered");
   else {
-    pairs.push({
-      name: "postgres",
-      subject: `engine.run of ${STEPS} no-op steps, postgres({ connectionString, schema })`,
+    const postgresPair = (groupCommit: boolean): Pair => ({
+      name: groupCommit ? "postgres" : "postgres, groupCommit: false",
+      subject: `engine.run of ${STEPS} no-op steps, postgres({ connectionString, schema${groupCommit ? "" : ", groupCommit: false"} })`,
       baseline: "raw INSERT",
       runSubject: async () => {
         try {
           return await engineStepMicros(
-            postgres({ connectionString: server, schema: db.freshSchema() }),
+            postgres({ connectionString: server, schema: db.freshSchema(), groupCommit }),
             noopSteps,
             STEPS,
           );
@@ -131,6 +135,11 @@ export async function runCheckpoints(): Promise<void> {
       },
       runBaseline: () => rawPostgresInsertMicros(server, db.freshSchema(), STEPS),
     });
+    pairs.push(postgresPair(true), postgresPair(false));
+  }
+  if (STORES !== undefined) {
+    const chosen = pairs.filter((pair) => STORES.some((store) => pair.name.startsWith(store)));
+    pairs.splice(0, pairs.length, ...chosen);
   }
 
   const samples = pairs.map(() => ({ subject: [] as number[], baseline: [] as number[] }));

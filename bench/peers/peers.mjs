@@ -1,0 +1,302 @@
+/**
+ * The peers benchmark: Ratchet, DBOS Transact and the Vercel Workflow SDK (its Postgres
+ * world) on the same local PostgreSQL with the same workloads, each workload in a fresh
+ * process, each system in a database of its own (so the server's transaction counter is
+ * its alone). Prints one table and writes ../results/peers.json. README.md says what each
+ * figure measures.
+ *
+ *   cd bench/peers && npm install && npm run bench
+ *
+ * Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres, a user
+ * who may create databases); PEERS_SYSTEMS (default ratchet,dbos,vercel);
+ * PEERS_RESUME (default 10,1000,10000); PEERS_TIMEOUT_S per workload (default 600).
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, "..", "..");
+const admin = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const systems = (process.env.PEERS_SYSTEMS ?? "ratchet,dbos,vercel").split(",");
+const resumeAfter = (process.env.PEERS_RESUME ?? "10,1000,10000").split(",").map(Number);
+const timeoutMs = Number(process.env.PEERS_TIMEOUT_S ?? 600) * 1000;
+/** `PEERS_STEPS_<system>` (e.g. PEERS_STEPS_vercel=100) shortens one system's sequential run. */
+const sequentialSteps = (system) => Number(process.env[`PEERS_STEPS_${system}`] ?? 1000);
+/**
+ * Why a workload is not measured for a system, printed and written instead of a number.
+ * The Vercel world's queue is graphile-worker: a job locked by a worker that was killed stays
+ * locked until graphile-worker's lock timeout (4 hours) passes, so its run does not resume
+ * within a benchmark.
+ */
+const notMeasured = {
+  vercel: {
+    resume:
+      "not measured: the Postgres world queues every step as a graphile-worker job, and a job locked by a SIGKILLed worker stays locked until graphile-worker's 4-hour lock timeout",
+  },
+};
+/** `PEERS_RUNS_<system>` (e.g. PEERS_RUNS_vercel=50) shortens one system's concurrent run. */
+const concurrentRuns = (system) => Number(process.env[`PEERS_RUNS_${system}`] ?? 1000);
+const RUNS = 1000;
+const RUN_STEPS = 10;
+const RAW_INSERTS = 1000;
+
+const urlOf = (database) => {
+  const url = new URL(admin);
+  url.pathname = `/${database}`;
+  return url.toString();
+};
+
+/** A database for `name`, dropped and created afresh. */
+async function freshDatabase(name) {
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  return urlOf(name);
+}
+
+/** Committed transactions of a database so far (the statistics of idle backends included). */
+async function transactions(url) {
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+    );
+    return Number(rows[0].xact_commit);
+  } finally {
+    await client.end();
+  }
+}
+
+/** µs per single-row autocommit INSERT over one connection, prepared, into a fresh table. */
+async function rawCommitMicros(url) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(
+      "DROP TABLE IF EXISTS raw_t; CREATE TABLE raw_t (id int PRIMARY KEY, body text)",
+    );
+    const text = "INSERT INTO raw_t (id, body) VALUES ($1, $2)";
+    const body = "x".repeat(100);
+    await client.query({ name: "raw", text, values: [0, body] });
+    const started = performance.now();
+    for (let i = 1; i <= RAW_INSERTS; i++)
+      await client.query({ name: "raw", text, values: [i, body] });
+    return ((performance.now() - started) * 1000) / RAW_INSERTS;
+  } finally {
+    await client.query("DROP TABLE IF EXISTS raw_t");
+    await client.end();
+  }
+}
+
+/**
+ * Run one workload in a fresh process; resolves to the JSON line it printed. With `kill`,
+ * SIGKILL it once it printed a line (the prepared run hangs in its last step).
+ */
+function workload(system, args, env, { kill = false } = {}) {
+  const command =
+    system === "ratchet"
+      ? [
+          process.execPath,
+          ["--import", "ratchetjs/register", "bench/peer-workloads.ts", ...args],
+          repo,
+        ]
+      : [process.execPath, [`${system}.mjs`, ...args], here];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0], command[1], {
+      cwd: command[2],
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    let settled = false;
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      finish(new Error(`timed out after ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    const finish = (error, value) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve(value);
+    };
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+      const line = stdout.split("\n").find((l) => l.startsWith("{"));
+      if (line && stdout.includes("\n")) {
+        const value = JSON.parse(line);
+        if (kill) {
+          child.kill("SIGKILL");
+          child.once("exit", () => finish(undefined, value));
+        } else child.once("exit", () => finish(undefined, value));
+      }
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.once("exit", (code, signal) => {
+      if (!settled && !stdout.includes("{")) {
+        finish(new Error(`exited (${code ?? signal}) without a result: ${stderr.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+const loadAverage = () => os.loadavg().map((l) => Number(l.toFixed(2)));
+const results = [];
+for (const system of systems) {
+  const row = { system, loadAverageBefore: loadAverage(), errors: {} };
+  results.push(row);
+  const attempt = async (key, action) => {
+    try {
+      return await action();
+    } catch (error) {
+      row.errors[key] = String(error.message ?? error).slice(0, 2000);
+      console.error(`${system} ${key}: ${row.errors[key]}`);
+      return undefined;
+    }
+  };
+  const url = await freshDatabase(`ratchet_peers_${system}`);
+  if (system === "vercel") {
+    // The world's tables and graphile-worker's schema, and the SDK's standalone build.
+    await attempt(
+      "setup",
+      () =>
+        new Promise((resolve, reject) => {
+          const child = spawn(process.execPath, ["vercel.mjs", "setup"], {
+            cwd: here,
+            env: { ...process.env, PEERS_URL: url },
+            stdio: "ignore",
+          });
+          child.once("exit", (code) =>
+            code === 0 ? resolve() : reject(new Error(`setup exited ${code}`)),
+          );
+        }),
+    );
+  }
+  const SEQUENTIAL_STEPS = sequentialSteps(system);
+  row.sequentialSteps = SEQUENTIAL_STEPS;
+  row.concurrentRuns = concurrentRuns(system);
+  row.rawCommitMicros = await rawCommitMicros(url);
+  let schemas = 0;
+  const env = () => ({ PEERS_URL: url, PEERS_SCHEMA: `w${++schemas}` });
+  const before = await transactions(url);
+  const sequential = await attempt("sequential", () =>
+    workload(system, ["sequential", String(SEQUENTIAL_STEPS)], env()),
+  );
+  if (sequential) {
+    // The workload also ran a 3-step warm-up run and its setup; those are counted as well,
+    // so this is an upper bound, close for 1,000 steps.
+    row.transactionsPerStep = ((await transactions(url)) - before) / (SEQUENTIAL_STEPS + 3);
+    row.sequentialMicrosPerStep = sequential.microsPerStep;
+    row.statementsPerStep = sequential.statementsPerStep;
+  }
+  const concurrent = await attempt("concurrent", () =>
+    workload(system, ["concurrent", String(row.concurrentRuns), String(RUN_STEPS)], env()),
+  );
+  if (concurrent) {
+    row.concurrentStepsPerSecond = concurrent.stepsPerSecond;
+    row.concurrentMicrosPerStep = concurrent.microsPerStep;
+  }
+  row.resumeMs = {};
+  for (const k of resumeAfter) {
+    if (notMeasured[system]?.resume) {
+      row.errors[`resume-${k}`] = notMeasured[system].resume;
+      continue;
+    }
+    await attempt(`resume-${k}`, async () => {
+      const shared = env();
+      const id = `resume-${k}-${Date.now()}`;
+      await workload(system, ["prepare", id, String(k)], shared, { kill: true });
+      const resumed = await workload(system, ["resume", id, String(k)], shared);
+      row.resumeMs[k] = resumed.resumeMs;
+    });
+  }
+  row.rawCommitMicrosAfter = await rawCommitMicros(url);
+  row.loadAverageAfter = loadAverage();
+  const raw = (row.rawCommitMicros + row.rawCommitMicrosAfter) / 2;
+  row.sequentialRatio = row.sequentialMicrosPerStep && row.sequentialMicrosPerStep / raw;
+  row.concurrentRatio = row.concurrentMicrosPerStep && row.concurrentMicrosPerStep / raw;
+}
+
+const fmt = (value, digits = 0) =>
+  value === undefined || value === null ? "–" : Number(value).toFixed(digits);
+const header = [
+  "system",
+  "raw commit µs",
+  "sequential µs/step",
+  "× raw",
+  "statements/step",
+  "transactions/step",
+  `runs×${RUN_STEPS} steps/s`,
+  "µs/step × raw",
+  ...resumeAfter.map((k) => `resume after ${k} (ms)`),
+  "load avg",
+];
+const rows = results.map((r) => [
+  r.system,
+  fmt((r.rawCommitMicros + r.rawCommitMicrosAfter) / 2),
+  fmt(r.sequentialMicrosPerStep),
+  fmt(r.sequentialRatio, 2),
+  fmt(r.statementsPerStep, 2),
+  fmt(r.transactionsPerStep, 2),
+  fmt(r.concurrentStepsPerSecond),
+  fmt(r.concurrentRatio, 3),
+  ...resumeAfter.map((k) => fmt(r.resumeMs[k], 1)),
+  `${r.loadAverageBefore[0]}–${r.loadAverageAfter[0]}`,
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (cells) =>
+  cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+console.log(
+  `\nPeers on one PostgreSQL (concurrent: ${results.map((r) => `${r.system} ${r.concurrentRuns}`).join(", ")} runs × ${RUN_STEPS} steps; sequential: ${results.map((r) => `${r.system} ${r.sequentialSteps}`).join(", ")} steps)\n`,
+);
+console.log(line(header));
+console.log(widths.map((w) => "-".repeat(w)).join("  "));
+for (const r of rows) console.log(line(r));
+for (const r of results) {
+  for (const [key, message] of Object.entries(r.errors))
+    console.log(`${r.system} ${key}: ${message.split("\n")[0]}`);
+}
+
+let commit = "unknown";
+let dirty = false;
+try {
+  commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: repo, encoding: "utf8" }).trim();
+  dirty =
+    execFileSync("git", ["status", "--porcelain"], { cwd: repo, encoding: "utf8" }).trim() !== "";
+} catch {}
+const file = join(repo, "bench", "results", "peers.json");
+writeFileSync(
+  file,
+  `${JSON.stringify(
+    {
+      benchmark: "peers",
+      date: new Date().toISOString(),
+      settings: {
+        runs: RUNS,
+        runSteps: RUN_STEPS,
+        resumeAfter,
+        rawInserts: RAW_INSERTS,
+      },
+      machine: { node: process.version, cpus: os.cpus().length, git: { commit, dirty } },
+      results,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`wrote ${file}`);
+process.exit(0);
