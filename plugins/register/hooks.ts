@@ -19,6 +19,7 @@ import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire, type LoadHook, type ResolveHook } from "node:module";
 import { fileURLToPath } from "node:url";
+import remapping from "@jridgewell/remapping";
 import { formatDiagnostic } from "../../compiler/diagnostics.js";
 import { mayContainWorkflow } from "../../compiler/prefilter.js";
 import { type CacheDir, cachedTransform, defaultCacheDir } from "../cache.js";
@@ -251,8 +252,6 @@ async function stripWithTypeScript(
   options: { filename: string; tsx: boolean; inputSourceMap: unknown },
 ): Promise<string> {
   const { filename, tsx, inputSourceMap } = options;
-  // The workflow transform's output is JavaScript already, with its map to the original file.
-  if (inputSourceMap !== null) return withInlineMap(code, inputSourceMap);
   typeScriptModule ??= importNeedingTypeScript(
     "ratchetjs/register",
     async () => {
@@ -276,8 +275,15 @@ async function stripWithTypeScript(
     },
   });
   const js = output.outputText.replace(/\n\/\/# sourceMappingURL=.*\s*$/, "\n");
-  const map = JSON.parse(output.sourceMapText ?? "null") as { sources?: string[] } | null;
-  return map === null ? js : withInlineMap(js, { ...map, sources: [filename] });
+  if (output.sourceMapText === undefined) return js;
+  const map = { ...(JSON.parse(output.sourceMapText) as object), sources: [filename] };
+  // A workflow module went through the Ratchet transform first: chain its map, so the inline
+  // map leads back to the original file, as swc's inputSourceMap does.
+  const chained =
+    inputSourceMap === null
+      ? map
+      : remapping([map as never, inputSourceMap as never], () => null, { excludeContent: false });
+  return withInlineMap(js, chained);
 }
 
 function withInlineMap(code: string, map: unknown): string {

@@ -183,7 +183,8 @@ describe("ratchetjs/register on TypeScript without workflows", () => {
       copyFileSync(join(repoRoot, "dist", file), join(isolated, file));
     }
     mkdirSync(join(isolated, "node_modules"));
-    for (const name of linked) {
+    // The hook's own dependencies (installed with ratchetjs), then the peers under test.
+    for (const name of ["@jridgewell", ...linked]) {
       symlinkSync(join(repoRoot, "node_modules", name), join(isolated, "node_modules", name));
     }
     return isolated;
