@@ -7,7 +7,7 @@ import {
   terminalStatuses,
 } from "../adapters/contract.js";
 import type { Clock, WorkflowContext } from "./context.js";
-import type { InputSchema, Workflow } from "./definitions.js";
+import { type InputSchema, refuseUnknownOptions, type Workflow } from "./definitions.js";
 import {
   CancelledError,
   DefinitionError,
@@ -143,6 +143,17 @@ export interface EmitOutcome {
   readonly rejected: { readonly workflow: string; readonly error: InputError }[];
 }
 
+/** Options of {@link Engine.emit}. */
+export interface EmitOptions {
+  /**
+   * The event's own id (a delivery id, a message id). A repeated emit with the same key
+   * starts no new run: each triggered workflow's run is stored under the key, so a retried
+   * emit, even from another process, gets the runs the first one started. Deliveries to
+   * waiting runs are not deduplicated by the key yet.
+   */
+  readonly idempotencyKey?: string;
+}
+
 /** Options of {@link Engine.start}. */
 export interface StartOptions {
   /** Use this run id instead of a random one. */
@@ -226,7 +237,7 @@ export interface Engine {
    * and start every workflow with a matching `event(name)` trigger (the payload as its one
    * argument). Resolves to the ids of the runs started and delivered to.
    */
-  emit(name: string, payload: unknown): Promise<EmitOutcome>;
+  emit(name: string, payload: unknown, options?: EmitOptions): Promise<EmitOutcome>;
   /**
    * A fetch-standard handler for `POST …/webhooks/<source>`: verifies the signature, then
    * starts the workflows whose `webhook(source, { event })` trigger matches, the parsed JSON
@@ -890,9 +901,17 @@ class RatchetEngine implements Engine {
     return this.#webhooks.handle(request);
   }
 
-  async emit(name: string, payload: unknown): Promise<EmitOutcome> {
+  async emit(name: string, payload: unknown, options: EmitOptions = {}): Promise<EmitOutcome> {
     if (typeof name !== "string" || name === "")
       throw new TypeError("engine.emit needs an event name.");
+    refuseUnknownOptions(options, ["idempotencyKey"], `engine.emit("${name}", payload, options)`, {
+      runId:
+        "events addressed to one run are not supported yet; its waitForEvent match can select it",
+    });
+    const key = options.idempotencyKey;
+    if (key !== undefined && (typeof key !== "string" || key === "")) {
+      throw new TypeError(`engine.emit("${name}"): idempotencyKey must be a non-empty string.`);
+    }
     await this.#ready;
     const text = serializeOrExplain(payload, `the payload of event "${name}"`);
     const delivered: string[] = [];
@@ -910,7 +929,9 @@ class RatchetEngine implements Engine {
       );
       if (triggered && definition.compiled) {
         try {
-          started.push((await this.start(definition, [payload] as never)).id);
+          const startOptions =
+            key === undefined ? {} : { idempotencyKey: `emit:${name}:${key}:${definition.name}` };
+          started.push((await this.start(definition, [payload] as never, startOptions)).id);
         } catch (error) {
           // A payload that fails one workflow's input schema starts nothing there; the
           // other workflows and waiting runs still get the event.

@@ -42,6 +42,7 @@ export {
 } from "./duration.js";
 export type {
   AnyWorkflowRef,
+  EmitOptions,
   EmitOutcome,
   Engine,
   EngineOptions,
