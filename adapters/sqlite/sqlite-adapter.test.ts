@@ -485,6 +485,26 @@ describe("sqlite group commit", () => {
     expect({ ...grouped, transactions: 0 }).toStrictEqual({ ...alone, transactions: 0 });
   });
 
+  it("writes a lone run's checkpoints at once, without waiting a turn for company", async () => {
+    const { storage, executed } = await leasedRuns(1);
+    let turned = false;
+    setImmediate(() => {
+      turned = true;
+    });
+    for (let seq = 0; seq < 5; seq++) {
+      const outcome = await storage.commit({
+        runId: "r0",
+        expectedSeq: seq,
+        owner: "w",
+        status: "running",
+        leaseMs: hour,
+      });
+      expect(outcome).toEqual({ ok: true, seq: seq + 1 });
+    }
+    expect(turned).toBe(false);
+    expect(transactions(executed)).toBe(0);
+  });
+
   it("commits each alone when the shared transaction fails, so only the bad commit fails", async () => {
     const { storage } = await leasedRuns(12);
     const outcomes = await Promise.allSettled(

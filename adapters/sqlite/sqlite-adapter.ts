@@ -205,6 +205,8 @@ export class SqliteAdapter implements StorageAdapter {
    * commit in this turn or the last), when a commit is written at once.
    */
   #window: QueuedCommit[] | undefined;
+  /** The run of the last commit written alone (not in a shared transaction). */
+  #lastAlone: string | undefined;
   /** Several commits in one IMMEDIATE transaction, each in order, each its own outcome. */
   #commitMany: ((commits: readonly Commit[]) => CommitOutcome[]) | undefined;
 
@@ -251,6 +253,12 @@ export class SqliteAdapter implements StorageAdapter {
     if (this.#window === undefined) {
       this.#window = [];
       setImmediate(this.#flush);
+      this.#lastAlone = commit.runId;
+      return applyCommit(prepared, commit);
+    }
+    // The run whose commit was just written alone commits again before anyone else queued:
+    // a lone run going from step to step, which must not wait a turn per checkpoint.
+    if (this.#window.length === 0 && this.#lastAlone === commit.runId) {
       return applyCommit(prepared, commit);
     }
     const window = this.#window;
@@ -282,9 +290,11 @@ export class SqliteAdapter implements StorageAdapter {
       const chunk = batch.slice(start, start + maxBatch);
       if (chunk.length === 1) {
         // Alone, it needs no BEGIN and COMMIT around its one statement.
+        this.#lastAlone = chunk[0].commit.runId;
         this.#settleAlone(prepared, chunk[0]);
         continue;
       }
+      this.#lastAlone = undefined;
       let outcomes: CommitOutcome[];
       try {
         outcomes = this.#commitMany!(chunk.map((queued) => queued.commit));
