@@ -4,6 +4,7 @@
  *   ratchet check [paths…]                 compiler diagnostics (check.ts)
  *   ratchet compile <file> [--manifest]    the compiled module (compile.ts)
  *   ratchet runs list|show|cancel|retry|purge   runs in a store (runs.ts)
+ *   ratchet ui [--port] [--src paths…]     the web inspector (ui.ts, ui/client.ts)
  *
  * Global options, accepted before or after the command: `--db <sqlite path | postgres url>`
  * (default: the RATCHET_DB environment variable) and `--json`.
@@ -17,6 +18,7 @@ import { checkCommand } from "./check.js";
 import { compileCommand } from "./compile.js";
 import { CliError } from "./errors.js";
 import { runsCommand } from "./runs.js";
+import { uiCommand } from "./ui.js";
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -63,7 +65,12 @@ function createProgram(result: CommandResult): Command {
       writeErr: (text) => console.error(text.trimEnd()),
     })
     .exitOverride();
-  for (const command of [checkCommand(result), compileCommand(result), runsCommand(result)]) {
+  for (const command of [
+    checkCommand(result),
+    compileCommand(result),
+    runsCommand(result),
+    uiCommand(result),
+  ]) {
     program.addCommand(command);
   }
   // Subcommands throw instead of exiting too, and share the output settings.
