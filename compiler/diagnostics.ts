@@ -56,6 +56,8 @@ export const DiagnosticCodes = {
   unknownCtxMember: "RATCHET1013",
   /** Two workflows with the same name in one module. */
   duplicateName: "RATCHET1014",
+  /** A literal duration (`ctx.sleep("15 minuts")`, a `timeout`) that is not one. */
+  invalidDuration: "RATCHET1015",
 } as const;
 
 /** One of {@link DiagnosticCodes}. */

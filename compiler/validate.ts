@@ -1,6 +1,7 @@
 import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
 import type { WorkflowBodyNode } from "./discover.js";
+import { durationLiteralProblem } from "./duration-literal.js";
 import { isFunctionBoundary, isReference, rebindsThis, skipOuterExpressions } from "./syntax.js";
 
 /** `ctx` methods that are durable operations this compiler turns into checkpoints. */
@@ -175,6 +176,7 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
       );
       return;
     }
+    checkDurationLiterals(member, call, sink);
     if (member === "step" && groupOf(call) !== undefined) return;
     let awaited: ts.Node = call;
     while (ts.isParenthesizedExpression(awaited.parent)) awaited = awaited.parent;
@@ -294,4 +296,52 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
   walk(body.body!, false, false);
   durable.sort((a, b) => a.await.getStart() - b.await.getStart());
   return { ctxName, durable };
+}
+
+/**
+ * A duration written as a literal where the runtime reads one — `ctx.sleep("…")` and the
+ * `timeout` of `ctx.waitForEvent`/`ctx.waitForUser` — is checked now rather than when the
+ * run gets there.
+ */
+function checkDurationLiterals(
+  member: string,
+  call: ts.CallExpression,
+  sink: DiagnosticSink,
+): void {
+  const candidates: ts.Expression[] = [];
+  const [first, second] = call.arguments;
+  if (member === "sleep" && first !== undefined) candidates.push(first);
+  const options = member === "waitForEvent" ? second : member === "waitForUser" ? first : undefined;
+  if (options !== undefined && ts.isObjectLiteralExpression(options)) {
+    for (const property of options.properties) {
+      if (
+        ts.isPropertyAssignment(property) &&
+        ts.isIdentifier(property.name) &&
+        property.name.text === "timeout"
+      ) {
+        candidates.push(property.initializer);
+      }
+    }
+  }
+  for (const candidate of candidates) {
+    const value =
+      ts.isStringLiteral(candidate) || ts.isNoSubstitutionTemplateLiteral(candidate)
+        ? candidate.text
+        : ts.isNumericLiteral(candidate)
+          ? Number(candidate.text)
+          : ts.isPrefixUnaryExpression(candidate) &&
+              candidate.operator === ts.SyntaxKind.MinusToken &&
+              ts.isNumericLiteral(candidate.operand)
+            ? -Number(candidate.operand.text)
+            : undefined;
+    if (value === undefined) continue;
+    const problem = durationLiteralProblem(value);
+    if (problem === undefined) continue;
+    sink.report(
+      candidate,
+      DiagnosticCodes.invalidDuration,
+      `The duration ${candidate.getText()} ${problem}.`,
+      'Use a whole number of milliseconds, or a string like "500ms", "30s", "15m", "1.5h", "7d", "2 weeks".',
+    );
+  }
 }
