@@ -342,9 +342,10 @@ export interface StorageAdapter {
    */
   purge?(options: PurgeFilter): Promise<number>;
   /**
-   * Optional (needed for `RunHandle.retry`): if the run is `failed`, make it `pending`
-   * again — error cleared, frame kept, lease released, `seq` bumped — so a worker resumes
-   * it from its last checkpoint. Resolves to whether it applied.
+   * Optional (needed for `RunHandle.retry`): if the run is `failed` or `parked` (a worker
+   * could not read its frame, e.g. a class it does not register), make it `pending` again —
+   * error cleared, frame kept, lease released, `seq` bumped — so a worker resumes it from
+   * its last checkpoint. Resolves to whether it applied.
    */
   retry?(runId: string): Promise<boolean>;
   /** Optional (needed for step history): store these step attempts. */

@@ -8,6 +8,7 @@ import {
 } from "../adapters/contract.js";
 import type { Clock, WorkflowContext } from "./context.js";
 import { type InputSchema, refuseUnknownOptions, type Workflow } from "./definitions.js";
+import { type Duration, toMilliseconds } from "./duration.js";
 import {
   CancelledError,
   DefinitionError,
@@ -18,22 +19,21 @@ import {
   WorkflowNotCompiledError,
 } from "./errors.js";
 import {
+  CHILD_KEY,
   type CheckpointEvent,
   type ChildOutcome,
   childEvent,
+  childOutcomeOf,
   type ExecutionOutcome,
   executeRun,
   type StoredWait,
 } from "./executor.js";
-
-/** The idempotency-key prefix that marks a run started by `ctx.child`. */
-const CHILD_KEY = "child:";
-
-import { type Duration, toMilliseconds } from "./duration.js";
 import { describeRun, describeStep, type RunInfo } from "./inspect.js";
+import { RunLease } from "./lease.js";
 import { type Logger, stderrLogger } from "./logger.js";
 import { type AttemptInfo, type AttemptObserver, delay, type StepEnvironment } from "./retry.js";
 import { deserialize, serialize, serializeOrExplain } from "./serialization.js";
+import { retryStorage } from "./storage-faults.js";
 import { fail as failSpan, loadTracing, type TraceSpan, type Tracing } from "./tracing.js";
 import { type WebhookSource, Webhooks } from "./webhooks.js";
 
@@ -112,6 +112,13 @@ export interface EngineOptions {
    * recorded without it). `false` turns them off.
    */
   readonly tracing?: boolean;
+  /**
+   * The largest checkpoint frame (live variables, the step's result, run state), return
+   * value or error a run may commit, serialized, in bytes (default 2 MiB). A larger one is
+   * refused before anything is written: that run fails with `FrameTooLargeError` naming its
+   * largest variables; other runs carry on.
+   */
+  readonly maxFrameBytes?: number;
 }
 
 /** The retention when `createEngine` is given none. */
@@ -179,7 +186,9 @@ export interface RunHandle<R = unknown> {
   cancel(): Promise<boolean>;
   /**
    * Resume a failed run from its last checkpoint: the step that failed runs again with a
-   * fresh attempt count. Resolves to `false` when the run is not `failed`.
+   * fresh attempt count. A run a worker parked (its frame names a class that worker does
+   * not register) is made claimable again the same way. Resolves to `false` when the run
+   * is neither `failed` nor parked so.
    */
   retry(): Promise<boolean>;
   /**
@@ -306,6 +315,7 @@ class RatchetEngine implements Engine {
   /** Set once tracing is loaded: absent `attempt` when nothing records attempts. */
   attemptObserver: AttemptObserver;
   readonly steps: StepEnvironment | undefined;
+  readonly maxFrameBytes: number;
   closing = false;
   readonly #history: boolean;
   readonly #retention: number | undefined;
@@ -319,6 +329,8 @@ class RatchetEngine implements Engine {
   readonly #byName = new Map<string, Workflow>();
   readonly #worker: Required<WorkerOptions> | undefined;
   readonly #executing = new Map<string, Promise<ExecutionOutcome>>();
+  /** What this process knows of its lease on each run it executes. */
+  readonly #leases = new Map<string, RunLease>();
   readonly #ready: Promise<void>;
   readonly #webhooks: Webhooks;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
@@ -348,6 +360,13 @@ class RatchetEngine implements Engine {
       gaveUp: (info, error, exhausted) => this.#gaveUp(info, error, exhausted),
     };
     this.steps = internals.steps;
+    const maxFrameBytes = options.maxFrameBytes ?? 2 * 1024 * 1024;
+    if (!(Number.isInteger(maxFrameBytes) && maxFrameBytes > 0)) {
+      throw new DefinitionError(
+        `createEngine: maxFrameBytes must be a whole number of bytes > 0, not ${String(maxFrameBytes)}.`,
+      );
+    }
+    this.maxFrameBytes = maxFrameBytes;
     for (const definition of (options.workflows ?? []) as readonly Workflow[]) {
       if (!definition || typeof definition.name !== "string" || !("compiled" in definition)) {
         throw new DefinitionError(
@@ -561,6 +580,7 @@ class RatchetEngine implements Engine {
     const argsText = serializeOrExplain(checked, `the arguments of workflow "${definition.name}"`);
     await this.#ready;
     const claim = this.#worker ? { leaseOwner: this.owner, leaseMs: this.leaseMs } : {};
+    const sentAt = performance.now();
     const { run, created } = await this.storage.createRun({
       id: options.runId ?? randomId(),
       workflow: definition.name,
@@ -570,7 +590,7 @@ class RatchetEngine implements Engine {
       sessionId: options.sessionId ?? null,
       ...claim,
     });
-    if (created && this.#worker) this.#execute(run, definition);
+    if (created && this.#worker) this.#execute(run, definition, sentAt);
     return this.#handle<Awaited<R>>(run.id);
   }
 
@@ -603,6 +623,11 @@ class RatchetEngine implements Engine {
 
   #parkedReason(run: StoredRun): string | undefined {
     if (terminalStatuses.has(run.status)) return undefined;
+    if (run.status === "parked") {
+      // Parked by a worker (a class it does not register): the stored reason says why.
+      const reason = run.error === null ? undefined : deserialize(run.error);
+      return reason instanceof Error ? reason.message : String(reason ?? "parked");
+    }
     const definition = this.#byName.get(run.workflow);
     if (!definition) {
       return `workflow "${run.workflow}" is not registered with this engine; the run needs version ${run.version}`;
@@ -636,7 +661,14 @@ class RatchetEngine implements Engine {
           );
         }
         const error = serialize(new CancelledError(`Run ${runId} was cancelled.`));
-        return this.storage.cancel(runId, error);
+        const cancelled = await this.storage.cancel(runId, error);
+        if (cancelled) {
+          // A parent waiting for this run ends its wait with the CancelledError.
+          const run = await this.storage.loadRun(runId);
+          const outcome = run?.idempotencyKey?.startsWith(CHILD_KEY) && childOutcomeOf(run);
+          if (outcome) await this.notifyParent(runId, outcome);
+        }
+        return cancelled;
       },
       retry: async () => {
         await this.#ready;
@@ -667,7 +699,11 @@ class RatchetEngine implements Engine {
         const outcome = await local;
         if (outcome.kind === "finished") return this.#settle<R>(outcome);
       }
-      const run = await this.storage.loadRun(runId);
+      const run = await retryStorage("reading a run", () => this.storage.loadRun(runId), {
+        logger: this.logger,
+        stop: () => this.closing,
+        fields: { runId },
+      });
       if (!run) throw new RunNotFoundError(runId);
       if (run.status === "completed" || run.status === "failed" || run.status === "cancelled") {
         return this.#settle<R>({
@@ -689,43 +725,50 @@ class RatchetEngine implements Engine {
     throw deserialize(outcome.error ?? "") as Error;
   }
 
-  #execute(run: StoredRun, definition: Workflow): void {
-    const execution = this.#executeWithRetries(run, definition)
+  /**
+   * Execute a run this process just leased (the claim or creation sent at `sentAt`, on
+   * `performance.now()`). The execution never rejects: whatever goes wrong ends it in this
+   * process, and the run is left for a worker to claim again.
+   */
+  #execute(run: StoredRun, definition: Workflow, sentAt: number): void {
+    const lease = new RunLease(this.leaseMs, sentAt);
+    const execution = this.#executeWithRetries(run, definition, lease)
       .catch((error: unknown): ExecutionOutcome => {
-        // A storage error mid-run: nothing past the last commit is lost, and the run is
-        // resumed from there once its lease expires. The worker carries on.
+        // Nothing past the last commit is lost, and the run is resumed from there by
+        // whichever worker claims it. The worker carries on.
         this.logger.error(
           { runId: run.id, workflow: run.workflow, error },
-          `executing run ${run.id} failed with a storage error; it resumes from its last checkpoint when its lease expires`,
+          `executing run ${run.id} failed unexpectedly; it resumes from its last checkpoint in the worker that claims it`,
         );
+        lease.lose("its execution failed");
         return { kind: "stopped" };
+      })
+      .then(async (outcome) => {
+        // An execution that ended unexpectedly still holds its lease: release it, so a
+        // worker (this one included) can claim the run at once. Otherwise a no-op.
+        if (outcome.kind === "stopped" && lease.lost) {
+          await this.storage.releaseLease(run.id, this.owner).catch(() => {});
+        }
+        return outcome;
       })
       .finally(() => {
         this.#executing.delete(run.id);
+        this.#leases.delete(run.id);
         this.#wake();
       });
     this.#executing.set(run.id, execution);
-    if (run.idempotencyKey?.startsWith(CHILD_KEY)) {
-      void execution
-        .then(async (outcome) => {
-          if (outcome.kind !== "finished") return;
-          const stored = await this.storage.loadRun(run.id);
-          if (stored) await this.notifyParent(stored);
-        })
-        .catch((error: unknown) => {
-          this.logger.error(
-            { runId: run.id, error },
-            "handing a child run's result to its parent failed",
-          );
-        });
-    }
+    this.#leases.set(run.id, lease);
   }
 
   /**
    * Execute a run; when a session write lost to another run's (nothing was committed), run
    * it again from its last checkpoint with fresh session state.
    */
-  async #executeWithRetries(run: StoredRun, definition: Workflow): Promise<ExecutionOutcome> {
+  async #executeWithRetries(
+    run: StoredRun,
+    definition: Workflow,
+    lease: RunLease,
+  ): Promise<ExecutionOutcome> {
     const span = this.#tracing?.startRun({
       id: run.id,
       workflow: run.workflow,
@@ -736,7 +779,7 @@ class RatchetEngine implements Engine {
     try {
       let current = run;
       for (;;) {
-        const outcome = await executeRun(this, current, definition);
+        const outcome = await executeRun(this, current, definition, lease);
         if (outcome.kind !== "retry") {
           if (span) {
             span.setAttribute(
@@ -749,7 +792,11 @@ class RatchetEngine implements Engine {
           }
           return outcome;
         }
-        const reloaded = await this.storage.loadRun(run.id);
+        const reloaded = await retryStorage("reloading a run", () => this.storage.loadRun(run.id), {
+          logger: this.logger,
+          stop: () => this.closing || lease.lost,
+          fields: { runId: run.id },
+        });
         if (!reloaded || reloaded.leaseOwner !== this.owner) return { kind: "stopped" };
         current = reloaded;
       }
@@ -774,6 +821,7 @@ class RatchetEngine implements Engine {
     if (!definition.compiled) throw new WorkflowNotCompiledError(definition.name);
     const args = await checkInput(definition, child.args);
     const claim = this.#worker ? { leaseOwner: this.owner, leaseMs: this.leaseMs } : {};
+    const sentAt = performance.now();
     const { run, created } = await this.storage.createRun({
       id: child.id,
       workflow: definition.name,
@@ -782,19 +830,15 @@ class RatchetEngine implements Engine {
       idempotencyKey: `${CHILD_KEY}${child.id}`,
       ...claim,
     });
-    if (created && this.#worker) this.#execute(run, definition);
+    if (created && this.#worker) this.#execute(run, definition, sentAt);
     return run;
   }
 
-  async notifyParent(child: StoredRun): Promise<void> {
-    const outcome: ChildOutcome =
-      child.status === "completed"
-        ? { $child: true, ok: true, value: deserialize(child.result ?? "[-1]") }
-        : { $child: true, ok: false, error: deserialize(child.error ?? "") };
+  async notifyParent(childId: string, outcome: ChildOutcome): Promise<void> {
     const payload = serialize(outcome);
     for (const parent of await this.storage.listRuns({
       status: "waiting",
-      waitEvent: childEvent(child.id),
+      waitEvent: childEvent(childId),
     })) {
       if (parent.wait) await this.#deliver(parent.id, parent.wait, outcome, payload);
     }
@@ -816,6 +860,7 @@ class RatchetEngine implements Engine {
       const capacity = worker.maxConcurrentRuns - this.#executing.size;
       if (capacity > 0 && workflows.length > 0) {
         try {
+          const sentAt = performance.now();
           const claimed = await this.storage.claimRunnable({
             owner: this.owner,
             leaseMs: worker.leaseMs,
@@ -825,9 +870,13 @@ class RatchetEngine implements Engine {
             versions,
           });
           for (const run of claimed) {
+            // Claimed again after this process lost the lease while still executing it (a
+            // frozen or starved process): never a second execution here. The one in flight
+            // stops at its next step and releases the lease for the next round.
+            if (this.#executing.has(run.id)) continue;
             const definition = this.#byName.get(run.workflow);
             if (definition?.compiled?.manifest.version === run.version)
-              this.#execute(run, definition);
+              this.#execute(run, definition, sentAt);
             else await this.storage.releaseLease(run.id, this.owner);
           }
         } catch (error) {
@@ -861,12 +910,25 @@ class RatchetEngine implements Engine {
   }
 
   async #heartbeat(): Promise<void> {
-    const held = [...this.#executing.keys()];
+    const held = [...this.#leases].filter(([, lease]) => !lease.lost).map(([id]) => id);
     if (held.length === 0) return;
+    const sentAt = performance.now();
+    let renewed: string[];
     try {
-      await this.storage.renewLeases(this.owner, held, this.leaseMs);
+      renewed = await this.storage.renewLeases(this.owner, held, this.leaseMs);
     } catch (error) {
-      this.logger.error({ runIds: held, error }, "renewing leases failed");
+      // Not fatal: the next beat tries again; a run whose lease lapses meanwhile stops.
+      this.logger.warn({ runIds: held, error }, "renewing leases failed");
+      return;
+    }
+    const kept = new Set(renewed);
+    for (const id of held) {
+      const lease = this.#leases.get(id);
+      if (kept.has(id)) lease?.extend(sentAt);
+      else if (lease && !lease.lost) {
+        lease.lose("its renewal was refused: another worker claimed the run, or it was cancelled");
+        this.logger.warn({ runId: id }, "a lease was lost; this process stops executing the run");
+      }
     }
   }
 

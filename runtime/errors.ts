@@ -176,3 +176,90 @@ export class InputError extends RatchetError {
     this.issues = issues;
   }
 }
+
+/**
+ * This process lost a run's lease while executing it: the store refused a commit or a
+ * renewal, or no renewal got through before the lease expired (a frozen process, a long
+ * storage outage). The run's `ctx.signal` in running steps is aborted with this error and
+ * the process starts nothing more for the run; the worker that holds the lease now (maybe
+ * this one, after claiming it again) continues from the last committed checkpoint.
+ */
+export class LeaseLostError extends RatchetError {
+  constructor(reason: string) {
+    super(
+      "RATCHET_LEASE_LOST",
+      `This process lost the run's lease (${reason}); the run continues from its last checkpoint in whichever worker claims it.`,
+    );
+  }
+}
+
+/**
+ * The store refused to record a checkpoint or an end state (not a dropped connection: a
+ * refusal it would repeat, e.g. a value out of its range). The run fails with this error;
+ * the worker and other runs carry on.
+ */
+export class StorageRefusedError extends RatchetError {
+  readonly runId: string;
+  /** The checkpoint whose commit was refused, when there was one. */
+  readonly checkpoint: string | undefined;
+
+  constructor(init: {
+    adapter: string;
+    runId: string;
+    what: string;
+    checkpoint?: string;
+    location?: string;
+    cause: unknown;
+  }) {
+    const where = init.checkpoint
+      ? ` at checkpoint ${init.checkpoint}${init.location ? ` (${init.location})` : ""}`
+      : "";
+    const reason = init.cause instanceof Error ? init.cause.message : String(init.cause);
+    super(
+      "RATCHET_STORAGE_REFUSED",
+      `The ${init.adapter} store refused ${init.what}${where} of run ${init.runId}: ${reason}. ` +
+        "It would refuse it again, so the run failed; look for a value it cannot hold (a time out of range, a very large variable).",
+      { cause: init.cause },
+    );
+    this.runId = init.runId;
+    this.checkpoint = init.checkpoint;
+  }
+}
+
+/**
+ * A checkpoint's frame, a step's result or a return value is larger than the engine's
+ * `maxFrameBytes`. Nothing was committed; the run fails with this error, naming the largest
+ * parts so the fix is clear: keep big data outside the workflow (a blob store, a table) and
+ * hold only its key in variables.
+ */
+export class FrameTooLargeError extends RatchetError {
+  readonly runId: string;
+  readonly checkpoint: string | undefined;
+  /** The serialized size, in bytes. */
+  readonly bytes: number;
+  readonly limit: number;
+
+  constructor(init: {
+    runId: string;
+    subject: string;
+    bytes: number;
+    limit: number;
+    checkpoint?: string;
+    location?: string;
+    largest: readonly { readonly name: string; readonly bytes: number }[];
+  }) {
+    const where = init.checkpoint
+      ? ` at checkpoint ${init.checkpoint}${init.location ? ` (${init.location})` : ""}`
+      : "";
+    const parts = init.largest.map((p) => `${p.name}: ${p.bytes} bytes`).join(", ");
+    super(
+      "RATCHET_FRAME_TOO_LARGE",
+      `${init.subject}${where} of run ${init.runId} is ${init.bytes} bytes serialized, over the limit of ${init.limit} (createEngine({ maxFrameBytes }))` +
+        `${parts ? `; largest: ${parts}` : ""}. Keep large data outside the workflow (a blob store, a table) and hold its key instead, or raise maxFrameBytes.`,
+    );
+    this.runId = init.runId;
+    this.checkpoint = init.checkpoint;
+    this.bytes = init.bytes;
+    this.limit = init.limit;
+  }
+}

@@ -1,12 +1,32 @@
-import type { Commit, StorageAdapter, StoredRun } from "../adapters/contract.js";
+import type { Commit, CommitOutcome, StorageAdapter, StoredRun } from "../adapters/contract.js";
 import { type Clock, MachineContext, type Operation, type SessionAccess } from "./context.js";
 import type { Workflow } from "./definitions.js";
-import { CorruptFrameError, DefinitionError, TimeoutError } from "./errors.js";
+import {
+  CorruptFrameError,
+  DefinitionError,
+  FrameTooLargeError,
+  StorageRefusedError,
+  TimeoutError,
+} from "./errors.js";
+import type { RunLease } from "./lease.js";
 import type { Logger } from "./logger.js";
 import type { CheckpointInfo, CompiledMachine, MachineFrame, MachineRequest } from "./machine.js";
 import { type BranchOutcome, performOperation } from "./operations.js";
 import type { AttemptObserver, StepEnvironment } from "./retry.js";
-import { deserialize, serialize, serializeOrExplain, whyUnserializable } from "./serialization.js";
+import {
+  deserialize,
+  serialize,
+  serializeOrExplain,
+  UnregisteredClassError,
+  whyUnserializable,
+} from "./serialization.js";
+import {
+  isTransientStorageError,
+  pauseUnlessStopped,
+  retryStorage,
+  StorageRetryStopped,
+  storageBackoff,
+} from "./storage-faults.js";
 
 /**
  * A checkpoint as stored: which checkpoint, the live variables, the operation's result, and
@@ -76,14 +96,20 @@ export interface ExecutorHost {
   readonly onCheckpoint: ((event: CheckpointEvent) => void) | undefined;
   /** Watches step attempts (history, traces, logs). */
   readonly attemptObserver: AttemptObserver | undefined;
+  /** Where storage errors, retries and lost leases are reported. */
   readonly logger: Logger;
+  /** The largest frame, step result or return value committed, serialized, in bytes. */
+  readonly maxFrameBytes: number;
   /**
    * Store the child run (idempotently: the same id returns the stored run) and start it
    * when this engine can; resolves to the stored child.
    */
   startChild(child: { id: string; workflow: string; args: readonly unknown[] }): Promise<StoredRun>;
-  /** Hand a finished child's outcome to its waiting parent (exactly once). */
-  notifyParent(child: StoredRun): Promise<void>;
+  /**
+   * Hand an ended child's outcome to its parent if the parent waits for it (a delivery
+   * applies once, so calling it again is harmless).
+   */
+  notifyParent(childId: string, outcome: ChildOutcome): Promise<void>;
   /** Step implementations and timers; a test engine replaces them. */
   readonly steps?: StepEnvironment;
 }
@@ -99,6 +125,27 @@ export interface ChildOutcome {
 /** The event a parent waits for: its child's end. */
 export function childEvent(childId: string): string {
   return `ratchet.child:${childId}`;
+}
+
+/** The idempotency-key prefix that marks a run started by `ctx.child`. */
+export const CHILD_KEY = "child:";
+
+/**
+ * A child run's outcome once it is decided: when it ended, or when its outcome is
+ * committed but not yet handed to its parent (a child writes its result or error first,
+ * still `running`, then tells the parent, then commits its end) — so a parent that starts
+ * waiting at any moment, and a child resumed after a crash at any moment, both find it.
+ */
+export function childOutcomeOf(child: StoredRun): ChildOutcome | undefined {
+  const decided =
+    child.status === "completed" ||
+    child.status === "failed" ||
+    child.status === "cancelled" ||
+    (child.status === "running" && (child.result !== null || child.error !== null));
+  if (!decided) return undefined;
+  return child.result !== null && child.status !== "failed" && child.status !== "cancelled"
+    ? { $child: true, ok: true, value: deserialize(child.result) }
+    : { $child: true, ok: false, error: deserialize(child.error ?? "") };
 }
 
 /** How an execution in this process ended. */
@@ -134,13 +181,15 @@ function encodeFrame(
   live: Record<string, unknown>,
   result: unknown,
   state: Map<string, unknown>,
+  maxBytes: number,
 ): string {
   const frame: StoredFrame =
     state.size > 0
       ? { cp: cp.id, v: live, r: result, st: state }
       : { cp: cp.id, v: live, r: result };
+  let text: string;
   try {
-    return serialize(frame);
+    text = serialize(frame);
   } catch {
     const context = { checkpoint: cp.id, location: location(compiled, cp), runId };
     for (const [name, value] of Object.entries(live)) {
@@ -152,8 +201,50 @@ function encodeFrame(
     serializeOrExplain(result, `the result of ${cp.id}`, context);
     // Every part alone can be stored but not all of them together (a reference between
     // them the serializer cannot rebuild): explain the frame as a whole.
-    return serializeOrExplain(frame, `the frame of ${cp.id}`, context);
+    text = serializeOrExplain(frame, `the frame of ${cp.id}`, context);
   }
+  const bytes = byteSize(text, maxBytes);
+  if (bytes > maxBytes) {
+    const parts: [string, unknown][] = [
+      ...Object.entries(live).map(([name, value]): [string, unknown] => [
+        `variable "${name}"`,
+        value,
+      ]),
+      [`the result of ${cp.id}`, result],
+      ...[...state].map(([key, value]): [string, unknown] => [`state "${key}"`, value]),
+    ];
+    const largest = parts
+      .map(([name, value]) => ({ name, bytes: byteSize(serialize(value), 0) }))
+      .sort((a, b) => b.bytes - a.bytes)
+      .slice(0, 3);
+    throw new FrameTooLargeError({
+      runId,
+      subject: `The frame`,
+      bytes,
+      limit: maxBytes,
+      checkpoint: cp.id,
+      location: location(compiled, cp),
+      largest,
+    });
+  }
+  return text;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The UTF-8 size of `text`, exact when it may exceed `limit` (a UTF-16 unit is at most
+ * three UTF-8 bytes, so shorter texts are measured by their length alone).
+ */
+function byteSize(text: string, limit: number): number {
+  return text.length * 3 <= limit ? text.length : encoder.encode(text).length;
+}
+
+/** `text` (a return value or an error), or {@link FrameTooLargeError} when it is over the limit. */
+function limitSize(runId: string, subject: string, text: string, maxBytes: number): string {
+  const bytes = byteSize(text, maxBytes);
+  if (bytes <= maxBytes) return text;
+  throw new FrameTooLargeError({ runId, subject, bytes, limit: maxBytes, largest: [] });
 }
 
 /** Where a run re-enters, read from its stored frame. */
@@ -169,6 +260,8 @@ function parse<T>(run: StoredRun, text: string): T {
   try {
     return deserialize(text) as T;
   } catch (error) {
+    // Readable by a process that registers the class: the run is parked, not failed.
+    if (error instanceof UnregisteredClassError) throw error;
     throw new CorruptFrameError(run.id, (error as Error).message);
   }
 }
@@ -293,19 +386,47 @@ function suspension(
   }
 }
 
+/** The latest moment a `Date` can hold; later wake times are refused before any commit. */
+const MAX_TIME = 8.64e15;
+
+/** A wake time or deadline as stored: whole milliseconds, within a `Date`'s range. */
+function storableTime(value: number | null, what: string): number | null {
+  if (value === null) return null;
+  if (!Number.isFinite(value) || Math.abs(value) > MAX_TIME) {
+    throw new RangeError(
+      `${what} is ${value}, which is not a moment a store can hold (epoch milliseconds within a Date's range). Pass a finite duration or a valid Date.`,
+    );
+  }
+  // Rounded up: a sleep never ends before the time it asked for.
+  return Math.ceil(value);
+}
+
 /**
  * Drive one run from its stored position to its end (or until it sleeps or waits, the
- * engine closes, or another process takes it), committing every checkpoint. This is the
- * runtime's hot path: per checkpoint, one serialization and one storage commit.
+ * engine closes, or this process loses its lease), committing every checkpoint. This is
+ * the runtime's hot path: per checkpoint, one serialization and one storage commit.
+ *
+ * It never rejects for a storage fault: a failed call is retried with backoff while the
+ * lease lasts (a commit whose outcome is unknown is resolved by re-reading the run), a
+ * refusal fails the run with {@link StorageRefusedError}, and anything else ends the run
+ * in this process with `stopped` for a worker to pick it up again.
  */
 export async function executeRun(
   host: ExecutorHost,
   run: StoredRun,
   definition: Workflow,
+  lease: RunLease,
 ): Promise<ExecutionOutcome> {
   const compiled = definition.compiled!;
-  const { storage, owner } = host;
+  const { storage, owner, logger } = host;
+  const fields = { runId: run.id, workflow: definition.name };
+  const stop = () => host.closing || lease.lost;
+  const retrying = <T>(what: string, call: () => Promise<T>) =>
+    retryStorage(what, call, { logger, stop, fields });
   let seq = run.seq;
+  /** The checkpoint being committed, for messages. */
+  let at: CheckpointInfo | undefined;
+  const isChild = run.idempotencyKey?.startsWith(CHILD_KEY) === true;
   // The first commit after resuming from a wait consumes what was delivered.
   let resumeFields: Pick<Commit, "wakeAt" | "wait" | "inbox"> =
     run.wait != null || run.inbox != null || run.wakeAt != null
@@ -321,10 +442,12 @@ export async function executeRun(
         "ctx.session needs a run started with a session: engine.start(wf, args, { sessionId }).",
       );
     }
-    if (!storage.loadSession) {
+    const load = storage.loadSession?.bind(storage);
+    if (!load) {
       throw new DefinitionError(`The ${storage.name} adapter does not support session state.`);
     }
-    const stored = await storage.loadSession(run.sessionId);
+    const sessionId = run.sessionId;
+    const stored = await retrying("loading session state", () => load(sessionId));
     const state =
       stored.state === null
         ? new Map<string, unknown>()
@@ -341,9 +464,85 @@ export async function executeRun(
     },
   };
 
+  /**
+   * Whether the process may start more work for the run. When no renewal got through for a
+   * whole lease (a frozen process, a storage outage), another worker may have claimed the
+   * run meanwhile: ask the store (a renewal) before going on.
+   */
+  const stillHeld = async (): Promise<boolean> => {
+    if (lease.lost) return false;
+    if (!lease.expired) return true;
+    const sentAt = performance.now();
+    const renewed = await retrying("confirming a lapsed lease", () =>
+      storage.renewLeases(owner, [run.id], host.leaseMs),
+    );
+    if (renewed.includes(run.id)) {
+      lease.extend(sentAt);
+      return true;
+    }
+    lease.lose("it lapsed and another worker claimed the run, or it was cancelled");
+    logger.warn(fields, "a lease lapsed and was taken; this process stops executing the run");
+    return false;
+  };
+  /** For concurrent branches: `undefined` (go on at once) unless the lease must be confirmed. */
+  const gate = (): Promise<void> | undefined => {
+    if (!lease.lost && !lease.expired) return undefined;
+    return stillHeld().then((held) => {
+      if (!held) throw lease.signal.reason;
+    });
+  };
+
+  /** Whether a commit whose answer was lost is the one now stored. */
+  const appliedAs = (stored: StoredRun, change: Commit): boolean =>
+    stored.seq === change.expectedSeq + 1 &&
+    stored.status === change.status &&
+    (change.frame === undefined || stored.frame === change.frame) &&
+    (change.result === undefined || stored.result === change.result) &&
+    (change.error === undefined || stored.error === change.error) &&
+    (change.leaseMs === undefined || stored.leaseOwner === owner);
+
+  /**
+   * Commit, and when the call fails without an answer (a connection lost mid-commit), find
+   * out from the stored run whether it applied: its `seq` still the one expected means no,
+   * so commit again; one more and the written fields mean yes; anything else means another
+   * process moved the run on.
+   */
+  const commitResolved = async (change: Commit): Promise<CommitOutcome> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await storage.commit(change);
+      } catch (error) {
+        if (!isTransientStorageError(error)) {
+          throw new StorageRefusedError({
+            adapter: storage.name,
+            runId: run.id,
+            what: `the commit of status "${change.status}"`,
+            checkpoint: at?.id,
+            location: at && location(compiled, at),
+            cause: error,
+          });
+        }
+        if (stop()) throw new StorageRetryStopped(error);
+        const wait = storageBackoff(attempt);
+        logger.warn(
+          { ...fields, seq: change.expectedSeq, error, attempt, retryInMs: wait },
+          "a commit failed without an answer; re-reading the run to see whether it applied",
+        );
+        await pauseUnlessStopped(wait, stop);
+        const stored = await retrying("re-reading a run after a failed commit", () =>
+          storage.loadRun(run.id),
+        );
+        if (!stored) return { ok: false, reason: "not-found" };
+        if (stored.seq === change.expectedSeq) continue;
+        if (appliedAs(stored, change)) return { ok: true, seq: stored.seq };
+        return { ok: false, reason: stored.leaseOwner === owner ? "conflict" : "lease-lost" };
+      }
+    }
+  };
+
   /** Commit; `true`, or how the execution ends because the commit did not apply. */
   const commit = async (
-    fields: Omit<Commit, "runId" | "expectedSeq" | "owner">,
+    change: Omit<Commit, "runId" | "expectedSeq" | "owner">,
     withSession = true,
   ): Promise<true | ExecutionOutcome> => {
     const write =
@@ -356,234 +555,314 @@ export async function executeRun(
             },
           }
         : {};
-    const outcome = await storage.commit({
+    const sentAt = performance.now();
+    const outcome = await commitResolved({
       runId: run.id,
       expectedSeq: seq,
       owner,
       ...resumeFields,
-      ...fields,
+      ...change,
       ...write,
     });
     if (outcome.ok) {
       seq = outcome.seq;
       resumeFields = {};
       if (withSession) session = undefined;
+      if (change.leaseMs !== undefined) lease.extend(sentAt);
       return true;
     }
-    if (outcome.reason === "lease-lost" || outcome.reason === "not-found") {
-      host.logger.warn(
-        { runId: run.id, workflow: definition.name, reason: outcome.reason, status: fields.status },
-        outcome.reason === "lease-lost"
-          ? `run ${run.id} lost its lease (another worker took it over, or it was cancelled); this process stops executing it`
-          : `run ${run.id} is no longer stored (purged?); this process stops executing it`,
-      );
-    }
-    return outcome.reason === "session-conflict" ? { kind: "retry" } : { kind: "stopped" };
+    if (outcome.reason === "session-conflict") return { kind: "retry" };
+    lease.lose(`a commit was refused: ${outcome.reason}`);
+    logger.warn(
+      { ...fields, seq, reason: outcome.reason, status: change.status },
+      outcome.reason === "not-found"
+        ? `run ${run.id} is no longer stored (purged?); this process stops executing it`
+        : `run ${run.id} lost its lease (another worker took it over, or it was cancelled); this process stops executing it`,
+    );
+    return { kind: "stopped" };
   };
 
+  /**
+   * End the run. A child run first commits its outcome while still `running` and holding
+   * its lease, then hands it to its parent, then commits its end: a crash anywhere between
+   * leaves a run that a worker claims again and finishes from the second step.
+   */
   const finish = async (
     status: "completed" | "failed",
-    fields: { result?: string; error?: string },
+    ending: { result?: string; error?: string },
+    alreadyDecided = false,
   ): Promise<ExecutionOutcome> => {
-    const committed = await commit({ status, ...fields });
-    if (committed !== true) return committed;
-    return { kind: "finished", status, result: fields.result ?? null, error: fields.error ?? null };
-  };
-  const fail = (error: unknown) => finish("failed", { error: encodeError(error) });
-
-  let entry: Entry | string;
-  try {
-    entry = decodeFrame(run, compiled);
-  } catch (error) {
-    return fail(error);
-  }
-  if (typeof entry === "string") return fail(new CorruptFrameError(run.id, entry));
-  let base = entry.base;
-  let partial = entry.partial;
-  const state = entry.state;
-
-  const ctx = new MachineContext(
-    run.id,
-    definition.name,
-    run.sessionId ?? undefined,
-    host.clock,
-    state,
-    sessionAccess,
-  );
-  const machine = compiled.machine(ctx, entry.frame);
-  const checkpoints = compiled.manifest.checkpoints;
-  let next: IteratorResult<MachineRequest, unknown>;
-  try {
-    next = await machine.next();
-  } catch (error) {
-    return fail(error);
-  }
-
-  while (!next.done) {
-    const [index, op, live] = next.value;
-    const cp = checkpoints[index - 1]!;
-    const operation = op as Operation;
-    // Branches that finished before a crash count only for the operation they belong to:
-    // the first one reached again after resuming.
-    const resumed = partial && partial.cp === cp.id ? partial : undefined;
-    partial = undefined;
-    // The sequence number tells apart the passes of a checkpoint inside a loop, and is the
-    // same again when a crashed attempt is resumed.
-    const key = resumed?.key ?? `${run.id}:${cp.id}:${seq + 1}`;
-
-    const suspend =
-      operation.kind === "sleep" && operation.until <= host.clock.now()
-        ? undefined
-        : suspension(operation, key);
-    if (suspend) {
-      let text: string;
-      try {
-        text = encodeFrame(run.id, compiled, cp, live, undefined, state);
-      } catch (error) {
-        return fail(error);
+    if (isChild) {
+      if (!alreadyDecided) {
+        const decided = await commit({ status: "running", ...ending, leaseMs: host.leaseMs });
+        if (decided !== true) return decided;
       }
-      // No lease: a sleeping or waiting run belongs to no process until it is due.
-      const committed = await commit({ ...suspend, frame: text });
-      if (committed !== true) return committed;
-      host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });
-      if (operation.kind === "child") {
-        // Waiting first, then starting the child, so its end always finds the parent
-        // waiting; a child that already ended (this checkpoint ran before a crash) is
-        // handed over at once.
-        try {
-          const child = await host.startChild({
-            id: operation.runId ?? key,
-            workflow: operation.workflow,
-            args: operation.args,
-          });
-          if (
-            child.status === "completed" ||
-            child.status === "failed" ||
-            child.status === "cancelled"
-          ) {
-            await host.notifyParent(child);
-          }
-        } catch (error) {
-          // The parent is already waiting: deliver the failure to start as the child's error.
-          const wait = suspend.wait as { spec: string };
-          await storage.deliver?.({
-            runId: run.id,
-            wait: wait.spec,
-            payload: serialize({ $child: true, ok: false, error } satisfies ChildOutcome),
-          });
-        }
-      }
-      return { kind: "suspended" };
-    }
-
-    let result: unknown;
-    let commits: Promise<void> = Promise.resolve();
-    let partialFailure: unknown;
-    let lostLease = false;
-    if (operation.kind === "step") {
-      // The common case, kept lean: one step has no branches to checkpoint on their own.
-      try {
-        result = await performOperation(operation, {
-          runId: run.id,
-          workflowName: definition.name,
-          key,
-          done: NO_BRANCHES,
-          onBranch: ignoreBranch,
-          observed: host.attemptObserver && { observer: host.attemptObserver, checkpoint: cp.id },
-          steps: host.steps,
-        });
-      } catch (error) {
-        try {
-          next = await machine.throw(error);
-          continue;
-        } catch (uncaught) {
-          return fail(uncaught);
-        }
-      }
-    } else if (operation.kind !== "sleep") {
-      const done = new Map<number, BranchOutcome>(
-        resumed ? Object.entries(resumed.done).map(([i, o]) => [Number(i), o]) : undefined,
+      const outcome: ChildOutcome =
+        status === "completed"
+          ? { $child: true, ok: true, value: deserialize(ending.result ?? "[-1]") }
+          : { $child: true, ok: false, error: deserialize(ending.error ?? "") };
+      await retrying("handing a child's outcome to its parent", () =>
+        host.notifyParent(run.id, outcome),
       );
-      const onBranch = (branch: number, outcome: BranchOutcome) => {
-        done.set(branch, outcome);
-        // One commit at a time; branches finishing meanwhile share the next one.
-        commits = commits
-          .then(async () => {
-            if (lostLease || partialFailure !== undefined) return;
-            const frame: PartialFrame = {
-              base,
-              partial: { cp: cp.id, key, done: Object.fromEntries(done) },
-            };
-            const text = serializeOrExplain(frame, `the finished branches of ${cp.id}`, {
-              checkpoint: cp.id,
-              location: location(compiled, cp),
-              runId: run.id,
-            });
-            const committed = await commit(
-              { status: "running", frame: text, leaseMs: host.leaseMs },
-              false,
+    }
+    const committed = await commit({ status, ...ending });
+    if (committed !== true) return committed;
+    return {
+      kind: "finished",
+      status,
+      result: ending.result ?? null,
+      error: ending.error ?? null,
+    };
+  };
+  const fail = (error: unknown) => {
+    let text = encodeError(error);
+    try {
+      limitSize(run.id, "The error that ended the run", text, host.maxFrameBytes);
+    } catch (tooLarge) {
+      text = encodeError(tooLarge);
+    }
+    return finish("failed", { error: text });
+  };
+
+  try {
+    return await drive();
+  } catch (error) {
+    if (error instanceof StorageRetryStopped) return { kind: "stopped" };
+    if (error instanceof UnregisteredClassError) return park(error).catch(gaveUp);
+    try {
+      return await fail(error);
+    } catch (again) {
+      return gaveUp(again);
+    }
+  }
+
+  /** The store could not even record the failure: leave the run for a worker to try again. */
+  function gaveUp(error: unknown): ExecutionOutcome {
+    if (!(error instanceof StorageRetryStopped)) {
+      logger.error(
+        { ...fields, error },
+        "recording a run's failure failed; the run is left to be claimed again",
+      );
+    }
+    return { kind: "stopped" };
+  }
+
+  /** A class this process does not register: park the run for a process that has it. */
+  async function park(error: UnregisteredClassError): Promise<ExecutionOutcome> {
+    const reason = `${error.message} (run ${run.id} of workflow "${definition.name}"); register the class, then retry the run (handle.retry() or ratchet runs retry)`;
+    logger.warn(
+      { ...fields, className: error.className },
+      "a run was parked: a class is not registered",
+    );
+    const parked = await commit({ status: "parked", error: serialize(new Error(reason)) });
+    return parked === true ? { kind: "stopped" } : parked;
+  }
+
+  async function drive(): Promise<ExecutionOutcome> {
+    // A child whose outcome is committed but may not have reached its parent: hand it over
+    // and end.
+    if (isChild && run.status === "running") {
+      const decided = childOutcomeOf(run);
+      if (decided) {
+        return finish(
+          decided.ok ? "completed" : "failed",
+          decided.ok ? { result: run.result! } : { error: run.error! },
+          true,
+        );
+      }
+    }
+    const decoded = decodeFrame(run, compiled);
+    if (typeof decoded === "string") throw new CorruptFrameError(run.id, decoded);
+    return driveFrom(decoded);
+  }
+
+  async function driveFrom(entry: Entry): Promise<ExecutionOutcome> {
+    let base = entry.base;
+    let partial = entry.partial;
+    const state = entry.state;
+
+    const ctx = new MachineContext(
+      run.id,
+      definition.name,
+      run.sessionId ?? undefined,
+      host.clock,
+      state,
+      sessionAccess,
+    );
+    const machine = compiled.machine(ctx, entry.frame);
+    const checkpoints = compiled.manifest.checkpoints;
+    let next: IteratorResult<MachineRequest, unknown> = await machine.next();
+
+    while (!next.done) {
+      const [index, op, live] = next.value;
+      const cp = checkpoints[index - 1]!;
+      at = cp;
+      // Nothing more starts for a run whose lease this process lost: another worker may be
+      // executing it already.
+      if (!(await stillHeld())) return { kind: "stopped" };
+      const operation = op as Operation;
+      // Branches that finished before a crash count only for the operation they belong to:
+      // the first one reached again after resuming.
+      const resumed = partial && partial.cp === cp.id ? partial : undefined;
+      partial = undefined;
+      // The sequence number tells apart the passes of a checkpoint inside a loop, and is the
+      // same again when a crashed attempt is resumed.
+      const key = resumed?.key ?? `${run.id}:${cp.id}:${seq + 1}`;
+
+      const suspend =
+        operation.kind === "sleep" && operation.until <= host.clock.now()
+          ? undefined
+          : suspension(operation, key);
+      if (suspend) {
+        const wakeAt = storableTime(
+          suspend.wakeAt ?? null,
+          `The ${operation.kind === "sleep" ? "wake time" : "deadline"} at checkpoint ${cp.id} (${location(compiled, cp)}) of run ${run.id}`,
+        );
+        const text = encodeFrame(run.id, compiled, cp, live, undefined, state, host.maxFrameBytes);
+        if (operation.kind === "child") {
+          // The child first (idempotent: its id comes from this checkpoint's key, the same
+          // again when a crashed attempt comes back here), then the parent's wait: a crash
+          // between the two leaves a child that the resumed parent finds, never a parent
+          // waiting for a child that was never stored.
+          let child: StoredRun;
+          try {
+            child = await retrying("storing a child run", () =>
+              host.startChild({
+                id: operation.runId ?? key,
+                workflow: operation.workflow,
+                args: operation.args,
+              }),
             );
-            if (committed !== true) lostLease = true;
-          })
-          .catch((error: unknown) => {
-            partialFailure = error;
-          });
-      };
-      try {
-        result = await performOperation(operation, {
-          runId: run.id,
-          workflowName: definition.name,
-          key,
-          done,
-          onBranch,
-          observed: host.attemptObserver && { observer: host.attemptObserver, checkpoint: cp.id },
-          steps: host.steps,
-        });
-      } catch (error) {
-        await commits;
-        if (lostLease) return { kind: "stopped" };
+          } catch (error) {
+            if (error instanceof StorageRetryStopped) throw error;
+            // The child cannot start (an unknown workflow, arguments its schema refuses):
+            // the parent's await throws, as a failed child's would.
+            next = await machine.throw(error);
+            continue;
+          }
+          const committed = await commit({ ...suspend, wakeAt, frame: text });
+          if (committed !== true) return committed;
+          host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });
+          // A child that ended (or decided its outcome) before the parent waited found no
+          // parent to tell: hand its outcome over now.
+          const current = await retrying("reading a child run", () => storage.loadRun(child.id));
+          const decided = current && childOutcomeOf(current);
+          if (decided) {
+            await retrying("handing a child's outcome to its parent", () =>
+              host.notifyParent(child.id, decided),
+            );
+          }
+          return { kind: "suspended" };
+        }
+        // No lease: a sleeping or waiting run belongs to no process until it is due.
+        const committed = await commit({ ...suspend, wakeAt, frame: text });
+        if (committed !== true) return committed;
+        host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });
+        return { kind: "suspended" };
+      }
+
+      let result: unknown;
+      let commits: Promise<void> = Promise.resolve();
+      let partialFailure: unknown;
+      let lostLease = false;
+      if (operation.kind === "step") {
+        // The common case, kept lean: one step has no branches to checkpoint on their own.
         try {
+          result = await performOperation(operation, {
+            runId: run.id,
+            workflowName: definition.name,
+            key,
+            done: NO_BRANCHES,
+            onBranch: ignoreBranch,
+            observed: host.attemptObserver && { observer: host.attemptObserver, checkpoint: cp.id },
+            steps: host.steps,
+            signal: lease.signal,
+          });
+        } catch (error) {
+          if (lease.lost) return { kind: "stopped" };
           next = await machine.throw(error);
           continue;
-        } catch (uncaught) {
-          return fail(uncaught);
         }
+      } else if (operation.kind !== "sleep") {
+        const done = new Map<number, BranchOutcome>(
+          resumed ? Object.entries(resumed.done).map(([i, o]) => [Number(i), o]) : undefined,
+        );
+        const onBranch = (branch: number, outcome: BranchOutcome) => {
+          done.set(branch, outcome);
+          // One commit at a time; branches finishing meanwhile share the next one.
+          commits = commits
+            .then(async () => {
+              if (lostLease || partialFailure !== undefined) return;
+              const frame: PartialFrame = {
+                base,
+                partial: { cp: cp.id, key, done: Object.fromEntries(done) },
+              };
+              const text = serializeOrExplain(frame, `the finished branches of ${cp.id}`, {
+                checkpoint: cp.id,
+                location: location(compiled, cp),
+                runId: run.id,
+              });
+              const committed = await commit(
+                { status: "running", frame: text, leaseMs: host.leaseMs },
+                false,
+              );
+              if (committed !== true) {
+                lostLease = true;
+                // No further branch starts once a commit is refused.
+                lease.lose("a commit of finished branches was refused");
+              }
+            })
+            .catch((error: unknown) => {
+              partialFailure = error;
+            });
+        };
+        try {
+          result = await performOperation(operation, {
+            runId: run.id,
+            workflowName: definition.name,
+            key,
+            done,
+            onBranch,
+            observed: host.attemptObserver && { observer: host.attemptObserver, checkpoint: cp.id },
+            steps: host.steps,
+            signal: lease.signal,
+            gate,
+          });
+        } catch (error) {
+          await commits;
+          if (lostLease || lease.lost) return { kind: "stopped" };
+          if (partialFailure !== undefined) throw partialFailure;
+          next = await machine.throw(error);
+          continue;
+        }
+        await commits;
+        if (lostLease || lease.lost) return { kind: "stopped" };
+        if (partialFailure !== undefined) throw partialFailure;
       }
-      await commits;
-      if (lostLease) return { kind: "stopped" };
-      if (partialFailure !== undefined) return fail(partialFailure);
-    }
 
-    let text: string;
-    try {
-      text = encodeFrame(run.id, compiled, cp, live, result, state);
-    } catch (error) {
-      return fail(error);
-    }
-    const committed = await commit({ status: "running", frame: text, leaseMs: host.leaseMs });
-    if (committed !== true) return committed;
-    base = text;
-    host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });
-    if (host.closing) {
-      await storage.releaseLease(run.id, owner);
-      return { kind: "stopped" };
-    }
-    try {
+      const text = encodeFrame(run.id, compiled, cp, live, result, state, host.maxFrameBytes);
+      const committed = await commit({ status: "running", frame: text, leaseMs: host.leaseMs });
+      if (committed !== true) return committed;
+      base = text;
+      host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });
+      if (host.closing) {
+        await retrying("releasing a lease", () => storage.releaseLease(run.id, owner)).catch(
+          () => {},
+        );
+        return { kind: "stopped" };
+      }
       next = await machine.next(result);
-    } catch (error) {
-      return fail(error);
     }
-  }
 
-  let resultText: string;
-  try {
-    resultText = serializeOrExplain(
-      next.value,
-      `the return value of workflow "${definition.name}"`,
-      { runId: run.id },
+    at = undefined;
+    const resultText = limitSize(
+      run.id,
+      `The return value of workflow "${definition.name}"`,
+      serializeOrExplain(next.value, `the return value of workflow "${definition.name}"`, {
+        runId: run.id,
+      }),
+      host.maxFrameBytes,
     );
-  } catch (error) {
-    return fail(error);
+    return finish("completed", { result: resultText });
   }
-  return finish("completed", { result: resultText });
 }

@@ -22,6 +22,16 @@ export interface OperationScope {
   readonly observed?: { readonly observer: AttemptObserver; readonly checkpoint: string };
   /** Step implementations and timers (default: as defined, real time). */
   readonly steps?: StepEnvironment;
+  /**
+   * Aborted when the run must stop in this process (its lease was lost, a branch's commit
+   * was refused): no further branch or attempt starts, and steps' `ctx.signal` follow it.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Asked before each branch starts: `undefined` to go on at once, or a promise that
+   * settles when the branch may start (rejecting when it must not).
+   */
+  readonly gate?: () => Promise<void> | undefined;
 }
 
 const OPTIONS = new WeakMap<object, ResolvedFnOptions>();
@@ -40,7 +50,12 @@ function callStep(step: StepOperation, scope: OperationScope, key: string): Prom
     step.call,
     step.args,
     optionsOf(step),
-    { runId: scope.runId, workflowName: scope.workflowName, idempotencyKey: key },
+    {
+      runId: scope.runId,
+      workflowName: scope.workflowName,
+      idempotencyKey: key,
+      runSignal: scope.signal,
+    },
     step.inline,
     scope.observed,
     scope.steps,
@@ -63,6 +78,10 @@ async function runBranches(
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < pending.length) {
+      if (scope.signal?.aborted) throw scope.signal.reason;
+      const wait = scope.gate?.();
+      if (wait) await wait;
+      if (next >= pending.length) break;
       const i = pending[next++]!;
       let outcome: BranchOutcome;
       try {

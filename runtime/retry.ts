@@ -71,28 +71,49 @@ class AttemptContext implements FunctionContext {
   readonly workflowName: string;
   readonly idempotencyKey: string;
   readonly attempt: number;
+  readonly #runSignal: AbortSignal | undefined;
   #controller: AbortController | undefined;
+  #unfollow: (() => void) | undefined;
 
   constructor(base: StepCallContext, attempt: number) {
     this.runId = base.runId;
     this.workflowName = base.workflowName;
     this.idempotencyKey = base.idempotencyKey;
+    this.#runSignal = base.runSignal;
     this.attempt = attempt;
   }
 
   get signal(): AbortSignal {
-    this.#controller ??= new AbortController();
-    return this.#controller.signal;
+    if (this.#controller) return this.#controller.signal;
+    const controller = new AbortController();
+    this.#controller = controller;
+    // The run's signal aborts when this process loses the run: every attempt follows it.
+    const run = this.#runSignal;
+    if (run?.aborted) controller.abort(run.reason);
+    else if (run) {
+      const follow = () => controller.abort(run.reason);
+      run.addEventListener("abort", follow, { once: true });
+      this.#unfollow = () => run.removeEventListener("abort", follow);
+    }
+    return controller.signal;
   }
 
   /** Abort the attempt's signal, if anyone took it. */
   abort(reason: unknown): void {
     this.#controller?.abort(reason);
   }
+
+  /** The attempt is over: stop following the run's signal. */
+  end(): void {
+    this.#unfollow?.();
+  }
 }
 
 /** What a step call knows before its first attempt. */
-export type StepCallContext = Omit<FunctionContext, "attempt" | "signal">;
+export type StepCallContext = Omit<FunctionContext, "attempt" | "signal"> & {
+  /** Aborted when the run stops in this process (its lease was lost): no attempt starts after it. */
+  readonly runSignal?: AbortSignal;
+};
 
 /** One attempt of a step, as observers see it. */
 export interface AttemptInfo {
@@ -180,12 +201,14 @@ export async function callWithRetries(
   });
   const wrap = observed?.observer.attempt;
   for (let attempt = 1; ; attempt++) {
+    if (context.runSignal?.aborted) throw context.runSignal.reason;
+    const attemptContext = new AttemptContext(context, attempt);
     try {
       const once = () =>
         attemptOnce(
           implementation,
           args,
-          new AttemptContext(context, attempt),
+          attemptContext,
           inline,
           timeoutMs,
           options.name,
@@ -198,11 +221,15 @@ export async function callWithRetries(
         observed?.observer.gaveUp(info(attempt), error, exhausted);
         throw error;
       }
+      // This process lost the run: no retry here (the worker that holds it now decides).
+      if (context.runSignal?.aborted) throw context.runSignal.reason;
       const wait =
         error instanceof RetryableError && error.retryAfter !== undefined
           ? toMilliseconds(error.retryAfter, `RetryableError.retryAfter of step "${options.name}"`)
           : backoffDelay(options, attempt);
       await environment.timer(wait).elapsed;
+    } finally {
+      attemptContext.end();
     }
   }
 }

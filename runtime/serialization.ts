@@ -5,11 +5,14 @@ import {
   CorruptFrameError,
   DefinitionError,
   FatalError,
+  FrameTooLargeError,
   InputError,
+  LeaseLostError,
   RatchetError,
   RetryableError,
   RunNotFoundError,
   SerializationError,
+  StorageRefusedError,
   TimeoutError,
   UnknownWorkflowError,
   WorkflowNotCompiledError,
@@ -226,6 +229,9 @@ const RATCHET_ERROR_CLASSES: Record<string, { prototype: Error }> = {
   CorruptFrameError,
   BatchError,
   InputError,
+  FrameTooLargeError,
+  StorageRefusedError,
+  LeaseLostError,
 };
 
 /** An error as stored: its class name, message, stack and own enumerable data. */
@@ -341,16 +347,25 @@ function reduceInstance(value: unknown): StoredInstance | false {
   return stored;
 }
 
+/**
+ * A stored value names a class no one registered in this process. Not the value's fault:
+ * a process that registers the class can read it, so a run that meets this is parked, not failed.
+ */
+export class UnregisteredClassError extends Error {
+  constructor(readonly className: string) {
+    super(
+      `a stored value is an instance of class "${className}", but no class is registered under that name in this process; call registerClass before the engine resumes runs`,
+    );
+    this.name = "UnregisteredClassError";
+  }
+}
+
 function reviveInstance(stored: StoredInstance): unknown {
   if (!Array.isArray(stored) || typeof stored[0] !== "string") {
     throw new Error("a stored class instance is malformed");
   }
   const entry = byName.get(stored[0]);
-  if (!entry) {
-    throw new Error(
-      `a stored value is an instance of class "${stored[0]}", but no class is registered under that name in this process; call registerClass before the engine resumes runs`,
-    );
-  }
+  if (!entry) throw new UnregisteredClassError(stored[0]);
   return entry.deserialize(stored[1]);
 }
 

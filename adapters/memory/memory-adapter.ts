@@ -260,7 +260,8 @@ export class MemoryAdapter implements StorageAdapter {
   /** @inheritDoc */
   async retry(runId: string): Promise<boolean> {
     const record = this.#runs.get(runId);
-    if (record === undefined || record.run.status !== "failed") return false;
+    const status = record?.run.status;
+    if (record === undefined || (status !== "failed" && status !== "parked")) return false;
     record.run = {
       ...record.run,
       status: "pending",

@@ -331,12 +331,12 @@ function statements(schema: string, notify: boolean) {
        )
        SELECT count(*)::int4 AS n FROM gone`,
     ),
-    /** `(id)` → a row when the failed run is pending again; it is announced. */
+    /** `(id)` → a row when the failed or parked run is pending again; it is announced. */
     retry: announcing(
       "retry",
       `UPDATE ${runs} SET status = 'pending', seq = seq + 1, error = NULL,
          lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
-       WHERE id = $1 AND status = 'failed'`,
+       WHERE id = $1 AND status IN ('failed', 'parked')`,
       "id",
       "true",
     ),
@@ -468,6 +468,36 @@ interface Listening {
 interface Opened {
   readonly pool: PostgresPool;
   readonly owned: PG.Pool | undefined;
+}
+
+/**
+ * Settings of the pool the adapter opens, so a lost server is noticed and survived: a
+ * connection attempt gives up after 10 s, a statement after 30 s (client side, so a dead
+ * connection cannot hang a worker), TCP keep-alive finds half-open connections, and idle
+ * connections are closed after 30 s. The engine retries what fails.
+ */
+export const poolDefaults = Object.freeze({
+  connectionTimeoutMillis: 10_000,
+  query_timeout: 30_000,
+  keepAlive: true,
+  keepAliveInitialDelayMillis: 10_000,
+  idleTimeoutMillis: 30_000,
+});
+
+/**
+ * An idle pooled connection that the server drops (a restart, `pg_terminate_backend`, a
+ * failover) makes a `pg.Pool` emit `error`; the pool has already discarded the connection
+ * and the next query opens another. With no listener that event would end the process, so
+ * the adapter adds one to its own pool and to yours when it has none.
+ */
+function guardIdleErrors(pool: PostgresPool): void {
+  const emitter = pool as Partial<{
+    on(event: "error", listener: (error: Error) => void): unknown;
+    listenerCount(event: string): number;
+  }>;
+  if (typeof emitter.on !== "function") return;
+  if (typeof emitter.listenerCount === "function" && emitter.listenerCount("error") > 0) return;
+  emitter.on("error", () => {});
 }
 
 /**
@@ -897,12 +927,11 @@ export class PostgresAdapter implements StorageAdapter {
       owned = new pg.Pool({
         connectionString: source.connectionString,
         max: source.maxConnections,
+        ...poolDefaults,
       });
-      // An idle connection that the server drops emits this; the pool has already
-      // discarded it and the next query opens another. Unhandled, it would crash the process.
-      owned.on("error", () => {});
     }
     const pool = owned ?? (source as { readonly pool: PostgresPool }).pool;
+    guardIdleErrors(pool);
     try {
       await migratePostgres(pool, schema);
       if (this.#closed) throw notReady("init() raced with close()");

@@ -748,7 +748,7 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     retry: db.prepare<[{ runId: string; now: number }]>(
       `UPDATE ${runs} SET status = 'pending', seq = seq + 1, error = NULL,
          lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
-       WHERE id = @runId AND status = 'failed'`,
+       WHERE id = @runId AND status IN ('failed', 'parked')`,
     ),
     recordSteps: (list) => recordSteps.immediate(list),
     listSteps: db.prepare<[string], StepRow>(

@@ -1590,6 +1590,12 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
         expect(claimed.map((r) => r.id)).toEqual([run.id]);
       });
 
+      it("makes a parked run pending again the same way", async () => {
+        const run = await createCommitted({ status: "parked", frame: "f", error: '"no class"' });
+        expect(await storage.retry!(run.id)).toBe(true);
+        expect(await load(run.id)).toMatchObject({ status: "pending", frame: "f", error: null });
+      });
+
       it.each(["pending", "running", "sleeping", "completed", "cancelled"] as const)(
         "refuses a %s run and changes nothing",
         async (status) => {

@@ -31,6 +31,9 @@ const schema = process.env.RATCHET_SCHEMA!;
 const stepMs = Number(process.env.RATCHET_STEP_MS ?? 10);
 const effects =
   process.env.RATCHET_EFFECTS === "1" ? new pg.Pool({ connectionString: url, max: 4 }) : null;
+// A connection the server drops while idle (test/postgres-faults.test.ts kills them) is an
+// `error` event on the pool: harmless, the next query reconnects.
+effects?.on("error", () => {});
 
 async function work(runId: string, step: string): Promise<void> {
   if (stepMs > 0) await new Promise((resolve) => setTimeout(resolve, stepMs));
