@@ -870,10 +870,15 @@ class RatchetEngine implements Engine {
             versions,
           });
           for (const run of claimed) {
-            // Claimed again after this process lost the lease while still executing it (a
-            // frozen or starved process): never a second execution here. The one in flight
-            // stops at its next step and releases the lease for the next round.
-            if (this.#executing.has(run.id)) continue;
+            // Claimed while an execution of it is still in flight here (it just suspended
+            // and is winding down, or this process was starved past its lease): never a
+            // second execution at once. When the first ends, the run is read again and
+            // executed only if it is still this process's to run.
+            const inFlight = this.#executing.get(run.id);
+            if (inFlight) {
+              void inFlight.then(() => this.#afterInFlight(run.id, sentAt));
+              continue;
+            }
             const definition = this.#byName.get(run.workflow);
             if (definition?.compiled?.manifest.version === run.version)
               this.#execute(run, definition, sentAt);
@@ -900,6 +905,27 @@ class RatchetEngine implements Engine {
         };
       });
       this.#waiter = undefined;
+    }
+  }
+
+  /** Execute a run claimed while its previous execution here was in flight, if still ours. */
+  async #afterInFlight(runId: string, sentAt: number): Promise<void> {
+    if (this.closing || this.#executing.has(runId)) return;
+    try {
+      const run = await retryStorage("reading a run", () => this.storage.loadRun(runId), {
+        logger: this.logger,
+        stop: () => this.closing,
+        fields: { runId },
+      });
+      if (!run || run.status !== "running" || run.leaseOwner !== this.owner) return;
+      if (this.closing || this.#executing.has(runId)) return;
+      const definition = this.#byName.get(run.workflow);
+      if (definition?.compiled?.manifest.version === run.version) {
+        this.#execute(run, definition, sentAt);
+      } else await this.storage.releaseLease(run.id, this.owner);
+    } catch (error) {
+      // Left leased: the run is claimed again once the lease expires.
+      this.logger.warn({ runId, error }, "reading a run claimed during its execution failed");
     }
   }
 
