@@ -4,10 +4,16 @@
  * modules without workflows, each as a ratio to plain TypeScript compilation of the same
  * files timed in the same round. bench/README.md says what each figure measures.
  */
+import os from "node:os";
 import path from "node:path";
 import swc from "@swc/core";
 import { mayContainWorkflow, transform } from "ratchetjs/compiler";
 import ts from "typescript";
+import { DiagnosticSink } from "../compiler/diagnostics.js";
+import { discoverWorkflows } from "../compiler/discover.js";
+import { compileWorkflow } from "../compiler/pipeline.js";
+import { printExpressions } from "../compiler/print.js";
+import { type SplicedWorkflow, spliceWorkflows } from "../compiler/splice.js";
 import {
   generateCorpus,
   type PlainFile,
@@ -57,7 +63,10 @@ function swcStrip(file: SourceFile): number {
   return out.code.length + (out.map?.length ?? 0);
 }
 
-/** `transform()`'s own `ts.transpileModule` call without the Ratchet transformer. */
+/**
+ * `ts.transpileModule` of the whole file with no transformer: what `transform()` ran on every
+ * module with a workflow before it printed only the workflows.
+ */
 function tsTranspile(file: SourceFile): number {
   const out = ts.transpileModule(file.code, {
     fileName: file.filename,
@@ -158,10 +167,9 @@ function verifyCorpus(workflowFiles: readonly WorkflowFile[], plainFiles: readon
   }
   let mentionWorkflow = 0;
   for (const file of plainFiles) {
+    // None imports `workflow`: the pre-filter rejects all three kinds unparsed.
     const passes = mayContainWorkflow(file.code);
-    if (passes !== (file.kind === "ratchet-parsed")) {
-      throw new Error(`${file.filename} (${file.kind}): the pre-filter says ${passes}`);
-    }
+    if (passes) throw new Error(`${file.filename} (${file.kind}): the pre-filter says ${passes}`);
     if (file.kind === "plain" && file.code.includes("ratchet")) {
       throw new Error(`${file.filename} mentions ratchet`);
     }
@@ -178,6 +186,54 @@ function verifyCorpus(workflowFiles: readonly WorkflowFile[], plainFiles: readon
   }
   for (const file of [...workflowFiles, ...plainFiles]) swcStrip(file);
   return { workflows, checkpoints, plainFilesMentioningWorkflow: mentionWorkflow };
+}
+
+/** Where `transform()`'s time goes on one module with workflows, in µs per phase. */
+interface Phases {
+  parse: number;
+  discover: number;
+  passes: number;
+  print: number;
+  splice: number;
+}
+
+/**
+ * `transform()`'s steps on one module, each timed: the parse, discovery, the passes (in the
+ * transformation context `ts.transform` lends), printing the machines, and splicing them into
+ * the text with the source map (which prints them again; the print time is taken out).
+ */
+function timePhases(file: SourceFile, into: Phases): void {
+  let t = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const elapsed = (now - t) * 1000;
+    t = now;
+    return elapsed;
+  };
+  const sourceFile = ts.createSourceFile(file.filename, file.code, ts.ScriptTarget.ESNext, true);
+  into.parse += lap();
+  const sink = new DiagnosticSink(sourceFile, file.filename);
+  const sites = discoverWorkflows(sourceFile, sink);
+  into.discover += lap();
+  const compiled: SplicedWorkflow[] = [];
+  ts.transform(sourceFile, [
+    (context) => (sf) => {
+      for (const site of sites) {
+        const c = compileWorkflow(site, sf, file.filename, sink, context);
+        if (c) compiled.push({ site, ...c });
+      }
+      return sf;
+    },
+  ]).dispose();
+  into.passes += lap();
+  printExpressions(
+    compiled.map((c) => c.descriptor),
+    sourceFile,
+  );
+  const print = lap();
+  into.print += print;
+  spliceWorkflows(file.code, sourceFile, file.filename, compiled, true);
+  into.splice += lap() - print;
 }
 
 /** Run the compile benchmark: print its table and write `bench/results/compile.json`. */
@@ -228,12 +284,12 @@ export async function runCompile(): Promise<void> {
       runBaseline: swcStrip,
     },
     {
-      name: "none, imports ratchet, parsed",
+      name: "none, imports ratchet, says workflow",
       files: ofKind("ratchet-parsed"),
       subject: "pre-filter, then transform()",
       baseline: "swc strip",
-      subjectPasses: 3,
-      baselinePasses: 5,
+      subjectPasses: 2000,
+      baselinePasses: 10,
       runSubject: frontDoor,
       runBaseline: swcStrip,
     },
@@ -256,6 +312,37 @@ export async function runCompile(): Promise<void> {
     process.stdout.write(round < 0 ? "warm-up done\n" : `round ${round + 1}/${ROUNDS} done\n`);
   }
   if (sink <= 0) throw new Error("unreachable: keeps the compilers' output alive");
+
+  // The phases, per module with workflows, against swc stripping of the same files.
+  const phaseRounds: Phases[] = [];
+  const swcRounds: number[] = [];
+  for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
+    const phases: Phases = { parse: 0, discover: 0, passes: 0, print: 0, splice: 0 };
+    for (const file of workflowFiles) timePhases(file, phases);
+    const swcMicros = microsPerFile(workflowFiles, 1, swcStrip);
+    if (round < 0) continue;
+    for (const key of Object.keys(phases) as (keyof Phases)[]) phases[key] /= workflowFiles.length;
+    phaseRounds.push(phases);
+    swcRounds.push(swcMicros);
+  }
+  const phaseNames = ["parse", "discover", "passes", "print", "splice"] as const;
+  const phaseMedians = Object.fromEntries(
+    phaseNames.map((name) => {
+      const micros = median(phaseRounds.map((p) => p[name]));
+      const ofSwc = median(phaseRounds.map((p, i) => p[name] / swcRounds[i]!));
+      return [name, { micros, ofSwc }];
+    }),
+  );
+  printRows(
+    "Where transform() spends its time on a module with workflows (median µs per module)",
+    ["phase", "µs/module", "÷ swc strip of the module"],
+    phaseNames.map((name) => [
+      name,
+      formatMicros(phaseMedians[name]!.micros),
+      `${formatRatio(phaseMedians[name]!.ofSwc)}×`,
+    ]),
+    [0],
+  );
 
   const comparisons: CompileComparison[] = rows.map((row, i) => {
     const bytes = byteLength(row.files);
@@ -362,13 +449,20 @@ export async function runCompile(): Promise<void> {
       "µs per module (and KiB of source per second) of compiling a generated corpus, against a " +
       "baseline timed in the same round. Modules with workflows: transform(code, { filename }) " +
       "(source map on), against @swc/core transformSync type stripping (typescript parser, " +
-      "target esnext, source map) and against ts.transpileModule with transform()'s own " +
-      "options and no transformer. Modules without workflows: mayContainWorkflow(code), then " +
-      "transform() only when it says maybe, against swc type stripping; by kind: no mention of " +
-      "ratchet; imports ratchet but never says 'workflow' (rejected by the pre-filter); imports " +
-      "ratchet and says 'workflow' (parsed once). 'none, all' is the file-weighted mean of the " +
-      "three per round. ratioMedian is the median of the per-round ratios.",
+      "target esnext, source map) and against ts.transpileModule of the whole file with no " +
+      "transformer (what transform() ran before it printed only the workflows). Modules " +
+      "without workflows: mayContainWorkflow(code), then transform() only when it says maybe, " +
+      "against swc type stripping; by kind: no mention of ratchet; imports ratchet but never " +
+      "says 'workflow'; imports ratchet and says 'workflow' without importing it (all three " +
+      "rejected by the pre-filter, unparsed). 'none, all' is the file-weighted mean of the " +
+      "three per round. phases: median µs per module with workflows of each step of " +
+      "transform(), and its median per-round ratio to swc stripping of the same modules. " +
+      "loadAverage: os.loadavg() at the end. ratioMedian is the median of the per-round ratios.",
     settings: { rounds: ROUNDS, warmupRounds: WARMUP_ROUNDS, corpus },
+    extra: {
+      loadAverage: os.loadavg(),
+      phases: { swcMedianMicros: median(swcRounds), ...phaseMedians },
+    },
     machine: machineInfo({ typescript: ts.version, swc: packageVersion("@swc/core") }),
     comparisons,
   });

@@ -4,7 +4,7 @@
  * rounds. bench/README.md says what each figure measures.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,6 +31,62 @@ const COLD_ROUNDS = 9;
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 
+/**
+ * The compile cache of the built plugin (the instance `ratchetjs/vite` and `ratchetjs/esbuild`
+ * use), to empty its memory between in-process builds.
+ */
+function pluginCache(): Promise<{ clearMemoryCache(): void }> {
+  return import(new URL("../dist/plugins/cache.js", import.meta.url).href);
+}
+
+/**
+ * A file for `node --import ratchetjs/register`: three workflows of five steps, or (`plain`) the
+ * same text with the workflows made plain functions, which the pre-filter lets pass unparsed.
+ * It imports the runtime either way and exits at once.
+ */
+function registerStartFile(plain: boolean): string {
+  const flows = [0, 1, 2].map((n) =>
+    [
+      `export const flow${n} = ${plain ? "plain" : "workflow"}(async (ctx: WorkflowContext, order: Order) => {`,
+      "  let total = 0;",
+      "  for (const line of order.lines) total += await ctx.step(price, line);",
+      "  const checked = await ctx.step(price, { sku: order.id, qty: 1 });",
+      "  if (checked > total) {",
+      "    try {",
+      "      await ctx.step(price, { sku: 'refund', qty: checked - total });",
+      "    } catch (error) {",
+      "      return { order: order.id, failed: String(error) };",
+      "    }",
+      "  }",
+      "  const note = await ctx.step(price, { sku: 'note', qty: 2 });",
+      "  return { order: order.id, total, checked, note };",
+      "});",
+    ].join("\n"),
+  );
+  return [
+    `import { fn, ${plain ? "" : "workflow, "}type FunctionContext, type WorkflowContext } from "ratchetjs";`,
+    "interface Line { sku: string; qty: number }",
+    "interface Order { id: string; lines: Line[] }",
+    plain ? "const plain = <T>(f: T): T => f;" : "",
+    "const price = fn(async (_ctx: FunctionContext, line: Line): Promise<number> => line.qty * 3);",
+    ...flows,
+    "",
+  ].join("\n");
+}
+
+/** Milliseconds of one `node --import ratchetjs/register <file>` run to its exit. */
+function registerStart(file: string, cacheDir: string): number {
+  const started = performance.now();
+  const child = spawnSync(process.execPath, ["--import", "ratchetjs/register", file], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    env: { ...process.env, RATCHET_CACHE_DIR: cacheDir },
+  });
+  const elapsed = performance.now() - started;
+  if (child.status !== 0) throw new Error(`${file} failed:\n${child.stderr}`);
+  return elapsed;
+}
+
 type Bundler = "vite" | "esbuild";
 
 /**
@@ -45,6 +101,8 @@ async function buildInProcess(
   outDir: string,
 ): Promise<string> {
   const outfile = path.join(outDir, "main.js");
+  // In-process rows measure compiling: no cache on disk, and the memory cache emptied.
+  if (withPlugin) (await pluginCache()).clearMemoryCache();
   if (bundler === "vite") {
     await viteBuild({
       root: path.dirname(entry),
@@ -52,7 +110,7 @@ async function buildInProcess(
       envFile: false,
       logLevel: "silent",
       cacheDir: path.join(outDir, ".vite"),
-      plugins: withPlugin ? [ratchetVite()] : [],
+      plugins: withPlugin ? [ratchetVite({ cacheDir: false })] : [],
       build: {
         ssr: entry,
         outDir,
@@ -72,7 +130,7 @@ async function buildInProcess(
       outfile,
       external: ["ratchetjs", "ratchetjs/*"],
       logLevel: "silent",
-      plugins: withPlugin ? [ratchetEsbuild()] : [],
+      plugins: withPlugin ? [ratchetEsbuild({ cacheDir: false })] : [],
     });
   }
   return readFile(outfile, "utf8");
@@ -84,11 +142,11 @@ async function buildInProcess(
  * the TypeScript compiler. The built entries are imported from dist/ by package name.
  */
 const coldScript = `
-const [bundler, entry, outDir, withPlugin] = process.argv.slice(1);
+const [bundler, entry, outDir, withPlugin, cacheDir] = process.argv.slice(1);
 const path = await import("node:path");
 if (bundler === "vite") {
   const { build } = await import("vite");
-  const plugins = withPlugin === "1" ? [(await import("ratchetjs/vite")).default()] : [];
+  const plugins = withPlugin === "1" ? [(await import("ratchetjs/vite")).default({ cacheDir })] : [];
   await build({
     root: path.dirname(entry), configFile: false, envFile: false, logLevel: "silent",
     cacheDir: path.join(outDir, ".vite"), plugins,
@@ -97,7 +155,7 @@ if (bundler === "vite") {
   });
 } else {
   const { build } = await import("esbuild");
-  const plugins = withPlugin === "1" ? [(await import("ratchetjs/esbuild")).default()] : [];
+  const plugins = withPlugin === "1" ? [(await import("ratchetjs/esbuild")).default({ cacheDir })] : [];
   await build({ entryPoints: [entry], bundle: true, platform: "node", format: "esm",
     sourcemap: true, outfile: path.join(outDir, "main.js"), external: ["ratchetjs", "ratchetjs/*"],
     logLevel: "silent", plugins });
@@ -109,11 +167,21 @@ function buildInFreshProcess(
   entry: string,
   withPlugin: boolean,
   outDir: string,
+  cacheDir: string,
 ): number {
   const started = performance.now();
   const child = spawnSync(
     process.execPath,
-    ["--input-type=module", "-e", coldScript, bundler, entry, outDir, withPlugin ? "1" : "0"],
+    [
+      "--input-type=module",
+      "-e",
+      coldScript,
+      bundler,
+      entry,
+      outDir,
+      withPlugin ? "1" : "0",
+      cacheDir,
+    ],
     { cwd: repoRoot, encoding: "utf8" },
   );
   const elapsed = performance.now() - started;
@@ -153,6 +221,8 @@ interface Row {
   readonly bundler: Bundler;
   readonly entry: "all" | "plain";
   readonly cold: boolean;
+  /** For fresh processes: the compile cache empty before every build, or filled beforehand. */
+  readonly cache?: "cold" | "warm";
 }
 
 interface BuildComparison extends Comparison {
@@ -175,6 +245,7 @@ export async function runPluginBuild(): Promise<void> {
 }
 
 async function measure(app: PluginApp, outRoot: string): Promise<void> {
+  const loadBefore = os.loadavg();
   await verify(app, outRoot);
 
   const rows: readonly Row[] = [
@@ -182,9 +253,36 @@ async function measure(app: PluginApp, outRoot: string): Promise<void> {
     { name: "Vite, 180 without workflows", bundler: "vite", entry: "plain", cold: false },
     { name: "esbuild, all 200 modules", bundler: "esbuild", entry: "all", cold: false },
     { name: "esbuild, 180 without workflows", bundler: "esbuild", entry: "plain", cold: false },
-    { name: "Vite, all 200, fresh process", bundler: "vite", entry: "all", cold: true },
-    { name: "esbuild, all 200, fresh process", bundler: "esbuild", entry: "all", cold: true },
+    {
+      name: "Vite, all 200, fresh process, cold cache",
+      bundler: "vite",
+      entry: "all",
+      cold: true,
+      cache: "cold",
+    },
+    {
+      name: "esbuild, all 200, fresh process, cold cache",
+      bundler: "esbuild",
+      entry: "all",
+      cold: true,
+      cache: "cold",
+    },
+    {
+      name: "Vite, all 200, fresh process, warm cache",
+      bundler: "vite",
+      entry: "all",
+      cold: true,
+      cache: "warm",
+    },
+    {
+      name: "esbuild, all 200, fresh process, warm cache",
+      bundler: "esbuild",
+      entry: "all",
+      cold: true,
+      cache: "warm",
+    },
   ];
+  const cacheRoot = path.join(outRoot, "ratchet-cache");
   const entryOf = (row: Row) => (row.entry === "all" ? app.entryAll : app.entryPlain);
   const modulesOf = (row: Row) =>
     row.entry === "all" ? app.modules : app.modules - app.workflowModules;
@@ -192,7 +290,11 @@ async function measure(app: PluginApp, outRoot: string): Promise<void> {
   /** Milliseconds of one build of `row`, with or without the plugin. */
   async function timeBuild(row: Row, withPlugin: boolean): Promise<number> {
     const outDir = path.join(outRoot, `${row.bundler}-${withPlugin ? "with" : "without"}`);
-    if (row.cold) return buildInFreshProcess(row.bundler, entryOf(row), withPlugin, outDir);
+    if (row.cold) {
+      const cacheDir = path.join(cacheRoot, `${row.bundler}-${row.cache}`);
+      if (row.cache === "cold") await rm(cacheDir, { recursive: true, force: true });
+      return buildInFreshProcess(row.bundler, entryOf(row), withPlugin, outDir, cacheDir);
+    }
     const started = performance.now();
     await buildInProcess(row.bundler, entryOf(row), withPlugin, outDir);
     return performance.now() - started;
@@ -215,17 +317,60 @@ async function measure(app: PluginApp, outRoot: string): Promise<void> {
     process.stdout.write(round < 0 ? "warm-up done\n" : `round ${round + 1}/${ROUNDS} done\n`);
   }
 
-  const comparisons: BuildComparison[] = rows.map((row, i) => ({
-    name: row.name,
-    subject: `${row.bundler} build with ratchet/${row.bundler}`,
-    baseline: `${row.bundler} build without it`,
-    bundler: row.bundler,
-    modules: modulesOf(row),
-    workflowModules: row.entry === "all" ? app.workflowModules : 0,
-    freshProcess: row.cold,
-    subjectMicros: samples[i].subject,
-    baselineMicros: samples[i].baseline,
-  }));
+  const comparisons: Comparison[] = rows.map(
+    (row, i): BuildComparison => ({
+      name: row.name,
+      subject: `${row.bundler} build with ratchetjs/${row.bundler}`,
+      baseline: `${row.bundler} build without it`,
+      bundler: row.bundler,
+      modules: modulesOf(row),
+      workflowModules: row.entry === "all" ? app.workflowModules : 0,
+      freshProcess: row.cold,
+      subjectMicros: samples[i]!.subject,
+      baselineMicros: samples[i]!.baseline,
+    }),
+  );
+
+  // `node --import ratchetjs/register` starting a file with workflows against the same file
+  // without them, with the compile cache warm (filled by a first run) and cold (emptied).
+  const generated = path.join(repoRoot, "bench", "generated", "register-start");
+  await mkdir(generated, { recursive: true });
+  const withFile = path.join(generated, "workflows.ts");
+  const plainFile = path.join(generated, "plain.ts");
+  await writeFile(withFile, registerStartFile(false));
+  await writeFile(plainFile, registerStartFile(true));
+  const startCache = path.join(outRoot, "register-cache");
+  registerStart(withFile, startCache);
+  const startRows = [
+    { name: "register hook start, warm cache", cold: false },
+    { name: "register hook start, cold cache", cold: true },
+  ];
+  const startSamples = startRows.map(() => ({ subject: [] as number[], baseline: [] as number[] }));
+  for (let round = -WARMUP_ROUNDS; round < COLD_ROUNDS; round++) {
+    for (const [i, row] of startRows.entries()) {
+      const subjectFirst = round % 2 === 0;
+      const time = async (subject: boolean) => {
+        if (!subject) return registerStart(plainFile, startCache);
+        const cacheDir = row.cold ? path.join(outRoot, "register-cold") : startCache;
+        if (row.cold) await rm(cacheDir, { recursive: true, force: true });
+        return registerStart(withFile, cacheDir);
+      };
+      const a = await time(subjectFirst);
+      const b = await time(!subjectFirst);
+      if (round < 0) continue;
+      startSamples[i]!.subject.push((subjectFirst ? a : b) * 1000);
+      startSamples[i]!.baseline.push((subjectFirst ? b : a) * 1000);
+    }
+  }
+  for (const [i, row] of startRows.entries()) {
+    comparisons.push({
+      name: row.name,
+      subject: "node --import ratchetjs/register, a file of 3 workflows",
+      baseline: "the same file with plain functions for workflows",
+      subjectMicros: startSamples[i]!.subject,
+      baselineMicros: startSamples[i]!.baseline,
+    });
+  }
 
   const ms = (micros: number) => (micros / 1000).toFixed(micros >= 100_000 ? 0 : 1);
   printRows(
@@ -254,12 +399,18 @@ async function measure(app: PluginApp, outRoot: string): Promise<void> {
       "Milliseconds (stored as µs) of one production build of a generated TypeScript app, with " +
       "the Ratchet plugin and without it, timed back to back in the same round (alternating which " +
       "goes first). The app: 160 library modules that never mention ratchet, 20 step modules " +
-      "(fn from ratchetjs, parsed once by the plugin, left untouched), 20 modules of 3 workflows " +
-      "each. Vite: an SSR build to Node ESM, source maps on, no minification. esbuild: bundle, " +
-      "platform node, ESM, source maps on. 'ratchet' is external. In-process rows reuse one " +
-      "process, so the TypeScript compiler the plugin loads is loaded once; fresh-process rows " +
-      "spawn node for every build, so they include loading Node, the bundler, the plugin and " +
-      "TypeScript. ratioMedian is the median of the per-round ratios.",
+      "(fn from ratchetjs, said to be used by a workflow; rejected by the pre-filter), 20 modules " +
+      "of 3 workflows each. Vite: an SSR build to Node ESM, source maps on, no minification. " +
+      "esbuild: bundle, platform node, ESM, source maps on. 'ratchet' is external. In-process " +
+      "rows reuse one process (TypeScript loaded once) with the compile cache off (cacheDir " +
+      "false, memory emptied before each build), so every workflow module is compiled; " +
+      "fresh-process rows spawn node for every build (Node, the bundler, the plugin and, on a " +
+      "miss, TypeScript), with the compile cache emptied before every build (cold) or filled by " +
+      "an earlier build (warm). Register rows: node --import ratchetjs/register of a file of 3 " +
+      "workflows against the same file with plain functions for workflows (which the " +
+      "pre-filter passes unparsed), to exit, compile cache warm or emptied before each start. " +
+      "loadAverage: os.loadavg() before and after. ratioMedian is the median of the per-round " +
+      "ratios.",
     settings: {
       rounds: ROUNDS,
       coldRounds: COLD_ROUNDS,
@@ -278,6 +429,7 @@ async function measure(app: PluginApp, outRoot: string): Promise<void> {
       typescript: ts.version,
     }),
     comparisons,
+    extra: { loadAverage: { before: loadBefore, after: os.loadavg() } },
   });
   console.log(`wrote ${path.relative(process.cwd(), written)}`);
 }

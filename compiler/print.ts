@@ -30,19 +30,25 @@ const marker = "__ratchet_print__";
 const f = ts.factory;
 
 /**
- * Print `expression` (made by the passes from the user's nodes) on its own, with the source map
- * TypeScript's emitter makes for it: every node with a source-map range leads to its line and
- * column in `sourceFile`. Only the expression is printed, never the rest of the module.
+ * Print `expressions` (made by the passes from the user's nodes), each on its own, with the
+ * source map TypeScript's emitter makes for it: every node with a source-map range leads to its
+ * line and column in `sourceFile`. Only the expressions are printed, never the rest of the
+ * module, and all of them in one pass of the printer.
  */
-export function printExpression(expression: ts.Expression, sourceFile: ts.SourceFile): PrintedCode {
+export function printExpressions(
+  expressions: readonly ts.Expression[],
+  sourceFile: ts.SourceFile,
+): PrintedCode[] {
   const internals = ts as unknown as Partial<EmitterInternals>;
   const printer = ts.createPrinter({
     newLine: ts.NewLineKind.LineFeed,
     removeComments: true,
   }) as ts.Printer & Partial<PrinterInternals>;
   if (typeof internals.createTextWriter !== "function" || typeof printer.writeFile !== "function") {
-    const text = printer.printNode(ts.EmitHint.Expression, expression, sourceFile);
-    return { text, lines: [] };
+    return expressions.map((expression) => ({
+      text: printer.printNode(ts.EmitHint.Expression, expression, sourceFile),
+      lines: [],
+    }));
   }
   const raw: { line: number; column: number; sourceLine: number; sourceColumn: number }[] = [];
   const generator = {
@@ -56,36 +62,58 @@ export function printExpression(expression: ts.Expression, sourceFile: ts.Source
       sourceColumn: number,
     ) => raw.push({ line, column, sourceLine, sourceColumn }),
   };
-  // The emitter maps positions through the file it prints, so the expression is printed as the
-  // one statement of a copy of the user's file: `__ratchet_print__(<expression>);`.
-  const statement = f.createExpressionStatement(
-    f.createCallExpression(f.createIdentifier(marker), undefined, [expression]),
+  // The emitter maps positions through the file it prints, so the expressions are printed as
+  // the statements of a copy of the user's file: `__ratchet_print__(<expression>);` each. The
+  // copy shares the file's line map rather than computing its own.
+  const statements = expressions.map((expression) =>
+    f.createExpressionStatement(
+      f.createCallExpression(f.createIdentifier(marker), undefined, [expression]),
+    ),
   );
-  const carrier = f.updateSourceFile(sourceFile, [statement]);
+  const carrier = f.updateSourceFile(sourceFile, statements);
+  sourceFile.getLineStarts();
+  (carrier as { lineMap?: unknown }).lineMap = (sourceFile as { lineMap?: unknown }).lineMap;
   const writer = internals.createTextWriter("\n") as TextWriter;
   printer.writeFile(carrier, writer, generator);
   const printed = writer.getText();
 
-  // Cut the carrier away (and a shebang the emitter copies from the file), keeping the map.
-  const open = printed.indexOf(`${marker}(`);
-  const close = printed.lastIndexOf(")");
-  const text = printed.slice(open + marker.length + 1, close);
-  const before = printed.slice(0, open + marker.length + 1);
-  const firstLine = before.split("\n").length - 1;
-  const firstColumn = before.length - (before.lastIndexOf("\n") + 1);
-  const lineCount = text.split("\n").length;
-  const lines: Segment[][] = Array.from({ length: lineCount }, () => []);
-  for (const m of raw) {
-    const line = m.line - firstLine;
-    const column = line === 0 ? m.column - firstColumn : m.column;
-    if (line < 0 || line >= lineCount || column < 0) continue;
-    const segments = lines[line]!;
-    const last = segments[segments.length - 1];
-    // The emitter marks where a node ends and where the next starts; as in TypeScript's own
-    // maps, the later mark at one column wins.
-    if (last && last[0] === column) segments.pop();
-    segments.push([column, 0, m.sourceLine, m.sourceColumn]);
+  // Cut each expression out of its carrier statement (after a shebang the emitter copies from
+  // the file), keeping its part of the map.
+  const lineStarts = [0];
+  for (let i = printed.indexOf("\n"); i !== -1; i = printed.indexOf("\n", i + 1)) {
+    lineStarts.push(i + 1);
   }
-  for (const segments of lines) segments.sort((a, b) => a[0] - b[0]);
-  return { text, lines };
+  const out: PrintedCode[] = [];
+  const open = `${marker}(`;
+  let from = 0;
+  let next = 0;
+  for (let e = 0; e < expressions.length; e++) {
+    const start = printed.indexOf(open, from) + open.length;
+    const following = printed.indexOf(open, start);
+    const end = printed.lastIndexOf(")", following === -1 ? printed.length : following);
+    from = end;
+    const text = printed.slice(start, end);
+    let firstLine = 0;
+    while (firstLine + 1 < lineStarts.length && lineStarts[firstLine + 1]! <= start) firstLine++;
+    const firstColumn = start - lineStarts[firstLine]!;
+    const lineCount = text.split("\n").length;
+    const lines: Segment[][] = Array.from({ length: lineCount }, () => []);
+    for (; next < raw.length; next++) {
+      const m = raw[next]!;
+      const line = m.line - firstLine;
+      if (line >= lineCount) break;
+      const column = line === 0 ? m.column - firstColumn : m.column;
+      if (line < 0 || column < 0) continue;
+      if (line === lineCount - 1 && m.column > end - lineStarts[m.line]!) continue;
+      const segments = lines[line]!;
+      const last = segments[segments.length - 1];
+      // The emitter marks where a node ends and where the next starts; as in TypeScript's own
+      // maps, the later mark at one column wins.
+      if (last && last[0] === column) segments.pop();
+      segments.push([column, 0, m.sourceLine, m.sourceColumn]);
+    }
+    for (const segments of lines) segments.sort((a, b) => a[0] - b[0]);
+    out.push({ text, lines });
+  }
+  return out;
 }

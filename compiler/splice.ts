@@ -3,7 +3,7 @@ import MagicString from "magic-string";
 import ts from "typescript";
 import type { WorkflowSite } from "./discover.js";
 import type { CompiledWorkflow } from "./pipeline.js";
-import { printExpression } from "./print.js";
+import { type PrintedCode, printExpressions } from "./print.js";
 
 /** A source map in the standard JSON form (version 3). */
 export interface SourceMapJson {
@@ -26,7 +26,7 @@ interface Edit {
   readonly start: number;
   readonly end: number;
   readonly before: string;
-  readonly printed?: ReturnType<typeof printExpression>;
+  readonly printed?: PrintedCode;
   readonly after: string;
 }
 
@@ -49,8 +49,14 @@ export function spliceWorkflows(
   compiled: readonly SplicedWorkflow[],
   sourceMap: boolean,
 ): { code: string; map: SourceMapJson | null } {
+  const printed = printExpressions(
+    compiled.map((workflow) => workflow.descriptor),
+    sourceFile,
+  );
   const edits: Edit[] = [];
-  for (const workflow of compiled) edits.push(...editsFor(workflow, code, sourceFile));
+  compiled.forEach((workflow, i) => {
+    edits.push(...editsFor(workflow, printed[i]!, code, sourceFile));
+  });
   edits.sort((a, b) => a.start - b.start);
 
   const s = new MagicString(code);
@@ -114,9 +120,13 @@ export function spliceWorkflows(
   };
 }
 
-function editsFor(workflow: SplicedWorkflow, code: string, sourceFile: ts.SourceFile): Edit[] {
+function editsFor(
+  workflow: SplicedWorkflow,
+  printed: PrintedCode,
+  code: string,
+  sourceFile: ts.SourceFile,
+): Edit[] {
   const { site } = workflow;
-  const printed = printExpression(workflow.descriptor, sourceFile);
   const text = (node: ts.Node) => code.slice(node.getStart(sourceFile), node.end);
   const name = `name: ${JSON.stringify(site.name)}`;
 
