@@ -117,7 +117,7 @@ async function buildInProcess(
         emptyOutDir: true,
         sourcemap: true,
         minify: false,
-        rolldownOptions: { external: [/^ratchet(?:\/|$)/], output: { entryFileNames: "main.js" } },
+        rolldownOptions: { external: [/^ratchetjs(?:\/|$)/], output: { entryFileNames: "main.js" } },
       },
     });
   } else {
@@ -151,7 +151,7 @@ if (bundler === "vite") {
     root: path.dirname(entry), configFile: false, envFile: false, logLevel: "silent",
     cacheDir: path.join(outDir, ".vite"), plugins,
     build: { ssr: entry, outDir, emptyOutDir: true, sourcemap: true, minify: false,
-      rolldownOptions: { external: [/^ratchet(?:\\/|$)/], output: { entryFileNames: "main.js" } } },
+      rolldownOptions: { external: [/^ratchetjs(?:\\/|$)/], output: { entryFileNames: "main.js" } } },
   });
 } else {
   const { build } = await import("esbuild");
