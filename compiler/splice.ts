@@ -52,6 +52,7 @@ export function spliceWorkflows(
   const printed = printExpressions(
     compiled.map((workflow) => workflow.descriptor),
     sourceFile,
+    sourceMap,
   );
   const edits: Edit[] = [];
   compiled.forEach((workflow, i) => {
