@@ -117,7 +117,10 @@ async function buildInProcess(
         emptyOutDir: true,
         sourcemap: true,
         minify: false,
-        rolldownOptions: { external: [/^ratchetjs(?:\/|$)/], output: { entryFileNames: "main.js" } },
+        rolldownOptions: {
+          external: [/^ratchetjs(?:\/|$)/],
+          output: { entryFileNames: "main.js" },
+        },
       },
     });
   } else {
