@@ -272,6 +272,53 @@ describe(`postgres adapter on ${db.label}`, () => {
       }
     });
 
+    it("creates runs started together in one statement, in order, each with its own outcome", async () => {
+      const { storage, queries } = await leasedRuns(1);
+      const results = await Promise.allSettled([
+        ...Array.from({ length: 20 }, (_, i) =>
+          storage.createRun({
+            ...newRun(`n${i}`),
+            leaseOwner: i % 2 ? "w" : undefined,
+            leaseMs: hour,
+          }),
+        ),
+        // An id already taken, and two starts with one idempotency key.
+        storage.createRun(newRun("r0")),
+        storage.createRun({ ...newRun("k1"), idempotencyKey: "key" }),
+        storage.createRun({ ...newRun("k2"), idempotencyKey: "key" }),
+      ]);
+      expect(results[20]).toMatchObject({
+        status: "rejected",
+        reason: expect.objectContaining({ code: "run-exists" }),
+      });
+      const [first, second] = results.slice(21).map((r) => {
+        if (r.status !== "fulfilled") throw r.reason;
+        return r.value;
+      });
+      expect(first.run.id).toBe("k1");
+      expect(first.created).toBe(true);
+      expect(second).toEqual({ run: first.run, created: false });
+      for (let i = 0; i < 20; i++) {
+        const result = results[i];
+        expect(result.status, `n${i}`).toBe("fulfilled");
+        if (result.status === "fulfilled") {
+          expect(result.value.created).toBe(true);
+          expect(result.value.run).toMatchObject({
+            id: `n${i}`,
+            status: i % 2 ? "running" : "pending",
+            leaseOwner: i % 2 ? "w" : null,
+            seq: 0,
+          });
+        }
+      }
+      expect(queries.some((q) => /_create_batch(_notify)?$/.test(q.name ?? ""))).toBe(true);
+      // Oldest first: the order the runs were created in.
+      const claimed = await storage.claimRunnable({ owner: "x", leaseMs: hour, limit: 100 });
+      expect(claimed.map((run) => run.id).filter((id) => id.startsWith("n"))).toEqual(
+        Array.from({ length: 10 }, (_, i) => `n${i * 2}`),
+      );
+    });
+
     it("commits each run alone when the server refuses a batch, so only the bad row fails", async () => {
       const { storage } = await leasedRuns(12);
       const outcomes = await Promise.allSettled(

@@ -126,6 +126,26 @@ function statements(schema: string, notify: boolean) {
      * the new row, if created; an unleased run is announced.
      */
     create: announcing("create", insert, runColumns, "lease_owner IS NULL"),
+    // Group creation: many runs in one INSERT (rows in the order the runs were created, so
+    // their creation order holds), each its own ON CONFLICT DO NOTHING; a run not returned
+    // (an id taken, an idempotency key already stored) is then created alone, which says why.
+    /**
+     * `(json: [{ i: id, w: workflow, v: version, s: status, a: args, k: key, se: session,
+     * o: owner, l: leaseMs, n: order }])` → the new rows; unleased ones are announced.
+     */
+    createBatch: announcing(
+      "create_batch",
+      `INSERT INTO ${runs} (id, workflow, version, status, seq, args, idempotency_key,
+         session_id, lease_owner, lease_expires_at, created_at, updated_at)
+       SELECT b.i, b.w, b.v, b.s, 0, b.a, b.k, b.se, b.o,
+         ${now} + b.l * interval '1 millisecond', ${now}, ${now}
+       FROM json_to_recordset($1::json) AS b(i text, w text, v text, s text, a text, k text,
+         se text, o text, l int8, n int8)
+       ORDER BY b.n
+       ON CONFLICT DO NOTHING`,
+      runColumns,
+      "lease_owner IS NULL",
+    ),
     /** `(idempotencyKey)` → the run with it. */
     byIdempotencyKey: named(
       "by_key",
@@ -401,6 +421,13 @@ interface QueuedCommit {
   readonly reject: (error: unknown) => void;
 }
 
+/** A `createRun` waiting for a grouped insert. */
+interface QueuedCreation {
+  readonly run: NewRun;
+  readonly resolve: (created: { run: StoredRun; created: boolean }) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /** One commit as a row of the `commitBatch` JSON (see the statement for the keys). */
 interface BatchRow {
   i: string;
@@ -524,6 +551,10 @@ export class PostgresAdapter implements StorageAdapter {
   #queue: QueuedCommit[] = [];
   /** Commit statements in flight from {@link PostgresAdapter.#drain}. */
   #flushes = 0;
+  /** Creations waiting for a grouped insert. */
+  #creations: QueuedCreation[] = [];
+  /** Creating statements in flight from {@link PostgresAdapter.#drainCreations}. */
+  #creating = 0;
 
   /** @param options - see {@link PostgresAdapterOptions}; checked and frozen here. */
   constructor(options: PostgresAdapterOptions) {
@@ -538,7 +569,12 @@ export class PostgresAdapter implements StorageAdapter {
     await this.#opening;
   }
 
-  /** @inheritDoc */
+  /**
+   * @inheritDoc
+   *
+   * With group commit (the default), runs created while two creating statements of this
+   * adapter are in flight are inserted together in one statement, as commits are.
+   */
   async createRun(run: NewRun): Promise<{ run: StoredRun; created: boolean }> {
     const { pool } = this.#ready("createRun");
     if (run.leaseOwner !== undefined && run.leaseMs === undefined) {
@@ -547,6 +583,90 @@ export class PostgresAdapter implements StorageAdapter {
         `createRun("${run.id}") was given leaseOwner without leaseMs; pass both or neither.`,
       );
     }
+    const group = this.config.groupCommit;
+    if (group === false) return this.#createOne(pool, run);
+    return new Promise((resolve, reject) => {
+      this.#creations.push({ run, resolve, reject });
+      if (this.#creating < maxFlushes) void this.#drainCreations(pool, group.maxBatch);
+    });
+  }
+
+  async #drainCreations(pool: PostgresPool, maxBatch: number): Promise<void> {
+    this.#creating++;
+    try {
+      while (this.#creations.length > 0) {
+        // At most one run per id and per idempotency key in a statement, so each returned
+        // row answers for exactly one creation.
+        const batch: QueuedCreation[] = [];
+        const left: QueuedCreation[] = [];
+        const keys = new Set<string>();
+        for (const queued of this.#creations) {
+          const { id, idempotencyKey } = queued.run;
+          const taken =
+            keys.has(`i${id}`) || (idempotencyKey != null && keys.has(`k${idempotencyKey}`));
+          if (batch.length < maxBatch && !taken) {
+            keys.add(`i${id}`);
+            if (idempotencyKey != null) keys.add(`k${idempotencyKey}`);
+            batch.push(queued);
+          } else {
+            left.push(queued);
+          }
+        }
+        this.#creations = left;
+        if (batch.length === 1) {
+          const [{ run, resolve, reject }] = batch;
+          await this.#createOne(pool, run).then(resolve, reject);
+        } else {
+          await this.#createBatch(pool, batch);
+        }
+      }
+    } finally {
+      this.#creating--;
+    }
+  }
+
+  async #createBatch(pool: PostgresPool, batch: QueuedCreation[]): Promise<void> {
+    const rows = batch.map(({ run }, n) => {
+      const leased = run.leaseOwner !== undefined;
+      return {
+        i: toText(run.id),
+        w: toText(run.workflow),
+        v: toText(run.version),
+        s: leased ? "running" : "pending",
+        a: toText(run.args),
+        k: toText(run.idempotencyKey ?? null),
+        se: toText(run.sessionId ?? null),
+        o: leased ? toText(run.leaseOwner!) : null,
+        l: leased ? run.leaseMs! : null,
+        n,
+      };
+    });
+    let created: Map<string, RunRow>;
+    try {
+      const result = await pool.query<RunRow>(this.#sql.createBatch(JSON.stringify(rows)));
+      created = new Map(result.rows.map((row) => [row.id, row]));
+    } catch (error) {
+      if (!rolledBack(error)) {
+        for (const queued of batch) queued.reject(error);
+        return;
+      }
+      created = new Map();
+    }
+    // Whatever was not inserted (or the whole batch, if the server refused it) is created
+    // alone: that finds the run with the same idempotency key, or says the id is taken.
+    await Promise.all(
+      batch.map((queued, n) => {
+        const row = created.get(rows[n].i);
+        if (row !== undefined) {
+          queued.resolve({ run: toStoredRun(row), created: true });
+          return undefined;
+        }
+        return this.#createOne(pool, queued.run).then(queued.resolve, queued.reject);
+      }),
+    );
+  }
+
+  async #createOne(pool: PostgresPool, run: NewRun): Promise<{ run: StoredRun; created: boolean }> {
     const idempotencyKey = toText(run.idempotencyKey ?? null);
     const leased = run.leaseOwner !== undefined;
     const values = [

@@ -66,7 +66,8 @@ export interface PostgresTuningOptions {
    * is sent at once: there is no timer, and a lone run waits for no one. `maxBatch` (default
    * 256) bounds the checkpoints per statement. At most two commit statements of one adapter
    * are in flight at once, so the rest of the pool stays free for claims and reads.
-   * `false` sends every commit as its own statement.
+   * Run creation is grouped the same way. `false` sends every commit and creation as its
+   * own statement.
    */
   readonly groupCommit?: boolean | { readonly maxBatch?: number };
 }
