@@ -4,6 +4,8 @@ import { discoverWorkflows } from "./discover.js";
 import { explodeBody } from "./explode.js";
 import type { Block, MachineIR } from "./ir.js";
 import { computeLiveness, handlerOf } from "./liveness.js";
+import { checkpointIds } from "./manifest.js";
+import { frameKeys } from "./names.js";
 import { validateBody } from "./validate.js";
 
 /** How control leaves a block along one edge. */
@@ -162,6 +164,7 @@ export function describeMachine(code: string, filename: string): MachineDescript
         const ir = explodeBody(site.body, validation, sink, context, file);
         const live = computeLiveness(ir, sink);
         if (sink.errorCount > errors) continue;
+        const keys = frameKeys(ir, checkpointIds(ir.checkpoints, file), site.body, file);
         const line = (pos: number) => file.getLineAndCharacterOfPosition(pos).line + 1;
         const blockOf = new Map<number, number>();
         for (const block of ir.blocks) {
@@ -183,7 +186,7 @@ export function describeMachine(code: string, filename: string): MachineDescript
               line: at.line + 1,
               column: at.character + 1,
               endLine: line(cp.await.end),
-              live: live[i] ?? [],
+              live: (live[i] ?? []).map((slot) => keys.get(slot)!).sort(),
             };
           }),
           lines: { from: line(site.body.getStart(file)), to: line(site.body.end) },

@@ -68,8 +68,16 @@ export function emitMachine(
   ir: MachineIR,
   manifest: WorkflowManifest,
   body: WorkflowBodyNode,
+  keys: ReadonlyMap<string, string>,
 ): ts.Expression {
   const { names } = ir;
+  // The frame stores variables under their stable keys (compiler/names.ts), which are not
+  // identifiers: `{ "key": slot }` both to yield them and to restore them.
+  const slotOf = new Map([...keys].map(([slot, key]) => [key, slot]));
+  const keyed = (slot: string, key = keys.get(slot)!) =>
+    key === slot
+      ? f.createShorthandPropertyAssignment(slot)
+      : f.createPropertyAssignment(f.createStringLiteral(key), id(slot));
   const id = (name: string) => f.createIdentifier(name);
   const num = (n: number) => f.createNumericLiteral(n);
   const assign = (target: ts.Expression, value: ts.Expression) =>
@@ -146,17 +154,18 @@ export function emitMachine(
         // live variables through getters after the step, so the frame holds what it left.
         const readAfter = containsFunction(t.call);
         const live = f.createObjectLiteralExpression(
-          checkpoint.live.map((name) =>
-            readAfter
+          checkpoint.live.map((key) => {
+            const slot = slotOf.get(key)!;
+            return readAfter
               ? f.createGetAccessorDeclaration(
                   undefined,
-                  name,
+                  key === slot ? slot : f.createStringLiteral(key),
                   [],
                   undefined,
-                  f.createBlock([f.createReturnStatement(id(name))]),
+                  f.createBlock([f.createReturnStatement(id(slot))]),
                 )
-              : f.createShorthandPropertyAssignment(name),
-          ),
+              : keyed(slot, key);
+          }),
         );
         const request = f.createArrayLiteralExpression([num(t.checkpoint), t.call, live]);
         return [
@@ -223,9 +232,7 @@ export function emitMachine(
   if (persisted.length > 0) {
     prologue.push(
       assign(
-        f.createObjectLiteralExpression(
-          persisted.map((name) => f.createShorthandPropertyAssignment(name)),
-        ),
+        f.createObjectLiteralExpression(persisted.map((name) => keyed(name))),
         f.createPropertyAccessExpression(id(names.frame), "vars"),
       ),
     );

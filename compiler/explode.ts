@@ -7,6 +7,7 @@ import type {
   MachineIR,
   MachineNames,
   Slot,
+  TempRole,
   Terminator,
   TryRegion,
 } from "./ir.js";
@@ -391,7 +392,14 @@ class Exploder {
     return { kills, reads };
   }
 
-  newTemp(about: ts.Node | string): ts.Identifier {
+  /**
+   * A compiler temporary. `about` is the expression it holds (its text is part of the
+   * temporary's frame key), or, for the machine's bookkeeping, a description with its
+   * `role` (see compiler/names.ts).
+   */
+  newTemp(about: ts.Node): ts.Identifier;
+  newTemp(about: string, role: TempRole): ts.Identifier;
+  newTemp(about: ts.Node | string, role: TempRole = "value"): ts.Identifier {
     const name = `${this.names.temp}${++this.tempCount}`;
     let description: string;
     if (typeof about === "string") description = about;
@@ -405,6 +413,8 @@ class Exploder {
       kind: "temp",
       holds: undefined,
       description,
+      role,
+      anchor: this.checkpoints.length + 1,
       ...(typeof about === "string" ? {} : { node: about }),
     });
     return f.createIdentifier(name);
@@ -1121,8 +1131,9 @@ class Exploder {
         forOf
           ? `the list iterated by the loop at ${this.where(statement)}`
           : `the keys iterated by the loop at ${this.where(statement)}`,
+        forOf ? "list" : "keys",
       );
-      const index = this.newTemp(`the index of the loop at ${this.where(statement)}`);
+      const index = this.newTemp(`the index of the loop at ${this.where(statement)}`, "index");
       if (forOf) {
         this.assign(list, source, iterated);
         this.item(
@@ -1250,7 +1261,7 @@ class Exploder {
 
   switchStatement(statement: ts.SwitchStatement, labels: readonly string[]): void {
     const discriminant = this.expression(statement.expression)!;
-    const subject = this.newTemp(`the value switched on at ${this.where(statement)}`);
+    const subject = this.newTemp(`the value switched on at ${this.where(statement)}`, "switch");
     this.assign(subject, discriminant, statement.expression);
     const exit = this.newBlock();
     const clauses = statement.caseBlock.clauses;
@@ -1346,13 +1357,16 @@ class Exploder {
     region.catchBlock = catchBlock?.id;
     region.finallyBlock = finallyBlock?.id;
     if (finallyBlock) {
-      region.completionSlot = this.newTemp(`how the try at ${this.where(statement)} ended`).text;
+      region.completionSlot = this.newTemp(
+        `how the try at ${this.where(statement)} ended`,
+        "completion",
+      ).text;
     }
     if (catchClause) {
       const declared = catchClause.variableDeclaration?.name;
       const direct = declared && ts.isIdentifier(declared) ? this.slotOf(declared) : undefined;
       region.catchSlot =
-        direct ?? this.newTemp(`the error caught at ${this.where(catchClause)}`).text;
+        direct ?? this.newTemp(`the error caught at ${this.where(catchClause)}`, "caught").text;
     }
 
     const leavePart = () => {
@@ -1432,7 +1446,7 @@ class Exploder {
         this.checkpoint(site, undefined, node);
         return undefined;
       }
-      const temp = this.newTemp(`the result of the step at ${this.where(node)}`);
+      const temp = this.newTemp(`the result of the step at ${this.where(node)}`, "result");
       this.checkpoint(site, temp, node);
       return temp;
     }

@@ -102,7 +102,30 @@ export interface Slot {
    * or the expression a temporary holds; absent for the machine's own bookkeeping.
    */
   readonly node?: ts.Node;
+  /** For a temporary: what it holds (it names the temporary in the frame; compiler/names.ts). */
+  readonly role?: TempRole;
+  /**
+   * For a temporary: the number of the first checkpoint made after it (one past the last
+   * when none follows). Its frame key is built from that checkpoint's stable id, so an
+   * await gained or lost elsewhere in the body does not rename it.
+   */
+  readonly anchor?: number;
 }
+
+/**
+ * What a temporary holds: the value of an expression evaluated before an await (`value`),
+ * a durable operation's result, a loop's list, keys or index, a `switch` subject, how a
+ * `try` ended while its `finally` runs, or a caught error.
+ */
+export type TempRole =
+  | "value"
+  | "result"
+  | "list"
+  | "keys"
+  | "index"
+  | "switch"
+  | "completion"
+  | "caught";
 
 /** A workflow body cut into blocks, ready for liveness and emission. */
 export interface MachineIR {

@@ -6,9 +6,9 @@ export interface CheckpointManifest {
   /** The checkpoint's number in this machine, 1-based, in source order. */
   readonly index: number;
   /**
-   * A stable id: the durable operation and its target (`step:chargeCustomer`), with `#2`,
-   * `#3` for later occurrences of the same target. It does not change when code between
-   * checkpoints changes, so a stored run can be matched to new code.
+   * A stable id: the durable operation and its target (`step:chargeCustomer`); calls that
+   * share one are told apart by a hash of the call (`step:note~3fa2c1`). It does not change
+   * when code between checkpoints changes, so a stored run can be matched to new code.
    */
   readonly id: string;
   /** The `ctx` method, e.g. `step`. */
@@ -37,6 +37,31 @@ export interface WorkflowManifest {
   /** Parameter names after `ctx`, as written (destructured ones as `[n]`). */
   readonly params: readonly string[];
   readonly checkpoints: readonly CheckpointManifest[];
+  /**
+   * The checkpoint ids the workflow's `migrate` option has a migration for, when it is an
+   * object literal with literal keys (for `ratchet check`); absent without `migrate`.
+   */
+  readonly migrations?: readonly string[];
+}
+
+/** The keys of `options.migrate`, when the options and `migrate` are object literals. */
+export function migrationIds(options: ts.Expression | undefined): string[] | undefined {
+  if (!options || !ts.isObjectLiteralExpression(options)) return undefined;
+  const migrate = options.properties.find(
+    (p): p is ts.PropertyAssignment =>
+      ts.isPropertyAssignment(p) && !ts.isComputedPropertyName(p.name) && p.name.text === "migrate",
+  );
+  if (!migrate || !ts.isObjectLiteralExpression(migrate.initializer)) return undefined;
+  const ids: string[] = [];
+  for (const property of migrate.initializer.properties) {
+    const name = property.name;
+    if (!name) continue;
+    if (ts.isIdentifier(name) || ts.isStringLiteralLike(name)) ids.push(name.text);
+    else if (ts.isComputedPropertyName(name) && ts.isStringLiteralLike(name.expression)) {
+      ids.push(name.expression.text);
+    }
+  }
+  return ids;
 }
 
 /**
@@ -71,19 +96,45 @@ function targetOf(call: ts.CallExpression, sourceFile: ts.SourceFile): string {
   return first.getText(sourceFile).replace(/\s+/g, "");
 }
 
-/** Stable checkpoint ids, in source order. */
+/**
+ * Stable checkpoint ids, in source order: the operation and its target (`step:charge`,
+ * `sleep:reminder`). Where several calls share that, each is told apart by a short hash of
+ * its call's tokens (`step:note~3fa2c1`), and `#2`, `#3` only between calls written
+ * exactly alike — never by a count of other calls, so a call added elsewhere can neither
+ * shift an id onto another call nor (unless it is the same operation) rename one.
+ */
 export function checkpointIds(
   sites: readonly CheckpointSite[],
   sourceFile: ts.SourceFile,
 ): string[] {
-  const counts = new Map<string, number>();
-  return sites.map((site) => {
+  const bases = sites.map((site) => {
     const target = targetOf(site.call, sourceFile);
-    const base = target ? `${site.method}:${target}` : site.method;
-    const n = (counts.get(base) ?? 0) + 1;
-    counts.set(base, n);
-    return n === 1 ? base : `${base}#${n}`;
+    return target ? `${site.method}:${target}` : site.method;
   });
+  const shared = new Map<string, number>();
+  for (const base of bases) shared.set(base, (shared.get(base) ?? 0) + 1);
+  const counts = new Map<string, number>();
+  return sites.map((site, i) => {
+    const base = bases[i]!;
+    if (shared.get(base) === 1) return base;
+    const id = `${base}~${hashText(tokensOf(site.call, sourceFile)).slice(0, 6)}`;
+    const n = (counts.get(id) ?? 0) + 1;
+    counts.set(id, n);
+    return n === 1 ? id : `${id}#${n}`;
+  });
+}
+
+/** A node's tokens, without whitespace and comments: reformatting the code keeps them. */
+export function tokensOf(node: ts.Node, sourceFile: ts.SourceFile): string {
+  const scanner = ts.createScanner(
+    ts.ScriptTarget.ESNext,
+    true,
+    sourceFile.languageVariant,
+    node.getText(sourceFile),
+  );
+  const tokens: string[] = [];
+  while (scanner.scan() !== ts.SyntaxKind.EndOfFileToken) tokens.push(scanner.getTokenText());
+  return tokens.join(" ");
 }
 
 /**

@@ -7,9 +7,11 @@ import { computeLiveness } from "./liveness.js";
 import {
   type CheckpointManifest,
   checkpointIds,
+  migrationIds,
   versionHash,
   type WorkflowManifest,
 } from "./manifest.js";
+import { frameKeys } from "./names.js";
 import { validateBody } from "./validate.js";
 
 /** One workflow compiled: its manifest, and the machine descriptor that replaces its body. */
@@ -45,7 +47,8 @@ export interface CheckpointLiveness {
  *    checkpoints unique frame slots, and cut the body into basic blocks at the durable
  *    awaits: loops, `switch`, `try` and expressions included (the `MachineIR`).
  * 3. `computeLiveness` — the variables live at each checkpoint: exactly what is persisted.
- * 4. `checkpointIds` / `versionHash` — stable identity for checkpoints and the machine.
+ * 4. `checkpointIds` / `frameKeys` / `versionHash` — stable identity for checkpoints, the
+ *    variables stored at them (compiler/names.ts), and the machine.
  * 5. `emitMachine` — the async generator that the runtime drives.
  *
  * Returns `undefined` when any pass reported an error; the diagnostics say why.
@@ -65,6 +68,7 @@ export function compileWorkflow(
   if (sink.errorCount > errorsBefore) return undefined;
 
   const ids = checkpointIds(ir.checkpoints, sourceFile);
+  const keys = frameKeys(ir, ids, site.body, sourceFile);
   const checkpoints = ir.checkpoints.map((site, i) => {
     const at = sourceFile.getLineAndCharacterOfPosition(site.await.getStart(sourceFile));
     return {
@@ -72,12 +76,13 @@ export function compileWorkflow(
       id: ids[i]!,
       kind: site.method,
       resume: site.resume,
-      live: live[i]!,
+      live: live[i]!.map((slot) => keys.get(slot)!).sort(),
       line: at.line + 1,
       column: at.character + 1,
     };
   });
   const params = ir.paramNames;
+  const migrations = migrationIds(site.options);
   const manifest: WorkflowManifest = {
     id: `${file}#${site.name}`,
     name: site.name,
@@ -85,14 +90,15 @@ export function compileWorkflow(
     version: versionHash(params, checkpoints),
     params,
     checkpoints,
+    ...(migrations ? { migrations } : {}),
   };
   const liveness = checkpoints.map((checkpoint, i) => ({
     checkpoint,
     await: ir.checkpoints[i]!.await,
-    live: checkpoint.live.map((name) => {
+    live: live[i]!.map((name) => {
       const slot = ir.slots.get(name);
-      return { name, description: slot?.description ?? name, node: slot?.node };
+      return { name: keys.get(name)!, description: slot?.description ?? name, node: slot?.node };
     }),
   }));
-  return { manifest, descriptor: emitMachine(ir, manifest, site.body), liveness };
+  return { manifest, descriptor: emitMachine(ir, manifest, site.body, keys), liveness };
 }

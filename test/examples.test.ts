@@ -207,7 +207,7 @@ describe("approval", () => {
     expect(checkpoints.get(run.id)).toEqual([
       "step:prepareOrderSummary",
       "waitForUser",
-      "step:releaseOrder#2",
+      expect.stringMatching(/^step:releaseOrder~[0-9a-f]{6}$/),
     ]);
   });
 
@@ -254,9 +254,9 @@ describe("welcome", () => {
     expect(await ada.result()).toEqual({ userId: "ada", verified: true });
     expect(await grace.status()).toBe("waiting");
     expect(checkpoints.get(ada.id)).toEqual([
-      "step:sendEmail",
+      expect.stringMatching(/^step:sendEmail~[0-9a-f]{6}$/),
       "waitForEvent:user.verified",
-      "step:sendEmail#3",
+      expect.stringMatching(/^step:sendEmail~[0-9a-f]{6}$/),
     ]);
     expect(welcome.mailer.sent).toEqual([
       { to: "ada@example.com", template: "welcome" },

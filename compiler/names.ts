@@ -1,0 +1,146 @@
+import ts from "typescript";
+import type { WorkflowBodyNode } from "./discover.js";
+import type { MachineIR, Slot } from "./ir.js";
+import { hashText, tokensOf } from "./manifest.js";
+
+/**
+ * Frame keys: the names under which a checkpoint's live variables are stored. A stored run
+ * resumes on changed code when the code needs, at its checkpoint, only keys the stored
+ * frame has (docs/guides/versioning.md), so a key must depend on the variable alone — never
+ * on a counter that moves when unrelated code changes.
+ *
+ * - A variable of the user's is stored under its name. Where the body declares the same
+ *   name more than once, the declarations inside blocks are qualified by the statements
+ *   around them, outermost first (`item@for-of`, `total@if/else`, `x@try`), with `#2`, `#3`
+ *   only between declarations that are still alike; the declaration at the top of the body
+ *   keeps the plain name.
+ * - A compiler temporary is stored under the stable id of the checkpoint it was made for
+ *   (the first one made after it) and its role: `step:charge/result`, `sleep/index`, and
+ *   for the value of an expression evaluated before an await, a short hash of that
+ *   expression's text (`step:charge/value.3fa2c1`), so a changed expression is a missing
+ *   variable rather than a wrong value. (`/` never occurs in an identifier, so a temporary's
+ *   key cannot be a user's variable's.)
+ *
+ * Returns the key of every slot, by the slot's (emitted) name.
+ */
+export function frameKeys(
+  ir: MachineIR,
+  checkpointIds: readonly string[],
+  body: WorkflowBodyNode,
+  sourceFile: ts.SourceFile,
+): Map<string, string> {
+  const keys = new Map<string, string>();
+  const declared = declarationsByName(body);
+  const temps = new Map<string, number>();
+  const qualified = new Map<string, string[]>();
+
+  for (const slot of ir.slots.values()) {
+    if (slot.kind === "temp") {
+      const base = tempBase(slot, checkpointIds);
+      const n = (temps.get(base) ?? 0) + 1;
+      temps.set(base, n);
+      const hash =
+        slot.role === "value" || slot.role === undefined
+          ? `.${hashText(expressionText(slot, sourceFile)).slice(0, 6)}`
+          : "";
+      keys.set(slot.name, `${base}${n > 1 ? n : ""}${hash}`);
+      continue;
+    }
+    const id = slot.node;
+    const name = slot.description;
+    if (!id || !ts.isIdentifier(id) || id.pos < 0) {
+      keys.set(slot.name, name);
+      continue;
+    }
+    const path = blockPath(id, body);
+    const others = (declared.get(name) ?? []).filter((other) => other !== id);
+    if (path.length === 0 || others.length === 0) {
+      keys.set(slot.name, name);
+      continue;
+    }
+    const key = `${name}@${path.join("/")}`;
+    const alike = qualified.get(key) ?? [];
+    alike.push(slot.name);
+    qualified.set(key, alike);
+  }
+  for (const [key, slots] of qualified) {
+    // Slots are made in source order, so `#n` counts alike declarations from the top.
+    for (const [i, slot] of slots.entries()) keys.set(slot, i === 0 ? key : `${key}#${i + 1}`);
+  }
+  return keys;
+}
+
+function tempBase(slot: Slot, checkpointIds: readonly string[]): string {
+  const at = slot.anchor === undefined ? undefined : checkpointIds[slot.anchor - 1];
+  return `${at ?? "end"}/${slot.role ?? "value"}`;
+}
+
+function expressionText(slot: Slot, sourceFile: ts.SourceFile): string {
+  const node = slot.node;
+  return node && node.pos >= 0 ? tokensOf(node, sourceFile) : slot.description;
+}
+
+/**
+ * The declaring identifiers of the body's own scope, by name: parameters, variables,
+ * functions and classes, catch bindings — not those inside nested functions or classes.
+ */
+function declarationsByName(body: WorkflowBodyNode): Map<string, ts.Identifier[]> {
+  const out = new Map<string, ts.Identifier[]>();
+  const add = (id: ts.Identifier) => {
+    const list = out.get(id.text);
+    if (list) list.push(id);
+    else out.set(id.text, [id]);
+  };
+  const addPattern = (name: ts.BindingName) => {
+    if (ts.isIdentifier(name)) add(name);
+    else
+      for (const element of name.elements) {
+        if (ts.isBindingElement(element)) addPattern(element.name);
+      }
+  };
+  for (const parameter of body.parameters.slice(1)) addPattern(parameter.name);
+  const visit = (node: ts.Node): void => {
+    if ((ts.isFunctionDeclaration(node) || ts.isClassDeclaration(node)) && node.name) {
+      add(node.name);
+      return;
+    }
+    if (ts.isFunctionLike(node) || ts.isClassLike(node)) return;
+    if (ts.isVariableDeclaration(node)) addPattern(node.name);
+    ts.forEachChild(node, visit);
+  };
+  if (body.body) visit(body.body);
+  return out;
+}
+
+/**
+ * The statements between the body and a declaration that make the block it lives in,
+ * outermost first: `if`, `else`, `for`, `for-in`, `for-of`, `while`, `do`, `try`, `catch`,
+ * `finally`, `switch`, a label's name, `{}` for a bare block. Empty at the top of the body.
+ */
+function blockPath(id: ts.Identifier, body: WorkflowBodyNode): string[] {
+  const path: string[] = [];
+  let child: ts.Node = id;
+  for (let node = id.parent; node && node !== body; child = node, node = node.parent) {
+    if (ts.isIfStatement(node)) {
+      if (child === node.thenStatement) path.push("if");
+      else if (child === node.elseStatement) path.push("else");
+    } else if (ts.isForStatement(node)) path.push("for");
+    else if (ts.isForInStatement(node)) path.push("for-in");
+    else if (ts.isForOfStatement(node)) path.push("for-of");
+    else if (ts.isWhileStatement(node)) path.push("while");
+    else if (ts.isDoStatement(node)) path.push("do");
+    else if (ts.isTryStatement(node)) {
+      if (child === node.tryBlock) path.push("try");
+      else if (child === node.finallyBlock) path.push("finally");
+    } else if (ts.isCatchClause(node)) path.push("catch");
+    else if (ts.isSwitchStatement(node)) path.push("switch");
+    else if (ts.isLabeledStatement(node)) path.push(node.label.text);
+    else if (
+      ts.isBlock(node) &&
+      (ts.isBlock(node.parent) || ts.isCaseOrDefaultClause(node.parent))
+    ) {
+      path.push("{}");
+    }
+  }
+  return path.reverse();
+}
