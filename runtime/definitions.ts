@@ -2,6 +2,7 @@ import type { WorkflowContext } from "./context.js";
 import { type Duration, toMilliseconds } from "./duration.js";
 import { DefinitionError } from "./errors.js";
 import { type CompiledMachine, isCompiledMachine } from "./machine.js";
+import type { Migrations } from "./versioning.js";
 
 /** What a durable function receives as its first argument. */
 export interface FunctionContext {
@@ -261,6 +262,20 @@ export interface WorkflowOptions {
    * is stored; the schema's output (coercions, defaults) becomes the arguments.
    */
   readonly input?: InputSchema;
+  /**
+   * Migrations for runs stored by older code, by the checkpoint id they are stored at: a
+   * run whose checkpoint is gone, or where the code now needs variables the run did not
+   * store, is handed to `migrate[checkpointId](vars)` when it is claimed. Return the
+   * variables the code needs there, or `{ at: otherCheckpointId, vars }` to continue after
+   * another checkpoint. Runs that fit the new code as they are never see a migration.
+   * `ratchet check` lists the checkpoints that need one (docs/guides/versioning.md).
+   *
+   * @example
+   * ```ts
+   * workflow({ migrate: { "sleep:reminder": (vars) => ({ ...vars, attempts: 0 }) } }, body)
+   * ```
+   */
+  readonly migrate?: Migrations;
 }
 
 /** A Standard Schema (https://standardschema.dev), as zod and others implement it. */

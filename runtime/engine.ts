@@ -27,6 +27,7 @@ import {
   type ExecutionOutcome,
   executeRun,
   type StoredWait,
+  storedPosition,
 } from "./executor.js";
 import { describeRun, describeStep, type RunInfo } from "./inspect.js";
 import { RunLease } from "./lease.js";
@@ -35,6 +36,7 @@ import { type AttemptInfo, type AttemptObserver, delay, type StepEnvironment } f
 import { deserialize, serialize, serializeOrExplain } from "./serialization.js";
 import { retryStorage } from "./storage-faults.js";
 import { fail as failSpan, loadTracing, type TraceSpan, type Tracing } from "./tracing.js";
+import { decideResume, type ResumeDecision } from "./versioning.js";
 import { type WebhookSource, Webhooks } from "./webhooks.js";
 
 /** Refused by `engine.respond` or `engine.emit`: the answer or run does not fit. */
@@ -298,6 +300,17 @@ function runError(text: string | null): Error {
     return error instanceof Error ? error : new Error(String(error));
   } catch {
     return new Error("the run failed");
+  }
+}
+
+/** A parked run's stored reason, as text. */
+function parkReasonOf(run: StoredRun): string {
+  if (run.error === null) return "parked (no reason stored)";
+  try {
+    const reason = deserialize(run.error);
+    return typeof reason === "string" ? reason : String((reason as Error)?.message ?? reason);
+  } catch {
+    return run.error;
   }
 }
 
@@ -614,8 +627,9 @@ class RatchetEngine implements Engine {
   }
 
   #describe<R>(run: StoredRun): RunInfo<R> {
-    const compiled = this.#byName.get(run.workflow)?.compiled;
-    const manifest = compiled?.manifest.version === run.version ? compiled.manifest : undefined;
+    // Checkpoints are matched by id across versions, so this code's manifest places the run
+    // wherever it has the run's checkpoint.
+    const manifest = this.#byName.get(run.workflow)?.compiled?.manifest;
     // An engine without the workflow at all (an operator's tool) reports the stored status.
     const parked = this.#byName.has(run.workflow) ? this.#parkedReason(run) : undefined;
     return describeRun<R>(run, manifest, parked);
@@ -623,20 +637,69 @@ class RatchetEngine implements Engine {
 
   #parkedReason(run: StoredRun): string | undefined {
     if (terminalStatuses.has(run.status)) return undefined;
-    if (run.status === "parked") {
-      // Parked by a worker (a class it does not register): the stored reason says why.
-      const reason = run.error === null ? undefined : deserialize(run.error);
-      return reason instanceof Error ? reason.message : String(reason ?? "parked");
-    }
+    if (run.status === "parked") return parkReasonOf(run);
     const definition = this.#byName.get(run.workflow);
     if (!definition) {
       return `workflow "${run.workflow}" is not registered with this engine; the run needs version ${run.version}`;
     }
-    const have = definition.compiled?.manifest.version;
-    if (have !== run.version) {
-      return `the run needs workflow "${run.workflow}" version ${run.version}; this engine has version ${have ?? "(not compiled)"}`;
+    if (!definition.compiled) return `workflow "${run.workflow}" is not compiled in this engine`;
+    // Not parked yet, but this code would park it when it is claimed: say so now.
+    const decision = this.#decide(run, definition);
+    return decision?.kind === "park" ? decision.reason : undefined;
+  }
+
+  /** How this engine's code would resume a stored run; `undefined`: it starts over. */
+  #decide(run: StoredRun, definition: Workflow): ResumeDecision | undefined {
+    let position: ReturnType<typeof storedPosition>;
+    try {
+      position = storedPosition(run);
+    } catch {
+      return undefined;
     }
-    return undefined;
+    if (!position) return undefined;
+    return decideResume(
+      definition.compiled!.manifest,
+      position.checkpoint,
+      position.vars,
+      definition.options.migrate,
+    );
+  }
+
+  /**
+   * Hand back the parked runs of this engine's workflows that its code can resume (a
+   * deploy brought a migration, or the code they were stored by): they become pending and
+   * the worker claims them. The others stay parked; their reason was logged when parked.
+   */
+  async #unpark(): Promise<void> {
+    for (const definition of this.#byName.values()) {
+      if (!definition.compiled) continue;
+      let parked: StoredRun[];
+      try {
+        parked = await this.storage.listRuns({ status: "parked", workflow: definition.name });
+      } catch (error) {
+        this.logger.error({ workflow: definition.name, error }, "listing parked runs failed");
+        continue;
+      }
+      let resumed = 0;
+      for (const run of parked) {
+        if (this.#decide(run, definition)?.kind === "park" || run.leaseOwner === null) continue;
+        // The parking engine keeps the lease; committing under its owner, compare-and-set
+        // on seq, makes exactly one engine hand the run back.
+        const outcome = await this.storage.commit({
+          runId: run.id,
+          expectedSeq: run.seq,
+          owner: run.leaseOwner,
+          status: "pending",
+        });
+        if (outcome.ok) resumed++;
+      }
+      if (resumed > 0) {
+        this.logger.info(
+          { workflow: definition.name, runs: resumed },
+          `${resumed} parked run(s) of workflow "${definition.name}" fit this code again and resume`,
+        );
+      }
+    }
   }
 
   #handle<R>(runId: string): RunHandle<R> {
@@ -749,6 +812,13 @@ class RatchetEngine implements Engine {
         if (outcome.kind === "stopped" && lease.lost) {
           await this.storage.releaseLease(run.id, this.owner).catch(() => {});
         }
+        // Logged once: a parked run is not claimed again until code that fits it comes.
+        if (outcome.kind === "parked") {
+          this.logger.warn(
+            { runId: run.id, workflow: run.workflow, checkpoint: outcome.checkpoint },
+            `run ${run.id} of workflow "${run.workflow}" is parked: ${outcome.reason}`,
+          );
+        }
         return outcome;
       })
       .finally(() => {
@@ -851,11 +921,10 @@ class RatchetEngine implements Engine {
       return;
     }
     if (this.storage.subscribe) this.#unsubscribe.push(this.storage.subscribe(() => this.#wake()));
-    // Same-shaped workflows share a version hash, so a run is matched on its workflow's name
-    // and then its version — never on the hash alone.
-    const compiled = [...this.#byName.values()].filter((d) => d.compiled);
-    const versions = [...new Set(compiled.map((d) => d.compiled!.manifest.version))];
-    const workflows = compiled.map((d) => d.name);
+    // Runs are claimed by their workflow's name, whatever version stored them: whether one
+    // resumes on this code is decided per checkpoint when it is claimed (runtime/versioning.ts).
+    const workflows = [...this.#byName.values()].filter((d) => d.compiled).map((d) => d.name);
+    await this.#unpark();
     while (!this.closing) {
       const capacity = worker.maxConcurrentRuns - this.#executing.size;
       if (capacity > 0 && workflows.length > 0) {
@@ -867,7 +936,6 @@ class RatchetEngine implements Engine {
             limit: capacity,
             wakeBefore: this.clock.now(),
             workflows,
-            versions,
           });
           for (const run of claimed) {
             // Claimed while an execution of it is still in flight here (it just suspended
@@ -880,8 +948,7 @@ class RatchetEngine implements Engine {
               continue;
             }
             const definition = this.#byName.get(run.workflow);
-            if (definition?.compiled?.manifest.version === run.version)
-              this.#execute(run, definition, sentAt);
+            if (definition?.compiled) this.#execute(run, definition, sentAt);
             else await this.storage.releaseLease(run.id, this.owner);
           }
         } catch (error) {

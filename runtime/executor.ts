@@ -27,6 +27,7 @@ import {
   StorageRetryStopped,
   storageBackoff,
 } from "./storage-faults.js";
+import { decideResume, type Migrations, type ResumeDecision } from "./versioning.js";
 
 /**
  * A checkpoint as stored: which checkpoint, the live variables, the operation's result, and
@@ -160,11 +161,16 @@ export type ExecutionOutcome =
   | { readonly kind: "suspended" }
   /** The engine closed, or another process took the run over or cancelled it. */
   | { readonly kind: "stopped" }
+  /** The run cannot resume on this code: it was stored parked, with the reason. */
+  | { readonly kind: "parked"; readonly checkpoint: string; readonly reason: string }
   /**
    * Another run of the session wrote its state first: nothing was committed, and the run
    * must be executed again from its last checkpoint.
    */
   | { readonly kind: "retry" };
+
+/** How long a parked run's lease lasts: for good (about 100 years). */
+export const PARKED_LEASE_MS = 100 * 365 * 24 * 3_600_000;
 
 function location(compiled: CompiledMachine, cp: CheckpointInfo): string {
   return `${compiled.manifest.file}:${cp.line}:${cp.column}`;
@@ -266,7 +272,11 @@ function parse<T>(run: StoredRun, text: string): T {
   }
 }
 
-function decodeFrame(run: StoredRun, compiled: CompiledMachine): Entry | string {
+function decodeFrame(
+  run: StoredRun,
+  compiled: CompiledMachine,
+  migrate: Migrations | undefined,
+): Entry | Extract<ResumeDecision, { kind: "park" }> {
   const initial = (partial: PartialFrame["partial"] | undefined): Entry => {
     const args = parse<unknown>(run, run.args);
     if (!Array.isArray(args)) throw new CorruptFrameError(run.id, "its arguments are not a list");
@@ -292,13 +302,13 @@ function decodeFrame(run: StoredRun, compiled: CompiledMachine): Entry | string 
   }
   const full = stored as StoredFrame;
   if (typeof full.cp !== "string") throw new CorruptFrameError(run.id, "it has no checkpoint id");
-  const cp = compiled.manifest.checkpoints.find((c) => c.id === full.cp);
-  if (!cp) {
-    return `its checkpoint "${full.cp}" does not exist in workflow "${compiled.manifest.name}" version ${compiled.manifest.version}`;
-  }
+  // Matched by checkpoint, not by version: code that changed elsewhere still resumes it.
+  const decision = decideResume(compiled.manifest, full.cp, full.v ?? {}, migrate);
+  if (decision.kind === "park") return decision;
+  const cp = decision.checkpoint;
   const frame: Entry["frame"] = {
     pc: cp.resume,
-    vars: full.v ?? {},
+    vars: decision.vars,
     args: [],
     sent: full.r,
   };
@@ -317,6 +327,22 @@ function decodeFrame(run: StoredRun, compiled: CompiledMachine): Entry | string 
     frame.thrown = new TimeoutError(`The wait at ${cp.id} (${location(compiled, cp)}) timed out.`);
   }
   return { frame, base, partial, state: new Map(full.st ?? []) };
+}
+
+/**
+ * The checkpoint a stored run re-enters after, and its stored variables; `undefined` for a
+ * run that has not reached its first checkpoint (it starts over on any code).
+ */
+export function storedPosition(
+  run: StoredRun,
+): { readonly checkpoint: string; readonly vars: Record<string, unknown> } | undefined {
+  if (run.frame === null) return undefined;
+  let stored = parse<StoredFrame | PartialFrame>(run, run.frame);
+  if ("partial" in stored) {
+    if (stored.base === null) return undefined;
+    stored = parse<StoredFrame>(run, stored.base);
+  }
+  return { checkpoint: stored.cp, vars: stored.v ?? {} };
 }
 
 /**
@@ -671,9 +697,30 @@ export async function executeRun(
         );
       }
     }
-    const decoded = decodeFrame(run, compiled);
-    if (typeof decoded === "string") throw new CorruptFrameError(run.id, decoded);
+    const decoded = decodeFrame(run, compiled, definition.options.migrate);
+    if ("kind" in decoded) return parkAt(decoded);
     return driveFrom(decoded);
+  }
+
+  /**
+   * This code cannot resume the run where it is stored. Kept as stored (its wait, wake time
+   * and delivered payload too) for code that can. The lease stays with this owner for good:
+   * parked runs are never claimed, and the engine that finds the run resumable hands it back
+   * (status pending) by committing under this owner, compare-and-set on seq.
+   */
+  async function parkAt(
+    decision: Extract<ResumeDecision, { kind: "park" }>,
+  ): Promise<ExecutionOutcome> {
+    const parked = await commitResolved({
+      runId: run.id,
+      expectedSeq: seq,
+      owner,
+      status: "parked",
+      error: serialize(decision.reason),
+      leaseMs: PARKED_LEASE_MS,
+    });
+    if (!parked.ok) return { kind: "stopped" };
+    return { kind: "parked", checkpoint: decision.checkpoint, reason: decision.reason };
   }
 
   async function driveFrom(entry: Entry): Promise<ExecutionOutcome> {

@@ -77,6 +77,7 @@ export type { RunCheckpoint, RunInfo, RunWait, StepAttempt } from "./inspect.js"
 export { type Logger, stderrLogger } from "./logger.js";
 export type { CheckpointInfo, MachineManifest } from "./machine.js";
 export { type ClassSerializer, registerClass } from "./serialization.js";
+export type { Migration, MigrationResult, Migrations } from "./versioning.js";
 export type {
   WebhookEventType,
   WebhookScheme,

@@ -26,6 +26,8 @@ export interface MachineManifest {
   readonly version: string;
   readonly params: readonly string[];
   readonly checkpoints: readonly CheckpointInfo[];
+  /** The checkpoint ids the `migrate` option covers, when the compiler could read them. */
+  readonly migrations?: readonly string[];
 }
 
 /** Where a machine starts: the entry with arguments, or a checkpoint's resume point. */

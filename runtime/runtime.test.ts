@@ -227,7 +227,12 @@ describe.each(adapters)("runtime on %s", (_name, makeStorage) => {
     expect(await run.result()).toEqual({ x: 4, y: 10, label: "sum=14" });
     expect(await run.status()).toBe("completed");
     expect(calls).toEqual(["double(2)", "double(5)"]);
-    expect(seen).toEqual(["step:double@1", "step:double#2@2", "step:label@3"]);
+    expect(seen).toEqual([
+      expect.stringMatching(/^step:double~[0-9a-f]{6}@1$/),
+      expect.stringMatching(/^step:double~[0-9a-f]{6}@2$/),
+      "step:label@3",
+    ]);
+    expect(seen[0]).not.toBe(seen[1]!.replace("@2", "@1"));
     const again = await engine.get<{ x: number }>(run.id);
     expect((await again.result()).x).toBe(4);
     const listed = await engine.list({ workflow: "addAll" });
@@ -365,23 +370,16 @@ describe.each(adapters)("runtime on %s", (_name, makeStorage) => {
     await withUncompiled.close();
   });
 
-  it("parks a run stored for a version this engine does not have", async () => {
+  it("starts a run that reached no checkpoint on the code of the engine that claims it", async () => {
     storage = makeStorage();
     const producer = createEngine({ storage, workflows: [evolving], worker: false });
     const run = await producer.start(evolving, ["abc"]);
     expect(await run.status()).toBe("pending");
     engine = producer;
+    // Nothing of the first version's position is stored yet: the new code runs it from the top.
     const v2 = createEngine({ storage, workflows: [evolvingV2], worker: { pollIntervalMs: 10 } });
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    const seen = await v2.get(run.id);
-    expect(await seen.status()).toBe("parked");
-    expect(await seen.parkedReason()).toContain(evolving.compiled!.manifest.version);
-    expect((await storage.loadRun(run.id))!.frame).toBeNull();
-    await v2.get(run.id);
-    // The right version picks it up and finishes it.
-    const v1 = createEngine({ storage, workflows: [evolving], worker: { pollIntervalMs: 10 } });
-    expect(await (await v1.get(run.id)).result()).toBe(6);
-    await Promise.all([v1.close().catch(() => {}), v2.close().catch(() => {})]);
+    expect(await (await v2.get(run.id)).result()).toBe("abc!");
+    await v2.close();
   });
 
   it("takes over a run whose owner died once its lease expires", async () => {
