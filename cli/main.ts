@@ -1,7 +1,8 @@
 /**
  * The `ratchet` command: one commander program, one file per command.
  *
- *   ratchet check [paths…]                 compiler diagnostics (check.ts)
+ *   ratchet check [paths…] [--lock f]      diagnostics, lock changes, --db forecast (check.ts)
+ *   ratchet lock [paths…]                  write ratchet.lock.json (lock.ts)
  *   ratchet compile <file> [--manifest]    the compiled module (compile.ts)
  *   ratchet runs list|show|cancel|retry|purge   runs in a store (runs.ts)
  *   ratchet ui [--port] [--src paths…]     the web inspector (ui.ts, ui/client.ts)
@@ -17,6 +18,7 @@ import { Command, CommanderError } from "commander";
 import { checkCommand } from "./check.js";
 import { compileCommand } from "./compile.js";
 import { CliError } from "./errors.js";
+import { lockCommand } from "./lock.js";
 import { runsCommand } from "./runs.js";
 import { uiCommand } from "./ui.js";
 
@@ -68,6 +70,7 @@ function createProgram(result: CommandResult): Command {
   for (const command of [
     checkCommand(result),
     compileCommand(result),
+    lockCommand(result),
     runsCommand(result),
     uiCommand(result),
   ]) {
