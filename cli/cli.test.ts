@@ -65,7 +65,7 @@ describe("ratchet CLI", () => {
     expect(await main(["--version"])).toBe(0);
     expect(out.join("\n")).toBe(pkg.version);
     expect(await main(["--help"])).toBe(0);
-    expect(out.join("\n")).toContain("check [paths...]");
+    expect(out.join("\n")).toContain("check [options] [paths...]");
     out.length = 0;
     expect(await main(["check", "--help"])).toBe(0);
     expect(out.join("\n")).toContain("directories are walked");

@@ -1,14 +1,20 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createEngine, createTestClock, type Engine } from "ratchetjs";
 import type { StorageAdapter } from "ratchetjs/adapters";
 import { memory } from "ratchetjs/adapters/memory";
+import { postgres } from "ratchetjs/adapters/postgres";
 import { sqlite } from "ratchetjs/adapters/sqlite";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { transform, type WorkflowManifest } from "ratchetjs/compiler";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { type ForecastRow, forecast } from "../cli/check-db.js";
+import { main } from "../cli/main.js";
 import { approve, calls, drip, remind, tally, v1 } from "./fixtures/versioning-v1.js";
 import { v2 } from "./fixtures/versioning-v2.js";
 import { v3 } from "./fixtures/versioning-v3.js";
+import { openTestDatabase } from "./support/postgres.js";
 
 /**
  * Runs stored by one build and resumed by the next: matched per checkpoint (a step added
@@ -17,7 +23,32 @@ import { v3 } from "./fixtures/versioning-v3.js";
  * with the reason), and resumed by themselves once a build brings a migration.
  */
 const dir = mkdtempSync(join(tmpdir(), "ratchet-versioning-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const db = await openTestDatabase();
+afterEach(() => db.cleanUp());
+afterAll(async () => {
+  await db.end();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The manifests of a build, as `ratchet check` compiles them from its source. */
+function build(fixture: string): WorkflowManifest[] {
+  const path = fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url));
+  const out = transform(readFileSync(path, "utf8"), { filename: `test/fixtures/${fixture}` });
+  expect(out.diagnostics).toEqual([]);
+  return out.workflows;
+}
+
+/** The forecast as `workflow checkpoint: resume/migrate/park`, for comparing with outcomes. */
+const summary = (rows: readonly ForecastRow[]) =>
+  rows.map((r) => `${r.workflow} ${r.checkpoint}: ${r.resume}/${r.migrate}/${r.park}`);
+
+async function forecastOn(storage: StorageAdapter, manifests: WorkflowManifest[]) {
+  try {
+    return summary(await forecast(storage, manifests));
+  } finally {
+    await storage.close();
+  }
+}
 
 const stores: [string, () => () => StorageAdapter][] = [
   [
@@ -39,7 +70,14 @@ const stores: [string, () => () => StorageAdapter][] = [
     "sqlite",
     () => {
       const path = join(dir, `${Math.random().toString(36).slice(2)}.db`);
-      return () => sqlite({ path });
+      return Object.assign(() => sqlite({ path }), { path });
+    },
+  ],
+  [
+    `postgres (${db.label})`,
+    () => {
+      const schema = db.freshSchema();
+      return () => postgres({ pool: db.pool(), schema });
     },
   ],
 ];
@@ -105,7 +143,37 @@ describe.each(stores)("a deploy with runs in flight, on %s", (_name, makeStore) 
     }
     await first.close();
 
-    // Build 2.
+    // Before the deploy, the forecast of `ratchet check --db` for build 2 and build 3.
+    const expected2 = [
+      "approve waitForEvent:decided: 0/0/1",
+      "drip sleep:first: 0/0/1",
+      "remind sleep:nap: 1/0/0",
+      "tally sleep:between: 1/0/0",
+    ];
+    expect(await forecastOn(open(), build("versioning-v2.ts"))).toEqual(expected2);
+    const v3Forecast = await forecastOn(open(), build("versioning-v3.ts"));
+    expect(v3Forecast).toEqual([
+      "approve waitForEvent:decided: 0/1/0",
+      "drip sleep:first: 0/1/0",
+      "remind sleep:nap: 1/0/0",
+      "tally sleep:between: 1/0/0",
+    ]);
+    const file = (open as { path?: string }).path;
+    if (file) {
+      // The command itself, on the SQLite file: exit 1, since build 2 would park two runs.
+      const out: string[] = [];
+      vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
+      vi.spyOn(console, "error").mockImplementation(() => {});
+      try {
+        const fixture = fileURLToPath(new URL("./fixtures/versioning-v2.ts", import.meta.url));
+        expect(await main(["check", fixture, "--db", file, "--json", "--lock", "none"])).toBe(1);
+      } finally {
+        vi.restoreAllMocks();
+      }
+      expect(summary(JSON.parse(out.join("\n")).runs)).toEqual(expected2);
+    }
+
+    // Build 2: what it does is what the forecast said.
     calls.length = 0;
     const logged: Logged[] = [];
     const second = engineOn(v2, logged);
