@@ -984,7 +984,7 @@ class RatchetEngine implements Engine {
         stop: () => this.closing,
         fields: { runId },
       });
-      if (!run || run.status !== "running" || run.leaseOwner !== this.owner) return;
+      if (run?.status !== "running" || run.leaseOwner !== this.owner) return;
       if (this.closing || this.#executing.has(runId)) return;
       const definition = this.#byName.get(run.workflow);
       if (definition?.compiled?.manifest.version === run.version) {
