@@ -35,7 +35,7 @@ import { type Logger, stderrLogger } from "./logger.js";
 import { type AttemptInfo, type AttemptObserver, delay, type StepEnvironment } from "./retry.js";
 import { deserialize, serialize, serializeOrExplain } from "./serialization.js";
 import { retryStorage } from "./storage-faults.js";
-import { fail as failSpan, loadTracing, type TraceSpan, type Tracing } from "./tracing.js";
+import { fail as failSpan, registeredTracing, type TraceSpan } from "./tracing.js";
 import { decideResume, type ResumeDecision } from "./versioning.js";
 import { type WebhookSource, Webhooks } from "./webhooks.js";
 
@@ -109,9 +109,9 @@ export interface EngineOptions {
    */
   readonly history?: boolean;
   /**
-   * OpenTelemetry spans for each run's execution and each step attempt, through
-   * `@opentelemetry/api` when it is installed (default `true`; nothing is loaded or
-   * recorded without it). `false` turns them off.
+   * OpenTelemetry spans for each run's execution and each step attempt, on the tracer
+   * provider an SDK registered with `@opentelemetry/api` (default `true`; nothing is
+   * imported, and nothing is done without a registered SDK). `false` turns them off.
    */
   readonly tracing?: boolean;
   /**
@@ -332,7 +332,7 @@ class RatchetEngine implements Engine {
   closing = false;
   readonly #history: boolean;
   readonly #retention: number | undefined;
-  #tracing: Tracing | undefined;
+  readonly #tracing: boolean;
   readonly #runSpans = new Map<string, TraceSpan>();
   #stepBuffer: StoredStep[] = [];
   #stepFlush: Promise<void> | undefined;
@@ -410,16 +410,14 @@ class RatchetEngine implements Engine {
             ...(worker === true ? {} : worker),
           };
     this.leaseMs = this.#worker?.leaseMs ?? 30_000;
-    const tracing = options.tracing === false ? Promise.resolve(undefined) : loadTracing();
-    this.#ready = Promise.all([this.storage.init(), tracing]).then(([, loaded]) => {
-      this.#tracing = loaded;
-      if (this.#history || loaded) {
-        this.attemptObserver = {
-          attempt: (info, call) => this.#observeAttempt(info, call),
-          gaveUp: this.attemptObserver.gaveUp,
-        };
-      }
-    });
+    this.#tracing = options.tracing !== false;
+    if (this.#history || this.#tracing) {
+      this.attemptObserver = {
+        attempt: (info, call) => this.#observeAttempt(info, call),
+        gaveUp: this.attemptObserver.gaveUp,
+      };
+    }
+    this.#ready = this.storage.init();
     // Whoever awaits `#ready` sees a failed init; this only keeps it from being "unhandled".
     this.#ready.catch(() => {});
     if (this.#worker) {
@@ -486,12 +484,15 @@ class RatchetEngine implements Engine {
 
   /** One step attempt, recorded in the step history and traced as a span. */
   async #observeAttempt<T>(info: AttemptInfo, call: () => Promise<T>): Promise<T> {
+    const span = this.#runSpans.get(info.runId);
+    // No history and no tracer registered (the span map is empty then): the attempt as is.
+    if (!this.#history && span === undefined) return call();
     const startedAt = Date.now();
-    const tracing = this.#tracing;
+    const tracing = span === undefined ? undefined : registeredTracing();
     const run = tracing
       ? () =>
           tracing.attempt(
-            this.#runSpans.get(info.runId),
+            span,
             {
               name: info.name,
               attempt: info.attempt,
@@ -839,7 +840,7 @@ class RatchetEngine implements Engine {
     definition: Workflow,
     lease: RunLease,
   ): Promise<ExecutionOutcome> {
-    const span = this.#tracing?.startRun({
+    const span = (this.#tracing ? registeredTracing() : undefined)?.startRun({
       id: run.id,
       workflow: run.workflow,
       version: run.version,

@@ -1,8 +1,8 @@
 /**
- * OpenTelemetry spans through `@opentelemetry/api`, an optional peer dependency: loaded on
- * first use when installed, and nothing at all when it is not (or in a browser bundle
- * without it). Only the few members used here are typed, so the package's types are never
- * needed either.
+ * OpenTelemetry spans through `@opentelemetry/api`, an optional peer dependency: the engine
+ * uses the tracer provider an SDK registered with it, read from the API's global registry,
+ * so nothing is imported — bundlers and browsers never see the package, and without an SDK
+ * nothing is done. Only the few members used here are typed.
  * @module
  */
 
@@ -23,16 +23,38 @@ export interface TraceTracer {
   ): TraceSpan;
 }
 
-/** The part of `@opentelemetry/api` the engine uses. */
-interface TraceApi {
-  readonly trace: {
-    getTracer(name: string, version?: string): TraceTracer;
-    setSpan(context: unknown, span: TraceSpan): unknown;
+/** An OpenTelemetry `Context`: the engine only reads and sets the active span in it. */
+interface TraceContext {
+  getValue(key: symbol): unknown;
+  setValue(key: symbol, value: unknown): TraceContext;
+}
+
+/** What `@opentelemetry/api` registers globally: the tracer provider and context manager. */
+interface RegisteredApi {
+  readonly trace?: { getTracer(name: string): TraceTracer };
+  readonly context?: {
+    active(): TraceContext;
+    with<T>(context: TraceContext, fn: () => T): T;
   };
-  readonly context: {
-    active(): unknown;
-    with<T>(context: unknown, fn: () => T): T;
-  };
+}
+
+/**
+ * Where `@opentelemetry/api` (major version 1) keeps what an SDK registered — a
+ * `Symbol.for` key on the global object, so every copy of the API shares it — and the key of
+ * the active span in a context. Reading them needs no import: without an SDK, nothing is
+ * there and nothing is traced.
+ */
+const API_KEY = Symbol.for("opentelemetry.js.api.1");
+const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
+
+/** A context holding only `span`, for when no context manager is registered. */
+function contextWith(span: TraceSpan): TraceContext {
+  const values = new Map<symbol, unknown>([[SPAN_KEY, span]]);
+  const make = (entries: Map<symbol, unknown>): TraceContext => ({
+    getValue: (key) => entries.get(key),
+    setValue: (key, value) => make(new Map(entries).set(key, value)),
+  });
+  return make(values);
 }
 
 /** `SpanStatusCode.ERROR`. */
@@ -40,10 +62,10 @@ const ERROR = 2;
 
 /** Spans for runs and step attempts, on a tracer from `@opentelemetry/api`. */
 export class Tracing {
-  readonly #api: TraceApi;
+  readonly #api: RegisteredApi;
   readonly #tracer: TraceTracer;
 
-  constructor(api: TraceApi, tracer: TraceTracer) {
+  constructor(api: RegisteredApi, tracer: TraceTracer) {
     this.#api = api;
     this.#tracer = tracer;
   }
@@ -69,9 +91,12 @@ export class Tracing {
     step: { name: string; attempt: number; checkpoint: string; runId: string; key: string },
     call: () => Promise<T>,
   ): Promise<T> {
-    const api = this.#api;
-    const parentContext =
-      parent === undefined ? api.context.active() : api.trace.setSpan(api.context.active(), parent);
+    const manager = this.#api.context;
+    const withParent = (span: TraceSpan | undefined): TraceContext | undefined =>
+      span === undefined
+        ? manager?.active()
+        : (manager?.active().setValue(SPAN_KEY, span) ?? contextWith(span));
+    const parentContext = withParent(parent);
     const span = this.#tracer.startSpan(
       `ratchet.step ${step.name}`,
       {
@@ -86,7 +111,10 @@ export class Tracing {
       parentContext,
     );
     try {
-      return await api.context.with(api.trace.setSpan(parentContext, span), call);
+      // The step's span is active while it runs, when a context manager can make it so.
+      return await (manager
+        ? manager.with(manager.active().setValue(SPAN_KEY, span), call)
+        : call());
     } catch (error) {
       fail(span, error);
       throw error;
@@ -104,17 +132,12 @@ export function fail(span: TraceSpan, error: unknown): void {
 }
 
 /**
- * `@opentelemetry/api`'s tracer for Ratchet, or `undefined` when the package is not
- * installed. The specifier is a variable so bundlers leave the import to run time instead
- * of requiring the package.
+ * Spans on the tracer provider an OpenTelemetry SDK registered through `@opentelemetry/api`,
+ * or `undefined` when none is (the package is absent, or no SDK was set up). Cheap: one
+ * property read, so it is asked again for every run.
  */
-export async function loadTracing(): Promise<Tracing | undefined> {
-  const specifier = "@opentelemetry/api";
-  try {
-    const api = (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as TraceApi;
-    if (typeof api?.trace?.getTracer !== "function") return undefined;
-    return new Tracing(api, api.trace.getTracer("ratchetjs"));
-  } catch {
-    return undefined;
-  }
+export function registeredTracing(): Tracing | undefined {
+  const api = (globalThis as Record<symbol, RegisteredApi | undefined>)[API_KEY];
+  const tracer = api?.trace?.getTracer("ratchetjs");
+  return api && tracer ? new Tracing(api, tracer) : undefined;
 }
