@@ -191,7 +191,8 @@ describe(`generated programs (${runs} runs${changed.length > 0 ? `, ${changed.jo
         );
       }
     },
-    60_000 + runs * 100,
+    // ~8 programs a second on a loaded 2-core machine; 20,000 took longer than 100 ms each.
+    60_000 + runs * 250,
   );
 
   it("the generator makes valid programs that terminate, with every feature on", async () => {
