@@ -171,6 +171,27 @@ export interface Delivery {
   readonly wait: string;
   /** The serialized answer or event payload, stored in `inbox`. */
   readonly payload: string;
+  /**
+   * The id of a pending event of this run (see {@link StorageAdapter.storeEvent}) that
+   * this delivery consumes: it applies only if that event is still pending, and marks it
+   * delivered in the same transaction, so a stored event reaches its run at most once.
+   */
+  readonly eventId?: string;
+}
+
+/** An event kept for one run until it waits for it ({@link StorageAdapter.storeEvent}). */
+export interface PendingEvent {
+  /** Unique event id. */
+  readonly id: string;
+  readonly runId: string;
+  /** The event's name. */
+  readonly name: string;
+  /** The emitter's idempotency key, or `null`: one event per run and key is ever stored. */
+  readonly key: string | null;
+  /** The serialized payload (opaque to the adapter). */
+  readonly payload: string;
+  /** Epoch milliseconds; set by the adapter (ignored in {@link StorageAdapter.storeEvent}). */
+  readonly createdAt: number;
 }
 
 /**
@@ -322,6 +343,20 @@ export interface StorageAdapter {
    * whether it applied; otherwise nothing is written.
    */
   deliver?(delivery: Delivery): Promise<boolean>;
+  /**
+   * Optional, with {@link StorageAdapter.pendingEvents} (needed for events kept for a run:
+   * `emit(name, payload, { runId })`, and `idempotencyKey` deduplicating deliveries): keep
+   * an event for `event.runId` until a {@link Delivery} with its `eventId` consumes it.
+   * When the run already has an event with the same non-null `key` — pending or delivered —
+   * nothing is stored and it resolves to `false`; otherwise `true`. Delivered events are
+   * kept (that is what makes a repeated key deliver nothing) until the run is purged.
+   */
+  storeEvent?(event: Omit<PendingEvent, "createdAt">): Promise<boolean>;
+  /**
+   * Optional, with {@link StorageAdapter.storeEvent}: the events not delivered yet, of one
+   * run or (`runId` omitted) of every run, oldest first (by `createdAt`, then storage order).
+   */
+  pendingEvents?(runId?: string): Promise<PendingEvent[]>;
   /**
    * Optional (needed for `RunHandle.cancel`): unless the run already ended, set its status
    * to `cancelled` with this serialized error, release its lease, clear any wait, and bump

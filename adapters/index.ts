@@ -8,6 +8,7 @@ export type {
   CommitOutcome,
   Delivery,
   NewRun,
+  PendingEvent,
   PurgeFilter,
   RunQuery,
   RunStatus,

@@ -146,7 +146,10 @@ export type FinishedStatus = "completed" | "failed" | "cancelled";
 export interface EmitOutcome {
   /** Runs started by `event(name)` triggers. */
   readonly started: string[];
-  /** Waiting runs the payload was delivered to. */
+  /**
+   * Waiting runs the payload was delivered to. With `runId`: that run, if it was waiting
+   * for the event now; otherwise empty, and the event is kept for it.
+   */
   readonly delivered: string[];
   /** Triggered workflows whose `input` schema refused the payload (nothing started there). */
   readonly rejected: { readonly workflow: string; readonly error: InputError }[];
@@ -157,10 +160,18 @@ export interface EmitOptions {
   /**
    * The event's own id (a delivery id, a message id). A repeated emit with the same key
    * starts no new run: each triggered workflow's run is stored under the key, so a retried
-   * emit, even from another process, gets the runs the first one started. Deliveries to
-   * waiting runs are not deduplicated by the key yet.
+   * emit, even from another process, gets the runs the first one started; a run the
+   * event was delivered (or, with `runId`, kept) for under the key gets nothing again.
    */
   readonly idempotencyKey?: string;
+  /**
+   * Address the event to this run only: it is stored for the run (durably, in the
+   * adapter) until the run waits for an event of this name whose `match` accepts it, then
+   * delivered exactly once — at once if the run waits for it now. No other run gets it
+   * and no trigger starts. Rejects with `RunNotFoundError` for an unknown run and
+   * `DeliveryError` for one that has ended.
+   */
+  readonly runId?: string;
 }
 
 /** Options of {@link Engine.start}. */
@@ -246,7 +257,8 @@ export interface Engine {
   /**
    * Emit an event: deliver `payload` to every run waiting for `name` whose `match` fits,
    * and start every workflow with a matching `event(name)` trigger (the payload as its one
-   * argument). Resolves to the ids of the runs started and delivered to.
+   * argument). Resolves to the ids of the runs started and delivered to. With
+   * `options.runId`, the event goes to that run alone, now or when it waits for it.
    */
   emit(name: string, payload: unknown, options?: EmitOptions): Promise<EmitOutcome>;
   /**
@@ -820,6 +832,8 @@ class RatchetEngine implements Engine {
             `run ${run.id} of workflow "${run.workflow}" is parked: ${outcome.reason}`,
           );
         }
+        // A run that just began waiting takes an event kept for it instead of waiting on.
+        if (outcome.kind === "suspended") await this.#offerKeptEventsLogged(run.id);
         return outcome;
       })
       .finally(() => {
@@ -922,6 +936,18 @@ class RatchetEngine implements Engine {
       return;
     }
     if (this.storage.subscribe) this.#unsubscribe.push(this.storage.subscribe(() => this.#wake()));
+    // An engine stopped between a run's wait and the offer of its kept events left them
+    // undelivered: offer them now.
+    if (this.storage.pendingEvents) {
+      try {
+        const kept = await this.storage.pendingEvents();
+        for (const runId of new Set(kept.map((e) => e.runId))) {
+          await this.#offerKeptEventsLogged(runId);
+        }
+      } catch (error) {
+        this.logger.warn({ error }, "listing events kept for runs failed");
+      }
+    }
     // Runs are claimed by their workflow's name, whatever version stored them: whether one
     // resumes on this code is decided per checkpoint when it is claimed (runtime/versioning.ts).
     const workflows = [...this.#byName.values()].filter((d) => d.compiled).map((d) => d.name);
@@ -997,6 +1023,18 @@ class RatchetEngine implements Engine {
     }
   }
 
+  /**
+   * {@link #offerKeptEvents}, logging a failure: the event stays kept, and is offered again
+   * at the next emit to the run or the next engine start.
+   */
+  async #offerKeptEventsLogged(runId: string): Promise<void> {
+    try {
+      await this.#offerKeptEvents(runId);
+    } catch (error) {
+      this.logger.warn({ runId, error }, "offering an event kept for a run failed");
+    }
+  }
+
   /** Make the worker look for runnable runs now. */
   #wake(): void {
     if (this.#waiter) this.#waiter();
@@ -1060,22 +1098,58 @@ class RatchetEngine implements Engine {
   async emit(name: string, payload: unknown, options: EmitOptions = {}): Promise<EmitOutcome> {
     if (typeof name !== "string" || name === "")
       throw new TypeError("engine.emit needs an event name.");
-    refuseUnknownOptions(options, ["idempotencyKey"], `engine.emit("${name}", payload, options)`, {
-      runId:
-        "events addressed to one run are not supported yet; its waitForEvent match can select it",
-    });
+    refuseUnknownOptions(
+      options,
+      ["idempotencyKey", "runId"],
+      `engine.emit("${name}", payload, options)`,
+    );
     const key = options.idempotencyKey;
     if (key !== undefined && (typeof key !== "string" || key === "")) {
       throw new TypeError(`engine.emit("${name}"): idempotencyKey must be a non-empty string.`);
     }
+    const target = options.runId;
+    if (target !== undefined && (typeof target !== "string" || target === "")) {
+      throw new TypeError(`engine.emit("${name}"): runId must be a non-empty string.`);
+    }
     await this.#ready;
     const text = serializeOrExplain(payload, `the payload of event "${name}"`);
+    if (target !== undefined) {
+      const run = await this.storage.loadRun(target);
+      if (!run) throw new RunNotFoundError(target);
+      if (terminalStatuses.has(run.status)) {
+        throw new DeliveryError(
+          `Run ${target} has ended (${run.status}); event "${name}" was not kept for it.`,
+        );
+      }
+      const event = { id: randomId(), runId: target, name, key: key ?? null, payload: text };
+      if (
+        !(await this.#keptEvents(`engine.emit("${name}", payload, { runId })`).storeEvent(event))
+      ) {
+        return { started: [], delivered: [], rejected: [] };
+      }
+      const now = await this.#offerKeptEvents(target);
+      return { started: [], delivered: now === event.id ? [target] : [], rejected: [] };
+    }
     const delivered: string[] = [];
     for (const run of await this.storage.listRuns({ status: "waiting", waitEvent: name })) {
       const wait = deserialize(run.wait!) as StoredWait;
       if (wait.kind !== "event" || wait.name !== name) continue;
       if (wait.match && !matches(payload, wait.match)) continue;
-      if (await this.#deliver(run.id, run.wait!, payload, text)) delivered.push(run.id);
+      if (key === undefined) {
+        if (await this.#deliver(run.id, run.wait!, payload, text)) delivered.push(run.id);
+        continue;
+      }
+      // Keyed: the delivery goes through an event kept under the key, which the adapter
+      // stores once per run, so a repeated emit delivers nothing new.
+      const event = { id: randomId(), runId: run.id, name, key, payload: text };
+      if (
+        !(await this.#keptEvents(`engine.emit("${name}", payload, { idempotencyKey })`).storeEvent(
+          event,
+        ))
+      ) {
+        continue;
+      }
+      if (await this.#deliver(run.id, run.wait!, payload, text, event.id)) delivered.push(run.id);
     }
     const started: string[] = [];
     const rejected: { workflow: string; error: InputError }[] = [];
@@ -1099,11 +1173,60 @@ class RatchetEngine implements Engine {
     return { started, delivered, rejected };
   }
 
-  async #deliver(runId: string, wait: string, payload: unknown, text?: string): Promise<boolean> {
+  /** The adapter's kept-event methods, or a clear refusal naming what needs them. */
+  #keptEvents(use: string): Required<Pick<StorageAdapter, "storeEvent" | "pendingEvents">> {
+    const { storeEvent, pendingEvents, deliver } = this.storage;
+    if (!storeEvent || !pendingEvents || !deliver) {
+      throw new DefinitionError(
+        `${use} needs events kept for a run, and the ${this.storage.name} adapter does not keep them (it has no storeEvent/pendingEvents/deliver). Use memory(), sqlite() or postgres(), implement those methods (see adapters/contract.ts), or emit without these options.`,
+      );
+    }
+    return {
+      storeEvent: storeEvent.bind(this.storage),
+      pendingEvents: pendingEvents.bind(this.storage),
+    };
+  }
+
+  /**
+   * If the run waits for an event now, deliver the oldest event kept for it that the wait
+   * accepts, consuming it. Resolves to that event's id, or `undefined`.
+   */
+  async #offerKeptEvents(runId: string): Promise<string | undefined> {
+    if (!this.storage.pendingEvents) return undefined;
+    const events = await this.storage.pendingEvents(runId);
+    if (events.length === 0) return undefined;
+    const run = await this.storage.loadRun(runId);
+    if (run?.status !== "waiting" || !run.wait) return undefined;
+    const wait = deserialize(run.wait) as StoredWait;
+    if (wait.kind !== "event") return undefined;
+    for (const event of events) {
+      if (event.name !== wait.name) continue;
+      const payload = deserialize(event.payload);
+      if (wait.match && !matches(payload, wait.match)) continue;
+      // Refused: another engine delivered to this wait first; the event stays kept.
+      return (await this.#deliver(runId, run.wait, payload, event.payload, event.id))
+        ? event.id
+        : undefined;
+    }
+    return undefined;
+  }
+
+  async #deliver(
+    runId: string,
+    wait: string,
+    payload: unknown,
+    text?: string,
+    eventId?: string,
+  ): Promise<boolean> {
     if (!this.storage.deliver) {
       throw new DefinitionError(`The ${this.storage.name} adapter does not support waits.`);
     }
-    const ok = await this.storage.deliver({ runId, wait, payload: text ?? serialize(payload) });
+    const ok = await this.storage.deliver({
+      runId,
+      wait,
+      payload: text ?? serialize(payload),
+      ...(eventId === undefined ? {} : { eventId }),
+    });
     if (ok) this.#wake();
     return ok;
   }

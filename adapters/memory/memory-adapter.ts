@@ -4,6 +4,7 @@ import {
   type CommitOutcome,
   type Delivery,
   type NewRun,
+  type PendingEvent,
   type PurgeFilter,
   type RunQuery,
   type RunStatus,
@@ -37,6 +38,8 @@ export class MemoryAdapter implements StorageAdapter {
   readonly #byIdempotencyKey = new Map<string, string>();
   readonly #sessions = new Map<string, { state: string; version: number }>();
   readonly #steps = new Map<string, StoredStep[]>();
+  /** Events kept for runs, by run id, in storage order; `delivered` once consumed. */
+  readonly #events = new Map<string, { event: PendingEvent; delivered: boolean }[]>();
   #nextOrder = 0;
 
   /** Nothing to prepare; present for the contract. */
@@ -197,6 +200,11 @@ export class MemoryAdapter implements StorageAdapter {
     if (record === undefined) return false;
     const current = record.run;
     if (current.status !== "waiting" || current.wait !== delivery.wait) return false;
+    if (delivery.eventId !== undefined) {
+      const kept = this.#events.get(delivery.runId)?.find((e) => e.event.id === delivery.eventId);
+      if (kept === undefined || kept.delivered) return false;
+      kept.delivered = true;
+    }
     record.run = {
       ...current,
       status: "pending",
@@ -208,6 +216,26 @@ export class MemoryAdapter implements StorageAdapter {
       inbox: delivery.payload,
     };
     return true;
+  }
+
+  /** @inheritDoc */
+  async storeEvent(event: Omit<PendingEvent, "createdAt">): Promise<boolean> {
+    const list = this.#events.get(event.runId) ?? [];
+    if (event.key !== null && list.some((e) => e.event.key === event.key)) return false;
+    list.push({ event: { ...event, createdAt: Date.now() }, delivered: false });
+    this.#events.set(event.runId, list);
+    return true;
+  }
+
+  /** @inheritDoc */
+  async pendingEvents(runId?: string): Promise<PendingEvent[]> {
+    const lists =
+      runId === undefined ? [...this.#events.values()] : [this.#events.get(runId) ?? []];
+    return lists
+      .flat()
+      .filter((e) => !e.delivered)
+      .map((e) => ({ ...e.event }))
+      .sort((a, b) => a.createdAt - b.createdAt);
   }
 
   /** @inheritDoc */
@@ -247,6 +275,7 @@ export class MemoryAdapter implements StorageAdapter {
     for (const { run } of doomed) {
       this.#runs.delete(run.id);
       this.#steps.delete(run.id);
+      this.#events.delete(run.id);
       if (run.idempotencyKey !== null) this.#byIdempotencyKey.delete(run.idempotencyKey);
       if (run.sessionId !== null) sessions.add(run.sessionId);
     }

@@ -436,13 +436,14 @@ describe(`postgres adapter on ${db.label}`, () => {
     // Back to version 1 as released: the runs table alone.
     await db.query(`DROP TABLE "${schema}".sessions`);
     await db.query(`DROP TABLE "${schema}".steps`);
+    await db.query(`DROP TABLE "${schema}".events`);
     await db.query(`DROP INDEX "${schema}".runs_status_created, "${schema}".runs_session`);
     await db.query(`UPDATE "${schema}".schema_version SET version = 1`);
 
     const storage = fresh({ schema });
     await storage.init();
     expect(await db.query(`SELECT version FROM "${schema}".schema_version`)).toEqual([
-      { version: 3 },
+      { version: 4 },
     ]);
     expect(await storage.loadSession("s")).toEqual({ state: null, version: 0 });
     expect(
@@ -656,7 +657,7 @@ describe(`postgres adapter on ${db.label}`, () => {
     await adapters[0].createRun(newRun("r1"));
     expect(await adapters[4].loadRun("r1")).not.toBeNull();
     expect(await db.query(`SELECT id, version FROM "${schema}".schema_version`)).toEqual([
-      { id: 1, version: 3 },
+      { id: 1, version: 4 },
     ]);
     const objects = await db.query<{ relname: string }>(
       `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -664,6 +665,10 @@ describe(`postgres adapter on ${db.label}`, () => {
       [schema],
     );
     expect(objects.map((o) => o.relname)).toEqual([
+      "events",
+      "events_pending",
+      "events_pkey",
+      "events_run_key",
       "runs",
       "runs_claim",
       "runs_created",
@@ -690,7 +695,7 @@ describe(`postgres adapter on ${db.label}`, () => {
     const init = fresh({ schema }).init();
     await expect(init).rejects.toBeInstanceOf(StorageError);
     await expect(init).rejects.toMatchObject({ code: "schema-too-new" });
-    await expect(init).rejects.toThrow(/version 99.*knows only up to 3.*Upgrade ratchet/s);
+    await expect(init).rejects.toThrow(/version 99.*knows only up to 4.*Upgrade ratchet/s);
     await expect(init).rejects.toThrow(schema);
   });
 

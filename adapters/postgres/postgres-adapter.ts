@@ -6,6 +6,7 @@ import {
   type CommitOutcome,
   type Delivery,
   type NewRun,
+  type PendingEvent,
   type PurgeFilter,
   type RunQuery,
   type RunStatus,
@@ -77,6 +78,8 @@ function statements(schema: string, notify: boolean) {
   const runs = `${quoteIdentifier(schema)}.runs`;
   const sessions = `${quoteIdentifier(schema)}.sessions`;
   const steps = `${quoteIdentifier(schema)}.steps`;
+  const events = `${quoteIdentifier(schema)}.events`;
+  const eventColumns = `id, run_id, name, key, payload, ${epochMs("created_at")} AS created_at`;
   const tag = createHash("sha256").update(schema).digest("hex").slice(0, 12);
   const named =
     (key: string, text: string) =>
@@ -314,6 +317,45 @@ function statements(schema: string, notify: boolean) {
       "id",
       "true",
     ),
+    // The event row is locked first and rechecked, so of two deliveries of one event only
+    // one finds it pending; it is marked delivered only if the run's wait took it.
+    /** `(id, wait, payload, eventId)` → a row when delivered; the run is announced. */
+    deliverEvent: (() => {
+      const statement = named(
+        `deliver_event${notify ? "_notify" : ""}`,
+        `WITH event AS MATERIALIZED (
+           SELECT id FROM ${events} WHERE id = $4 AND run_id = $1 AND NOT delivered FOR UPDATE
+         ), changed AS (
+           UPDATE ${runs} SET status = 'pending', seq = seq + 1, updated_at = ${now},
+             wake_at = NULL, wait = NULL, wait_event = NULL, inbox = $3
+           WHERE id = $1 AND status = 'waiting' AND wait = $2 AND EXISTS (SELECT FROM event)
+           RETURNING id
+         ), consumed AS (
+           UPDATE ${events} SET delivered = true
+           WHERE id = $4 AND EXISTS (SELECT FROM changed)
+         )
+         SELECT id${notify ? `, pg_notify('${runnableChannel}', $5)` : ""} FROM changed`,
+      );
+      return (...values: unknown[]) =>
+        notify ? statement(...values, schema) : statement(...values);
+    })(),
+    /** `(id, runId, name, key, payload)` → a row when stored. */
+    storeEvent: named(
+      "store_event",
+      `INSERT INTO ${events} (id, run_id, name, key, payload, created_at)
+       VALUES ($1, $2, $3, $4, $5, ${now})
+       ON CONFLICT DO NOTHING RETURNING id`,
+    ),
+    /** `()` → every undelivered event, oldest first. */
+    pendingEvents: named(
+      "pending_events",
+      `SELECT ${eventColumns} FROM ${events} WHERE NOT delivered ORDER BY created_at, ord`,
+    ),
+    /** `(runId)` → the run's undelivered events, oldest first. */
+    pendingEventsOf: named(
+      "pending_events_of",
+      `SELECT ${eventColumns} FROM ${events} WHERE run_id = $1 AND NOT delivered ORDER BY ord`,
+    ),
     /** `(id, error)` → a row when cancelled. */
     cancel: named(
       "cancel",
@@ -342,6 +384,8 @@ function statements(schema: string, notify: boolean) {
          DELETE FROM ${runs} WHERE id IN (SELECT id FROM doomed) RETURNING id, session_id
        ), steps_gone AS (
          DELETE FROM ${steps} WHERE run_id IN (SELECT id FROM gone)
+       ), events_gone AS (
+         DELETE FROM ${events} WHERE run_id IN (SELECT id FROM gone)
        ), sessions_gone AS (
          DELETE FROM ${sessions} AS s
          WHERE s.id IN (SELECT session_id FROM gone)
@@ -921,10 +965,49 @@ export class PostgresAdapter implements StorageAdapter {
   /** @inheritDoc */
   async deliver(delivery: Delivery): Promise<boolean> {
     const { pool } = this.#ready("deliver");
+    const values = [toText(delivery.runId), toText(delivery.wait), toText(delivery.payload)];
     const { rows } = await pool.query(
-      this.#sql.deliver(toText(delivery.runId), toText(delivery.wait), toText(delivery.payload)),
+      delivery.eventId === undefined
+        ? this.#sql.deliver(...values)
+        : this.#sql.deliverEvent(...values, toText(delivery.eventId)),
     );
     return rows.length === 1;
+  }
+
+  /** @inheritDoc */
+  async storeEvent(event: Omit<PendingEvent, "createdAt">): Promise<boolean> {
+    const { pool } = this.#ready("storeEvent");
+    const { rows } = await pool.query(
+      this.#sql.storeEvent(
+        toText(event.id),
+        toText(event.runId),
+        toText(event.name),
+        toText(event.key),
+        toText(event.payload),
+      ),
+    );
+    return rows.length === 1;
+  }
+
+  /** @inheritDoc */
+  async pendingEvents(runId?: string): Promise<PendingEvent[]> {
+    const { pool } = this.#ready("pendingEvents");
+    const { rows } = await pool.query<{
+      id: string;
+      run_id: string;
+      name: string;
+      key: string | null;
+      payload: string;
+      created_at: string | number;
+    }>(runId === undefined ? this.#sql.pendingEvents() : this.#sql.pendingEventsOf(toText(runId)));
+    return rows.map((row) => ({
+      id: fromText(row.id),
+      runId: fromText(row.run_id),
+      name: fromText(row.name),
+      key: fromText(row.key),
+      payload: fromText(row.payload),
+      createdAt: Number(row.created_at),
+    }));
   }
 
   /** @inheritDoc */

@@ -90,6 +90,26 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       CREATE INDEX steps_run ON ${s}.steps (run_id, ord);
     `,
   },
+  {
+    // Events kept for one run until it waits for them (emit with runId), and the keys of
+    // events delivered to a run (emit with idempotencyKey): delivered rows stay, so a
+    // repeated key finds them.
+    version: 4,
+    sql: (s) => `
+      CREATE TABLE ${s}.events (
+        id         text        NOT NULL PRIMARY KEY,
+        ord        bigint      GENERATED ALWAYS AS IDENTITY,
+        run_id     text        NOT NULL,
+        name       text        NOT NULL,
+        key        text,
+        payload    text        NOT NULL,
+        created_at timestamptz NOT NULL,
+        delivered  boolean     NOT NULL DEFAULT false
+      );
+      CREATE UNIQUE INDEX events_run_key ON ${s}.events (run_id, key) WHERE key IS NOT NULL;
+      CREATE INDEX events_pending ON ${s}.events (run_id, ord) WHERE NOT delivered;
+    `,
+  },
 ];
 
 /** The schema version this build of Ratchet writes. */

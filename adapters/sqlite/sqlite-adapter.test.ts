@@ -77,13 +77,16 @@ describe("sqlite adapter", () => {
 
     const db = inspect(path);
     expect(db.prepare("SELECT id, version FROM ratchet_schema").all()).toEqual([
-      { id: 1, version: 4 },
+      { id: 1, version: 5 },
     ]);
     const objects = db
       .prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'ratchet%' ORDER BY name")
       .pluck()
       .all();
     expect(objects).toEqual([
+      "ratchet_events",
+      "ratchet_events_pending",
+      "ratchet_events_run_key",
       "ratchet_runs",
       "ratchet_runs_claim",
       "ratchet_runs_created",
@@ -112,7 +115,7 @@ describe("sqlite adapter", () => {
     const init = newer.init();
     await expect(init).rejects.toBeInstanceOf(StorageError);
     await expect(init).rejects.toMatchObject({ code: "schema-too-new" });
-    await expect(init).rejects.toThrow(/schema version 99.*knows only up to 4.*Upgrade ratchet/s);
+    await expect(init).rejects.toThrow(/schema version 99.*knows only up to 5.*Upgrade ratchet/s);
     await expect(init).rejects.toThrow(path);
   });
 
@@ -220,7 +223,7 @@ describe("sqlite adapter", () => {
     await adapter.close();
 
     const db = inspect(path);
-    expect(db.prepare("SELECT version FROM ratchet_schema").pluck().get()).toBe(4);
+    expect(db.prepare("SELECT version FROM ratchet_schema").pluck().get()).toBe(5);
     const columns = db.prepare("SELECT name FROM pragma_table_info('ratchet_runs')").pluck().all();
     expect(columns.slice(-4)).toEqual(["wake_at", "wait", "wait_event", "inbox"]);
     const indexes = db

@@ -5,6 +5,7 @@ import {
   type CommitOutcome,
   type Delivery,
   type NewRun,
+  type PendingEvent,
   type PurgeFilter,
   type RunQuery,
   type RunStatus,
@@ -166,11 +167,26 @@ interface Prepared {
   /** Indexed by {@link listVariant}. */
   readonly list: readonly Statement<[ListParams], RunRow>[];
   readonly deliver: Statement<[DeliverParams]>;
+  /** Mark the kept event delivered and deliver it, in one transaction; whether both applied. */
+  readonly deliverEvent: (params: DeliverParams & { eventId: string }) => boolean;
+  readonly storeEvent: Statement<[EventRow]>;
+  /** Undelivered events, oldest first: `[0]` of every run, `[1]` of the run `?`. */
+  readonly pendingEvents: readonly [Statement<[], EventRow>, Statement<[string], EventRow>];
   readonly cancel: Statement<[CancelParams]>;
   readonly purge: (options: PurgeFilter) => number;
   readonly retry: Statement<[{ runId: string; now: number }]>;
   readonly recordSteps: (steps: readonly StoredStep[]) => void;
   readonly listSteps: Statement<[string], StepRow>;
+}
+
+/** A row of `<prefix>events` (without `delivered`). */
+interface EventRow {
+  id: string;
+  run_id: string;
+  name: string;
+  key: string | null;
+  payload: string;
+  created_at: number;
 }
 
 /** A row of `<prefix>steps`. */
@@ -365,13 +381,44 @@ export class SqliteAdapter implements StorageAdapter {
     const prepared = this.#ready("deliver");
     // One UPDATE whose WHERE clause is the check: of two racing deliveries, the second
     // finds the wait already cleared and changes nothing.
-    const { changes } = prepared.deliver.run({
+    const params = {
       runId: delivery.runId,
       wait: delivery.wait,
       payload: delivery.payload,
       now: Date.now(),
+    };
+    if (delivery.eventId !== undefined) {
+      return prepared.deliverEvent({ ...params, eventId: delivery.eventId });
+    }
+    return prepared.deliver.run(params).changes === 1;
+  }
+
+  /** @inheritDoc */
+  async storeEvent(event: Omit<PendingEvent, "createdAt">): Promise<boolean> {
+    const prepared = this.#ready("storeEvent");
+    const { changes } = prepared.storeEvent.run({
+      id: event.id,
+      run_id: event.runId,
+      name: event.name,
+      key: event.key,
+      payload: event.payload,
+      created_at: Date.now(),
     });
     return changes === 1;
+  }
+
+  /** @inheritDoc */
+  async pendingEvents(runId?: string): Promise<PendingEvent[]> {
+    const [all, ofRun] = this.#ready("pendingEvents").pendingEvents;
+    const rows = runId === undefined ? all.all() : ofRun.all(runId);
+    return rows.map((row) => ({
+      id: row.id,
+      runId: row.run_id,
+      name: row.name,
+      key: row.key,
+      payload: row.payload,
+      createdAt: row.created_at,
+    }));
   }
 
   /** @inheritDoc */
@@ -700,6 +747,32 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
   });
 
   const steps = `${p}steps`;
+  const events = `${p}events`;
+  const deliver = db.prepare<[DeliverParams]>(
+    `UPDATE ${runs} SET
+       status = 'pending',
+       seq = seq + 1,
+       updated_at = @now,
+       wake_at = NULL,
+       wait = NULL,
+       wait_event = NULL,
+       inbox = @payload
+     WHERE id = @runId AND status = 'waiting' AND wait = @wait`,
+  );
+  const rollback = new Error("rolled back");
+  const consumeEvent = db.prepare<[{ eventId: string; runId: string }]>(
+    `UPDATE ${events} SET delivered = 1 WHERE id = @eventId AND run_id = @runId AND delivered = 0`,
+  );
+  const deliverEvent = db.transaction((params: DeliverParams & { eventId: string }): boolean => {
+    if (consumeEvent.run({ eventId: params.eventId, runId: params.runId }).changes !== 1) {
+      return false;
+    }
+    if (deliver.run(params).changes === 1) return true;
+    // The run no longer has that wait: the event stays kept, nothing is written.
+    throw rollback;
+  });
+  const pendingColumns = "id, run_id, name, key, payload, created_at";
+  const deleteEvents = db.prepare<[string]>(`DELETE FROM ${events} WHERE run_id = ?`);
   // Oldest first through the creation index: a run's last commit is never before its
   // creation, so `created_at < @before` loses nothing and keeps the scan on the old end.
   const purgeCandidates = db.prepare<
@@ -729,6 +802,7 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     for (const row of rows) {
       deleteRun.run(row.id);
       deleteSteps.run(row.id);
+      deleteEvents.run(row.id);
       if (row.session_id !== null) sessionIds.add(row.session_id);
     }
     for (const id of sessionIds) deleteSession.run(id, id);
@@ -810,17 +884,28 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
        WHERE id = ? AND lease_owner = ?`,
     ),
     list,
-    deliver: db.prepare<[DeliverParams]>(
-      `UPDATE ${runs} SET
-         status = 'pending',
-         seq = seq + 1,
-         updated_at = @now,
-         wake_at = NULL,
-         wait = NULL,
-         wait_event = NULL,
-         inbox = @payload
-       WHERE id = @runId AND status = 'waiting' AND wait = @wait`,
+    deliver,
+    deliverEvent: (params) => {
+      try {
+        return deliverEvent.immediate(params);
+      } catch (error) {
+        if (error === rollback) return false;
+        throw error;
+      }
+    },
+    storeEvent: db.prepare<[EventRow]>(
+      `INSERT OR IGNORE INTO ${events} (${pendingColumns})
+       VALUES (@id, @run_id, @name, @key, @payload, @created_at)`,
     ),
+    pendingEvents: [
+      db.prepare<[], EventRow>(
+        `SELECT ${pendingColumns} FROM ${events} WHERE delivered = 0 ORDER BY created_at, rowid`,
+      ),
+      db.prepare<[string], EventRow>(
+        `SELECT ${pendingColumns} FROM ${events}
+         WHERE run_id = ? AND delivered = 0 ORDER BY created_at, rowid`,
+      ),
+    ],
     cancel: db.prepare<[CancelParams]>(
       `UPDATE ${runs} SET
          status = 'cancelled',

@@ -86,6 +86,25 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       CREATE INDEX ${p}steps_run ON ${p}steps (run_id);
     `,
   },
+  {
+    // Events kept for one run until it waits for them (emit with runId), and the keys of
+    // events delivered to a run (emit with idempotencyKey): delivered rows stay, so a
+    // repeated key finds them.
+    version: 5,
+    sql: (p) => `
+      CREATE TABLE ${p}events (
+        id         TEXT    NOT NULL PRIMARY KEY,
+        run_id     TEXT    NOT NULL,
+        name       TEXT    NOT NULL,
+        key        TEXT,
+        payload    TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        delivered  INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE UNIQUE INDEX ${p}events_run_key ON ${p}events (run_id, key) WHERE key IS NOT NULL;
+      CREATE INDEX ${p}events_pending ON ${p}events (run_id, created_at) WHERE delivered = 0;
+    `,
+  },
 ];
 
 /** The schema version this build of Ratchet writes. */

@@ -30,7 +30,8 @@ const waitSpec = (label: string) => JSON.stringify({ kind: "event", label });
  * The optional capabilities have their own groups, named "(optional)": `deliver` (with the
  * wake times, waits and inbox that `commit`, `claimRunnable` and `listRuns` handle for it),
  * `cancel`, `loadSession` (with the session writes that `commit` makes for it), `purge`,
- * `retry`, and `recordSteps` with `listSteps`. A group runs when the adapter has the method, and is reported as skipped
+ * `retry`, `recordSteps` with `listSteps`, and `storeEvent` with `pendingEvents` (and
+ * `deliver`). A group runs when the adapter has the method, and is reported as skipped
  * when it does not. To find out, `makeAdapter` is called once more while the tests are
  * collected; that adapter is closed without being initialized.
  *
@@ -59,6 +60,10 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
       purge: typeof probe.purge === "function",
       retry: typeof probe.retry === "function",
       steps: typeof probe.recordSteps === "function" && typeof probe.listSteps === "function",
+      events:
+        typeof probe.deliver === "function" &&
+        typeof probe.storeEvent === "function" &&
+        typeof probe.pendingEvents === "function",
     };
     await probe.close();
 
@@ -1010,6 +1015,103 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
         expect(await list({ waitEvent: "unknown" })).toEqual([]);
         await storage.deliver!({ runId: paid1.id, wait: paid1.wait!, payload: "{}" });
         expect(await list({ waitEvent: "paid" })).toEqual([paid2.id]);
+      });
+    });
+
+    describe.runIf(has.events)("storeEvent and pendingEvents (optional, with deliver)", () => {
+      const event = (runId: string, id: string, key: string | null = null, name = "paid") => ({
+        id,
+        runId,
+        name,
+        key,
+        payload: `{"id":"${id}"}`,
+      });
+
+      it("keeps events per run, oldest first, until a delivery consumes one", async () => {
+        const waiter = await createWaiting(waitSpec("paid"), "paid");
+        const other = await createWaiting(waitSpec("paid"), "paid");
+        const before = Date.now();
+        expect(await storage.storeEvent!(event(waiter.id, "e1"))).toBe(true);
+        expect(await storage.storeEvent!(event(other.id, "e2"))).toBe(true);
+        expect(await storage.storeEvent!(event(waiter.id, "e3", null, "shipped"))).toBe(true);
+        const kept = await storage.pendingEvents!(waiter.id);
+        expect(kept).toEqual([
+          { ...event(waiter.id, "e1"), createdAt: expect.any(Number) },
+          { ...event(waiter.id, "e3", null, "shipped"), createdAt: expect.any(Number) },
+        ]);
+        expect(kept[0].createdAt).toBeGreaterThanOrEqual(before);
+        expect((await storage.pendingEvents!()).map((e) => e.id).sort()).toEqual([
+          "e1",
+          "e2",
+          "e3",
+        ]);
+
+        expect(
+          await storage.deliver!({
+            runId: waiter.id,
+            wait: waiter.wait!,
+            payload: kept[0].payload,
+            eventId: "e1",
+          }),
+        ).toBe(true);
+        expect(await load(waiter.id)).toMatchObject({ status: "pending", inbox: '{"id":"e1"}' });
+        expect((await storage.pendingEvents!(waiter.id)).map((e) => e.id)).toEqual(["e3"]);
+        expect((await storage.pendingEvents!(other.id)).map((e) => e.id)).toEqual(["e2"]);
+      });
+
+      it("stores one event per run and key, delivered or not", async () => {
+        const waiter = await createWaiting(waitSpec("paid"), "paid");
+        const other = await createWaiting(waitSpec("paid"), "paid");
+        expect(await storage.storeEvent!(event(waiter.id, "k1", "key-1"))).toBe(true);
+        expect(await storage.storeEvent!(event(waiter.id, "k2", "key-1"))).toBe(false);
+        expect(await storage.storeEvent!(event(other.id, "k3", "key-1"))).toBe(true);
+        await storage.deliver!({
+          runId: waiter.id,
+          wait: waiter.wait!,
+          payload: "1",
+          eventId: "k1",
+        });
+        expect(await storage.storeEvent!(event(waiter.id, "k4", "key-1"))).toBe(false);
+        expect(await storage.pendingEvents!(waiter.id)).toEqual([]);
+      });
+
+      it("delivers a kept event at most once, and not to a wait the run no longer has", async () => {
+        const waiter = await createWaiting(waitSpec("paid"), "paid");
+        await storage.storeEvent!(event(waiter.id, "once"));
+        expect(
+          await storage.deliver!({
+            runId: waiter.id,
+            wait: waitSpec("other"),
+            payload: "1",
+            eventId: "once",
+          }),
+        ).toBe(false);
+        expect(await load(waiter.id)).toEqual(waiter);
+        expect((await storage.pendingEvents!(waiter.id)).map((e) => e.id)).toEqual(["once"]);
+        const outcomes = await Promise.all(
+          Array.from({ length: 5 }, () =>
+            storage.deliver!({
+              runId: waiter.id,
+              wait: waiter.wait!,
+              payload: "1",
+              eventId: "once",
+            }),
+          ),
+        );
+        expect(outcomes.filter(Boolean)).toHaveLength(1);
+        expect(await storage.pendingEvents!(waiter.id)).toEqual([]);
+
+        // An event already delivered (or unknown) delivers nothing to a later wait.
+        const again = await createWaiting(waitSpec("paid"), "paid");
+        expect(
+          await storage.deliver!({
+            runId: again.id,
+            wait: again.wait!,
+            payload: "1",
+            eventId: "once",
+          }),
+        ).toBe(false);
+        expect(await load(again.id)).toEqual(again);
       });
     });
 
