@@ -239,9 +239,10 @@ describe.skipIf(db.kind !== "server")(
       );
       // Eight, unless the last runs finished faster than one kill per poll.
       expect(killed.length).toBeGreaterThanOrEqual(5);
-      // The frozen worker's runs were taken over: its late commits were refused.
+      // The frozen worker's runs were taken over. Thawed, it either notices the lost lease
+      // itself (a refused renewal) and commits nothing more, or its late commits are refused;
+      // the checks above (every run completed once, seq 4) show none of them got through.
       expect(frozen).toBeDefined();
-      if (frozen!.leases > 0) expect(failures.length - stalled.length).toBeGreaterThan(0);
       expect(summaries).toHaveLength(workers);
     });
   },
