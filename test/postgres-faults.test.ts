@@ -1,7 +1,8 @@
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { compileWorker } from "./support/compile-worker.js";
+import { spawnJsonWorker } from "./support/json-worker.js";
 import { openTestDatabase } from "./support/postgres.js";
 
 /**
@@ -78,39 +79,23 @@ describe.skipIf(!canRestart)(
 
       const refused: string[] = [];
       const start = (): Worker => {
-        const child = spawn(process.execPath, [worker.path, "work"], {
-          cwd: root,
-          env,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let buffer = "";
-        let markReady: () => void = () => {};
-        const ready = new Promise<void>((resolve) => {
-          markReady = resolve;
-        });
-        child.stdout!.on("data", (chunk: Buffer) => {
-          buffer += chunk.toString();
-          for (let end = buffer.indexOf("\n"); end >= 0; end = buffer.indexOf("\n")) {
-            const line = buffer.slice(0, end).trim();
-            buffer = buffer.slice(end + 1);
-            if (line.includes('"ready"')) markReady();
-            if (line.includes('"failed"')) refused.push(line);
-          }
-        });
         // The workers' logs (retries, lost leases) are expected here; keep them out of the way.
-        child.stderr!.on("data", (chunk: Buffer) => {
-          if (process.env.RATCHET_FAULTS_LOG) process.stderr.write(chunk);
-        });
+        const { child, ready, exited } = spawnJsonWorker(
+          worker.path,
+          ["work"],
+          { cwd: root, env, stderr: "ignore", showLogs: Boolean(process.env.RATCHET_FAULTS_LOG) },
+          (message) => {
+            if ("failed" in message) refused.push(JSON.stringify(message));
+          },
+        );
         const w: Worker = {
           child,
           ready,
           exit: undefined,
-          exited: new Promise((resolve) =>
-            child.on("exit", (code, signal) => {
-              w.exit = { code, signal };
-              resolve({ code, signal });
-            }),
-          ),
+          exited: exited.then((exit) => {
+            w.exit = exit;
+            return exit;
+          }),
         };
         return w;
       };

@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { compileWorker } from "./support/compile-worker.js";
+import { spawnJsonWorker } from "./support/json-worker.js";
 import { openTestDatabase } from "./support/postgres.js";
 
 /**
@@ -74,30 +75,14 @@ describe.skipIf(db.kind !== "server")(
       const failures: { failed: string; run: string; pid: number }[] = [];
       const summaries: Record<string, number>[] = [];
       const start = (): Worker => {
-        const child = spawn(process.execPath, [worker.path, "work"], {
-          cwd: root,
-          env,
-          stdio: ["ignore", "pipe", "inherit"],
-        });
-        let buffer = "";
-        let markReady: () => void = () => {};
-        const ready = new Promise<void>((resolve) => {
-          markReady = resolve;
-        });
-        child.stdout!.on("data", (chunk: Buffer) => {
-          buffer += chunk.toString();
-          for (let end = buffer.indexOf("\n"); end >= 0; end = buffer.indexOf("\n")) {
-            const line = buffer.slice(0, end).trim();
-            buffer = buffer.slice(end + 1);
-            if (!line.startsWith("{")) continue;
-            const parsed = JSON.parse(line);
-            if ("ready" in parsed) markReady();
-            else if ("failed" in parsed) failures.push(parsed);
-            else summaries.push(parsed);
-          }
-        });
-        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-          (resolve) => child.on("exit", (code, signal) => resolve({ code, signal })),
+        const { child, ready, exited } = spawnJsonWorker(
+          worker.path,
+          ["work"],
+          { cwd: root, env, stderr: "inherit" },
+          (message) => {
+            if ("failed" in message) failures.push(message as (typeof failures)[number]);
+            else summaries.push(message as Record<string, number>);
+          },
         );
         const started: Worker = {
           child,
