@@ -832,8 +832,11 @@ class RatchetEngine implements Engine {
             `run ${run.id} of workflow "${run.workflow}" is parked: ${outcome.reason}`,
           );
         }
-        // A run that just began waiting takes an event kept for it instead of waiting on.
-        if (outcome.kind === "suspended") await this.#offerKeptEventsLogged(run.id);
+        // A run that just began waiting for an event takes one kept for it instead of
+        // waiting on; other suspensions (sleeps, answers, children) cost no extra read.
+        if (outcome.kind === "suspended" && outcome.forEvent) {
+          await this.#offerKeptEventsLogged(run.id);
+        }
         return outcome;
       })
       .finally(() => {

@@ -158,7 +158,11 @@ export type ExecutionOutcome =
       readonly error: string | null;
     }
   /** The run sleeps or waits, holding no memory here; a worker picks it up when it is due. */
-  | { readonly kind: "suspended" }
+  | {
+      readonly kind: "suspended";
+      /** Whether the run now waits for an event (and may take one kept for it). */
+      readonly forEvent?: boolean;
+    }
   /** The engine closed, or another process took the run over or cancelled it. */
   | { readonly kind: "stopped" }
   /** The run cannot resume on this code: it was stored parked, with the reason. */
@@ -805,7 +809,7 @@ export async function executeRun(
         const committed = await commit({ ...suspend, wakeAt, frame: text });
         if (committed !== true) return committed;
         host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });
-        return { kind: "suspended" };
+        return { kind: "suspended", forEvent: operation.kind === "waitForEvent" };
       }
 
       let result: unknown;
