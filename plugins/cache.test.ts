@@ -1,11 +1,27 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { transform } from "../compiler/index.js";
-import { cachedTransform, cacheStats, clearMemoryCache, defaultCacheDir } from "./cache.js";
+import {
+  CACHE_MAX_AGE_DAYS,
+  cachedTransform,
+  cacheKey,
+  cacheStats,
+  clearMemoryCache,
+  defaultCacheDir,
+  pruneCache,
+} from "./cache.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 
@@ -106,11 +122,132 @@ describe("the compile cache", () => {
         child.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(err))));
       });
     expect(await Promise.all([run(), run(), run(), run()])).toEqual(["ok", "ok", "ok", "ok"]);
-    const files = readdirSync(dir);
+    const files = readdirSync(dir).filter((f) => f !== ".pruned");
     expect(files.filter((f) => f.endsWith(".tmp"))).toEqual([]);
     expect(files).toHaveLength(texts.length);
     for (const file of files)
       expect(() => JSON.parse(readFileSync(join(dir, file), "utf8"))).not.toThrow();
+  });
+
+  it("serves a fresh process from a warm cache without loading TypeScript", async () => {
+    const cacheModule = pathToFileURL(join(repoRoot, "dist/plugins/cache.js")).href;
+    const script = `
+      import { createRequire } from "node:module";
+      import { cachedTransform, cacheStats } from ${JSON.stringify(cacheModule)};
+      const out = await cachedTransform(process.argv[2], { filename: "/app/flow.ts" }, process.argv[1], "test");
+      const loaded = Object.keys(createRequire(import.meta.url).cache)
+        .filter((path) => /[\\/]typescript[\\/]lib[\\/]/.test(path));
+      console.log(JSON.stringify({ out, stats: cacheStats(), loaded }));
+    `;
+    const run = () =>
+      new Promise<{ out: unknown; stats: ReturnType<typeof cacheStats>; loaded: string[] }>(
+        (resolve, reject) => {
+          const child = spawn(process.execPath, [
+            "--input-type=module",
+            "-e",
+            script,
+            dir,
+            flow(3),
+          ]);
+          let out = "";
+          let err = "";
+          child.stdout.on("data", (d) => (out += d));
+          child.stderr.on("data", (d) => (err += d));
+          child.on("exit", (code) =>
+            code === 0 ? resolve(JSON.parse(out)) : reject(new Error(err)),
+          );
+        },
+      );
+    const cold = await run();
+    const warm = await run();
+
+    // The cold process compiled, and so loaded TypeScript (which shows the check sees it).
+    expect(cold.stats).toStrictEqual({ memoryHits: 0, diskHits: 0, compiles: 1 });
+    expect(cold.loaded.length).toBeGreaterThan(0);
+    expect(warm.stats).toStrictEqual({ memoryHits: 0, diskHits: 1, compiles: 0 });
+    expect(warm.loaded).toStrictEqual([]);
+    expect(warm.out).toStrictEqual(transform(flow(3), { filename: "/app/flow.ts" }));
+  });
+
+  it("prunes entries unused for weeks, orphaned temporaries, and the oldest past a size cap", async () => {
+    const day = 24 * 60 * 60 * 1000;
+    const now = Date.now();
+    const options = (i: number) => ({ filename: `/app/flow${i}.ts` });
+    const entry = (i: number) => join(dir, `${cacheKey(flow(i + 1), options(i))}.json`);
+    const age = (path: string, ms: number) =>
+      utimesSync(path, (now - ms) / 1000, (now - ms) / 1000);
+    for (let i = 0; i < 4; i++) await cachedTransform(flow(i + 1), options(i), dir, "test");
+    age(entry(0), (CACHE_MAX_AGE_DAYS + 1) * day);
+    age(entry(1), (CACHE_MAX_AGE_DAYS - 1) * day);
+    const orphan = join(dir, "dead.json.123.abc.tmp");
+    const writing = join(dir, "live.json.456.def.tmp");
+    writeFileSync(orphan, "{");
+    writeFileSync(writing, "{");
+    age(orphan, 2 * 60 * 60 * 1000);
+
+    expect(pruneCache(dir, { now }).removed).toBe(2);
+    const left = readdirSync(dir).filter((f) => f !== ".pruned");
+    expect(left.sort()).toStrictEqual(
+      [entry(1), entry(2), entry(3), writing].map((p) => p.slice(dir.length + 1)).sort(),
+    );
+
+    // Over the cap, the least recently used goes first.
+    const size = (i: number) => statSync(entry(i)).size;
+    const result = pruneCache(dir, { now, maxBytes: size(2) + size(3) });
+    expect(result).toStrictEqual({ removed: 1, keptBytes: size(2) + size(3) });
+    expect(readdirSync(dir).filter((f) => f.endsWith(".json")).length).toBe(2);
+
+    // A pruned entry is compiled again, never served from anywhere stale.
+    clearMemoryCache();
+    const before = cacheStats();
+    expect(await cachedTransform(flow(1), options(0), dir, "test")).toStrictEqual(
+      transform(flow(1), options(0)),
+    );
+    expect(cacheStats().compiles - before.compiles).toBe(1);
+  });
+
+  it("marks a disk hit as used, and prunes after a miss at most once a day per folder", async () => {
+    const day = 24 * 60 * 60 * 1000;
+    const options = { filename: "/app/flow.ts" };
+    const path = join(dir, `${cacheKey(flow(2), options)}.json`);
+    await cachedTransform(flow(2), options, dir, "test");
+    const old = (Date.now() - 3 * day) / 1000;
+    utimesSync(path, old, old);
+    clearMemoryCache();
+    await cachedTransform(flow(2), options, dir, "test");
+    expect(Date.now() - statSync(path).mtimeMs).toBeLessThan(day);
+
+    // Another folder, pruned by another process an hour ago: a miss does not prune it again.
+    const other = mkdtempSync(join(tmpdir(), "ratchet-cache-"));
+    try {
+      const stale = join(other, "0".repeat(64) + ".json");
+      writeFileSync(stale, "{}");
+      const longAgo = (Date.now() - (CACHE_MAX_AGE_DAYS + 5) * day) / 1000;
+      utimesSync(stale, longAgo, longAgo);
+      writeFileSync(join(other, ".pruned"), "");
+      const hourAgo = (Date.now() - 60 * 60 * 1000) / 1000;
+      utimesSync(join(other, ".pruned"), hourAgo, hourAgo);
+      await cachedTransform(flow(3), options, other, "test");
+      expect(readdirSync(other)).toContain(stale.slice(other.length + 1));
+
+      // A day later the next miss prunes it.
+      const dayAgo = (Date.now() - day - 1000) / 1000;
+      const third = mkdtempSync(join(tmpdir(), "ratchet-cache-"));
+      try {
+        writeFileSync(join(third, "0".repeat(64) + ".json"), "{}");
+        utimesSync(join(third, "0".repeat(64) + ".json"), longAgo, longAgo);
+        writeFileSync(join(third, ".pruned"), "");
+        utimesSync(join(third, ".pruned"), dayAgo, dayAgo);
+        clearMemoryCache();
+        await cachedTransform(flow(3), options, third, "test");
+        expect(readdirSync(third).filter((f) => f.endsWith(".json"))).toHaveLength(1);
+        expect(readdirSync(third)).not.toContain("0".repeat(64) + ".json");
+      } finally {
+        rmSync(third, { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it("lives in node_modules/.cache/ratchet of the project around the working directory", () => {

@@ -11,6 +11,11 @@
  *
  * The compiler (and with it TypeScript) is loaded only on a miss.
  *
+ * The directory is kept bounded ({@link pruneCache}): a disk hit refreshes its entry's
+ * modification time (at most once a day), and at most once a day, after a miss, a process
+ * removes the entries no process has used for {@link CACHE_MAX_AGE_DAYS} days, then the least
+ * recently used ones while the folder holds more than {@link CACHE_MAX_BYTES}.
+ *
  * @module
  */
 import { createHash } from "node:crypto";
@@ -21,6 +26,8 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
@@ -39,6 +46,17 @@ const memory = new Map<string, TransformResult>();
 const stats = { memoryHits: 0, diskHits: 0, compiles: 0 };
 let fingerprint: string | undefined;
 const madeDirs = new Set<string>();
+const prunedDirs = new Set<string>();
+
+/** Entries no process has read or written for this many days are removed. */
+export const CACHE_MAX_AGE_DAYS = 14;
+/** Past this many bytes of entries, the least recently used are removed. */
+export const CACHE_MAX_BYTES = 256 * 1024 * 1024;
+const DAY = 24 * 60 * 60 * 1000;
+/** A temporary file this old was left by a process that died between writing and renaming. */
+const ORPHAN_MS = 60 * 60 * 1000;
+/** Touched by the process that last pruned the directory. */
+const PRUNED_MARKER = ".pruned";
 
 /**
  * The default cache directory: `node_modules/.cache/ratchet` of the project around the working
@@ -80,7 +98,14 @@ export async function cachedTransform(
   const compiler = await loadCompiler(who);
   const result = compiler.transform(code, options);
   remember(key, result);
-  if (cacheDir !== false) writeEntry(cacheDir, key, result);
+  if (cacheDir !== false) {
+    writeEntry(cacheDir, key, result);
+    // A miss already paid for a compile; a hit never pays for pruning.
+    if (!prunedDirs.has(cacheDir)) {
+      prunedDirs.add(cacheDir);
+      if (dueForPruning(cacheDir)) pruneCache(cacheDir);
+    }
+  }
   return result;
 }
 
@@ -123,17 +148,36 @@ function entryPath(dir: string, key: string): string {
 }
 
 function readEntry(dir: string, key: string): TransformResult | undefined {
+  const path = entryPath(dir, key);
   let text: string;
   try {
-    text = readFileSync(entryPath(dir, key), "utf8");
+    text = readFileSync(path, "utf8");
   } catch {
     return undefined;
   }
+  let entry: Entry;
   try {
-    const entry = JSON.parse(text) as Entry;
-    return entry.key === key ? entry.result : undefined;
+    entry = JSON.parse(text) as Entry;
   } catch {
     return undefined;
+  }
+  if (entry.key !== key) return undefined;
+  markUsed(path);
+  return entry.result;
+}
+
+/**
+ * Record that an entry was used, for pruning: its modification time, refreshed only when it is
+ * a day old, so most hits cost one `stat` and no write.
+ */
+function markUsed(path: string): void {
+  try {
+    const now = Date.now();
+    if (now - statSync(path).mtimeMs < DAY) return;
+    const seconds = now / 1000;
+    utimesSync(path, seconds, seconds);
+  } catch {
+    // Removed meanwhile by another process's pruning, or a read-only folder: nothing to record.
   }
 }
 
@@ -151,6 +195,88 @@ function writeEntry(dir: string, key: string, result: TransformResult): void {
     // A read-only or full disk only costs the next process a compile.
     rmSync(temporary, { force: true });
   }
+}
+
+/** Whether no process has pruned `dir` for a day (by the marker file's modification time). */
+function dueForPruning(dir: string): boolean {
+  try {
+    return Date.now() - statSync(join(dir, PRUNED_MARKER)).mtimeMs >= DAY;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Keep a cache directory bounded: remove the entries not used (read or written) for
+ * `maxAgeDays` days, temporary files a dead process left, and then, oldest use first, entries
+ * until the rest fit in `maxBytes`. Safe while other processes use the folder: a removed entry
+ * is a miss for them, compiled and written again. Returns what was removed.
+ *
+ * The compile cache calls it itself, at most once a day per folder; it is exported for tools
+ * and tests.
+ */
+export function pruneCache(
+  dir: string,
+  {
+    maxAgeDays = CACHE_MAX_AGE_DAYS,
+    maxBytes = CACHE_MAX_BYTES,
+    now = Date.now(),
+  }: { maxAgeDays?: number; maxBytes?: number; now?: number } = {},
+): { removed: number; keptBytes: number } {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return { removed: 0, keptBytes: 0 };
+  }
+  try {
+    const seconds = now / 1000;
+    writeFileSync(join(dir, PRUNED_MARKER), "");
+    utimesSync(join(dir, PRUNED_MARKER), seconds, seconds);
+  } catch {
+    // A read-only folder: prune what can be pruned; the next process tries again.
+  }
+  const kept: { path: string; size: number; used: number }[] = [];
+  let removed = 0;
+  const remove = (path: string) => {
+    try {
+      rmSync(path, { force: true });
+      removed++;
+    } catch {
+      // Not ours to remove (permissions): leave it.
+    }
+  };
+  for (const name of names) {
+    const isEntry = name.endsWith(".json");
+    if (!isEntry && !name.endsWith(".tmp")) continue;
+    const path = join(dir, name);
+    let used: number;
+    let size: number;
+    try {
+      const stat = statSync(path);
+      used = stat.mtimeMs;
+      size = stat.size;
+    } catch {
+      continue;
+    }
+    if (!isEntry) {
+      if (now - used > ORPHAN_MS) remove(path);
+    } else if (now - used > maxAgeDays * DAY) {
+      remove(path);
+    } else {
+      kept.push({ path, size, used });
+    }
+  }
+  let keptBytes = kept.reduce((sum, entry) => sum + entry.size, 0);
+  if (keptBytes > maxBytes) {
+    kept.sort((a, b) => a.used - b.used);
+    for (const entry of kept) {
+      if (keptBytes <= maxBytes) break;
+      remove(entry.path);
+      keptBytes -= entry.size;
+    }
+  }
+  return { removed, keptBytes };
 }
 
 /**
