@@ -438,13 +438,21 @@ describe(`postgres adapter on ${db.label}`, () => {
     await db.query(`DROP TABLE "${schema}".steps`);
     await db.query(`DROP TABLE "${schema}".events`);
     await db.query(`DROP INDEX "${schema}".runs_status_created, "${schema}".runs_session`);
+    await db.query(`ALTER TABLE "${schema}".runs RESET (fillfactor)`);
     await db.query(`UPDATE "${schema}".schema_version SET version = 1`);
 
     const storage = fresh({ schema });
     await storage.init();
     expect(await db.query(`SELECT version FROM "${schema}".schema_version`)).toEqual([
-      { version: 4 },
+      { version: 5 },
     ]);
+    expect(
+      await db.query(
+        `SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relname = 'runs'`,
+        [schema],
+      ),
+    ).toEqual([{ reloptions: ["fillfactor=70"] }]);
     expect(await storage.loadSession("s")).toEqual({ state: null, version: 0 });
     expect(
       await storage.commit({
@@ -657,7 +665,7 @@ describe(`postgres adapter on ${db.label}`, () => {
     await adapters[0].createRun(newRun("r1"));
     expect(await adapters[4].loadRun("r1")).not.toBeNull();
     expect(await db.query(`SELECT id, version FROM "${schema}".schema_version`)).toEqual([
-      { id: 1, version: 4 },
+      { id: 1, version: 5 },
     ]);
     const objects = await db.query<{ relname: string }>(
       `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -695,7 +703,7 @@ describe(`postgres adapter on ${db.label}`, () => {
     const init = fresh({ schema }).init();
     await expect(init).rejects.toBeInstanceOf(StorageError);
     await expect(init).rejects.toMatchObject({ code: "schema-too-new" });
-    await expect(init).rejects.toThrow(/version 99.*knows only up to 4.*Upgrade ratchet/s);
+    await expect(init).rejects.toThrow(/version 99.*knows only up to 5.*Upgrade ratchet/s);
     await expect(init).rejects.toThrow(schema);
   });
 
