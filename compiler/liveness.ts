@@ -78,6 +78,26 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
   const successors = ir.blocks.map((b) => successorsOf(ir, b));
   const liveIn = ir.blocks.map(() => new Set<string>());
 
+  // Each block's reads, found once: the fixpoint below revisits blocks many times but never
+  // walks a syntax tree again. Per item, the names it reads; for the terminator, the names its
+  // test, call or value reads (or the completion slot a `finally` ends on).
+  const itemUses = ir.blocks.map((block) =>
+    block.items.map((item) => {
+      const names = new Set<string>();
+      for (const node of item.uses) usesIn(node, names);
+      return [...names];
+    }),
+  );
+  const terminatorUses = ir.blocks.map((block) => {
+    const names = new Set<string>();
+    const t = block.terminator;
+    if (t.kind === "branch") usesIn(t.test, names);
+    else if (t.kind === "durable") usesIn(t.call, names);
+    else if (t.kind === "return" || t.kind === "throw") usesIn(t.value, names);
+    else if (t.kind === "finallyEnd") names.add(ir.regions[t.region]!.completionSlot!);
+    return [...names];
+  });
+
   const handlers = ir.blocks.map((b) => handlerOf(ir, b));
   // What an exception raised in the block needs: its handler's live-in, less the slot the
   // machine's catch writes (the caught error, or the pending completion) before entering it.
@@ -99,15 +119,11 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
     const onThrow = handlerLive(block);
     for (const s of successors[block.id]!) for (const name of liveIn[s]!) live.add(name);
     for (const name of onThrow) live.add(name);
-    const t = block.terminator;
-    if (t.kind === "branch") usesIn(t.test, live);
-    else if (t.kind === "durable") usesIn(t.call, live);
-    else if (t.kind === "return" || t.kind === "throw") usesIn(t.value, live);
-    else if (t.kind === "finallyEnd") live.add(ir.regions[t.region]!.completionSlot!);
+    for (const name of terminatorUses[block.id]!) live.add(name);
+    const uses = itemUses[block.id]!;
     for (let i = block.items.length - 1; i >= 0; i--) {
-      const item = block.items[i]!;
-      for (const name of item.kills) live.delete(name);
-      for (const node of item.uses) usesIn(node, live);
+      for (const name of block.items[i]!.kills) live.delete(name);
+      for (const name of uses[i]!) live.add(name);
       for (const name of onThrow) live.add(name);
     }
     return live;
