@@ -80,6 +80,8 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
 
   // Pass 1: scopes and declarations.
   const collect = (node: ts.Node, scope: Scope): void => {
+    // A leaf as common as an identifier declares nothing by itself (its parent does).
+    if (node.kind === ts.SyntaxKind.Identifier) return;
     if (ts.isTypeNode(node) || ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node)) {
       return;
     }
@@ -106,7 +108,8 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
         node.flags & ts.NodeFlags.Const ? "const" : node.flags & ts.NodeFlags.Let ? "let" : "var";
       for (const declaration of node.declarations) declarePattern(scope, declaration.name, kind);
     }
-    scopeOf.set(node, inner);
+    // Only the nodes that open a scope are recorded; the others resolve in their parent's.
+    if (inner !== scope) scopeOf.set(node, inner);
     ts.forEachChild(node, (child) => collect(child, inner));
   };
   const root: Scope = { node: body, parent: undefined, isFunction: true, names: new Map() };

@@ -294,7 +294,9 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
   };
   for (const parameter of body.parameters.slice(1)) walk(parameter, false, false);
   walk(body.body!, false, false);
-  durable.sort((a, b) => a.await.getStart() - b.await.getStart());
+  // In source order. Nested awaits start inside their outer one, so `pos` orders them as their
+  // first tokens do, without scanning trivia (or climbing to the file) per comparison.
+  durable.sort((a, b) => a.await.pos - b.await.pos);
   return { ctxName, durable };
 }
 
