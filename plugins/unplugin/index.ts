@@ -24,6 +24,8 @@ export const pluginName = "ratchet";
 
 const defaultInclude = /\.(?:[cm]?ts|tsx|jsx?|mjs)$/;
 const defaultExclude = /[\\/]node_modules[\\/]/;
+/** Every module that may define a workflow says this (it imports `workflow` from it). */
+const workflowModuleMarker = "ratchetjs";
 
 /**
  * The factory behind every entry. `unplugin`'s adapters turn its one `transform` hook into a
@@ -40,13 +42,16 @@ export const ratchetPluginFactory: UnpluginFactory<RatchetPluginOptions | undefi
     // as its input, which the bundler's own TypeScript handling then strips.
     enforce: "pre",
     transform: {
-      // Rollup 4.40+, Vite and Rolldown test the id filter themselves, so excluded modules never
-      // reach this plugin; unplugin tests it for the other bundlers.
+      // Rollup 4.40+, Vite and Rolldown test the filter themselves, so excluded modules never
+      // reach this plugin; unplugin tests it for the other bundlers. The code filter is the
+      // pre-filter's first test: Vite (Rolldown) runs it natively, so a module that never says
+      // `ratchetjs` is not even handed to JavaScript.
       filter: {
         id: {
           include: toArray(options.include ?? defaultInclude),
           exclude: toArray(options.exclude ?? defaultExclude),
         },
+        code: { include: [workflowModuleMarker] },
       },
       async handler(code, id) {
         if (!mayContainWorkflow(code)) return null;
