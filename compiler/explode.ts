@@ -1,4 +1,5 @@
 import ts from "typescript";
+import { lowerPattern, needsLowering } from "./destructure.js";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
 import type { WorkflowBodyNode } from "./discover.js";
 import type {
@@ -74,7 +75,7 @@ export function explodeBody(
   return new Exploder(body, validation, sink, context, sourceFile).run();
 }
 
-class Exploder {
+export class Exploder {
   readonly blocks: Block[] = [];
   readonly regions: TryRegion[] = [];
   readonly checkpoints: CheckpointSite[] = [];
@@ -630,15 +631,28 @@ class Exploder {
       return false;
     }
     if (id.pos < 0) return false;
+    const at = id.getStart(this.sourceFile);
+    // A name bound by a pattern is initialized when its own element is done; a default of
+    // an element around it (`{ a: { x } = x }`) runs before that.
     let declaration: ts.Node = binding.id;
+    let end = -1;
     while (
       declaration.parent &&
       !ts.isVariableDeclaration(declaration) &&
       !ts.isClassLike(declaration)
     ) {
+      if (ts.isBindingElement(declaration)) {
+        if (end < 0) end = declaration.getEnd();
+        const init = declaration.initializer;
+        if (init && at >= init.getStart(this.sourceFile) && at < init.getEnd()) return true;
+      }
       declaration = declaration.parent;
     }
-    return id.getStart(this.sourceFile) < declaration.getEnd();
+    if (ts.isVariableDeclaration(declaration) && declaration.initializer) {
+      const init = declaration.initializer;
+      if (at >= init.getStart(this.sourceFile) && at < init.getEnd()) return true;
+    }
+    return at < (end < 0 ? declaration.getEnd() : end);
   }
 
   /** `(() => { throw new ReferenceError(…) })()`: what touching `id` in its dead zone does. */
@@ -929,8 +943,12 @@ class Exploder {
   variables(list: ts.VariableDeclarationList): void {
     const isLet = (list.flags & ts.NodeFlags.Let) !== 0;
     for (const declaration of list.declarations) {
-      const target = this.bindingTarget(declaration.name);
       const init = declaration.initializer;
+      if (init && needsLowering(this, declaration.name)) {
+        this.destructure(declaration.name, init);
+        continue;
+      }
+      const target = this.bindingTarget(declaration.name);
       if (init && this.durableAt(init)) {
         this.checkpoint(this.durableAt(init)!, target, declaration);
       } else if (init) {
@@ -942,6 +960,20 @@ class Exploder {
         this.assign(target, f.createIdentifier("undefined"), declaration);
       }
     }
+  }
+
+  /**
+   * `<pattern> = init` for a pattern with a durable await inside (compiler/destructure.ts):
+   * the value is kept in a temporary, then the pattern is taken apart part by part.
+   */
+  destructure(name: ts.BindingName | ts.Expression, init: ts.Expression): ts.Identifier {
+    const value = this.newTemp(init);
+    const site = this.durableAt(init);
+    if (site) this.checkpoint(site, value, init);
+    else this.assign(value, this.expression(init)!, init);
+    const inner = skipOuterExpressions(init);
+    lowerPattern(this, name, value, ts.isIdentifier(inner) ? inner.text : undefined);
+    return value;
   }
 
   /**
@@ -1189,7 +1221,17 @@ class Exploder {
       const initializer = (statement as ts.ForOfStatement).initializer;
       enterBody = () => {
         const element = f.createElementAccessExpression(list, index);
-        if (ts.isVariableDeclarationList(initializer)) {
+        const declared = ts.isVariableDeclarationList(initializer)
+          ? initializer.declarations[0]!.name
+          : initializer;
+        if (needsLowering(this, declared)) {
+          const value = this.newTemp(
+            `the element of the loop at ${this.where(statement)}`,
+            "pattern",
+          );
+          this.assign(value, element, initializer);
+          lowerPattern(this, declared, value, undefined);
+        } else if (ts.isVariableDeclarationList(initializer)) {
           this.assign(this.bindingTarget(initializer.declarations[0]!.name), element, initializer);
         } else {
           this.assign(this.rewrite(initializer), element, initializer);
@@ -1391,7 +1433,9 @@ class Exploder {
       this.part = "catch";
       this.cur = catchBlock;
       const declared = catchClause.variableDeclaration?.name;
-      if (declared && !ts.isIdentifier(declared)) {
+      if (declared && needsLowering(this, declared)) {
+        lowerPattern(this, declared, this.id(region.catchSlot!), undefined);
+      } else if (declared && !ts.isIdentifier(declared)) {
         this.assign(this.bindingTarget(declared), this.id(region.catchSlot!), declared);
       }
       this.statements(catchClause.block.statements);
@@ -1681,7 +1725,11 @@ class Exploder {
         ts.isObjectLiteralExpression(left) ||
         ts.isArrayLiteralExpression(left)
       ) {
-        if (this.containsDurable(left)) return this.unsupported(left);
+        if (this.containsDurable(left)) {
+          if (ts.isIdentifier(left)) return this.unsupported(left);
+          const value = this.destructure(left, node.right);
+          return discard ? undefined : value;
+        }
         const target = this.rewrite(left);
         const value = this.expression(node.right)!;
         this.assign(target, value, node);
@@ -1943,8 +1991,16 @@ class Exploder {
         ? undefined
         : f.createArrayLiteralExpression(
             params.map((param) => {
-              if (param.initializer && this.containsDurable(param.initializer)) {
-                this.unsupported(param.initializer);
+              if (this.containsDurable(param)) {
+                // JavaScript does not allow it: there is no plain function to match.
+                this.sink.report(
+                  param,
+                  DiagnosticCodes.syntax,
+                  "`await` cannot be used in a parameter of an async function: JavaScript reports a SyntaxError there.",
+                  ts.isIdentifier(param.name)
+                    ? `Give it no default and start the body with: if (${param.name.text} === undefined) ${param.name.text} = await ${this.ctxName}.step(…);`
+                    : "Take the parameter whole and destructure it in the body: const { … = await ctx.step(…) } = parameter;",
+                );
               }
               const target = bindingToAssignmentTarget(this.rewrite(param.name));
               if (param.dotDotDotToken) return f.createSpreadElement(target);

@@ -115,7 +115,8 @@ export interface Slot {
 /**
  * What a temporary holds: the value of an expression evaluated before an await (`value`),
  * a durable operation's result, a loop's list, keys or index, a `switch` subject, how a
- * `try` ended while its `finally` runs, or a caught error.
+ * `try` ended while its `finally` runs, a caught error, or a part of a destructuring
+ * pattern taken apart at its checkpoints (`pattern`).
  */
 export type TempRole =
   | "value"
@@ -125,7 +126,8 @@ export type TempRole =
   | "index"
   | "switch"
   | "completion"
-  | "caught";
+  | "caught"
+  | "pattern";
 
 /** A workflow body cut into blocks, ready for liveness and emission. */
 export interface MachineIR {
