@@ -4,6 +4,7 @@
  * modules without workflows, each as a ratio to plain TypeScript compilation of the same
  * files timed in the same round. bench/README.md says what each figure measures.
  */
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import swc from "@swc/core";
@@ -14,6 +15,7 @@ import { discoverWorkflows } from "../compiler/discover.js";
 import { compileWorkflow } from "../compiler/pipeline.js";
 import { printExpressions } from "../compiler/print.js";
 import { type SplicedWorkflow, spliceWorkflows } from "../compiler/splice.js";
+import { cachedTransform, clearMemoryCache } from "../plugins/cache.js";
 import {
   generateCorpus,
   type PlainFile,
@@ -41,7 +43,8 @@ const CORPUS = {
   ratchetParsed: 14,
 } as const;
 const WARMUP_ROUNDS = 2;
-const ROUNDS = 21;
+/** `BENCH_ROUNDS` overrides it for a short run on a busy machine. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
 
 /**
  * What a TypeScript build does to a file anyway: strip the types, emit ES modules as
@@ -194,15 +197,28 @@ interface Phases {
   discover: number;
   passes: number;
   print: number;
+  sourceMap: number;
   splice: number;
+  cacheHit: number;
 }
+const phaseNames = [
+  "parse",
+  "discover",
+  "passes",
+  "print",
+  "sourceMap",
+  "splice",
+  "cacheHit",
+] as const satisfies readonly (keyof Phases)[];
 
 /**
  * `transform()`'s steps on one module, each timed: the parse, discovery, the passes (in the
- * transformation context `ts.transform` lends), printing the machines, and splicing them into
- * the text with the source map (which prints them again; the print time is taken out).
+ * transformation context `ts.transform` lends), printing the machines without a source map,
+ * what printing them with one adds, and splicing them into the text with the merged map. Then
+ * what the compile cache costs instead of all that on a hit from disk (a fresh process's case):
+ * the key's SHA-256, reading the entry and parsing its JSON.
  */
-function timePhases(file: SourceFile, into: Phases): void {
+async function timePhases(file: SourceFile, into: Phases, cacheDir: string): Promise<void> {
   let t = performance.now();
   const lap = () => {
     const now = performance.now();
@@ -226,14 +242,17 @@ function timePhases(file: SourceFile, into: Phases): void {
     },
   ]).dispose();
   into.passes += lap();
-  printExpressions(
-    compiled.map((c) => c.descriptor),
-    sourceFile,
-  );
+  const descriptors = compiled.map((c) => c.descriptor);
+  printExpressions(descriptors, sourceFile, false);
   const print = lap();
   into.print += print;
-  spliceWorkflows(file.code, sourceFile, file.filename, compiled, true);
-  into.splice += lap() - print;
+  const printed = printExpressions(descriptors, sourceFile, true);
+  into.sourceMap += Math.max(0, lap() - print);
+  spliceWorkflows(file.code, sourceFile, file.filename, compiled, true, printed);
+  into.splice += lap();
+  clearMemoryCache();
+  await cachedTransform(file.code, { filename: file.filename }, cacheDir, "bench");
+  into.cacheHit += lap();
 }
 
 /** Run the compile benchmark: print its table and write `bench/results/compile.json`. */
@@ -314,18 +333,22 @@ export async function runCompile(): Promise<void> {
   if (sink <= 0) throw new Error("unreachable: keeps the compilers' output alive");
 
   // The phases, per module with workflows, against swc stripping of the same files.
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), "ratchet-compile-bench-"));
+  for (const file of workflowFiles) {
+    await cachedTransform(file.code, { filename: file.filename }, cacheDir, "bench");
+  }
   const phaseRounds: Phases[] = [];
   const swcRounds: number[] = [];
   for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
-    const phases: Phases = { parse: 0, discover: 0, passes: 0, print: 0, splice: 0 };
-    for (const file of workflowFiles) timePhases(file, phases);
+    const phases = Object.fromEntries(phaseNames.map((name) => [name, 0])) as unknown as Phases;
+    for (const file of workflowFiles) await timePhases(file, phases, cacheDir);
     const swcMicros = microsPerFile(workflowFiles, 1, swcStrip);
     if (round < 0) continue;
-    for (const key of Object.keys(phases) as (keyof Phases)[]) phases[key] /= workflowFiles.length;
+    for (const key of phaseNames) phases[key] /= workflowFiles.length;
     phaseRounds.push(phases);
     swcRounds.push(swcMicros);
   }
-  const phaseNames = ["parse", "discover", "passes", "print", "splice"] as const;
+  await rm(cacheDir, { recursive: true, force: true });
   const phaseMedians = Object.fromEntries(
     phaseNames.map((name) => {
       const micros = median(phaseRounds.map((p) => p[name]));
@@ -456,7 +479,10 @@ export async function runCompile(): Promise<void> {
       "says 'workflow'; imports ratchet and says 'workflow' without importing it (all three " +
       "rejected by the pre-filter, unparsed). 'none, all' is the file-weighted mean of the " +
       "three per round. phases: median µs per module with workflows of each step of " +
-      "transform(), and its median per-round ratio to swc stripping of the same modules. " +
+      "transform() (print: the machines without a source map; sourceMap: what printing them " +
+      "with one adds; splice: into the text, with the merged map; cacheHit: what a compile-cache " +
+      "hit from disk costs instead, key hash + read + JSON parse), and its median per-round " +
+      "ratio to swc stripping of the same modules. " +
       "loadAverage: os.loadavg() at the end. ratioMedian is the median of the per-round ratios.",
     settings: { rounds: ROUNDS, warmupRounds: WARMUP_ROUNDS, corpus },
     extra: {

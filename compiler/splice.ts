@@ -40,7 +40,8 @@ interface Edit {
  *   `static m = workflow(opts, descriptor);`.
  *
  * Every other byte is the input's; the source map is magic-string's for the text kept, and
- * TypeScript's emitter map for the printed descriptors.
+ * TypeScript's emitter map for the printed descriptors. `printed` is the descriptors as
+ * `printExpressions` prints them (printed here unless given).
  */
 export function spliceWorkflows(
   code: string,
@@ -48,12 +49,12 @@ export function spliceWorkflows(
   filename: string,
   compiled: readonly SplicedWorkflow[],
   sourceMap: boolean,
-): { code: string; map: SourceMapJson | null } {
-  const printed = printExpressions(
+  printed: readonly PrintedCode[] = printExpressions(
     compiled.map((workflow) => workflow.descriptor),
     sourceFile,
     sourceMap,
-  );
+  ),
+): { code: string; map: SourceMapJson | null } {
   const edits: Edit[] = [];
   compiled.forEach((workflow, i) => {
     edits.push(...editsFor(workflow, printed[i]!, code, sourceFile));
