@@ -1,3 +1,4 @@
+import { loadavg } from "node:os";
 import { inspect } from "node:util";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -125,7 +126,19 @@ class ProgramCache {
   }
 }
 
+/** Progress of a long run, on stderr every 1,000 programs (a run of 20,000 takes a while). */
+const progress = { checked: 0, started: performance.now() };
+function report(): void {
+  progress.checked++;
+  if (runs <= 1000 || progress.checked % 1000 !== 0) return;
+  const seconds = (performance.now() - progress.started) / 1000;
+  process.stderr.write(
+    `compiler-property: ${progress.checked} programs checked in ${seconds.toFixed(0)} s (seed ${seed}, load average ${loadavg()[0]!.toFixed(1)})\n`,
+  );
+}
+
 async function check(c: OracleCase, cache: ProgramCache): Promise<void> {
+  report();
   let loaded: LoadedCase;
   try {
     loaded = await cache.get(c);
