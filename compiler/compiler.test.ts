@@ -216,8 +216,8 @@ describe("diagnostics", () => {
       DiagnosticCodes.functionLiveAcrossCheckpoint,
     ],
     [
-      "a feature not supported yet",
-      `await ctx.waitForEvent("paid", { match: (p) => p.ok });`,
+      "a waitForEvent match that would not be the same value evaluated again",
+      `await ctx.waitForEvent("paid", { match: makeMatch(1) });`,
       DiagnosticCodes.ctxMethodNotSupportedYet,
     ],
     ["an unawaited ctx call", "const p = ctx.step(f);", DiagnosticCodes.ctxCallNotAwaited],

@@ -127,6 +127,52 @@ export function emitMachine(
     return statements;
   };
 
+  /** The live variables of a checkpoint, as yielded: `{ key: slot, … }`, or getters. */
+  const liveObject = (index: number, readAfter: boolean): ts.ObjectLiteralExpression => {
+    const checkpoint = manifest.checkpoints[index - 1]!;
+    return f.createObjectLiteralExpression(
+      checkpoint.live.map((key) => {
+        const slot = slotOf.get(key)!;
+        return readAfter
+          ? f.createGetAccessorDeclaration(
+              undefined,
+              key === slot ? slot : f.createStringLiteral(key),
+              [],
+              undefined,
+              f.createBlock([f.createReturnStatement(id(slot))]),
+            )
+          : keyed(slot, key);
+      }),
+    );
+  };
+
+  /**
+   * At the resume point of a wait whose `match` may be a predicate: test the delivered
+   * payload (`match` evaluated again: a waiting run holds no code) and, when it is refused,
+   * wait again at the same checkpoint — same variables, same deadline — and test the next.
+   * `if (!ctx.$accepts(match, sent)) { sent = yield [n, ctx.$waitAgain(), live]; continue; }`
+   */
+  const recheck = (checkpoint: number, match: ts.Expression): ts.Statement => {
+    const ctx = id(ir.ctxName);
+    const again = f.createArrayLiteralExpression([
+      num(checkpoint),
+      f.createCallExpression(f.createPropertyAccessExpression(ctx, "$waitAgain"), undefined, []),
+      liveObject(checkpoint, false),
+    ]);
+    return f.createIfStatement(
+      f.createLogicalNot(
+        f.createCallExpression(f.createPropertyAccessExpression(ctx, "$accepts"), undefined, [
+          match,
+          id(names.sent),
+        ]),
+      ),
+      f.createBlock([
+        assign(id(names.sent), f.createYieldExpression(undefined, again)),
+        f.createContinueStatement(names.loop),
+      ]),
+    );
+  };
+
   const emitTerminator = (t: Terminator): ts.Statement[] => {
     switch (t.kind) {
       case "goto":
@@ -149,24 +195,9 @@ export function emitMachine(
           f.createContinueStatement(names.loop),
         ];
       case "durable": {
-        const checkpoint = manifest.checkpoints[t.checkpoint - 1]!;
         // An inline step may write workflow variables while it runs: the runtime reads the
         // live variables through getters after the step, so the frame holds what it left.
-        const readAfter = containsFunction(t.call);
-        const live = f.createObjectLiteralExpression(
-          checkpoint.live.map((key) => {
-            const slot = slotOf.get(key)!;
-            return readAfter
-              ? f.createGetAccessorDeclaration(
-                  undefined,
-                  key === slot ? slot : f.createStringLiteral(key),
-                  [],
-                  undefined,
-                  f.createBlock([f.createReturnStatement(id(slot))]),
-                )
-              : keyed(slot, key);
-          }),
-        );
+        const live = liveObject(t.checkpoint, containsFunction(t.call));
         const request = f.createArrayLiteralExpression([num(t.checkpoint), t.call, live]);
         return [
           mapped(assign(id(names.sent), f.createYieldExpression(undefined, request)), t.node),
@@ -191,7 +222,13 @@ export function emitMachine(
         assign(ir.paramsTarget, f.createPropertyAccessExpression(id(names.frame), "args")),
       );
     }
-    for (const item of block.items) statements.push(item.statement);
+    for (const item of block.items) {
+      statements.push(
+        item.recheck
+          ? mapped(recheck(item.recheck.checkpoint, item.recheck.match), item.statement)
+          : item.statement,
+      );
+    }
     const last = statements[statements.length - 1];
     // A block that already returned or threw needs no jump after it.
     if (!(last && (ts.isReturnStatement(last) || ts.isThrowStatement(last)))) {

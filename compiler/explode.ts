@@ -1043,10 +1043,16 @@ export class Exploder {
   checkpoint(site: DurableAwait, target: ts.Expression | undefined, original: ts.Node): void {
     const call = site.call;
     const args = this.operands([...call.arguments]);
-    const rebuilt = ts.setTextRange(
-      f.createCallExpression(this.rewrite(call.expression), undefined, args),
-      call,
-    );
+    // A predicate is tested at the resume point (below); the runtime's `$waitForEvent` is the
+    // form that knows the machine does so.
+    const callee =
+      site.match && ts.isPropertyAccessExpression(call.expression)
+        ? f.createPropertyAccessExpression(
+            this.rewrite(call.expression.expression),
+            "$waitForEvent",
+          )
+        : this.rewrite(call.expression);
+    const rebuilt = ts.setTextRange(f.createCallExpression(callee, undefined, args), call);
     const resume = this.newBlock();
     const index = this.checkpoints.length + 1;
     this.checkpoints.push({
@@ -1064,6 +1070,17 @@ export class Exploder {
       resume: resume.id,
     };
     this.cur = resume;
+    if (site.match) {
+      const match = this.rewrite(site.match);
+      const placeholder = ts.setSourceMapRange(f.createEmptyStatement(), site.match);
+      this.cur.items.push({
+        statement: placeholder,
+        kills: [],
+        uses: [match],
+        jumps: [],
+        recheck: { checkpoint: index, match },
+      });
+    }
     if (target) {
       const statement = f.createExpressionStatement(
         f.createAssignment(target, this.id(this.names.sent)),

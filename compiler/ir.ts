@@ -28,6 +28,13 @@ export interface Item {
   readonly uses: readonly ts.Node[];
   /** Blocks this statement may jump to (a `break`/`continue`/`return` rewritten as a jump). */
   readonly jumps: readonly number[];
+  /**
+   * Set on the first item of the resume block of a `waitForEvent` whose `match` may be a
+   * predicate: `statement` is a placeholder, and the emitter writes the test of the
+   * delivered payload by `match` (this expression, evaluated again) and, when it fails, a
+   * wait again at the same checkpoint with its live variables.
+   */
+  readonly recheck?: { readonly checkpoint: number; readonly match: ts.Expression };
 }
 
 /** How a block ends. */

@@ -34,6 +34,12 @@ export interface DurableAwait {
   readonly await: ts.AwaitExpression;
   readonly call: ts.CallExpression;
   readonly method: string;
+  /**
+   * For `ctx.waitForEvent(name, { match })` whose `match` may be a predicate (a function
+   * written in the call, or a name): the expression, re-evaluated where the run resumes to
+   * test each delivered payload (a waiting run holds no code).
+   */
+  readonly match?: ts.Expression;
 }
 
 /** What validation learned about a body. */
@@ -199,29 +205,41 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
       }
       return;
     }
+    let match: ts.Expression | undefined;
     if (member === "waitForEvent") {
       const options = call.arguments[1];
-      const match =
+      const property =
         options && ts.isObjectLiteralExpression(options)
           ? options.properties.find(
-              (p) => p.name && ts.isIdentifier(p.name) && p.name.text === "match",
+              (p) =>
+                (ts.isPropertyAssignment(p) || ts.isShorthandPropertyAssignment(p)) &&
+                propertyNameText(p.name) === "match",
             )
           : undefined;
       const value =
-        match && ts.isPropertyAssignment(match)
-          ? skipOuterExpressions(match.initializer)
-          : undefined;
-      if (value && (ts.isArrowFunction(value) || ts.isFunctionExpression(value))) {
-        sink.report(
-          value,
-          DiagnosticCodes.ctxMethodNotSupportedYet,
-          "A predicate as waitForEvent's match is not supported yet: a waiting run holds no code to call it.",
-          "Pass an object of fields the payload must equal: { match: { orderId } }.",
-        );
-        return;
+        property === undefined
+          ? undefined
+          : ts.isShorthandPropertyAssignment(property)
+            ? property.name
+            : skipOuterExpressions((property as ts.PropertyAssignment).initializer);
+      if (value && !ts.isObjectLiteralExpression(value)) {
+        // A predicate is tested where the run resumes, so it is evaluated again there: only
+        // an expression whose value is the same when re-evaluated — a function written here,
+        // or a name — can be. (An object literal is a field match the engine tests itself.)
+        if (ts.isArrowFunction(value) || ts.isFunctionExpression(value) || ts.isIdentifier(value)) {
+          match = value;
+        } else {
+          sink.report(
+            value,
+            DiagnosticCodes.ctxMethodNotSupportedYet,
+            "waitForEvent's match must be written in the call (a function or an object of fields) or be a name: a predicate is evaluated again each time the run resumes to test an event, and this expression could give another value.",
+            "Write the predicate in the call, { match: (payload) => … }, or name it first: const accepts = (payload) => …; { match: accepts }.",
+          );
+          return;
+        }
       }
     }
-    durable.push({ await: awaited.parent, call, method: member });
+    durable.push({ await: awaited.parent, call, method: member, ...(match ? { match } : {}) });
   };
 
   /** The `ctx.parallel(…)`/`ctx.gather({…})` call a `ctx.step(…)` is a direct branch of. */
@@ -346,4 +364,9 @@ function checkDurationLiterals(
       'Use a whole number of milliseconds, or a string like "500ms", "30s", "15m", "1.5h", "7d", "2 weeks".',
     );
   }
+}
+
+/** The text of a property name written as an identifier or a string literal. */
+function propertyNameText(name: ts.PropertyName): string | undefined {
+  return ts.isIdentifier(name) || ts.isStringLiteral(name) ? name.text : undefined;
 }

@@ -26,11 +26,21 @@ export interface UserQuestion {
 }
 
 /** Options of `ctx.waitForEvent`. */
-export interface WaitForEventOptions {
-  /** Give up after this long: the `await` throws `TimeoutError`. */
+export interface WaitForEventOptions<T = unknown> {
+  /**
+   * Give up after this long, counted from when the wait began (events the predicate
+   * refused do not restart it): the `await` throws `TimeoutError`.
+   */
   readonly timeout?: Duration;
-  /** Only payloads whose fields equal these (a shallow, strict comparison). */
-  readonly match?: Readonly<Record<string, unknown>>;
+  /**
+   * Which payloads to take: an object of fields they must equal (a shallow, strict
+   * comparison, tested by the engine), or a predicate. A predicate is tested by the run
+   * itself: it wakes for each event of this name, calls it, and waits again when it
+   * returns a falsy value; if it throws, the `await` throws that error. It may read the
+   * workflow's variables. Write it in the call (`{ match: (p) => p.total > limit }`) or
+   * name it.
+   */
+  readonly match?: Readonly<Record<string, unknown>> | ((payload: T) => unknown);
 }
 
 /** Session-scoped state: shared by the runs started with the same `sessionId`. */
@@ -169,7 +179,7 @@ export interface WorkflowContext {
    * Suspend until `engine.emit(name, payload)` delivers a payload emitted after the wait
    * began whose fields equal `match`; resolves to it. With `timeout`, throws `TimeoutError`.
    */
-  waitForEvent<T = unknown>(name: string, options?: WaitForEventOptions): Promise<T>;
+  waitForEvent<T = unknown>(name: string, options?: WaitForEventOptions<T>): Promise<T>;
   /** Run-scoped state, committed with each checkpoint and gone when the run ends. */
   readonly state: RunState;
   /**
@@ -228,6 +238,8 @@ export type Operation =
       readonly name: string;
       readonly match: Readonly<Record<string, unknown>> | null;
       readonly timeoutAt: number | null;
+      /** The machine tests each delivered payload with a predicate (any event of `name` is delivered). */
+      readonly tested?: true;
     }
   | { readonly kind: "parallel"; readonly branches: readonly StepOperation[] }
   | {
@@ -275,6 +287,8 @@ export class MachineContext {
   readonly state: RunState;
   readonly session: { readonly state: SessionState };
   readonly #clock: Clock;
+  /** The tested wait this execution resumed from, if any (what `$waitAgain` waits for). */
+  readonly #resumedWait: { readonly name: string; readonly until: number | null } | undefined;
 
   constructor(
     runId: string,
@@ -283,7 +297,9 @@ export class MachineContext {
     clock: Clock,
     state: Map<string, unknown>,
     session: SessionAccess,
+    resumedWait?: { readonly name: string; readonly until: number | null },
   ) {
+    this.#resumedWait = resumedWait;
     this.runId = runId;
     this.workflowName = workflowName;
     this.sessionId = sessionId;
@@ -376,20 +392,55 @@ export class MachineContext {
   }
 
   waitForEvent(name: string, options: WaitForEventOptions = {}): Operation {
+    if (typeof options?.match === "function") {
+      throw new TypeError(
+        "ctx.waitForEvent: a predicate as match must be written in the call's options, ctx.waitForEvent(name, { match: (payload) => … }) (or named there: { match: accepts }), so the compiler can test it where the run resumes.",
+      );
+    }
+    return this.$waitForEvent(name, options);
+  }
+
+  /**
+   * `waitForEvent` as the compiler emits it where `match` may be a predicate: the machine
+   * tests each delivered payload itself (`$accepts`) and waits again (`$waitAgain`) when
+   * the predicate refuses it. The predicate is not kept: the machine evaluates it again.
+   */
+  $waitForEvent(name: string, options: WaitForEventOptions = {}): Operation {
     if (typeof name !== "string" || name === "") {
       throw new TypeError("ctx.waitForEvent needs an event name.");
     }
     const match = options.match ?? null;
+    const timeoutAt = this.#deadline(options.timeout, "ctx.waitForEvent timeout");
+    if (typeof match === "function") {
+      return { kind: "waitForEvent", name, match: null, timeoutAt, tested: true };
+    }
     if (match !== null && (typeof match !== "object" || Array.isArray(match))) {
       throw new TypeError(
-        "ctx.waitForEvent: match must be an object of fields the payload must equal, e.g. { orderId }.",
+        "ctx.waitForEvent: match must be a predicate on the payload or an object of fields the payload must equal, e.g. { orderId }.",
+      );
+    }
+    return { kind: "waitForEvent", name, match, timeoutAt };
+  }
+
+  /** Whether a delivered payload passes `match`: a predicate's answer; a field match was tested by the engine. */
+  $accepts(match: unknown, payload: unknown): boolean {
+    return typeof match === "function" ? Boolean(match(payload)) : true;
+  }
+
+  /** Wait again, after the predicate refused an event, for the same event until the same deadline. */
+  $waitAgain(): Operation {
+    const wait = this.#resumedWait;
+    if (!wait) {
+      throw new Error(
+        "Internal error: a predicate refused an event, but the run did not resume from a tested wait.",
       );
     }
     return {
       kind: "waitForEvent",
-      name,
-      match,
-      timeoutAt: this.#deadline(options.timeout, "ctx.waitForEvent timeout"),
+      name: wait.name,
+      match: null,
+      timeoutAt: wait.until,
+      tested: true,
     };
   }
 

@@ -39,6 +39,18 @@ export interface StoredFrame {
   readonly v: Record<string, unknown>;
   readonly r: unknown;
   readonly st?: Map<string, unknown>;
+  /**
+   * At a `waitForEvent` whose predicate the run tests itself: the event name and the
+   * deadline of the whole wait (epoch milliseconds, or `null`), so that waiting again after
+   * a refused event keeps the deadline of the first wait.
+   */
+  readonly w?: TestedWait;
+}
+
+/** The part of a tested wait (`waitForEvent` with a predicate) that outlives a delivery. */
+export interface TestedWait {
+  readonly name: string;
+  readonly until: number | null;
 }
 
 /**
@@ -73,6 +85,8 @@ export type StoredWait =
       readonly id: string;
       readonly name: string;
       readonly match: Readonly<Record<string, unknown>> | null;
+      /** The run tests every event of `name` with its predicate (delivered whatever it holds). */
+      readonly tested?: true;
     }
   | { readonly kind: "child"; readonly id: string; readonly child: string };
 
@@ -192,11 +206,15 @@ function encodeFrame(
   result: unknown,
   state: Map<string, unknown>,
   maxBytes: number,
+  wait?: TestedWait,
 ): string {
-  const frame: StoredFrame =
-    state.size > 0
-      ? { cp: cp.id, v: live, r: result, st: state }
-      : { cp: cp.id, v: live, r: result };
+  const frame: StoredFrame = {
+    cp: cp.id,
+    v: live,
+    r: result,
+    ...(state.size > 0 ? { st: state } : {}),
+    ...(wait ? { w: wait } : {}),
+  };
   let text: string;
   try {
     text = serialize(frame);
@@ -264,6 +282,8 @@ interface Entry {
   readonly base: string | null;
   readonly partial: PartialFrame["partial"] | undefined;
   readonly state: Map<string, unknown>;
+  /** The tested wait the run resumes from, if any. */
+  readonly wait?: TestedWait;
 }
 
 function parse<T>(run: StoredRun, text: string): T {
@@ -330,7 +350,13 @@ function decodeFrame(
   } else if (run.wait != null) {
     frame.thrown = new TimeoutError(`The wait at ${cp.id} (${location(compiled, cp)}) timed out.`);
   }
-  return { frame, base, partial, state: new Map(full.st ?? []) };
+  return {
+    frame,
+    base,
+    partial,
+    state: new Map(full.st ?? []),
+    ...(full.w ? { wait: full.w } : {}),
+  };
 }
 
 /**
@@ -396,7 +422,9 @@ function suspension(
       };
     }
     case "waitForEvent": {
-      const wait: StoredWait = { kind: "event", id: key, name: op.name, match: op.match };
+      const wait: StoredWait = op.tested
+        ? { kind: "event", id: key, name: op.name, match: op.match, tested: true }
+        : { kind: "event", id: key, name: op.name, match: op.match };
       return {
         status: "waiting",
         wakeAt: op.timeoutAt,
@@ -739,6 +767,7 @@ export async function executeRun(
       host.clock,
       state,
       sessionAccess,
+      entry.wait,
     );
     const machine = compiled.machine(ctx, entry.frame);
     const checkpoints = compiled.manifest.checkpoints;
@@ -769,7 +798,18 @@ export async function executeRun(
           suspend.wakeAt ?? null,
           `The ${operation.kind === "sleep" ? "wake time" : "deadline"} at checkpoint ${cp.id} (${location(compiled, cp)}) of run ${run.id}`,
         );
-        const text = encodeFrame(run.id, compiled, cp, live, undefined, state, host.maxFrameBytes);
+        const text = encodeFrame(
+          run.id,
+          compiled,
+          cp,
+          live,
+          undefined,
+          state,
+          host.maxFrameBytes,
+          operation.kind === "waitForEvent" && operation.tested
+            ? { name: operation.name, until: wakeAt }
+            : undefined,
+        );
         if (operation.kind === "child") {
           // The child first (idempotent: its id comes from this checkpoint's key, the same
           // again when a crashed attempt comes back here), then the parent's wait: a crash
