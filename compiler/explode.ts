@@ -839,17 +839,50 @@ export class Exploder {
       declaration,
       () => this.using(list, index + 1, rest),
       undefined,
-      () => {
-        const call = f.createCallExpression(
-          f.createPropertyAccessExpression(f.createParenthesizedExpression(method), "call"),
-          undefined,
-          [this.id(slot)],
+      (region) => {
+        // The disposal itself is a `using` of the language, so a disposal error is what it
+        // is in plain code of the same build: it replaces how the block ended, and when the
+        // block threw, it is a SuppressedError holding both (native, or the helper of the
+        // tool that lowers `using` — TypeScript, esbuild, oxc), chained by the next one.
+        const completion = this.id(region.completionSlot!);
+        const resource = f.createIdentifier(`${this.names.temp}using`);
+        const pendingThrow = f.createLogicalAnd(
+          f.createStrictInequality(completion, f.createIdentifier("undefined")),
+          f.createStrictEquality(
+            f.createPropertyAccessExpression(completion, "t"),
+            f.createNumericLiteral(Completion.throw),
+          ),
         );
         this.item(
-          f.createIfStatement(
-            present,
-            f.createExpressionStatement(isAwait ? f.createAwaitExpression(call) : call),
+          f.createTryStatement(
+            f.createBlock([
+              f.createVariableStatement(
+                undefined,
+                f.createVariableDeclarationList(
+                  [f.createVariableDeclaration(resource, undefined, undefined, this.id(slot))],
+                  isAwait ? ts.NodeFlags.AwaitUsing : ts.NodeFlags.Using,
+                ),
+              ),
+              f.createIfStatement(
+                pendingThrow,
+                f.createThrowStatement(f.createPropertyAccessExpression(completion, "v")),
+              ),
+            ]),
+            f.createCatchClause(
+              this.names.error,
+              f.createBlock([
+                f.createExpressionStatement(
+                  f.createAssignment(
+                    completion,
+                    this.completion(Completion.throw, this.id(this.names.error)),
+                  ),
+                ),
+              ]),
+            ),
+            undefined,
           ),
+          [],
+          [this.id(slot), completion],
         );
       },
     );
@@ -1391,7 +1424,7 @@ export class Exploder {
     statement: ts.Node,
     tryPart: () => void,
     catchClause: ts.CatchClause | undefined,
-    finallyPart: (() => void) | undefined,
+    finallyPart: ((region: TryRegion) => void) | undefined,
   ): void {
     const outerFinally = [...this.jumpStack].reverse().find((e) => e.kind === "finally");
     const index = this.regions.length;
@@ -1463,7 +1496,7 @@ export class Exploder {
     if (finallyBlock && finallyPart) {
       this.part = "finally";
       this.cur = finallyBlock;
-      finallyPart();
+      finallyPart(region);
       this.cur.terminator = { kind: "finallyEnd", region: index };
     }
     this.region = saved.region;

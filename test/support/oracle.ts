@@ -46,7 +46,7 @@ export interface LoadedCase {
 }
 
 const header = `import { workflow } from "ratchetjs";
-import { add, echo, boom, Resource } from ${JSON.stringify(stepsModule)};
+import { add, echo, boom, Resource, FailingResource } from ${JSON.stringify(stepsModule)};
 `;
 
 /** Write a module (compiled by the test plugin on import) and import it. */

@@ -37,3 +37,20 @@ registerClass(Resource, {
   serialize: (r) => r.name,
   deserialize: (name: string) => new Resource(name),
 });
+
+/** A persistable resource whose disposal throws `Error("dispose <name>")` (logged first). */
+export class FailingResource {
+  constructor(readonly name: string) {}
+  [Symbol.dispose](): void {
+    stepLog.push(`dispose(${this.name})`);
+    throw new Error(`dispose ${this.name}`);
+  }
+  async [Symbol.asyncDispose](): Promise<void> {
+    stepLog.push(`asyncDispose(${this.name})`);
+    throw new Error(`asyncDispose ${this.name}`);
+  }
+}
+registerClass(FailingResource, {
+  serialize: (r) => r.name,
+  deserialize: (name: string) => new FailingResource(name),
+});
