@@ -383,6 +383,23 @@ export interface StorageAdapter {
    * its last checkpoint. Resolves to whether it applied.
    */
   retry?(runId: string): Promise<boolean>;
+  /**
+   * Optional (needed for parked runs to be handed back without a restart): if the run is
+   * `parked` and its `seq` is still `expectedSeq`, lease it to `owner` for `leaseMs` and
+   * mark it `running` with its reason (`error`) cleared, whatever lease it had (a parked
+   * run holds none; stores written before parking was lease-free may hold one for good).
+   * Frame, wait, wake time and inbox are kept. A claim is not a commit: `seq` and
+   * `updatedAt` are unchanged. Resolves to the claimed run, or `null` when it did not
+   * apply; of two concurrent calls for one run at most one applies. The normal claim path
+   * ({@link StorageAdapter.claimRunnable}) never returns a parked run: only a worker whose
+   * code can resume it takes it, by this.
+   */
+  claimParked?(options: {
+    readonly runId: string;
+    readonly expectedSeq: number;
+    readonly owner: string;
+    readonly leaseMs: number;
+  }): Promise<StoredRun | null>;
   /** Optional (needed for step history): store these step attempts. */
   recordSteps?(steps: readonly StoredStep[]): Promise<void>;
   /** Optional (needed for step history): a run's recorded step attempts, in the order recorded. */

@@ -30,9 +30,16 @@ const IN_FLIGHT = ["pending", "running", "sleeping", "waiting", "parked"] as con
  * Where a stored run re-enters and what it stored there, read without the classes the
  * application registered (only the variables' names matter here).
  */
+const lenient = { Class: (data: unknown) => data, Error: (data: unknown) => data };
+
+/** The run's arguments, read as {@link position} reads its frame. */
+function argsOf(run: StoredRun): unknown[] {
+  const args = devalue.parse(run.args, lenient) as unknown;
+  return Array.isArray(args) ? args : [];
+}
+
 function position(run: StoredRun): { checkpoint: string; vars: Record<string, unknown> } | null {
   if (run.frame === null) return null;
-  const lenient = { Class: (data: unknown) => data, Error: (data: unknown) => data };
   let frame = devalue.parse(run.frame, lenient) as {
     cp?: string;
     v?: Record<string, unknown>;
@@ -79,7 +86,7 @@ export async function forecast(
       row.resume++;
       continue;
     }
-    const decision = decideResume(manifest, at.checkpoint, at.vars, undefined);
+    const decision = decideResume(manifest, at.checkpoint, at.vars, undefined, () => argsOf(run));
     if (decision.kind === "resume") row.resume++;
     else if (manifest.migrations?.includes(at.checkpoint)) row.migrate++;
     else {

@@ -36,6 +36,12 @@ export interface WorkflowManifest {
   readonly version: string;
   /** Parameter names after `ctx`, as written (destructured ones as `[n]`). */
   readonly params: readonly string[];
+  /**
+   * The parameters whose value anywhere in the body is the run's argument (plain names
+   * without a default that the body never assigns; compiler/names.ts): a stored run that
+   * lacks one at its checkpoint takes it from its arguments. Absent when there is none.
+   */
+  readonly unassignedParams?: readonly string[];
   readonly checkpoints: readonly CheckpointManifest[];
   /**
    * The checkpoint ids the workflow's `migrate` option has a migration for, when it is an

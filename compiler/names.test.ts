@@ -91,3 +91,28 @@ export const w = workflow(async (ctx, items: string[]) => {
     expect(plain["step:visit"]).toContain("step:visit/index");
   });
 });
+
+describe("unassigned parameters", () => {
+  it("lists the plain parameters nothing in the body assigns or declares again", () => {
+    const manifest = manifestOf(`
+export const w = workflow(async (ctx, kept: string, eq: number, plus: number, inc: number,
+    pattern: string, obj: string, forOf: string, inner: number, again: string, dflt = 1,
+    { a }: { a: number }, held: { n: number }, ...rest: number[]) => {
+  eq = 2;
+  plus += 1;
+  inc++;
+  [pattern] = ["x"];
+  ({ k: obj } = { k: "y" });
+  for (forOf of ["z"]) {}
+  const bump = () => { inner = 3; };
+  bump();
+  if (kept) { const again = "shadow"; void again; }
+  held.n = 4;
+  await ctx.sleep("1s");
+  return [kept, eq, plus, inc, pattern, obj, forOf, inner, again, dflt, a, held, rest, { kept }];
+});`);
+    // `held` is mutated in place, not assigned: listed (the runtime recovers only values
+    // that cannot be mutated).
+    expect(manifest.unassignedParams).toStrictEqual(["kept", "held"]);
+  });
+});

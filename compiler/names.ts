@@ -81,6 +81,104 @@ function expressionText(slot: Slot, sourceFile: ts.SourceFile): string {
 }
 
 /**
+ * The parameters whose value, wherever the body is, is the run's argument: plain names
+ * (not destructured, not rest) without a default, that nothing in the body assigns
+ * (`=`, `+=`, `++`, a destructuring assignment, a `for … of` target), nested functions
+ * included, and that the body does not declare again. A stored run that lacks one in its
+ * frame can take it from its stored arguments (runtime/versioning.ts): whatever the code
+ * that stored the run did with the name, this code's meaning of it at any checkpoint is the
+ * argument. Deliberately by name, not by binding, so a shadowing inner name errs on the side
+ * of not recovering.
+ */
+export function unassignedParams(body: WorkflowBodyNode): string[] {
+  const candidates = new Set<string>();
+  for (const parameter of body.parameters.slice(1)) {
+    if (ts.isIdentifier(parameter.name) && !parameter.initializer && !parameter.dotDotDotToken) {
+      candidates.add(parameter.name.text);
+    }
+  }
+  if (candidates.size === 0 || !body.body) return [];
+  const written = new Set<string>();
+  const visit = (node: ts.Node): void => {
+    if (ts.isIdentifier(node) && candidates.has(node.text) && isWritten(node)) {
+      written.add(node.text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(body.body);
+  return [...candidates].filter((name) => !written.has(name));
+}
+
+/** Whether an identifier is declared or assigned where it stands. */
+function isWritten(id: ts.Identifier): boolean {
+  const parent = id.parent;
+  // Declared again: a variable, function, class, parameter of a nested function, catch binding.
+  if (
+    (ts.isVariableDeclaration(parent) ||
+      ts.isFunctionDeclaration(parent) ||
+      ts.isFunctionExpression(parent) ||
+      ts.isClassDeclaration(parent) ||
+      ts.isClassExpression(parent) ||
+      ts.isParameter(parent) ||
+      ts.isBindingElement(parent)) &&
+    parent.name === id
+  ) {
+    return true;
+  }
+  if (
+    (ts.isPrefixUnaryExpression(parent) || ts.isPostfixUnaryExpression(parent)) &&
+    (parent.operator === ts.SyntaxKind.PlusPlusToken ||
+      parent.operator === ts.SyntaxKind.MinusMinusToken)
+  ) {
+    return true;
+  }
+  return isAssignmentTarget(id);
+}
+
+/**
+ * Whether `node` is (inside) the target of an assignment: the left of `=` or a compound
+ * assignment, an element of a destructuring assignment's pattern, or a `for … in/of` target.
+ */
+function isAssignmentTarget(node: ts.Node): boolean {
+  let child: ts.Node = node;
+  for (let parent = node.parent; parent; child = parent, parent = parent.parent) {
+    if (ts.isParenthesizedExpression(parent) || ts.isNonNullExpression(parent)) continue;
+    if (ts.isAsExpression(parent) || ts.isSatisfiesExpression(parent)) continue;
+    if (ts.isTypeAssertionExpression(parent)) continue;
+    if (
+      ts.isArrayLiteralExpression(parent) ||
+      ts.isSpreadElement(parent) ||
+      ts.isSpreadAssignment(parent) ||
+      ts.isShorthandPropertyAssignment(parent)
+    ) {
+      continue;
+    }
+    if (ts.isPropertyAssignment(parent)) {
+      if (parent.initializer !== child) return false;
+      continue;
+    }
+    if (ts.isObjectLiteralExpression(parent)) continue;
+    if (ts.isBinaryExpression(parent)) {
+      const op = parent.operatorToken.kind;
+      // `p = …`, `p += …`, `[p] = …`, and `[p = 1] = …` (a default inside a pattern).
+      return (
+        parent.left === child &&
+        op >= ts.SyntaxKind.FirstAssignment &&
+        op <= ts.SyntaxKind.LastAssignment
+      );
+    }
+    if (
+      (ts.isForOfStatement(parent) || ts.isForInStatement(parent)) &&
+      parent.initializer === child
+    ) {
+      return !ts.isVariableDeclarationList(child);
+    }
+    return false;
+  }
+  return false;
+}
+
+/**
  * The declaring identifiers of the body's own scope, by name: parameters, variables,
  * functions and classes, catch bindings — not those inside nested functions or classes.
  */

@@ -11,7 +11,7 @@ import {
   versionHash,
   type WorkflowManifest,
 } from "./manifest.js";
-import { frameKeys } from "./names.js";
+import { frameKeys, unassignedParams } from "./names.js";
 import { validateBody } from "./validate.js";
 
 /** One workflow compiled: its manifest, and the machine descriptor that replaces its body. */
@@ -82,6 +82,7 @@ export function compileWorkflow(
     };
   });
   const params = ir.paramNames;
+  const unassigned = unassignedParams(site.body);
   const migrations = migrationIds(site.options);
   const manifest: WorkflowManifest = {
     id: `${file}#${site.name}`,
@@ -89,6 +90,7 @@ export function compileWorkflow(
     file,
     version: versionHash(params, checkpoints),
     params,
+    ...(unassigned.length > 0 ? { unassignedParams: unassigned } : {}),
     checkpoints,
     ...(migrations ? { migrations } : {}),
   };

@@ -26,6 +26,7 @@ import {
   childOutcomeOf,
   type ExecutionOutcome,
   executeRun,
+  readableHere,
   type StoredWait,
   storedPosition,
 } from "./executor.js";
@@ -33,7 +34,7 @@ import { describeRun, describeStep, type RunInfo } from "./inspect.js";
 import { RunLease } from "./lease.js";
 import { type Logger, stderrLogger } from "./logger.js";
 import { type AttemptInfo, type AttemptObserver, delay, type StepEnvironment } from "./retry.js";
-import { deserialize, serialize, serializeOrExplain } from "./serialization.js";
+import { classRegistrations, deserialize, serialize, serializeOrExplain } from "./serialization.js";
 import { retryStorage } from "./storage-faults.js";
 import { fail as failSpan, registeredTracing, type TraceSpan } from "./tracing.js";
 import { decideResume, type ResumeDecision } from "./versioning.js";
@@ -69,6 +70,11 @@ export interface WorkerOptions {
   readonly pollIntervalMs?: number;
   /** How many runs this process executes at once (default 100). */
   readonly maxConcurrentRuns?: number;
+  /**
+   * How often to look for parked runs this code can now resume (default 60 s); also done
+   * when the worker starts, and soon after this process registers a class.
+   */
+  readonly parkedCheckIntervalMs?: number;
 }
 
 /** Options of {@link createEngine}. */
@@ -419,6 +425,7 @@ class RatchetEngine implements Engine {
             leaseMs: 30_000,
             pollIntervalMs: 1000,
             maxConcurrentRuns: 100,
+            parkedCheckIntervalMs: 60_000,
             ...(worker === true ? {} : worker),
           };
     this.leaseMs = this.#worker?.leaseMs ?? 30_000;
@@ -663,27 +670,34 @@ class RatchetEngine implements Engine {
 
   /** How this engine's code would resume a stored run; `undefined`: it starts over. */
   #decide(run: StoredRun, definition: Workflow): ResumeDecision | undefined {
-    let position: ReturnType<typeof storedPosition>;
     try {
-      position = storedPosition(run);
+      const position = storedPosition(run);
+      if (!position) return undefined;
+      return decideResume(
+        definition.compiled!.manifest,
+        position.checkpoint,
+        position.vars,
+        definition.options.migrate,
+        position.args,
+      );
     } catch {
+      // Unreadable here (a class this process lacks): the executor parks it, or fails it
+      // when it is corrupt.
       return undefined;
     }
-    if (!position) return undefined;
-    return decideResume(
-      definition.compiled!.manifest,
-      position.checkpoint,
-      position.vars,
-      definition.options.migrate,
-    );
   }
 
   /**
-   * Hand back the parked runs of this engine's workflows that its code can resume (a
-   * deploy brought a migration, or the code they were stored by): they become pending and
-   * the worker claims them. The others stay parked; their reason was logged when parked.
+   * Take the parked runs of this engine's workflows that this process can now resume (a
+   * deploy brought a migration or the code they were stored by, or the process registers
+   * the class a frame names) and execute them, up to `capacity`; the others stay parked,
+   * their reason logged when they were parked. Resolves to whether runs that fit were left
+   * for want of capacity. Taken with `claimParked` (compare-and-set on seq), so of several
+   * workers exactly one takes a run, and a worker whose code cannot resume it never does;
+   * on an adapter without it, `retry` makes the run pending for the next claim.
    */
-  async #unpark(): Promise<void> {
+  async #unpark(capacity: number): Promise<boolean> {
+    let left = false;
     for (const definition of this.#byName.values()) {
       if (!definition.compiled) continue;
       let parked: StoredRun[];
@@ -695,24 +709,38 @@ class RatchetEngine implements Engine {
       }
       let resumed = 0;
       for (const run of parked) {
-        if (this.#decide(run, definition)?.kind === "park" || run.leaseOwner === null) continue;
-        // The parking engine keeps the lease; committing under its owner, compare-and-set
-        // on seq, makes exactly one engine hand the run back.
-        const outcome = await this.storage.commit({
-          runId: run.id,
-          expectedSeq: run.seq,
-          owner: run.leaseOwner,
-          status: "pending",
-        });
-        if (outcome.ok) resumed++;
+        if (this.closing) return false;
+        if (!readableHere(run) || this.#decide(run, definition)?.kind === "park") continue;
+        if (capacity <= 0) {
+          left = true;
+          break;
+        }
+        try {
+          if (this.storage.claimParked) {
+            const sentAt = performance.now();
+            const claimed = await this.storage.claimParked({
+              runId: run.id,
+              expectedSeq: run.seq,
+              owner: this.owner,
+              leaseMs: this.leaseMs,
+            });
+            if (!claimed) continue;
+            this.#execute(claimed, definition, sentAt);
+            capacity--;
+          } else if (!(await this.storage.retry?.(run.id))) continue;
+          resumed++;
+        } catch (error) {
+          this.logger.warn({ runId: run.id, error }, "taking a parked run failed");
+        }
       }
       if (resumed > 0) {
         this.logger.info(
           { workflow: definition.name, runs: resumed },
-          `${resumed} parked run(s) of workflow "${definition.name}" fit this code again and resume`,
+          `${resumed} parked run(s) of workflow "${definition.name}" fit this code now and resume`,
         );
       }
     }
+    return left;
   }
 
   #handle<R>(runId: string): RunHandle<R> {
@@ -954,8 +982,23 @@ class RatchetEngine implements Engine {
     // Runs are claimed by their workflow's name, whatever version stored them: whether one
     // resumes on this code is decided per checkpoint when it is claimed (runtime/versioning.ts).
     const workflows = [...this.#byName.values()].filter((d) => d.compiled).map((d) => d.name);
-    await this.#unpark();
+    // Parked runs are looked at when the worker starts, every parkedCheckIntervalMs (a
+    // run parked meanwhile by a process with other code), after a class is registered, and
+    // at the next round when capacity ran out.
+    let parkedCheckedAt = Number.NEGATIVE_INFINITY;
+    let registrations = -1;
+    let parkedLeft = false;
     while (!this.closing) {
+      if (
+        workflows.length > 0 &&
+        (parkedLeft ||
+          registrations !== classRegistrations() ||
+          performance.now() - parkedCheckedAt >= worker.parkedCheckIntervalMs)
+      ) {
+        parkedCheckedAt = performance.now();
+        registrations = classRegistrations();
+        parkedLeft = await this.#unpark(worker.maxConcurrentRuns - this.#executing.size);
+      }
       const capacity = worker.maxConcurrentRuns - this.#executing.size;
       if (capacity > 0 && workflows.length > 0) {
         try {

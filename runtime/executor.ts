@@ -187,9 +187,6 @@ export type ExecutionOutcome =
    */
   | { readonly kind: "retry" };
 
-/** How long a parked run's lease lasts: for good (about 100 years). */
-export const PARKED_LEASE_MS = 100 * 365 * 24 * 3_600_000;
-
 function location(compiled: CompiledMachine, cp: CheckpointInfo): string {
   return `${compiled.manifest.file}:${cp.line}:${cp.column}`;
 }
@@ -296,14 +293,20 @@ function parse<T>(run: StoredRun, text: string): T {
   }
 }
 
+/** The run's arguments, as stored. */
+function storedArgs(run: StoredRun): unknown[] {
+  const args = parse<unknown>(run, run.args);
+  if (!Array.isArray(args)) throw new CorruptFrameError(run.id, "its arguments are not a list");
+  return args;
+}
+
 function decodeFrame(
   run: StoredRun,
   compiled: CompiledMachine,
   migrate: Migrations | undefined,
 ): Entry | Extract<ResumeDecision, { kind: "park" }> {
   const initial = (partial: PartialFrame["partial"] | undefined): Entry => {
-    const args = parse<unknown>(run, run.args);
-    if (!Array.isArray(args)) throw new CorruptFrameError(run.id, "its arguments are not a list");
+    const args = storedArgs(run);
     return {
       frame: { pc: 0, vars: {}, args, sent: undefined },
       base: null,
@@ -327,7 +330,9 @@ function decodeFrame(
   const full = stored as StoredFrame;
   if (typeof full.cp !== "string") throw new CorruptFrameError(run.id, "it has no checkpoint id");
   // Matched by checkpoint, not by version: code that changed elsewhere still resumes it.
-  const decision = decideResume(compiled.manifest, full.cp, full.v ?? {}, migrate);
+  const decision = decideResume(compiled.manifest, full.cp, full.v ?? {}, migrate, () =>
+    storedArgs(run),
+  );
   if (decision.kind === "park") return decision;
   const cp = decision.checkpoint;
   const frame: Entry["frame"] = {
@@ -363,16 +368,37 @@ function decodeFrame(
  * The checkpoint a stored run re-enters after, and its stored variables; `undefined` for a
  * run that has not reached its first checkpoint (it starts over on any code).
  */
-export function storedPosition(
-  run: StoredRun,
-): { readonly checkpoint: string; readonly vars: Record<string, unknown> } | undefined {
+export function storedPosition(run: StoredRun):
+  | {
+      readonly checkpoint: string;
+      readonly vars: Record<string, unknown>;
+      /** The run's arguments, read when asked for. */
+      readonly args: () => unknown[];
+    }
+  | undefined {
   if (run.frame === null) return undefined;
   let stored = parse<StoredFrame | PartialFrame>(run, run.frame);
   if ("partial" in stored) {
     if (stored.base === null) return undefined;
     stored = parse<StoredFrame>(run, stored.base);
   }
-  return { checkpoint: stored.cp, vars: stored.v ?? {} };
+  return { checkpoint: stored.cp, vars: stored.v ?? {}, args: () => storedArgs(run) };
+}
+
+/**
+ * Whether this process can read what a run stored (its arguments, delivered payload and
+ * frame): false while one of them names a class this process does not register, or is
+ * corrupt.
+ */
+export function readableHere(run: StoredRun): boolean {
+  try {
+    storedArgs(run);
+    if (run.inbox != null) deserialize(run.inbox);
+    storedPosition(run);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -707,7 +733,7 @@ export async function executeRun(
 
   /** A class this process does not register: park the run for a process that has it. */
   async function park(error: UnregisteredClassError): Promise<ExecutionOutcome> {
-    const reason = `${error.message} (run ${run.id} of workflow "${definition.name}"); register the class, then retry the run (handle.retry() or ratchet runs retry)`;
+    const reason = `${error.message} (run ${run.id} of workflow "${definition.name}"); register the class: a worker that registers it resumes the run by itself (handle.retry() or ratchet runs retry hands it to any worker at once)`;
     logger.warn(
       { ...fields, className: error.className },
       "a run was parked: a class is not registered",
@@ -736,9 +762,9 @@ export async function executeRun(
 
   /**
    * This code cannot resume the run where it is stored. Kept as stored (its wait, wake time
-   * and delivered payload too) for code that can. The lease stays with this owner for good:
-   * parked runs are never claimed, and the engine that finds the run resumable hands it back
-   * (status pending) by committing under this owner, compare-and-set on seq.
+   * and delivered payload too) for code that can, with no lease: the normal claim path
+   * never takes a parked run, and an engine whose code can resume it takes it with
+   * `claimParked` (compare-and-set on seq).
    */
   async function parkAt(
     decision: Extract<ResumeDecision, { kind: "park" }>,
@@ -749,7 +775,6 @@ export async function executeRun(
       owner,
       status: "parked",
       error: serialize(decision.reason),
-      leaseMs: PARKED_LEASE_MS,
     });
     if (!parked.ok) return { kind: "stopped" };
     return { kind: "parked", checkpoint: decision.checkpoint, reason: decision.reason };

@@ -25,6 +25,8 @@ export interface MachineManifest {
   readonly file: string;
   readonly version: string;
   readonly params: readonly string[];
+  /** The parameters whose value anywhere in the body is the run's argument. */
+  readonly unassignedParams?: readonly string[];
   readonly checkpoints: readonly CheckpointInfo[];
   /** The checkpoint ids the `migrate` option covers, when the compiler could read them. */
   readonly migrations?: readonly string[];

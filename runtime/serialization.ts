@@ -168,6 +168,17 @@ export function registerClass<T extends object, D>(
   };
   byPrototype.set(Class.prototype, entry);
   byName.set(name, entry);
+  registrations++;
+}
+
+let registrations = 0;
+
+/**
+ * How many classes this process registered so far: an engine looks again at the runs
+ * parked for a class it lacked when this moves on.
+ */
+export function classRegistrations(): number {
+  return registrations;
 }
 
 /** The registered class `value` is an exact instance of, if any. */

@@ -14,12 +14,18 @@ export type MigrationResult =
   | Record<string, unknown>
   | { readonly at: string; readonly vars: Record<string, unknown> };
 
+/** What a migration is told about the run besides its variables. */
+export interface MigrationRun<A extends readonly unknown[] = readonly unknown[]> {
+  /** The arguments the run was started with. */
+  readonly args: A;
+}
+
 /**
  * A migration for the runs stored at one checkpoint: gets the stored variables (by their
- * frame keys: a variable's name, `name@if` where the body shadows it) and returns what the
- * new code needs there.
+ * frame keys: a variable's name, `name@if` where the body shadows it) and the run's
+ * arguments, and returns what the new code needs there.
  */
-export type Migration = (vars: Record<string, unknown>) => MigrationResult;
+export type Migration = (vars: Record<string, unknown>, run: MigrationRun) => MigrationResult;
 
 /** The `migrate` option of a workflow: a migration per checkpoint id of the old code. */
 export type Migrations = Readonly<Record<string, Migration>>;
@@ -57,14 +63,15 @@ export function decideResume(
   storedId: string,
   stored: Record<string, unknown>,
   migrate: Migrations | undefined,
+  args: () => readonly unknown[] = () => [],
 ): ResumeDecision {
-  const direct = fits(manifest, storedId, stored);
+  const direct = fits(manifest, storedId, stored, args);
   if (direct.kind === "resume") return direct;
   const migration = migrate && Object.hasOwn(migrate, storedId) ? migrate[storedId] : undefined;
   if (!migration) return park(manifest, storedId, direct.missing, direct.problem, stored);
   let output: MigrationResult;
   try {
-    output = migration({ ...stored });
+    output = migration({ ...stored }, { args: args() });
   } catch (error) {
     return {
       kind: "park",
@@ -80,7 +87,7 @@ export function decideResume(
     typeof (output as { vars?: unknown }).vars === "object";
   const target = moved ? (output as { at: string }).at : storedId;
   const vars = (moved ? (output as { vars: Record<string, unknown> }).vars : output) ?? {};
-  const after = fits(manifest, target, vars as Record<string, unknown>);
+  const after = fits(manifest, target, vars as Record<string, unknown>, args);
   if (after.kind === "resume") return { ...after, migrated: true };
   return {
     kind: "park",
@@ -102,12 +109,50 @@ type Fit =
       readonly missing: string[];
     };
 
-function fits(manifest: MachineManifest, id: string, vars: Record<string, unknown>): Fit {
+function fits(
+  manifest: MachineManifest,
+  id: string,
+  vars: Record<string, unknown>,
+  args: () => readonly unknown[],
+): Fit {
   const checkpoint = manifest.checkpoints.find((c) => c.id === id);
   if (!checkpoint) return { kind: "mismatch", problem: "no-checkpoint", missing: [] };
-  const missing = checkpoint.live.filter((name) => !Object.hasOwn(vars, name));
+  let missing = checkpoint.live.filter((name) => !Object.hasOwn(vars, name));
+  if (missing.length > 0) {
+    const recovered = fromArgs(manifest, missing, args);
+    if (recovered) {
+      vars = { ...vars, ...recovered };
+      missing = missing.filter((name) => !Object.hasOwn(recovered, name));
+    }
+  }
   if (missing.length > 0) return { kind: "mismatch", problem: "missing-variables", missing };
   return { kind: "resume", checkpoint, vars, migrated: false };
+}
+
+/**
+ * The missing variables that are parameters this code never assigns, from the run's
+ * arguments: their value anywhere in this code is the argument, so it is at the checkpoint
+ * too. Only values that cannot have been changed in place since the run started (strings,
+ * numbers, booleans, bigints, null, undefined): an object argument may have been mutated
+ * by the code that ran before the checkpoint, and is left to a migration (`run.args`).
+ */
+function fromArgs(
+  manifest: MachineManifest,
+  missing: readonly string[],
+  args: () => readonly unknown[],
+): Record<string, unknown> | undefined {
+  const unassigned = manifest.unassignedParams;
+  if (!unassigned?.some((name) => missing.includes(name))) return undefined;
+  const values = args();
+  const out: Record<string, unknown> = {};
+  for (const name of missing) {
+    if (!unassigned.includes(name)) continue;
+    const value = values[manifest.params.indexOf(name)];
+    if (typeof value === "object" ? value === null : typeof value !== "function") {
+      out[name] = value;
+    }
+  }
+  return out;
 }
 
 function park(

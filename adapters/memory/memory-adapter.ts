@@ -304,6 +304,25 @@ export class MemoryAdapter implements StorageAdapter {
   }
 
   /** @inheritDoc */
+  async claimParked(options: {
+    readonly runId: string;
+    readonly expectedSeq: number;
+    readonly owner: string;
+    readonly leaseMs: number;
+  }): Promise<StoredRun | null> {
+    const record = this.#runs.get(options.runId);
+    if (record?.run.status !== "parked" || record.run.seq !== options.expectedSeq) return null;
+    record.run = {
+      ...record.run,
+      status: "running",
+      error: null,
+      leaseOwner: options.owner,
+      leaseExpiresAt: Date.now() + options.leaseMs,
+    };
+    return { ...record.run };
+  }
+
+  /** @inheritDoc */
   async recordSteps(steps: readonly StoredStep[]): Promise<void> {
     for (const step of steps) {
       if (!this.#runs.has(step.runId)) continue;

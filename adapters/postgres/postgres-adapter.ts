@@ -404,6 +404,14 @@ function statements(schema: string, notify: boolean) {
       "id",
       "true",
     ),
+    /** `(id, expectedSeq, owner, leaseMs)` → the run when it was parked and is now leased. */
+    claimParked: named(
+      "claim_parked",
+      `UPDATE ${runs} SET status = 'running', error = NULL,
+         lease_owner = $3, lease_expires_at = ${leaseFor(4)}
+       WHERE id = $1 AND status = 'parked' AND seq = $2
+       RETURNING ${runColumns}`,
+    ),
     /** `(runIds, checkpoints, names, attempts, startedAts, endedAts, errors)`, as arrays. */
     recordSteps: named(
       "record_steps",
@@ -1032,6 +1040,25 @@ export class PostgresAdapter implements StorageAdapter {
     const { pool } = this.#ready("retry");
     const { rows } = await pool.query(this.#sql.retry(toText(runId)));
     return rows.length === 1;
+  }
+
+  /** @inheritDoc */
+  async claimParked(options: {
+    readonly runId: string;
+    readonly expectedSeq: number;
+    readonly owner: string;
+    readonly leaseMs: number;
+  }): Promise<StoredRun | null> {
+    const { pool } = this.#ready("claimParked");
+    const { rows } = await pool.query<RunRow>(
+      this.#sql.claimParked(
+        toText(options.runId),
+        options.expectedSeq,
+        toText(options.owner),
+        options.leaseMs,
+      ),
+    );
+    return rows[0] === undefined ? null : toStoredRun(rows[0]);
   }
 
   /** @inheritDoc */

@@ -175,8 +175,17 @@ interface Prepared {
   readonly cancel: Statement<[CancelParams]>;
   readonly purge: (options: PurgeFilter) => number;
   readonly retry: Statement<[{ runId: string; now: number }]>;
+  readonly claimParked: Statement<[ClaimParkedParams], RunRow>;
   readonly recordSteps: (steps: readonly StoredStep[]) => void;
   readonly listSteps: Statement<[string], StepRow>;
+}
+
+/** The parameters of `claimParked`. */
+interface ClaimParkedParams {
+  runId: string;
+  expectedSeq: number;
+  owner: string;
+  leaseExpiresAt: number;
 }
 
 /** A row of `<prefix>events` (without `delivered`). */
@@ -445,6 +454,22 @@ export class SqliteAdapter implements StorageAdapter {
   /** @inheritDoc */
   async retry(runId: string): Promise<boolean> {
     return this.#ready("retry").retry.run({ runId, now: Date.now() }).changes === 1;
+  }
+
+  /** @inheritDoc */
+  async claimParked(options: {
+    readonly runId: string;
+    readonly expectedSeq: number;
+    readonly owner: string;
+    readonly leaseMs: number;
+  }): Promise<StoredRun | null> {
+    const row = this.#ready("claimParked").claimParked.get({
+      runId: options.runId,
+      expectedSeq: options.expectedSeq,
+      owner: options.owner,
+      leaseExpiresAt: Date.now() + options.leaseMs,
+    });
+    return row === undefined ? null : toStoredRun(row);
   }
 
   /** @inheritDoc */
@@ -823,6 +848,12 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
       `UPDATE ${runs} SET status = 'pending', seq = seq + 1, error = NULL,
          lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
        WHERE id = @runId AND status IN ('failed', 'parked')`,
+    ),
+    claimParked: db.prepare<[ClaimParkedParams], RunRow>(
+      `UPDATE ${runs} SET status = 'running', error = NULL,
+         lease_owner = @owner, lease_expires_at = @leaseExpiresAt
+       WHERE id = @runId AND status = 'parked' AND seq = @expectedSeq
+       RETURNING ${runColumns}`,
     ),
     recordSteps: (list) => recordSteps.immediate(list),
     listSteps: db.prepare<[string], StepRow>(

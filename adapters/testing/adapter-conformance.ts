@@ -30,7 +30,7 @@ const waitSpec = (label: string) => JSON.stringify({ kind: "event", label });
  * The optional capabilities have their own groups, named "(optional)": `deliver` (with the
  * wake times, waits and inbox that `commit`, `claimRunnable` and `listRuns` handle for it),
  * `cancel`, `loadSession` (with the session writes that `commit` makes for it), `purge`,
- * `retry`, `recordSteps` with `listSteps`, and `storeEvent` with `pendingEvents` (and
+ * `retry`, `claimParked`, `recordSteps` with `listSteps`, and `storeEvent` with `pendingEvents` (and
  * `deliver`). A group runs when the adapter has the method, and is reported as skipped
  * when it does not. To find out, `makeAdapter` is called once more while the tests are
  * collected; that adapter is closed without being initialized.
@@ -59,6 +59,7 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
       sessions: typeof probe.loadSession === "function",
       purge: typeof probe.purge === "function",
       retry: typeof probe.retry === "function",
+      claimParked: typeof probe.claimParked === "function",
       steps: typeof probe.recordSteps === "function" && typeof probe.listSteps === "function",
       events:
         typeof probe.deliver === "function" &&
@@ -1712,6 +1713,93 @@ export function describeAdapterContract(name: string, makeAdapter: AdapterFactor
         const outcomes = await Promise.all(Array.from({ length: 5 }, () => storage.retry!(run.id)));
         expect(outcomes.filter(Boolean)).toHaveLength(1);
         expect(await storage.retry!("ghost")).toBe(false);
+      });
+    });
+
+    describe.runIf(has.claimParked)("claimParked (optional)", () => {
+      it("leases a parked run to the claimer, running, reason cleared, all else kept", async () => {
+        const run = await createCommitted({
+          status: "parked",
+          frame: "f",
+          error: '"no checkpoint"',
+          wakeAt: t0,
+        });
+        expect(run).toMatchObject({ status: "parked", leaseOwner: null, leaseExpiresAt: null });
+        const before = Date.now();
+        const claimed = await storage.claimParked!({
+          runId: run.id,
+          expectedSeq: run.seq,
+          owner: "w",
+          leaseMs: hour,
+        });
+        const expected = {
+          ...run,
+          status: "running",
+          error: null,
+          leaseOwner: "w",
+          leaseExpiresAt: claimed?.leaseExpiresAt,
+        };
+        expect(claimed).toEqual(expected);
+        expect(claimed!.leaseExpiresAt!).toBeGreaterThanOrEqual(before + hour - 1000);
+        expect(await load(run.id)).toEqual(expected);
+        // The owner commits as after any claim.
+        const outcome = await storage.commit({
+          runId: run.id,
+          expectedSeq: run.seq,
+          owner: "w",
+          status: "completed",
+          result: "1",
+        });
+        expect(outcome.ok).toBe(true);
+      });
+
+      it("is never what claimRunnable returns, and takes a parked run that still holds a lease", async () => {
+        const held = await createCommitted({ status: "parked", frame: "f", leaseMs: 1000 * hour });
+        const clean = await createCommitted({ status: "parked", frame: "f" });
+        expect(
+          await storage.claimRunnable({ owner: "w", leaseMs: hour, limit: 10, wakeBefore: t0 }),
+        ).toEqual([]);
+        for (const run of [held, clean]) {
+          const claimed = await storage.claimParked!({
+            runId: run.id,
+            expectedSeq: run.seq,
+            owner: "w",
+            leaseMs: hour,
+          });
+          expect(claimed).toMatchObject({ id: run.id, status: "running", leaseOwner: "w" });
+        }
+      });
+
+      it("refuses a moved seq, another status or an unknown run, changing nothing", async () => {
+        const parked = await createCommitted({ status: "parked", frame: "f" });
+        const failed = await createWithStatus("failed");
+        const cases = [
+          { runId: parked.id, expectedSeq: parked.seq + 1 },
+          { runId: failed.id, expectedSeq: failed.seq },
+          { runId: "ghost", expectedSeq: 0 },
+        ];
+        for (const c of cases) {
+          expect(await storage.claimParked!({ ...c, owner: "w", leaseMs: hour })).toBeNull();
+        }
+        expect(await load(parked.id)).toEqual(parked);
+        expect(await load(failed.id)).toEqual(failed);
+      });
+
+      it("applies once when claims race", async () => {
+        const run = await createCommitted({ status: "parked", frame: "f" });
+        const outcomes = await Promise.all(
+          Array.from({ length: 5 }, (_, i) =>
+            storage.claimParked!({
+              runId: run.id,
+              expectedSeq: run.seq,
+              owner: `w${i}`,
+              leaseMs: hour,
+            }),
+          ),
+        );
+        const winners = outcomes.filter((o) => o !== null);
+        expect(winners).toHaveLength(1);
+        expect((await load(run.id))?.leaseOwner).toBe(winners[0]!.leaseOwner);
       });
     });
 
