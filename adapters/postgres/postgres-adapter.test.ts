@@ -172,6 +172,53 @@ describe(`postgres adapter on ${db.label}`, () => {
       }
     });
 
+    it("renews leases while group commits of the same runs are in flight without deadlocking", async () => {
+      const count = 1000;
+      const deadlocks: unknown[] = [];
+      const pool = db.pool();
+      const watching: PostgresPool = {
+        query: <Row>(query: PostgresQuery) =>
+          pool.query<Row>(query).catch((error: { code?: string }) => {
+            if (error.code === "40P01") deadlocks.push(error);
+            throw error;
+          }),
+        connect: () => pool.connect(),
+      };
+      const storage = fresh({ pool: watching });
+      await storage.init();
+      const ids = Array.from({ length: count }, (_, i) => `r${i}`);
+      await Promise.all(
+        ids.map((id) => storage.createRun({ ...newRun(id), leaseOwner: "w", leaseMs: hour })),
+      );
+      // Ids in creation order ("r2" after "r19"…) are not in id order, as a uuid's never are.
+      let committing = true;
+      let renewals = 0;
+      const renewing = (async () => {
+        while (committing) {
+          expect(await storage.renewLeases("w", [...ids].reverse(), hour)).toHaveLength(count);
+          renewals++;
+        }
+      })();
+      for (let seq = 0; seq < 5; seq++) {
+        const outcomes = await Promise.all(
+          ids.map((runId) =>
+            storage.commit({
+              runId,
+              expectedSeq: seq,
+              owner: "w",
+              status: "running",
+              leaseMs: hour,
+            }),
+          ),
+        );
+        expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+      }
+      committing = false;
+      await renewing;
+      expect(renewals).toBeGreaterThan(0);
+      expect(deadlocks).toEqual([]);
+    });
+
     it("stores exactly what one commit at a time stores, for every kind of commit", async () => {
       const kinds: Omit<Commit, "runId" | "expectedSeq" | "owner">[] = [
         { status: "running", frame: "f", leaseMs: hour },

@@ -294,10 +294,17 @@ function statements(schema: string, notify: boolean) {
        SELECT ${runColumns} FROM claimed ORDER BY created_at, ord`,
     ),
     /** `(owner, ids, leaseMs)` → the ids renewed. */
+    // The rows are locked in id order first, as a group commit locks its rows: a renewal
+    // and a group commit of the same process share runs, and taking their rows in two
+    // different orders deadlocked them (the server broke the cycle after deadlock_timeout).
     renew: named(
       "renew",
-      `UPDATE ${runs} SET lease_expires_at = ${leaseFor(3)}
-       WHERE id = ANY($2::text[]) AND lease_owner = $1
+      `WITH locked AS MATERIALIZED (
+         SELECT id FROM ${runs} WHERE id = ANY($2::text[]) AND lease_owner = $1 ORDER BY id
+         FOR UPDATE
+       )
+       UPDATE ${runs} SET lease_expires_at = ${leaseFor(3)}
+       WHERE id = ANY (ARRAY(SELECT id FROM locked)) AND lease_owner = $1
        RETURNING id`,
     ),
     /** `(id, owner)`; announces the run when it is left claimable. */
