@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -158,4 +159,45 @@ export async function writeResults(
   };
   await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
   return file.pathname;
+}
+
+let clockTicks: number | undefined;
+
+/**
+ * CPU time (user + system, µs) each PostgreSQL backend serving `applicationName` has used so
+ * far, by pid, read from `/proc/<pid>/stat`: only for a server on this machine (`undefined`
+ * otherwise, or when a backend cannot be read). Two readings around a workload give the
+ * server's CPU time spent on it, whatever else shares the machine.
+ */
+export async function serverCpuMicros(
+  query: <Row>(text: string, values?: unknown[]) => Promise<Row[]>,
+  applicationName: string,
+): Promise<Map<number, number> | undefined> {
+  const rows = await query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+    [applicationName],
+  );
+  clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  const used = new Map<number, number>();
+  try {
+    for (const { pid } of rows) {
+      // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      used.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks);
+    }
+  } catch {
+    return undefined;
+  }
+  return used;
+}
+
+/** The CPU time the backends used between two {@link serverCpuMicros} readings (µs). */
+export function serverCpuBetween(
+  before: Map<number, number> | undefined,
+  after: Map<number, number> | undefined,
+): number | undefined {
+  if (before === undefined || after === undefined) return undefined;
+  let total = 0;
+  for (const [pid, micros] of after) total += micros - (before.get(pid) ?? 0);
+  return total;
 }

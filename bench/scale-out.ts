@@ -17,6 +17,8 @@ import {
   median,
   packageVersion,
   printRows,
+  serverCpuBetween,
+  serverCpuMicros,
   summarize,
   writeResults,
 } from "./report.js";
@@ -26,7 +28,8 @@ const RUNS = 1000;
 const COMMITS_PER_RUN = 4;
 const WORKERS = [1, 2, 4] as const;
 const WARMUP_ROUNDS = 1;
-const ROUNDS = 5;
+/** `BENCH_ROUNDS` overrides it for a short run on a busy machine. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 interface Child {
   readonly child: ChildProcess;
@@ -68,12 +71,31 @@ function startChild(script: string, args: string[], env: NodeJS.ProcessEnv): Chi
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Where one sample's time went: CPU time of the processes and of their server backends. */
+interface Costs {
+  readonly seconds: number;
+  /** The worker (or raw) processes' CPU time from the go to the end, µs, summed. */
+  readonly processCpuMicros: number;
+  /** Their PostgreSQL backends' CPU time over the same span, µs (a local server only). */
+  readonly serverCpuMicros: number | undefined;
+}
+
+/** One process's figure from its JSON lines (0 when it printed none). */
+function reported(children: readonly Child[], key: string, field: string): number {
+  let total = 0;
+  for (const c of children) {
+    const line = c.lines.find((l) => key in l);
+    total += Number(line?.[field] ?? 0);
+  }
+  return total;
+}
+
 /** Seconds for `workers` processes to finish RUNS stored runs, and their failed commits. */
 async function timeRatchet(
   db: TestDatabase,
   script: string,
   workers: number,
-): Promise<{ seconds: number; failedCommits: number }> {
+): Promise<Costs & { failedCommits: number; statements: Record<string, number> }> {
   const schema = db.freshSchema();
   const env = {
     ...process.env,
@@ -81,6 +103,9 @@ async function timeRatchet(
     RATCHET_SCHEMA: schema,
     RATCHET_STEP_MS: "0",
     RATCHET_GO: "stdin",
+    RATCHET_COUNT: "1",
+    // The workers' connections are told apart from everyone else's by this name.
+    PGAPPNAME: schema,
   };
   const produce = spawnSync(process.execPath, [script, "produce", String(RUNS)], {
     env,
@@ -89,6 +114,7 @@ async function timeRatchet(
   if (produce.status !== 0) throw new Error(`producing runs failed: ${produce.stderr}`);
   const children = Array.from({ length: workers }, () => startChild(script, ["work"], env));
   await Promise.all(children.map((c) => c.printed("ready")));
+  const serverBefore = await serverCpuMicros(db.query, schema);
   const completed = async () =>
     Number(
       (
@@ -104,6 +130,7 @@ async function timeRatchet(
     await sleep(5);
   }
   const seconds = (performance.now() - started) / 1000;
+  const serverAfter = await serverCpuMicros(db.query, schema);
   for (const c of children) c.child.kill("SIGTERM");
   await Promise.all(children.map((c) => c.exited));
   const [{ n }] = await db.query<{ n: string }>(
@@ -111,12 +138,25 @@ async function timeRatchet(
   );
   if (Number(n) !== RUNS) throw new Error(`only ${n} of ${RUNS} runs completed once`);
   const failedCommits = children.flatMap((c) => c.lines.filter((l) => "failed" in l)).length;
+  const statements: Record<string, number> = {};
+  for (const c of children) {
+    const sent = c.lines.find((l) => "statements" in l)?.statements as Record<string, number>;
+    for (const [name, count] of Object.entries(sent ?? {})) {
+      statements[name] = (statements[name] ?? 0) + count;
+    }
+  }
   await db.cleanUp();
-  return { seconds, failedCommits };
+  return {
+    seconds,
+    failedCommits,
+    statements,
+    processCpuMicros: reported(children, "commits", "cpuMicros"),
+    serverCpuMicros: serverCpuBetween(serverBefore, serverAfter),
+  };
 }
 
 /** Seconds for `workers` processes to make RUNS × 4 raw compare-and-set UPDATEs. */
-async function timeRaw(db: TestDatabase, script: string, workers: number): Promise<number> {
+async function timeRaw(db: TestDatabase, script: string, workers: number): Promise<Costs> {
   const schema = db.freshSchema();
   await db.query(`CREATE SCHEMA "${schema}"`);
   await db.query(
@@ -130,23 +170,48 @@ async function timeRaw(db: TestDatabase, script: string, workers: number): Promi
     DATABASE_URL: db.url,
     RATCHET_SCHEMA: schema,
     RATCHET_GO: "stdin",
+    RATCHET_COUNT: "1",
+    PGAPPNAME: schema,
   };
   const share = Math.ceil(RUNS / workers);
   const children = Array.from({ length: workers }, (_, i) =>
     startChild(script, ["raw", String(i * share), String(Math.min(RUNS, (i + 1) * share))], env),
   );
   await Promise.all(children.map((c) => c.printed("ready")));
+  const serverBefore = await serverCpuMicros(db.query, schema);
   const started = performance.now();
   for (const c of children) c.child.stdin!.write("go\n");
   await Promise.all(children.map((c) => c.printed("done")));
   const seconds = (performance.now() - started) / 1000;
+  const serverAfter = await serverCpuMicros(db.query, schema);
+  for (const c of children) c.child.stdin!.write("end\n");
   await Promise.all(children.map((c) => c.exited));
   const [{ n }] = await db.query<{ n: string }>(
     `SELECT count(*) AS n FROM "${schema}".raw WHERE seq = ${COMMITS_PER_RUN}`,
   );
   if (Number(n) !== RUNS) throw new Error(`only ${n} of ${RUNS} raw rows were updated 4 times`);
   await db.cleanUp();
-  return seconds;
+  return {
+    seconds,
+    processCpuMicros: reported(children, "done", "cpuMicros"),
+    serverCpuMicros: serverCpuBetween(serverBefore, serverAfter),
+  };
+}
+
+/** The median of `micros / commits` over the rounds, or `null` when a round has no figure. */
+function medianOf(micros: readonly (number | undefined)[], commits: number): number | null {
+  if (micros.some((m) => m === undefined)) return null;
+  return median(micros.map((m) => m! / commits));
+}
+
+/** Statements per commit by name, over every round. */
+function perCommit(rounds: readonly Record<string, number>[], commits: number) {
+  const total: Record<string, number> = {};
+  for (const sent of rounds) {
+    for (const [name, count] of Object.entries(sent)) total[name] = (total[name] ?? 0) + count;
+  }
+  for (const name of Object.keys(total)) total[name] /= commits * rounds.length;
+  return total;
 }
 
 /** Run the scale-out benchmark: print its table and write `bench/results/scale-out.json`. */
@@ -167,6 +232,9 @@ export async function runScaleOut(): Promise<void> {
     ratchet: [] as number[],
     raw: [] as number[],
     failedCommits: [] as number[],
+    ratchetCosts: [] as Costs[],
+    rawCosts: [] as Costs[],
+    statements: [] as Record<string, number>[],
   }));
   const started = performance.now();
   const loadBefore = os.loadavg();
@@ -177,8 +245,8 @@ export async function runScaleOut(): Promise<void> {
       for (const i of order) {
         const workers = WORKERS[i];
         const ratchetFirst = round % 2 === 0;
-        let ratchet: { seconds: number; failedCommits: number };
-        let raw: number;
+        let ratchet: Awaited<ReturnType<typeof timeRatchet>>;
+        let raw: Costs;
         if (ratchetFirst) {
           ratchet = await timeRatchet(db, worker.path, workers);
           raw = await timeRaw(db, worker.path, workers);
@@ -188,8 +256,11 @@ export async function runScaleOut(): Promise<void> {
         }
         if (round < 0) continue;
         samples[i].ratchet.push(ratchet.seconds);
-        samples[i].raw.push(raw);
+        samples[i].raw.push(raw.seconds);
         samples[i].failedCommits.push(ratchet.failedCommits);
+        samples[i].ratchetCosts.push(ratchet);
+        samples[i].rawCosts.push(raw);
+        samples[i].statements.push(ratchet.statements);
       }
       process.stdout.write(round < 0 ? "warm-up done\n" : `round ${round + 1}/${ROUNDS} done\n`);
     }
@@ -218,6 +289,18 @@ export async function runScaleOut(): Promise<void> {
       speedupOverOneWorkerMedian: median(speedup),
       rawSpeedupOverOneProcessMedian: median(rawSpeedup),
       failedCommits: s.failedCommits,
+      // Where the time goes, per commit (medians over the rounds).
+      processCpuMicrosPerCommit: median(s.ratchetCosts.map((c) => c.processCpuMicros / commits)),
+      rawProcessCpuMicrosPerCommit: median(s.rawCosts.map((c) => c.processCpuMicros / commits)),
+      serverCpuMicrosPerCommit: medianOf(
+        s.ratchetCosts.map((c) => c.serverCpuMicros),
+        commits,
+      ),
+      rawServerCpuMicrosPerCommit: medianOf(
+        s.rawCosts.map((c) => c.serverCpuMicros),
+        commits,
+      ),
+      statementsPerCommit: perCommit(s.statements, commits),
     } satisfies Comparison & Record<string, unknown>;
   });
 
@@ -249,6 +332,36 @@ export async function runScaleOut(): Promise<void> {
     }),
     [0],
   );
+  printRows(
+    "Where the time goes, per commit (medians): CPU time of the worker processes and of their " +
+      "PostgreSQL backends (a local server), Ratchet and raw, and the statements Ratchet sent",
+    [
+      "workers",
+      "process CPU µs: ratchet / raw",
+      "server CPU µs: ratchet / raw",
+      "statements/commit",
+      "of which: commit, batch, claim, renew, other",
+    ],
+    comparisons.map((c) => {
+      const st = c.statementsPerCommit;
+      const commitOne = st.commit ?? 0;
+      const batch = st.commit_batch ?? 0;
+      const claim = (st.claim ?? 0) + (st.claim_due ?? 0);
+      const renew = st.renew ?? 0;
+      const total = Object.values(st).reduce((a, b) => a + b, 0);
+      const server = (micros: number | null) => (micros === null ? "–" : micros.toFixed(1));
+      return [
+        c.name,
+        `${c.processCpuMicrosPerCommit.toFixed(1)} / ${c.rawProcessCpuMicrosPerCommit.toFixed(1)}`,
+        `${server(c.serverCpuMicrosPerCommit)} / ${server(c.rawServerCpuMicrosPerCommit)}`,
+        total.toFixed(3),
+        [commitOne, batch, claim, renew, total - commitOne - batch - claim - renew]
+          .map((n) => n.toFixed(3))
+          .join(", "),
+      ];
+    }),
+    [0],
+  );
   const written = await writeResults("scale-out", {
     description:
       `Worker processes (1, 2, 4) on one PostgreSQL schema executing ${RUNS} runs stored ` +
@@ -256,7 +369,12 @@ export async function runScaleOut(): Promise<void> {
       "worker has its store open to the last completion; against, in the same round, as many " +
       `processes making ${RUNS * COMMITS_PER_RUN} single-row compare-and-set UPDATEs with pg. ` +
       "subjectMicros / baselineMicros are wall-clock µs per commit; ratioMedian is the median of " +
-      "the per-round ratios; speedupOverOneWorker compares with the 1-worker sample of the same round.",
+      "the per-round ratios; speedupOverOneWorker compares with the 1-worker sample of the same round. " +
+      "processCpuMicrosPerCommit / rawProcessCpuMicrosPerCommit: the processes' CPU time (user + " +
+      "system) from the go to the end per commit; serverCpuMicrosPerCommit / " +
+      "rawServerCpuMicrosPerCommit: their PostgreSQL backends' CPU time over the same span (from " +
+      "/proc, a local server only; null otherwise); statementsPerCommit: statements Ratchet's " +
+      "workers sent after the go, by prepared-statement name, per commit.",
     settings: {
       runs: RUNS,
       commitsPerRun: COMMITS_PER_RUN,

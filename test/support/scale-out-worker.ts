@@ -8,6 +8,7 @@
  *               table (which the caller fills) get four compare-and-set UPDATEs each, one
  *               after the other, 20 rows at a time on a pool of 5 connections (as `work`
  *               executes 20 runs at a time on the adapter's 5); prints `{"done":pid}`, exits
+ *               (with RATCHET_GO=stdin, once a second line arrives)
  *
  * Environment:
  * - DATABASE_URL, RATCHET_SCHEMA: the store
@@ -17,6 +18,10 @@
  * - RATCHET_GO=stdin: open the store, print `{"ready":pid}`, and start executing only when
  *   a line arrives on standard input (so a benchmark can start every worker at once);
  *   otherwise execute at once and print `{"ready":pid}` once the store is open
+ *
+ * - RATCHET_COUNT=1: count the statements this process sends (by prepared-statement name)
+ *   from the go on, and report them with the process's CPU time since the go: `work` in its
+ *   statistics line (`statements`, `cpuMicros`), `raw` in its `done` line (`cpuMicros`)
  *
  * A commit that fails its compare-and-set is printed at once as
  * `{"failed":reason,"run":id,"pid":pid}`, so the count survives a SIGKILL.
@@ -79,13 +84,40 @@ storage.commit = async (change) => {
   return outcome;
 };
 
+/** Statements sent since the go, by name (the adapter's without their schema hash). */
+const statements: Record<string, number> = {};
+let counting = false;
+if (process.env.RATCHET_COUNT === "1") {
+  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    if (counting) {
+      const config = args[0] as { name?: string } | string;
+      const name =
+        typeof config === "object" && config.name
+          ? config.name.replace(/^ratchet_[0-9a-f]+_/, "")
+          : "unnamed";
+      statements[name] = (statements[name] ?? 0) + 1;
+    }
+    return query.apply(this, args);
+  } as typeof pg.Client.prototype.query;
+}
+/** The process's CPU time at the go. */
+let cpuAtGo = process.cpuUsage();
+const cpuMicros = () => {
+  const used = process.cpuUsage(cpuAtGo);
+  return used.user + used.system;
+};
+
 /** Open the store (or pool) first; with RATCHET_GO=stdin, then wait for the go. */
 async function ready(open: () => Promise<unknown>): Promise<void> {
   await open();
-  if (process.env.RATCHET_GO !== "stdin") return;
-  console.log(JSON.stringify({ ready: process.pid }));
-  await new Promise((resolve) => process.stdin.once("data", resolve));
-  process.stdin.pause();
+  if (process.env.RATCHET_GO === "stdin") {
+    console.log(JSON.stringify({ ready: process.pid }));
+    await new Promise((resolve) => process.stdin.once("data", resolve));
+    process.stdin.pause();
+  }
+  counting = true;
+  cpuAtGo = process.cpuUsage();
 }
 
 const [mode, count, until] = process.argv.slice(2);
@@ -108,7 +140,13 @@ if (mode === "raw") {
       }
     }),
   );
-  console.log(JSON.stringify({ done: process.pid }));
+  console.log(JSON.stringify({ done: process.pid, cpuMicros: cpuMicros() }));
+  // With RATCHET_GO=stdin the connections stay open until a second line comes, so the caller
+  // can read their server backends' CPU time.
+  if (process.env.RATCHET_GO === "stdin") {
+    process.stdin.resume();
+    await new Promise((resolve) => process.stdin.once("data", resolve));
+  }
   await pool.end();
 } else if (mode === "produce") {
   const producer = createEngine({ storage, workflows: [pipeline], worker: false });
@@ -129,9 +167,14 @@ if (mode === "raw") {
     worker: { leaseMs: 1500, pollIntervalMs: 50, maxConcurrentRuns: 20 },
   });
   process.once("SIGTERM", async () => {
+    const cpu = cpuMicros();
     await engine.close();
     await effects?.end();
-    console.log(JSON.stringify(stats));
+    console.log(
+      JSON.stringify(
+        process.env.RATCHET_COUNT === "1" ? { ...stats, cpuMicros: cpu, statements } : stats,
+      ),
+    );
     process.exit(0);
   });
   if (process.env.RATCHET_GO !== "stdin") console.log(JSON.stringify({ ready: process.pid }));
