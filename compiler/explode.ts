@@ -91,9 +91,14 @@ export class Exploder {
   readonly durableStarts: number[];
   readonly ctxName: string;
   /** Bindings of the body that a nested function refers to: a call may change them. */
-  readonly capturedByFunctions = new Set<Binding>();
-  /** Names declared in the module by `let`, `var`, a parameter or a `catch`. */
-  readonly outerMutables: ReadonlySet<string>;
+  readonly capturedByFunctions: ReadonlySet<Binding>;
+  /**
+   * Names declared in the module by `let`, `var`, a parameter or a `catch`: a walk of the whole
+   * module, done once per module and only when a body first asks.
+   */
+  get outerMutables(): ReadonlySet<string> {
+    return outerMutableNames(this.sourceFile);
+  }
   /** Slots holding a per-iteration box (see `findBoxedSlots`). */
   readonly boxed = new Set<string>();
   region = -1;
@@ -119,16 +124,7 @@ export class Exploder {
     this.names = machineNames(body, sourceFile);
     this.ctxName = validation.ctxName ?? `ratchet$ctx`;
     this.scopes = resolveScopes(body);
-    const visit = (n: ts.Node, nested: boolean): void => {
-      if (ts.isIdentifier(n)) {
-        const binding = this.scopes.references.get(n);
-        if (binding && nested) this.capturedByFunctions.add(binding);
-        return;
-      }
-      ts.forEachChild(n, (c) => visit(c, nested || ts.isFunctionLike(n) || ts.isClassLike(n)));
-    };
-    ts.forEachChild(body, (c) => visit(c, false));
-    this.outerMutables = outerMutableNames(sourceFile);
+    this.capturedByFunctions = this.scopes.capturedByFunctions;
   }
 
   // ---- setup -------------------------------------------------------------------------

@@ -29,6 +29,8 @@ export interface ScopeInfo {
   readonly declarations: Map<ts.Identifier, Binding>;
   /** Names referenced in the body that resolve outside it (imports, module variables, globals). */
   readonly outerNames: Set<string>;
+  /** Bindings of the body referenced from inside a function or class nested in it. */
+  readonly capturedByFunctions: Set<Binding>;
 }
 
 function createsBlockScope(node: ts.Node): boolean {
@@ -116,10 +118,11 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
   for (const parameter of body.parameters) declarePattern(root, parameter.name, "param");
   collect(body, root);
 
-  // Pass 2: references.
+  // Pass 2: references, and which bindings nested functions and classes capture.
   const references = new Map<ts.Identifier, Binding | undefined>();
   const outerNames = new Set<string>();
-  const resolve = (node: ts.Node, scope: Scope): void => {
+  const capturedByFunctions = new Set<Binding>();
+  const resolve = (node: ts.Node, scope: Scope, nested: boolean): void => {
     if (ts.isTypeNode(node)) return;
     const own = scopeOf.get(node) ?? scope;
     if (ts.isIdentifier(node)) {
@@ -129,11 +132,13 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
         found = s.names.get(node.text);
       references.set(node, found);
       if (!found) outerNames.add(node.text);
+      else if (nested) capturedByFunctions.add(found);
       return;
     }
-    ts.forEachChild(node, (child) => resolve(child, own));
+    const inner = nested || ts.isFunctionLike(node) || ts.isClassLike(node);
+    ts.forEachChild(node, (child) => resolve(child, own, inner));
   };
-  for (const parameter of body.parameters) resolve(parameter, root);
-  resolve(body.body!, root);
-  return { bindings, references, declarations, outerNames };
+  for (const parameter of body.parameters) resolve(parameter, root, false);
+  resolve(body.body!, root, false);
+  return { bindings, references, declarations, outerNames, capturedByFunctions };
 }
