@@ -180,7 +180,11 @@ export function discoverWorkflows(sourceFile: ts.SourceFile, sink: DiagnosticSin
   if (imports.workflowNames.size === 0 && imports.namespaces.size === 0) return [];
   const sites: WorkflowSite[] = [];
   const seen = new Map<string, ts.Node>();
+  const mentions = calleeMentions(sourceFile.text, imports);
   const visit = (node: ts.Node): void => {
+    // A workflow's call or decorator spells its callee, so a subtree whose text never does
+    // (most of a module: types, imports, ordinary functions) holds none and is not walked.
+    if (!mentions(node.pos, node.end)) return;
     const isCall =
       ts.isCallExpression(node) &&
       !ts.isDecorator(node.parent) &&
@@ -208,6 +212,33 @@ export function discoverWorkflows(sourceFile: ts.SourceFile, sink: DiagnosticSin
   };
   visit(sourceFile);
   return sites;
+}
+
+/**
+ * Whether the text between two offsets contains a name the `workflow` callee may be spelled
+ * with (a local name of the import, or `workflow` after a namespace).
+ */
+function calleeMentions(
+  text: string,
+  imports: RatchetImports,
+): (start: number, end: number) => boolean {
+  const names = [...imports.workflowNames];
+  if (imports.namespaces.size > 0) names.push("workflow");
+  const at: number[] = [];
+  for (const name of names) {
+    for (let i = text.indexOf(name); i !== -1; i = text.indexOf(name, i + name.length)) at.push(i);
+  }
+  at.sort((a, b) => a - b);
+  return (start, end) => {
+    let lo = 0;
+    let hi = at.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (at[mid]! < start) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < at.length && at[lo]! < end;
+  };
 }
 
 function isAsyncMethod(method: ts.MethodDeclaration): boolean {
