@@ -56,7 +56,9 @@ export function printExpressions(
       lines: [],
     }));
   }
-  const raw: { line: number; column: number; sourceLine: number; sourceColumn: number }[] = [];
+  // The emitter's mappings, four numbers each (line, column, source line, source column), in
+  // one flat array: a printed module makes thousands of them.
+  const raw: number[] = [];
   const generator = {
     addSource: () => 0,
     setSourceContent: () => {},
@@ -66,7 +68,7 @@ export function printExpressions(
       _s: number,
       sourceLine: number,
       sourceColumn: number,
-    ) => raw.push({ line, column, sourceLine, sourceColumn }),
+    ) => raw.push(line, column, sourceLine, sourceColumn),
   };
   // The emitter maps positions through the file it prints, so the expressions are printed as
   // the statements of a copy of the user's file: `__ratchet_print__(<expression>);` each. The
@@ -93,30 +95,35 @@ export function printExpressions(
   const open = `${marker}(`;
   let from = 0;
   let next = 0;
+  let firstLine = 0;
   for (let e = 0; e < expressions.length; e++) {
     const start = printed.indexOf(open, from) + open.length;
     const following = printed.indexOf(open, start);
     const end = printed.lastIndexOf(")", following === -1 ? printed.length : following);
     from = end;
     const text = printed.slice(start, end);
-    let firstLine = 0;
+    // Expressions come in order, so the line search goes on from the previous one's.
     while (firstLine + 1 < lineStarts.length && lineStarts[firstLine + 1]! <= start) firstLine++;
     const firstColumn = start - lineStarts[firstLine]!;
-    const lineCount = text.split("\n").length;
+    let lineCount = 1;
+    while (lineCount + firstLine < lineStarts.length && lineStarts[firstLine + lineCount]! <= end) {
+      lineCount++;
+    }
     const lines: Segment[][] = Array.from({ length: lineCount }, () => []);
-    for (; next < raw.length; next++) {
-      const m = raw[next]!;
-      const line = m.line - firstLine;
+    for (; next < raw.length; next += 4) {
+      const mLine = raw[next]!;
+      const mColumn = raw[next + 1]!;
+      const line = mLine - firstLine;
       if (line >= lineCount) break;
-      const column = line === 0 ? m.column - firstColumn : m.column;
+      const column = line === 0 ? mColumn - firstColumn : mColumn;
       if (line < 0 || column < 0) continue;
-      if (line === lineCount - 1 && m.column > end - lineStarts[m.line]!) continue;
+      if (line === lineCount - 1 && mColumn > end - lineStarts[mLine]!) continue;
       const segments = lines[line]!;
       const last = segments[segments.length - 1];
       // The emitter marks where a node ends and where the next starts; as in TypeScript's own
       // maps, the later mark at one column wins.
       if (last && last[0] === column) segments.pop();
-      segments.push([column, 0, m.sourceLine, m.sourceColumn]);
+      segments.push([column, 0, raw[next + 2]!, raw[next + 3]!]);
     }
     for (const segments of lines) segments.sort((a, b) => a[0] - b[0]);
     out.push({ text, lines });
