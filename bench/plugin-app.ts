@@ -7,8 +7,8 @@
  *   ones. Every fourth says "workflow" in a comment; none mentions `ratchet`, so the pre-filter
  *   rejects them all without a parse.
  * - 20 step modules (`src/steps/steps-N.ts`): durable functions (`fn(…)` from `ratchetjs`), said
- *   in a comment to be used by a workflow, so they pass the pre-filter, are parsed once and
- *   come back untouched.
+ *   in a comment to be used by a workflow; they do not import `workflow`, so the pre-filter
+ *   rejects them unparsed (Vite's native code filter lets them through: they say `ratchetjs`).
  * - 20 workflow modules (`src/flows/flow-N.ts`): three workflows each, of 4–6 checkpoints
  *   among `if`/`else`, a `for…of` loop with a step inside and a `try`/`catch` around one.
  *
