@@ -42,7 +42,7 @@ interface Part {
  * A constant helper function, printed as written. Its text refers to nothing of the body
  * (only its own parameters and globals), so neither renaming nor liveness has to see into it.
  */
-function helper(text: string): ts.Expression {
+export function helper(text: string): ts.Expression {
   return f.createParenthesizedExpression(f.createIdentifier(text.replace(/\s*\n\s*/g, " ")));
 }
 

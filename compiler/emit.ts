@@ -82,7 +82,9 @@ export function emitMachine(
   const num = (n: number) => f.createNumericLiteral(n);
   const assign = (target: ts.Expression, value: ts.Expression) =>
     f.createExpressionStatement(f.createAssignment(target, value));
-  const persisted = [...ir.slots.values()].filter((s) => s.kind !== "function").map((s) => s.name);
+  const persisted = [...ir.slots.values()]
+    .filter((s) => s.kind !== "function" && s.kind !== "volatile")
+    .map((s) => s.name);
 
   const jump = (target: number): ts.Statement[] => [
     assign(id(names.pc), num(target)),
@@ -243,6 +245,15 @@ export function emitMachine(
       f.createVariableStatement(
         undefined,
         f.createVariableDeclarationList(persisted.map((name) => f.createVariableDeclaration(name))),
+      ),
+    );
+  }
+  const volatile = [...ir.slots.values()].filter((s) => s.kind === "volatile");
+  if (volatile.length > 0) {
+    prologue.push(
+      f.createVariableStatement(
+        undefined,
+        f.createVariableDeclarationList(volatile.map((s) => f.createVariableDeclaration(s.name))),
       ),
     );
   }

@@ -1,5 +1,5 @@
 import ts from "typescript";
-import { lowerPattern, needsLowering } from "./destructure.js";
+import { helper, lowerPattern, needsLowering } from "./destructure.js";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
 import type { WorkflowBodyNode } from "./discover.js";
 import type {
@@ -34,6 +34,35 @@ type JumpEntry =
     }
   /** Inside the try or catch part of a `try` with `finally`: jumps out pass through it. */
   | { readonly kind: "finally"; readonly region: number };
+
+/** The function of a call read before its arguments (see `Exploder.calleeBefore`). */
+interface CalleeRef {
+  /** The volatile temporary holding `{ v: function }`, undefined after a resume. */
+  readonly box: ts.Identifier;
+  /** How to read the function again from what was kept. */
+  readonly read: ts.Expression;
+  readonly thisArg: ts.Expression;
+  /** The callee as written, for the TypeError when it is not a function. */
+  readonly text: string;
+}
+
+/**
+ * Call the function read before the arguments (`box.v`), or, after a resume, read it again
+ * (`read()`), with `thisArg`, as JavaScript does: a TypeError naming the callee when it is
+ * not a function.
+ */
+const CALL = helper(`(box, read, thisArg, args, text) => {
+  const fn = box === undefined ? read() : box.v;
+  if (typeof fn !== "function") throw new TypeError(text + " is not a function");
+  return Reflect.apply(fn, thisArg, args);
+}`);
+
+/** `new` of the constructor read before the arguments (see CALL). */
+const CONSTRUCT = helper(`(box, read, args, text) => {
+  const fn = box === undefined ? read() : box.v;
+  try { Reflect.construct(String, [], fn); } catch { throw new TypeError(text + " is not a constructor"); }
+  return Reflect.construct(fn, args);
+}`);
 
 /** Completion kinds recorded while a `finally` runs (`t` of the completion record). */
 export const Completion = { throw: 1, return: 2, jump: 3 } as const;
@@ -1839,6 +1868,21 @@ export class Exploder {
 
   call(node: ts.CallExpression | ts.NewExpression): ts.Expression {
     const args = [...(node.arguments ?? [])];
+    const inner = skipOuterExpressions(node.expression);
+    const readAtCall =
+      !this.callees.has(node) &&
+      !this.containsDurable(node.expression) &&
+      (ts.isIdentifier(inner) ? this.isStable(inner, args) : !this.mayChangeCallee(args));
+    if (args.some((a) => this.containsDurable(a)) && !readAtCall) {
+      // JavaScript reads the function (and its `this`) before the arguments.
+      const ref = this.callees.get(node) ?? this.calleeBefore(node.expression, args);
+      const values = f.createArrayLiteralExpression(this.operands(args));
+      const read = f.createArrowFunction(undefined, undefined, [], undefined, undefined, ref.read);
+      const text = f.createStringLiteral(ref.text);
+      return ts.isNewExpression(node)
+        ? f.createCallExpression(CONSTRUCT, undefined, [ref.box, read, values, text])
+        : f.createCallExpression(CALL, undefined, [ref.box, read, ref.thisArg, values, text]);
+    }
     const make = (callee: ts.Expression, values: ts.Expression[]): ts.Expression => {
       if (ts.isNewExpression(node)) return f.createNewExpression(callee, undefined, values);
       // An optional call whose link was tested by `optionalChain` calls plainly.
@@ -1846,26 +1890,129 @@ export class Exploder {
         ? f.createCallChain(callee, node.questionDotToken, undefined, values)
         : f.createCallExpression(callee, undefined, values);
     };
-    if (this.containsDurable(node.expression)) {
-      const inner = skipOuterExpressions(node.expression);
-      let callee: ts.Expression;
-      if (ts.isPropertyAccessExpression(inner) && !inner.questionDotToken) {
-        // The object is evaluated first; the method is looked up on it at the call.
-        const object = this.expression(inner.expression)!;
-        const temp = this.newTemp(inner.expression);
-        this.assign(temp, object);
-        callee = f.createPropertyAccessExpression(temp, inner.name);
-      } else {
-        callee = this.expression(node.expression)!;
-      }
-      return make(callee, this.operands(args));
+    if (readAtCall && args.some((a) => this.containsDurable(a))) {
+      // Nothing in the arguments can change the function but the steps themselves: it is
+      // read at the call, from its object (and key) kept where the arguments may change them.
+      return make(this.calleeReadAfter(node.expression, args), this.operands(args));
     }
-    // JavaScript reads the callee before the arguments; a function cannot be persisted
-    // across their checkpoints, so it is read at the call — which is the same value when
-    // the arguments cannot change it. Its object (and key) are kept when they could.
-    const callee =
-      this.replaced.get(node.expression) ?? this.calleeReadAfter(node.expression, args);
-    return make(callee, this.operands(args));
+    // The durable awaits are in the callee: its object (and key) are evaluated and kept, and
+    // the call reads the method from them right away, as JavaScript does.
+    if (ts.isPropertyAccessExpression(inner) && !inner.questionDotToken) {
+      const object = this.expression(inner.expression)!;
+      const temp = this.newTemp(inner.expression);
+      this.assign(temp, object);
+      return make(f.createPropertyAccessExpression(temp, inner.name), this.operands(args));
+    }
+    return make(this.expression(node.expression)!, this.operands(args));
+  }
+
+  /**
+   * Whether a call's arguments may change the function it calls between the moment
+   * JavaScript reads it and the call: they assign a member or a pattern, delete or
+   * increment a member, call or construct anything but the durable operations themselves,
+   * or hand an inline step (a function) to one.
+   */
+  mayChangeCallee(args: readonly ts.Expression[]): boolean {
+    const visit = (n: ts.Node): boolean => {
+      if (ts.isAwaitExpression(n) && this.durableByAwait.has(n)) {
+        const call = this.durableByAwait.get(n)!.call;
+        return call.arguments.some((a) => isFunctionValue(a) || visit(a));
+      }
+      if (ts.isFunctionLike(n) || ts.isClassLike(n)) return false;
+      if (ts.isCallExpression(n) || ts.isNewExpression(n) || ts.isTaggedTemplateExpression(n)) {
+        return true;
+      }
+      if (ts.isDeleteExpression(n)) return true;
+      if (
+        ts.isBinaryExpression(n) &&
+        n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
+        n.operatorToken.kind <= ts.SyntaxKind.LastAssignment &&
+        !ts.isIdentifier(skipOuterExpressions(n.left))
+      ) {
+        return true;
+      }
+      if (
+        (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
+        (n.operator === ts.SyntaxKind.PlusPlusToken ||
+          n.operator === ts.SyntaxKind.MinusMinusToken) &&
+        !ts.isIdentifier(skipOuterExpressions(n.operand))
+      ) {
+        return true;
+      }
+      return ts.forEachChild(n, visit) ?? false;
+    };
+    return args.some(visit);
+  }
+
+  /** Callees already read by `calleeBefore`, by their call (an optional call is tested first). */
+  readonly callees = new Map<ts.Node, CalleeRef>();
+
+  /**
+   * The function of a call whose arguments hold a durable await, read before them as in
+   * JavaScript: its object (and key) evaluated and kept, then the function itself read into
+   * a volatile temporary — held while the run goes on in this process, never persisted
+   * (a function cannot be). After a resume in the arguments it is read again from the kept
+   * object and key, or the variable (restored); a function that cannot be read again — the
+   * result of a call or of another expression — is reported.
+   */
+  calleeBefore(expression: ts.Expression, args: readonly ts.Expression[]): CalleeRef {
+    const inner = skipOuterExpressions(expression);
+    const text = expression.getText(this.sourceFile).replace(/\s+/g, " ");
+    const keep = (part: ts.Expression): ts.Expression => {
+      const value = this.expression(part)!;
+      if (!this.containsDurable(part) && this.isStable(part, args)) return value;
+      const temp = this.newTemp(part);
+      this.assign(temp, value);
+      return temp;
+    };
+    let read: ts.Expression;
+    let thisArg: ts.Expression = f.createIdentifier("undefined");
+    if (ts.isPropertyAccessExpression(inner)) {
+      const object = keep(inner.expression);
+      read = inner.questionDotToken
+        ? f.createPropertyAccessChain(object, inner.questionDotToken, inner.name)
+        : f.createPropertyAccessExpression(object, inner.name);
+      thisArg = object;
+    } else if (ts.isElementAccessExpression(inner)) {
+      const object = keep(inner.expression);
+      const key = keep(inner.argumentExpression);
+      read = inner.questionDotToken
+        ? f.createElementAccessChain(object, inner.questionDotToken, key)
+        : f.createElementAccessExpression(object, key);
+      thisArg = object;
+    } else {
+      if (
+        !ts.isIdentifier(inner) &&
+        !ts.isFunctionExpression(inner) &&
+        !ts.isArrowFunction(inner)
+      ) {
+        this.sink.report(
+          expression,
+          DiagnosticCodes.unsupportedAwaitPosition,
+          "The function called here is the value of an expression, read before the checkpoint in its arguments; after a resume there it could not be had again (a function cannot be persisted).",
+          "Await the argument first (const value = await ctx.step(…)), then make the call.",
+        );
+      }
+      read = this.rewrite(expression);
+    }
+    const box = f.createIdentifier(`${this.names.temp}${++this.tempCount}`);
+    this.slots.set(box.text, {
+      name: box.text,
+      kind: "volatile",
+      holds: undefined,
+      description: `the function called at ${this.where(expression)}`,
+    });
+    this.item(
+      f.createExpressionStatement(
+        f.createAssignment(
+          box,
+          f.createObjectLiteralExpression([f.createPropertyAssignment("v", read)]),
+        ),
+      ),
+      [],
+      [read],
+    );
+    return { box, read, thisArg, text };
   }
 
   /**
@@ -1954,11 +2101,11 @@ export class Exploder {
     const rest = [node];
     let test: ts.Expression;
     if (ts.isCallExpression(link)) {
-      // f?.(…) / o.m?.(…): test the function now, call it (read again) after the arguments.
+      // f?.(…) / o.m?.(…): read and test the function now, call it after the arguments.
       if (this.containsDurable(link.expression)) return this.unsupported(link);
-      const callee = this.calleeReadAfter(link.expression, link.arguments);
-      this.replaced.set(link.expression, callee);
-      test = f.createEquality(callee, f.createNull());
+      const ref = this.calleeBefore(link.expression, link.arguments);
+      this.callees.set(link, ref);
+      test = f.createEquality(f.createPropertyAccessExpression(ref.box, "v"), f.createNull());
     } else {
       const object = this.expression(link.expression)!;
       let value = object;
@@ -2152,10 +2299,16 @@ function isAssignmentTarget(id: ts.Identifier): boolean {
 
 /** Whether `node` assigns the variable `name` (directly, by destructuring, `++` or `--`). */
 function assignsName(node: ts.Node, name: string): boolean {
-  const mentions = (target: ts.Node): boolean =>
-    (ts.isIdentifier(target) && target.text === name) ||
-    (ts.isShorthandPropertyAssignment(target) && target.name.text === name) ||
-    (ts.forEachChild(target, mentions) ?? false);
+  // The variable itself, or a name in a pattern — not the object of a member target.
+  const mentions = (target: ts.Node): boolean => {
+    if (ts.isIdentifier(target)) return target.text === name;
+    if (ts.isShorthandPropertyAssignment(target)) return target.name.text === name;
+    if (ts.isPropertyAccessExpression(target) || ts.isElementAccessExpression(target)) {
+      return false;
+    }
+    if (ts.isPropertyAssignment(target)) return mentions(target.initializer);
+    return ts.forEachChild(target, mentions) ?? false;
+  };
   const visit = (n: ts.Node): boolean => {
     if (
       ts.isBinaryExpression(n) &&

@@ -96,7 +96,12 @@ export interface CheckpointSite {
 /** A variable of the machine's frame: a slot for a user variable, or a temporary. */
 export interface Slot {
   readonly name: string;
-  readonly kind: "var" | "lexical" | "function" | "temp";
+  /**
+   * `function`: made again on resume; `volatile`: a temporary held while the run goes on in
+   * one process and `undefined` after a resume (a function read before the checkpoint in a
+   * call's arguments); neither is persisted.
+   */
+  readonly kind: "var" | "lexical" | "function" | "temp" | "volatile";
   /**
    * What the declaration's value syntactically is when that cannot be persisted: a function
    * or class, a generator, or (by its method name: `.values()`, `.entries()`, …) an iterator.

@@ -62,7 +62,9 @@ export function successorsOf(ir: MachineIR, block: Block): number[] {
  */
 export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][] {
   const persistable = new Set(
-    [...ir.slots.values()].filter((s) => s.kind !== "function").map((s) => s.name),
+    [...ir.slots.values()]
+      .filter((s) => s.kind !== "function" && s.kind !== "volatile")
+      .map((s) => s.name),
   );
   const usesIn = (node: import("typescript").Node | undefined, into: Set<string>): void => {
     if (!node) return;

@@ -12,7 +12,7 @@ import { terminalStatuses } from "ratchetjs/adapters";
 import { memory } from "ratchetjs/adapters/memory";
 import { formatDiagnostic, transform } from "ratchetjs/compiler";
 import { durable } from "./durable-store.js";
-import { add, boom, echo, FailingResource, Resource, stepLog } from "./steps.js";
+import { add, boom, callees, echo, FailingResource, Resource, stepLog } from "./steps.js";
 
 /**
  * The compiler's oracle: the untransformed body, run as plain async code against an
@@ -42,7 +42,7 @@ export interface LoadedCase {
 
 /** The module a batch of cases is compiled as; the compiler finds `workflow` by its import. */
 const header = `import { workflow } from "ratchetjs";
-import { add, echo, boom, Resource, FailingResource } from "./steps.js";
+import { add, echo, boom, Resource, FailingResource, callees } from "./steps.js";
 `;
 
 /** Load one case: the untransformed function and the compiled workflow. */
@@ -75,7 +75,7 @@ ${c.body}
   // The imports become the function's parameters; the exports, its result.
   const names = cases.flatMap((_, i) => [`plain_${i}`, `compiled_${i}`]);
   const body = out.code.slice(header.length).replace(/^export const /gm, "const ");
-  const source = `function oracleModule(workflow, add, echo, boom, Resource, FailingResource) {
+  const source = `function oracleModule(workflow, add, echo, boom, Resource, FailingResource, callees) {
 "use strict";
 ${body}
 return { ${names.join(", ")} };
@@ -84,7 +84,7 @@ return { ${names.join(", ")} };
   const make = new Function(`${js}\nreturn oracleModule;`)() as (
     ...imports: unknown[]
   ) => Record<string, unknown>;
-  const module = make(workflow, add, echo, boom, Resource, FailingResource);
+  const module = make(workflow, add, echo, boom, Resource, FailingResource, callees);
   return cases.map((_, i) => ({
     plain: module[`plain_${i}`] as PlainBody,
     compiled: module[`compiled_${i}`] as Workflow,

@@ -54,3 +54,21 @@ registerClass(FailingResource, {
   serialize: (r) => r.name,
   deserialize: (name: string) => new FailingResource(name),
 });
+
+/**
+ * A module object for call tests: reading `fn` (a getter) is logged like a step call, and
+ * `method` tells whether it was called with `callees` as `this`.
+ */
+export const callees = {
+  get fn(): (x: unknown) => string {
+    stepLog.push("read fn");
+    return (x) => `fn(${x})`;
+  },
+  method(this: unknown, x: unknown): [boolean, unknown] {
+    return [this === callees, x];
+  },
+  other(x: unknown): string {
+    return `other(${x})`;
+  },
+  missing: undefined as undefined | ((x: unknown) => unknown),
+};

@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import { load, type OracleCase, runCompiled, runPlain } from "./support/oracle.js";
+import { callees } from "./support/steps.js";
+
+/**
+ * A call whose arguments hold a durable await reads its function (and `this`) before the
+ * arguments, as JavaScript does; after a resume in the arguments it reads the function again
+ * from the kept object and key. Against the untransformed function, uninterrupted and
+ * crashed-then-resumed after each checkpoint.
+ */
+const cases: Record<string, OracleCase> = {
+  "this is the object the method was read from": {
+    params: "n",
+    body: `const a = callees.method(await ctx.step(add, n, 1));
+const list = [1];
+list.push(await ctx.step(add, n, 2), await ctx.step(add, n, 3));
+return [a, list, Math.max(n, await ctx.step(add, n, 4))];`,
+    args: [1],
+  },
+  "a computed key changed by the arguments": {
+    params: "n",
+    body: `let k = "method";
+const r = callees[k]((k = "other", await ctx.step(add, n, 1)));
+return [r, k];`,
+    args: [1],
+  },
+  "an object changed by the arguments": {
+    params: "n",
+    body: `let list = [1];
+const r = list.concat((list = [9], await ctx.step(add, n, 1)));
+return [r, list];`,
+    args: [1],
+  },
+  "a callee that is not a function throws after the arguments": {
+    params: "n",
+    body: `const o = { a: 1 };
+try { o.a(await ctx.step(add, n, 1)); } catch (e) { return [e.name, e.message]; }`,
+    args: [1],
+  },
+  "optional calls with a missing function skip the step": {
+    params: "n",
+    body: `const a = callees.missing?.(await ctx.step(echo, "skipped"));
+const b = callees.method?.(await ctx.step(echo, "run"));
+const none = n > 0 ? null : callees;
+const c = none?.method(await ctx.step(echo, "skipped too"));
+return [a, b, c];`,
+    args: [1],
+  },
+  "new reads its constructor before the arguments": {
+    params: "n",
+    body: `const m = new Map([["a", await ctx.step(add, n, 1)]]);
+const r = new Resource(await ctx.step(echo, "r"));
+const s = new Set([await ctx.step(add, n, 2)]);
+try { new n(await ctx.step(add, n, 3)); } catch (e) { return [[...m], r.name, s instanceof Set, e.message]; }`,
+    args: [1],
+  },
+};
+
+describe("callees are read before the arguments, as in JavaScript", () => {
+  for (const [name, c] of Object.entries(cases)) {
+    it(name, async () => {
+      const { compiled, plain } = await load(c);
+      const expected = await runPlain(plain, c.args);
+      const { checkpoints, ...outcome } = await runCompiled(compiled, c.args);
+      expect(outcome).toStrictEqual(expected);
+      for (let k = 1; k <= checkpoints; k++) {
+        const { checkpoints: _, ...resumed } = await runCompiled(compiled, c.args, k);
+        expect(resumed, `crashed after checkpoint ${k} of ${checkpoints}`).toStrictEqual(expected);
+      }
+    });
+  }
+
+  // Uninterrupted, exactly as in JavaScript. After a resume in the arguments the function is
+  // read again from the kept object: a getter runs again, a replacement made by the
+  // arguments' own code is the one called (docs/compiler.md).
+  it("a getter callee is read once, before the arguments", async () => {
+    const c: OracleCase = {
+      params: "n",
+      // (The arguments call String: with no code of their own to run, the function would
+      // be read at the call.)
+      body: "return callees.fn(String(await ctx.step(add, n, 1)));",
+      args: [1],
+    };
+    const { compiled, plain } = await load(c);
+    const expected = await runPlain(plain, c.args);
+    expect(expected).toStrictEqual({ ok: true, value: "fn(2)", steps: ["read fn", "add(1,1)"] });
+    const { checkpoints: _, ...outcome } = await runCompiled(compiled, c.args);
+    expect(outcome).toStrictEqual(expected);
+  });
+
+  it("a method replaced by the arguments' own code: the one read before them is called", async () => {
+    const c: OracleCase = {
+      params: "n",
+      body: `return callees.other((callees.other = (x) => "replaced " + x, await ctx.step(add, n, 1)));`,
+      args: [1],
+    };
+    const { compiled, plain } = await load(c);
+    const original = callees.other;
+    try {
+      const expected = await runPlain(plain, c.args);
+      expect(expected).toMatchObject({ ok: true, value: "other(2)" });
+      callees.other = original;
+      const { checkpoints: _, ...outcome } = await runCompiled(compiled, c.args);
+      expect(outcome).toStrictEqual(expected);
+    } finally {
+      callees.other = original;
+    }
+  });
+});
