@@ -176,11 +176,11 @@ describe("compiled workflows match the untransformed function", () => {
       const expected = await runPlain(plain, c.args);
       const uninterrupted = await runCompiled(compiled, c.args);
       const { checkpoints, ...outcome } = uninterrupted;
-      expect(outcome).toEqual(expected);
+      expect(outcome).toStrictEqual(expected);
       expect(checkpoints).toBeGreaterThan(0);
       for (let k = 1; k <= checkpoints; k++) {
         const { checkpoints: _, ...resumed } = await runCompiled(compiled, c.args, k);
-        expect(resumed, `crashed after checkpoint ${k}`).toEqual(expected);
+        expect(resumed, `crashed after checkpoint ${k}`).toStrictEqual(expected);
       }
     });
   }

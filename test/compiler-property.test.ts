@@ -173,7 +173,7 @@ async function compare(c: OracleCase, loaded: LoadedCase): Promise<void> {
   }
   for (const { what, outcome } of outcomes) {
     try {
-      expect(outcome).toEqual(expected);
+      expect(outcome).toStrictEqual(expected);
     } catch {
       const text = (o: unknown) => inspect(o, { depth: 6, breakLength: Number.POSITIVE_INFINITY });
       throw new Error(

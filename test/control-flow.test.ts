@@ -358,10 +358,10 @@ describe("control flow around checkpoints matches the untransformed function", (
       const { compiled, plain } = await load(c);
       const expected = await runPlain(plain, c.args);
       const { checkpoints, ...outcome } = await runCompiled(compiled, c.args);
-      expect(outcome).toEqual(expected);
+      expect(outcome).toStrictEqual(expected);
       for (let k = 1; k <= checkpoints; k++) {
         const { checkpoints: _, ...resumed } = await runCompiled(compiled, c.args, k);
-        expect(resumed, `crashed after checkpoint ${k} of ${checkpoints}`).toEqual(expected);
+        expect(resumed, `crashed after checkpoint ${k} of ${checkpoints}`).toStrictEqual(expected);
       }
     });
   }
