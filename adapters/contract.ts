@@ -88,8 +88,9 @@ export interface StoredRun {
   readonly updatedAt: number;
   /**
    * For a `sleeping` run, when it wakes; for a `waiting` run, when its wait times out
-   * (`null`: never). Epoch milliseconds on the engine's clock. Optional for adapters written
-   * before waits existed; `undefined` reads as `null`.
+   * (`null`: never). Epoch milliseconds on the engine's clock, or on the store's clock for
+   * an adapter that times wakes by it (see {@link Commit.wakeInMs}). Optional for adapters
+   * written before waits existed; `undefined` reads as `null`.
    */
   readonly wakeAt?: number | null;
   /** For a `waiting` run, what it waits for: a serialized wait (opaque to the adapter). */
@@ -138,6 +139,15 @@ export interface Commit {
   readonly leaseMs?: number;
   /** Set (a number) or clear (`null`) `wakeAt`; `undefined` keeps it. */
   readonly wakeAt?: number | null;
+  /**
+   * The same moment as `wakeAt`, as milliseconds from the committing process's own clock
+   * (`wakeAt - Date.now()` when the commit was sent); `null` with a `null` `wakeAt`. The
+   * engine sends both. An adapter that times wakes by the store's clock (Postgres: the
+   * server's) stores the store's now plus this instead, so a process whose clock is ahead or
+   * behind sets the same wake time as any other; an adapter on the process's clock ignores
+   * it. Omitted (as by a caller that writes `wakeAt` alone): `wakeAt` is stored as given.
+   */
+  readonly wakeInMs?: number | null;
   /** Set or clear (`null`) the wait and its event name; `undefined` keeps them. */
   readonly wait?: { readonly spec: string; readonly event: string | null } | null;
   /** `null` clears the inbox (the run consumed it); `undefined` keeps it. */
@@ -275,6 +285,14 @@ export interface ClaimOptions {
    * and waits that timed out. Omitted: none of them.
    */
   readonly wakeBefore?: number;
+  /**
+   * `wakeBefore` as milliseconds from the claiming process's own clock (`wakeBefore -
+   * Date.now()`: 0 on the system clock, more once a test clock was moved ahead). An adapter
+   * that times wakes by the store's clock claims the runs whose `wakeAt` (stored from
+   * {@link Commit.wakeInMs}) is at or before the store's now plus this; one on the process's
+   * clock ignores it and uses `wakeBefore`.
+   */
+  readonly wakeBeforeInMs?: number;
 }
 
 /**

@@ -1007,7 +1007,7 @@ class RatchetEngine implements Engine {
             owner: this.owner,
             leaseMs: worker.leaseMs,
             limit: capacity,
-            wakeBefore: this.clock.now(),
+            ...this.#wakeBefore(),
             workflows,
           });
           for (const run of claimed) {
@@ -1079,6 +1079,16 @@ class RatchetEngine implements Engine {
     } catch (error) {
       this.logger.warn({ runId, error }, "offering an event kept for a run failed");
     }
+  }
+
+  /**
+   * Due sleepers and timed-out waits to claim: by this engine's clock, and the same as a
+   * delay from this process's clock for an adapter that compares with the store's clock
+   * (0 on the system clock; a test clock moved ahead moves it too).
+   */
+  #wakeBefore(): { wakeBefore: number; wakeBeforeInMs: number } {
+    const wakeBefore = this.clock.now();
+    return { wakeBefore, wakeBeforeInMs: wakeBefore - Date.now() };
   }
 
   /** Make the worker look for runnable runs now. */

@@ -470,6 +470,14 @@ function suspension(
   }
 }
 
+/**
+ * A wake time as a delay from this process's clock now (see `Commit.wakeInMs`): an adapter
+ * that times wakes by the store's clock adds it to the store's now.
+ */
+function delayFromNow(wakeAt: number | null): number | null {
+  return wakeAt === null ? null : wakeAt - Date.now();
+}
+
 /** The latest moment a `Date` can hold; later wake times are refused before any commit. */
 const MAX_TIME = 8.64e15;
 
@@ -629,6 +637,15 @@ export async function executeRun(
     change: Omit<Commit, "runId" | "expectedSeq" | "owner">,
     withSession = true,
   ): Promise<true | ExecutionOutcome> => {
+    // A run that fails before its next checkpoint keeps what it resumed with (the answer,
+    // event or child outcome delivered, or the wait that timed out): a retry resumes from the
+    // same checkpoint and receives the same again. Only the wake time goes.
+    const resuming: Pick<Commit, "wakeAt" | "wait" | "inbox"> =
+      change.status === "failed" || (change.status === "running" && change.error !== undefined)
+        ? resumeFields.wakeAt === undefined
+          ? {}
+          : { wakeAt: null }
+        : resumeFields;
     const write =
       withSession && session?.dirty && run.sessionId
         ? {
@@ -640,17 +657,20 @@ export async function executeRun(
           }
         : {};
     const sentAt = performance.now();
-    const outcome = await commitResolved({
+    const full: Commit = {
       runId: run.id,
       expectedSeq: seq,
       owner,
-      ...resumeFields,
+      ...resuming,
       ...change,
       ...write,
-    });
+    };
+    const outcome = await commitResolved(
+      full.wakeAt === undefined ? full : { ...full, wakeInMs: delayFromNow(full.wakeAt) },
+    );
     if (outcome.ok) {
       seq = outcome.seq;
-      resumeFields = {};
+      resumeFields = resuming === resumeFields ? {} : resumeFields;
       if (withSession) session = undefined;
       if (change.leaseMs !== undefined) lease.extend(sentAt);
       return true;

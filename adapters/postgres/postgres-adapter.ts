@@ -51,6 +51,11 @@ interface RunRow {
   inbox: string | null;
 }
 
+/** A delay as the server adds it to its now: whole milliseconds, rounded up (never early). */
+function wholeMs<T extends number | null>(ms: T): T {
+  return (ms === null ? null : Math.ceil(ms)) as T;
+}
+
 /** The channel every adapter notifies on; the payload is the schema, so stores tell apart. */
 export const runnableChannel = "ratchet_runnable";
 
@@ -60,6 +65,12 @@ export const runnableChannel = "ratchet_runnable";
  */
 const now = "date_trunc('milliseconds', now())";
 const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::int8`;
+/**
+ * The server's now in epoch milliseconds: wake times the engine sends as a delay
+ * (`Commit.wakeInMs`) are stored from it and compared with it, so every worker agrees on
+ * them whatever its own clock says.
+ */
+const nowMs = epochMs(now);
 const runColumns =
   "id, workflow, version, status, seq, args, frame, result, error, idempotency_key, " +
   `session_id, lease_owner, ${epochMs("lease_expires_at")} AS lease_expires_at, ` +
@@ -117,7 +128,8 @@ function statements(schema: string, notify: boolean) {
          lease_owner = CASE WHEN $8::int8 IS NULL THEN NULL ELSE lease_owner END,
          lease_expires_at = ${leaseFor(8)},
          updated_at = ${now},
-         wake_at = CASE WHEN $9::boolean THEN $10::int8 ELSE wake_at END,
+         wake_at = CASE $9::int4 WHEN 0 THEN wake_at WHEN 1 THEN $10::int8
+           ELSE ${nowMs} + $10::int8 END,
          wait = CASE WHEN $11::boolean THEN $12::text ELSE wait END,
          wait_event = CASE WHEN $11::boolean THEN $13::text ELSE wait_event END,
          inbox = CASE WHEN $14::boolean THEN NULL ELSE inbox END`;
@@ -161,7 +173,8 @@ function statements(schema: string, notify: boolean) {
     // and then see the winner's seq. A `set…` flag false keeps the stored value.
     /**
      * `(id, expectedSeq, owner, status, frame, result, error, leaseMs | null,
-     * setWake, wakeAt, setWait, wait, waitEvent, clearInbox)` → the new seq.
+     * setWake (0 keep, 1 wakeAt as given, 2 a delay from the server's now), wakeAt,
+     * setWait, wait, waitEvent, clearInbox)` → the new seq.
      */
     commit: named("commit", `${commitSet} WHERE ${commitCas} RETURNING seq`),
     // A commit with a session write is one statement too. `held` locks the run row if the
@@ -207,14 +220,14 @@ function statements(schema: string, notify: boolean) {
     // JSON small; a missing key reads as NULL, and a NULL flag keeps the stored column.
     /**
      * `(json: [{ i: id, q: expectedSeq, o: owner, s: status, f: frame, r: result,
-     * e: error, l: leaseMs, sw: setWake, w: wakeAt, sv: setWait, v: wait, ve: waitEvent,
+     * e: error, l: leaseMs, sw: setWake (as in commit), w: wakeAt, sv: setWait, v: wait, ve: waitEvent,
      * ci: clearInbox }])` → `(id, seq)` of every row that applied.
      */
     commitBatch: named(
       "commit_batch",
       `WITH batch AS MATERIALIZED (
          SELECT * FROM json_to_recordset($1::json) AS b(i text, q int8, o text, s text,
-           f text, r text, e text, l int8, sw boolean, w int8, sv boolean, v text, ve text,
+           f text, r text, e text, l int8, sw int4, w int8, sv boolean, v text, ve text,
            ci boolean)
        ), locked AS MATERIALIZED (
          SELECT id FROM ${runs} WHERE id = ANY (ARRAY(SELECT i FROM batch)) ORDER BY id
@@ -229,7 +242,8 @@ function statements(schema: string, notify: boolean) {
          lease_owner = CASE WHEN b.l IS NULL THEN NULL ELSE r.lease_owner END,
          lease_expires_at = ${now} + b.l * interval '1 millisecond',
          updated_at = ${now},
-         wake_at = CASE WHEN b.sw THEN b.w ELSE r.wake_at END,
+         wake_at = CASE WHEN b.sw = 2 THEN ${nowMs} + b.w WHEN b.sw = 1 THEN b.w
+           ELSE r.wake_at END,
          wait = CASE WHEN b.sv THEN b.v ELSE r.wait END,
          wait_event = CASE WHEN b.sv THEN b.ve ELSE r.wait_event END,
          inbox = CASE WHEN b.ci THEN NULL ELSE r.inbox END
@@ -268,7 +282,10 @@ function statements(schema: string, notify: boolean) {
     // (sleeping runs may be many; the due among them few), then merged oldest first. Up to
     // `limit` rows of each are locked for this statement, so a concurrent claim may pass
     // over a few runs that this one leaves: they are claimed at the next round.
-    /** `(owner, leaseMs, workflows | null, versions | null, limit, wakeBefore)` → the same. */
+    /**
+     * `(owner, leaseMs, workflows | null, versions | null, limit, wakeBefore, relative)` →
+     * the same; `relative`: `wakeBefore` is a delay from the server's now.
+     */
     claimWithDue: named(
       "claim_due",
       `WITH ready AS MATERIALIZED (
@@ -279,7 +296,8 @@ function statements(schema: string, notify: boolean) {
          FOR UPDATE SKIP LOCKED
        ), due AS MATERIALIZED (
          SELECT id, created_at, ord FROM ${runs}
-         WHERE status IN ('sleeping', 'waiting') AND wake_at IS NOT NULL AND wake_at <= $6
+         WHERE status IN ('sleeping', 'waiting') AND wake_at IS NOT NULL
+           AND wake_at <= $6::int8 + CASE WHEN $7::boolean THEN ${nowMs} ELSE 0 END
            AND ${claimFilters}
          ORDER BY created_at, ord
          LIMIT $5
@@ -497,7 +515,7 @@ interface BatchRow {
   r?: string;
   e?: string;
   l?: number;
-  sw?: true;
+  sw?: 1 | 2;
   w?: number | null;
   sv?: true;
   v?: string | null;
@@ -516,8 +534,11 @@ function toBatchRow(commit: Commit): BatchRow {
   if (commit.result !== undefined) row.r = toText(commit.result);
   if (commit.error !== undefined) row.e = toText(commit.error);
   if (commit.leaseMs !== undefined && !terminalStatuses.has(commit.status)) row.l = commit.leaseMs;
-  if (commit.wakeAt !== undefined) {
-    row.sw = true;
+  if (commit.wakeInMs !== undefined) {
+    row.sw = 2;
+    row.w = wholeMs(commit.wakeInMs);
+  } else if (commit.wakeAt !== undefined) {
+    row.sw = 1;
     row.w = commit.wakeAt;
   }
   if (commit.wait !== undefined) {
@@ -591,7 +612,8 @@ function guardIdleErrors(pool: PostgresPool): void {
  * any number of processes on any number of machines.
  *
  * Every method is one statement in autocommit, so one round trip and one transaction; a
- * failed commit reads once more to say why. Lease times come from the server's clock.
+ * failed commit reads once more to say why. Lease times come from the server's clock, and so
+ * do wake times and wait deadlines the engine sends as delays (`Commit.wakeInMs`).
  */
 export class PostgresAdapter implements StorageAdapter {
   /** @inheritDoc */
@@ -893,8 +915,8 @@ export class PostgresAdapter implements StorageAdapter {
       toText(commit.result ?? null),
       toText(commit.error ?? null),
       keepLease ? commit.leaseMs! : null,
-      commit.wakeAt !== undefined,
-      commit.wakeAt ?? null,
+      commit.wakeInMs !== undefined ? 2 : commit.wakeAt !== undefined ? 1 : 0,
+      commit.wakeInMs !== undefined ? wholeMs(commit.wakeInMs) : (commit.wakeAt ?? null),
       commit.wait !== undefined,
       toText(commit.wait?.spec ?? null),
       toText(commit.wait?.event ?? null),
@@ -939,7 +961,9 @@ export class PostgresAdapter implements StorageAdapter {
     const { rows } = await pool.query<RunRow>(
       options.wakeBefore === undefined
         ? this.#sql.claim(...values)
-        : this.#sql.claimWithDue(...values, options.wakeBefore),
+        : options.wakeBeforeInMs !== undefined
+          ? this.#sql.claimWithDue(...values, wholeMs(options.wakeBeforeInMs), true)
+          : this.#sql.claimWithDue(...values, options.wakeBefore, false),
     );
     return rows.map(toStoredRun);
   }

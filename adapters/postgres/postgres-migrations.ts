@@ -13,8 +13,8 @@ export interface PostgresMigration {
  * written by it exist.
  *
  * Times are `timestamptz` from the server's clock, so workers on machines whose clocks
- * disagree still agree on when a lease ends; `wake_at` alone is epoch milliseconds from
- * the engine's clock, as the contract defines it. `ord` is the creation order that breaks
+ * disagree still agree on when a lease ends; `wake_at` is epoch milliseconds, on the
+ * server's clock too when the engine sends it as a delay (`Commit.wakeInMs`). `ord` is the creation order that breaks
  * ties between runs created in the same millisecond.
  */
 export const postgresMigrations: readonly PostgresMigration[] = [
