@@ -147,7 +147,8 @@ export function describeRun<R = unknown>(
     });
   }
   let wait: RunWait | undefined;
-  if (run.wait) {
+  // A run that failed at a wait keeps it (a retry resumes there): it waits for nothing now.
+  if (run.wait && run.status !== "failed" && run.status !== "pending") {
     const stored = attempt("wait", () => decode(run.wait!) as StoredWait);
     if (stored?.kind === "user") {
       wait = {
