@@ -342,6 +342,7 @@ class RatchetEngine implements Engine {
   readonly leaseMs: number;
   readonly onCheckpoint: ((event: CheckpointEvent) => void) | undefined;
   readonly clock: Clock;
+  readonly systemClock: boolean;
   readonly logger: Logger;
   /** Set once tracing is loaded: absent `attempt` when nothing records attempts. */
   attemptObserver: AttemptObserver;
@@ -378,6 +379,7 @@ class RatchetEngine implements Engine {
     this.storage = options.storage;
     this.onCheckpoint = options.onCheckpoint;
     this.clock = options.clock ?? systemClock;
+    this.systemClock = this.clock === systemClock;
     this.logger = options.logger ?? stderrLogger;
     this.#history = options.history === true;
     if (this.#history && (!this.storage.recordSteps || !this.storage.listSteps)) {
@@ -1082,13 +1084,13 @@ class RatchetEngine implements Engine {
   }
 
   /**
-   * Due sleepers and timed-out waits to claim: by this engine's clock, and the same as a
-   * delay from this process's clock for an adapter that compares with the store's clock
-   * (0 on the system clock; a test clock moved ahead moves it too).
+   * Due sleepers and timed-out waits to claim: by this engine's clock; on the system clock,
+   * also as a delay from now (0) for an adapter that compares with the store's clock. A
+   * custom clock (a test clock) is compared as it is, with wake times stored as it set them.
    */
-  #wakeBefore(): { wakeBefore: number; wakeBeforeInMs: number } {
+  #wakeBefore(): { wakeBefore: number; wakeBeforeInMs?: number } {
     const wakeBefore = this.clock.now();
-    return { wakeBefore, wakeBeforeInMs: wakeBefore - Date.now() };
+    return this.systemClock ? { wakeBefore, wakeBeforeInMs: 0 } : { wakeBefore };
   }
 
   /** Make the worker look for runnable runs now. */
