@@ -133,16 +133,19 @@ export interface Commit {
   /** The serialized error or park reason; `undefined` keeps the stored one. */
   readonly error?: string;
   /**
-   * Extend the lease to now + `leaseMs`. For a terminal status, or when omitted, the lease
-   * is released (owner and expiry cleared) in the same transaction.
+   * Extend the lease to now + `leaseMs`; an adapter may instead leave a lease that ends
+   * between now + `leaseMs / 2` and now + `leaseMs` as it is (Postgres does, so that
+   * checkpoints do not rewrite an indexed column). For a terminal status, or when omitted,
+   * the lease is released (owner and expiry cleared) in the same transaction.
    */
   readonly leaseMs?: number;
   /** Set (a number) or clear (`null`) `wakeAt`; `undefined` keeps it. */
   readonly wakeAt?: number | null;
   /**
    * The same moment as `wakeAt`, as milliseconds from the committing process's own clock
-   * (`wakeAt - Date.now()` when the commit was sent); `null` with a `null` `wakeAt`. The
-   * engine sends both. An adapter that times wakes by the store's clock (Postgres: the
+   * (`wakeAt - Date.now()` when the commit was sent); `null` with a `null` `wakeAt`. An
+   * engine on the system clock sends both; one on a custom clock (a test clock) sends
+   * `wakeAt` alone, to be compared on that clock. An adapter that times wakes by the store's clock (Postgres: the
    * server's) stores the store's now plus this instead, so a process whose clock is ahead or
    * behind sets the same wake time as any other; an adapter on the process's clock ignores
    * it. Omitted (as by a caller that writes `wakeAt` alone): `wakeAt` is stored as given.
@@ -287,10 +290,10 @@ export interface ClaimOptions {
   readonly wakeBefore?: number;
   /**
    * `wakeBefore` as milliseconds from the claiming process's own clock (`wakeBefore -
-   * Date.now()`: 0 on the system clock, more once a test clock was moved ahead). An adapter
-   * that times wakes by the store's clock claims the runs whose `wakeAt` (stored from
-   * {@link Commit.wakeInMs}) is at or before the store's now plus this; one on the process's
-   * clock ignores it and uses `wakeBefore`.
+   * Date.now()`, so 0: an engine on the system clock sends it, one on a custom clock does
+   * not). An adapter that times wakes by the store's clock then claims the runs whose
+   * `wakeAt` (stored from {@link Commit.wakeInMs}) is at or before the store's now plus
+   * this; one on the process's clock ignores it and uses `wakeBefore`.
    */
   readonly wakeBeforeInMs?: number;
 }

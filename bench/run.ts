@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every benchmark in turn; `npm run bench -- compile` (or `checkpoints`,
- * `plugin-build`, `serialization`, `scale-out`, `checkpoints-concurrent`, `resume`, `checkpoint-costs`) only the
+ * `plugin-build`, `serialization`, `scale-out`, `checkpoints-concurrent`, `resume`, `checkpoint-costs`,
+ * `claims`) only the
  * ones named. Each prints a table and writes
  * `bench/results/<name>.json`; bench/README.md says what each figure measures.
  */
@@ -14,6 +15,7 @@ const benchmarks: Readonly<Record<string, () => Promise<void>>> = {
     (await import("./checkpoints-concurrent.js")).runCheckpointsConcurrent(),
   resume: async () => (await import("./resume.js")).runResume(),
   "checkpoint-costs": async () => (await import("./checkpoint-costs.js")).runCheckpointCosts(),
+  claims: async () => (await import("./claims.js")).runClaims(),
 };
 
 const requested = process.argv.slice(2);

@@ -106,6 +106,12 @@ export interface ExecutorHost {
   readonly owner: string;
   readonly leaseMs: number;
   readonly clock: Clock;
+  /**
+   * Whether the engine runs on the system clock: then wake times also go to the store as
+   * delays (`Commit.wakeInMs`), which an adapter on the store's clock adds to its own now.
+   * A custom clock (a test clock) is compared as it is.
+   */
+  readonly systemClock: boolean;
   /** Whether the engine is closing: executions stop at their next checkpoint. */
   readonly closing: boolean;
   readonly onCheckpoint: ((event: CheckpointEvent) => void) | undefined;
@@ -666,13 +672,15 @@ export async function executeRun(
       ...write,
     };
     const outcome = await commitResolved(
-      full.wakeAt === undefined ? full : { ...full, wakeInMs: delayFromNow(full.wakeAt) },
+      full.wakeAt === undefined || !host.systemClock
+        ? full
+        : { ...full, wakeInMs: delayFromNow(full.wakeAt) },
     );
     if (outcome.ok) {
       seq = outcome.seq;
       resumeFields = resuming === resumeFields ? {} : resumeFields;
       if (withSession) session = undefined;
-      if (change.leaseMs !== undefined) lease.extend(sentAt);
+      if (change.leaseMs !== undefined) lease.extend(sentAt, true);
       return true;
     }
     if (outcome.reason === "session-conflict") return { kind: "retry" };

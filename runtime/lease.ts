@@ -44,10 +44,15 @@ export class RunLease {
     return this.#controller.signal;
   }
 
-  /** A renewal or a commit that extends the lease, sent at `sentAt`, got through. */
-  extend(sentAt: number): void {
+  /**
+   * A renewal (the lease lasts a whole lease from `sentAt`) or a commit that keeps the lease
+   * (`halfOnly`: at least half a lease, since a store may leave a lease with more than half
+   * to run as it is), sent at `sentAt`, got through.
+   */
+  extend(sentAt: number, halfOnly = false): void {
     if (this.#controller.signal.aborted) return;
-    this.#heldUntil = Math.max(this.#heldUntil, sentAt + this.#leaseMs);
+    const lasts = halfOnly ? this.#leaseMs / 2 : this.#leaseMs;
+    this.#heldUntil = Math.max(this.#heldUntil, sentAt + lasts);
   }
 
   /** The lease is gone: abort the run's signal. Only the first reason is kept. */

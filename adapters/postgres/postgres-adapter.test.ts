@@ -486,12 +486,16 @@ describe(`postgres adapter on ${db.label}`, () => {
     await db.query(`DROP TABLE "${schema}".events`);
     await db.query(`DROP INDEX "${schema}".runs_status_created, "${schema}".runs_session`);
     await db.query(`ALTER TABLE "${schema}".runs RESET (fillfactor)`);
+    await db.query(`DROP INDEX "${schema}".runs_free, "${schema}".runs_lease_expiry`);
+    await db.query(
+      `CREATE INDEX runs_claim ON "${schema}".runs (created_at, ord) WHERE status IN ('pending', 'running')`,
+    );
     await db.query(`UPDATE "${schema}".schema_version SET version = 1`);
 
     const storage = fresh({ schema });
     await storage.init();
     expect(await db.query(`SELECT version FROM "${schema}".schema_version`)).toEqual([
-      { version: 5 },
+      { version: 6 },
     ]);
     expect(
       await db.query(
@@ -712,7 +716,7 @@ describe(`postgres adapter on ${db.label}`, () => {
     await adapters[0].createRun(newRun("r1"));
     expect(await adapters[4].loadRun("r1")).not.toBeNull();
     expect(await db.query(`SELECT id, version FROM "${schema}".schema_version`)).toEqual([
-      { id: 1, version: 5 },
+      { id: 1, version: 6 },
     ]);
     const objects = await db.query<{ relname: string }>(
       `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -725,9 +729,10 @@ describe(`postgres adapter on ${db.label}`, () => {
       "events_pkey",
       "events_run_key",
       "runs",
-      "runs_claim",
       "runs_created",
+      "runs_free",
       "runs_idempotency_key",
+      "runs_lease_expiry",
       "runs_pkey",
       "runs_session",
       "runs_status_created",
@@ -750,7 +755,7 @@ describe(`postgres adapter on ${db.label}`, () => {
     const init = fresh({ schema }).init();
     await expect(init).rejects.toBeInstanceOf(StorageError);
     await expect(init).rejects.toMatchObject({ code: "schema-too-new" });
-    await expect(init).rejects.toThrow(/version 99.*knows only up to 5.*Upgrade ratchet/s);
+    await expect(init).rejects.toThrow(/version 99.*knows only up to 6.*Upgrade ratchet/s);
     await expect(init).rejects.toThrow(schema);
   });
 

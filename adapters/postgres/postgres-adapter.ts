@@ -116,9 +116,51 @@ function statements(schema: string, notify: boolean) {
      ON CONFLICT DO NOTHING`;
   const claimSet = `UPDATE ${runs} SET status = 'running', lease_owner = $1,
        lease_expires_at = ${leaseFor(2)}`;
-  const claimFilters = `${unleasedOrExpired}
-       AND ($3::text[] IS NULL OR workflow = ANY($3::text[]))
+  const claimFilters = `($3::text[] IS NULL OR workflow = ANY($3::text[]))
        AND ($4::text[] IS NULL OR version = ANY($4::text[]))`;
+  // Each kind of claimable run through its own index, so a claim reads only claimable rows:
+  // runs nobody leases (runs_free), leases that expired (runs_lease_expiry, a range up to
+  // now()), and with `wakeBefore` due sleepers and timed-out waits (runs_wake). Runs leased
+  // by live workers and parked runs are in none of them. Up to `limit` rows of each kind are
+  // locked for the statement, then the oldest `limit` of them all are taken; a concurrent
+  // claim may pass over a few runs that this one leaves: they are claimed at the next round.
+  const pick = (kind: string, where: string) =>
+    `${kind} AS MATERIALIZED (
+         SELECT id, created_at, ord FROM ${runs}
+         WHERE ${where} AND ${claimFilters}
+         ORDER BY created_at, ord
+         LIMIT $5
+         FOR UPDATE SKIP LOCKED
+       )`;
+  const free = pick("free", "status IN ('pending', 'running') AND lease_owner IS NULL");
+  const expired = pick(
+    "expired",
+    `status IN ('pending', 'running') AND lease_owner IS NOT NULL AND lease_expires_at <= ${now}`,
+  );
+  const due = pick(
+    "due",
+    `status IN ('sleeping', 'waiting') AND wake_at IS NOT NULL
+           AND wake_at <= $6::int8 + CASE WHEN $7::boolean THEN ${nowMs} ELSE 0 END
+           AND ${unleasedOrExpired}`,
+  );
+  const claimPicked = (kinds: string[]) => `picked AS (
+         SELECT id FROM (${kinds.map((k) => `SELECT * FROM ${k}`).join(" UNION ALL ")}) AS kinds
+         ORDER BY created_at, ord
+         LIMIT $5
+       ), claimed AS (
+         ${claimSet} WHERE id IN (SELECT id FROM picked) RETURNING *
+       )
+       SELECT ${runColumns} FROM claimed ORDER BY created_at, ord`;
+  /**
+   * A commit that keeps the lease sets it to now + leaseMs, unless it already ends between
+   * half a lease and a lease from now: then it stays as it is, so a run's checkpoints do not
+   * rewrite the indexed expiry every time (they stay HOT updates); renewals extend it.
+   */
+  const keptLease = (ms: string, current: string) =>
+    `CASE WHEN ${ms} IS NULL THEN NULL
+           WHEN ${current} BETWEEN ${now} + ${ms} * interval '0.5 millisecond'
+             AND ${now} + ${ms} * interval '1 millisecond' THEN ${current}
+           ELSE ${now} + ${ms} * interval '1 millisecond' END`;
   const commitSet = `UPDATE ${runs} SET
          status = $4,
          seq = seq + 1,
@@ -126,7 +168,7 @@ function statements(schema: string, notify: boolean) {
          result = COALESCE($6, result),
          error = COALESCE($7, error),
          lease_owner = CASE WHEN $8::int8 IS NULL THEN NULL ELSE lease_owner END,
-         lease_expires_at = ${leaseFor(8)},
+         lease_expires_at = ${keptLease("$8::int8", "lease_expires_at")},
          updated_at = ${now},
          wake_at = CASE $9::int4 WHEN 0 THEN wake_at WHEN 1 THEN $10::int8
            ELSE ${nowMs} + $10::int8 END,
@@ -240,7 +282,7 @@ function statements(schema: string, notify: boolean) {
          result = COALESCE(b.r, r.result),
          error = COALESCE(b.e, r.error),
          lease_owner = CASE WHEN b.l IS NULL THEN NULL ELSE r.lease_owner END,
-         lease_expires_at = ${now} + b.l * interval '1 millisecond',
+         lease_expires_at = ${keptLease("b.l", "r.lease_expires_at")},
          updated_at = ${now},
          wake_at = CASE WHEN b.sw = 2 THEN ${nowMs} + b.w WHEN b.sw = 1 THEN b.w
            ELSE r.wake_at END,
@@ -263,53 +305,17 @@ function statements(schema: string, notify: boolean) {
     commitState: named("commit_state", `SELECT lease_owner FROM ${runs} WHERE id = $1`),
     // SKIP LOCKED: concurrent claims pass over each other's rows instead of queueing, and
     // FOR UPDATE rechecks the WHERE clause on the newest row version, so a run claimed a
-    // moment ago is never taken again. MATERIALIZED evaluates the pick exactly once.
+    // moment ago is never taken again. MATERIALIZED evaluates each pick exactly once.
     /** `(owner, leaseMs, workflows | null, versions | null, limit)` → the claimed rows, oldest first. */
-    claim: named(
-      "claim",
-      `WITH picked AS MATERIALIZED (
-         SELECT id FROM ${runs}
-         WHERE status IN ('pending', 'running') AND ${claimFilters}
-         ORDER BY created_at, ord
-         LIMIT $5
-         FOR UPDATE SKIP LOCKED
-       ), claimed AS (
-         ${claimSet} WHERE id IN (SELECT id FROM picked) RETURNING *
-       )
-       SELECT ${runColumns} FROM claimed ORDER BY created_at, ord`,
-    ),
-    // Runs that are due are picked apart from the ready ones, each through its own index
-    // (sleeping runs may be many; the due among them few), then merged oldest first. Up to
-    // `limit` rows of each are locked for this statement, so a concurrent claim may pass
-    // over a few runs that this one leaves: they are claimed at the next round.
+    claim: named("claim", `WITH ${free}, ${expired}, ${claimPicked(["free", "expired"])}`),
     /**
      * `(owner, leaseMs, workflows | null, versions | null, limit, wakeBefore, relative)` →
-     * the same; `relative`: `wakeBefore` is a delay from the server's now.
+     * the same, with due sleepers and timed-out waits; `relative`: `wakeBefore` is a delay
+     * from the server's now.
      */
     claimWithDue: named(
       "claim_due",
-      `WITH ready AS MATERIALIZED (
-         SELECT id, created_at, ord FROM ${runs}
-         WHERE status IN ('pending', 'running') AND ${claimFilters}
-         ORDER BY created_at, ord
-         LIMIT $5
-         FOR UPDATE SKIP LOCKED
-       ), due AS MATERIALIZED (
-         SELECT id, created_at, ord FROM ${runs}
-         WHERE status IN ('sleeping', 'waiting') AND wake_at IS NOT NULL
-           AND wake_at <= $6::int8 + CASE WHEN $7::boolean THEN ${nowMs} ELSE 0 END
-           AND ${claimFilters}
-         ORDER BY created_at, ord
-         LIMIT $5
-         FOR UPDATE SKIP LOCKED
-       ), picked AS (
-         SELECT id FROM (SELECT * FROM ready UNION ALL SELECT * FROM due) AS both_kinds
-         ORDER BY created_at, ord
-         LIMIT $5
-       ), claimed AS (
-         ${claimSet} WHERE id IN (SELECT id FROM picked) RETURNING *
-       )
-       SELECT ${runColumns} FROM claimed ORDER BY created_at, ord`,
+      `WITH ${free}, ${expired}, ${due}, ${claimPicked(["free", "expired", "due"])}`,
     ),
     /** `(owner, ids, leaseMs)` → the ids renewed. */
     // The rows are locked in id order first, as a group commit locks its rows: a renewal

@@ -122,6 +122,21 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       ALTER TABLE ${s}.runs SET (fillfactor = 70);
     `,
   },
+  {
+    // Claims bounded by what is claimable: runs nobody leases through runs_free, leases
+    // that expired through runs_lease_expiry (a range up to now()), so runs leased by live
+    // workers and parked runs are never read by a claim. Neither index changes at a
+    // checkpoint that keeps its lease (commits leave an expiry more than half a lease away
+    // as it is), so checkpoints stay HOT updates.
+    version: 6,
+    sql: (s) => `
+      CREATE INDEX runs_free ON ${s}.runs (created_at, ord)
+        WHERE status IN ('pending', 'running') AND lease_owner IS NULL;
+      CREATE INDEX runs_lease_expiry ON ${s}.runs (lease_expires_at)
+        WHERE status IN ('pending', 'running') AND lease_owner IS NOT NULL;
+      DROP INDEX ${s}.runs_claim;
+    `,
+  },
 ];
 
 /** The schema version this build of Ratchet writes. */

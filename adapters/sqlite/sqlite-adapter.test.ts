@@ -115,7 +115,7 @@ describe("sqlite adapter", () => {
     const init = newer.init();
     await expect(init).rejects.toBeInstanceOf(StorageError);
     await expect(init).rejects.toMatchObject({ code: "schema-too-new" });
-    await expect(init).rejects.toThrow(/schema version 99.*knows only up to 5.*Upgrade ratchet/s);
+    await expect(init).rejects.toThrow(/schema version 99.*knows only up to 6.*Upgrade ratchet/s);
     await expect(init).rejects.toThrow(path);
   });
 
@@ -223,7 +223,7 @@ describe("sqlite adapter", () => {
     await adapter.close();
 
     const db = inspect(path);
-    expect(db.prepare("SELECT version FROM ratchet_schema").pluck().get()).toBe(5);
+    expect(db.prepare("SELECT version FROM ratchet_schema").pluck().get()).toBe(6);
     const columns = db.prepare("SELECT name FROM pragma_table_info('ratchet_runs')").pluck().all();
     expect(columns.slice(-4)).toEqual(["wake_at", "wait", "wait_event", "inbox"]);
     const indexes = db

@@ -680,27 +680,37 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     );
   });
 
-  // The claim index (status, lease_expires_at) finds the candidates; the workflow and
-  // version filters are checked row by row. A run of a version no worker has stays
-  // unleased, so every claim reads it and passes over it: cheap while such runs are few.
-  const claimFilters = `(lease_expires_at IS NULL OR lease_expires_at <= @now)
-       AND (@byWorkflow = 0 OR workflow IN (SELECT value FROM json_each(@workflows)))
+  // Each kind of claimable run through its own index, oldest `limit` of each, then the
+  // oldest `limit` of them all: runs nobody leases (runs_free, in creation order), expired
+  // leases (runs_claim: status, then lease_expires_at up to now) and, with wakeBefore, due
+  // sleepers and timed-out waiters (runs_wake: status, then wake_at up to wakeBefore). Runs
+  // leased by live workers and parked runs are in none of these ranges. The workflow and
+  // version filters are checked row by row: a run of a version no worker has stays
+  // unleased, so every claim passes over it: cheap while such runs are few.
+  const claimFilters = `(@byWorkflow = 0 OR workflow IN (SELECT value FROM json_each(@workflows)))
        AND (@byVersion = 0 OR version IN (SELECT value FROM json_each(@versions)))`;
-  const claimCandidates = db.prepare<[ClaimParams], RunRow>(
-    `SELECT ${runColumns} FROM ${runs}
-     WHERE status IN ('pending', 'running') AND ${claimFilters}
-     ORDER BY created_at, rowid
-     LIMIT @limit`,
+  const pick = (where: string, index = "") =>
+    `SELECT * FROM (SELECT rowid AS r, ${runColumns} FROM ${runs} ${index}
+       WHERE ${where} AND ${claimFilters}
+       ORDER BY created_at, rowid LIMIT @limit)`;
+  // Named: with statistics, the planner would rather walk runs_status_created in creation
+  // order and pass over every leased run.
+  const free = pick(
+    "status IN ('pending', 'running') AND lease_owner IS NULL",
+    `INDEXED BY ${p}runs_free`,
   );
-  // With wakeBefore, due sleepers and timed-out waiters too, found through the wake index
-  // (status, wake_at); the two sets are merged and the oldest taken from both.
+  const expired = pick(
+    "status IN ('pending', 'running') AND lease_owner IS NOT NULL AND lease_expires_at <= @now",
+  );
+  const due = pick(
+    `status IN ('sleeping', 'waiting') AND wake_at <= @wakeBefore
+       AND (lease_expires_at IS NULL OR lease_expires_at <= @now)`,
+  );
+  const claimCandidates = db.prepare<[ClaimParams], RunRow>(
+    `${free} UNION ALL ${expired} ORDER BY created_at, r LIMIT @limit`,
+  );
   const claimWakeCandidates = db.prepare<[ClaimParams], RunRow>(
-    `SELECT ${runColumns} FROM ${runs}
-     WHERE (status IN ('pending', 'running')
-            OR (status IN ('sleeping', 'waiting') AND wake_at <= @wakeBefore))
-       AND ${claimFilters}
-     ORDER BY created_at, rowid
-     LIMIT @limit`,
+    `${free} UNION ALL ${expired} UNION ALL ${due} ORDER BY created_at, r LIMIT @limit`,
   );
   const takeLease = db.prepare<[string, number, string]>(
     `UPDATE ${runs} SET status = 'running', lease_owner = ?, lease_expires_at = ? WHERE id = ?`,

@@ -105,6 +105,16 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       CREATE INDEX ${p}events_pending ON ${p}events (run_id, created_at) WHERE delivered = 0;
     `,
   },
+  {
+    // Claims bounded by what is claimable: runs nobody leases, oldest first, through their
+    // own index; expired leases through runs_claim (status, lease_expires_at) as a range up
+    // to now. Runs leased by live workers and parked runs are read by no claim.
+    version: 6,
+    sql: (p) => `
+      CREATE INDEX ${p}runs_free ON ${p}runs (created_at)
+        WHERE status IN ('pending', 'running') AND lease_owner IS NULL;
+    `,
+  },
 ];
 
 /** The schema version this build of Ratchet writes. */
