@@ -35,7 +35,7 @@ import { RunLease } from "./lease.js";
 import { type Logger, stderrLogger } from "./logger.js";
 import { type AttemptInfo, type AttemptObserver, delay, type StepEnvironment } from "./retry.js";
 import { classRegistrations, deserialize, serialize, serializeOrExplain } from "./serialization.js";
-import { retryStorage } from "./storage-faults.js";
+import { retryStorage, StorageRetryStopped } from "./storage-faults.js";
 import { fail as failSpan, registeredTracing, type TraceSpan } from "./tracing.js";
 import { decideResume, type ResumeDecision } from "./versioning.js";
 import { type WebhookSource, Webhooks } from "./webhooks.js";
@@ -129,6 +129,9 @@ export interface EngineOptions {
   readonly maxFrameBytes?: number;
 }
 
+/** How long a read made for a caller (`get`, `status`, `info`) is retried on storage faults. */
+const readRetryMs = 10_000;
+
 /** The retention when `createEngine` is given none. */
 export const defaultRetention: Duration = "30d";
 
@@ -220,7 +223,12 @@ export interface RunHandle<R = unknown> {
 
 /** Starts, executes and looks up runs. Made by {@link createEngine}. */
 export interface Engine {
-  /** Store a new run and, when this engine has a worker, start executing it at once. */
+  /**
+   * Store a new run and, when this engine has a worker, start executing it at once. A storage
+   * error is not retried here: it rejects, and the run may or may not have been stored (the
+   * answer can be lost after the store wrote it). Pass an `idempotencyKey` and call `start`
+   * again to get the run exactly once.
+   */
   start<A extends unknown[], R>(
     workflow: Workflow<A, R>,
     args: NoInfer<A>,
@@ -639,8 +647,26 @@ class RatchetEngine implements Engine {
 
   async get<R = unknown>(runId: string): Promise<RunHandle<R>> {
     await this.#ready;
-    if (!(await this.storage.loadRun(runId))) throw new RunNotFoundError(runId);
+    if (!(await this.#read("reading a run", () => this.storage.loadRun(runId), { runId }))) {
+      throw new RunNotFoundError(runId);
+    }
     return this.#handle<R>(runId);
+  }
+
+  /**
+   * A read made for a caller (`get`, a handle's `status`/`info`): retried with backoff while
+   * the store fails transiently, for up to {@link readRetryMs}, then the error is the
+   * caller's. Reads are safe to repeat; `start` is not retried (see its doc).
+   */
+  #read<T>(what: string, call: () => Promise<T>, fields: Record<string, unknown>): Promise<T> {
+    const deadline = performance.now() + readRetryMs;
+    return retryStorage(what, call, {
+      logger: this.logger,
+      stop: () => this.closing || performance.now() > deadline,
+      fields,
+    }).catch((error: unknown) => {
+      throw error instanceof StorageRetryStopped ? error.last : error;
+    });
   }
 
   async list(query?: RunQuery): Promise<RunInfo[]> {
@@ -747,7 +773,7 @@ class RatchetEngine implements Engine {
 
   #handle<R>(runId: string): RunHandle<R> {
     const load = async () => {
-      const run = await this.storage.loadRun(runId);
+      const run = await this.#read("reading a run", () => this.storage.loadRun(runId), { runId });
       if (!run) throw new RunNotFoundError(runId);
       return run;
     };
@@ -1024,7 +1050,7 @@ class RatchetEngine implements Engine {
             }
             const definition = this.#byName.get(run.workflow);
             if (definition?.compiled) this.#execute(run, definition, sentAt);
-            else await this.storage.releaseLease(run.id, this.owner);
+            else await this.storage.releaseLease(run.id, this.owner).catch(() => {});
           }
         } catch (error) {
           // A storage hiccup must not kill the worker; report and try again next round.
@@ -1064,7 +1090,7 @@ class RatchetEngine implements Engine {
       const definition = this.#byName.get(run.workflow);
       if (definition?.compiled?.manifest.version === run.version) {
         this.#execute(run, definition, sentAt);
-      } else await this.storage.releaseLease(run.id, this.owner);
+      } else await this.storage.releaseLease(run.id, this.owner).catch(() => {});
     } catch (error) {
       // Left leased: the run is claimed again once the lease expires.
       this.logger.warn({ runId, error }, "reading a run claimed during its execution failed");

@@ -53,6 +53,9 @@ const mark = fn(
   { retries: 0 },
 );
 
+/** A run that is only ever read here. */
+const readable = workflow(async () => "read");
+
 const inner = workflow(async (ctx, n: number) => {
   const once = await ctx.step(record, "inner", n);
   return once * 10;
@@ -156,5 +159,35 @@ describe.each(adapters)("storage faults on %s", (_name, makeStorage) => {
     for (const child of children) expect(executions.get(`${child.id}:inner`)).toBe(1);
     expect(quiet.lines.some((l) => l.includes("re-reading the run"))).toBe(true);
     await reader.close();
+  });
+});
+
+describe("reads made for a caller under storage faults", () => {
+  it("engine.get and a handle's status are retried; start rejects and is repeated with its key", async () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 48271) % 2147483647;
+      return seed / 2147483647;
+    };
+    const { storage, counts, setPlan } = faulty(memory(), {}, random);
+    const quiet: Logger = { warn() {}, error() {}, info() {}, debug() {} };
+    const engine = createEngine({ storage, workflows: [readable], worker: false, logger: quiet });
+    const run = await engine.start(readable, [], { idempotencyKey: "once" });
+    setPlan({ fail: 0.3 });
+    for (let i = 0; i < 8; i++) {
+      const handle = await engine.get(run.id);
+      expect(await handle.status()).toBe("pending");
+    }
+    expect(counts.failed).toBeGreaterThan(0);
+    // A creation is not repeated by the engine (its answer may be lost after it applied):
+    // the caller sees the error, and calling again with the same key gives the one run.
+    setPlan({ fail: 1 });
+    await expect(engine.start(readable, [], { idempotencyKey: "twice" })).rejects.toThrow(
+      /injected fault/,
+    );
+    setPlan({});
+    const again = await engine.start(readable, [], { idempotencyKey: "once" });
+    expect(again.id).toBe(run.id);
+    await engine.close();
   });
 });

@@ -77,7 +77,7 @@ describe("sqlite adapter", () => {
 
     const db = inspect(path);
     expect(db.prepare("SELECT id, version FROM ratchet_schema").all()).toEqual([
-      { id: 1, version: 5 },
+      { id: 1, version: 6 },
     ]);
     const objects = db
       .prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'ratchet%' ORDER BY name")
@@ -90,6 +90,7 @@ describe("sqlite adapter", () => {
       "ratchet_runs",
       "ratchet_runs_claim",
       "ratchet_runs_created",
+      "ratchet_runs_free",
       "ratchet_runs_idempotency_key",
       "ratchet_runs_session",
       "ratchet_runs_status_created",
