@@ -88,7 +88,7 @@ export interface GeneratorFeatures {
 /**
  * What the compiler supports today: since commit 34ae4a7, checkpoints inside loops, labelled
  * statements, `switch`, `try`, `for…of`/`for…in`, expressions, and around shadowed names.
- * A durable await in a destructuring default is still a diagnostic (RATCHET1002).
+ * Durable awaits in destructuring defaults too (compiler/destructure.ts).
  */
 export const SUPPORTED_NOW: GeneratorFeatures = {
   loops: true,
@@ -109,7 +109,7 @@ export const SUPPORTED_NOW: GeneratorFeatures = {
   checkpointsAroundShadowing: true,
   awaitInExpressions: true,
   awaitInDestructuringAssignment: true,
-  awaitInDestructuringDefaults: false,
+  awaitInDestructuringDefaults: true,
   exceptionEdges: true,
   commaSequences: true,
   closuresPerIteration: true,
@@ -136,6 +136,7 @@ export const BASIC: GeneratorFeatures = {
   checkpointsAroundShadowing: false,
   awaitInExpressions: false,
   awaitInDestructuringAssignment: false,
+  awaitInDestructuringDefaults: false,
   exceptionEdges: false,
   commaSequences: false,
   closuresPerIteration: false,
