@@ -30,7 +30,7 @@ describe("ratchet lock and ratchet check", () => {
     writeFileSync(file, source("return greeting;"));
     expect(await main(["lock", file, "--lock", lock])).toBe(0);
     const locked = JSON.parse(readFileSync(lock, "utf8"));
-    expect(locked.workflows.remind.checkpoints["sleep:nap"]).toEqual({
+    expect(locked.workflows.remind.checkpoints["sleep:nap"]).toMatchObject({
       kind: "sleep",
       live: ["greeting"],
     });

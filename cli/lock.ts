@@ -6,9 +6,17 @@
  * @module
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
 import { Command } from "commander";
 import type { WorkflowManifest } from "../compiler/index.js";
 import { CliError } from "./errors.js";
+import {
+  declarationFile,
+  declarationPath,
+  type FrameTypes,
+  frameTypes,
+  lockDirectory,
+} from "./lock-types.js";
 import type { CommandResult, GlobalOptions } from "./main.js";
 import { toJson } from "./output.js";
 import { compileFile, sourceFiles } from "./sources.js";
@@ -24,14 +32,25 @@ export interface LockFile {
   readonly workflows: Readonly<Record<string, LockedWorkflow>>;
 }
 
+/** One checkpoint in the lock file: its resume signature. */
+export interface LockedCheckpoint {
+  readonly kind: string;
+  /** The frame keys stored there. */
+  readonly live: string[];
+  /** Each stored variable's TypeScript type (`unknown` where it cannot be named). */
+  readonly types?: Readonly<Record<string, string>>;
+}
+
 /** One workflow in the lock file. */
 export interface LockedWorkflow {
   readonly file: string;
   readonly version: string;
-  /** By stable checkpoint id: its resume signature. */
-  readonly checkpoints: Readonly<
-    Record<string, { readonly kind: string; readonly live: string[] }>
-  >;
+  /**
+   * By stable checkpoint id: its resume signature. A checkpoint the code changed
+   * incompatibly (or removed) keeps its locked entry while a migration covers it: runs of
+   * that shape may still be stored.
+   */
+  readonly checkpoints: Readonly<Record<string, LockedCheckpoint>>;
 }
 
 /** A locked checkpoint the source no longer resumes as the lock says. */
@@ -60,18 +79,45 @@ export function byName(manifests: readonly WorkflowManifest[]): Map<string, Work
   return out;
 }
 
-/** The lock file for these workflows. */
-export function lockOf(manifests: readonly WorkflowManifest[]): LockFile {
+/**
+ * The lock file for these workflows: each checkpoint's signature (with its variables' types,
+ * when `types` has them), except that a checkpoint of the `previous` lock that the code
+ * changed incompatibly or removed keeps its locked entry while the workflow's `migrate`
+ * covers it (the migration is for runs of that shape).
+ */
+export function lockOf(
+  manifests: readonly WorkflowManifest[],
+  previous?: LockFile,
+  types?: FrameTypes,
+): LockFile {
   const workflows: Record<string, LockedWorkflow> = {};
   for (const manifest of [...byName(manifests).values()].sort((a, b) =>
     a.name.localeCompare(b.name),
   )) {
+    const typed = types?.get(manifest.name);
+    const checkpoints: Record<string, LockedCheckpoint> = Object.fromEntries(
+      manifest.checkpoints.map((c) => [
+        c.id,
+        {
+          kind: c.kind,
+          live: [...c.live],
+          ...(typed?.[c.id] ? { types: typed[c.id] } : {}),
+        },
+      ]),
+    );
+    const locked = previous?.workflows[manifest.name];
+    if (locked) {
+      const kept = new Set(
+        compareWithLock({ ratchet: 1, workflows: { [manifest.name]: locked } }, [manifest])
+          .filter((change) => change.covered)
+          .map((change) => change.checkpoint),
+      );
+      for (const id of kept) checkpoints[id] = locked.checkpoints[id]!;
+    }
     workflows[manifest.name] = {
       file: manifest.file,
       version: manifest.version,
-      checkpoints: Object.fromEntries(
-        manifest.checkpoints.map((c) => [c.id, { kind: c.kind, live: [...c.live] }]),
-      ),
+      checkpoints,
     };
   }
   return { ratchet: 1, workflows };
@@ -159,14 +205,25 @@ export function lockCommand(result: CommandResult): Command {
     .summary(`write ${LOCK_FILE}: every workflow's checkpoints and what is live at each`)
     .description(
       "Compile every workflow file at the paths given and record, per workflow, each\n" +
-        "checkpoint's id, kind and the variables stored there. Commit the file: `ratchet check`\n" +
-        "then tells which changes would park runs stored by the locked code.",
+        "checkpoint's id, kind and the variables stored there, with their types; and write\n" +
+        "ratchet.lock.d.ts beside it, which types each workflow's migrate option by the lock.\n" +
+        "Commit both: `ratchet check` then tells which changes would park runs stored by the\n" +
+        "locked code. A checkpoint a migration covers keeps its locked entry.",
     )
     .argument("[paths...]", "files or directories", ["."])
     .option("--lock <file>", "the lock file to write", LOCK_FILE)
+    .option(
+      "--no-types",
+      "skip the type checker: no variable types, no declaration file for migrate",
+    )
     .action(function (this: Command, paths: string[]) {
-      const { json, lock: lockPath } = this.optsWithGlobals<GlobalOptions & { lock: string }>();
-      const results = sourceFiles(paths).map(compileFile);
+      const {
+        json,
+        lock: lockPath,
+        types: withTypes,
+      } = this.optsWithGlobals<GlobalOptions & { lock: string; types: boolean }>();
+      const files = sourceFiles(paths);
+      const results = files.map(compileFile);
       const errors = results.flatMap((r) => r.diagnostics).filter((d) => d.severity === "error");
       if (errors.length > 0) {
         throw new CliError(
@@ -174,18 +231,57 @@ export function lockCommand(result: CommandResult): Command {
           1,
         );
       }
-      const lock = lockOf(results.flatMap((r) => r.workflows));
+      const manifests = results.flatMap((r) => r.workflows);
+      const types = withTypes
+        ? frameTypes(
+            files.filter((_, i) => results[i]!.workflows.length > 0),
+            lockDirectory(lockPath),
+          )
+        : undefined;
+      const lock = lockOf(manifests, readLock(lockPath), types);
       writeLock(lockPath, lock);
+      let declarations: string | undefined;
+      if (types) {
+        declarations = declarationPath(lockPath);
+        writeFileSync(
+          declarations,
+          declarationFile(typedWorkflows(lock, types), basename(lockPath)),
+        );
+      }
       const workflows = Object.values(lock.workflows);
       const checkpoints = workflows.reduce((n, w) => n + Object.keys(w.checkpoints).length, 0);
       if (json) console.log(toJson(lock));
       else {
         console.log(
-          `wrote ${lockPath}: ${workflows.length} workflow(s), ${checkpoints} checkpoint(s). Commit it; \`ratchet check\` compares the source with it.`,
+          `wrote ${lockPath}${declarations ? ` and ${declarations}` : ""}: ${workflows.length} workflow(s), ${checkpoints} checkpoint(s). Commit ${declarations ? "them" : "it"}; \`ratchet check\` compares the source with it.`,
         );
       }
       result.exitCode = 0;
     });
+}
+
+/**
+ * For the declaration file: per workflow, the locked variables' types at each checkpoint
+ * (`unknown` for a variable locked without one) and the current source's.
+ */
+function typedWorkflows(lock: LockFile, types: FrameTypes) {
+  const out = new Map<
+    string,
+    {
+      stored: Record<string, Record<string, string>>;
+      current: Record<string, Record<string, string>>;
+    }
+  >();
+  for (const [name, locked] of Object.entries(lock.workflows)) {
+    const stored: Record<string, Record<string, string>> = {};
+    for (const [id, checkpoint] of Object.entries(locked.checkpoints)) {
+      stored[id] = Object.fromEntries(
+        checkpoint.live.map((key) => [key, checkpoint.types?.[key] ?? "unknown"]),
+      );
+    }
+    out.set(name, { stored, current: types.get(name) ?? {} });
+  }
+  return out;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { WorkflowContext } from "./context.js";
 import { type Duration, toMilliseconds } from "./duration.js";
 import { DefinitionError } from "./errors.js";
 import { type CompiledMachine, isCompiledMachine } from "./machine.js";
-import type { Migrations } from "./versioning.js";
+import type { MigrationsOf } from "./versioning.js";
 
 /** What a durable function receives as its first argument. */
 export interface FunctionContext {
@@ -249,10 +249,13 @@ export function webhook(source: string, options: { readonly event?: string } = {
   return { kind: "webhook", source, event };
 }
 
-/** Options of {@link workflow}. */
-export interface WorkflowOptions {
+/**
+ * Options of {@link workflow}. `Name` is the `name` as written, which types `migrate` from
+ * the declaration file `ratchet lock` writes (docs/guides/versioning.md).
+ */
+export interface WorkflowOptions<Name extends string = string> {
   /** The name runs are stored under (default: the binding's name, injected by the compiler). */
-  readonly name?: string;
+  readonly name?: Name;
   /** What starts the workflow besides `engine.start`: `event(name)`, `webhook(source, { event })`. */
   readonly triggers?: readonly Trigger[];
   /**
@@ -268,14 +271,16 @@ export interface WorkflowOptions {
    * store, is handed to `migrate[checkpointId](vars)` when it is claimed. Return the
    * variables the code needs there, or `{ at: otherCheckpointId, vars }` to continue after
    * another checkpoint. Runs that fit the new code as they are never see a migration.
-   * `ratchet check` lists the checkpoints that need one (docs/guides/versioning.md).
+   * `ratchet check` lists the checkpoints that need one (docs/guides/versioning.md). With the
+   * declaration file `ratchet lock` writes and the workflow's `name` in these options, the
+   * checkpoint ids, `vars` and the result are typed by the lock.
    *
    * @example
    * ```ts
    * workflow({ migrate: { "sleep:reminder": (vars) => ({ ...vars, attempts: 0 }) } }, body)
    * ```
    */
-  readonly migrate?: Migrations;
+  readonly migrate?: MigrationsOf<Name>;
 }
 
 /** A Standard Schema (https://standardschema.dev), as zod and others implement it. */
@@ -328,8 +333,8 @@ export function workflow<A extends unknown[], R>(
   // Keeps a decorator call (method, context) from matching this form.
   noContext?: undefined,
 ): Workflow<A, Awaited<R>>;
-export function workflow<A extends unknown[], R>(
-  options: WorkflowOptions,
+export function workflow<A extends unknown[], R, const Name extends string = string>(
+  options: WorkflowOptions<Name>,
   body: WorkflowBody<A, R>,
 ): Workflow<A, Awaited<R>>;
 /**

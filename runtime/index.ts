@@ -77,7 +77,16 @@ export type { RunCheckpoint, RunInfo, RunWait, StepAttempt } from "./inspect.js"
 export { type Logger, stderrLogger } from "./logger.js";
 export type { CheckpointInfo, MachineManifest } from "./machine.js";
 export { type ClassSerializer, registerClass } from "./serialization.js";
-export type { Migration, MigrationResult, Migrations } from "./versioning.js";
+export type {
+  LockedFrames,
+  LockedWorkflows,
+  Migration,
+  MigrationResult,
+  MigrationRun,
+  Migrations,
+  MigrationsOf,
+  MigrationTarget,
+} from "./versioning.js";
 export type {
   WebhookEventType,
   WebhookScheme,

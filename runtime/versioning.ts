@@ -30,6 +30,62 @@ export type Migration = (vars: Record<string, unknown>, run: MigrationRun) => Mi
 /** The `migrate` option of a workflow: a migration per checkpoint id of the old code. */
 export type Migrations = Readonly<Record<string, Migration>>;
 
+/**
+ * The workflows `ratchet lock` recorded, by name, for typing `migrate`: the declaration file
+ * it writes beside the lock (`ratchet.lock.d.ts`) fills this interface in, by module
+ * augmentation, with each workflow's `stored` variables per checkpoint of the locked code
+ * and the `current` ones per checkpoint of the source it was run on. Empty without that
+ * file, and then `migrate` is typed as {@link Migrations}.
+ *
+ * @example What `ratchet lock` writes
+ * ```ts
+ * declare module "ratchetjs" {
+ *   interface LockedWorkflows {
+ *     approve: {
+ *       stored: { "waitForEvent:decided": { order: string; total: number } };
+ *       current: { "waitForEvent:decided": { order: string; price: number } };
+ *     };
+ *   }
+ * }
+ * ```
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by module augmentation
+export interface LockedWorkflows {}
+
+/** The shape of one entry of {@link LockedWorkflows}. */
+export interface LockedFrames {
+  readonly stored: object;
+  readonly current: object;
+}
+
+/**
+ * What a typed migration may return, given the current code's variables per checkpoint: the
+ * variables the code needs at the stored checkpoint `At` (when it still has it), or
+ * `{ at, vars }` with another checkpoint of the current code and its variables.
+ */
+export type MigrationTarget<Current, At> =
+  | (At extends keyof Current ? Current[At] : never)
+  | { [C in keyof Current]: { readonly at: C; readonly vars: Current[C] } }[keyof Current];
+
+/**
+ * The `migrate` option of the workflow named `Name`: typed by {@link LockedWorkflows} when
+ * the lock knows the workflow — one optional migration per checkpoint of the locked code,
+ * `vars` as it stored them, the result as the current code needs it — else
+ * {@link Migrations}.
+ */
+export type MigrationsOf<Name extends string> = string extends Name
+  ? Migrations
+  : Name extends keyof LockedWorkflows
+    ? LockedWorkflows[Name] extends infer W extends LockedFrames
+      ? {
+          readonly [C in keyof W["stored"]]?: (
+            vars: W["stored"][C],
+            run: MigrationRun,
+          ) => MigrationTarget<W["current"], C>;
+        }
+      : Migrations
+    : Migrations;
+
 /** How a stored run continues on this code. */
 export type ResumeDecision =
   | {
