@@ -125,7 +125,13 @@ async function killInGroups(env: string, rows: () => Promise<Row[]>, label: stri
   let stored: Row[] = [];
   const deadline = Date.now() + 120_000 * SCALE;
   while (Date.now() < deadline) {
-    stored = await rows();
+    // A store that does not answer for a moment (a restarted server) is asked again.
+    const read = await rows().catch(() => undefined);
+    if (read === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      continue;
+    }
+    stored = read;
     if (stored.length > 0 && stored.every((r) => r.status === "completed")) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
