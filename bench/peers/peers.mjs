@@ -12,7 +12,7 @@
  * PEERS_RESUME (default 10,1000,10000); PEERS_TIMEOUT_S per workload (default 600).
  */
 import { execFileSync, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,18 +26,9 @@ const resumeAfter = (process.env.PEERS_RESUME ?? "10,1000,10000").split(",").map
 const timeoutMs = Number(process.env.PEERS_TIMEOUT_S ?? 600) * 1000;
 /** `PEERS_STEPS_<system>` (e.g. PEERS_STEPS_vercel=100) shortens one system's sequential run. */
 const sequentialSteps = (system) => Number(process.env[`PEERS_STEPS_${system}`] ?? 1000);
-/**
- * Why a workload is not measured for a system, printed and written instead of a number.
- * The Vercel world's queue is graphile-worker: a job locked by a worker that was killed stays
- * locked until graphile-worker's lock timeout (4 hours) passes, so its run does not resume
- * within a benchmark.
- */
-const notMeasured = {
-  vercel: {
-    resume:
-      "not measured: the Postgres world queues every step as a graphile-worker job, and a job locked by a SIGKILLed worker stays locked until graphile-worker's 4-hour lock timeout",
-  },
-};
+/** `PEERS_RESUME_<system>` (e.g. PEERS_RESUME_vercel=10,1000) narrows one system's resumes. */
+const resumesOf = (system) =>
+  process.env[`PEERS_RESUME_${system}`]?.split(",").map(Number) ?? resumeAfter;
 /** `PEERS_RUNS_<system>` (e.g. PEERS_RUNS_vercel=50) shortens one system's concurrent run. */
 const concurrentRuns = (system) => Number(process.env[`PEERS_RUNS_${system}`] ?? 1000);
 const RUNS = 1000;
@@ -134,7 +125,10 @@ function workload(system, args, env, { kill = false } = {}) {
     };
     child.stdout.on("data", (chunk) => {
       stdout += chunk;
-      const line = stdout.split("\n").find((l) => l.startsWith("{"));
+      // A resume waits for its timing: the step it reaches may print a line of its own first.
+      const line = stdout
+        .split("\n")
+        .find((l) => l.startsWith("{") && (args[0] !== "resume" || l.includes('"resumeMs"')));
       if (line && stdout.includes("\n")) {
         const value = JSON.parse(line);
         if (kill) {
@@ -211,11 +205,7 @@ for (const system of systems) {
     row.concurrentMicrosPerStep = concurrent.microsPerStep;
   }
   row.resumeMs = {};
-  for (const k of resumeAfter) {
-    if (notMeasured[system]?.resume) {
-      row.errors[`resume-${k}`] = notMeasured[system].resume;
-      continue;
-    }
+  for (const k of resumesOf(system)) {
     await attempt(`resume-${k}`, async () => {
       const shared = env();
       const id = `resume-${k}-${Date.now()}`;
@@ -231,6 +221,22 @@ for (const system of systems) {
   row.concurrentRatio = row.concurrentMicrosPerStep && row.concurrentMicrosPerStep / raw;
 }
 
+// A run of some systems only (PEERS_SYSTEMS) keeps the other systems' rows of the last
+// results, each with the date it was measured, so the table stays one table.
+const file = join(repo, "bench", "results", "peers.json");
+let earlier = { date: undefined, results: [] };
+try {
+  earlier = JSON.parse(readFileSync(file, "utf8"));
+} catch {}
+for (const row of earlier.results ?? []) {
+  if (results.some((r) => r.system === row.system)) continue;
+  results.push({ measuredAt: earlier.date, ...row });
+}
+const order = ["ratchet", "dbos", "vercel"];
+results.sort((a, b) => order.indexOf(a.system) - order.indexOf(b.system));
+const now = new Date().toISOString();
+for (const row of results) row.measuredAt ??= now;
+
 const fmt = (value, digits = 0) =>
   value === undefined || value === null ? "–" : Number(value).toFixed(digits);
 const header = [
@@ -244,6 +250,7 @@ const header = [
   "µs/step × raw",
   ...resumeAfter.map((k) => `resume after ${k} (ms)`),
   "load avg",
+  "measured (UTC)",
 ];
 const rows = results.map((r) => [
   r.system,
@@ -256,6 +263,7 @@ const rows = results.map((r) => [
   fmt(r.concurrentRatio, 3),
   ...resumeAfter.map((k) => fmt(r.resumeMs[k], 1)),
   `${r.loadAverageBefore[0]}–${r.loadAverageAfter[0]}`,
+  r.measuredAt.slice(0, 16).replace("T", " "),
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells) =>
@@ -278,13 +286,12 @@ try {
   dirty =
     execFileSync("git", ["status", "--porcelain"], { cwd: repo, encoding: "utf8" }).trim() !== "";
 } catch {}
-const file = join(repo, "bench", "results", "peers.json");
 writeFileSync(
   file,
   `${JSON.stringify(
     {
       benchmark: "peers",
-      date: new Date().toISOString(),
+      date: now,
       settings: {
         runs: RUNS,
         runSteps: RUN_STEPS,

@@ -76,6 +76,26 @@ await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
 const { start } = await import("workflow/api");
 const { getWorld } = await import("workflow/runtime");
 const world = getWorld();
+let resumeStarted = 0;
+let resumed;
+if (mode === "resume") {
+  // graphile-worker keeps a job locked by its worker for 4 hours, and the killed process's
+  // worker held the hanging step's job: as an operator would for a worker known to be dead,
+  // unlock its jobs with graphile-worker's own force_unlock_workers (outside the timing).
+  const pg = require("pg");
+  const client = new pg.Client({ connectionString: process.env.PEERS_URL });
+  await client.connect();
+  await client.query(
+    `SELECT graphile_worker.force_unlock_workers(ARRAY(
+       SELECT DISTINCT locked_by FROM graphile_worker._private_jobs WHERE locked_by IS NOT NULL))`,
+  );
+  await client.end();
+  resumed = new Promise((resolve) => {
+    globalThis.onHang = resolve;
+  });
+  // From the queue's start to step k+1 running again.
+  resumeStarted = performance.now();
+}
 await world.start?.();
 const out = (result) => process.stdout.write(`${JSON.stringify(result)}\n`);
 const manifest = require(join(app, ".well-known/workflow/v1/manifest.json"));
@@ -100,8 +120,11 @@ if (mode === "sequential") {
   const ms = performance.now() - started;
   out({ microsPerStep: (ms * 1000) / (runs * n), stepsPerSecond: (runs * n * 1000) / ms });
 } else if (mode === "prepare") {
-  const run = await start(hangAfter, [Number(b)]);
-  out({ runId: run.runId });
+  // The hanging step prints {"hanging":true}; the harness kills this process then.
+  await start(hangAfter, [Number(b)]);
   await new Promise(() => {});
+} else if (mode === "resume") {
+  await resumed;
+  out({ resumeMs: performance.now() - resumeStarted });
 }
 process.exit(0);
