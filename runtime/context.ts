@@ -432,7 +432,7 @@ export class MachineContext {
     const wait = this.#resumedWait;
     if (!wait) {
       throw new Error(
-        "Internal error: a predicate refused an event, but the run did not resume from a tested wait.",
+        "The predicate of this waitForEvent refused the event, but the run cannot wait again: its frame, stored at this wait before waits kept their name and deadline with it, does not say what to wait for or until when.",
       );
     }
     return {

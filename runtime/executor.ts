@@ -40,9 +40,9 @@ export interface StoredFrame {
   readonly r: unknown;
   readonly st?: Map<string, unknown>;
   /**
-   * At a `waitForEvent` whose predicate the run tests itself: the event name and the
-   * deadline of the whole wait (epoch milliseconds, or `null`), so that waiting again after
-   * a refused event keeps the deadline of the first wait.
+   * At a `waitForEvent`: the event name and the deadline of the whole wait (epoch
+   * milliseconds, or `null`), so that waiting again after a predicate refused an event keeps
+   * the deadline of the first wait.
    */
   readonly w?: TestedWait;
 }
@@ -859,9 +859,9 @@ export async function executeRun(
           undefined,
           state,
           host.maxFrameBytes,
-          operation.kind === "waitForEvent" && operation.tested
-            ? { name: operation.name, until: wakeAt }
-            : undefined,
+          // Every event wait keeps its name and deadline with the frame: a run that waited
+          // with a field match may resume on code that tests a predicate there.
+          operation.kind === "waitForEvent" ? { name: operation.name, until: wakeAt } : undefined,
         );
         if (operation.kind === "child") {
           // The child first (idempotent: its id comes from this checkpoint's key, the same
