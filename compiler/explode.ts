@@ -546,8 +546,12 @@ export class Exploder {
       }
       if (ts.isFunctionLike(n) || ts.isClassLike(n)) {
         const fn = ts.visitEachChild(n, (c) => visit(c, true), this.context);
-        // A method of an object literal: the literal as a whole gets the boxes (below).
-        const method = ts.isObjectLiteralExpression(n.parent) && !ts.isPropertyAssignment(n);
+        // A method of an object literal: the literal as a whole gets the boxes (below). A class
+        // declaration arrives here as a class expression made from it, which has no parent.
+        const method =
+          n.parent !== undefined &&
+          ts.isObjectLiteralExpression(n.parent) &&
+          !ts.isPropertyAssignment(n);
         return inFunction || method ? fn : this.captureBoxes(n, fn);
       }
       if (

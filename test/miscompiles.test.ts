@@ -1,3 +1,4 @@
+import { transform } from "ratchetjs/compiler";
 import { describe, expect, it } from "vitest";
 import { load, type OracleCase, runCompiled, runPlain } from "./support/oracle.js";
 
@@ -259,8 +260,31 @@ return [a, b, named(b), twice(0), base];`,
   },
 };
 
+/** Programs the compiler once crashed on or compiled wrongly, found by adversarial probes. */
+const probed: Record<string, OracleCase> = {
+  "a class declaration not live across a checkpoint": {
+    params: "n",
+    body: `class C { m() { return n; } }
+const first = new C().m();
+const a = await ctx.step(echo, "a");
+class D { m() { return a; } }
+return [first, new D().m(), a];`,
+    args: [1],
+  },
+  "a class declaration in a loop that holds a checkpoint": {
+    params: "n",
+    body: `const out = [];
+for (let i = 0; i < 2; i++) {
+  class C { m() { return i; } }
+  out.push(new C().m() + (await ctx.step(add, n, 1)));
+}
+return out;`,
+    args: [1],
+  },
+};
+
 describe("programs once miscompiled match the untransformed function", () => {
-  for (const [name, c] of Object.entries({ ...cases, ...nowCompiled })) {
+  for (const [name, c] of Object.entries({ ...cases, ...nowCompiled, ...probed })) {
     it(name, async () => {
       const { compiled, plain } = await load(c);
       const expected = await runPlain(plain, c.args);
@@ -272,4 +296,21 @@ describe("programs once miscompiled match the untransformed function", () => {
       }
     });
   }
+});
+
+describe("refused constructs are reported, not thrown", () => {
+  const compile = (body: string) =>
+    transform(
+      `import { workflow } from "ratchetjs";\nexport const w = workflow(async (ctx, n) => {\n${body}\n});\n`,
+      { filename: "refused.ts", sourceMap: false },
+    ).diagnostics.map((d) => d.code);
+
+  it("a class declaration live across a checkpoint is RATCHET1007", () => {
+    expect(compile("class C { m() { return 1; } } return 1;")).toStrictEqual([]);
+    expect(
+      compile(
+        "class C { m() { return 1; } } const a = await ctx.step(echo, 1); return new C().m() + a;",
+      ),
+    ).toStrictEqual(["RATCHET1007"]);
+  });
 });
