@@ -220,24 +220,33 @@ function keyText(key: ts.PropertyName | undefined): string | undefined {
   return ts.isNumericLiteral(key) ? String(Number(key.text)) : (key as ts.Identifier).text;
 }
 
+/** Stands for reading a property of an object source, which may call a getter. */
+const READ = f.createCallExpression(f.createIdentifier("get"), undefined, []);
+
 /**
  * An assignment target read before the value it receives, as JavaScript evaluates it: a
  * member's object and key are kept in temporaries; a variable or pattern is itself.
  */
-function evaluateTarget(ex: Exploder, target: ts.Expression): ts.Expression {
+function evaluateTarget(
+  ex: Exploder,
+  target: ts.Expression,
+  later: readonly ts.Expression[],
+): ts.Expression {
   const inner = skipOuterExpressions(target);
-  const keep = (e: ts.Expression): ts.Expression => {
-    if (ts.isIdentifier(e) && !ex.containsDurable(e) && ex.isStable(e, [])) return ex.rewrite(e);
+  const keep = (e: ts.Expression, after: readonly ts.Expression[]): ts.Expression => {
+    if (ts.isIdentifier(e) && !ex.containsDurable(e) && ex.isStable(e, after)) {
+      return ex.rewrite(e);
+    }
     const temp = ex.newTemp(e);
     ex.assign(temp, ex.expression(e)!);
     return temp;
   };
   if (ts.isPropertyAccessExpression(inner) && !inner.questionDotToken) {
-    return f.createPropertyAccessExpression(keep(inner.expression), inner.name);
+    return f.createPropertyAccessExpression(keep(inner.expression, later), inner.name);
   }
   if (ts.isElementAccessExpression(inner) && !inner.questionDotToken) {
-    const object = keep(inner.expression);
-    const key = keep(inner.argumentExpression);
+    const object = keep(inner.expression, [inner.argumentExpression, ...later]);
+    const key = keep(inner.argumentExpression, later);
     return f.createElementAccessExpression(object, key);
   }
   if (ex.containsDurable(target)) return ex.unsupported(target);
@@ -328,8 +337,17 @@ function lower(
     bind(ex, pattern, undefined, value);
     return;
   }
-  const targetFirst = (part: Pattern): ts.Expression | undefined =>
-    part.kind === "leaf" && part.target ? evaluateTarget(ex, part.target) : undefined;
+  // What runs between reading a member target and assigning it: the read of the value (a
+  // getter of an object source) and the default. Its object or key is kept in a temporary
+  // when they may change it.
+  const targetFirst = (
+    part: Pattern,
+    initializer: ts.Expression | undefined,
+  ): ts.Expression | undefined => {
+    if (part.kind !== "leaf" || !part.target) return undefined;
+    const later = initializer ? [initializer] : [];
+    return evaluateTarget(ex, part.target, pattern.kind === "object" ? [READ, ...later] : later);
+  };
 
   if (pattern.kind === "object") {
     // RequireObjectCoercible, with the message V8 gives.
@@ -357,7 +375,7 @@ function lower(
     for (const property of pattern.properties) {
       const key = propertyKey(ex, property.key!);
       keys.push(key);
-      const target = targetFirst(property.value);
+      const target = targetFirst(property.value, property.initializer);
       const element = ex.newTemp(
         `a property destructured at ${ex.where(property.key!)}`,
         "pattern",
@@ -367,7 +385,7 @@ function lower(
       bind(ex, property.value, target, element);
     }
     if (pattern.rest) {
-      const target = targetFirst(pattern.rest);
+      const target = targetFirst(pattern.rest, undefined);
       const rest = ex.newTemp(`the rest destructured at ${ex.where(pattern.node)}`, "pattern");
       ex.assign(
         rest,
@@ -414,7 +432,7 @@ function lower(
       );
       continue;
     }
-    const target = targetFirst(element.value);
+    const target = targetFirst(element.value, element.initializer);
     const item = ex.newTemp(
       `an element destructured at ${ex.where(element.initializer ?? pattern.node)}`,
       "pattern",
@@ -433,7 +451,7 @@ function lower(
     bind(ex, element.value, target, item);
   }
   if (pattern.rest) {
-    const target = targetFirst(pattern.rest);
+    const target = targetFirst(pattern.rest, undefined);
     const rest = ex.newTemp(`the rest destructured at ${ex.where(pattern.node)}`, "pattern");
     ex.assign(rest, f.createCallExpression(REST_OF_LIST, undefined, [list, index]));
     bind(ex, pattern.rest, target, rest);

@@ -281,6 +281,30 @@ for (let i = 0; i < 2; i++) {
 return out;`,
     args: [1],
   },
+  "a member target's key reassigned by its default, array pattern": {
+    params: "xs",
+    body: `const obj = {};
+let k = "p";
+[obj[k] = (k = "q", await ctx.step(echo, "v"))] = xs;
+return [obj, k];`,
+    args: [[undefined]],
+  },
+  "a member target's object reassigned by its default, object pattern": {
+    params: "o",
+    body: `let obj = { name: "first" };
+const first = obj;
+({ x: obj.a = (obj = { name: "second" }, await ctx.step(echo, "v")) } = o);
+return [first, obj];`,
+    args: [{}],
+  },
+  "a member target's object reassigned by its key": {
+    params: "n",
+    body: `let obj = { name: "first" };
+const first = obj;
+[obj[(obj = { name: "second" }, "a")] = await ctx.step(echo, "v")] = [undefined];
+return [first, obj];`,
+    args: [1],
+  },
 };
 
 describe("programs once miscompiled match the untransformed function", () => {
