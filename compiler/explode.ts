@@ -814,7 +814,12 @@ export class Exploder {
    * resume too (r is then persisted, like any variable). Declarations in one statement are
    * disposed last first.
    */
-  using(list: ts.VariableDeclarationList, index: number, rest: readonly ts.Statement[]): void {
+  using(
+    list: ts.VariableDeclarationList,
+    index: number,
+    rest: readonly ts.Statement[],
+    element?: ts.Expression,
+  ): void {
     const declaration = list.declarations[index];
     if (!declaration) {
       this.statements(rest);
@@ -832,7 +837,9 @@ export class Exploder {
       return;
     }
     const init = declaration.initializer;
-    if (init && this.durableAt(init))
+    // `for (using r of …)`: r is the loop's element, disposed at the end of each iteration.
+    if (element) this.assign(this.id(slot), element, declaration);
+    else if (init && this.durableAt(init))
       this.checkpoint(this.durableAt(init)!, this.id(slot), declaration);
     else
       this.assign(this.id(slot), init ? this.expression(init)! : this.id("undefined"), declaration);
@@ -1191,6 +1198,7 @@ export class Exploder {
     let continueTarget: Block;
     let bodyBlock: Block;
     let enterBody: (() => void) | undefined;
+    let usingElement: ts.Expression | undefined;
 
     if (ts.isWhileStatement(statement)) {
       head = this.newBlock();
@@ -1298,6 +1306,12 @@ export class Exploder {
       };
       continueTarget = this.newBlock();
       const initializer = (statement as ts.ForOfStatement).initializer;
+      if (
+        ts.isVariableDeclarationList(initializer) &&
+        (initializer.flags & ts.NodeFlags.Using) !== 0
+      ) {
+        usingElement = f.createElementAccessExpression(list, index);
+      }
       enterBody = () => {
         const element = f.createElementAccessExpression(list, index);
         const declared = ts.isVariableDeclarationList(initializer)
@@ -1331,8 +1345,17 @@ export class Exploder {
       continueTarget: continueTarget.id,
     });
     this.cur = bodyBlock;
-    enterBody?.();
-    this.statement(statement.statement);
+    if (usingElement) {
+      this.using(
+        (statement as ts.ForOfStatement).initializer as ts.VariableDeclarationList,
+        0,
+        [statement.statement],
+        usingElement,
+      );
+    } else {
+      enterBody?.();
+      this.statement(statement.statement);
+    }
     this.goto(continueTarget);
     this.jumpStack.pop();
 

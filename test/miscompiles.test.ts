@@ -305,6 +305,39 @@ const first = obj;
 return [first, obj];`,
     args: [1],
   },
+  "for (using r of …) with a checkpoint in the body disposes each element": {
+    params: "n",
+    body: `const out = [];
+for (using r of [new Resource("x"), null, new Resource("y")]) {
+  out.push(await ctx.step(echo, r ? r.name : "null"));
+}
+return out;`,
+    args: [1],
+  },
+  "for (await using r of …) with continue and break": {
+    params: "n",
+    body: `const out = [];
+for (await using r of [new Resource("x"), new Resource("y"), new Resource("z")]) {
+  if (r.name === "x") { await ctx.step(echo, "skip"); continue; }
+  out.push(await ctx.step(echo, r.name));
+  if (r.name === "y") break;
+}
+return out;`,
+    args: [1],
+  },
+  "for (using r of …) whose disposal fails, and fails after the body threw": {
+    params: "n",
+    body: `const out = [];
+try {
+  for (using r of [new FailingResource("x")]) await ctx.step(echo, r.name);
+  out.push("no error");
+} catch (e) { out.push(e.message); }
+try {
+  for (using r of [new FailingResource("y")]) await ctx.step(boom, r.name);
+} catch (e) { out.push(e.name, e.error.message, e.suppressed.message); }
+return out;`,
+    args: [1],
+  },
 };
 
 describe("programs once miscompiled match the untransformed function", () => {
