@@ -208,14 +208,45 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
     let match: ts.Expression | undefined;
     if (member === "waitForEvent") {
       const options = call.arguments[1];
-      const property =
-        options && ts.isObjectLiteralExpression(options)
-          ? options.properties.find(
-              (p) =>
-                (ts.isPropertyAssignment(p) || ts.isShorthandPropertyAssignment(p)) &&
-                propertyNameText(p.name) === "match",
-            )
-          : undefined;
+      const properties =
+        options && ts.isObjectLiteralExpression(options) ? options.properties : undefined;
+      // The options object's `match` is its last property of that name, as in JavaScript.
+      const last = properties
+        ? properties.findLastIndex(
+            (p) => p.name !== undefined && propertyNameText(p.name) === "match",
+          )
+        : -1;
+      const candidate = last < 0 ? undefined : properties![last];
+      // A spread or a computed key after it may replace it, with a value only known when
+      // the call runs.
+      const override = properties
+        ?.slice(last + 1)
+        .find(
+          (p) =>
+            last >= 0 &&
+            (ts.isSpreadAssignment(p) ||
+              (p.name !== undefined && ts.isComputedPropertyName(p.name))),
+        );
+      if (
+        override ||
+        (candidate &&
+          !ts.isPropertyAssignment(candidate) &&
+          !ts.isShorthandPropertyAssignment(candidate))
+      ) {
+        sink.report(
+          override ?? candidate!,
+          DiagnosticCodes.ctxMethodNotSupportedYet,
+          override
+            ? "waitForEvent's match is written in the call, but this spread or computed key after it may replace it with a predicate the compiler cannot see: the predicate is evaluated again each time the run resumes to test an event."
+            : "waitForEvent's match must be a property, match: …, not a method or accessor: the predicate is evaluated again each time the run resumes to test an event.",
+          "Write match last in the options, after any spread: { ...defaults, match: (payload) => … }.",
+        );
+        return;
+      }
+      const property = candidate as
+        | ts.PropertyAssignment
+        | ts.ShorthandPropertyAssignment
+        | undefined;
       const value =
         property === undefined
           ? undefined

@@ -370,4 +370,12 @@ describe("refused constructs are reported, not thrown", () => {
       ),
     ).toStrictEqual(["RATCHET1007"]);
   });
+
+  it("a waitForEvent match that a later spread or computed key may replace is RATCHET1008", () => {
+    const wait = (options: string) => compile(`return await ctx.waitForEvent("e", ${options});`);
+    expect(wait("{ match: (p) => true, ...n }")).toStrictEqual(["RATCHET1008"]);
+    expect(wait('{ match: (p) => true, ["ma" + "tch"]: n }')).toStrictEqual(["RATCHET1008"]);
+    expect(wait("{ ...n, match: (p) => true, timeout: 5 }")).toStrictEqual([]);
+    expect(wait("{ match: (p) => true, match: (p) => p.n === 2 }")).toStrictEqual([]);
+  });
 });

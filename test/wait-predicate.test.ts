@@ -456,7 +456,29 @@ const mixed: EventCase = {
   ],
 };
 
-const cases = [bids, deadline, uncaughtTimeout, throwing, uncaughtThrow, loop, kept, keyed, mixed];
+const lastMatch: EventCase = {
+  name: "options with several match keys: the last one is the predicate",
+  params: "extra",
+  args: [{ match: { n: 1 } }],
+  body: `
+  const a = await ctx.waitForEvent("e", { ...extra, match: (p) => true, match: (p) => p.n === 2 });
+  const b = await ctx.waitForEvent("e", { match: (p) => true, ...extra, match: (p) => p.n === 4 });
+  return [a.n, b.n];`,
+  script: [1, 2, 3, 4].map((n) => ({ emit: "e", payload: { n } })),
+};
+
+const cases = [
+  bids,
+  deadline,
+  uncaughtTimeout,
+  throwing,
+  uncaughtThrow,
+  loop,
+  kept,
+  keyed,
+  mixed,
+  lastMatch,
+];
 
 let files = 0;
 const stores: [string, () => StorageAdapter][] = [
