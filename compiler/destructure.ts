@@ -208,16 +208,15 @@ function propertyKey(ex: Exploder, key: ts.PropertyName): ts.Expression {
     ex.assign(temp, f.createCallExpression(PROPERTY_KEY, undefined, [temp]));
     return temp;
   }
-  if (ts.isNumericLiteral(key)) return f.createStringLiteral(String(Number(key.text)));
-  if (ts.isIdentifier(key) || ts.isStringLiteral(key) || ts.isPrivateIdentifier(key)) {
-    return f.createStringLiteral(key.text);
-  }
-  return f.createStringLiteral(key.getText());
+  return f.createStringLiteral(keyText(key)!);
 }
 
+/** The property name a non-computed key stands for: `1e3` is "1000", `0x10n` is "16". */
 function keyText(key: ts.PropertyName | undefined): string | undefined {
   if (!key || ts.isComputedPropertyName(key)) return undefined;
-  return ts.isNumericLiteral(key) ? String(Number(key.text)) : (key as ts.Identifier).text;
+  if (ts.isNumericLiteral(key)) return String(Number(key.text));
+  if (ts.isBigIntLiteral(key)) return BigInt(key.text.slice(0, -1)).toString();
+  return (key as ts.Identifier | ts.StringLiteral | ts.PrivateIdentifier).text;
 }
 
 /** Stands for reading a property of an object source, which may call a getter. */

@@ -338,6 +338,12 @@ try {
 return out;`,
     args: [1],
   },
+  "bigint and numeric literal keys in a pattern with a durable default": {
+    params: "o",
+    body: `const { 1n: a = await ctx.step(echo, "a"), 0x10n: b = await ctx.step(echo, "b"), 1e3: c = await ctx.step(echo, "c"), 0x10: d = await ctx.step(echo, "d") } = o;
+return [a, b, c, d];`,
+    args: [{ 1: "one", 1000: "thousand" }],
+  },
 };
 
 describe("programs once miscompiled match the untransformed function", () => {
