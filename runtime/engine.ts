@@ -19,6 +19,7 @@ import {
   WorkflowNotCompiledError,
 } from "./errors.js";
 import {
+  CHILD_EVENT,
   CHILD_KEY,
   type CheckpointEvent,
   type ChildOutcome,
@@ -792,10 +793,11 @@ class RatchetEngine implements Engine {
             `The ${this.storage.name} adapter does not support cancelling runs.`,
           );
         }
-        const error = serialize(new CancelledError(`Run ${runId} was cancelled.`));
-        const cancelled = await this.storage.cancel(runId, error);
+        const cancelled = await this.#cancelTree(runId, new Set());
         if (cancelled) {
-          // A parent waiting for this run ends its wait with the CancelledError.
+          // A parent waiting for this run ends its wait with the CancelledError. Should this
+          // process die first, a worker's sweep of waiting parents delivers it from storage
+          // (#deliverEndedChildren).
           const run = await this.storage.loadRun(runId);
           const outcome = run?.idempotencyKey?.startsWith(CHILD_KEY) && childOutcomeOf(run);
           if (outcome) await this.notifyParent(runId, outcome);
@@ -821,6 +823,62 @@ class RatchetEngine implements Engine {
         return steps.length > 0 ? { ...info, steps } : info;
       },
     };
+  }
+
+  /**
+   * Cancel a run and, first, the child run it waits for (recursively): the children's
+   * cancellation is committed before their parent's, so a crash in between leaves a parent
+   * still waiting for a cancelled child, whose wait a worker's sweep ends with the child's
+   * CancelledError (#deliverEndedChildren); cancelling the parent again finishes the job.
+   * Resolves to whether `runId` itself was cancelled now.
+   */
+  async #cancelTree(runId: string, seen: Set<string>): Promise<boolean> {
+    seen.add(runId);
+    const run = await this.storage.loadRun(runId);
+    const childId =
+      run?.status === "waiting" && run.waitEvent?.startsWith(CHILD_EVENT)
+        ? run.waitEvent.slice(CHILD_EVENT.length)
+        : undefined;
+    if (childId !== undefined && !seen.has(childId)) await this.#cancelTree(childId, seen);
+    const error = serialize(new CancelledError(`Run ${runId} was cancelled.`));
+    return this.storage.cancel!(runId, error);
+  }
+
+  /**
+   * Hand the end of a child run to a parent still waiting for it although the child has
+   * ended: the process that cancelled the child, or the child's own, died before telling
+   * the parent. Read from storage (one listing of the waiting runs, then each child-waiting
+   * parent's child), when the worker starts and every parkedCheckIntervalMs. A child that
+   * decided its outcome but has not ended is left to the worker that finishes it.
+   */
+  async #deliverEndedChildren(): Promise<void> {
+    if (!this.storage.deliver) return;
+    let waiting: StoredRun[];
+    try {
+      waiting = await this.storage.listRuns({ status: "waiting" });
+    } catch (error) {
+      this.logger.warn({ error }, "listing waiting runs failed");
+      return;
+    }
+    for (const parent of waiting) {
+      if (this.closing) return;
+      if (!parent.wait || !parent.waitEvent?.startsWith(CHILD_EVENT)) continue;
+      const childId = parent.waitEvent.slice(CHILD_EVENT.length);
+      try {
+        const child = await this.storage.loadRun(childId);
+        if (!child || !terminalStatuses.has(child.status)) continue;
+        const outcome = childOutcomeOf(child);
+        if (!outcome) continue;
+        if (await this.#deliver(parent.id, parent.wait, outcome, serialize(outcome))) {
+          this.logger.info(
+            { runId: parent.id, childId, childStatus: child.status },
+            `run ${parent.id} was still waiting for its ${child.status} child run ${childId}; its end is handed over now`,
+          );
+        }
+      } catch (error) {
+        this.logger.warn({ runId: parent.id, childId, error }, "handing a child's end over failed");
+      }
+    }
   }
 
   async #result<R>(runId: string): Promise<R> {
@@ -1023,6 +1081,9 @@ class RatchetEngine implements Engine {
           registrations !== classRegistrations() ||
           performance.now() - parkedCheckedAt >= worker.parkedCheckIntervalMs)
       ) {
+        if (performance.now() - parkedCheckedAt >= worker.parkedCheckIntervalMs) {
+          await this.#deliverEndedChildren();
+        }
         parkedCheckedAt = performance.now();
         registrations = classRegistrations();
         parkedLeft = await this.#unpark(worker.maxConcurrentRuns - this.#executing.size);

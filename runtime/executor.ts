@@ -143,9 +143,12 @@ export interface ChildOutcome {
   readonly error?: unknown;
 }
 
+/** The prefix of the event a parent waits for when it waits for a child run. */
+export const CHILD_EVENT = "ratchet.child:";
+
 /** The event a parent waits for: its child's end. */
 export function childEvent(childId: string): string {
-  return `ratchet.child:${childId}`;
+  return `${CHILD_EVENT}${childId}`;
 }
 
 /** The idempotency-key prefix that marks a run started by `ctx.child`. */
