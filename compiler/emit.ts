@@ -35,6 +35,16 @@ export function literal(value: unknown): ts.Expression {
   }
 }
 
+/**
+ * The frame key beside a slot's own that marks it as not yet initialized (in its temporal
+ * dead zone) at the checkpoint. `/` never occurs in an identifier, and no temporary's role
+ * is `tdz`, so it is no other variable's key; it is not in the checkpoint's `live` list, so a
+ * frame without it (stored by older code) resumes with the variable initialized.
+ */
+export function deadKey(key: string): string {
+  return `${key}/tdz`;
+}
+
 /** A function name for stack traces: the workflow's name where it is a valid identifier. */
 function functionName(name: string): string {
   const clean = name.replace(/[^\w$]/g, "_");
@@ -132,18 +142,44 @@ export function emitMachine(
   /** The live variables of a checkpoint, as yielded: `{ key: slot, … }`, or getters. */
   const liveObject = (index: number, readAfter: boolean): ts.ObjectLiteralExpression => {
     const checkpoint = manifest.checkpoints[index - 1]!;
+    const property = (key: string, value: ts.Expression): ts.ObjectLiteralElementLike =>
+      readAfter
+        ? f.createGetAccessorDeclaration(
+            undefined,
+            /^[A-Za-z_$][\w$]*$/.test(key) ? key : f.createStringLiteral(key),
+            [],
+            undefined,
+            f.createBlock([f.createReturnStatement(value)]),
+          )
+        : f.createPropertyAssignment(
+            /^[A-Za-z_$][\w$]*$/.test(key) ? key : f.createStringLiteral(key),
+            value,
+          );
     return f.createObjectLiteralExpression(
-      checkpoint.live.map((key) => {
+      checkpoint.live.flatMap((key) => {
         const slot = slotOf.get(key)!;
-        return readAfter
-          ? f.createGetAccessorDeclaration(
-              undefined,
-              key === slot ? slot : f.createStringLiteral(key),
-              [],
-              undefined,
-              f.createBlock([f.createReturnStatement(id(slot))]),
-            )
-          : keyed(slot, key);
+        if (ir.slots.get(slot)?.deadZone) {
+          // Not yet initialized: stored as undefined, with `<key>/tdz: true` beside it.
+          const dead = f.createStrictEquality(id(slot), id(names.tdz));
+          return [
+            property(
+              key,
+              f.createConditionalExpression(dead, undefined, id("undefined"), undefined, id(slot)),
+            ),
+            property(deadKey(key), f.createStrictEquality(id(slot), id(names.tdz))),
+          ];
+        }
+        return [
+          readAfter
+            ? f.createGetAccessorDeclaration(
+                undefined,
+                key === slot ? slot : f.createStringLiteral(key),
+                [],
+                undefined,
+                f.createBlock([f.createReturnStatement(id(slot))]),
+              )
+            : keyed(slot, key),
+        ];
       }),
     );
   };
@@ -240,6 +276,23 @@ export function emitMachine(
   };
 
   const prologue: ts.Statement[] = [];
+  const deadZone = [...ir.slots.values()].filter((s) => s.deadZone);
+  if (deadZone.length > 0) {
+    // The value of a slot in its dead zone: a fresh object no user code can hold.
+    prologue.push(
+      f.createVariableStatement(
+        undefined,
+        f.createVariableDeclarationList([
+          f.createVariableDeclaration(
+            names.tdz,
+            undefined,
+            undefined,
+            f.createObjectLiteralExpression([]),
+          ),
+        ]),
+      ),
+    );
+  }
   if (persisted.length > 0) {
     prologue.push(
       f.createVariableStatement(
@@ -284,6 +337,18 @@ export function emitMachine(
         f.createPropertyAccessExpression(id(names.frame), "vars"),
       ),
     );
+    for (const slot of deadZone) {
+      if (slot.kind === "function" || slot.kind === "volatile") continue;
+      prologue.push(
+        f.createIfStatement(
+          f.createElementAccessExpression(
+            f.createPropertyAccessExpression(id(names.frame), "vars"),
+            f.createStringLiteral(deadKey(keys.get(slot.name)!)),
+          ),
+          assign(id(slot.name), id(names.tdz)),
+        ),
+      );
+    }
   }
 
   let dispatch: ts.Statement = f.createSwitchStatement(

@@ -71,7 +71,7 @@ type Body = WorkflowBodyNode;
 
 function machineNames(body: Body, sourceFile: ts.SourceFile): MachineNames {
   const text = body.getText(sourceFile);
-  const own = ["frame", "pc", "sent", "loop", "error", "t"];
+  const own = ["frame", "pc", "sent", "loop", "error", "t", "tdz"];
   let suffix = "";
   for (let n = 2; own.some((name) => text.includes(`ratchet$${name}${suffix}`)); n++) {
     suffix = `_${n}`;
@@ -83,6 +83,7 @@ function machineNames(body: Body, sourceFile: ts.SourceFile): MachineNames {
     loop: `ratchet$loop${suffix}`,
     error: `ratchet$error${suffix}`,
     temp: `ratchet$t${suffix}`,
+    tdz: `ratchet$tdz${suffix}`,
   };
 }
 
@@ -130,6 +131,10 @@ export class Exploder {
   }
   /** Slots holding a per-iteration box (see `findBoxedSlots`). */
   readonly boxed = new Set<string>();
+  /** References that may run in their slot's dead zone unseen in the text (`findDeadZoneReads`). */
+  readonly checkedRefs = new Set<ts.Identifier>();
+  /** Slots of `checkedRefs`, by the node of the block that declares them (see `enterScope`). */
+  readonly deadZoneByScope = new Map<ts.Node, string[]>();
   region = -1;
   part: Block["part"] = undefined;
   cur!: Block;
@@ -255,6 +260,103 @@ export class Exploder {
       }
       if (inLoop) this.boxed.add(slot);
     }
+  }
+
+  /**
+   * Block-scoped slots a reference may touch before their declaration has run although the
+   * reference is not placed before it (`inDeadZone` sees those): one inside a function made
+   * before the declaration ends, or a function declaration (hoisted), which may be called
+   * before it; one in a later `case` of the `switch` that declares it, entered past the
+   * declaration. Such a slot holds a sentinel (`names.tdz`) from the entry of its block until
+   * its declaration runs, those references check for it, and the frame keeps it (compiler/
+   * emit.ts). Other references are provably after the declaration and stay unchecked.
+   * Per-iteration boxes (`findBoxedSlots`) are left out.
+   */
+  findDeadZoneReads(): void {
+    for (const [ref, binding] of this.scopes.references) {
+      if (!binding || ref === binding.id || ref.pos < 0) continue;
+      if (binding.kind !== "let" && binding.kind !== "const" && binding.kind !== "class") continue;
+      const slot = this.slotNames.get(binding);
+      if (!slot || this.boxed.has(slot)) continue;
+      let statement: ts.Node = binding.id;
+      while (
+        statement.parent &&
+        !ts.isVariableStatement(statement) &&
+        !ts.isClassDeclaration(statement)
+      ) {
+        statement = statement.parent;
+      }
+      const owner = statement.parent;
+      if (!owner || !(ts.isBlock(owner) || ts.isCaseOrDefaultClause(owner))) continue;
+      const scope = ts.isCaseOrDefaultClause(owner) ? owner.parent : owner;
+      const end = statement.getEnd();
+      let risky = false;
+      let inClause = false;
+      for (let n: ts.Node = ref.parent; n && n !== scope; n = n.parent) {
+        if (n === owner) inClause = true;
+        if (
+          (ts.isFunctionLike(n) || ts.isClassLike(n)) &&
+          (ts.isFunctionDeclaration(n) || n.getStart(this.sourceFile) < end)
+        ) {
+          risky = true;
+        }
+      }
+      if (ts.isCaseOrDefaultClause(owner) && !inClause) risky = true;
+      if (!risky) continue;
+      this.checkedRefs.add(ref);
+      const list = this.deadZoneByScope.get(scope) ?? [];
+      if (!list.includes(slot)) list.push(slot);
+      this.deadZoneByScope.set(scope, list);
+      const info = this.slots.get(slot)!;
+      if (!info.deadZone) this.slots.set(slot, { ...info, deadZone: true });
+    }
+  }
+
+  /** The identifier `n` writes when it is `x = …`, `x += …` or `x++` of a checked reference. */
+  checkedWrite(n: ts.Node): ts.Identifier | undefined {
+    const target =
+      ts.isBinaryExpression(n) &&
+      n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
+      n.operatorToken.kind <= ts.SyntaxKind.LastAssignment
+        ? n.left
+        : (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
+            (n.operator === ts.SyntaxKind.PlusPlusToken ||
+              n.operator === ts.SyntaxKind.MinusMinusToken)
+          ? n.operand
+          : undefined;
+    const id = target && skipOuterExpressions(target);
+    return id && ts.isIdentifier(id) && this.checkedRefs.has(id) ? id : undefined;
+  }
+
+  /** Entering a block: its slots that may be touched in their dead zone hold the sentinel. */
+  enterScope(scope: ts.Node | undefined): void {
+    const slots = scope && this.deadZoneByScope.get(scope);
+    if (!slots) return;
+    for (const slot of slots) {
+      this.item(
+        f.createExpressionStatement(f.createAssignment(this.id(slot), this.id(this.names.tdz))),
+        [slot],
+        [],
+      );
+    }
+  }
+
+  /** `x` where it may be in its dead zone: `(x === sentinel ? throw ReferenceError : x)`. */
+  checkedRead(id: ts.Identifier, slot: string): ts.Expression {
+    return this.deadZoneGuard(id, this.id(slot));
+  }
+
+  /** `(x === sentinel ? throw ReferenceError : value)`, for the slot `id` refers to. */
+  deadZoneGuard(id: ts.Identifier, value: ts.Expression): ts.Expression {
+    return f.createParenthesizedExpression(
+      f.createConditionalExpression(
+        f.createStrictEquality(this.id(this.slotOf(id)!), this.id(this.names.tdz)),
+        undefined,
+        this.deadZoneError(id),
+        undefined,
+        value,
+      ),
+    );
   }
 
   /** Boxed slots an assignment target made by `bindingToAssignmentTarget` writes, boxed. */
@@ -477,6 +579,9 @@ export class Exploder {
           return ts.setTextRange(this.deadZoneError(n), n);
         }
         const slot = this.slotOf(n);
+        if (slot && this.checkedRefs.has(n) && !isAssignmentTarget(n)) {
+          return ts.setTextRange(this.checkedRead(n, slot), n);
+        }
         if (slot && this.boxed.has(slot) && this.scopes.references.has(n)) {
           return ts.setTextRange(
             f.createPropertyAccessExpression(f.createIdentifier(slot), "v"),
@@ -484,6 +589,44 @@ export class Exploder {
           );
         }
         return slot && slot !== n.text ? ts.setTextRange(f.createIdentifier(slot), n) : n;
+      }
+      const written = this.checkedWrite(n);
+      if (written) {
+        // A write that may be in the dead zone: `x = v` evaluates v, then throws; `x += v`,
+        // `x++` throw at their read of x first.
+        const check = (value: ts.Expression) => this.deadZoneGuard(written, value);
+        if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+          const value = `${this.names.tdz}$v`;
+          const guard = f.createParenthesizedExpression(
+            f.createArrowFunction(
+              undefined,
+              undefined,
+              [f.createParameterDeclaration(undefined, undefined, value)],
+              undefined,
+              undefined,
+              check(this.id(value)),
+            ),
+          );
+          return ts.setTextRange(
+            f.createAssignment(
+              visit(n.left, inFunction) as ts.Expression,
+              f.createCallExpression(guard, undefined, [
+                visit(n.right, inFunction) as ts.Expression,
+              ]),
+            ),
+            n,
+          );
+        }
+        return ts.setTextRange(
+          check(
+            ts.visitEachChild(
+              n,
+              (c) => visit(c, inFunction) as ts.Node,
+              this.context,
+            ) as ts.Expression,
+          ),
+          n,
+        );
       }
       if (
         !inFunction &&
@@ -516,6 +659,12 @@ export class Exploder {
       }
       if (ts.isShorthandPropertyAssignment(n)) {
         const slot = this.slotOf(n.name);
+        if (slot && this.checkedRefs.has(n.name) && !isAssignmentTarget(n.name)) {
+          return ts.setTextRange(
+            f.createPropertyAssignment(n.name.text, this.checkedRead(n.name, slot)),
+            n,
+          );
+        }
         if (slot && (slot !== n.name.text || this.boxed.has(slot))) {
           const init = n.objectAssignmentInitializer
             ? (visit(n.objectAssignmentInitializer, inFunction) as ts.Expression)
@@ -795,6 +944,8 @@ export class Exploder {
   // ---- statements --------------------------------------------------------------------
 
   statements(list: readonly ts.Statement[]): void {
+    const owner = list[0]?.parent;
+    if (owner && ts.isBlock(owner) && owner.statements === list) this.enterScope(owner);
     for (const [i, statement] of list.entries()) {
       if (
         ts.isVariableStatement(statement) &&
@@ -1407,6 +1558,7 @@ export class Exploder {
     const discriminant = this.expression(statement.expression)!;
     const subject = this.newTemp(`the value switched on at ${this.where(statement)}`, "switch");
     this.assign(subject, discriminant, statement.expression);
+    this.enterScope(statement.caseBlock);
     const exit = this.newBlock();
     const clauses = statement.caseBlock.clauses;
     const bodies = clauses.map(() => this.newBlock());
@@ -1750,6 +1902,8 @@ export class Exploder {
       return true;
     }
     if (!ts.isIdentifier(inner)) return false;
+    // A read that may be in its dead zone throws where it stands, before what follows runs.
+    if (this.checkedRefs.has(inner)) return false;
     const binding = this.scopes.references.get(inner);
     if (
       binding &&
@@ -1833,7 +1987,10 @@ export class Exploder {
           return discard ? undefined : value;
         }
         const target = this.rewrite(left);
-        const value = this.expression(node.right)!;
+        let value = this.expression(node.right)!;
+        const written = this.checkedWrite(node);
+        // In its dead zone the write throws, after the right side has run.
+        if (written) value = this.deadZoneGuard(written, value);
         this.assign(target, value, node);
         return discard ? undefined : ts.isIdentifier(target) ? target : value;
       }
@@ -2205,6 +2362,7 @@ export class Exploder {
   run(): MachineIR {
     this.assignSlotNames();
     this.findBoxedSlots();
+    this.findDeadZoneReads();
     const params = this.body.parameters.slice(1);
     const paramsTarget =
       params.length === 0

@@ -122,6 +122,12 @@ export interface Slot {
    * await gained or lost elsewhere in the body does not rename it.
    */
   readonly anchor?: number;
+  /**
+   * A block-scoped slot some reference may touch before its declaration has run, unseen in
+   * the text (compiler/explode.ts `findDeadZoneReads`): it holds the machine's dead-zone
+   * sentinel until then, and its frame entry says so.
+   */
+  readonly deadZone?: boolean;
 }
 
 /**
@@ -176,4 +182,6 @@ export interface MachineNames {
   readonly error: string;
   /** The prefix of temporaries. */
   readonly temp: string;
+  /** The dead-zone sentinel: a slot not yet initialized holds it (see `Slot.deadZone`). */
+  readonly tdz: string;
 }

@@ -218,6 +218,130 @@ const c = x + 1;
 return [r, x, c];`,
     args: [1],
   },
+  "a closure called before its let is reached, before and after a checkpoint": {
+    params: "n",
+    body: `const r = [];
+const f = () => x;
+const g = () => [typeof x, x];
+try { r.push(f()); } catch (e) { r.push([e.name, e.message]); }
+await ctx.step(add, n, 1);
+try { r.push(f()); } catch (e) { r.push([e.name, e.message]); }
+try { r.push(g()); } catch (e) { r.push([e.name, e.message]); }
+let x = await ctx.step(add, n, 2);
+r.push(f(), g());
+await ctx.step(add, x, 1);
+r.push(f());
+return r;`,
+    args: [1],
+  },
+  "a closure defined before, called after a checkpoint, the declaration past another": {
+    params: "n",
+    body: `const read = () => ({ x, y });
+await ctx.step(add, n, 1);
+let out;
+try { out = read(); } catch (e) { out = [e.name, e.message]; }
+const x = await ctx.step(add, n, 2);
+try { out = [out, read()]; } catch (e) { out = [out, e.name, e.message]; }
+const y = x + 1;
+await ctx.step(add, y, 1);
+return [out, read()];`,
+    args: [1],
+  },
+  "a hoisted function declaration reads a const before it is declared": {
+    params: "n",
+    body: `let first;
+try { first = late(); } catch (e) { first = e.message; }
+const a = await ctx.step(add, n, 1);
+try { first = [first, late()]; } catch (e) { first = [first, e.message]; }
+const c = a * 10;
+await ctx.step(add, c, 1);
+function late() { return c + 1; }
+return [first, late()];`,
+    args: [1],
+  },
+  "a closure in the initializer of the let it reads": {
+    params: "n",
+    body: `let r;
+try {
+  let x = ((get) => get())(() => x);
+  r = x;
+} catch (e) { r = [e.name, e.message]; }
+const y = await ctx.step(add, n, 1);
+return [r, y];`,
+    args: [1],
+  },
+  "a switch case entered past a declaration of an earlier case": {
+    params: "n",
+    body: `const out = [];
+for (const k of [0, 1, 2]) {
+  try {
+    switch (k + n) {
+      case 1: let x = await ctx.step(add, k, 1); out.push(x);
+      case 2: out.push(typeof x, x); break;
+      case 3: { out.push(x + 1); }
+    }
+  } catch (e) { out.push([e.name, e.message]); }
+}
+return out;`,
+    args: [1],
+  },
+  "a switch case entered past a declaration, a checkpoint before the read": {
+    params: "n",
+    body: `try {
+  switch (n) {
+    case 0: let x = 1; await ctx.step(add, n, 1);
+    case 1: await ctx.step(add, n, 2); return x;
+  }
+} catch (e) { return [e.name, e.message, await ctx.step(add, n, 3)]; }`,
+    args: [1],
+  },
+  "a switch case that runs through its declaration reads it in the next case": {
+    params: "n",
+    body: `switch (n) {
+  case 0: const x = await ctx.step(add, n, 1);
+  case 1: return [x, await ctx.step(add, x, 1)];
+}`,
+    args: [0],
+  },
+  "writes to a let in its dead zone from a closure and from a later case": {
+    params: "n",
+    body: `const r = [];
+const set = (v) => { x = v; };
+const inc = () => x++;
+const add2 = () => { x += 2; };
+await ctx.step(add, n, 1);
+for (const w of [() => set(r.push("rhs")), inc, add2]) {
+  try { w(); } catch (e) { r.push([e.name, e.message]); }
+}
+let x = await ctx.step(add, n, 2);
+set(10); inc(); add2();
+r.push(x);
+switch (n) {
+  case 0: let y = 1; await ctx.step(add, y, 1);
+  case 1:
+    try { y = r.push("rhs2"); } catch (e) { r.push([e.name, e.message]); }
+    try { y++; } catch (e) { r.push([e.name, e.message]); }
+    await ctx.step(add, n, 3);
+    try { r.push(y); } catch (e) { r.push([e.name, e.message]); }
+}
+return r;`,
+    args: [1],
+  },
+  "a later case reads and writes the binding around an await in the same expression": {
+    params: "n",
+    body: `const out = [];
+for (const k of [1, 2, 0]) {
+  try {
+    switch (k) {
+      case 0: const c = await ctx.step(add, k, 1); let v = c;
+      case 1: out.push([c, await ctx.step(add, k, 2)]);
+      case 2: v = await ctx.step(add, k, 3); out.push(v);
+    }
+  } catch (e) { out.push([e.name, e.message]); }
+}
+return out;`,
+    args: [1],
+  },
   // An inline step that writes a workflow variable.
   "an inline step writes a workflow variable": {
     params: "n",
