@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { load, type OracleCase, runCompiled, runPlain } from "./support/oracle.js";
+import { itMatchesPlain, load, type OracleCase, runCompiled, runPlain } from "./support/oracle.js";
 import { callees } from "./support/steps.js";
 
 /**
@@ -57,18 +57,7 @@ try { new n(await ctx.step(add, n, 3)); } catch (e) { return [[...m], r.name, s 
 };
 
 describe("callees are read before the arguments, as in JavaScript", () => {
-  for (const [name, c] of Object.entries(cases)) {
-    it(name, async () => {
-      const { compiled, plain } = await load(c);
-      const expected = await runPlain(plain, c.args);
-      const { checkpoints, ...outcome } = await runCompiled(compiled, c.args);
-      expect(outcome).toStrictEqual(expected);
-      for (let k = 1; k <= checkpoints; k++) {
-        const { checkpoints: _, ...resumed } = await runCompiled(compiled, c.args, k);
-        expect(resumed, `crashed after checkpoint ${k} of ${checkpoints}`).toStrictEqual(expected);
-      }
-    });
-  }
+  itMatchesPlain(cases);
 
   // Uninterrupted, exactly as in JavaScript. After a resume in the arguments the function is
   // read again from the kept object: a getter runs again, a replacement made by the

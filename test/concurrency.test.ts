@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { load, type OracleCase, runCompiled, runPlain } from "./support/oracle.js";
+import { describe } from "vitest";
+import { itMatchesPlain, type OracleCase } from "./support/oracle.js";
 
 /** ctx.parallel, gather, batch and map against the oracle, crashed at every checkpoint. */
 const cases: Record<string, OracleCase> = {
@@ -58,16 +58,5 @@ return out;`,
 };
 
 describe("concurrency matches the untransformed function", () => {
-  for (const [name, c] of Object.entries(cases)) {
-    it(name, async () => {
-      const { compiled, plain } = await load(c);
-      const expected = await runPlain(plain, c.args);
-      const { checkpoints, ...outcome } = await runCompiled(compiled, c.args);
-      expect(outcome).toEqual(expected);
-      for (let k = 1; k <= checkpoints; k++) {
-        const { checkpoints: _, ...resumed } = await runCompiled(compiled, c.args, k);
-        expect(resumed, `crashed after checkpoint ${k} of ${checkpoints}`).toEqual(expected);
-      }
-    });
-  }
+  itMatchesPlain(cases);
 });

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { load, type OracleCase, runCompiled, runPlain } from "./support/oracle.js";
+import { describe } from "vitest";
+import { itMatchesPlain, type OracleCase } from "./support/oracle.js";
 
 /**
  * Every construct around a checkpoint, against the oracle (the untransformed function):
@@ -353,16 +353,5 @@ return results;`,
 };
 
 describe("control flow around checkpoints matches the untransformed function", () => {
-  for (const [name, c] of Object.entries(cases)) {
-    it(name, async () => {
-      const { compiled, plain } = await load(c);
-      const expected = await runPlain(plain, c.args);
-      const { checkpoints, ...outcome } = await runCompiled(compiled, c.args);
-      expect(outcome).toStrictEqual(expected);
-      for (let k = 1; k <= checkpoints; k++) {
-        const { checkpoints: _, ...resumed } = await runCompiled(compiled, c.args, k);
-        expect(resumed, `crashed after checkpoint ${k} of ${checkpoints}`).toStrictEqual(expected);
-      }
-    });
-  }
+  itMatchesPlain(cases);
 });

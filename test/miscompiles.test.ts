@@ -1,6 +1,6 @@
 import { transform } from "ratchetjs/compiler";
 import { describe, expect, it } from "vitest";
-import { load, type OracleCase, runCompiled, runPlain } from "./support/oracle.js";
+import { itMatchesPlain, type OracleCase } from "./support/oracle.js";
 
 /**
  * Programs the compiler once compiled wrongly without a word (issue 11), with their closest
@@ -471,18 +471,7 @@ return [a, b, c, d];`,
 };
 
 describe("programs once miscompiled match the untransformed function", () => {
-  for (const [name, c] of Object.entries({ ...cases, ...nowCompiled, ...probed })) {
-    it(name, async () => {
-      const { compiled, plain } = await load(c);
-      const expected = await runPlain(plain, c.args);
-      const { checkpoints, ...outcome } = await runCompiled(compiled, c.args);
-      expect(outcome).toStrictEqual(expected);
-      for (let k = 1; k <= checkpoints; k++) {
-        const { checkpoints: _, ...resumed } = await runCompiled(compiled, c.args, k);
-        expect(resumed, `crashed after checkpoint ${k} of ${checkpoints}`).toStrictEqual(expected);
-      }
-    });
-  }
+  itMatchesPlain({ ...cases, ...nowCompiled, ...probed });
 });
 
 describe("refused constructs are reported, not thrown", () => {

@@ -11,6 +11,7 @@ import {
 import { terminalStatuses } from "ratchetjs/adapters";
 import { memory } from "ratchetjs/adapters/memory";
 import { formatDiagnostic, transform } from "ratchetjs/compiler";
+import { expect, it } from "vitest";
 import { durable } from "./durable-store.js";
 import { add, boom, callees, echo, FailingResource, Resource, stepLog } from "./steps.js";
 
@@ -242,4 +243,23 @@ export async function runCompiled(
     await first.close();
   }
   return { ...outcome, checkpoints: committed };
+}
+
+/**
+ * One test per case: the compiled workflow gives the plain body's outcome (`toStrictEqual`),
+ * uninterrupted and crashed after each of its checkpoints.
+ */
+export function itMatchesPlain(cases: Readonly<Record<string, OracleCase>>): void {
+  for (const [name, c] of Object.entries(cases)) {
+    it(name, async () => {
+      const { compiled, plain } = await load(c);
+      const expected = await runPlain(plain, c.args);
+      const { checkpoints, ...outcome } = await runCompiled(compiled, c.args);
+      expect(outcome).toStrictEqual(expected);
+      for (let k = 1; k <= checkpoints; k++) {
+        const { checkpoints: _, ...resumed } = await runCompiled(compiled, c.args, k);
+        expect(resumed, `crashed after checkpoint ${k} of ${checkpoints}`).toStrictEqual(expected);
+      }
+    });
+  }
 }
