@@ -158,15 +158,27 @@ export function emitMachine(
     return f.createObjectLiteralExpression(
       checkpoint.live.flatMap((key) => {
         const slot = slotOf.get(key)!;
-        if (ir.slots.get(slot)?.deadZone) {
-          // Not yet initialized: stored as undefined, with `<key>/tdz: true` beside it.
-          const dead = f.createStrictEquality(id(slot), id(names.tdz));
+        const info = ir.slots.get(slot);
+        if (info?.deadZone) {
+          // Not yet initialized: stored as undefined (an empty box), with `<key>/tdz: true`
+          // beside it.
+          const value = info.boxed
+            ? f.createPropertyAccessChain(
+                id(slot),
+                f.createToken(ts.SyntaxKind.QuestionDotToken),
+                "v",
+              )
+            : id(slot);
+          const dead = f.createStrictEquality(value, id(names.tdz));
+          const empty = info.boxed
+            ? f.createObjectLiteralExpression([f.createPropertyAssignment("v", id("undefined"))])
+            : id("undefined");
           return [
             property(
               key,
-              f.createConditionalExpression(dead, undefined, id("undefined"), undefined, id(slot)),
+              f.createConditionalExpression(dead, undefined, empty, undefined, id(slot)),
             ),
-            property(deadKey(key), f.createStrictEquality(id(slot), id(names.tdz))),
+            property(deadKey(key), dead),
           ];
         }
         return [
@@ -345,7 +357,12 @@ export function emitMachine(
             f.createPropertyAccessExpression(id(names.frame), "vars"),
             f.createStringLiteral(deadKey(keys.get(slot.name)!)),
           ),
-          assign(id(slot.name), id(names.tdz)),
+          assign(
+            id(slot.name),
+            slot.boxed
+              ? f.createObjectLiteralExpression([f.createPropertyAssignment("v", id(names.tdz))])
+              : id(names.tdz),
+          ),
         ),
       );
     }

@@ -277,7 +277,7 @@ export class Exploder {
       if (!binding || ref === binding.id || ref.pos < 0) continue;
       if (binding.kind !== "let" && binding.kind !== "const" && binding.kind !== "class") continue;
       const slot = this.slotNames.get(binding);
-      if (!slot || this.boxed.has(slot)) continue;
+      if (!slot) continue;
       let statement: ts.Node = binding.id;
       while (
         statement.parent &&
@@ -308,7 +308,13 @@ export class Exploder {
       if (!list.includes(slot)) list.push(slot);
       this.deadZoneByScope.set(scope, list);
       const info = this.slots.get(slot)!;
-      if (!info.deadZone) this.slots.set(slot, { ...info, deadZone: true });
+      if (!info.deadZone) {
+        this.slots.set(slot, {
+          ...info,
+          deadZone: true,
+          ...(this.boxed.has(slot) ? { boxed: true } : {}),
+        });
+      }
     }
   }
 
@@ -333,24 +339,34 @@ export class Exploder {
     const slots = scope && this.deadZoneByScope.get(scope);
     if (!slots) return;
     for (const slot of slots) {
-      this.item(
-        f.createExpressionStatement(f.createAssignment(this.id(slot), this.id(this.names.tdz))),
-        [slot],
-        [],
-      );
+      // A per-iteration box is made here, at the start of its binding's life, for the
+      // closures made before the declaration to share; the declaration fills it.
+      const value = this.boxed.has(slot)
+        ? f.createObjectLiteralExpression([
+            f.createPropertyAssignment("v", this.id(this.names.tdz)),
+          ])
+        : this.id(this.names.tdz);
+      this.item(f.createExpressionStatement(f.createAssignment(this.id(slot), value)), [slot], []);
     }
   }
 
   /** `x` where it may be in its dead zone: `(x === sentinel ? throw ReferenceError : x)`. */
   checkedRead(id: ts.Identifier, slot: string): ts.Expression {
-    return this.deadZoneGuard(id, this.id(slot));
+    return this.deadZoneGuard(id, this.slotValue(slot));
+  }
+
+  /** The value of a slot: `slot`, or `slot.v` for a per-iteration box. */
+  slotValue(slot: string): ts.Expression {
+    return this.boxed.has(slot)
+      ? f.createPropertyAccessExpression(this.id(slot), "v")
+      : this.id(slot);
   }
 
   /** `(x === sentinel ? throw ReferenceError : value)`, for the slot `id` refers to. */
   deadZoneGuard(id: ts.Identifier, value: ts.Expression): ts.Expression {
     return f.createParenthesizedExpression(
       f.createConditionalExpression(
-        f.createStrictEquality(this.id(this.slotOf(id)!), this.id(this.names.tdz)),
+        f.createStrictEquality(this.slotValue(this.slotOf(id)!), this.id(this.names.tdz)),
         undefined,
         this.deadZoneError(id),
         undefined,
@@ -1239,8 +1255,10 @@ export class Exploder {
     if (this.boxed.size === 0) return target;
     const made: string[] = [];
     const boxed = this.boxTarget(target, made);
-    // A new binding each time the declaration runs: a new box.
+    // A new binding each time the declaration runs: a new box (made at the block's entry
+    // for a slot that may be touched in its dead zone, see `enterScope`).
     for (const slot of made) {
+      if (this.slots.get(slot)?.deadZone) continue;
       this.assign(
         this.id(slot),
         f.createObjectLiteralExpression([

@@ -128,6 +128,8 @@ export interface Slot {
    * sentinel until then, and its frame entry says so.
    */
   readonly deadZone?: boolean;
+  /** A per-iteration box (`{ v }`): see compiler/explode.ts `findBoxedSlots`. */
+  readonly boxed?: boolean;
 }
 
 /**

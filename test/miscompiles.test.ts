@@ -342,6 +342,35 @@ for (const k of [1, 2, 0]) {
 return out;`,
     args: [1],
   },
+  "a loop: a closure made before its const, called before and after it": {
+    params: "n",
+    body: `const out = [];
+for (const k of [0, 1]) {
+  const a = await ctx.step(add, n, k);
+  const f = () => x;
+  try { out.push(f()); } catch (e) { out.push([e.name, e.message]); }
+  const x = k + a;
+  out.push(f());
+}
+return out;`,
+    args: [1],
+  },
+  "a loop: a switch case entered past a declaration a closure captures": {
+    params: "n",
+    body: `const out = [];
+for (const k of [0, 1, 2]) {
+  try {
+    switch (k) {
+      case 0: let x = await ctx.step(add, k, 1); out.push(x);
+      case 1: { const show = () => x; out.push(show()); } break;
+      case 2: x = 5; out.push(x);
+    }
+  } catch (e) { out.push([e.name, e.message]); }
+  await ctx.step(add, k, n);
+}
+return out;`,
+    args: [1],
+  },
   // An inline step that writes a workflow variable.
   "an inline step writes a workflow variable": {
     params: "n",
