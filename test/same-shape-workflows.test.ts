@@ -9,6 +9,7 @@ import { sqlite } from "ratchetjs/adapters/sqlite";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { v1 } from "./fixtures/same-shape.js";
 import { v2 } from "./fixtures/same-shape-v2.js";
+import { eventually } from "./support/eventually.js";
 import { openTestDatabase } from "./support/postgres.js";
 
 /**
@@ -63,16 +64,6 @@ function bind(adapter: StorageAdapter): StorageAdapter {
 }
 
 const names = ["A", "B", "C", "D", "E", "F"];
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe.each(stores)("same-shaped workflows on %s", (_name, makeStore) => {
   let engines: Engine[] = [];

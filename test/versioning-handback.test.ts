@@ -21,6 +21,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { forecast } from "../cli/check-db.js";
 import * as build1 from "./fixtures/handback-v1.js";
 import * as build2 from "./fixtures/handback-v2.js";
+import { eventually, type Logged, recordingLogger } from "./support/eventually.js";
 import { openTestDatabase } from "./support/postgres.js";
 
 /**
@@ -76,30 +77,6 @@ const stores: [string, () => () => StorageAdapter][] = [
     },
   ],
 ];
-
-interface Logged {
-  readonly level: string;
-  readonly fields: Record<string, unknown>;
-  readonly message: string;
-}
-function recordingLogger(into: Logged[]) {
-  const at =
-    (level: string) =>
-    (fields: Record<string, unknown>, message: string): void =>
-      void into.push({ level, fields, message });
-  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-}
-
-/** Poll until `done`, for up to 30 s (a loaded machine is slow, never skipped). */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** The manifests of a build, as `ratchet check` compiles them from its source. */
 function manifests(fixture: string): WorkflowManifest[] {

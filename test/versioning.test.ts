@@ -14,6 +14,7 @@ import { main } from "../cli/main.js";
 import { approve, calls, drip, remind, tally, v1 } from "./fixtures/versioning-v1.js";
 import { v2 } from "./fixtures/versioning-v2.js";
 import { v3 } from "./fixtures/versioning-v3.js";
+import { eventually, type Logged, recordingLogger } from "./support/eventually.js";
 import { openTestDatabase } from "./support/postgres.js";
 
 /**
@@ -81,29 +82,6 @@ const stores: [string, () => () => StorageAdapter][] = [
     },
   ],
 ];
-
-interface Logged {
-  readonly level: string;
-  readonly fields: Record<string, unknown>;
-  readonly message: string;
-}
-function recordingLogger(into: Logged[]) {
-  const at =
-    (level: string) =>
-    (fields: Record<string, unknown>, message: string): void =>
-      void into.push({ level, fields, message });
-  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-}
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe.each(stores)("a deploy with runs in flight, on %s", (_name, makeStore) => {
   const engines: Engine[] = [];
