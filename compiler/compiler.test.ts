@@ -180,6 +180,32 @@ export const w = workflow(async (ctx, id: string) => {
     const thrice = twice.replace("return c;", "const d = await ctx.step(load, c);\n  return d;");
     expect(ids(thrice).slice(0, 3)).toEqual([first, save, second]);
   });
+
+  it("takes a TypeScript this parameter for a type, not for ctx: same manifest and version", () => {
+    const written = (head: string) => `
+export const w = workflow(async function (${head}ctx, id: string, { n = 1 }: { n?: number } = {}) {
+  const a = await ctx.step(load, id);
+  return [a, n];
+});`;
+    const plain = compile(written("")).workflows[0]!;
+    const typed = compile(written("this: void, "));
+    expect(typed.diagnostics).toEqual([]);
+    expect(typed.workflows[0]).toEqual(plain);
+    expect(plain.params).toEqual(["id", "[1]"]);
+    expect(plain.checkpoints.map((c) => [c.id, c.live])).toEqual([["step:load", ["n"]]]);
+    expect(typed.code).toContain("async function* w(ctx, ratchet$frame)");
+    const method = (head: string) => `
+export class Orders {
+  @workflow
+  static async process(${head}ctx, id: string) {
+    const a = await ctx.step(load, id);
+    return [a, id];
+  }
+}`;
+    expect(compile(method("this: typeof Orders, ")).workflows).toEqual(
+      compile(method("")).workflows,
+    );
+  });
 });
 
 describe("diagnostics", () => {

@@ -1,6 +1,6 @@
 import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
-import { boundNames } from "./syntax.js";
+import { boundNames, runtimeParameters } from "./syntax.js";
 
 /** The module specifiers whose `workflow` export the compiler recognizes. */
 const RUNTIME_MODULES = new Set(["ratchetjs"]);
@@ -15,6 +15,16 @@ interface RatchetImports {
 
 /** A workflow body: an inline function passed to `workflow`, or a decorated method. */
 export type WorkflowBodyNode = ts.ArrowFunction | ts.FunctionExpression | ts.MethodDeclaration;
+
+/** The body's context parameter (`ctx`): its first parameter, a TypeScript `this` one aside. */
+export function contextParameter(body: WorkflowBodyNode): ts.ParameterDeclaration | undefined {
+  return runtimeParameters(body)[0];
+}
+
+/** The body's parameters after `ctx`, a TypeScript `this` one aside: the run's arguments. */
+export function argumentParameters(body: WorkflowBodyNode): readonly ts.ParameterDeclaration[] {
+  return runtimeParameters(body).slice(1);
+}
 
 /**
  * A workflow the compiler will turn into a state machine: a `workflow(...)` call, or a
@@ -97,7 +107,7 @@ function isShadowed(id: ts.Identifier): boolean {
   for (let parent = id.parent; parent; parent = parent.parent) {
     if (ts.isSourceFile(parent)) return false;
     if (ts.isFunctionLike(parent)) {
-      if (parent.parameters.some((p) => binds(p.name))) return true;
+      if (runtimeParameters(parent).some((p) => binds(p.name))) return true;
       if (
         (ts.isFunctionExpression(parent) || ts.isClassExpression(parent)) &&
         parent.name?.text === name

@@ -1,7 +1,7 @@
 import ts from "typescript";
 import { helper, lowerPattern, needsLowering } from "./destructure.js";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
-import type { WorkflowBodyNode } from "./discover.js";
+import { argumentParameters, contextParameter, type WorkflowBodyNode } from "./discover.js";
 import type {
   Block,
   CheckpointSite,
@@ -175,7 +175,7 @@ export class Exploder {
     let scope = binding.scope;
     while (!scope.isFunction && scope.parent) scope = scope.parent;
     if (scope.node !== this.body) return false;
-    if (binding.kind === "param") return binding.id !== this.body.parameters[0]?.name;
+    if (binding.kind === "param") return binding.id !== contextParameter(this.body)?.name;
     if (binding.kind === "var") return true;
     // let/const/class/function/catch: a slot when the statement list, loop head or try
     // statement declaring it is split at checkpoints.
@@ -2381,7 +2381,7 @@ export class Exploder {
     this.assignSlotNames();
     this.findBoxedSlots();
     this.findDeadZoneReads();
-    const params = this.body.parameters.slice(1);
+    const params = argumentParameters(this.body);
     const paramsTarget =
       params.length === 0
         ? undefined

@@ -1,5 +1,5 @@
 import ts from "typescript";
-import type { WorkflowBodyNode } from "./discover.js";
+import { argumentParameters, type WorkflowBodyNode } from "./discover.js";
 import type { MachineIR, Slot } from "./ir.js";
 import { hashText, tokensOf } from "./manifest.js";
 
@@ -92,7 +92,7 @@ function expressionText(slot: Slot, sourceFile: ts.SourceFile): string {
  */
 export function unassignedParams(body: WorkflowBodyNode): string[] {
   const candidates = new Set<string>();
-  for (const parameter of body.parameters.slice(1)) {
+  for (const parameter of argumentParameters(body)) {
     if (ts.isIdentifier(parameter.name) && !parameter.initializer && !parameter.dotDotDotToken) {
       candidates.add(parameter.name.text);
     }
@@ -196,7 +196,7 @@ function declarationsByName(body: WorkflowBodyNode): Map<string, ts.Identifier[]
         if (ts.isBindingElement(element)) addPattern(element.name);
       }
   };
-  for (const parameter of body.parameters.slice(1)) addPattern(parameter.name);
+  for (const parameter of argumentParameters(body)) addPattern(parameter.name);
   const visit = (node: ts.Node): void => {
     if ((ts.isFunctionDeclaration(node) || ts.isClassDeclaration(node)) && node.name) {
       add(node.name);

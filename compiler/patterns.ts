@@ -42,18 +42,3 @@ function withDefault(element: ts.BindingElement): ts.Expression {
     ? f.createBinaryExpression(target, ts.SyntaxKind.EqualsToken, element.initializer)
     : target;
 }
-
-/** The parameters after `ctx` as one array pattern: `(ctx, a, { b } = {}, ...c)` → `[a, { b } = {}, ...c]`. */
-export function parametersToAssignmentTarget(
-  params: readonly ts.ParameterDeclaration[],
-): ts.ArrayLiteralExpression {
-  return f.createArrayLiteralExpression(
-    params.map((param) => {
-      const target = bindingToAssignmentTarget(param.name);
-      if (param.dotDotDotToken) return f.createSpreadElement(target);
-      return param.initializer
-        ? f.createBinaryExpression(target, ts.SyntaxKind.EqualsToken, param.initializer)
-        : target;
-    }),
-  );
-}

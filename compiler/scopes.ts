@@ -1,6 +1,6 @@
 import ts from "typescript";
 import type { WorkflowBodyNode } from "./discover.js";
-import { isReference } from "./syntax.js";
+import { isReference, runtimeParameters } from "./syntax.js";
 
 /** A declared name inside a workflow body (its own functions included). */
 export interface Binding {
@@ -94,7 +94,9 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
       if ((ts.isFunctionExpression(node) || ts.isClassExpression(node)) && node.name) {
         declare(inner, node.name, "function");
       }
-      for (const parameter of node.parameters) declarePattern(inner, parameter.name, "param");
+      for (const parameter of runtimeParameters(node)) {
+        declarePattern(inner, parameter.name, "param");
+      }
     } else if (node === body) {
       inner = scope;
     } else if (createsBlockScope(node)) {
@@ -115,7 +117,7 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
     ts.forEachChild(node, (child) => collect(child, inner));
   };
   const root: Scope = { node: body, parent: undefined, isFunction: true, names: new Map() };
-  for (const parameter of body.parameters) declarePattern(root, parameter.name, "param");
+  for (const parameter of runtimeParameters(body)) declarePattern(root, parameter.name, "param");
   collect(body, root);
 
   // Pass 2: references, and which bindings nested functions and classes capture.
@@ -138,7 +140,7 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
     const inner = nested || ts.isFunctionLike(node) || ts.isClassLike(node);
     ts.forEachChild(node, (child) => resolve(child, own, inner));
   };
-  for (const parameter of body.parameters) resolve(parameter, root, false);
+  for (const parameter of runtimeParameters(body)) resolve(parameter, root, false);
   resolve(body.body!, root, false);
   return { bindings, references, declarations, outerNames, capturedByFunctions };
 }

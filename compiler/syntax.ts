@@ -108,3 +108,20 @@ export function isFunctionValue(node: ts.Expression | undefined): boolean {
   const inner = skipOuterExpressions(node);
   return ts.isArrowFunction(inner) || ts.isFunctionExpression(inner) || ts.isClassExpression(inner);
 }
+
+/**
+ * A function's parameters as JavaScript sees them. TypeScript's `this` parameter
+ * (`function (this: void, ctx, order)`) only types `this`: it is erased, so it is neither
+ * the workflow's `ctx` nor an argument, and it binds nothing.
+ */
+export function runtimeParameters(
+  node: ts.SignatureDeclaration,
+): readonly ts.ParameterDeclaration[] {
+  const first = node.parameters[0];
+  return first && isThisParameter(first) ? node.parameters.slice(1) : node.parameters;
+}
+
+/** `this` cannot name a JavaScript parameter, so a parameter of that name is TypeScript's. */
+function isThisParameter(parameter: ts.ParameterDeclaration): boolean {
+  return ts.isIdentifier(parameter.name) && parameter.name.escapedText === "this";
+}

@@ -1,6 +1,6 @@
 import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
-import type { WorkflowBodyNode } from "./discover.js";
+import { argumentParameters, contextParameter, type WorkflowBodyNode } from "./discover.js";
 import { durationLiteralProblem } from "./duration-literal.js";
 import { isFunctionBoundary, isReference, rebindsThis, skipOuterExpressions } from "./syntax.js";
 
@@ -70,7 +70,7 @@ function enclosingCombinator(node: ts.Node, stopAt: ts.Node): ts.CallExpression 
  * find its durable awaits. Never throws on bad input.
  */
 export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Validation {
-  const first = body.parameters[0];
+  const first = contextParameter(body);
   let ctxName: string | undefined;
   if (first) {
     if (ts.isIdentifier(first.name)) ctxName = first.name.text;
@@ -341,7 +341,7 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
     }
     ts.forEachChild(node, (child) => walk(child, nested, ownThis));
   };
-  for (const parameter of body.parameters.slice(1)) walk(parameter, false, false);
+  for (const parameter of argumentParameters(body)) walk(parameter, false, false);
   walk(body.body!, false, false);
   // In source order. Nested awaits start inside their outer one, so `pos` orders them as their
   // first tokens do, without scanning trivia (or climbing to the file) per comparison.

@@ -18,6 +18,13 @@ class Orders {
     if (amount > 100) return "too much";
     return await ctx.step(add, amount, -1);
   }
+
+  // A TypeScript `this` parameter types `this` only: ctx is still the first parameter.
+  @workflow
+  static async label(this: typeof Orders, ctx: WorkflowContext, id: string, times = 2) {
+    const a = await ctx.step(add, id.length, times);
+    return await ctx.step(echo, `${id}:${a}`);
+  }
 }
 
 describe("@workflow on class methods", () => {
@@ -29,9 +36,15 @@ describe("@workflow on class methods", () => {
       "step:echo",
     ]);
     expect((Orders.refund as unknown as ratchet.Workflow).name).toBe("orders.refund");
-    const engine = createEngine({ storage: memory(), workflows: [Orders.process, Orders.refund] });
+    const engine = createEngine({
+      storage: memory(),
+      workflows: [Orders.process, Orders.refund, Orders.label],
+    });
     expect(await engine.run(Orders.process, ["abc"])).toBe("abc:4");
     expect(await engine.run(Orders.refund, [10])).toBe(9);
+    const label = Orders.label as unknown as ratchet.Workflow;
+    expect(label.compiled?.manifest.params).toEqual(["id", "times"]);
+    expect(await engine.run(label, ["abc"])).toBe("abc:5");
     await engine.close();
   });
 

@@ -497,6 +497,34 @@ return out;`,
 return [a, b, c, d];`,
     args: [{ 1: "one", 1000: "thousand" }],
   },
+  // A TypeScript `this` parameter was taken for ctx: the arguments shifted by one.
+  "a this: void parameter, then destructured parameters with defaults": {
+    form: "function",
+    thisType: "void",
+    params:
+      "n: number, { a, b = 10 }: { a: number; b?: number } = { a: 1 }, [c = n, ...rest]: number[] = []",
+    body: `const x = await ctx.step(add, n, a);
+const y = await ctx.step(add, x, b + c);
+return [x, y, rest];`,
+    args: [2, { a: 3 }, [undefined, 7, 8]],
+  },
+  "a this: void parameter and its defaults, none passed": {
+    form: "function",
+    thisType: "void",
+    params: "n = 5, { a = n * 2 } = {}",
+    body: `const x = await ctx.step(add, n, a);
+return [x, n, a];`,
+    args: [],
+  },
+  "a static @workflow method with a this parameter": {
+    form: "method",
+    thisType: "unknown",
+    params: "n: number, { k = 2 } = {}",
+    body: `let total = n;
+for (let i = 0; i < 2; i++) total += await ctx.step(add, total, k);
+return total;`,
+    args: [1],
+  },
 };
 
 describe("programs once miscompiled match the untransformed function", () => {

@@ -26,6 +26,13 @@ export interface OracleCase {
   readonly params: string;
   readonly body: string;
   readonly args: readonly unknown[];
+  /**
+   * How the body is written: an arrow function (the default), a function expression, or a
+   * static `@workflow` method of a class (plain: the same method without the decorator).
+   */
+  readonly form?: "arrow" | "function" | "method";
+  /** A TypeScript `this` parameter's type, written before `ctx` (function and method forms). */
+  readonly thisType?: string;
 }
 
 /** How a run ended, in a form two runs can be compared by. */
@@ -60,15 +67,18 @@ export async function load(c: OracleCase): Promise<LoadedCase> {
  * as a whole when any workflow in it does not compile.
  */
 export async function loadMany(cases: readonly OracleCase[]): Promise<LoadedCase[]> {
-  const parts = cases.map(
-    (c, i) => `export const plain_${i} = async (ctx, ${c.params}) => {
-${c.body}
-};
-export const compiled_${i} = workflow(async (ctx, ${c.params}) => {
-${c.body}
-});
-`,
-  );
+  const parts = cases.map((c, i) => {
+    const head = `${c.thisType === undefined ? "" : `this: ${c.thisType}, `}ctx, ${c.params}`;
+    if (c.form === "method") {
+      return `class Plain_${i} { static async run(${head}) {\n${c.body}\n} }
+class Compiled_${i} { @workflow static async run(${head}) {\n${c.body}\n} }
+export const plain_${i} = Plain_${i}.run;
+export const compiled_${i} = Compiled_${i}.run;\n`;
+    }
+    const open = c.form === "function" ? `async function (${head}) {` : `async (${head}) => {`;
+    return `export const plain_${i} = ${open}\n${c.body}\n};
+export const compiled_${i} = workflow(${open}\n${c.body}\n});\n`;
+  });
   const out = transform(header + parts.join(""), { filename: "oracle.ts", sourceMap: false });
   const errors = out.diagnostics.filter((d) => d.severity === "error");
   if (errors.length > 0) throw new Error(errors.map(formatDiagnostic).join("\n"));
@@ -81,7 +91,10 @@ ${c.body}
 ${body}
 return { ${names.join(", ")} };
 }`;
-  const js = transformSync(source, { loader: "js", target: "node20" }).code;
+  // TypeScript only when a case writes a type: generated programs are JavaScript, and the
+  // TypeScript grammar reads some of it otherwise (`a < b > (c)` is a call with a type argument).
+  const loader = cases.some((c) => c.thisType !== undefined) ? "ts" : "js";
+  const js = transformSync(source, { loader, target: "node20" }).code;
   const make = new Function(`${js}\nreturn oracleModule;`)() as (
     ...imports: unknown[]
   ) => Record<string, unknown>;
