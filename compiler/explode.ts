@@ -1181,7 +1181,7 @@ export class Exploder {
     for (const declaration of list.declarations) {
       const init = declaration.initializer;
       if (init && needsLowering(this, declaration.name)) {
-        this.destructure(declaration.name, init);
+        this.destructure(declaration.name, init, declaration);
         continue;
       }
       const target = this.bindingTarget(declaration.name);
@@ -1200,15 +1200,32 @@ export class Exploder {
 
   /**
    * `<pattern> = init` for a pattern with a durable await inside (compiler/destructure.ts):
-   * the value is kept in a temporary, then the pattern is taken apart part by part.
+   * the value is kept in a temporary, then the pattern is taken apart part by part. A
+   * variable of the body that nothing in the pattern (`whole`: the declaration or the
+   * assignment) can reassign is read where it is, with no temporary: it holds the same
+   * value all along, and the frame keeps it under its own name.
    */
-  destructure(name: ts.BindingName | ts.Expression, init: ts.Expression): ts.Identifier {
+  destructure(
+    name: ts.BindingName | ts.Expression,
+    init: ts.Expression,
+    whole: ts.Node,
+  ): ts.Identifier {
+    const inner = skipOuterExpressions(init);
+    const source = ts.isIdentifier(inner) ? inner.text : undefined;
+    const binding = ts.isIdentifier(inner) ? this.scopes.references.get(inner) : undefined;
+    if (binding && this.isSlotBinding(binding) && this.isStable(inner, [whole])) {
+      // A boxed (per-iteration) variable or a dead-zone read is not a plain identifier.
+      const read = this.expression(init)!;
+      if (ts.isIdentifier(read)) {
+        lowerPattern(this, name, read, source);
+        return read;
+      }
+    }
     const value = this.newTemp(init);
     const site = this.durableAt(init);
     if (site) this.checkpoint(site, value, init);
     else this.assign(value, this.expression(init)!, init);
-    const inner = skipOuterExpressions(init);
-    lowerPattern(this, name, value, ts.isIdentifier(inner) ? inner.text : undefined);
+    lowerPattern(this, name, value, source);
     return value;
   }
 
@@ -1907,7 +1924,7 @@ export class Exploder {
    * assign — neither directly nor by calling code (a nested function, an inline step, a
    * module's function) that may write it.
    */
-  isStable(operand: ts.Expression, later: readonly ts.Expression[]): boolean {
+  isStable(operand: ts.Expression, later: readonly ts.Node[]): boolean {
     const inner = skipOuterExpressions(operand);
     if (
       ts.isOmittedExpression(inner) ||
@@ -2001,7 +2018,7 @@ export class Exploder {
       ) {
         if (this.containsDurable(left)) {
           if (ts.isIdentifier(left)) return this.unsupported(left);
-          const value = this.destructure(left, node.right);
+          const value = this.destructure(left, node.right, node);
           return discard ? undefined : value;
         }
         const target = this.rewrite(left);

@@ -31,7 +31,7 @@ export interface WorkflowManifest {
   readonly file: string;
   /**
    * A hash of the machine's shape: its parameters, and each checkpoint's id, kind and live
-   * variables. A run is resumed only by code with the same version.
+   * variables. It identifies a build; resuming does not depend on it.
    */
   readonly version: string;
   /** Parameter names after `ctx`, as written (destructured ones as `[n]`). */
@@ -43,6 +43,12 @@ export interface WorkflowManifest {
    */
   readonly unassignedParams?: readonly string[];
   readonly checkpoints: readonly CheckpointManifest[];
+  /**
+   * What each compiler temporary persisted at some checkpoint holds, by its frame key, for
+   * messages: ``"step:charge/value.3fa2c1": "the value of `makeOrder()` (4:40)"``. Absent
+   * when no temporary is persisted. Not part of the version.
+   */
+  readonly temporaries?: Readonly<Record<string, string>>;
   /**
    * The checkpoint ids the workflow's `migrate` option has a migration for, when it is an
    * object literal with literal keys (for `ratchet check`); absent without `migrate`.

@@ -84,6 +84,11 @@ export function compileWorkflow(
   const params = ir.paramNames;
   const unassigned = unassignedParams(site.body);
   const migrations = migrationIds(site.options);
+  const temporaries: Record<string, string> = {};
+  for (const name of new Set(live.flat())) {
+    const slot = ir.slots.get(name);
+    if (slot?.kind === "temp") temporaries[keys.get(name)!] = slot.description;
+  }
   const manifest: WorkflowManifest = {
     id: `${file}#${site.name}`,
     name: site.name,
@@ -92,6 +97,7 @@ export function compileWorkflow(
     params,
     ...(unassigned.length > 0 ? { unassignedParams: unassigned } : {}),
     checkpoints,
+    ...(Object.keys(temporaries).length > 0 ? { temporaries } : {}),
     ...(migrations ? { migrations } : {}),
   };
   const liveness = checkpoints.map((checkpoint, i) => ({

@@ -227,7 +227,7 @@ function encodeFrame(
   } catch {
     const context = { checkpoint: cp.id, location: location(compiled, cp), runId };
     for (const [name, value] of Object.entries(live)) {
-      if (whyUnserializable(value)) serializeOrExplain(value, `variable "${name}"`, context);
+      if (whyUnserializable(value)) serializeOrExplain(value, liveSubject(compiled, name), context);
     }
     for (const [key, value] of state) {
       if (whyUnserializable(value)) serializeOrExplain(value, `state "${key}"`, context);
@@ -241,7 +241,7 @@ function encodeFrame(
   if (bytes > maxBytes) {
     const parts: [string, unknown][] = [
       ...Object.entries(live).map(([name, value]): [string, unknown] => [
-        `variable "${name}"`,
+        liveSubject(compiled, name),
         value,
       ]),
       [`the result of ${cp.id}`, result],
@@ -262,6 +262,14 @@ function encodeFrame(
     });
   }
   return text;
+}
+
+/**
+ * A live variable as messages name it: `variable "order"`, or for a compiler temporary what
+ * it holds and where (``the value of `makeOrder()` (4:40)``), not its frame key.
+ */
+function liveSubject(compiled: CompiledMachine, name: string): string {
+  return compiled.manifest.temporaries?.[name] ?? `variable "${name}"`;
 }
 
 const encoder = new TextEncoder();

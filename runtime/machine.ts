@@ -28,6 +28,11 @@ export interface MachineManifest {
   /** The parameters whose value anywhere in the body is the run's argument. */
   readonly unassignedParams?: readonly string[];
   readonly checkpoints: readonly CheckpointInfo[];
+  /**
+   * What each compiler temporary persisted at some checkpoint holds, by its frame key
+   * (``the value of `makeOrder()` (4:40)``): messages name it instead of the key.
+   */
+  readonly temporaries?: Readonly<Record<string, string>>;
   /** The checkpoint ids the `migrate` option covers, when the compiler could read them. */
   readonly migrations?: readonly string[];
 }

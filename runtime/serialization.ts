@@ -630,7 +630,8 @@ export function whyUnserializable(value: unknown): { reason: string; path: strin
 
 /**
  * Serialize, turning failure into a {@link SerializationError} that names `subject` (e.g.
- * `variable "order"`) and where it was being persisted.
+ * `variable "order"`, or ``the value of `makeOrder()` (4:40)``) and where it was being
+ * persisted. The path inside the value starts from the name or expression quoted in it.
  */
 export function serializeOrExplain(
   value: unknown,
@@ -641,7 +642,8 @@ export function serializeOrExplain(
     return serialize(value);
   } catch {
     const why = whyUnserializable(value) ?? { reason: "it cannot be serialized", path: "" };
-    const name = /"(.*)"/.exec(subject)?.[1] ?? "";
+    const quoted = /"(.*)"|`(.*)`/.exec(subject);
+    const name = quoted?.[1] ?? quoted?.[2] ?? "";
     throw new SerializationError({
       subject,
       reason: why.reason,

@@ -1,5 +1,9 @@
-import { describe } from "vitest";
+import { readFileSync } from "node:fs";
+import { createEngine, SerializationError, workflow } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
+import { describe, expect, it } from "vitest";
 import { itMatchesPlain, type OracleCase } from "./support/oracle.js";
+import { echo } from "./support/steps.js";
 
 /**
  * Durable awaits inside destructuring patterns — defaults, computed keys, nested patterns,
@@ -165,8 +169,102 @@ for (const row of rows) {
 return fns.map((g) => g());`,
     args: [[[1], [2, 3], [4, 5]]],
   },
+  // The source is a variable of the body: read where it is when nothing in the pattern can
+  // reassign it, kept in a temporary otherwise.
+  "a variable source, read again after the checkpoint, rest included": {
+    params: "o",
+    body: `const src = { ...o, extra: [1, 2] };
+const { a = await ctx.step(add, 1, 1), b = await ctx.step(echo, "b"), ...rest } = src;
+src.extra.push(3);
+return [a, b, rest, src];`,
+    args: [{ c: 3 }],
+  },
+  "a variable source reassigned by a default": {
+    params: "o",
+    body: `let src = o;
+const { a = await ctx.step(echo, "a"), b = (src = { b: "new", c: "new" }, "d"), c } = src;
+return [a, b, c, src];`,
+    args: [{ c: "old" }],
+  },
+  "a variable source reassigned by a target of its own pattern": {
+    params: "o",
+    body: `let src = o;
+let a, c;
+const value = ({ a = await ctx.step(echo, "a"), b: src, c } = src);
+return [a, c, src, value];`,
+    args: [{ b: { c: "inner" }, c: "outer" }],
+  },
+  "a variable source reassigned by an inline step in a default": {
+    params: "o",
+    body: `let src = o;
+const { a = await ctx.step("swap", async () => { src = { b: "swapped" }; return "a"; }), b } = src;
+return [a, b, src];`,
+    args: [{ b: "kept" }],
+  },
+  "a variable source in a loop, a let per iteration captured by a closure": {
+    params: "rows",
+    body: `const out = [];
+for (let row of rows) {
+  const current = () => row;
+  const first = current();
+  const [x, y = await ctx.step(add, x, 1)] = row;
+  out.push([first, row, x + y]);
+}
+return out;`,
+    args: [[[1], [2, 3], [4]]],
+  },
+  "a variable source that is null, with a durable default": {
+    params: "o",
+    body: `let src = o;
+try { const { a = await ctx.step(echo, "a") } = src; return a; } catch (e) { return e.name; }`,
+    args: [null],
+  },
 };
 
 describe("durable awaits in destructuring patterns match the untransformed function", () => {
   itMatchesPlain(cases);
+});
+
+const makeHandler = (): { name: string; label?: string; run: () => number } => ({
+  name: "h",
+  run: () => 1,
+});
+
+const patternOverHandler = workflow(async (ctx) => {
+  const { label = await ctx.step(echo, "label"), name } = makeHandler();
+  return [label, name];
+});
+
+const variableOverHandler = workflow(async (ctx) => {
+  const handler = makeHandler();
+  const { label = await ctx.step(echo, "label"), name } = handler;
+  return [label, name];
+});
+
+describe("a pattern's source that cannot be persisted", () => {
+  it("is named by the expression and its line:column, or by the variable it is", async () => {
+    const engine = createEngine({
+      storage: memory(),
+      workflows: [patternOverHandler, variableOverHandler],
+    });
+    const failure = async (w: typeof patternOverHandler) => {
+      const error = await engine.run(w, []).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SerializationError);
+      return error as SerializationError;
+    };
+    const lines = readFileSync(new URL(import.meta.url), "utf8").split("\n");
+    const line = lines.findIndex((l) => l.endsWith("} = makeHandler();"));
+    const at = (text: string) => `${line + 1}:${lines[line]!.indexOf(text) + 1}`;
+    const kept = await failure(patternOverHandler);
+    expect(kept.subject).toBe(`the value of \`makeHandler()\` (${at("makeHandler()")})`);
+    expect(kept.path).toBe("makeHandler().run");
+    expect(kept.message).toContain(
+      `Cannot persist the value of \`makeHandler()\` (${at("makeHandler()")}) at checkpoint step:echo (`,
+    );
+    expect(kept.message).toContain(`await-in-patterns.test.ts:${at("await")}) of run `);
+    const read = await failure(variableOverHandler);
+    expect(read.subject).toBe('variable "handler"');
+    expect(read.path).toBe("handler.run");
+    await engine.close();
+  });
 });
