@@ -83,6 +83,12 @@ export interface GeneratorFeatures {
   readonly using: boolean;
   /** `ctx.step("s", () => (x = …))`: inline steps that write a workflow variable. */
   readonly inlineStepWrites: boolean;
+  /**
+   * Temporal dead zones around checkpoints: a `let` touched before its declaration — by a
+   * closure made before it, by a reference written before it, or from a `switch` case
+   * entered past it — in blocks, loops and `switch`es that hold checkpoints.
+   */
+  readonly deadZones: boolean;
 }
 
 /**
@@ -118,6 +124,7 @@ export const SUPPORTED_NOW: GeneratorFeatures = {
   holes: true,
   using: true,
   inlineStepWrites: true,
+  deadZones: true,
 };
 
 /**
@@ -145,6 +152,7 @@ export const BASIC: GeneratorFeatures = {
   holes: false,
   using: false,
   inlineStepWrites: false,
+  deadZones: false,
 };
 
 /** Everything the generator can make. */
@@ -327,7 +335,37 @@ export type ExtraStmt =
       readonly body: readonly Stmt[];
     }
   /** `{ using r = new Resource("r"); …body }` */
-  | { readonly k: "using"; readonly body: readonly Stmt[] };
+  | { readonly k: "using"; readonly body: readonly Stmt[] }
+  | DeadZone;
+
+/**
+ * A `let z` touched before its declaration, where JavaScript throws ReferenceError. `block`:
+ * `{ const rd = () => <access z>; …body; <access before>; let z = init; x = rd(); …rest }`
+ * (in a loop, where `z` is a per-iteration binding and `rd` cannot outlive a checkpoint, the
+ * body comes first and `rd` is not called after a durable init). `loop`: that block as the
+ * body of `for (let i …)`, the access before always caught. `switch`:
+ * `switch (selector % 3) { case 0: {…body} let z = init; case 1: <access z> {…rest} break; default: }`.
+ */
+export interface DeadZone {
+  readonly k: "deadZone";
+  readonly form: "block" | "loop" | "switch";
+  /** How `z` is touched: `z`, `(z = 7)`, `(z += 1)`. */
+  readonly access: "read" | "write" | "compound";
+  /** The access before the declaration is written there, not made through the closure. */
+  readonly direct: boolean;
+  /** Whether `z` is touched before its declaration at all (block and loop). */
+  readonly before: boolean;
+  /** The access before is in `try { … } catch (e) { x = e.message.length }`. */
+  readonly caught: boolean;
+  /** The variable that receives what the accesses give. */
+  readonly t: number;
+  /** The loop's iterations. */
+  readonly bound: number;
+  readonly selector: Expr;
+  readonly init: Init;
+  readonly body: readonly Stmt[];
+  readonly rest: readonly Stmt[];
+}
 
 export type CompoundOp = "+=" | "-=" | "*=" | "||=" | "&&=" | "??=";
 
@@ -778,6 +816,29 @@ class Grammar {
           weight: 2,
         });
       }
+      if (f.deadZones && f.closures) {
+        const forms: DeadZone["form"][] = ["block"];
+        if (f.loops && f.checkpointsInLoops) forms.push("loop");
+        if (f.switch && f.checkpointsInSwitch) forms.push("switch");
+        options.push({
+          arbitrary: fc.record({
+            k: fc.constant("deadZone" as const),
+            form: fc.constantFrom(...forms),
+            access: fc.constantFrom("read" as const, "write" as const, "compound" as const),
+            direct: fc.boolean(),
+            // Mostly touched before the declaration, mostly caught so the program goes on.
+            before: fc.nat({ max: 3 }).map((n) => n !== 0),
+            caught: fc.nat({ max: 2 }).map((n) => n !== 0),
+            t: index,
+            bound: fc.integer({ min: 1, max: 3 }),
+            selector: this.expr(1, false),
+            init,
+            body,
+            rest: body,
+          }),
+          weight: 3,
+        });
+      }
       if (f.tryCatch) {
         const part = inner(f.checkpointsInTry);
         options.push({
@@ -831,6 +892,8 @@ function childLists(s: Stmt): (readonly Stmt[])[] {
     case "perIteration":
     case "using":
       return [s.body];
+    case "deadZone":
+      return [s.body, s.rest];
     case "switch":
       return [...s.cases.map((c) => c.body), s.defaultBody];
     case "try":
@@ -933,6 +996,12 @@ function containsCheckpoint(node: Stmt | Expr | Init | StepCall | null): boolean
     case "perIteration":
     case "using":
       return node.body.some(containsCheckpoint);
+    case "deadZone":
+      return (
+        containsCheckpoint(node.init) ||
+        node.body.some(containsCheckpoint) ||
+        node.rest.some(containsCheckpoint)
+      );
     case "obj":
       return containsCheckpoint(node.a) || containsCheckpoint(node.b);
     case "iife":
@@ -1154,6 +1223,76 @@ class Renderer {
       if (candidates.length > 0) return candidates[reuse % candidates.length]!;
     }
     return this.fresh("v");
+  }
+
+  /** See {@link DeadZone}. */
+  deadZone(s: DeadZone, scope: Scope): string {
+    const ind = scope.indent;
+    const vars = scope.vars;
+    const mutable = vars.filter((v) => v.mutable);
+    const target = mutable[s.t % Math.max(mutable.length, 1)];
+    const z = this.fresh("z");
+    const touch = s.access === "read" ? z : s.access === "write" ? `(${z} = 7)` : `(${z} += 1)`;
+    const record = (value: string, at: string) =>
+      target ? `${at}${target.name} = (${value}) % 1000;` : `${at}${value};`;
+    const attempt = (value: string, at: string, caught: boolean) => {
+      if (!caught) return record(value, at);
+      const error = this.fresh("e");
+      const handler = target ? ` ${target.name} = String(${error}.message).length; ` : " ";
+      return `${at}try { ${record(value, "")} } catch (${error}) {${handler}}`;
+    };
+    const exploded = scope.exploded && containsCheckpoint(s);
+    if (s.form === "switch") {
+      const inner = `${ind}  `;
+      const caseScope: Scope = {
+        vars: [...vars],
+        targets: [...scope.targets, { label: undefined, kind: "switch" }],
+        exploded,
+        indent: `${inner}  `,
+      };
+      const body = this.braces(this.nested(s.body, caseScope), caseScope.indent);
+      const rest = this.braces(this.nested(s.rest, caseScope), caseScope.indent);
+      return [
+        `${ind}switch ((${this.expr(s.selector, vars)}) % 3) {`,
+        `${inner}case 0:`,
+        `${inner}  ${body}`,
+        `${inner}  let ${z} = ${this.init(s.init, vars, false)};`,
+        `${inner}case 1:`,
+        attempt(touch, `${inner}  `, s.caught),
+        `${inner}  ${rest}`,
+        `${inner}  break;`,
+        `${inner}default:`,
+        `${ind}}`,
+      ].join("\n");
+    }
+    // The block itself: where `z` is a per-iteration binding (any loop around it), the closure
+    // refers to its box and cannot be made again on resume, so it must not outlive a checkpoint.
+    const core = (inner: Scope, inLoop: boolean, caught: boolean): string => {
+      const rd = this.fresh("rd");
+      const closure = `${inner.indent}const ${rd} = () => ${touch};`;
+      const body = this.list(s.body, inner);
+      const lines = inLoop ? [body, closure] : [closure, body];
+      if (s.before) lines.push(attempt(s.direct ? touch : `${rd}()`, inner.indent, caught));
+      lines.push(`${inner.indent}let ${z} = ${this.init(s.init, inner.vars, false)};`);
+      if (!inLoop || !containsCheckpoint(s.init)) lines.push(record(`${rd}()`, inner.indent));
+      this.declare(inner, { name: z, ref: z, mutable: true, plain: false }, inner.exploded);
+      lines.push(this.list(s.rest, inner));
+      return lines.filter((line) => line !== "").join("\n");
+    };
+    if (s.form === "loop") {
+      const counter = this.fresh("i");
+      const inner: Scope = {
+        vars: [...vars, { name: counter, ref: counter, mutable: false, plain: false }],
+        targets: [...scope.targets, { label: undefined, kind: "loop" }],
+        exploded,
+        indent: `${ind}  `,
+      };
+      const body = core(inner, true, true);
+      return `${ind}for (let ${counter} = 0; ${s.bound} > ${counter}; ${counter}++) {\n${body}\n${ind}}`;
+    }
+    const inner: Scope = { vars: [...vars], targets: scope.targets, exploded, indent: `${ind}  ` };
+    const inLoop = scope.targets.some((t) => t.kind === "loop");
+    return `${ind}{\n${core(inner, inLoop, s.caught)}\n${ind}}`;
   }
 
   stmt(s: Stmt, scope: Scope): string {
@@ -1402,6 +1541,8 @@ class Renderer {
           `${ind}}`,
         ].join("\n");
       }
+      case "deadZone":
+        return this.deadZone(s, scope);
       case "using": {
         const resource = this.fresh("r");
         const inner: Scope = {
