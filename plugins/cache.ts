@@ -9,7 +9,8 @@
  * is written under a temporary name and renamed into place, so a process racing another on the
  * same entry reads either nothing or a whole entry; a missing or unreadable entry is a miss.
  *
- * The compiler (and with it TypeScript) is loaded only on a miss.
+ * The compiler (and with it TypeScript) is loaded only on a miss, through V8's code cache kept in
+ * the same directory (`./code-cache.ts`).
  *
  * The directory is kept bounded ({@link pruneCache}): a disk hit refreshes its entry's
  * modification time (at most once a day), and at most once a day, after a miss, a process
@@ -34,6 +35,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TransformOptions, TransformResult } from "../compiler/index.js";
+import { saveCodeCaches } from "./code-cache.js";
 import { loadCompiler } from "./typescript-peer.js";
 
 /** Where the cache keeps its files, or `false` for memory only. */
@@ -95,8 +97,9 @@ export async function cachedTransform(
     return onDisk;
   }
   stats.compiles++;
-  const compiler = await loadCompiler(who);
+  const compiler = await loadCompiler(who, cacheDir);
   const result = compiler.transform(code, options);
+  saveCodeCaches();
   remember(key, result);
   if (cacheDir !== false) {
     writeEntry(cacheDir, key, result);
@@ -288,7 +291,8 @@ function compilerFingerprint(): string {
   const hash = createHash("sha256");
   const compilerDir = fileURLToPath(new URL("../compiler/", import.meta.url));
   for (const name of readdirSync(compilerDir).sort()) {
-    if (!/\.[jt]s$/.test(name) || name.endsWith(".d.ts") || name.includes(".test.")) continue;
+    // The modules, and the bundle of them the Node front ends load.
+    if (!/\.c?[jt]s$/.test(name) || name.endsWith(".d.ts") || name.includes(".test.")) continue;
     hash
       .update(name)
       .update("\0")

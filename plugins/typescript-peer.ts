@@ -5,6 +5,10 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { requireWithCodeCache } from "./code-cache.js";
 
 type Compiler = typeof import("../compiler/index.js");
 
@@ -58,12 +62,42 @@ export async function importNeedingTypeScript<T>(
 
 let compilerModule: Promise<Compiler> | undefined;
 
+/** The compiler as one CommonJS file, next to its modules in the built package. */
+const compilerBundle = fileURLToPath(new URL("../compiler/bundle.cjs", import.meta.url));
+
 /**
- * The compiler, loaded on first use: it imports `typescript`, which takes far longer to load
+ * The compiler, loaded on first use: it needs `typescript`, which takes far longer to load
  * than most files take to compile, so a build or program whose modules all fail the
- * pre-filter never loads it.
+ * pre-filter (or are all in the compile cache) never loads it.
+ *
+ * From the built package it loads the compiler's bundle and TypeScript with `require`, through
+ * V8's code cache in `cacheDir` (`./code-cache.ts`): Node's ES module loader would first scan
+ * all 9 MB of TypeScript's CommonJS text for its export names, which takes longer than
+ * loading it. Run from its TypeScript sources (this repository's tests), it imports the
+ * compiler's modules.
  */
-export function loadCompiler(who: string): Promise<Compiler> {
-  compilerModule ??= importNeedingTypeScript(who, () => import("../compiler/index.js"));
+export function loadCompiler(who: string, cacheDir: string | false = false): Promise<Compiler> {
+  compilerModule ??= importNeedingTypeScript(who, async () => {
+    if (!existsSync(compilerBundle)) return import("../compiler/index.js");
+    loadTypeScriptSync(cacheDir);
+    return requireWithCodeCache(compilerBundle, cacheDir) as Compiler;
+  });
   return compilerModule;
+}
+
+/**
+ * TypeScript itself, for a front end that uses it directly (type stripping in
+ * `ratchetjs/register` without swc); loaded the way {@link loadCompiler} loads it.
+ */
+export function loadTypeScript(
+  who: string,
+  why: string,
+  cacheDir: string | false = false,
+): Promise<typeof import("typescript")> {
+  return importNeedingTypeScript(who, async () => loadTypeScriptSync(cacheDir), why);
+}
+
+function loadTypeScriptSync(cacheDir: string | false): typeof import("typescript") {
+  const path = createRequire(import.meta.url).resolve("typescript");
+  return requireWithCodeCache(path, cacheDir) as typeof import("typescript");
 }

@@ -23,7 +23,7 @@ import remapping from "@jridgewell/remapping";
 import { formatDiagnostic } from "../../compiler/diagnostics.js";
 import { mayContainWorkflow } from "../../compiler/prefilter.js";
 import { type CacheDir, cachedTransform, defaultCacheDir } from "../cache.js";
-import { importNeedingTypeScript } from "../typescript-peer.js";
+import { loadTypeScript } from "../typescript-peer.js";
 
 type Diagnostic = import("../../compiler/index.js").Diagnostic;
 type Swc = typeof import("@swc/core");
@@ -245,22 +245,16 @@ function stripWithSwc(
   }).code;
 }
 
-let typeScriptModule: Promise<typeof import("typescript")> | undefined;
-
 async function stripWithTypeScript(
   code: string,
   options: { filename: string; tsx: boolean; inputSourceMap: unknown },
 ): Promise<string> {
   const { filename, tsx, inputSourceMap } = options;
-  typeScriptModule ??= importNeedingTypeScript(
+  const ts = await loadTypeScript(
     "ratchetjs/register",
-    async () => {
-      const module = (await import("typescript")) as { default?: typeof import("typescript") };
-      return module.default ?? (module as typeof import("typescript"));
-    },
     "strips types with @swc/core, which is not installed, or else with TypeScript",
+    cacheDir(),
   );
-  const ts = await typeScriptModule;
   const output = ts.transpileModule(code, {
     fileName: filename,
     compilerOptions: {

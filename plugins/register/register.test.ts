@@ -175,6 +175,7 @@ describe("ratchetjs/register on TypeScript without workflows", () => {
       "plugins/register/index.js",
       "plugins/register/hooks.js",
       "plugins/typescript-peer.js",
+      "plugins/code-cache.js",
       "plugins/cache.js",
       "compiler/prefilter.js",
       "compiler/diagnostics.js",
@@ -264,8 +265,9 @@ describe("ratchetjs/register on workflows", () => {
       readdirSync(cacheDir)
         .filter((name) => name.endsWith(".json"))
         .map((name) => ({ name, mtime: statSync(join(cacheDir, name)).mtimeMs }));
-    // Node's module debug log names every CommonJS file loaded, in the hooks' thread too.
-    const debug = { ...env, NODE_DEBUG: "module" };
+    // Node's module debug log names every CommonJS file Node loads, and Ratchet's names the
+    // files it loads through V8's code cache (TypeScript among them), in the hooks' thread too.
+    const debug = { ...env, NODE_DEBUG: "module,ratchet" };
     const loadsTypeScript = /node_modules[\\/]typescript[\\/]lib[\\/]typescript\.js/;
 
     writeFiles(projectDir, { "cached/main.ts": program(1) });
