@@ -1,8 +1,10 @@
 /**
  * What every bundler entry does with one module, whichever way the bundler hands it over:
  * the options resolved once, the pre-filter, the compile cache, and the compiler's diagnostics
- * turned into the bundler's warnings and error. It imports neither `unplugin` nor TypeScript,
- * so an entry that does not need them (`ratchetjs/esbuild`) loads neither.
+ * turned into the bundler's warnings and error; and the plugin in the shape Vite and Rollup
+ * take, which is also what the unplugin factory returns. It imports neither `unplugin` nor
+ * TypeScript, so an entry that does not need them (`ratchetjs/vite`, `ratchetjs/esbuild`)
+ * loads neither.
  *
  * @module
  */
@@ -10,6 +12,7 @@ import { formatDiagnostic } from "../../compiler/diagnostics.js";
 import type { Diagnostic, SourceMapJson, TransformResult } from "../../compiler/index.js";
 import { mayContainWorkflow } from "../../compiler/prefilter.js";
 import { type CacheDir, cachedTransform, defaultCacheDir } from "../cache.js";
+import { createIdFilter } from "./id-filter.js";
 import type { FilterPattern, RatchetPluginOptions } from "./types.js";
 
 /** The name the plugin goes by in every bundler's messages. */
@@ -40,6 +43,65 @@ export function resolveSettings(options: RatchetPluginOptions = {}): PluginSetti
     defaultInclude: options.include === undefined,
     sourceMap: options.sourceMap !== false,
     cacheDir: options.cacheDir ?? defaultCacheDir(),
+  };
+}
+
+/** What a Vite or Rollup plugin context (and unplugin's) offers the transform hook. */
+export interface PluginContext {
+  warn(message: PluginMessage): void;
+  error(message: PluginMessage): void;
+}
+
+/** The Ratchet plugin as Vite and Rollup take it (and as the unplugin factory returns it). */
+export interface TransformPlugin {
+  readonly name: string;
+  readonly enforce: "pre";
+  readonly transform: {
+    readonly filter: {
+      readonly id: { include: (string | RegExp)[]; exclude: (string | RegExp)[] };
+      readonly code: { include: string[] };
+    };
+    handler(
+      this: PluginContext,
+      code: string,
+      id: string,
+    ): Promise<{ code: string; map: SourceMapJson | null } | null>;
+  };
+}
+
+/**
+ * The plugin's one hook: `transform`, before the bundler's own TypeScript handling
+ * (`enforce: "pre"`), since the compiler's output is the same language as its input, which
+ * the bundler then strips.
+ */
+export function createTransformPlugin(options: RatchetPluginOptions = {}): TransformPlugin {
+  const settings = resolveSettings(options);
+  let accepts: ((id: string) => boolean) | undefined;
+  return {
+    name: pluginName,
+    enforce: "pre",
+    transform: {
+      // Rollup 4.40+, Vite and Rolldown test the filter themselves, so excluded modules never
+      // reach the handler; unplugin tests it for the other bundlers. The code filter is the
+      // pre-filter's first test: Vite (Rolldown) runs it natively, so a module that never says
+      // `ratchetjs` is not even handed to JavaScript.
+      filter: {
+        id: { include: [...settings.include], exclude: [...settings.exclude] },
+        code: { include: [workflowModuleMarker] },
+      },
+      async handler(code, id) {
+        // A host that ignores `filter` (Vite before 6.3) still keeps to include and exclude;
+        // for the others this repeats a few regular expression tests on the modules that
+        // passed the pre-filter.
+        if (!mayContainWorkflow(code)) return null;
+        accepts ??= createIdFilter(settings.include, settings.exclude);
+        if (!accepts(id)) return null;
+        const compiled = await compileModule(code, id, settings);
+        for (const warning of compiled.warnings) this.warn(warning);
+        if (compiled.error) this.error(compiled.error);
+        return compiled.output;
+      },
+    },
   };
 }
 

@@ -13,9 +13,15 @@
  *
  * @module
  */
-import { ratchetUnplugin } from "./index.js";
+import { createTransformPlugin, type TransformPlugin } from "./compile-module.js";
+import type { RatchetPluginOptions } from "./types.js";
 
 export type { FilterPattern, RatchetPluginOptions } from "./types.js";
 
-/** The Ratchet plugin for Vite: `ratchet(options?)`. */
-export default ratchetUnplugin.vite;
+/**
+ * The Ratchet plugin for Vite: `ratchet(options?)`. Vite takes the plugin as it is (the shape
+ * unplugin's Vite adapter would hand over), so a `vite build` does not load unplugin.
+ */
+export default function ratchet(options?: RatchetPluginOptions): TransformPlugin {
+  return createTransformPlugin(options);
+}
