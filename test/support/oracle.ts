@@ -208,7 +208,8 @@ export async function runCompiled(
   crashAfter?: number,
 ): Promise<Outcome & { checkpoints: number }> {
   stepLog.length = 0;
-  const storage = durable(memory());
+  let written = () => {};
+  const storage = durable(memory(), () => written());
   let committed = 0;
   const first = createEngine({
     storage,
@@ -234,13 +235,19 @@ export async function runCompiled(
         logger: quiet,
       });
       try {
-        // result() backs off from 5 ms while the run is not yet executing here; the run
-        // usually ends within a few milliseconds, so look more often (this is most of the
-        // property test's time: one resumed run per checkpoint of every program).
-        for (let i = 0; i < 2000; i++) {
+        // result() backs off from 5 ms while the run is not yet executing here, and the run
+        // usually ends sooner (one resumed run per checkpoint of every program is most of the
+        // property test's time): look again each time a write that may end it settles.
+        const deadline = performance.now() + 2000;
+        while (performance.now() < deadline) {
+          const wrote = new Promise<void>((resolve) => {
+            written = resolve;
+          });
           const stored = await storage.loadRun(handle.id);
           if (stored && terminalStatuses.has(stored.status)) break;
-          await new Promise((resolve) => setTimeout(resolve, 1));
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await Promise.race([wrote, new Promise((resolve) => (timer = setTimeout(resolve, 5)))]);
+          clearTimeout(timer);
         }
         const value = await (await second.get(handle.id)).result();
         outcome = { ok: true, value, steps: [...stepLog] };
