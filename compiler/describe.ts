@@ -6,6 +6,7 @@ import type { Block, MachineIR } from "./ir.js";
 import { computeLiveness, handlerOf } from "./liveness.js";
 import { checkpointIds } from "./manifest.js";
 import { frameKeys } from "./names.js";
+import { resolveScopes } from "./scopes.js";
 import { validateBody } from "./validate.js";
 
 /** How control leaves a block along one edge. */
@@ -159,12 +160,13 @@ export function describeMachine(code: string, filename: string): MachineDescript
     for (const site of discoverWorkflows(file, sink)) {
       try {
         const errors = sink.errorCount;
-        const validation = validateBody(site.body, sink);
+        const scopes = resolveScopes(site.body);
+        const validation = validateBody(site.body, scopes, sink);
         if (sink.errorCount > errors) continue;
-        const ir = explodeBody(site.body, validation, sink, context, file);
+        const ir = explodeBody(site.body, validation, scopes, sink, context, file);
         const live = computeLiveness(ir, sink);
         if (sink.errorCount > errors) continue;
-        const keys = frameKeys(ir, checkpointIds(ir.checkpoints, file), site.body, file);
+        const keys = frameKeys(ir, checkpointIds(ir.checkpoints, file), site.body, scopes, file);
         const line = (pos: number) => file.getLineAndCharacterOfPosition(pos).line + 1;
         const blockOf = new Map<number, number>();
         for (const block of ir.blocks) {

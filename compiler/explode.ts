@@ -13,7 +13,7 @@ import type {
   TryRegion,
 } from "./ir.js";
 import { bindingToAssignmentTarget } from "./patterns.js";
-import { type Binding, resolveScopes, type ScopeInfo } from "./scopes.js";
+import type { Binding, ScopeInfo } from "./scopes.js";
 import { boundNames, isFunctionValue, skipOuterExpressions } from "./syntax.js";
 import type { DurableAwait, Validation } from "./validate.js";
 
@@ -98,11 +98,12 @@ function machineNames(body: Body, sourceFile: ts.SourceFile): MachineNames {
 export function explodeBody(
   body: Body,
   validation: Validation,
+  scopes: ScopeInfo,
   sink: DiagnosticSink,
   context: ts.TransformationContext,
   sourceFile: ts.SourceFile,
 ): MachineIR {
-  return new Exploder(body, validation, sink, context, sourceFile).run();
+  return new Exploder(body, validation, scopes, sink, context, sourceFile).run();
 }
 
 export class Exploder {
@@ -115,7 +116,6 @@ export class Exploder {
   readonly recreatedFunctions: ts.VariableStatement[] = [];
   readonly jumpStack: JumpEntry[] = [];
   readonly names: MachineNames;
-  readonly scopes: ScopeInfo;
   readonly slotNames = new Map<Binding, string>();
   readonly durableByAwait: Map<ts.AwaitExpression, DurableAwait>;
   readonly durableStarts: number[];
@@ -149,6 +149,8 @@ export class Exploder {
   constructor(
     readonly body: Body,
     validation: Validation,
+    /** The body's names resolved (`resolveScopes`). */
+    readonly scopes: ScopeInfo,
     readonly sink: DiagnosticSink,
     readonly context: ts.TransformationContext,
     readonly sourceFile: ts.SourceFile,
@@ -157,7 +159,6 @@ export class Exploder {
     this.durableStarts = validation.durable.map((d) => d.await.getStart(sourceFile));
     this.names = machineNames(body, sourceFile);
     this.ctxName = validation.ctxName ?? `ratchet$ctx`;
-    this.scopes = resolveScopes(body);
     this.capturedByFunctions = this.scopes.capturedByFunctions;
   }
 
@@ -204,12 +205,7 @@ export class Exploder {
   }
 
   assignSlotNames(): void {
-    const allNames = new Set<string>();
-    const collect = (node: ts.Node): void => {
-      if (ts.isIdentifier(node)) allNames.add(node.text);
-      ts.forEachChild(node, collect);
-    };
-    collect(this.body);
+    const allNames = this.scopes.identifierNames;
     const taken = new Set<string>([...this.scopes.outerNames, this.ctxName]);
     for (const binding of this.scopes.bindings) {
       if (!this.isSlotBinding(binding)) continue;

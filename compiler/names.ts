@@ -2,6 +2,7 @@ import ts from "typescript";
 import { argumentParameters, type WorkflowBodyNode } from "./discover.js";
 import type { MachineIR, Slot } from "./ir.js";
 import { hashText, tokensOf } from "./manifest.js";
+import type { ScopeInfo } from "./scopes.js";
 
 /**
  * Frame keys: the names under which a checkpoint's live variables are stored. A stored run
@@ -27,10 +28,11 @@ export function frameKeys(
   ir: MachineIR,
   checkpointIds: readonly string[],
   body: WorkflowBodyNode,
+  scopes: ScopeInfo,
   sourceFile: ts.SourceFile,
 ): Map<string, string> {
   const keys = new Map<string, string>();
-  const declared = declarationsByName(body);
+  const declared = scopes.ownDeclarations;
   const temps = new Map<string, number>();
   const qualified = new Map<string, string[]>();
 
@@ -90,7 +92,7 @@ function expressionText(slot: Slot, sourceFile: ts.SourceFile): string {
  * argument. Deliberately by name, not by binding, so a shadowing inner name errs on the side
  * of not recovering.
  */
-export function unassignedParams(body: WorkflowBodyNode): string[] {
+export function unassignedParams(body: WorkflowBodyNode, scopes: ScopeInfo): string[] {
   const candidates = new Set<string>();
   for (const parameter of argumentParameters(body)) {
     if (ts.isIdentifier(parameter.name) && !parameter.initializer && !parameter.dotDotDotToken) {
@@ -99,13 +101,10 @@ export function unassignedParams(body: WorkflowBodyNode): string[] {
   }
   if (candidates.size === 0 || !body.body) return [];
   const written = new Set<string>();
-  const visit = (node: ts.Node): void => {
-    if (ts.isIdentifier(node) && candidates.has(node.text) && isWritten(node)) {
-      written.add(node.text);
-    }
-    ts.forEachChild(node, visit);
-  };
-  visit(body.body);
+  // Every identifier of the statements named like a candidate, found by the body's walk.
+  for (const id of scopes.parameterMentions) {
+    if (isWritten(id)) written.add(id.text);
+  }
   return [...candidates].filter((name) => !written.has(name));
 }
 
@@ -176,38 +175,6 @@ function isAssignmentTarget(node: ts.Node): boolean {
     return false;
   }
   return false;
-}
-
-/**
- * The declaring identifiers of the body's own scope, by name: parameters, variables,
- * functions and classes, catch bindings — not those inside nested functions or classes.
- */
-function declarationsByName(body: WorkflowBodyNode): Map<string, ts.Identifier[]> {
-  const out = new Map<string, ts.Identifier[]>();
-  const add = (id: ts.Identifier) => {
-    const list = out.get(id.text);
-    if (list) list.push(id);
-    else out.set(id.text, [id]);
-  };
-  const addPattern = (name: ts.BindingName) => {
-    if (ts.isIdentifier(name)) add(name);
-    else
-      for (const element of name.elements) {
-        if (ts.isBindingElement(element)) addPattern(element.name);
-      }
-  };
-  for (const parameter of argumentParameters(body)) addPattern(parameter.name);
-  const visit = (node: ts.Node): void => {
-    if ((ts.isFunctionDeclaration(node) || ts.isClassDeclaration(node)) && node.name) {
-      add(node.name);
-      return;
-    }
-    if (ts.isFunctionLike(node) || ts.isClassLike(node)) return;
-    if (ts.isVariableDeclaration(node)) addPattern(node.name);
-    ts.forEachChild(node, visit);
-  };
-  if (body.body) visit(body.body);
-  return out;
 }
 
 /**

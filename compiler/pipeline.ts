@@ -12,6 +12,7 @@ import {
   type WorkflowManifest,
 } from "./manifest.js";
 import { frameKeys, unassignedParams } from "./names.js";
+import { resolveScopes } from "./scopes.js";
 import { validateBody } from "./validate.js";
 
 /** One workflow compiled: its manifest, and the machine descriptor that replaces its body. */
@@ -42,14 +43,16 @@ export interface CheckpointLiveness {
 /**
  * Compile one workflow body. The passes, in order:
  *
- * 1. `validateBody` — reject what cannot be compiled; find the durable awaits.
- * 2. `explodeBody` — resolve scopes (`resolveScopes`), give the variables around
- *    checkpoints unique frame slots, and cut the body into basic blocks at the durable
- *    awaits: loops, `switch`, `try` and expressions included (the `MachineIR`).
- * 3. `computeLiveness` — the variables live at each checkpoint: exactly what is persisted.
- * 4. `checkpointIds` / `frameKeys` / `versionHash` — stable identity for checkpoints, the
+ * 1. `resolveScopes` — the one walk of the body: every name resolved to its declaration,
+ *    and what the next passes ask about the body's nodes, collected on the way.
+ * 2. `validateBody` — reject what cannot be compiled; find the durable awaits.
+ * 3. `explodeBody` — give the variables around checkpoints unique frame slots, and cut the
+ *    body into basic blocks at the durable awaits: loops, `switch`, `try` and expressions
+ *    included (the `MachineIR`).
+ * 4. `computeLiveness` — the variables live at each checkpoint: exactly what is persisted.
+ * 5. `checkpointIds` / `frameKeys` / `versionHash` — stable identity for checkpoints, the
  *    variables stored at them (compiler/names.ts), and the machine.
- * 5. `emitMachine` — the async generator that the runtime drives.
+ * 6. `emitMachine` — the async generator that the runtime drives.
  *
  * Returns `undefined` when any pass reported an error; the diagnostics say why.
  */
@@ -61,14 +64,15 @@ export function compileWorkflow(
   context: ts.TransformationContext,
 ): CompiledWorkflow | undefined {
   const errorsBefore = sink.errorCount;
-  const validation = validateBody(site.body, sink);
+  const scopes = resolveScopes(site.body);
+  const validation = validateBody(site.body, scopes, sink);
   if (sink.errorCount > errorsBefore) return undefined;
-  const ir = explodeBody(site.body, validation, sink, context, sourceFile);
+  const ir = explodeBody(site.body, validation, scopes, sink, context, sourceFile);
   const live = computeLiveness(ir, sink);
   if (sink.errorCount > errorsBefore) return undefined;
 
   const ids = checkpointIds(ir.checkpoints, sourceFile);
-  const keys = frameKeys(ir, ids, site.body, sourceFile);
+  const keys = frameKeys(ir, ids, site.body, scopes, sourceFile);
   const checkpoints = ir.checkpoints.map((site, i) => {
     const at = sourceFile.getLineAndCharacterOfPosition(site.await.getStart(sourceFile));
     return {
@@ -82,7 +86,7 @@ export function compileWorkflow(
     };
   });
   const params = ir.paramNames;
-  const unassigned = unassignedParams(site.body);
+  const unassigned = unassignedParams(site.body, scopes);
   const migrations = migrationIds(site.options);
   const temporaries: Record<string, string> = {};
   for (const name of new Set(live.flat())) {

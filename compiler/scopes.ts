@@ -20,7 +20,19 @@ export interface Scope {
   readonly names: Map<string, Binding>;
 }
 
-/** Which binding each identifier of a body refers to. */
+/**
+ * A node validation looks at (compiler/validate.ts), where the walk met it: a reference, or
+ * `this`, `super`, `new.target`, `yield` or `with`.
+ */
+export interface ContextualNode {
+  readonly node: ts.Node;
+  /** Inside a function or class nested in the body. */
+  readonly nested: boolean;
+  /** Inside a non-arrow function or a class, which has its own `this`, `arguments` and `super`. */
+  readonly ownThis: boolean;
+}
+
+/** Which binding each identifier of a body refers to, and what else one walk of it found. */
 export interface ScopeInfo {
   readonly bindings: Binding[];
   /** Every reference in the body, with the binding it resolves to (`undefined`: outside the body). */
@@ -31,6 +43,24 @@ export interface ScopeInfo {
   readonly outerNames: Set<string>;
   /** Bindings of the body referenced from inside a function or class nested in it. */
   readonly capturedByFunctions: Set<Binding>;
+  /** The text of every identifier of the body node, type annotations and decorators included. */
+  readonly identifierNames: Set<string>;
+  /**
+   * For validation, in source order: the references of the parameters after the first and of
+   * the statements, and their `this`, `super`, `new.target`, `yield` and `with` nodes.
+   */
+  readonly contextual: ContextualNode[];
+  /**
+   * The declaring identifiers of the body's own scope, by name, in source order: parameters
+   * after the first, variables, functions and classes, catch bindings — not those inside
+   * nested functions or classes (compiler/names.ts qualifies the names declared twice).
+   */
+  readonly ownDeclarations: Map<string, ts.Identifier[]>;
+  /**
+   * Identifiers of the statements (type annotations included) named like a plain parameter
+   * after the first (not destructured, not rest, without a default), in source order.
+   */
+  readonly parameterMentions: ts.Identifier[];
 }
 
 function createsBlockScope(node: ts.Node): boolean {
@@ -45,16 +75,32 @@ function createsBlockScope(node: ts.Node): boolean {
   );
 }
 
+/** A reference met by the walk, resolved once every declaration is known. */
+interface PendingReference {
+  readonly id: ts.Identifier;
+  readonly scope: Scope;
+  readonly nested: boolean;
+}
+
 /**
  * Resolve every name in a workflow body to its declaration — the scope analysis that the
  * compiler needs to give block-level variables unique frame slots. Strict-mode rules:
  * `var` belongs to the nearest function, `let`/`const`/`class` and function declarations to
  * the nearest block.
+ *
+ * One walk of the body does it, and collects on the way what validation, slot naming and
+ * frame keys ask about the body (see {@link ScopeInfo}), so no pass walks the body again for
+ * those. References are recorded as met and resolved after the walk, when every hoisted
+ * declaration of their scopes is known.
  */
 export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
   const bindings: Binding[] = [];
   const declarations = new Map<ts.Identifier, Binding>();
-  const scopeOf = new Map<ts.Node, Scope>();
+  const identifierNames = new Set<string>();
+  const contextual: ContextualNode[] = [];
+  const ownDeclarations = new Map<string, ts.Identifier[]>();
+  const parameterMentions: ts.Identifier[] = [];
+  const pending: PendingReference[] = [];
 
   const declare = (scope: Scope, id: ts.Identifier, kind: Binding["kind"]): void => {
     let target = scope;
@@ -80,67 +126,182 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
     }
   };
 
-  // Pass 1: scopes and declarations.
-  const collect = (node: ts.Node, scope: Scope): void => {
-    // A leaf as common as an identifier declares nothing by itself (its parent does).
-    if (node.kind === ts.SyntaxKind.Identifier) return;
-    if (ts.isTypeNode(node) || ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node)) {
-      return;
-    }
-    let inner = scope;
-    if (ts.isFunctionLike(node) && node !== body) {
-      if (ts.isFunctionDeclaration(node) && node.name) declare(scope, node.name, "function");
-      inner = { node, parent: scope, isFunction: true, names: new Map() };
-      if ((ts.isFunctionExpression(node) || ts.isClassExpression(node)) && node.name) {
-        declare(inner, node.name, "function");
-      }
-      for (const parameter of runtimeParameters(node)) {
-        declarePattern(inner, parameter.name, "param");
-      }
-    } else if (node === body) {
-      inner = scope;
-    } else if (createsBlockScope(node)) {
-      if (ts.isClassDeclaration(node) && node.name) declare(scope, node.name, "class");
-      inner = { node, parent: scope, isFunction: false, names: new Map() };
-      if (ts.isClassExpression(node) && node.name) declare(inner, node.name, "class");
-      if (ts.isCatchClause(node) && node.variableDeclaration) {
-        declarePattern(inner, node.variableDeclaration.name, "catch");
-      }
-    }
-    if (ts.isVariableDeclarationList(node)) {
-      const kind =
-        node.flags & ts.NodeFlags.Const ? "const" : node.flags & ts.NodeFlags.Let ? "let" : "var";
-      for (const declaration of node.declarations) declarePattern(scope, declaration.name, kind);
-    }
-    // Only the nodes that open a scope are recorded; the others resolve in their parent's.
-    if (inner !== scope) scopeOf.set(node, inner);
-    ts.forEachChild(node, (child) => collect(child, inner));
+  const addOwnDeclaration = (id: ts.Identifier): void => {
+    const list = ownDeclarations.get(id.text);
+    if (list) list.push(id);
+    else ownDeclarations.set(id.text, [id]);
   };
-  const root: Scope = { node: body, parent: undefined, isFunction: true, names: new Map() };
-  for (const parameter of runtimeParameters(body)) declarePattern(root, parameter.name, "param");
-  collect(body, root);
+  const addOwnPattern = (name: ts.BindingName): void => {
+    if (ts.isIdentifier(name)) addOwnDeclaration(name);
+    else
+      for (const element of name.elements) {
+        if (ts.isBindingElement(element)) addOwnPattern(element.name);
+      }
+  };
 
-  // Pass 2: references, and which bindings nested functions and classes capture.
+  // A TypeScript `this` parameter is a type: it binds nothing and is not `ctx` (runtimeParameters).
+  const parameters = runtimeParameters(body);
+  const plainParameters = new Set<string>();
+  for (const parameter of parameters.slice(1)) {
+    addOwnPattern(parameter.name);
+    if (ts.isIdentifier(parameter.name) && !parameter.initializer && !parameter.dotDotDotToken) {
+      plainParameters.add(parameter.name.text);
+    }
+  }
+
+  // The walk's state, saved and restored around each node's children, so that one callback
+  // serves every node (no closure per node).
+  let scope: Scope = { node: body, parent: undefined, isFunction: true, names: new Map() };
+  const root = scope;
+  /** Inside a function or class nested in the body. */
+  let nested = false;
+  /** Inside a non-arrow function or class. */
+  let ownThis = false;
+  /** Declarations count (not inside an interface or type alias, which declare nothing). */
+  let declaring = true;
+  /** Validation looks here (everywhere but the context parameter). */
+  let validating = true;
+  /** In the statements, not the parameters. */
+  let inStatements = false;
+
+  /** Type annotations: only their identifiers' names matter (and parameters' mentions). */
+  const visitType = (node: ts.Node): undefined => {
+    if (node.kind === ts.SyntaxKind.Identifier) {
+      const id = node as ts.Identifier;
+      identifierNames.add(id.text);
+      if (inStatements && plainParameters.has(id.text)) parameterMentions.push(id);
+      return undefined;
+    }
+    ts.forEachChild(node, visitType);
+    return undefined;
+  };
+
+  const visit = (node: ts.Node): undefined => {
+    const kind = node.kind;
+    if (kind === ts.SyntaxKind.Identifier) {
+      const id = node as ts.Identifier;
+      identifierNames.add(id.text);
+      if (inStatements && plainParameters.has(id.text)) parameterMentions.push(id);
+      if (isReference(id)) {
+        pending.push({ id, scope, nested });
+        if (validating) contextual.push({ node, nested, ownThis });
+      }
+      return undefined;
+    }
+    if (ts.isTypeNode(node)) return visitType(node);
+    switch (kind) {
+      case ts.SyntaxKind.WithStatement:
+      case ts.SyntaxKind.YieldExpression:
+      case ts.SyntaxKind.ThisKeyword:
+      case ts.SyntaxKind.SuperKeyword:
+      case ts.SyntaxKind.MetaProperty:
+        if (validating) contextual.push({ node, nested, ownThis });
+        break;
+    }
+    const functionLike = ts.isFunctionLike(node);
+    const classLike = ts.isClassLike(node);
+    if (inStatements && !nested) {
+      if (
+        (kind === ts.SyntaxKind.FunctionDeclaration || kind === ts.SyntaxKind.ClassDeclaration) &&
+        (node as ts.FunctionDeclaration | ts.ClassDeclaration).name
+      ) {
+        addOwnDeclaration((node as ts.FunctionDeclaration | ts.ClassDeclaration).name!);
+      } else if (kind === ts.SyntaxKind.VariableDeclaration) {
+        addOwnPattern((node as ts.VariableDeclaration).name);
+      }
+    }
+
+    const outer = scope;
+    const wasDeclaring = declaring;
+    let inner = scope;
+    if (!declaring) {
+      // Inside an interface or type alias: nothing is declared, no scope opens.
+    } else if (
+      kind === ts.SyntaxKind.InterfaceDeclaration ||
+      kind === ts.SyntaxKind.TypeAliasDeclaration
+    ) {
+      declaring = false;
+    } else {
+      if (functionLike) {
+        if (ts.isFunctionDeclaration(node) && node.name) declare(scope, node.name, "function");
+        inner = { node, parent: scope, isFunction: true, names: new Map() };
+        if ((ts.isFunctionExpression(node) || ts.isClassExpression(node)) && node.name) {
+          declare(inner, node.name, "function");
+        }
+        for (const parameter of runtimeParameters(node)) {
+          declarePattern(inner, parameter.name, "param");
+        }
+      } else if (createsBlockScope(node)) {
+        if (ts.isClassDeclaration(node) && node.name) declare(scope, node.name, "class");
+        inner = { node, parent: scope, isFunction: false, names: new Map() };
+        if (ts.isClassExpression(node) && node.name) declare(inner, node.name, "class");
+        if (ts.isCatchClause(node) && node.variableDeclaration) {
+          declarePattern(inner, node.variableDeclaration.name, "catch");
+        }
+      }
+      if (ts.isVariableDeclarationList(node)) {
+        const declared =
+          node.flags & ts.NodeFlags.Const ? "const" : node.flags & ts.NodeFlags.Let ? "let" : "var";
+        for (const declaration of node.declarations) {
+          declarePattern(scope, declaration.name, declared);
+        }
+      }
+    }
+
+    const wasNested = nested;
+    const hadOwnThis = ownThis;
+    scope = inner;
+    if (functionLike || classLike) {
+      nested = true;
+      if (!ts.isArrowFunction(node)) ownThis = true;
+    }
+    ts.forEachChild(node, visit);
+    scope = outer;
+    nested = wasNested;
+    ownThis = hadOwnThis;
+    declaring = wasDeclaring;
+    return undefined;
+  };
+
+  // The body's own name, decorators, type parameters, `this` parameter and return type: names
+  // only.
+  ts.forEachChild(body, (child) => {
+    const parameter =
+      child.kind === ts.SyntaxKind.Parameter &&
+      parameters.includes(child as ts.ParameterDeclaration);
+    if (!parameter && child !== body.body) visitType(child);
+  });
+  for (const parameter of parameters) declarePattern(root, parameter.name, "param");
+  for (const [i, parameter] of parameters.entries()) {
+    validating = i > 0;
+    visit(parameter);
+  }
+  validating = true;
+  inStatements = true;
+  visit(body.body!);
+
+  // References, now that every declaration is known; and which bindings nested functions and
+  // classes capture.
   const references = new Map<ts.Identifier, Binding | undefined>();
   const outerNames = new Set<string>();
   const capturedByFunctions = new Set<Binding>();
-  const resolve = (node: ts.Node, scope: Scope, nested: boolean): void => {
-    if (ts.isTypeNode(node)) return;
-    const own = scopeOf.get(node) ?? scope;
-    if (ts.isIdentifier(node)) {
-      if (!isReference(node) || declarations.has(node)) return;
-      let found: Binding | undefined;
-      for (let s: Scope | undefined = own; s && !found; s = s.parent)
-        found = s.names.get(node.text);
-      references.set(node, found);
-      if (!found) outerNames.add(node.text);
-      else if (nested) capturedByFunctions.add(found);
-      return;
-    }
-    const inner = nested || ts.isFunctionLike(node) || ts.isClassLike(node);
-    ts.forEachChild(node, (child) => resolve(child, own, inner));
+  for (const { id, scope, nested } of pending) {
+    if (declarations.has(id)) continue;
+    let found: Binding | undefined;
+    for (let s: Scope | undefined = scope; s && !found; s = s.parent) found = s.names.get(id.text);
+    references.set(id, found);
+    if (!found) outerNames.add(id.text);
+    else if (nested) capturedByFunctions.add(found);
+  }
+  return {
+    bindings,
+    references,
+    declarations,
+    outerNames,
+    capturedByFunctions,
+    identifierNames,
+    contextual,
+    ownDeclarations,
+    parameterMentions,
   };
-  for (const parameter of runtimeParameters(body)) resolve(parameter, root, false);
-  resolve(body.body!, root, false);
-  return { bindings, references, declarations, outerNames, capturedByFunctions };
 }

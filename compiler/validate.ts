@@ -1,8 +1,9 @@
 import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
-import { argumentParameters, contextParameter, type WorkflowBodyNode } from "./discover.js";
+import { contextParameter, type WorkflowBodyNode } from "./discover.js";
 import { durationLiteralProblem } from "./duration-literal.js";
-import { isFunctionBoundary, isReference, rebindsThis, skipOuterExpressions } from "./syntax.js";
+import type { ScopeInfo } from "./scopes.js";
+import { isFunctionBoundary, skipOuterExpressions } from "./syntax.js";
 
 /** `ctx` methods that are durable operations this compiler turns into checkpoints. */
 export const DURABLE_METHODS: ReadonlySet<string> = new Set([
@@ -67,9 +68,14 @@ function enclosingCombinator(node: ts.Node, stopAt: ts.Node): ts.CallExpression 
 
 /**
  * Check a workflow body for what cannot be compiled (each a diagnostic with a fix hint) and
- * find its durable awaits. Never throws on bad input.
+ * find its durable awaits, from what the body's walk (`resolveScopes`) met. Never throws on
+ * bad input.
  */
-export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Validation {
+export function validateBody(
+  body: WorkflowBodyNode,
+  scopes: ScopeInfo,
+  sink: DiagnosticSink,
+): Validation {
   const first = contextParameter(body);
   let ctxName: string | undefined;
   if (first) {
@@ -300,19 +306,18 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
     );
   };
 
-  const walk = (node: ts.Node, nested: boolean, ownThis: boolean): void => {
-    if (ts.isTypeNode(node)) return;
+  // The body's walk (compiler/scopes.ts) met these in source order, skipping type annotations.
+  for (const { node, nested, ownThis } of scopes.contextual) {
     switch (node.kind) {
       case ts.SyntaxKind.Identifier: {
         const id = node as ts.Identifier;
-        if (!isReference(id)) return;
         if (ctxName !== undefined && id.text === ctxName) checkCtx(id, nested);
         else if (id.text === "arguments" && !ownThis) {
           forbid(id, "`arguments`", "Name the parameters, or use a rest parameter (...args).");
         } else if (id.text === "eval" && ts.isCallExpression(id.parent)) {
           forbid(id, "`eval`", "Call the code directly; eval could read and write any variable.");
         }
-        return;
+        break;
       }
       case ts.SyntaxKind.WithStatement:
         forbid(node, "`with`", "Refer to the object's properties explicitly.");
@@ -324,25 +329,17 @@ export function validateBody(body: WorkflowBodyNode, sink: DiagnosticSink): Vali
         if (!ownThis) {
           forbid(node, "`this`", "Pass what you need as a workflow argument or a step result.");
         }
-        return;
+        break;
       case ts.SyntaxKind.SuperKeyword:
         if (!ownThis) forbid(node, "`super`", "Call the method on an explicit object.");
-        return;
+        break;
       case ts.SyntaxKind.MetaProperty:
         if ((node as ts.MetaProperty).keywordToken === ts.SyntaxKind.NewKeyword && !ownThis) {
           forbid(node, "`new.target`", "A workflow body is never called with new.");
         }
-        return;
+        break;
     }
-    if (isFunctionBoundary(node)) {
-      const rebinds = rebindsThis(node);
-      ts.forEachChild(node, (child) => walk(child, true, ownThis || rebinds));
-      return;
-    }
-    ts.forEachChild(node, (child) => walk(child, nested, ownThis));
-  };
-  for (const parameter of argumentParameters(body)) walk(parameter, false, false);
-  walk(body.body!, false, false);
+  }
   // In source order. Nested awaits start inside their outer one, so `pos` orders them as their
   // first tokens do, without scanning trivia (or climbing to the file) per comparison.
   durable.sort((a, b) => a.await.pos - b.await.pos);
