@@ -166,9 +166,55 @@ export class Exploder {
 
   containsDurable(node: ts.Node): boolean {
     if (node.pos < 0) return false;
-    const start = node.getStart(this.sourceFile);
-    const end = node.getEnd();
+    // From `pos`, not the first token: no await starts in the trivia before it.
+    const start = node.pos;
+    const end = node.end;
     return this.durableStarts.some((p) => p >= start && p < end);
+  }
+
+  /**
+   * Where `rewrite` may change the user's code, sorted: every identifier it renames, reads
+   * from a per-iteration box or checks for its slot's dead zone, and every `break`, `continue`
+   * and `return`. Known once the slots are (`run`).
+   */
+  touchPoints: number[] = [];
+
+  findTouchPoints(): void {
+    const points: number[] = [];
+    for (const [id, binding] of this.scopes.references) {
+      const slot = binding && this.slotNames.get(binding);
+      if (!slot) continue;
+      if (slot !== id.text || this.boxed.has(slot) || this.checkedRefs.has(id)) {
+        points.push(id.pos);
+      } else if (this.inDeadZone(id)) points.push(id.pos);
+    }
+    for (const [id, binding] of this.scopes.declarations) {
+      const slot = this.slotNames.get(binding);
+      if (slot && slot !== id.text) points.push(id.pos);
+    }
+    for (const jump of this.scopes.jumps) points.push(jump.pos);
+    this.touchPoints = points.sort((a, b) => a - b);
+  }
+
+  /**
+   * Whether `rewrite` leaves `node` as it is: a node of the parsed file (all its descendants
+   * are too) with no touch point and no expression already evaluated into a temporary inside.
+   */
+  untouched(node: ts.Node): boolean {
+    if (node.flags & ts.NodeFlags.Synthesized || node.pos < 0) return false;
+    const points = this.touchPoints;
+    let low = 0;
+    let high = points.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (points[mid]! < node.pos) low = mid + 1;
+      else high = mid;
+    }
+    if (low < points.length && points[low]! < node.end) return false;
+    for (const key of this.replaced.keys()) {
+      if (key.end > node.pos && key.pos < node.end) return false;
+    }
+    return true;
   }
 
   /** Whether a binding of the body lives in the machine's frame (see docs/compiler.md). */
@@ -583,7 +629,7 @@ export class Exploder {
   rewrite<T extends ts.Node>(node: T): T {
     const native = { loops: 0, switches: 0, labels: [] as string[] };
     const visit = (n: ts.Node, inFunction: boolean): ts.Node | ts.Node[] => {
-      if (ts.isTypeNode(n)) return n;
+      if (ts.isTypeNode(n) || this.untouched(n)) return n;
       const replaced = this.replaced.get(n);
       if (replaced) return replaced;
       if (ts.isIdentifier(n)) {
@@ -2394,6 +2440,7 @@ export class Exploder {
     this.assignSlotNames();
     this.findBoxedSlots();
     this.findDeadZoneReads();
+    this.findTouchPoints();
     const params = argumentParameters(this.body);
     const paramsTarget =
       params.length === 0

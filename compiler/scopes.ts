@@ -61,6 +61,8 @@ export interface ScopeInfo {
    * after the first (not destructured, not rest, without a default), in source order.
    */
   readonly parameterMentions: ts.Identifier[];
+  /** The `break`, `continue` and `return` statements of the statements, nested functions' too. */
+  readonly jumps: ts.Statement[];
 }
 
 function createsBlockScope(node: ts.Node): boolean {
@@ -100,6 +102,7 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
   const contextual: ContextualNode[] = [];
   const ownDeclarations = new Map<string, ts.Identifier[]>();
   const parameterMentions: ts.Identifier[] = [];
+  const jumps: ts.Statement[] = [];
   const pending: PendingReference[] = [];
 
   const declare = (scope: Scope, id: ts.Identifier, kind: Binding["kind"]): void => {
@@ -196,6 +199,11 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
       case ts.SyntaxKind.SuperKeyword:
       case ts.SyntaxKind.MetaProperty:
         if (validating) contextual.push({ node, nested, ownThis });
+        break;
+      case ts.SyntaxKind.BreakStatement:
+      case ts.SyntaxKind.ContinueStatement:
+      case ts.SyntaxKind.ReturnStatement:
+        jumps.push(node as ts.Statement);
         break;
     }
     const functionLike = ts.isFunctionLike(node);
@@ -303,5 +311,6 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
     contextual,
     ownDeclarations,
     parameterMentions,
+    jumps,
   };
 }
