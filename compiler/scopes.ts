@@ -2,6 +2,32 @@ import ts from "typescript";
 import type { WorkflowBodyNode } from "./discover.js";
 import { isReference, runtimeParameters } from "./syntax.js";
 
+// TypeScript's CommonJS entry exposes each export through a getter on an object of some
+// 2,000 properties: `ts.isIdentifier(…)` or `ts.SyntaxKind.X` is a getter call each time.
+// The walks ask such questions of every node, so they read them once, here.
+const {
+  NodeFlags,
+  SyntaxKind,
+  forEachChild,
+  isArrowFunction,
+  isBindingElement,
+  isBlock,
+  isCaseBlock,
+  isCatchClause,
+  isClassDeclaration,
+  isClassExpression,
+  isClassLike,
+  isForInStatement,
+  isForOfStatement,
+  isForStatement,
+  isFunctionDeclaration,
+  isFunctionExpression,
+  isFunctionLike,
+  isIdentifier,
+  isTypeNode,
+  isVariableDeclarationList,
+} = ts;
+
 /** A declared name inside a workflow body (its own functions included). */
 export interface Binding {
   readonly name: string;
@@ -67,13 +93,13 @@ export interface ScopeInfo {
 
 function createsBlockScope(node: ts.Node): boolean {
   return (
-    ts.isBlock(node) ||
-    ts.isCaseBlock(node) ||
-    ts.isForStatement(node) ||
-    ts.isForInStatement(node) ||
-    ts.isForOfStatement(node) ||
-    ts.isCatchClause(node) ||
-    ts.isClassLike(node)
+    isBlock(node) ||
+    isCaseBlock(node) ||
+    isForStatement(node) ||
+    isForInStatement(node) ||
+    isForOfStatement(node) ||
+    isCatchClause(node) ||
+    isClassLike(node)
   );
 }
 
@@ -120,12 +146,12 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
   };
 
   const declarePattern = (scope: Scope, name: ts.BindingName, kind: Binding["kind"]): void => {
-    if (ts.isIdentifier(name)) {
+    if (isIdentifier(name)) {
       declare(scope, name, kind);
       return;
     }
     for (const element of name.elements) {
-      if (ts.isBindingElement(element)) declarePattern(scope, element.name, kind);
+      if (isBindingElement(element)) declarePattern(scope, element.name, kind);
     }
   };
 
@@ -135,10 +161,10 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
     else ownDeclarations.set(id.text, [id]);
   };
   const addOwnPattern = (name: ts.BindingName): void => {
-    if (ts.isIdentifier(name)) addOwnDeclaration(name);
+    if (isIdentifier(name)) addOwnDeclaration(name);
     else
       for (const element of name.elements) {
-        if (ts.isBindingElement(element)) addOwnPattern(element.name);
+        if (isBindingElement(element)) addOwnPattern(element.name);
       }
   };
 
@@ -147,7 +173,7 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
   const plainParameters = new Set<string>();
   for (const parameter of parameters.slice(1)) {
     addOwnPattern(parameter.name);
-    if (ts.isIdentifier(parameter.name) && !parameter.initializer && !parameter.dotDotDotToken) {
+    if (isIdentifier(parameter.name) && !parameter.initializer && !parameter.dotDotDotToken) {
       plainParameters.add(parameter.name.text);
     }
   }
@@ -169,52 +195,55 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
 
   /** Type annotations: only their identifiers' names matter (and parameters' mentions). */
   const visitType = (node: ts.Node): undefined => {
-    if (node.kind === ts.SyntaxKind.Identifier) {
+    if (node.kind === SyntaxKind.Identifier) {
       const id = node as ts.Identifier;
       identifierNames.add(id.text);
       if (inStatements && plainParameters.has(id.text)) parameterMentions.push(id);
       return undefined;
     }
-    ts.forEachChild(node, visitType);
+    forEachChild(node, visitType);
     return undefined;
   };
 
   const visit = (node: ts.Node): undefined => {
     const kind = node.kind;
-    if (kind === ts.SyntaxKind.Identifier) {
-      const id = node as ts.Identifier;
-      identifierNames.add(id.text);
-      if (inStatements && plainParameters.has(id.text)) parameterMentions.push(id);
-      if (isReference(id)) {
-        pending.push({ id, scope, nested });
+    // A token (an identifier, a literal, a keyword, an operator) has no children.
+    if (kind <= SyntaxKind.LastToken) {
+      if (kind === SyntaxKind.Identifier) {
+        const id = node as ts.Identifier;
+        identifierNames.add(id.text);
+        if (inStatements && plainParameters.has(id.text)) parameterMentions.push(id);
+        if (isReference(id)) {
+          pending.push({ id, scope, nested });
+          if (validating) contextual.push({ node, nested, ownThis });
+        }
+      } else if (kind === SyntaxKind.ThisKeyword || kind === SyntaxKind.SuperKeyword) {
         if (validating) contextual.push({ node, nested, ownThis });
       }
       return undefined;
     }
-    if (ts.isTypeNode(node)) return visitType(node);
+    if (isTypeNode(node)) return visitType(node);
     switch (kind) {
-      case ts.SyntaxKind.WithStatement:
-      case ts.SyntaxKind.YieldExpression:
-      case ts.SyntaxKind.ThisKeyword:
-      case ts.SyntaxKind.SuperKeyword:
-      case ts.SyntaxKind.MetaProperty:
+      case SyntaxKind.WithStatement:
+      case SyntaxKind.YieldExpression:
+      case SyntaxKind.MetaProperty:
         if (validating) contextual.push({ node, nested, ownThis });
         break;
-      case ts.SyntaxKind.BreakStatement:
-      case ts.SyntaxKind.ContinueStatement:
-      case ts.SyntaxKind.ReturnStatement:
+      case SyntaxKind.BreakStatement:
+      case SyntaxKind.ContinueStatement:
+      case SyntaxKind.ReturnStatement:
         jumps.push(node as ts.Statement);
         break;
     }
-    const functionLike = ts.isFunctionLike(node);
-    const classLike = ts.isClassLike(node);
+    const functionLike = isFunctionLike(node);
+    const classLike = isClassLike(node);
     if (inStatements && !nested) {
       if (
-        (kind === ts.SyntaxKind.FunctionDeclaration || kind === ts.SyntaxKind.ClassDeclaration) &&
+        (kind === SyntaxKind.FunctionDeclaration || kind === SyntaxKind.ClassDeclaration) &&
         (node as ts.FunctionDeclaration | ts.ClassDeclaration).name
       ) {
         addOwnDeclaration((node as ts.FunctionDeclaration | ts.ClassDeclaration).name!);
-      } else if (kind === ts.SyntaxKind.VariableDeclaration) {
+      } else if (kind === SyntaxKind.VariableDeclaration) {
         addOwnPattern((node as ts.VariableDeclaration).name);
       }
     }
@@ -225,31 +254,31 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
     if (!declaring) {
       // Inside an interface or type alias: nothing is declared, no scope opens.
     } else if (
-      kind === ts.SyntaxKind.InterfaceDeclaration ||
-      kind === ts.SyntaxKind.TypeAliasDeclaration
+      kind === SyntaxKind.InterfaceDeclaration ||
+      kind === SyntaxKind.TypeAliasDeclaration
     ) {
       declaring = false;
     } else {
       if (functionLike) {
-        if (ts.isFunctionDeclaration(node) && node.name) declare(scope, node.name, "function");
+        if (isFunctionDeclaration(node) && node.name) declare(scope, node.name, "function");
         inner = { node, parent: scope, isFunction: true, names: new Map() };
-        if ((ts.isFunctionExpression(node) || ts.isClassExpression(node)) && node.name) {
+        if ((isFunctionExpression(node) || isClassExpression(node)) && node.name) {
           declare(inner, node.name, "function");
         }
         for (const parameter of runtimeParameters(node)) {
           declarePattern(inner, parameter.name, "param");
         }
       } else if (createsBlockScope(node)) {
-        if (ts.isClassDeclaration(node) && node.name) declare(scope, node.name, "class");
+        if (isClassDeclaration(node) && node.name) declare(scope, node.name, "class");
         inner = { node, parent: scope, isFunction: false, names: new Map() };
-        if (ts.isClassExpression(node) && node.name) declare(inner, node.name, "class");
-        if (ts.isCatchClause(node) && node.variableDeclaration) {
+        if (isClassExpression(node) && node.name) declare(inner, node.name, "class");
+        if (isCatchClause(node) && node.variableDeclaration) {
           declarePattern(inner, node.variableDeclaration.name, "catch");
         }
       }
-      if (ts.isVariableDeclarationList(node)) {
+      if (isVariableDeclarationList(node)) {
         const declared =
-          node.flags & ts.NodeFlags.Const ? "const" : node.flags & ts.NodeFlags.Let ? "let" : "var";
+          node.flags & NodeFlags.Const ? "const" : node.flags & NodeFlags.Let ? "let" : "var";
         for (const declaration of node.declarations) {
           declarePattern(scope, declaration.name, declared);
         }
@@ -261,9 +290,9 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
     scope = inner;
     if (functionLike || classLike) {
       nested = true;
-      if (!ts.isArrowFunction(node)) ownThis = true;
+      if (!isArrowFunction(node)) ownThis = true;
     }
-    ts.forEachChild(node, visit);
+    forEachChild(node, visit);
     scope = outer;
     nested = wasNested;
     ownThis = hadOwnThis;
@@ -273,10 +302,9 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
 
   // The body's own name, decorators, type parameters, `this` parameter and return type: names
   // only.
-  ts.forEachChild(body, (child) => {
+  forEachChild(body, (child) => {
     const parameter =
-      child.kind === ts.SyntaxKind.Parameter &&
-      parameters.includes(child as ts.ParameterDeclaration);
+      child.kind === SyntaxKind.Parameter && parameters.includes(child as ts.ParameterDeclaration);
     if (!parameter && child !== body.body) visitType(child);
   });
   for (const parameter of parameters) declarePattern(root, parameter.name, "param");

@@ -1,5 +1,26 @@
 import ts from "typescript";
 
+// TypeScript's CommonJS entry exposes each export through a getter on an object of some
+// 2,000 properties: `ts.isIdentifier(…)` or `ts.SyntaxKind.X` is a getter call each time.
+// The walks ask such questions of every node, so they read them once, here.
+const {
+  SyntaxKind,
+  forEachChild,
+  isArrowFunction,
+  isAsExpression,
+  isBindingElement,
+  isClassExpression,
+  isClassLike,
+  isFunctionExpression,
+  isFunctionLike,
+  isIdentifier,
+  isNonNullExpression,
+  isParenthesizedExpression,
+  isSatisfiesExpression,
+  isTypeAssertionExpression,
+  isTypeNode,
+} = ts;
+
 /**
  * Questions about nodes that several passes ask (regenerator calls this `meta`).
  */
@@ -12,35 +33,35 @@ export function isReference(id: ts.Identifier, parent: ts.Node | undefined = id.
   // An identifier the compiler made and uses as a whole expression has no parent.
   if (!parent) return true;
   switch (parent.kind) {
-    case ts.SyntaxKind.PropertyAccessExpression:
+    case SyntaxKind.PropertyAccessExpression:
       return (parent as ts.PropertyAccessExpression).expression === id;
-    case ts.SyntaxKind.QualifiedName:
-    case ts.SyntaxKind.LabeledStatement:
-    case ts.SyntaxKind.BreakStatement:
-    case ts.SyntaxKind.ContinueStatement:
-    case ts.SyntaxKind.ImportSpecifier:
-    case ts.SyntaxKind.ExportSpecifier:
-    case ts.SyntaxKind.ImportClause:
-    case ts.SyntaxKind.NamespaceImport:
-    case ts.SyntaxKind.MetaProperty:
-    case ts.SyntaxKind.JsxAttribute:
+    case SyntaxKind.QualifiedName:
+    case SyntaxKind.LabeledStatement:
+    case SyntaxKind.BreakStatement:
+    case SyntaxKind.ContinueStatement:
+    case SyntaxKind.ImportSpecifier:
+    case SyntaxKind.ExportSpecifier:
+    case SyntaxKind.ImportClause:
+    case SyntaxKind.NamespaceImport:
+    case SyntaxKind.MetaProperty:
+    case SyntaxKind.JsxAttribute:
       return false;
-    case ts.SyntaxKind.PropertyAssignment:
-    case ts.SyntaxKind.PropertyDeclaration:
-    case ts.SyntaxKind.MethodDeclaration:
-    case ts.SyntaxKind.GetAccessor:
-    case ts.SyntaxKind.SetAccessor:
-    case ts.SyntaxKind.PropertySignature:
-    case ts.SyntaxKind.MethodSignature:
-    case ts.SyntaxKind.EnumMember:
-    case ts.SyntaxKind.VariableDeclaration:
-    case ts.SyntaxKind.Parameter:
-    case ts.SyntaxKind.FunctionDeclaration:
-    case ts.SyntaxKind.FunctionExpression:
-    case ts.SyntaxKind.ClassDeclaration:
-    case ts.SyntaxKind.ClassExpression:
+    case SyntaxKind.PropertyAssignment:
+    case SyntaxKind.PropertyDeclaration:
+    case SyntaxKind.MethodDeclaration:
+    case SyntaxKind.GetAccessor:
+    case SyntaxKind.SetAccessor:
+    case SyntaxKind.PropertySignature:
+    case SyntaxKind.MethodSignature:
+    case SyntaxKind.EnumMember:
+    case SyntaxKind.VariableDeclaration:
+    case SyntaxKind.Parameter:
+    case SyntaxKind.FunctionDeclaration:
+    case SyntaxKind.FunctionExpression:
+    case SyntaxKind.ClassDeclaration:
+    case SyntaxKind.ClassExpression:
       return (parent as ts.NamedDeclaration).name !== id;
-    case ts.SyntaxKind.BindingElement: {
+    case SyntaxKind.BindingElement: {
       const element = parent as ts.BindingElement;
       return element.name !== id && element.propertyName !== id;
     }
@@ -51,23 +72,23 @@ export function isReference(id: ts.Identifier, parent: ts.Node | undefined = id.
 
 /** Whether `node` starts a new function (its own `this`, `arguments` and `return`). */
 export function isFunctionBoundary(node: ts.Node): boolean {
-  return ts.isFunctionLike(node) || ts.isClassLike(node);
+  return isFunctionLike(node) || isClassLike(node);
 }
 
 /** Whether `node` is a non-arrow function or class, which rebinds `this`/`arguments`/`super`. */
 export function rebindsThis(node: ts.Node): boolean {
-  return isFunctionBoundary(node) && !ts.isArrowFunction(node);
+  return isFunctionBoundary(node) && !isArrowFunction(node);
 }
 
 /** Strip parentheses, type assertions and non-null assertions around an expression. */
 export function skipOuterExpressions(node: ts.Expression): ts.Expression {
   let current = node;
   while (
-    ts.isParenthesizedExpression(current) ||
-    ts.isAsExpression(current) ||
-    ts.isSatisfiesExpression(current) ||
-    ts.isNonNullExpression(current) ||
-    ts.isTypeAssertionExpression(current)
+    isParenthesizedExpression(current) ||
+    isAsExpression(current) ||
+    isSatisfiesExpression(current) ||
+    isNonNullExpression(current) ||
+    isTypeAssertionExpression(current)
   ) {
     current = current.expression;
   }
@@ -76,12 +97,12 @@ export function skipOuterExpressions(node: ts.Expression): ts.Expression {
 
 /** The names a binding (identifier or destructuring pattern) declares. */
 export function boundNames(name: ts.BindingName, out: string[] = []): string[] {
-  if (ts.isIdentifier(name)) {
+  if (isIdentifier(name)) {
     out.push(name.text);
     return out;
   }
   for (const element of name.elements) {
-    if (ts.isBindingElement(element)) boundNames(element.name, out);
+    if (isBindingElement(element)) boundNames(element.name, out);
   }
   return out;
 }
@@ -92,12 +113,12 @@ export function boundNames(name: ts.BindingName, out: string[] = []): string[] {
  */
 export function forEachReference(node: ts.Node, visit: (id: ts.Identifier) => void): void {
   const walk = (n: ts.Node, parent: ts.Node | undefined): void => {
-    if (ts.isTypeNode(n)) return;
-    if (ts.isIdentifier(n)) {
+    if (isTypeNode(n)) return;
+    if (isIdentifier(n)) {
       if (isReference(n, parent ?? n.parent)) visit(n);
       return;
     }
-    ts.forEachChild(n, (child) => walk(child, n));
+    forEachChild(n, (child) => walk(child, n));
   };
   walk(node, undefined);
 }
@@ -106,7 +127,7 @@ export function forEachReference(node: ts.Node, visit: (id: ts.Identifier) => vo
 export function isFunctionValue(node: ts.Expression | undefined): boolean {
   if (!node) return false;
   const inner = skipOuterExpressions(node);
-  return ts.isArrowFunction(inner) || ts.isFunctionExpression(inner) || ts.isClassExpression(inner);
+  return isArrowFunction(inner) || isFunctionExpression(inner) || isClassExpression(inner);
 }
 
 /**
