@@ -1886,6 +1886,10 @@ export class Exploder {
     if (ts.isPrefixUnaryExpression(node)) {
       return f.createPrefixUnaryExpression(node.operator, this.expression(node.operand)!);
     }
+    // `o[await …]++`: the member is the one read by the kept object and key, as for `++`.
+    if (ts.isPostfixUnaryExpression(node)) {
+      return f.createPostfixUnaryExpression(this.expression(node.operand)!, node.operator);
+    }
     if (ts.isTypeOfExpression(node))
       return f.createTypeOfExpression(this.expression(node.expression)!);
     if (ts.isDeleteExpression(node)) {
@@ -2006,6 +2010,7 @@ export class Exploder {
     target: ts.Identifier,
     logical: "and" | "or" | "nullish",
     right: ts.Expression,
+    afterAssign?: () => void,
   ): void {
     const evaluateRight = this.newBlock();
     const join = this.newBlock();
@@ -2024,6 +2029,7 @@ export class Exploder {
     };
     this.cur = evaluateRight;
     this.assign(target, this.expression(right)!);
+    afterAssign?.();
     this.goto(join);
     this.cur = join;
   }
@@ -2088,19 +2094,23 @@ export class Exploder {
     }
     if (op >= ts.SyntaxKind.FirstCompoundAssignment && op <= ts.SyntaxKind.LastCompoundAssignment) {
       const left = node.left;
-      if (!ts.isIdentifier(left) || this.containsDurable(left)) return this.unsupported(node);
+      const logical =
+        op === ts.SyntaxKind.AmpersandAmpersandEqualsToken
+          ? "and"
+          : op === ts.SyntaxKind.BarBarEqualsToken
+            ? "or"
+            : op === ts.SyntaxKind.QuestionQuestionEqualsToken
+              ? "nullish"
+              : undefined;
       if (
-        op === ts.SyntaxKind.AmpersandAmpersandEqualsToken ||
-        op === ts.SyntaxKind.BarBarEqualsToken ||
-        op === ts.SyntaxKind.QuestionQuestionEqualsToken
+        (ts.isPropertyAccessExpression(left) || ts.isElementAccessExpression(left)) &&
+        !left.questionDotToken
       ) {
+        return this.compoundMember(node, left, logical, discard);
+      }
+      if (!ts.isIdentifier(left) || this.containsDurable(left)) return this.unsupported(node);
+      if (logical) {
         const target = this.rewrite(left);
-        const logical =
-          op === ts.SyntaxKind.AmpersandAmpersandEqualsToken
-            ? "and"
-            : op === ts.SyntaxKind.BarBarEqualsToken
-              ? "or"
-              : "nullish";
         this.shortCircuit(node, target, logical, node.right);
         return discard ? undefined : target;
       }
@@ -2114,6 +2124,44 @@ export class Exploder {
     }
     const [left, right] = this.operands([node.left, node.right]);
     return f.createBinaryExpression(left!, node.operatorToken, right!);
+  }
+
+  /**
+   * `o.p op= e` / `o[k] op= e` with a durable await inside, in JavaScript's order: the object
+   * and the key evaluated and kept, the property read, `e` evaluated (for `&&=`, `||=`,
+   * `??=` only when the value read calls for it), then the property of the kept object and
+   * key written. The key is converted where it is used, when read and when written, as V8
+   * does.
+   */
+  compoundMember(
+    node: ts.BinaryExpression,
+    left: ts.PropertyAccessExpression | ts.ElementAccessExpression,
+    logical: "and" | "or" | "nullish" | undefined,
+    discard: boolean,
+  ): ts.Expression | undefined {
+    const keep = (part: ts.Expression): ts.Identifier => {
+      const value = this.expression(part)!;
+      const temp = this.newTemp(part);
+      this.assign(temp, value);
+      return temp;
+    };
+    const object = keep(left.expression);
+    const key = ts.isElementAccessExpression(left) ? keep(left.argumentExpression) : undefined;
+    const target = () =>
+      key
+        ? f.createElementAccessExpression(object, key)
+        : f.createPropertyAccessExpression(object, (left as ts.PropertyAccessExpression).name);
+    const result = this.newTemp(node);
+    this.assign(result, target());
+    if (logical) {
+      this.shortCircuit(node, result, logical, node.right, () => this.assign(target(), result));
+    } else {
+      const value = this.expression(node.right)!;
+      const op = compoundToBinary(node.operatorToken.kind);
+      this.assign(result, f.createBinaryExpression(result, op, value), node);
+      this.assign(target(), result);
+    }
+    return discard ? undefined : result;
   }
 
   /** Like `operands`, but every operand before the last is kept in a temporary. */

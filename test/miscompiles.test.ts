@@ -497,6 +497,75 @@ return out;`,
 return [a, b, c, d];`,
     args: [{ 1: "one", 1000: "thousand" }],
   },
+  // Compound assignments to a member with a durable await were refused (RATCHET1002).
+  "compound assignments to members with durable awaits": {
+    params: "items",
+    body: `const totals = { a: 0, b: 0 };
+const nested = { p: { v: 1 }, list: [2] };
+for (const [k, n] of items) totals[k] += await ctx.step(add, n, 1);
+nested.p.v *= await ctx.step(add, 1, 1);
+nested.list[0] -= await ctx.step(echo, 5);
+const r = (totals.a += await ctx.step(echo, 100));
+return [totals, nested, r];`,
+    args: [
+      [
+        ["a", 1],
+        ["b", 2],
+        ["a", 3],
+      ],
+    ],
+  },
+  "a compound assignment keeps the key and object evaluated before the await": {
+    params: "n",
+    body: `let o = { v: 1, w: 10 };
+const first = o;
+let k = "v";
+o[k] += (k = "w", o = { v: 100, w: 100 }, await ctx.step(add, n, 1));
+return [first, o, k];`,
+    args: [1],
+  },
+  "logical assignments to members run the step only when needed": {
+    params: "n",
+    body: `const o = { a: null, b: 0, c: 1, d: 5 };
+o.a ??= await ctx.step(echo, "a");
+o.b ||= await ctx.step(echo, "b");
+o.c &&= await ctx.step(echo, "c");
+o.d ??= await ctx.step(echo, "d");
+const box = { v: 1 };
+const getBox = () => box;
+getBox().v += await ctx.step(add, n, 1);
+return [o, box];`,
+    args: [1],
+  },
+  "a compound assignment whose step fails leaves the member as it was": {
+    params: "n",
+    body: `const o = { v: n };
+try { o.v += await ctx.step(boom, "x"); } catch (e) { return [o, e.message]; }
+return o;`,
+    args: [1],
+  },
+  "increments of a member with a durable await in its key or object": {
+    params: "n",
+    body: `const o = { v: 1, s: "5", b: 10n };
+const boxes = [{ c: 0 }, { c: 7 }];
+const r1 = o[await ctx.step(echo, "v")]++;
+const r2 = o[await ctx.step(echo, "s")]--;
+const r3 = ++o[await ctx.step(echo, "b")];
+const r4 = boxes[await ctx.step(echo, 1)].c++;
+let k = "v";
+const r5 = o[(k = "s", await ctx.step(echo, k))]++;
+return [o, boxes, r1, r2, r3, r4, r5, k];`,
+    args: [1],
+  },
+  "a durable await in the key and in the value of a logical member assignment": {
+    params: "n",
+    body: `const o = { k: 5, s: "a" };
+o[await ctx.step(echo, "k")] ??= await ctx.step(echo, 1);
+o[await ctx.step(echo, "j")] ??= await ctx.step(echo, 2);
+o.s += \`\${await ctx.step(echo, 1)}\`;
+return o;`,
+    args: [1],
+  },
   // A TypeScript `this` parameter was taken for ctx: the arguments shifted by one.
   "a this: void parameter, then destructured parameters with defaults": {
     form: "function",
