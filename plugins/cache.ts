@@ -290,9 +290,13 @@ function compilerFingerprint(): string {
   if (fingerprint !== undefined) return fingerprint;
   const hash = createHash("sha256");
   const compilerDir = fileURLToPath(new URL("../compiler/", import.meta.url));
-  for (const name of readdirSync(compilerDir).sort()) {
-    // The modules, and the bundle of them the Node front ends load.
-    if (!/\.c?[jt]s$/.test(name) || name.endsWith(".d.ts") || name.includes(".test.")) continue;
+  const names = readdirSync(compilerDir).sort();
+  // The built package compiles with the compiler's bundle (./typescript-peer.ts), which holds
+  // all of its modules; run from the sources, it compiles with the modules.
+  const compiling = names.includes("bundle.cjs")
+    ? ["bundle.cjs"]
+    : names.filter((name) => /\.[jt]s$/.test(name) && !/\.d\.ts$|\.test\./.test(name));
+  for (const name of compiling) {
     hash
       .update(name)
       .update("\0")

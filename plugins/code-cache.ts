@@ -19,7 +19,8 @@
  *
  * @module
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import Module, { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { debuglog } from "node:util";
@@ -87,24 +88,29 @@ export function requireWithCodeCache(filename: string, cacheDir: string | false)
 /**
  * Write the code cache of the files loaded without one. Called once the compiler has compiled
  * something, so the cache also holds the functions that took (V8 compiles a function only when
- * it first runs). Older entries of the same files (another TypeScript, another Node) go.
+ * it first runs). The data is taken at once and written in the background; older entries of the
+ * same files (another TypeScript, another Node) go.
  */
 export function saveCodeCaches(): void {
   for (const { script, path, prefix } of unsaved.splice(0)) {
-    const dir = dirname(path);
-    const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    try {
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(temporary, script.createCachedData());
-      renameSync(temporary, path);
-      for (const other of readdirSync(dir)) {
-        if (other.startsWith(prefix) && other.endsWith(".bin") && join(dir, other) !== path) {
-          rmSync(join(dir, other), { force: true });
-        }
+    void writeEntry(script.createCachedData(), path, prefix);
+  }
+}
+
+async function writeEntry(data: Buffer, path: string, prefix: string): Promise<void> {
+  const dir = dirname(path);
+  const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(temporary, data);
+    await rename(temporary, path);
+    for (const other of await readdir(dir)) {
+      if (other.startsWith(prefix) && other.endsWith(".bin") && join(dir, other) !== path) {
+        await rm(join(dir, other), { force: true });
       }
-    } catch {
-      // A read-only or full disk: the next process loads without a code cache.
-      rmSync(temporary, { force: true });
     }
+  } catch {
+    // A read-only or full disk: the next process loads without a code cache.
+    await rm(temporary, { force: true }).catch(() => undefined);
   }
 }
