@@ -4,7 +4,7 @@
  * rounds. bench/README.md says what each figure measures.
  */
 import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -193,6 +193,16 @@ function buildInFreshProcess(
   return elapsed;
 }
 
+/** Empty a compile cache folder of its compiled modules, keeping V8's code cache (`v8/`). */
+async function removeCompiledModules(cacheDir: string): Promise<void> {
+  const names = await readdir(cacheDir).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => name !== "v8")
+      .map((name) => rm(path.join(cacheDir, name), { recursive: true, force: true })),
+  );
+}
+
 /** How many workflows a bundle holds compiled: one manifest each. */
 const compiledWorkflows = (code: string) => code.match(/\$ratchet: 1/g)?.length ?? 0;
 
@@ -225,8 +235,12 @@ interface Row {
   readonly bundler: Bundler;
   readonly entry: "all" | "plain";
   readonly cold: boolean;
-  /** For fresh processes: the compile cache empty before every build, or filled beforehand. */
-  readonly cache?: "cold" | "warm";
+  /**
+   * For fresh processes: the compile cache folder removed before every build ("cold"), only its
+   * compiled modules removed, V8's code cache of TypeScript and the compiler kept ("sources
+   * changed": every module compiled, as after editing them all), or filled beforehand ("warm").
+   */
+  readonly cache?: "cold" | "changed" | "warm";
 }
 
 interface BuildComparison extends Comparison {
@@ -272,6 +286,20 @@ async function measure(app: PluginApp, outRoot: string): Promise<void> {
       cache: "cold",
     },
     {
+      name: "Vite, all 200, fresh process, compile cache emptied, code cache kept",
+      bundler: "vite",
+      entry: "all",
+      cold: true,
+      cache: "changed",
+    },
+    {
+      name: "esbuild, all 200, fresh process, compile cache emptied, code cache kept",
+      bundler: "esbuild",
+      entry: "all",
+      cold: true,
+      cache: "changed",
+    },
+    {
       name: "Vite, all 200, fresh process, warm cache",
       bundler: "vite",
       entry: "all",
@@ -297,6 +325,7 @@ async function measure(app: PluginApp, outRoot: string): Promise<void> {
     if (row.cold) {
       const cacheDir = path.join(cacheRoot, `${row.bundler}-${row.cache}`);
       if (row.cache === "cold") await rm(cacheDir, { recursive: true, force: true });
+      if (row.cache === "changed") await removeCompiledModules(cacheDir);
       return buildInFreshProcess(row.bundler, entryOf(row), withPlugin, outDir, cacheDir);
     }
     const started = performance.now();
@@ -346,17 +375,20 @@ async function measure(app: PluginApp, outRoot: string): Promise<void> {
   const startCache = path.join(outRoot, "register-cache");
   registerStart(withFile, startCache);
   const startRows = [
-    { name: "register hook start, warm cache", cold: false },
-    { name: "register hook start, cold cache", cold: true },
-  ];
+    { name: "register hook start, warm cache", cache: "warm" },
+    { name: "register hook start, cold cache", cache: "cold" },
+    { name: "register hook start, compile cache emptied, code cache kept", cache: "changed" },
+  ] as const;
   const startSamples = startRows.map(() => ({ subject: [] as number[], baseline: [] as number[] }));
   for (let round = -WARMUP_ROUNDS; round < COLD_ROUNDS; round++) {
     for (const [i, row] of startRows.entries()) {
       const subjectFirst = round % 2 === 0;
       const time = async (subject: boolean) => {
         if (!subject) return registerStart(plainFile, startCache);
-        const cacheDir = row.cold ? path.join(outRoot, "register-cold") : startCache;
-        if (row.cold) await rm(cacheDir, { recursive: true, force: true });
+        const cacheDir =
+          row.cache === "warm" ? startCache : path.join(outRoot, `register-${row.cache}`);
+        if (row.cache === "cold") await rm(cacheDir, { recursive: true, force: true });
+        if (row.cache === "changed") await removeCompiledModules(cacheDir);
         return registerStart(withFile, cacheDir);
       };
       const a = await time(subjectFirst);
@@ -409,10 +441,12 @@ async function measure(app: PluginApp, outRoot: string): Promise<void> {
       "rows reuse one process (TypeScript loaded once) with the compile cache off (cacheDir " +
       "false, memory emptied before each build), so every workflow module is compiled; " +
       "fresh-process rows spawn node for every build (Node, the bundler, the plugin and, on a " +
-      "miss, TypeScript), with the compile cache emptied before every build (cold) or filled by " +
-      "an earlier build (warm). Register rows: node --import ratchetjs/register of a file of 3 " +
+      "miss, TypeScript), with the compile cache folder removed before every build (cold), only " +
+      "its compiled modules removed and V8's code cache of TypeScript and the compiler kept " +
+      "(compile cache emptied, code cache kept), or filled by an earlier build (warm). Register rows: node --import ratchetjs/register of a file of 3 " +
       "workflows against the same file with plain functions for workflows (which the " +
-      "pre-filter passes unparsed), to exit, compile cache warm or emptied before each start. " +
+      "pre-filter passes unparsed), to exit, compile cache warm, removed before each start, or " +
+      "emptied of compiled modules with the code cache kept. " +
       "loadAverage: os.loadavg() before and after. ratioMedian is the median of the per-round " +
       "ratios.",
     settings: {
