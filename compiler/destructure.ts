@@ -2,6 +2,32 @@ import ts from "typescript";
 import type { Exploder } from "./explode.js";
 import { skipOuterExpressions } from "./syntax.js";
 
+// TypeScript's CommonJS entry exposes each export through a getter on an object of some
+// 2,000 properties: `ts.isIdentifier(…)` or `ts.SyntaxKind.X` is a getter call each time.
+// The walks ask such questions of every node, so they read them once, here.
+const {
+  SyntaxKind,
+  isArrayBindingPattern,
+  isArrayLiteralExpression,
+  isArrowFunction,
+  isBigIntLiteral,
+  isBinaryExpression,
+  isClassExpression,
+  isComputedPropertyName,
+  isElementAccessExpression,
+  isFunctionExpression,
+  isIdentifier,
+  isNumericLiteral,
+  isObjectBindingPattern,
+  isObjectLiteralExpression,
+  isOmittedExpression,
+  isPropertyAccessExpression,
+  isPropertyAssignment,
+  isShorthandPropertyAssignment,
+  isSpreadAssignment,
+  isSpreadElement,
+} = ts;
+
 const f = ts.factory;
 
 /**
@@ -119,18 +145,16 @@ export function lowerPattern(
 
 /** Whether `lowerPattern` is needed: a pattern (not a plain name) with a durable await inside. */
 export function needsLowering(ex: Exploder, name: ts.Node): boolean {
-  return !ts.isIdentifier(name) && ex.containsDurable(name);
+  return !isIdentifier(name) && ex.containsDurable(name);
 }
 
 function toPattern(ex: Exploder, node: ts.BindingName | ts.Expression): Pattern {
   if (!ex.containsDurable(node)) {
-    return ts.isIdentifier(node) ||
-      ts.isObjectBindingPattern(node) ||
-      ts.isArrayBindingPattern(node)
+    return isIdentifier(node) || isObjectBindingPattern(node) || isArrayBindingPattern(node)
       ? { kind: "leaf", binding: node }
       : { kind: "leaf", target: node };
   }
-  if (ts.isObjectBindingPattern(node)) {
+  if (isObjectBindingPattern(node)) {
     let rest: Pattern | undefined;
     const properties: Part[] = [];
     for (const element of node.elements) {
@@ -145,11 +169,11 @@ function toPattern(ex: Exploder, node: ts.BindingName | ts.Expression): Pattern 
     }
     return { kind: "object", node, properties, ...(rest ? { rest } : {}) };
   }
-  if (ts.isArrayBindingPattern(node)) {
+  if (isArrayBindingPattern(node)) {
     let rest: Pattern | undefined;
     const elements: (Part | undefined)[] = [];
     for (const element of node.elements) {
-      if (ts.isOmittedExpression(element)) elements.push(undefined);
+      if (isOmittedExpression(element)) elements.push(undefined);
       else if (element.dotDotDotToken) rest = toPattern(ex, element.name);
       else {
         elements.push({
@@ -162,15 +186,15 @@ function toPattern(ex: Exploder, node: ts.BindingName | ts.Expression): Pattern 
   }
   const inner = skipOuterExpressions(node as ts.Expression);
   const withDefault = (e: ts.Expression): Part =>
-    ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.EqualsToken
+    isBinaryExpression(e) && e.operatorToken.kind === SyntaxKind.EqualsToken
       ? { value: toPattern(ex, e.left), initializer: e.right }
       : { value: toPattern(ex, e) };
-  if (ts.isObjectLiteralExpression(inner)) {
+  if (isObjectLiteralExpression(inner)) {
     let rest: Pattern | undefined;
     const properties: Part[] = [];
     for (const property of inner.properties) {
-      if (ts.isSpreadAssignment(property)) rest = toPattern(ex, property.expression);
-      else if (ts.isShorthandPropertyAssignment(property)) {
+      if (isSpreadAssignment(property)) rest = toPattern(ex, property.expression);
+      else if (isShorthandPropertyAssignment(property)) {
         properties.push({
           key: property.name,
           value: { kind: "leaf", target: property.name },
@@ -178,7 +202,7 @@ function toPattern(ex: Exploder, node: ts.BindingName | ts.Expression): Pattern 
             ? { initializer: property.objectAssignmentInitializer }
             : {}),
         });
-      } else if (ts.isPropertyAssignment(property)) {
+      } else if (isPropertyAssignment(property)) {
         properties.push({ key: property.name, ...withDefault(property.initializer) });
       } else {
         ex.unsupported(property as unknown as ts.Expression);
@@ -186,12 +210,12 @@ function toPattern(ex: Exploder, node: ts.BindingName | ts.Expression): Pattern 
     }
     return { kind: "object", node: inner, properties, ...(rest ? { rest } : {}) };
   }
-  if (ts.isArrayLiteralExpression(inner)) {
+  if (isArrayLiteralExpression(inner)) {
     let rest: Pattern | undefined;
     const elements: (Part | undefined)[] = [];
     for (const element of inner.elements) {
-      if (ts.isOmittedExpression(element)) elements.push(undefined);
-      else if (ts.isSpreadElement(element)) rest = toPattern(ex, element.expression);
+      if (isOmittedExpression(element)) elements.push(undefined);
+      else if (isSpreadElement(element)) rest = toPattern(ex, element.expression);
       else elements.push(withDefault(element));
     }
     return { kind: "array", node: inner, elements, ...(rest ? { rest } : {}) };
@@ -202,7 +226,7 @@ function toPattern(ex: Exploder, node: ts.BindingName | ts.Expression): Pattern 
 
 /** A string literal for a non-computed key, or the key's value kept in a temporary. */
 function propertyKey(ex: Exploder, key: ts.PropertyName): ts.Expression {
-  if (ts.isComputedPropertyName(key)) {
+  if (isComputedPropertyName(key)) {
     const temp = ex.newTemp(key.expression);
     ex.assign(temp, ex.expression(key.expression)!);
     ex.assign(temp, f.createCallExpression(PROPERTY_KEY, undefined, [temp]));
@@ -213,9 +237,9 @@ function propertyKey(ex: Exploder, key: ts.PropertyName): ts.Expression {
 
 /** The property name a non-computed key stands for: `1e3` is "1000", `0x10n` is "16". */
 function keyText(key: ts.PropertyName | undefined): string | undefined {
-  if (!key || ts.isComputedPropertyName(key)) return undefined;
-  if (ts.isNumericLiteral(key)) return String(Number(key.text));
-  if (ts.isBigIntLiteral(key)) return BigInt(key.text.slice(0, -1)).toString();
+  if (!key || isComputedPropertyName(key)) return undefined;
+  if (isNumericLiteral(key)) return String(Number(key.text));
+  if (isBigIntLiteral(key)) return BigInt(key.text.slice(0, -1)).toString();
   return (key as ts.Identifier | ts.StringLiteral | ts.PrivateIdentifier).text;
 }
 
@@ -233,17 +257,17 @@ function evaluateTarget(
 ): ts.Expression {
   const inner = skipOuterExpressions(target);
   const keep = (e: ts.Expression, after: readonly ts.Expression[]): ts.Expression => {
-    if (ts.isIdentifier(e) && !ex.containsDurable(e) && ex.isStable(e, after)) {
+    if (isIdentifier(e) && !ex.containsDurable(e) && ex.isStable(e, after)) {
       return ex.rewrite(e);
     }
     const temp = ex.newTemp(e);
     ex.assign(temp, ex.expression(e)!);
     return temp;
   };
-  if (ts.isPropertyAccessExpression(inner) && !inner.questionDotToken) {
+  if (isPropertyAccessExpression(inner) && !inner.questionDotToken) {
     return f.createPropertyAccessExpression(keep(inner.expression, later), inner.name);
   }
-  if (ts.isElementAccessExpression(inner) && !inner.questionDotToken) {
+  if (isElementAccessExpression(inner) && !inner.questionDotToken) {
     const object = keep(inner.expression, [inner.argumentExpression, ...later]);
     const key = keep(inner.argumentExpression, later);
     return f.createElementAccessExpression(object, key);
@@ -268,7 +292,7 @@ function applyDefault(
   if (!ex.containsDurable(initializer)) {
     let init = ex.rewrite(initializer);
     const leaf = pattern.kind === "leaf" ? (pattern.binding ?? pattern.target) : undefined;
-    if (leaf && ts.isIdentifier(leaf) && isAnonymousFunction(initializer)) {
+    if (leaf && isIdentifier(leaf) && isAnonymousFunction(initializer)) {
       // `{ "name": fn }["name"]` names an anonymous function as the binding would.
       const key = f.createStringLiteral(leaf.text);
       init = f.createElementAccessExpression(
@@ -303,8 +327,8 @@ function applyDefault(
 function isAnonymousFunction(node: ts.Expression): boolean {
   const inner = skipOuterExpressions(node);
   return (
-    ts.isArrowFunction(inner) ||
-    ((ts.isFunctionExpression(inner) || ts.isClassExpression(inner)) && !inner.name)
+    isArrowFunction(inner) ||
+    ((isFunctionExpression(inner) || isClassExpression(inner)) && !inner.name)
   );
 }
 
@@ -409,7 +433,7 @@ function lower(
     f.createCallExpression(ITERABLE_TO_LIST, undefined, [
       value,
       count < 0
-        ? f.createPrefixUnaryExpression(ts.SyntaxKind.MinusToken, f.createNumericLiteral(1))
+        ? f.createPrefixUnaryExpression(SyntaxKind.MinusToken, f.createNumericLiteral(1))
         : f.createNumericLiteral(count),
       source === undefined ? f.createIdentifier("undefined") : f.createStringLiteral(source),
     ]),

@@ -5,6 +5,12 @@ import type { Block, MachineIR, Terminator } from "./ir.js";
 import { handlerOf } from "./liveness.js";
 import type { WorkflowManifest } from "./manifest.js";
 
+// TypeScript's CommonJS entry exposes each export through a getter on an object of some
+// 2,000 properties: `ts.isIdentifier(…)` or `ts.SyntaxKind.X` is a getter call each time.
+// The walks ask such questions of every node, so they read them once, here.
+const { NodeFlags, SyntaxKind, forEachChild, isFunctionLike, isReturnStatement, isThrowStatement } =
+  ts;
+
 const f = ts.factory;
 
 /** A JSON-shaped value as an expression literal. */
@@ -16,7 +22,7 @@ export function literal(value: unknown): ts.Expression {
       return f.createStringLiteral(value);
     case "number":
       return value < 0
-        ? f.createPrefixUnaryExpression(ts.SyntaxKind.MinusToken, f.createNumericLiteral(-value))
+        ? f.createPrefixUnaryExpression(SyntaxKind.MinusToken, f.createNumericLiteral(-value))
         : f.createNumericLiteral(value);
     case "boolean":
       return value ? f.createTrue() : f.createFalse();
@@ -55,12 +61,12 @@ function functionName(name: string): string {
     clean,
   );
   const reserved =
-    scanner.scan() !== ts.SyntaxKind.Identifier || scanner.getTokenEnd() !== clean.length;
+    scanner.scan() !== SyntaxKind.Identifier || scanner.getTokenEnd() !== clean.length;
   return reserved || /^\d/.test(clean) ? `workflow_${clean}` : clean;
 }
 
 function containsFunction(node: ts.Node): boolean {
-  return ts.isFunctionLike(node) || (ts.forEachChild(node, containsFunction) ?? false);
+  return isFunctionLike(node) || (forEachChild(node, containsFunction) ?? false);
 }
 
 function mapped<T extends ts.Node>(node: T, original: ts.Node): T {
@@ -163,11 +169,7 @@ export function emitMachine(
           // Not yet initialized: stored as undefined (an empty box), with `<key>/tdz: true`
           // beside it.
           const value = info.boxed
-            ? f.createPropertyAccessChain(
-                id(slot),
-                f.createToken(ts.SyntaxKind.QuestionDotToken),
-                "v",
-              )
+            ? f.createPropertyAccessChain(id(slot), f.createToken(SyntaxKind.QuestionDotToken), "v")
             : id(slot);
           const dead = f.createStrictEquality(value, id(names.tdz));
           const empty = info.boxed
@@ -281,7 +283,7 @@ export function emitMachine(
     }
     const last = statements[statements.length - 1];
     // A block that already returned or threw needs no jump after it.
-    if (!(last && (ts.isReturnStatement(last) || ts.isThrowStatement(last)))) {
+    if (!(last && (isReturnStatement(last) || isThrowStatement(last)))) {
       statements.push(...emitTerminator(block.terminator));
     }
     return f.createCaseClause(num(block.id), statements);
@@ -382,7 +384,7 @@ export function emitMachine(
         undefined,
         f.createVariableDeclarationList(
           [f.createVariableDeclaration(names.error, undefined, undefined, thrown)],
-          ts.NodeFlags.Const,
+          NodeFlags.Const,
         ),
       ),
       assign(thrown, id("undefined")),
@@ -438,8 +440,8 @@ export function emitMachine(
   );
 
   const machine = f.createFunctionExpression(
-    [f.createModifier(ts.SyntaxKind.AsyncKeyword)],
-    f.createToken(ts.SyntaxKind.AsteriskToken),
+    [f.createModifier(SyntaxKind.AsyncKeyword)],
+    f.createToken(SyntaxKind.AsteriskToken),
     f.createIdentifier(functionName(manifest.name)),
     undefined,
     [

@@ -17,6 +17,78 @@ import type { Binding, ScopeInfo } from "./scopes.js";
 import { boundNames, isFunctionValue, skipOuterExpressions } from "./syntax.js";
 import type { DurableAwait, Validation } from "./validate.js";
 
+// TypeScript's CommonJS entry exposes each export through a getter on an object of some
+// 2,000 properties: `ts.isIdentifier(…)` or `ts.SyntaxKind.X` is a getter call each time.
+// The walks ask such questions of every node, so they read them once, here.
+const {
+  NodeFlags,
+  SyntaxKind,
+  forEachChild,
+  isArrayLiteralExpression,
+  isArrowFunction,
+  isAsExpression,
+  isAwaitExpression,
+  isBinaryExpression,
+  isBindingElement,
+  isBlock,
+  isBreakStatement,
+  isCallExpression,
+  isCaseClause,
+  isCaseOrDefaultClause,
+  isCatchClause,
+  isClassDeclaration,
+  isClassExpression,
+  isClassLike,
+  isComputedPropertyName,
+  isConditionalExpression,
+  isContinueStatement,
+  isDefaultClause,
+  isDeleteExpression,
+  isDoStatement,
+  isElementAccessExpression,
+  isForInStatement,
+  isForOfStatement,
+  isForStatement,
+  isFunctionDeclaration,
+  isFunctionExpression,
+  isFunctionLike,
+  isIdentifier,
+  isIterationStatement,
+  isLabeledStatement,
+  isLiteralExpression,
+  isNewExpression,
+  isNoSubstitutionTemplateLiteral,
+  isNonNullChain,
+  isNonNullExpression,
+  isObjectLiteralExpression,
+  isOmittedExpression,
+  isOptionalChain,
+  isParameter,
+  isParenthesizedExpression,
+  isPostfixUnaryExpression,
+  isPrefixUnaryExpression,
+  isPropertyAccessExpression,
+  isPropertyAssignment,
+  isReturnStatement,
+  isSatisfiesExpression,
+  isShorthandPropertyAssignment,
+  isSpreadAssignment,
+  isSpreadElement,
+  isStatement,
+  isSwitchStatement,
+  isTaggedTemplateExpression,
+  isTemplateExpression,
+  isTryStatement,
+  isTypeAssertionExpression,
+  isTypeNode,
+  isTypeOfExpression,
+  isVariableDeclaration,
+  isVariableDeclarationList,
+  isVariableStatement,
+  isVoidExpression,
+  isWhileStatement,
+} = ts;
+
 const f = ts.factory;
 
 /** Where a `break`/`continue` may go, innermost last (regenerator's `leap`). */
@@ -201,7 +273,7 @@ export class Exploder {
    * are too) with no touch point and no expression already evaluated into a temporary inside.
    */
   untouched(node: ts.Node): boolean {
-    if (node.flags & ts.NodeFlags.Synthesized || node.pos < 0) return false;
+    if (node.flags & NodeFlags.Synthesized || node.pos < 0) return false;
     const points = this.touchPoints;
     let low = 0;
     let high = points.length;
@@ -227,23 +299,19 @@ export class Exploder {
     // let/const/class/function/catch: a slot when the statement list, loop head or try
     // statement declaring it is split at checkpoints.
     let owner: ts.Node = binding.id;
-    while (owner.parent && !ts.isStatement(owner) && !ts.isCatchClause(owner)) {
+    while (owner.parent && !isStatement(owner) && !isCatchClause(owner)) {
       owner = owner.parent;
     }
-    if (ts.isCatchClause(owner)) return this.containsDurable(owner.parent);
-    if (
-      ts.isVariableStatement(owner) ||
-      ts.isClassDeclaration(owner) ||
-      ts.isFunctionDeclaration(owner)
-    ) {
+    if (isCatchClause(owner)) return this.containsDurable(owner.parent);
+    if (isVariableStatement(owner) || isClassDeclaration(owner) || isFunctionDeclaration(owner)) {
       const list = owner.parent;
       if (list === this.body.body) return true;
-      if (ts.isCaseClause(list) || ts.isDefaultClause(list)) {
+      if (isCaseClause(list) || isDefaultClause(list)) {
         return this.containsDurable(list.parent.parent);
       }
       // The blocks of a split `try` are split too, even one without a checkpoint inside.
-      const statement = ts.isCatchClause(list.parent) ? list.parent.parent : list.parent;
-      if (ts.isTryStatement(statement)) return this.containsDurable(statement);
+      const statement = isCatchClause(list.parent) ? list.parent.parent : list.parent;
+      if (isTryStatement(statement)) return this.containsDurable(statement);
       return this.containsDurable(list);
     }
     // A loop head's declaration (`for (let i …)`, `for (const x of …)`).
@@ -263,9 +331,7 @@ export class Exploder {
       taken.add(name);
       this.slotNames.set(binding, name);
       const declaration = binding.id.parent;
-      const initializer = ts.isVariableDeclaration(declaration)
-        ? declaration.initializer
-        : undefined;
+      const initializer = isVariableDeclaration(declaration) ? declaration.initializer : undefined;
       const holds =
         binding.kind === "class" || binding.kind === "function" || isFunctionValue(initializer)
           ? "function"
@@ -298,7 +364,7 @@ export class Exploder {
       if (!this.capturedByFunctions.has(binding)) continue;
       let inLoop = false;
       for (let n: ts.Node = binding.id; n !== this.body; n = n.parent) {
-        if (ts.isIterationStatement(n, false)) inLoop = true;
+        if (isIterationStatement(n, false)) inLoop = true;
       }
       if (inLoop) this.boxed.add(slot);
     }
@@ -323,27 +389,27 @@ export class Exploder {
       let statement: ts.Node = binding.id;
       while (
         statement.parent &&
-        !ts.isVariableStatement(statement) &&
-        !ts.isClassDeclaration(statement)
+        !isVariableStatement(statement) &&
+        !isClassDeclaration(statement)
       ) {
         statement = statement.parent;
       }
       const owner = statement.parent;
-      if (!owner || !(ts.isBlock(owner) || ts.isCaseOrDefaultClause(owner))) continue;
-      const scope = ts.isCaseOrDefaultClause(owner) ? owner.parent : owner;
+      if (!owner || !(isBlock(owner) || isCaseOrDefaultClause(owner))) continue;
+      const scope = isCaseOrDefaultClause(owner) ? owner.parent : owner;
       const end = statement.getEnd();
       let risky = false;
       let inClause = false;
       for (let n: ts.Node = ref.parent; n && n !== scope; n = n.parent) {
         if (n === owner) inClause = true;
         if (
-          (ts.isFunctionLike(n) || ts.isClassLike(n)) &&
-          (ts.isFunctionDeclaration(n) || n.getStart(this.sourceFile) < end)
+          (isFunctionLike(n) || isClassLike(n)) &&
+          (isFunctionDeclaration(n) || n.getStart(this.sourceFile) < end)
         ) {
           risky = true;
         }
       }
-      if (ts.isCaseOrDefaultClause(owner) && !inClause) risky = true;
+      if (isCaseOrDefaultClause(owner) && !inClause) risky = true;
       if (!risky) continue;
       this.checkedRefs.add(ref);
       const list = this.deadZoneByScope.get(scope) ?? [];
@@ -363,17 +429,16 @@ export class Exploder {
   /** The identifier `n` writes when it is `x = …`, `x += …` or `x++` of a checked reference. */
   checkedWrite(n: ts.Node): ts.Identifier | undefined {
     const target =
-      ts.isBinaryExpression(n) &&
-      n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
-      n.operatorToken.kind <= ts.SyntaxKind.LastAssignment
+      isBinaryExpression(n) &&
+      n.operatorToken.kind >= SyntaxKind.FirstAssignment &&
+      n.operatorToken.kind <= SyntaxKind.LastAssignment
         ? n.left
-        : (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
-            (n.operator === ts.SyntaxKind.PlusPlusToken ||
-              n.operator === ts.SyntaxKind.MinusMinusToken)
+        : (isPrefixUnaryExpression(n) || isPostfixUnaryExpression(n)) &&
+            (n.operator === SyntaxKind.PlusPlusToken || n.operator === SyntaxKind.MinusMinusToken)
           ? n.operand
           : undefined;
     const id = target && skipOuterExpressions(target);
-    return id && ts.isIdentifier(id) && this.checkedRefs.has(id) ? id : undefined;
+    return id && isIdentifier(id) && this.checkedRefs.has(id) ? id : undefined;
   }
 
   /** Entering a block: its slots that may be touched in their dead zone hold the sentinel. */
@@ -420,11 +485,11 @@ export class Exploder {
   /** Boxed slots an assignment target made by `bindingToAssignmentTarget` writes, boxed. */
   boxTarget(target: ts.Expression, made: string[]): ts.Expression {
     const visit = (n: ts.Node): ts.Node => {
-      if (ts.isIdentifier(n) && this.boxed.has(n.text)) {
+      if (isIdentifier(n) && this.boxed.has(n.text)) {
         made.push(n.text);
         return f.createPropertyAccessExpression(n, "v");
       }
-      if (ts.isShorthandPropertyAssignment(n) && this.boxed.has(n.name.text)) {
+      if (isShorthandPropertyAssignment(n) && this.boxed.has(n.name.text)) {
         made.push(n.name.text);
         const value = f.createPropertyAccessExpression(f.createIdentifier(n.name.text), "v");
         return f.createPropertyAssignment(
@@ -434,10 +499,10 @@ export class Exploder {
             : value,
         );
       }
-      if (ts.isPropertyAssignment(n)) {
+      if (isPropertyAssignment(n)) {
         return f.updatePropertyAssignment(n, n.name, visit(n.initializer) as ts.Expression);
       }
-      if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+      if (isBinaryExpression(n) && n.operatorToken.kind === SyntaxKind.EqualsToken) {
         return f.updateBinaryExpression(
           n,
           visit(n.left) as ts.Expression,
@@ -446,10 +511,10 @@ export class Exploder {
         );
       }
       if (
-        ts.isArrayLiteralExpression(n) ||
-        ts.isObjectLiteralExpression(n) ||
-        ts.isSpreadElement(n) ||
-        ts.isSpreadAssignment(n)
+        isArrayLiteralExpression(n) ||
+        isObjectLiteralExpression(n) ||
+        isSpreadElement(n) ||
+        isSpreadAssignment(n)
       ) {
         return ts.visitEachChild(n, visit, this.context);
       }
@@ -462,31 +527,31 @@ export class Exploder {
   iteratorKind(initializer: ts.Expression | undefined): Slot["holds"] {
     if (!initializer) return undefined;
     const inner = skipOuterExpressions(initializer);
-    if (!ts.isCallExpression(inner)) return undefined;
+    if (!isCallExpression(inner)) return undefined;
     const callee = skipOuterExpressions(inner.expression);
-    if (ts.isIdentifier(callee)) {
+    if (isIdentifier(callee)) {
       const binding = this.scopes.references.get(callee);
       const declaration = binding?.id.parent;
-      if (declaration && ts.isFunctionDeclaration(declaration) && declaration.asteriskToken) {
+      if (declaration && isFunctionDeclaration(declaration) && declaration.asteriskToken) {
         return "generator";
       }
       if (
         declaration &&
-        ts.isVariableDeclaration(declaration) &&
+        isVariableDeclaration(declaration) &&
         declaration.initializer &&
-        ts.isFunctionExpression(skipOuterExpressions(declaration.initializer)) &&
+        isFunctionExpression(skipOuterExpressions(declaration.initializer)) &&
         (skipOuterExpressions(declaration.initializer) as ts.FunctionExpression).asteriskToken
       ) {
         return "generator";
       }
       return undefined;
     }
-    if (ts.isPropertyAccessExpression(callee)) {
+    if (isPropertyAccessExpression(callee)) {
       return ["values", "keys", "entries", "matchAll"].includes(callee.name.text)
         ? "iterator"
         : undefined;
     }
-    if (ts.isElementAccessExpression(callee)) {
+    if (isElementAccessExpression(callee)) {
       const key = callee.argumentExpression.getText(this.sourceFile);
       return key === "Symbol.iterator" || key === "Symbol.asyncIterator" ? "iterator" : undefined;
     }
@@ -549,28 +614,28 @@ export class Exploder {
     const kills: string[] = [];
     const reads: ts.Node[] = [];
     const walk = (n: ts.Expression): void => {
-      if (ts.isIdentifier(n)) {
+      if (isIdentifier(n)) {
         if (this.slots.has(n.text)) kills.push(n.text);
-      } else if (ts.isObjectLiteralExpression(n)) {
+      } else if (isObjectLiteralExpression(n)) {
         for (const p of n.properties) {
-          if (ts.isShorthandPropertyAssignment(p)) {
+          if (isShorthandPropertyAssignment(p)) {
             if (this.slots.has(p.name.text)) kills.push(p.name.text);
             if (p.objectAssignmentInitializer) reads.push(p.objectAssignmentInitializer);
-          } else if (ts.isPropertyAssignment(p)) {
-            if (ts.isComputedPropertyName(p.name)) reads.push(p.name.expression);
+          } else if (isPropertyAssignment(p)) {
+            if (isComputedPropertyName(p.name)) reads.push(p.name.expression);
             walk(p.initializer);
-          } else if (ts.isSpreadAssignment(p)) {
+          } else if (isSpreadAssignment(p)) {
             walk(p.expression);
           }
         }
-      } else if (ts.isArrayLiteralExpression(n)) {
-        for (const e of n.elements) walk(ts.isSpreadElement(e) ? e.expression : e);
-      } else if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+      } else if (isArrayLiteralExpression(n)) {
+        for (const e of n.elements) walk(isSpreadElement(e) ? e.expression : e);
+      } else if (isBinaryExpression(n) && n.operatorToken.kind === SyntaxKind.EqualsToken) {
         walk(n.left);
         reads.push(n.right);
-      } else if (ts.isParenthesizedExpression(n)) {
+      } else if (isParenthesizedExpression(n)) {
         walk(n.expression);
-      } else if (!ts.isOmittedExpression(n)) {
+      } else if (!isOmittedExpression(n)) {
         reads.push(n);
       }
     };
@@ -629,10 +694,10 @@ export class Exploder {
   rewrite<T extends ts.Node>(node: T): T {
     const native = { loops: 0, switches: 0, labels: [] as string[] };
     const visit = (n: ts.Node, inFunction: boolean): ts.Node | ts.Node[] => {
-      if (ts.isTypeNode(n) || this.untouched(n)) return n;
+      if (isTypeNode(n) || this.untouched(n)) return n;
       const replaced = this.replaced.get(n);
       if (replaced) return replaced;
-      if (ts.isIdentifier(n)) {
+      if (isIdentifier(n)) {
         if (!inFunction && this.inDeadZone(n) && !isAssignmentTarget(n)) {
           return ts.setTextRange(this.deadZoneError(n), n);
         }
@@ -653,7 +718,7 @@ export class Exploder {
         // A write that may be in the dead zone: `x = v` evaluates v, then throws; `x += v`,
         // `x++` throw at their read of x first.
         const check = (value: ts.Expression) => this.deadZoneGuard(written, value);
-        if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+        if (isBinaryExpression(n) && n.operatorToken.kind === SyntaxKind.EqualsToken) {
           const value = `${this.names.tdz}$v`;
           const guard = f.createParenthesizedExpression(
             f.createArrowFunction(
@@ -688,9 +753,9 @@ export class Exploder {
       }
       if (
         !inFunction &&
-        ts.isBinaryExpression(n) &&
-        n.operatorToken.kind === ts.SyntaxKind.EqualsToken &&
-        ts.isIdentifier(skipOuterExpressions(n.left)) &&
+        isBinaryExpression(n) &&
+        n.operatorToken.kind === SyntaxKind.EqualsToken &&
+        isIdentifier(skipOuterExpressions(n.left)) &&
         this.inDeadZone(skipOuterExpressions(n.left) as ts.Identifier)
       ) {
         // `x = v` before `let x`: v is evaluated, then the write throws.
@@ -701,21 +766,20 @@ export class Exploder {
       }
       if (!inFunction) {
         const operand =
-          (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
-          (n.operator === ts.SyntaxKind.PlusPlusToken ||
-            n.operator === ts.SyntaxKind.MinusMinusToken)
+          (isPrefixUnaryExpression(n) || isPostfixUnaryExpression(n)) &&
+          (n.operator === SyntaxKind.PlusPlusToken || n.operator === SyntaxKind.MinusMinusToken)
             ? n.operand
-            : ts.isBinaryExpression(n) &&
-                n.operatorToken.kind >= ts.SyntaxKind.FirstCompoundAssignment &&
-                n.operatorToken.kind <= ts.SyntaxKind.LastCompoundAssignment
+            : isBinaryExpression(n) &&
+                n.operatorToken.kind >= SyntaxKind.FirstCompoundAssignment &&
+                n.operatorToken.kind <= SyntaxKind.LastCompoundAssignment
               ? n.left
               : undefined;
         const target = operand && skipOuterExpressions(operand);
-        if (target && ts.isIdentifier(target) && this.inDeadZone(target)) {
+        if (target && isIdentifier(target) && this.inDeadZone(target)) {
           return ts.setTextRange(this.deadZoneError(target), n);
         }
       }
-      if (ts.isShorthandPropertyAssignment(n)) {
+      if (isShorthandPropertyAssignment(n)) {
         const slot = this.slotOf(n.name);
         if (slot && this.checkedRefs.has(n.name) && !isAssignmentTarget(n.name)) {
           return ts.setTextRange(
@@ -734,12 +798,7 @@ export class Exploder {
           return ts.setTextRange(f.createPropertyAssignment(n.name.text, value), n);
         }
       }
-      if (
-        ts.isBindingElement(n) &&
-        !n.propertyName &&
-        !n.dotDotDotToken &&
-        ts.isIdentifier(n.name)
-      ) {
+      if (isBindingElement(n) && !n.propertyName && !n.dotDotDotToken && isIdentifier(n.name)) {
         const slot = this.slotOf(n.name);
         if (slot && slot !== n.name.text) {
           return f.updateBindingElement(
@@ -751,20 +810,18 @@ export class Exploder {
           );
         }
       }
-      if (ts.isFunctionLike(n) || ts.isClassLike(n)) {
+      if (isFunctionLike(n) || isClassLike(n)) {
         const fn = ts.visitEachChild(n, (c) => visit(c, true), this.context);
         // A method of an object literal: the literal as a whole gets the boxes (below). A class
         // declaration arrives here as a class expression made from it, which has no parent.
         const method =
-          n.parent !== undefined &&
-          ts.isObjectLiteralExpression(n.parent) &&
-          !ts.isPropertyAssignment(n);
+          n.parent !== undefined && isObjectLiteralExpression(n.parent) && !isPropertyAssignment(n);
         return inFunction || method ? fn : this.captureBoxes(n, fn);
       }
       if (
         !inFunction &&
-        ts.isObjectLiteralExpression(n) &&
-        n.properties.some((p) => ts.isFunctionLike(p))
+        isObjectLiteralExpression(n) &&
+        n.properties.some((p) => isFunctionLike(p))
       ) {
         return this.captureBoxes(
           n,
@@ -772,31 +829,24 @@ export class Exploder {
         );
       }
       if (!inFunction) {
-        if (
-          (ts.isBreakStatement(n) || ts.isContinueStatement(n)) &&
-          !this.isNativeJump(n, native)
-        ) {
+        if ((isBreakStatement(n) || isContinueStatement(n)) && !this.isNativeJump(n, native)) {
           const statements = this.machineJump(n);
           if (statements) return ts.setTextRange(f.createBlock(statements), n);
         }
-        if (ts.isReturnStatement(n) && this.jumpStack.some((e) => e.kind === "finally")) {
+        if (isReturnStatement(n) && this.jumpStack.some((e) => e.kind === "finally")) {
           const value = n.expression
             ? (visit(n.expression, inFunction) as ts.Expression)
             : undefined;
           return ts.setTextRange(f.createBlock(this.returnThroughFinally(value)), n);
         }
-        if (
-          ts.isIterationStatement(n, false) ||
-          ts.isSwitchStatement(n) ||
-          ts.isLabeledStatement(n)
-        ) {
-          const isLoop = ts.isIterationStatement(n, false);
+        if (isIterationStatement(n, false) || isSwitchStatement(n) || isLabeledStatement(n)) {
+          const isLoop = isIterationStatement(n, false);
           if (isLoop) native.loops++;
-          else if (ts.isSwitchStatement(n)) native.switches++;
+          else if (isSwitchStatement(n)) native.switches++;
           else native.labels.push((n as ts.LabeledStatement).label.text);
           const out = ts.visitEachChild(n, (c) => visit(c, inFunction), this.context);
           if (isLoop) native.loops--;
-          else if (ts.isSwitchStatement(n)) native.switches--;
+          else if (isSwitchStatement(n)) native.switches--;
           else native.labels.pop();
           return out;
         }
@@ -815,19 +865,19 @@ export class Exploder {
     if (this.boxed.size === 0) return fn;
     const captured = new Set<string>();
     const find = (n: ts.Node): void => {
-      if (ts.isIdentifier(n) && this.scopes.references.has(n)) {
+      if (isIdentifier(n) && this.scopes.references.has(n)) {
         const slot = this.slotOf(n);
         if (slot && this.boxed.has(slot)) captured.add(slot);
       }
-      ts.forEachChild(n, find);
+      forEachChild(n, find);
     };
     find(original);
     if (captured.size === 0) return fn;
     if (
-      !ts.isArrowFunction(fn) &&
-      !ts.isFunctionExpression(fn) &&
-      !ts.isClassExpression(fn) &&
-      !ts.isObjectLiteralExpression(fn)
+      !isArrowFunction(fn) &&
+      !isFunctionExpression(fn) &&
+      !isClassExpression(fn) &&
+      !isObjectLiteralExpression(fn)
     ) {
       this.sink.report(
         original,
@@ -872,19 +922,15 @@ export class Exploder {
     // an element around it (`{ a: { x } = x }`) runs before that.
     let declaration: ts.Node = binding.id;
     let end = -1;
-    while (
-      declaration.parent &&
-      !ts.isVariableDeclaration(declaration) &&
-      !ts.isClassLike(declaration)
-    ) {
-      if (ts.isBindingElement(declaration)) {
+    while (declaration.parent && !isVariableDeclaration(declaration) && !isClassLike(declaration)) {
+      if (isBindingElement(declaration)) {
         if (end < 0) end = declaration.getEnd();
         const init = declaration.initializer;
         if (init && at >= init.getStart(this.sourceFile) && at < init.getEnd()) return true;
       }
       declaration = declaration.parent;
     }
-    if (ts.isVariableDeclaration(declaration) && declaration.initializer) {
+    if (isVariableDeclaration(declaration) && declaration.initializer) {
       const init = declaration.initializer;
       if (at >= init.getStart(this.sourceFile) && at < init.getEnd()) return true;
     }
@@ -920,13 +966,13 @@ export class Exploder {
     native: { loops: number; switches: number; labels: string[] },
   ): boolean {
     if (n.label) return native.labels.includes(n.label.text);
-    return ts.isBreakStatement(n) ? native.loops + native.switches > 0 : native.loops > 0;
+    return isBreakStatement(n) ? native.loops + native.switches > 0 : native.loops > 0;
   }
 
   /** The statements of a `break`/`continue` whose target is split code. */
   machineJump(n: ts.BreakStatement | ts.ContinueStatement): ts.Statement[] | undefined {
     const label = n.label?.text;
-    const isBreak = ts.isBreakStatement(n);
+    const isBreak = isBreakStatement(n);
     const crossed: number[] = [];
     for (let i = this.jumpStack.length - 1; i >= 0; i--) {
       const entry = this.jumpStack[i]!;
@@ -1003,11 +1049,11 @@ export class Exploder {
 
   statements(list: readonly ts.Statement[]): void {
     const owner = list[0]?.parent;
-    if (owner && ts.isBlock(owner) && owner.statements === list) this.enterScope(owner);
+    if (owner && isBlock(owner) && owner.statements === list) this.enterScope(owner);
     for (const [i, statement] of list.entries()) {
       if (
-        ts.isVariableStatement(statement) &&
-        (statement.declarationList.flags & ts.NodeFlags.Using) !== 0
+        isVariableStatement(statement) &&
+        (statement.declarationList.flags & NodeFlags.Using) !== 0
       ) {
         this.using(statement.declarationList, 0, list.slice(i + 1));
         return;
@@ -1034,8 +1080,8 @@ export class Exploder {
       this.statements(rest);
       return;
     }
-    const isAwait = (list.flags & ts.NodeFlags.AwaitUsing) === ts.NodeFlags.AwaitUsing;
-    const slot = ts.isIdentifier(declaration.name) ? this.slotOf(declaration.name) : undefined;
+    const isAwait = (list.flags & NodeFlags.AwaitUsing) === NodeFlags.AwaitUsing;
+    const slot = isIdentifier(declaration.name) ? this.slotOf(declaration.name) : undefined;
     if (!slot) {
       this.sink.report(
         declaration,
@@ -1057,7 +1103,7 @@ export class Exploder {
     const method = isAwait
       ? f.createBinaryExpression(
           f.createElementAccessExpression(this.id(slot), symbol("asyncDispose")),
-          ts.SyntaxKind.QuestionQuestionToken,
+          SyntaxKind.QuestionQuestionToken,
           f.createElementAccessExpression(this.id(slot), symbol("dispose")),
         )
       : f.createElementAccessExpression(this.id(slot), symbol("dispose"));
@@ -1105,7 +1151,7 @@ export class Exploder {
                 undefined,
                 f.createVariableDeclarationList(
                   [f.createVariableDeclaration(resource, undefined, undefined, this.id(slot))],
-                  isAwait ? ts.NodeFlags.AwaitUsing : ts.NodeFlags.Using,
+                  isAwait ? NodeFlags.AwaitUsing : NodeFlags.Using,
                 ),
               ),
               f.createIfStatement(
@@ -1134,15 +1180,15 @@ export class Exploder {
   }
 
   statement(statement: ts.Statement, labels: readonly string[] = []): void {
-    if (ts.isFunctionDeclaration(statement)) {
+    if (isFunctionDeclaration(statement)) {
       this.hoistedFunctions.push(this.rewrite(statement));
       return;
     }
-    if (ts.isVariableStatement(statement)) {
+    if (isVariableStatement(statement)) {
       this.variables(statement.declarationList);
       return;
     }
-    if (ts.isClassDeclaration(statement) && statement.name && !this.containsDurable(statement)) {
+    if (isClassDeclaration(statement) && statement.name && !this.containsDurable(statement)) {
       const slot = this.slotOf(statement.name);
       const expression = ts.setTextRange(
         f.createClassExpression(
@@ -1164,17 +1210,17 @@ export class Exploder {
       return;
     }
     switch (statement.kind) {
-      case ts.SyntaxKind.Block:
+      case SyntaxKind.Block:
         this.statements((statement as ts.Block).statements);
         return;
-      case ts.SyntaxKind.ExpressionStatement: {
+      case SyntaxKind.ExpressionStatement: {
         const expression = (statement as ts.ExpressionStatement).expression;
         const value = this.expression(expression, true);
-        if (value && !ts.isIdentifier(value))
+        if (value && !isIdentifier(value))
           this.item(ts.setTextRange(f.createExpressionStatement(value), statement));
         return;
       }
-      case ts.SyntaxKind.ReturnStatement: {
+      case SyntaxKind.ReturnStatement: {
         const expression = (statement as ts.ReturnStatement).expression;
         const value = expression && this.expression(expression);
         if (this.jumpStack.some((e) => e.kind === "finally")) {
@@ -1185,28 +1231,28 @@ export class Exploder {
         this.terminate({ kind: "return", node: statement, value });
         return;
       }
-      case ts.SyntaxKind.ThrowStatement: {
+      case SyntaxKind.ThrowStatement: {
         const value = this.expression((statement as ts.ThrowStatement).expression)!;
         this.terminate({ kind: "throw", node: statement, value });
         return;
       }
-      case ts.SyntaxKind.IfStatement:
+      case SyntaxKind.IfStatement:
         this.ifStatement(statement as ts.IfStatement);
         return;
-      case ts.SyntaxKind.WhileStatement:
-      case ts.SyntaxKind.DoStatement:
-      case ts.SyntaxKind.ForStatement:
-      case ts.SyntaxKind.ForOfStatement:
-      case ts.SyntaxKind.ForInStatement:
+      case SyntaxKind.WhileStatement:
+      case SyntaxKind.DoStatement:
+      case SyntaxKind.ForStatement:
+      case SyntaxKind.ForOfStatement:
+      case SyntaxKind.ForInStatement:
         this.loop(statement as ts.IterationStatement, labels);
         return;
-      case ts.SyntaxKind.SwitchStatement:
+      case SyntaxKind.SwitchStatement:
         this.switchStatement(statement as ts.SwitchStatement, labels);
         return;
-      case ts.SyntaxKind.LabeledStatement:
+      case SyntaxKind.LabeledStatement:
         this.labeled(statement as ts.LabeledStatement, labels);
         return;
-      case ts.SyntaxKind.TryStatement:
+      case SyntaxKind.TryStatement:
         this.tryStatement(statement as ts.TryStatement);
         return;
     }
@@ -1219,7 +1265,7 @@ export class Exploder {
   }
 
   variables(list: ts.VariableDeclarationList): void {
-    const isLet = (list.flags & ts.NodeFlags.Let) !== 0;
+    const isLet = (list.flags & NodeFlags.Let) !== 0;
     for (const declaration of list.declarations) {
       const init = declaration.initializer;
       if (init && needsLowering(this, declaration.name)) {
@@ -1253,12 +1299,12 @@ export class Exploder {
     whole: ts.Node,
   ): ts.Identifier {
     const inner = skipOuterExpressions(init);
-    const source = ts.isIdentifier(inner) ? inner.text : undefined;
-    const binding = ts.isIdentifier(inner) ? this.scopes.references.get(inner) : undefined;
+    const source = isIdentifier(inner) ? inner.text : undefined;
+    const binding = isIdentifier(inner) ? this.scopes.references.get(inner) : undefined;
     if (binding && this.isSlotBinding(binding) && this.isStable(inner, [whole])) {
       // A boxed (per-iteration) variable or a dead-zone read is not a plain identifier.
       const read = this.expression(init)!;
-      if (ts.isIdentifier(read)) {
+      if (isIdentifier(read)) {
         lowerPattern(this, name, read, source);
         return read;
       }
@@ -1283,9 +1329,9 @@ export class Exploder {
     declaration: ts.VariableDeclaration,
     value: ts.Expression,
   ): void {
-    if ((list.flags & ts.NodeFlags.Const) === 0 || !ts.isIdentifier(declaration.name)) return;
+    if ((list.flags & NodeFlags.Const) === 0 || !isIdentifier(declaration.name)) return;
     const inner = skipOuterExpressions(value);
-    if (!ts.isArrowFunction(inner) && !ts.isFunctionExpression(inner)) return;
+    if (!isArrowFunction(inner) && !isFunctionExpression(inner)) return;
     const slot = this.slotOf(declaration.name);
     const current = slot ? this.slots.get(slot) : undefined;
     if (!slot || !current || this.boxed.has(slot) || current.kind === "function") return;
@@ -1302,7 +1348,7 @@ export class Exploder {
 
   /** A declaration's binding as an assignment target over slots. */
   bindingTarget(name: ts.BindingName): ts.Expression {
-    if (!ts.isIdentifier(name) && this.containsDurable(name)) {
+    if (!isIdentifier(name) && this.containsDurable(name)) {
       this.sink.report(
         name,
         DiagnosticCodes.unsupportedAwaitPosition,
@@ -1330,7 +1376,7 @@ export class Exploder {
 
   durableAt(expression: ts.Expression): DurableAwait | undefined {
     const inner = skipOuterExpressions(expression);
-    return ts.isAwaitExpression(inner) ? this.durableByAwait.get(inner) : undefined;
+    return isAwaitExpression(inner) ? this.durableByAwait.get(inner) : undefined;
   }
 
   /**
@@ -1343,7 +1389,7 @@ export class Exploder {
     // A predicate is tested at the resume point (below); the runtime's `$waitForEvent` is the
     // form that knows the machine does so.
     const callee =
-      site.match && ts.isPropertyAccessExpression(call.expression)
+      site.match && isPropertyAccessExpression(call.expression)
         ? f.createPropertyAccessExpression(
             this.rewrite(call.expression.expression),
             "$waitForEvent",
@@ -1412,7 +1458,7 @@ export class Exploder {
   }
 
   loop(statement: ts.IterationStatement, labels: readonly string[]): void {
-    if (ts.isForOfStatement(statement) && statement.awaitModifier) {
+    if (isForOfStatement(statement) && statement.awaitModifier) {
       this.sink.report(
         statement,
         DiagnosticCodes.forbiddenConstruct,
@@ -1428,7 +1474,7 @@ export class Exploder {
     let enterBody: (() => void) | undefined;
     let usingElement: ts.Expression | undefined;
 
-    if (ts.isWhileStatement(statement)) {
+    if (isWhileStatement(statement)) {
       head = this.newBlock();
       this.goto(head);
       this.cur = head;
@@ -1442,14 +1488,14 @@ export class Exploder {
         whenFalse: exit.id,
       };
       continueTarget = head;
-    } else if (ts.isDoStatement(statement)) {
+    } else if (isDoStatement(statement)) {
       bodyBlock = this.newBlock();
       head = bodyBlock;
       continueTarget = this.newBlock();
       this.goto(bodyBlock);
-    } else if (ts.isForStatement(statement)) {
+    } else if (isForStatement(statement)) {
       const init = statement.initializer;
-      if (init && ts.isVariableDeclarationList(init)) this.variables(init);
+      if (init && isVariableDeclarationList(init)) this.variables(init);
       else if (init) this.expressionStatement(init);
       head = this.newBlock();
       this.goto(head);
@@ -1471,7 +1517,7 @@ export class Exploder {
     } else {
       // for…of and for…in iterate a list persisted with an index: an array as it is, any
       // other iterable (or an object's keys) snapshotted when the loop starts.
-      const forOf = ts.isForOfStatement(statement);
+      const forOf = isForOfStatement(statement);
       const iterated = (statement as ts.ForOfStatement | ts.ForInStatement).expression;
       const source = this.expression(iterated)!;
       const list = this.newTemp(
@@ -1486,7 +1532,7 @@ export class Exploder {
         this.item(
           f.createIfStatement(
             f.createPrefixUnaryExpression(
-              ts.SyntaxKind.ExclamationToken,
+              SyntaxKind.ExclamationToken,
               f.createCallExpression(
                 f.createPropertyAccessExpression(f.createIdentifier("Array"), "isArray"),
                 undefined,
@@ -1510,7 +1556,7 @@ export class Exploder {
         this.assign(list, f.createArrayLiteralExpression([]), iterated);
         this.item(
           f.createForInStatement(
-            f.createVariableDeclarationList([f.createVariableDeclaration(key)], ts.NodeFlags.Const),
+            f.createVariableDeclarationList([f.createVariableDeclaration(key)], NodeFlags.Const),
             source,
             f.createExpressionStatement(
               f.createCallExpression(f.createPropertyAccessExpression(list, "push"), undefined, [
@@ -1534,15 +1580,12 @@ export class Exploder {
       };
       continueTarget = this.newBlock();
       const initializer = (statement as ts.ForOfStatement).initializer;
-      if (
-        ts.isVariableDeclarationList(initializer) &&
-        (initializer.flags & ts.NodeFlags.Using) !== 0
-      ) {
+      if (isVariableDeclarationList(initializer) && (initializer.flags & NodeFlags.Using) !== 0) {
         usingElement = f.createElementAccessExpression(list, index);
       }
       enterBody = () => {
         const element = f.createElementAccessExpression(list, index);
-        const declared = ts.isVariableDeclarationList(initializer)
+        const declared = isVariableDeclarationList(initializer)
           ? initializer.declarations[0]!.name
           : initializer;
         if (needsLowering(this, declared)) {
@@ -1552,7 +1595,7 @@ export class Exploder {
           );
           this.assign(value, element, initializer);
           lowerPattern(this, declared, value, undefined);
-        } else if (ts.isVariableDeclarationList(initializer)) {
+        } else if (isVariableDeclarationList(initializer)) {
           this.assign(this.bindingTarget(initializer.declarations[0]!.name), element, initializer);
         } else {
           this.assign(this.rewrite(initializer), element, initializer);
@@ -1587,7 +1630,7 @@ export class Exploder {
     this.goto(continueTarget);
     this.jumpStack.pop();
 
-    if (ts.isDoStatement(statement)) {
+    if (isDoStatement(statement)) {
       this.cur = continueTarget;
       const test = this.expression(statement.expression)!;
       this.cur.terminator = {
@@ -1597,11 +1640,11 @@ export class Exploder {
         whenTrue: head.id,
         whenFalse: exit.id,
       };
-    } else if (ts.isForStatement(statement)) {
+    } else if (isForStatement(statement)) {
       this.cur = continueTarget;
       // Each iteration of `for (let i …)` has its own i, starting from the last one's value.
       const init = statement.initializer;
-      if (init && ts.isVariableDeclarationList(init)) {
+      if (init && isVariableDeclarationList(init)) {
         for (const d of init.declarations) {
           for (const id of boundIdentifiers(d.name)) {
             const slot = this.slotOf(id);
@@ -1627,7 +1670,7 @@ export class Exploder {
 
   expressionStatement(expression: ts.Expression): void {
     const value = this.expression(expression, true);
-    if (value && !ts.isIdentifier(value))
+    if (value && !isIdentifier(value))
       this.item(ts.setTextRange(f.createExpressionStatement(value), expression));
   }
 
@@ -1640,7 +1683,7 @@ export class Exploder {
     const clauses = statement.caseBlock.clauses;
     const bodies = clauses.map(() => this.newBlock());
     clauses.forEach((clause, i) => {
-      if (!ts.isCaseClause(clause)) return;
+      if (!isCaseClause(clause)) return;
       const test = this.expression(clause.expression)!;
       const next = this.newBlock();
       this.cur.terminator = {
@@ -1652,7 +1695,7 @@ export class Exploder {
       };
       this.cur = next;
     });
-    const defaultIndex = clauses.findIndex((c) => ts.isDefaultClause(c));
+    const defaultIndex = clauses.findIndex((c) => isDefaultClause(c));
     this.goto(defaultIndex >= 0 ? bodies[defaultIndex]! : exit);
     this.jumpStack.push({ kind: "switch", labels, breakTarget: exit.id });
     clauses.forEach((clause, i) => {
@@ -1667,15 +1710,15 @@ export class Exploder {
   labeled(statement: ts.LabeledStatement, outer: readonly string[]): void {
     const labels = [...outer, statement.label.text];
     const inner = statement.statement;
-    if (ts.isLabeledStatement(inner)) {
+    if (isLabeledStatement(inner)) {
       this.labeled(inner, labels);
       return;
     }
-    if (ts.isIterationStatement(inner, false)) {
+    if (isIterationStatement(inner, false)) {
       this.loop(inner, labels);
       return;
     }
-    if (ts.isSwitchStatement(inner)) {
+    if (isSwitchStatement(inner)) {
       this.switchStatement(inner, labels);
       return;
     }
@@ -1737,7 +1780,7 @@ export class Exploder {
     }
     if (catchClause) {
       const declared = catchClause.variableDeclaration?.name;
-      const direct = declared && ts.isIdentifier(declared) ? this.slotOf(declared) : undefined;
+      const direct = declared && isIdentifier(declared) ? this.slotOf(declared) : undefined;
       region.catchSlot =
         direct ?? this.newTemp(`the error caught at ${this.where(catchClause)}`, "caught").text;
     }
@@ -1766,7 +1809,7 @@ export class Exploder {
       const declared = catchClause.variableDeclaration?.name;
       if (declared && needsLowering(this, declared)) {
         lowerPattern(this, declared, this.id(region.catchSlot!), undefined);
-      } else if (declared && !ts.isIdentifier(declared)) {
+      } else if (declared && !isIdentifier(declared)) {
         this.assign(this.bindingTarget(declared), this.id(region.catchSlot!), declared);
       }
       this.statements(catchClause.block.statements);
@@ -1811,7 +1854,7 @@ export class Exploder {
     const replaced = this.replaced.get(node);
     if (replaced) return replaced;
     if (!this.containsDurable(node)) return this.rewrite(node);
-    if (ts.isOptionalChain(node)) {
+    if (isOptionalChain(node)) {
       const chain = this.optionalChain(node);
       if (chain) return chain;
     }
@@ -1826,18 +1869,17 @@ export class Exploder {
       return temp;
     }
     if (
-      ts.isParenthesizedExpression(node) ||
-      ts.isAsExpression(node) ||
-      ts.isSatisfiesExpression(node) ||
-      ts.isNonNullExpression(node) ||
-      ts.isTypeAssertionExpression(node)
+      isParenthesizedExpression(node) ||
+      isAsExpression(node) ||
+      isSatisfiesExpression(node) ||
+      isNonNullExpression(node) ||
+      isTypeAssertionExpression(node)
     ) {
       return this.expression(node.expression, discard);
     }
-    if (ts.isAwaitExpression(node))
-      return f.createAwaitExpression(this.expression(node.expression)!);
-    if (ts.isBinaryExpression(node)) return this.binary(node, discard);
-    if (ts.isConditionalExpression(node)) {
+    if (isAwaitExpression(node)) return f.createAwaitExpression(this.expression(node.expression)!);
+    if (isBinaryExpression(node)) return this.binary(node, discard);
+    if (isConditionalExpression(node)) {
       const result = this.newTemp(node);
       const test = this.expression(node.condition)!;
       const whenTrue = this.newBlock();
@@ -1859,54 +1901,54 @@ export class Exploder {
       this.cur = join;
       return result;
     }
-    if (ts.isCallExpression(node) || ts.isNewExpression(node)) return this.call(node);
-    if (ts.isPropertyAccessExpression(node)) {
+    if (isCallExpression(node) || isNewExpression(node)) return this.call(node);
+    if (isPropertyAccessExpression(node)) {
       const object = this.expression(node.expression)!;
       return node.questionDotToken
         ? f.createPropertyAccessChain(object, node.questionDotToken, node.name)
         : f.createPropertyAccessExpression(object, node.name);
     }
-    if (ts.isElementAccessExpression(node)) {
+    if (isElementAccessExpression(node)) {
       const [object, key] = this.operands([node.expression, node.argumentExpression]);
       return node.questionDotToken
         ? f.createElementAccessChain(object!, node.questionDotToken, key!)
         : f.createElementAccessExpression(object!, key!);
     }
-    if (ts.isArrayLiteralExpression(node)) {
+    if (isArrayLiteralExpression(node)) {
       return f.createArrayLiteralExpression(this.operands([...node.elements]));
     }
-    if (ts.isObjectLiteralExpression(node)) return this.objectLiteral(node);
-    if (ts.isTemplateExpression(node)) {
+    if (isObjectLiteralExpression(node)) return this.objectLiteral(node);
+    if (isTemplateExpression(node)) {
       const values = this.operands(node.templateSpans.map((s) => s.expression));
       return f.createTemplateExpression(
         node.head,
         node.templateSpans.map((span, i) => f.createTemplateSpan(values[i]!, span.literal)),
       );
     }
-    if (ts.isPrefixUnaryExpression(node)) {
+    if (isPrefixUnaryExpression(node)) {
       return f.createPrefixUnaryExpression(node.operator, this.expression(node.operand)!);
     }
     // `o[await …]++`: the member is the one read by the kept object and key, as for `++`.
-    if (ts.isPostfixUnaryExpression(node)) {
+    if (isPostfixUnaryExpression(node)) {
       return f.createPostfixUnaryExpression(this.expression(node.operand)!, node.operator);
     }
-    if (ts.isTypeOfExpression(node))
+    if (isTypeOfExpression(node))
       return f.createTypeOfExpression(this.expression(node.expression)!);
-    if (ts.isDeleteExpression(node)) {
+    if (isDeleteExpression(node)) {
       const target = skipOuterExpressions(node.expression);
-      if (ts.isPropertyAccessExpression(target) && !target.questionDotToken) {
+      if (isPropertyAccessExpression(target) && !target.questionDotToken) {
         const object = this.expression(target.expression)!;
         return f.createDeleteExpression(f.createPropertyAccessExpression(object, target.name));
       }
-      if (ts.isElementAccessExpression(target) && !target.questionDotToken) {
+      if (isElementAccessExpression(target) && !target.questionDotToken) {
         const [object, key] = this.operands([target.expression, target.argumentExpression]);
         return f.createDeleteExpression(f.createElementAccessExpression(object!, key!));
       }
       return this.unsupported(node);
     }
-    if (ts.isTaggedTemplateExpression(node)) {
+    if (isTaggedTemplateExpression(node)) {
       const template = node.template;
-      if (this.containsDurable(node.tag) || !ts.isTemplateExpression(template)) {
+      if (this.containsDurable(node.tag) || !isTemplateExpression(template)) {
         return this.unsupported(node);
       }
       // The tag is read at the call, like a callee; the substitutions keep their order.
@@ -1922,8 +1964,8 @@ export class Exploder {
         ),
       );
     }
-    if (ts.isVoidExpression(node)) return f.createVoidExpression(this.expression(node.expression)!);
-    if (ts.isSpreadElement(node)) return f.createSpreadElement(this.expression(node.expression)!);
+    if (isVoidExpression(node)) return f.createVoidExpression(this.expression(node.expression)!);
+    if (isSpreadElement(node)) return f.createSpreadElement(this.expression(node.expression)!);
     return this.unsupported(node);
   }
 
@@ -1944,18 +1986,18 @@ export class Exploder {
     return list.map((operand, i) => {
       if (i > last) return this.rewrite(operand);
       const value = this.expression(operand)!;
-      if (ts.isSpreadElement(operand) || objectSpreads.has(i)) {
+      if (isSpreadElement(operand) || objectSpreads.has(i)) {
         if (i === last) return value;
         // The spread iterates (or copies the properties of) its value now, not after the await.
-        const spread = ts.isSpreadElement(operand) ? (value as ts.SpreadElement).expression : value;
-        const temp = this.newTemp(ts.isSpreadElement(operand) ? operand.expression : operand);
+        const spread = isSpreadElement(operand) ? (value as ts.SpreadElement).expression : value;
+        const temp = this.newTemp(isSpreadElement(operand) ? operand.expression : operand);
         this.assign(
           temp,
-          ts.isSpreadElement(operand)
+          isSpreadElement(operand)
             ? f.createArrayLiteralExpression([f.createSpreadElement(spread)])
             : f.createObjectLiteralExpression([f.createSpreadAssignment(spread)]),
         );
-        return ts.isSpreadElement(operand) ? f.createSpreadElement(temp) : temp;
+        return isSpreadElement(operand) ? f.createSpreadElement(temp) : temp;
       }
       if (i === last || this.isStable(operand, list.slice(i + 1, last + 1))) return value;
       const temp = this.newTemp(operand);
@@ -1973,16 +2015,16 @@ export class Exploder {
   isStable(operand: ts.Expression, later: readonly ts.Node[]): boolean {
     const inner = skipOuterExpressions(operand);
     if (
-      ts.isOmittedExpression(inner) ||
-      ts.isLiteralExpression(inner) ||
-      inner.kind === ts.SyntaxKind.TrueKeyword ||
-      inner.kind === ts.SyntaxKind.FalseKeyword ||
-      inner.kind === ts.SyntaxKind.NullKeyword ||
-      ts.isNoSubstitutionTemplateLiteral(inner)
+      isOmittedExpression(inner) ||
+      isLiteralExpression(inner) ||
+      inner.kind === SyntaxKind.TrueKeyword ||
+      inner.kind === SyntaxKind.FalseKeyword ||
+      inner.kind === SyntaxKind.NullKeyword ||
+      isNoSubstitutionTemplateLiteral(inner)
     ) {
       return true;
     }
-    if (!ts.isIdentifier(inner)) return false;
+    if (!isIdentifier(inner)) return false;
     // A read that may be in its dead zone throws where it stands, before what follows runs.
     if (this.checkedRefs.has(inner)) return false;
     const binding = this.scopes.references.get(inner);
@@ -2036,36 +2078,32 @@ export class Exploder {
 
   binary(node: ts.BinaryExpression, discard: boolean): ts.Expression | undefined {
     const op = node.operatorToken.kind;
-    if (op === ts.SyntaxKind.CommaToken) {
+    if (op === SyntaxKind.CommaToken) {
       // The left operand runs for its effects, before the right one.
       this.expressionStatement(node.left);
       return this.expression(node.right, discard);
     }
     if (
-      op === ts.SyntaxKind.AmpersandAmpersandToken ||
-      op === ts.SyntaxKind.BarBarToken ||
-      op === ts.SyntaxKind.QuestionQuestionToken
+      op === SyntaxKind.AmpersandAmpersandToken ||
+      op === SyntaxKind.BarBarToken ||
+      op === SyntaxKind.QuestionQuestionToken
     ) {
       const result = this.newTemp(node);
       this.assign(result, this.expression(node.left)!);
       const logical =
-        op === ts.SyntaxKind.AmpersandAmpersandToken
+        op === SyntaxKind.AmpersandAmpersandToken
           ? "and"
-          : op === ts.SyntaxKind.BarBarToken
+          : op === SyntaxKind.BarBarToken
             ? "or"
             : "nullish";
       this.shortCircuit(node, result, logical, node.right);
       return result;
     }
-    if (op === ts.SyntaxKind.EqualsToken) {
+    if (op === SyntaxKind.EqualsToken) {
       const left = node.left;
-      if (
-        ts.isIdentifier(left) ||
-        ts.isObjectLiteralExpression(left) ||
-        ts.isArrayLiteralExpression(left)
-      ) {
+      if (isIdentifier(left) || isObjectLiteralExpression(left) || isArrayLiteralExpression(left)) {
         if (this.containsDurable(left)) {
-          if (ts.isIdentifier(left)) return this.unsupported(left);
+          if (isIdentifier(left)) return this.unsupported(left);
           const value = this.destructure(left, node.right, node);
           return discard ? undefined : value;
         }
@@ -2075,15 +2113,15 @@ export class Exploder {
         // In its dead zone the write throws, after the right side has run.
         if (written) value = this.deadZoneGuard(written, value);
         this.assign(target, value, node);
-        return discard ? undefined : ts.isIdentifier(target) ? target : value;
+        return discard ? undefined : isIdentifier(target) ? target : value;
       }
-      if (ts.isPropertyAccessExpression(left) || ts.isElementAccessExpression(left)) {
+      if (isPropertyAccessExpression(left) || isElementAccessExpression(left)) {
         if (left.questionDotToken) return this.unsupported(left);
-        const parts = ts.isPropertyAccessExpression(left)
+        const parts = isPropertyAccessExpression(left)
           ? [left.expression, node.right]
           : [left.expression, left.argumentExpression, node.right];
         const values = this.operandsAsTemps(parts);
-        const target = ts.isPropertyAccessExpression(left)
+        const target = isPropertyAccessExpression(left)
           ? f.createPropertyAccessExpression(values[0]!, left.name)
           : f.createElementAccessExpression(values[0]!, values[1]!);
         const value = values[values.length - 1]!;
@@ -2092,23 +2130,23 @@ export class Exploder {
       }
       return this.unsupported(node);
     }
-    if (op >= ts.SyntaxKind.FirstCompoundAssignment && op <= ts.SyntaxKind.LastCompoundAssignment) {
+    if (op >= SyntaxKind.FirstCompoundAssignment && op <= SyntaxKind.LastCompoundAssignment) {
       const left = node.left;
       const logical =
-        op === ts.SyntaxKind.AmpersandAmpersandEqualsToken
+        op === SyntaxKind.AmpersandAmpersandEqualsToken
           ? "and"
-          : op === ts.SyntaxKind.BarBarEqualsToken
+          : op === SyntaxKind.BarBarEqualsToken
             ? "or"
-            : op === ts.SyntaxKind.QuestionQuestionEqualsToken
+            : op === SyntaxKind.QuestionQuestionEqualsToken
               ? "nullish"
               : undefined;
       if (
-        (ts.isPropertyAccessExpression(left) || ts.isElementAccessExpression(left)) &&
+        (isPropertyAccessExpression(left) || isElementAccessExpression(left)) &&
         !left.questionDotToken
       ) {
         return this.compoundMember(node, left, logical, discard);
       }
-      if (!ts.isIdentifier(left) || this.containsDurable(left)) return this.unsupported(node);
+      if (!isIdentifier(left) || this.containsDurable(left)) return this.unsupported(node);
       if (logical) {
         const target = this.rewrite(left);
         this.shortCircuit(node, target, logical, node.right);
@@ -2146,7 +2184,7 @@ export class Exploder {
       return temp;
     };
     const object = keep(left.expression);
-    const key = ts.isElementAccessExpression(left) ? keep(left.argumentExpression) : undefined;
+    const key = isElementAccessExpression(left) ? keep(left.argumentExpression) : undefined;
     const target = () =>
       key
         ? f.createElementAccessExpression(object, key)
@@ -2181,19 +2219,19 @@ export class Exploder {
     const readAtCall =
       !this.callees.has(node) &&
       !this.containsDurable(node.expression) &&
-      (ts.isIdentifier(inner) ? this.isStable(inner, args) : !this.mayChangeCallee(args));
+      (isIdentifier(inner) ? this.isStable(inner, args) : !this.mayChangeCallee(args));
     if (args.some((a) => this.containsDurable(a)) && !readAtCall) {
       // JavaScript reads the function (and its `this`) before the arguments.
       const ref = this.callees.get(node) ?? this.calleeBefore(node.expression, args);
       const values = f.createArrayLiteralExpression(this.operands(args));
       const read = f.createArrowFunction(undefined, undefined, [], undefined, undefined, ref.read);
       const text = f.createStringLiteral(ref.text);
-      return ts.isNewExpression(node)
+      return isNewExpression(node)
         ? f.createCallExpression(CONSTRUCT, undefined, [ref.box, read, values, text])
         : f.createCallExpression(CALL, undefined, [ref.box, read, ref.thisArg, values, text]);
     }
     const make = (callee: ts.Expression, values: ts.Expression[]): ts.Expression => {
-      if (ts.isNewExpression(node)) return f.createNewExpression(callee, undefined, values);
+      if (isNewExpression(node)) return f.createNewExpression(callee, undefined, values);
       // An optional call whose link was tested by `optionalChain` calls plainly.
       return node.questionDotToken && !this.optionalDone.has(node)
         ? f.createCallChain(callee, node.questionDotToken, undefined, values)
@@ -2206,7 +2244,7 @@ export class Exploder {
     }
     // The durable awaits are in the callee: its object (and key) are evaluated and kept, and
     // the call reads the method from them right away, as JavaScript does.
-    if (ts.isPropertyAccessExpression(inner) && !inner.questionDotToken) {
+    if (isPropertyAccessExpression(inner) && !inner.questionDotToken) {
       const object = this.expression(inner.expression)!;
       const temp = this.newTemp(inner.expression);
       this.assign(temp, object);
@@ -2223,32 +2261,31 @@ export class Exploder {
    */
   mayChangeCallee(args: readonly ts.Expression[]): boolean {
     const visit = (n: ts.Node): boolean => {
-      if (ts.isAwaitExpression(n) && this.durableByAwait.has(n)) {
+      if (isAwaitExpression(n) && this.durableByAwait.has(n)) {
         const call = this.durableByAwait.get(n)!.call;
         return call.arguments.some((a) => isFunctionValue(a) || visit(a));
       }
-      if (ts.isFunctionLike(n) || ts.isClassLike(n)) return false;
-      if (ts.isCallExpression(n) || ts.isNewExpression(n) || ts.isTaggedTemplateExpression(n)) {
+      if (isFunctionLike(n) || isClassLike(n)) return false;
+      if (isCallExpression(n) || isNewExpression(n) || isTaggedTemplateExpression(n)) {
         return true;
       }
-      if (ts.isDeleteExpression(n)) return true;
+      if (isDeleteExpression(n)) return true;
       if (
-        ts.isBinaryExpression(n) &&
-        n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
-        n.operatorToken.kind <= ts.SyntaxKind.LastAssignment &&
-        !ts.isIdentifier(skipOuterExpressions(n.left))
+        isBinaryExpression(n) &&
+        n.operatorToken.kind >= SyntaxKind.FirstAssignment &&
+        n.operatorToken.kind <= SyntaxKind.LastAssignment &&
+        !isIdentifier(skipOuterExpressions(n.left))
       ) {
         return true;
       }
       if (
-        (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
-        (n.operator === ts.SyntaxKind.PlusPlusToken ||
-          n.operator === ts.SyntaxKind.MinusMinusToken) &&
-        !ts.isIdentifier(skipOuterExpressions(n.operand))
+        (isPrefixUnaryExpression(n) || isPostfixUnaryExpression(n)) &&
+        (n.operator === SyntaxKind.PlusPlusToken || n.operator === SyntaxKind.MinusMinusToken) &&
+        !isIdentifier(skipOuterExpressions(n.operand))
       ) {
         return true;
       }
-      return ts.forEachChild(n, visit) ?? false;
+      return forEachChild(n, visit) ?? false;
     };
     return args.some(visit);
   }
@@ -2276,13 +2313,13 @@ export class Exploder {
     };
     let read: ts.Expression;
     let thisArg: ts.Expression = f.createIdentifier("undefined");
-    if (ts.isPropertyAccessExpression(inner)) {
+    if (isPropertyAccessExpression(inner)) {
       const object = keep(inner.expression);
       read = inner.questionDotToken
         ? f.createPropertyAccessChain(object, inner.questionDotToken, inner.name)
         : f.createPropertyAccessExpression(object, inner.name);
       thisArg = object;
-    } else if (ts.isElementAccessExpression(inner)) {
+    } else if (isElementAccessExpression(inner)) {
       const object = keep(inner.expression);
       const key = keep(inner.argumentExpression);
       read = inner.questionDotToken
@@ -2290,11 +2327,7 @@ export class Exploder {
         : f.createElementAccessExpression(object, key);
       thisArg = object;
     } else {
-      if (
-        !ts.isIdentifier(inner) &&
-        !ts.isFunctionExpression(inner) &&
-        !ts.isArrowFunction(inner)
-      ) {
+      if (!isIdentifier(inner) && !isFunctionExpression(inner) && !isArrowFunction(inner)) {
         this.sink.report(
           expression,
           DiagnosticCodes.unsupportedAwaitPosition,
@@ -2338,24 +2371,20 @@ export class Exploder {
       this.assign(temp, this.rewrite(part));
       return temp;
     };
-    if (ts.isPropertyAccessExpression(inner)) {
+    if (isPropertyAccessExpression(inner)) {
       const object = keep(inner.expression);
       return inner.questionDotToken
         ? f.createPropertyAccessChain(object, inner.questionDotToken, inner.name)
         : f.createPropertyAccessExpression(object, inner.name);
     }
-    if (ts.isElementAccessExpression(inner)) {
+    if (isElementAccessExpression(inner)) {
       const object = keep(inner.expression);
       const key = keep(inner.argumentExpression);
       return inner.questionDotToken
         ? f.createElementAccessChain(object, inner.questionDotToken, key)
         : f.createElementAccessExpression(object, key);
     }
-    if (
-      !this.isStable(inner, args) &&
-      !ts.isFunctionExpression(inner) &&
-      !ts.isArrowFunction(inner)
-    ) {
+    if (!this.isStable(inner, args) && !isFunctionExpression(inner) && !isArrowFunction(inner)) {
       this.sink.report(
         expression,
         DiagnosticCodes.unsupportedAwaitPosition,
@@ -2380,18 +2409,14 @@ export class Exploder {
       | ts.CallExpression
       | undefined;
     for (let n: ts.Expression = node; ; ) {
-      if (ts.isNonNullChain(n) || ts.isParenthesizedExpression(n)) {
-        if (ts.isParenthesizedExpression(n)) break;
+      if (isNonNullChain(n) || isParenthesizedExpression(n)) {
+        if (isParenthesizedExpression(n)) break;
         n = n.expression;
         continue;
       }
       if (
-        !(
-          ts.isPropertyAccessExpression(n) ||
-          ts.isElementAccessExpression(n) ||
-          ts.isCallExpression(n)
-        ) ||
-        !ts.isOptionalChain(n)
+        !(isPropertyAccessExpression(n) || isElementAccessExpression(n) || isCallExpression(n)) ||
+        !isOptionalChain(n)
       ) {
         break;
       }
@@ -2409,7 +2434,7 @@ export class Exploder {
     this.optionalDone.add(link);
     const rest = [node];
     let test: ts.Expression;
-    if (ts.isCallExpression(link)) {
+    if (isCallExpression(link)) {
       // f?.(…) / o.m?.(…): read and test the function now, call it after the arguments.
       if (this.containsDurable(link.expression)) return this.unsupported(link);
       const ref = this.calleeBefore(link.expression, link.arguments);
@@ -2453,8 +2478,8 @@ export class Exploder {
     const objectSpreads = new Set<number>();
     const slots: Array<(values: ts.Expression[]) => ts.ObjectLiteralElementLike> = [];
     for (const property of node.properties) {
-      if (ts.isPropertyAssignment(property)) {
-        const keyIndex = ts.isComputedPropertyName(property.name)
+      if (isPropertyAssignment(property)) {
+        const keyIndex = isComputedPropertyName(property.name)
           ? operands.push(property.name.expression) - 1
           : -1;
         const valueIndex = operands.push(property.initializer) - 1;
@@ -2464,10 +2489,10 @@ export class Exploder {
             v[valueIndex]!,
           ),
         );
-      } else if (ts.isShorthandPropertyAssignment(property)) {
+      } else if (isShorthandPropertyAssignment(property)) {
         const valueIndex = operands.push(property.name) - 1;
         slots.push((v) => f.createPropertyAssignment(property.name.text, v[valueIndex]!));
-      } else if (ts.isSpreadAssignment(property)) {
+      } else if (isSpreadAssignment(property)) {
         const valueIndex = operands.push(property.expression) - 1;
         objectSpreads.add(valueIndex);
         slots.push((v) => f.createSpreadAssignment(v[valueIndex]!));
@@ -2501,7 +2526,7 @@ export class Exploder {
                   param,
                   DiagnosticCodes.syntax,
                   "`await` cannot be used in a parameter of an async function: JavaScript reports a SyntaxError there.",
-                  ts.isIdentifier(param.name)
+                  isIdentifier(param.name)
                     ? `Give it no default and start the body with: if (${param.name.text} === undefined) ${param.name.text} = await ${this.ctxName}.step(…);`
                     : "Take the parameter whole and destructure it in the body: const { … = await ctx.step(…) } = parameter;",
                 );
@@ -2513,10 +2538,10 @@ export class Exploder {
                 : target;
             }),
           );
-    const paramNames = params.map((p, i) => (ts.isIdentifier(p.name) ? p.name.text : `[${i}]`));
+    const paramNames = params.map((p, i) => (isIdentifier(p.name) ? p.name.text : `[${i}]`));
     this.cur = this.newBlock();
     const bodyNode = this.body.body!;
-    if (ts.isBlock(bodyNode)) {
+    if (isBlock(bodyNode)) {
       this.statements(bodyNode.statements);
     } else {
       const value = this.expression(bodyNode);
@@ -2539,8 +2564,8 @@ export class Exploder {
 }
 
 function boundIdentifiers(name: ts.BindingName): ts.Identifier[] {
-  if (ts.isIdentifier(name)) return [name];
-  return name.elements.flatMap((e) => (ts.isBindingElement(e) ? boundIdentifiers(e.name) : []));
+  if (isIdentifier(name)) return [name];
+  return name.elements.flatMap((e) => (isBindingElement(e) ? boundIdentifiers(e.name) : []));
 }
 
 const mutableNamesByFile = new WeakMap<ts.SourceFile, ReadonlySet<string>>();
@@ -2555,17 +2580,14 @@ function outerMutableNames(sourceFile: ts.SourceFile): ReadonlySet<string> {
   if (known) return known;
   const names = new Set<string>();
   const visit = (n: ts.Node): void => {
-    if (
-      ts.isVariableDeclarationList(n) &&
-      (n.flags & (ts.NodeFlags.Const | ts.NodeFlags.Using)) === 0
-    ) {
+    if (isVariableDeclarationList(n) && (n.flags & (NodeFlags.Const | NodeFlags.Using)) === 0) {
       for (const d of n.declarations) for (const name of boundNames(d.name)) names.add(name);
-    } else if (ts.isParameter(n)) {
+    } else if (isParameter(n)) {
       for (const name of boundNames(n.name)) names.add(name);
-    } else if (ts.isCatchClause(n) && n.variableDeclaration) {
+    } else if (isCatchClause(n) && n.variableDeclaration) {
       for (const name of boundNames(n.variableDeclaration.name)) names.add(name);
     }
-    ts.forEachChild(n, visit);
+    forEachChild(n, visit);
   };
   visit(sourceFile);
   mutableNamesByFile.set(sourceFile, names);
@@ -2579,30 +2601,30 @@ function outerMutableNames(sourceFile: ts.SourceFile): ReadonlySet<string> {
 function isAssignmentTarget(id: ts.Identifier): boolean {
   let node: ts.Node = id;
   for (let parent = node.parent; parent; node = parent, parent = parent.parent) {
-    if (ts.isBinaryExpression(parent)) {
+    if (isBinaryExpression(parent)) {
       return (
         parent.left === node &&
-        parent.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
-        parent.operatorToken.kind <= ts.SyntaxKind.LastAssignment
+        parent.operatorToken.kind >= SyntaxKind.FirstAssignment &&
+        parent.operatorToken.kind <= SyntaxKind.LastAssignment
       );
     }
-    if (ts.isPrefixUnaryExpression(parent) || ts.isPostfixUnaryExpression(parent)) {
+    if (isPrefixUnaryExpression(parent) || isPostfixUnaryExpression(parent)) {
       return (
-        parent.operator === ts.SyntaxKind.PlusPlusToken ||
-        parent.operator === ts.SyntaxKind.MinusMinusToken
+        parent.operator === SyntaxKind.PlusPlusToken ||
+        parent.operator === SyntaxKind.MinusMinusToken
       );
     }
-    if (ts.isForOfStatement(parent) || ts.isForInStatement(parent)) {
+    if (isForOfStatement(parent) || isForInStatement(parent)) {
       return parent.initializer === node;
     }
     const inPattern =
-      ts.isParenthesizedExpression(parent) ||
-      ts.isArrayLiteralExpression(parent) ||
-      ts.isObjectLiteralExpression(parent) ||
-      ts.isShorthandPropertyAssignment(parent) ||
-      (ts.isPropertyAssignment(parent) && parent.initializer === node) ||
-      ts.isSpreadElement(parent) ||
-      ts.isSpreadAssignment(parent);
+      isParenthesizedExpression(parent) ||
+      isArrayLiteralExpression(parent) ||
+      isObjectLiteralExpression(parent) ||
+      isShorthandPropertyAssignment(parent) ||
+      (isPropertyAssignment(parent) && parent.initializer === node) ||
+      isSpreadElement(parent) ||
+      isSpreadAssignment(parent);
     if (!inPattern) return false;
   }
   return false;
@@ -2612,33 +2634,32 @@ function isAssignmentTarget(id: ts.Identifier): boolean {
 function assignsName(node: ts.Node, name: string): boolean {
   // The variable itself, or a name in a pattern — not the object of a member target.
   const mentions = (target: ts.Node): boolean => {
-    if (ts.isIdentifier(target)) return target.text === name;
-    if (ts.isShorthandPropertyAssignment(target)) return target.name.text === name;
-    if (ts.isPropertyAccessExpression(target) || ts.isElementAccessExpression(target)) {
+    if (isIdentifier(target)) return target.text === name;
+    if (isShorthandPropertyAssignment(target)) return target.name.text === name;
+    if (isPropertyAccessExpression(target) || isElementAccessExpression(target)) {
       return false;
     }
-    if (ts.isPropertyAssignment(target)) return mentions(target.initializer);
-    return ts.forEachChild(target, mentions) ?? false;
+    if (isPropertyAssignment(target)) return mentions(target.initializer);
+    return forEachChild(target, mentions) ?? false;
   };
   const visit = (n: ts.Node): boolean => {
     if (
-      ts.isBinaryExpression(n) &&
-      n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
-      n.operatorToken.kind <= ts.SyntaxKind.LastAssignment &&
+      isBinaryExpression(n) &&
+      n.operatorToken.kind >= SyntaxKind.FirstAssignment &&
+      n.operatorToken.kind <= SyntaxKind.LastAssignment &&
       mentions(n.left)
     ) {
       return true;
     }
     if (
-      (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) &&
-      (n.operator === ts.SyntaxKind.PlusPlusToken ||
-        n.operator === ts.SyntaxKind.MinusMinusToken) &&
+      (isPrefixUnaryExpression(n) || isPostfixUnaryExpression(n)) &&
+      (n.operator === SyntaxKind.PlusPlusToken || n.operator === SyntaxKind.MinusMinusToken) &&
       mentions(n.operand)
     ) {
       return true;
     }
-    if (ts.isFunctionLike(n)) return false;
-    return ts.forEachChild(n, visit) ?? false;
+    if (isFunctionLike(n)) return false;
+    return forEachChild(n, visit) ?? false;
   };
   return visit(node);
 }
@@ -2646,32 +2667,32 @@ function assignsName(node: ts.Node, name: string): boolean {
 /** Whether evaluating `node` may run other code: a call, `new`, a tagged template, an await. */
 function mayRunCode(node: ts.Node): boolean {
   if (
-    ts.isCallExpression(node) ||
-    ts.isNewExpression(node) ||
-    ts.isTaggedTemplateExpression(node) ||
-    ts.isAwaitExpression(node)
+    isCallExpression(node) ||
+    isNewExpression(node) ||
+    isTaggedTemplateExpression(node) ||
+    isAwaitExpression(node)
   ) {
     return true;
   }
-  if (ts.isFunctionLike(node)) return false;
-  return ts.forEachChild(node, mayRunCode) ?? false;
+  if (isFunctionLike(node)) return false;
+  return forEachChild(node, mayRunCode) ?? false;
 }
 
 function compoundToBinary(op: ts.SyntaxKind): ts.BinaryOperator {
   const map: Partial<Record<ts.SyntaxKind, ts.BinaryOperator>> = {
-    [ts.SyntaxKind.PlusEqualsToken]: ts.SyntaxKind.PlusToken,
-    [ts.SyntaxKind.MinusEqualsToken]: ts.SyntaxKind.MinusToken,
-    [ts.SyntaxKind.AsteriskEqualsToken]: ts.SyntaxKind.AsteriskToken,
-    [ts.SyntaxKind.AsteriskAsteriskEqualsToken]: ts.SyntaxKind.AsteriskAsteriskToken,
-    [ts.SyntaxKind.SlashEqualsToken]: ts.SyntaxKind.SlashToken,
-    [ts.SyntaxKind.PercentEqualsToken]: ts.SyntaxKind.PercentToken,
-    [ts.SyntaxKind.LessThanLessThanEqualsToken]: ts.SyntaxKind.LessThanLessThanToken,
-    [ts.SyntaxKind.GreaterThanGreaterThanEqualsToken]: ts.SyntaxKind.GreaterThanGreaterThanToken,
-    [ts.SyntaxKind.GreaterThanGreaterThanGreaterThanEqualsToken]:
-      ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken,
-    [ts.SyntaxKind.AmpersandEqualsToken]: ts.SyntaxKind.AmpersandToken,
-    [ts.SyntaxKind.BarEqualsToken]: ts.SyntaxKind.BarToken,
-    [ts.SyntaxKind.CaretEqualsToken]: ts.SyntaxKind.CaretToken,
+    [SyntaxKind.PlusEqualsToken]: SyntaxKind.PlusToken,
+    [SyntaxKind.MinusEqualsToken]: SyntaxKind.MinusToken,
+    [SyntaxKind.AsteriskEqualsToken]: SyntaxKind.AsteriskToken,
+    [SyntaxKind.AsteriskAsteriskEqualsToken]: SyntaxKind.AsteriskAsteriskToken,
+    [SyntaxKind.SlashEqualsToken]: SyntaxKind.SlashToken,
+    [SyntaxKind.PercentEqualsToken]: SyntaxKind.PercentToken,
+    [SyntaxKind.LessThanLessThanEqualsToken]: SyntaxKind.LessThanLessThanToken,
+    [SyntaxKind.GreaterThanGreaterThanEqualsToken]: SyntaxKind.GreaterThanGreaterThanToken,
+    [SyntaxKind.GreaterThanGreaterThanGreaterThanEqualsToken]:
+      SyntaxKind.GreaterThanGreaterThanGreaterThanToken,
+    [SyntaxKind.AmpersandEqualsToken]: SyntaxKind.AmpersandToken,
+    [SyntaxKind.BarEqualsToken]: SyntaxKind.BarToken,
+    [SyntaxKind.CaretEqualsToken]: SyntaxKind.CaretToken,
   };
   return map[op]!;
 }

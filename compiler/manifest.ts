@@ -1,6 +1,20 @@
 import ts from "typescript";
 import type { CheckpointSite } from "./ir.js";
 
+// TypeScript's CommonJS entry exposes each export through a getter on an object of some
+// 2,000 properties: `ts.isIdentifier(…)` or `ts.SyntaxKind.X` is a getter call each time.
+// The walks ask such questions of every node, so they read them once, here.
+const {
+  SyntaxKind,
+  isCallExpression,
+  isComputedPropertyName,
+  isIdentifier,
+  isObjectLiteralExpression,
+  isPropertyAccessExpression,
+  isPropertyAssignment,
+  isStringLiteralLike,
+} = ts;
+
 /** One checkpoint of a compiled workflow, as the manifest records it. */
 export interface CheckpointManifest {
   /** The checkpoint's number in this machine, 1-based, in source order. */
@@ -58,18 +72,18 @@ export interface WorkflowManifest {
 
 /** The keys of `options.migrate`, when the options and `migrate` are object literals. */
 export function migrationIds(options: ts.Expression | undefined): string[] | undefined {
-  if (!options || !ts.isObjectLiteralExpression(options)) return undefined;
+  if (!options || !isObjectLiteralExpression(options)) return undefined;
   const migrate = options.properties.find(
     (p): p is ts.PropertyAssignment =>
-      ts.isPropertyAssignment(p) && !ts.isComputedPropertyName(p.name) && p.name.text === "migrate",
+      isPropertyAssignment(p) && !isComputedPropertyName(p.name) && p.name.text === "migrate",
   );
-  if (!migrate || !ts.isObjectLiteralExpression(migrate.initializer)) return undefined;
+  if (!migrate || !isObjectLiteralExpression(migrate.initializer)) return undefined;
   const ids: string[] = [];
   for (const property of migrate.initializer.properties) {
     const name = property.name;
     if (!name) continue;
-    if (ts.isIdentifier(name) || ts.isStringLiteralLike(name)) ids.push(name.text);
-    else if (ts.isComputedPropertyName(name) && ts.isStringLiteralLike(name.expression)) {
+    if (isIdentifier(name) || isStringLiteralLike(name)) ids.push(name.text);
+    else if (isComputedPropertyName(name) && isStringLiteralLike(name.expression)) {
       ids.push(name.expression.text);
     }
   }
@@ -82,27 +96,27 @@ export function migrationIds(options: ts.Expression | undefined): string[] | und
  */
 function targetOf(call: ts.CallExpression, sourceFile: ts.SourceFile): string {
   const first = call.arguments[0];
-  const method = ts.isPropertyAccessExpression(call.expression) ? call.expression.name.text : "";
+  const method = isPropertyAccessExpression(call.expression) ? call.expression.name.text : "";
   if (method === "waitForUser") return "";
   if (method === "sleep") {
     const options = call.arguments[1];
     const name =
-      options && ts.isObjectLiteralExpression(options)
+      options && isObjectLiteralExpression(options)
         ? options.properties.find(
             (p): p is ts.PropertyAssignment =>
-              ts.isPropertyAssignment(p) && ts.isIdentifier(p.name) && p.name.text === "name",
+              isPropertyAssignment(p) && isIdentifier(p.name) && p.name.text === "name",
           )
         : undefined;
-    if (name && ts.isStringLiteralLike(name.initializer)) return name.initializer.text;
+    if (name && isStringLiteralLike(name.initializer)) return name.initializer.text;
   }
   if (!first) return "";
-  if (ts.isStringLiteralLike(first)) return first.text;
+  if (isStringLiteralLike(first)) return first.text;
   if (method === "parallel") {
     return call.arguments
-      .map((a) => (ts.isCallExpression(a) ? targetOf(a, sourceFile) : "?"))
+      .map((a) => (isCallExpression(a) ? targetOf(a, sourceFile) : "?"))
       .join(",");
   }
-  if (method === "gather" && ts.isObjectLiteralExpression(first)) {
+  if (method === "gather" && isObjectLiteralExpression(first)) {
     return first.properties.map((p) => (p.name ? p.name.getText(sourceFile) : "...")).join(",");
   }
   return first.getText(sourceFile).replace(/\s+/g, "");
@@ -145,7 +159,7 @@ export function tokensOf(node: ts.Node, sourceFile: ts.SourceFile): string {
     node.getText(sourceFile),
   );
   const tokens: string[] = [];
-  while (scanner.scan() !== ts.SyntaxKind.EndOfFileToken) tokens.push(scanner.getTokenText());
+  while (scanner.scan() !== SyntaxKind.EndOfFileToken) tokens.push(scanner.getTokenText());
   return tokens.join(" ");
 }
 

@@ -4,6 +4,48 @@ import type { MachineIR, Slot } from "./ir.js";
 import { hashText, tokensOf } from "./manifest.js";
 import type { ScopeInfo } from "./scopes.js";
 
+// TypeScript's CommonJS entry exposes each export through a getter on an object of some
+// 2,000 properties: `ts.isIdentifier(…)` or `ts.SyntaxKind.X` is a getter call each time.
+// The walks ask such questions of every node, so they read them once, here.
+const {
+  SyntaxKind,
+  isArrayLiteralExpression,
+  isAsExpression,
+  isBinaryExpression,
+  isBindingElement,
+  isBlock,
+  isCaseOrDefaultClause,
+  isCatchClause,
+  isClassDeclaration,
+  isClassExpression,
+  isDoStatement,
+  isForInStatement,
+  isForOfStatement,
+  isForStatement,
+  isFunctionDeclaration,
+  isFunctionExpression,
+  isIdentifier,
+  isIfStatement,
+  isLabeledStatement,
+  isNonNullExpression,
+  isObjectLiteralExpression,
+  isParameter,
+  isParenthesizedExpression,
+  isPostfixUnaryExpression,
+  isPrefixUnaryExpression,
+  isPropertyAssignment,
+  isSatisfiesExpression,
+  isShorthandPropertyAssignment,
+  isSpreadAssignment,
+  isSpreadElement,
+  isSwitchStatement,
+  isTryStatement,
+  isTypeAssertionExpression,
+  isVariableDeclaration,
+  isVariableDeclarationList,
+  isWhileStatement,
+} = ts;
+
 /**
  * Frame keys: the names under which a checkpoint's live variables are stored. A stored run
  * resumes on changed code when the code needs, at its checkpoint, only keys the stored
@@ -50,7 +92,7 @@ export function frameKeys(
     }
     const id = slot.node;
     const name = slot.description;
-    if (!id || !ts.isIdentifier(id) || id.pos < 0) {
+    if (!id || !isIdentifier(id) || id.pos < 0) {
       keys.set(slot.name, name);
       continue;
     }
@@ -95,7 +137,7 @@ function expressionText(slot: Slot, sourceFile: ts.SourceFile): string {
 export function unassignedParams(body: WorkflowBodyNode, scopes: ScopeInfo): string[] {
   const candidates = new Set<string>();
   for (const parameter of argumentParameters(body)) {
-    if (ts.isIdentifier(parameter.name) && !parameter.initializer && !parameter.dotDotDotToken) {
+    if (isIdentifier(parameter.name) && !parameter.initializer && !parameter.dotDotDotToken) {
       candidates.add(parameter.name.text);
     }
   }
@@ -113,21 +155,20 @@ function isWritten(id: ts.Identifier): boolean {
   const parent = id.parent;
   // Declared again: a variable, function, class, parameter of a nested function, catch binding.
   if (
-    (ts.isVariableDeclaration(parent) ||
-      ts.isFunctionDeclaration(parent) ||
-      ts.isFunctionExpression(parent) ||
-      ts.isClassDeclaration(parent) ||
-      ts.isClassExpression(parent) ||
-      ts.isParameter(parent) ||
-      ts.isBindingElement(parent)) &&
+    (isVariableDeclaration(parent) ||
+      isFunctionDeclaration(parent) ||
+      isFunctionExpression(parent) ||
+      isClassDeclaration(parent) ||
+      isClassExpression(parent) ||
+      isParameter(parent) ||
+      isBindingElement(parent)) &&
     parent.name === id
   ) {
     return true;
   }
   if (
-    (ts.isPrefixUnaryExpression(parent) || ts.isPostfixUnaryExpression(parent)) &&
-    (parent.operator === ts.SyntaxKind.PlusPlusToken ||
-      parent.operator === ts.SyntaxKind.MinusMinusToken)
+    (isPrefixUnaryExpression(parent) || isPostfixUnaryExpression(parent)) &&
+    (parent.operator === SyntaxKind.PlusPlusToken || parent.operator === SyntaxKind.MinusMinusToken)
   ) {
     return true;
   }
@@ -141,36 +182,31 @@ function isWritten(id: ts.Identifier): boolean {
 function isAssignmentTarget(node: ts.Node): boolean {
   let child: ts.Node = node;
   for (let parent = node.parent; parent; child = parent, parent = parent.parent) {
-    if (ts.isParenthesizedExpression(parent) || ts.isNonNullExpression(parent)) continue;
-    if (ts.isAsExpression(parent) || ts.isSatisfiesExpression(parent)) continue;
-    if (ts.isTypeAssertionExpression(parent)) continue;
+    if (isParenthesizedExpression(parent) || isNonNullExpression(parent)) continue;
+    if (isAsExpression(parent) || isSatisfiesExpression(parent)) continue;
+    if (isTypeAssertionExpression(parent)) continue;
     if (
-      ts.isArrayLiteralExpression(parent) ||
-      ts.isSpreadElement(parent) ||
-      ts.isSpreadAssignment(parent) ||
-      ts.isShorthandPropertyAssignment(parent)
+      isArrayLiteralExpression(parent) ||
+      isSpreadElement(parent) ||
+      isSpreadAssignment(parent) ||
+      isShorthandPropertyAssignment(parent)
     ) {
       continue;
     }
-    if (ts.isPropertyAssignment(parent)) {
+    if (isPropertyAssignment(parent)) {
       if (parent.initializer !== child) return false;
       continue;
     }
-    if (ts.isObjectLiteralExpression(parent)) continue;
-    if (ts.isBinaryExpression(parent)) {
+    if (isObjectLiteralExpression(parent)) continue;
+    if (isBinaryExpression(parent)) {
       const op = parent.operatorToken.kind;
       // `p = …`, `p += …`, `[p] = …`, and `[p = 1] = …` (a default inside a pattern).
       return (
-        parent.left === child &&
-        op >= ts.SyntaxKind.FirstAssignment &&
-        op <= ts.SyntaxKind.LastAssignment
+        parent.left === child && op >= SyntaxKind.FirstAssignment && op <= SyntaxKind.LastAssignment
       );
     }
-    if (
-      (ts.isForOfStatement(parent) || ts.isForInStatement(parent)) &&
-      parent.initializer === child
-    ) {
-      return !ts.isVariableDeclarationList(child);
+    if ((isForOfStatement(parent) || isForInStatement(parent)) && parent.initializer === child) {
+      return !isVariableDeclarationList(child);
     }
     return false;
   }
@@ -186,24 +222,21 @@ function blockPath(id: ts.Identifier, body: WorkflowBodyNode): string[] {
   const path: string[] = [];
   let child: ts.Node = id;
   for (let node = id.parent; node && node !== body; child = node, node = node.parent) {
-    if (ts.isIfStatement(node)) {
+    if (isIfStatement(node)) {
       if (child === node.thenStatement) path.push("if");
       else if (child === node.elseStatement) path.push("else");
-    } else if (ts.isForStatement(node)) path.push("for");
-    else if (ts.isForInStatement(node)) path.push("for-in");
-    else if (ts.isForOfStatement(node)) path.push("for-of");
-    else if (ts.isWhileStatement(node)) path.push("while");
-    else if (ts.isDoStatement(node)) path.push("do");
-    else if (ts.isTryStatement(node)) {
+    } else if (isForStatement(node)) path.push("for");
+    else if (isForInStatement(node)) path.push("for-in");
+    else if (isForOfStatement(node)) path.push("for-of");
+    else if (isWhileStatement(node)) path.push("while");
+    else if (isDoStatement(node)) path.push("do");
+    else if (isTryStatement(node)) {
       if (child === node.tryBlock) path.push("try");
       else if (child === node.finallyBlock) path.push("finally");
-    } else if (ts.isCatchClause(node)) path.push("catch");
-    else if (ts.isSwitchStatement(node)) path.push("switch");
-    else if (ts.isLabeledStatement(node)) path.push(node.label.text);
-    else if (
-      ts.isBlock(node) &&
-      (ts.isBlock(node.parent) || ts.isCaseOrDefaultClause(node.parent))
-    ) {
+    } else if (isCatchClause(node)) path.push("catch");
+    else if (isSwitchStatement(node)) path.push("switch");
+    else if (isLabeledStatement(node)) path.push(node.label.text);
+    else if (isBlock(node) && (isBlock(node.parent) || isCaseOrDefaultClause(node.parent))) {
       path.push("{}");
     }
   }

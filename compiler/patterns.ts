@@ -1,5 +1,10 @@
 import ts from "typescript";
 
+// TypeScript's CommonJS entry exposes each export through a getter on an object of some
+// 2,000 properties: `ts.isIdentifier(…)` or `ts.SyntaxKind.X` is a getter call each time.
+// The walks ask such questions of every node, so they read them once, here.
+const { SyntaxKind, isIdentifier, isObjectBindingPattern, isOmittedExpression } = ts;
+
 const f = ts.factory;
 
 /**
@@ -8,14 +13,14 @@ const f = ts.factory;
  * once the declared names have become frame slots.
  */
 export function bindingToAssignmentTarget(name: ts.BindingName): ts.Expression {
-  if (ts.isIdentifier(name)) return f.createIdentifier(name.text);
-  if (ts.isObjectBindingPattern(name)) {
+  if (isIdentifier(name)) return f.createIdentifier(name.text);
+  if (isObjectBindingPattern(name)) {
     return f.createObjectLiteralExpression(
       name.elements.map((element): ts.ObjectLiteralElementLike => {
         if (element.dotDotDotToken) {
           return f.createSpreadAssignment(bindingToAssignmentTarget(element.name));
         }
-        if (!element.propertyName && ts.isIdentifier(element.name)) {
+        if (!element.propertyName && isIdentifier(element.name)) {
           return f.createShorthandPropertyAssignment(
             f.createIdentifier(element.name.text),
             element.initializer,
@@ -28,7 +33,7 @@ export function bindingToAssignmentTarget(name: ts.BindingName): ts.Expression {
   }
   return f.createArrayLiteralExpression(
     name.elements.map((element) => {
-      if (ts.isOmittedExpression(element)) return f.createOmittedExpression();
+      if (isOmittedExpression(element)) return f.createOmittedExpression();
       if (element.dotDotDotToken)
         return f.createSpreadElement(bindingToAssignmentTarget(element.name));
       return withDefault(element);
@@ -39,6 +44,6 @@ export function bindingToAssignmentTarget(name: ts.BindingName): ts.Expression {
 function withDefault(element: ts.BindingElement): ts.Expression {
   const target = bindingToAssignmentTarget(element.name);
   return element.initializer
-    ? f.createBinaryExpression(target, ts.SyntaxKind.EqualsToken, element.initializer)
+    ? f.createBinaryExpression(target, SyntaxKind.EqualsToken, element.initializer)
     : target;
 }

@@ -144,5 +144,5 @@ export function runtimeParameters(
 
 /** `this` cannot name a JavaScript parameter, so a parameter of that name is TypeScript's. */
 function isThisParameter(parameter: ts.ParameterDeclaration): boolean {
-  return ts.isIdentifier(parameter.name) && parameter.name.escapedText === "this";
+  return isIdentifier(parameter.name) && parameter.name.escapedText === "this";
 }

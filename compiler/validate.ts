@@ -5,6 +5,29 @@ import { durationLiteralProblem } from "./duration-literal.js";
 import type { ScopeInfo } from "./scopes.js";
 import { isFunctionBoundary, skipOuterExpressions } from "./syntax.js";
 
+// TypeScript's CommonJS entry exposes each export through a getter on an object of some
+// 2,000 properties: `ts.isIdentifier(…)` or `ts.SyntaxKind.X` is a getter call each time.
+// The walks ask such questions of every node, so they read them once, here.
+const {
+  SyntaxKind,
+  isArrowFunction,
+  isAwaitExpression,
+  isCallExpression,
+  isComputedPropertyName,
+  isFunctionExpression,
+  isIdentifier,
+  isNoSubstitutionTemplateLiteral,
+  isNumericLiteral,
+  isObjectLiteralExpression,
+  isParenthesizedExpression,
+  isPrefixUnaryExpression,
+  isPropertyAccessExpression,
+  isPropertyAssignment,
+  isShorthandPropertyAssignment,
+  isSpreadAssignment,
+  isStringLiteral,
+} = ts;
+
 /** `ctx` methods that are durable operations this compiler turns into checkpoints. */
 export const DURABLE_METHODS: ReadonlySet<string> = new Set([
   "step",
@@ -53,9 +76,9 @@ export interface Validation {
 function enclosingCombinator(node: ts.Node, stopAt: ts.Node): ts.CallExpression | undefined {
   for (let current = node.parent; current && current !== stopAt; current = current.parent) {
     if (
-      ts.isCallExpression(current) &&
-      ts.isPropertyAccessExpression(current.expression) &&
-      ts.isIdentifier(current.expression.expression) &&
+      isCallExpression(current) &&
+      isPropertyAccessExpression(current.expression) &&
+      isIdentifier(current.expression.expression) &&
       current.expression.expression.text === "Promise" &&
       PROMISE_COMBINATORS.has(current.expression.name.text)
     ) {
@@ -79,7 +102,7 @@ export function validateBody(
   const first = contextParameter(body);
   let ctxName: string | undefined;
   if (first) {
-    if (ts.isIdentifier(first.name)) ctxName = first.name.text;
+    if (isIdentifier(first.name)) ctxName = first.name.text;
     else {
       sink.report(
         first,
@@ -93,7 +116,7 @@ export function validateBody(
 
   const checkCtx = (id: ts.Identifier, nested: boolean): void => {
     const parent = id.parent;
-    if (!ts.isPropertyAccessExpression(parent) || parent.expression !== id) {
+    if (!isPropertyAccessExpression(parent) || parent.expression !== id) {
       sink.report(
         id,
         DiagnosticCodes.ctxEscapes,
@@ -112,7 +135,7 @@ export function validateBody(
       if (member === "session") {
         const state = parent.parent;
         holder =
-          ts.isPropertyAccessExpression(state) &&
+          isPropertyAccessExpression(state) &&
           state.expression === parent &&
           state.name.text === "state"
             ? state
@@ -121,10 +144,10 @@ export function validateBody(
       const method = holder.parent;
       const ok =
         holder !== parent || member === "state"
-          ? ts.isPropertyAccessExpression(method) &&
+          ? isPropertyAccessExpression(method) &&
             method.expression === holder &&
             ["get", "set", "delete"].includes(method.name.text) &&
-            ts.isCallExpression(method.parent) &&
+            isCallExpression(method.parent) &&
             method.parent.expression === method
           : false;
       const path = member === "state" ? `${id.text}.state` : `${id.text}.session.state`;
@@ -170,7 +193,7 @@ export function validateBody(
       return;
     }
     const call = parent.parent;
-    if (!ts.isCallExpression(call) || call.expression !== parent) {
+    if (!isCallExpression(call) || call.expression !== parent) {
       sink.report(
         parent,
         DiagnosticCodes.ctxEscapes,
@@ -191,8 +214,8 @@ export function validateBody(
     checkDurationLiterals(member, call, sink);
     if (member === "step" && groupOf(call) !== undefined) return;
     let awaited: ts.Node = call;
-    while (ts.isParenthesizedExpression(awaited.parent)) awaited = awaited.parent;
-    if (!ts.isAwaitExpression(awaited.parent)) {
+    while (isParenthesizedExpression(awaited.parent)) awaited = awaited.parent;
+    if (!isAwaitExpression(awaited.parent)) {
       const combinator = enclosingCombinator(call, body);
       if (combinator) {
         sink.report(
@@ -215,7 +238,7 @@ export function validateBody(
     if (member === "waitForEvent") {
       const options = call.arguments[1];
       const properties =
-        options && ts.isObjectLiteralExpression(options) ? options.properties : undefined;
+        options && isObjectLiteralExpression(options) ? options.properties : undefined;
       // The options object's `match` is its last property of that name, as in JavaScript.
       const last = properties
         ? properties.findLastIndex(
@@ -230,14 +253,11 @@ export function validateBody(
         .find(
           (p) =>
             last >= 0 &&
-            (ts.isSpreadAssignment(p) ||
-              (p.name !== undefined && ts.isComputedPropertyName(p.name))),
+            (isSpreadAssignment(p) || (p.name !== undefined && isComputedPropertyName(p.name))),
         );
       if (
         override ||
-        (candidate &&
-          !ts.isPropertyAssignment(candidate) &&
-          !ts.isShorthandPropertyAssignment(candidate))
+        (candidate && !isPropertyAssignment(candidate) && !isShorthandPropertyAssignment(candidate))
       ) {
         sink.report(
           override ?? candidate!,
@@ -256,14 +276,14 @@ export function validateBody(
       const value =
         property === undefined
           ? undefined
-          : ts.isShorthandPropertyAssignment(property)
+          : isShorthandPropertyAssignment(property)
             ? property.name
             : skipOuterExpressions((property as ts.PropertyAssignment).initializer);
-      if (value && !ts.isObjectLiteralExpression(value)) {
+      if (value && !isObjectLiteralExpression(value)) {
         // A predicate is tested where the run resumes, so it is evaluated again there: only
         // an expression whose value is the same when re-evaluated — a function written here,
         // or a name — can be. (An object literal is a field match the engine tests itself.)
-        if (ts.isArrowFunction(value) || ts.isFunctionExpression(value) || ts.isIdentifier(value)) {
+        if (isArrowFunction(value) || isFunctionExpression(value) || isIdentifier(value)) {
           match = value;
         } else {
           sink.report(
@@ -282,13 +302,13 @@ export function validateBody(
   /** The `ctx.parallel(…)`/`ctx.gather({…})` call a `ctx.step(…)` is a direct branch of. */
   const groupOf = (call: ts.CallExpression): ts.CallExpression | undefined => {
     let parent = call.parent;
-    if (ts.isPropertyAssignment(parent) && ts.isObjectLiteralExpression(parent.parent)) {
+    if (isPropertyAssignment(parent) && isObjectLiteralExpression(parent.parent)) {
       parent = parent.parent.parent;
     }
     if (
-      ts.isCallExpression(parent) &&
-      ts.isPropertyAccessExpression(parent.expression) &&
-      ts.isIdentifier(parent.expression.expression) &&
+      isCallExpression(parent) &&
+      isPropertyAccessExpression(parent.expression) &&
+      isIdentifier(parent.expression.expression) &&
       parent.expression.expression.text === ctxName &&
       GROUP_METHODS.has(parent.expression.name.text)
     ) {
@@ -309,32 +329,32 @@ export function validateBody(
   // The body's walk (compiler/scopes.ts) met these in source order, skipping type annotations.
   for (const { node, nested, ownThis } of scopes.contextual) {
     switch (node.kind) {
-      case ts.SyntaxKind.Identifier: {
+      case SyntaxKind.Identifier: {
         const id = node as ts.Identifier;
         if (ctxName !== undefined && id.text === ctxName) checkCtx(id, nested);
         else if (id.text === "arguments" && !ownThis) {
           forbid(id, "`arguments`", "Name the parameters, or use a rest parameter (...args).");
-        } else if (id.text === "eval" && ts.isCallExpression(id.parent)) {
+        } else if (id.text === "eval" && isCallExpression(id.parent)) {
           forbid(id, "`eval`", "Call the code directly; eval could read and write any variable.");
         }
         break;
       }
-      case ts.SyntaxKind.WithStatement:
+      case SyntaxKind.WithStatement:
         forbid(node, "`with`", "Refer to the object's properties explicitly.");
         break;
-      case ts.SyntaxKind.YieldExpression:
+      case SyntaxKind.YieldExpression:
         if (!nested) forbid(node, "`yield`", "Use await ctx.step(…) for durable work.");
         break;
-      case ts.SyntaxKind.ThisKeyword:
+      case SyntaxKind.ThisKeyword:
         if (!ownThis) {
           forbid(node, "`this`", "Pass what you need as a workflow argument or a step result.");
         }
         break;
-      case ts.SyntaxKind.SuperKeyword:
+      case SyntaxKind.SuperKeyword:
         if (!ownThis) forbid(node, "`super`", "Call the method on an explicit object.");
         break;
-      case ts.SyntaxKind.MetaProperty:
-        if ((node as ts.MetaProperty).keywordToken === ts.SyntaxKind.NewKeyword && !ownThis) {
+      case SyntaxKind.MetaProperty:
+        if ((node as ts.MetaProperty).keywordToken === SyntaxKind.NewKeyword && !ownThis) {
           forbid(node, "`new.target`", "A workflow body is never called with new.");
         }
         break;
@@ -360,11 +380,11 @@ function checkDurationLiterals(
   const [first, second] = call.arguments;
   if (member === "sleep" && first !== undefined) candidates.push(first);
   const options = member === "waitForEvent" ? second : member === "waitForUser" ? first : undefined;
-  if (options !== undefined && ts.isObjectLiteralExpression(options)) {
+  if (options !== undefined && isObjectLiteralExpression(options)) {
     for (const property of options.properties) {
       if (
-        ts.isPropertyAssignment(property) &&
-        ts.isIdentifier(property.name) &&
+        isPropertyAssignment(property) &&
+        isIdentifier(property.name) &&
         property.name.text === "timeout"
       ) {
         candidates.push(property.initializer);
@@ -373,13 +393,13 @@ function checkDurationLiterals(
   }
   for (const candidate of candidates) {
     const value =
-      ts.isStringLiteral(candidate) || ts.isNoSubstitutionTemplateLiteral(candidate)
+      isStringLiteral(candidate) || isNoSubstitutionTemplateLiteral(candidate)
         ? candidate.text
-        : ts.isNumericLiteral(candidate)
+        : isNumericLiteral(candidate)
           ? Number(candidate.text)
-          : ts.isPrefixUnaryExpression(candidate) &&
-              candidate.operator === ts.SyntaxKind.MinusToken &&
-              ts.isNumericLiteral(candidate.operand)
+          : isPrefixUnaryExpression(candidate) &&
+              candidate.operator === SyntaxKind.MinusToken &&
+              isNumericLiteral(candidate.operand)
             ? -Number(candidate.operand.text)
             : undefined;
     if (value === undefined) continue;
@@ -396,5 +416,5 @@ function checkDurationLiterals(
 
 /** The text of a property name written as an identifier or a string literal. */
 function propertyNameText(name: ts.PropertyName): string | undefined {
-  return ts.isIdentifier(name) || ts.isStringLiteral(name) ? name.text : undefined;
+  return isIdentifier(name) || isStringLiteral(name) ? name.text : undefined;
 }
