@@ -89,6 +89,8 @@ export interface GeneratorFeatures {
    * entered past it — in blocks, loops and `switch`es that hold checkpoints.
    */
   readonly deadZones: boolean;
+  /** `o[key] op= e` with durable awaits in the key and the value (`+=`, `??=`, …). */
+  readonly memberCompound: boolean;
 }
 
 /**
@@ -125,6 +127,7 @@ export const SUPPORTED_NOW: GeneratorFeatures = {
   using: true,
   inlineStepWrites: true,
   deadZones: true,
+  memberCompound: true,
 };
 
 /**
@@ -153,6 +156,7 @@ export const BASIC: GeneratorFeatures = {
   using: false,
   inlineStepWrites: false,
   deadZones: false,
+  memberCompound: false,
 };
 
 /** Everything the generator can make. */
@@ -336,6 +340,18 @@ export type ExtraStmt =
     }
   /** `{ using r = new Resource("r"); …body }` */
   | { readonly k: "using"; readonly body: readonly Stmt[] }
+  /**
+   * `{ const o = { a: x, b: 1 }; o[(key) % 2 ? "a" : "b"] op= e; x = (o.a + o.b) % 1000; }`,
+   * with `clobber` the value `(o.a = o.b = 7, e)`: the property is read before it changes.
+   */
+  | {
+      readonly k: "memberCompound";
+      readonly t: number;
+      readonly key: Expr;
+      readonly op: CompoundOp;
+      readonly e: Expr;
+      readonly clobber: boolean;
+    }
   | DeadZone;
 
 /**
@@ -816,6 +832,19 @@ class Grammar {
           weight: 2,
         });
       }
+      if (f.memberCompound) {
+        options.push({
+          arbitrary: fc.record({
+            k: fc.constant("memberCompound" as const),
+            t: index,
+            key: this.expr(1, durable),
+            op: fc.constantFrom<CompoundOp>("+=", "-=", "*=", "||=", "&&=", "??="),
+            e: this.expr(1, durable),
+            clobber: fc.boolean(),
+          }),
+          weight: 2,
+        });
+      }
       if (f.deadZones && f.closures) {
         const forms: DeadZone["form"][] = ["block"];
         if (f.loops && f.checkpointsInLoops) forms.push("loop");
@@ -996,6 +1025,8 @@ function containsCheckpoint(node: Stmt | Expr | Init | StepCall | null): boolean
     case "perIteration":
     case "using":
       return node.body.some(containsCheckpoint);
+    case "memberCompound":
+      return containsCheckpoint(node.key) || containsCheckpoint(node.e);
     case "deadZone":
       return (
         containsCheckpoint(node.init) ||
@@ -1543,6 +1574,21 @@ class Renderer {
       }
       case "deadZone":
         return this.deadZone(s, scope);
+      case "memberCompound": {
+        const o = this.fresh("o");
+        const target = mutable[s.t % Math.max(mutable.length, 1)];
+        const first = target ? target.name : "null";
+        const key = `(${this.expr(s.key, vars)}) % 2 ? "a" : "b"`;
+        const sum = `(${o}.a + ${o}.b) % 1000`;
+        const value = this.expr(s.e, vars);
+        return [
+          `${ind}{`,
+          `${ind}  const ${o} = { a: ${first}, b: 1 };`,
+          `${ind}  ${o}[${key}] ${s.op} ${s.clobber ? `(${o}.a = ${o}.b = 7, ${value})` : value};`,
+          `${ind}  ${target ? `${target.name} = ${sum}` : sum};`,
+          `${ind}}`,
+        ].join("\n");
+      }
       case "using": {
         const resource = this.fresh("r");
         const inner: Scope = {
