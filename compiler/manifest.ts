@@ -152,16 +152,18 @@ export function checkpointIds(
 
 /** A node's tokens, without whitespace and comments: reformatting the code keeps them. */
 export function tokensOf(node: ts.Node, sourceFile: ts.SourceFile): string {
-  const scanner = ts.createScanner(
-    ts.ScriptTarget.ESNext,
-    true,
-    sourceFile.languageVariant,
-    node.getText(sourceFile),
-  );
+  // One scanner for every call: making one costs more than scanning a call's few tokens.
+  tokenScanner ??= ts.createScanner(ts.ScriptTarget.ESNext, true);
+  const scanner = tokenScanner;
+  scanner.setLanguageVariant(sourceFile.languageVariant);
+  scanner.setText(node.getText(sourceFile));
   const tokens: string[] = [];
   while (scanner.scan() !== SyntaxKind.EndOfFileToken) tokens.push(scanner.getTokenText());
+  scanner.setText(undefined);
   return tokens.join(" ");
 }
+
+let tokenScanner: ts.Scanner | undefined;
 
 /**
  * A 64-bit FNV-1a hash as 16 hex digits. Not cryptographic: it only has to tell two
