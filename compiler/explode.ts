@@ -2559,6 +2559,7 @@ export class Exploder {
       recreatedFunctions: this.recreatedFunctions,
       names: this.names,
       finallyTargets: new Map([...this.#jumpTargets].map(([k, v]) => [k, [...v]])),
+      references: this.scopes.referenceIds,
     };
   }
 }

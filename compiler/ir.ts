@@ -173,6 +173,8 @@ export interface MachineIR {
   readonly names: MachineNames;
   /** Per region: every target a jump passing through its `finally` may continue to. */
   readonly finallyTargets: ReadonlyMap<number, readonly number[]>;
+  /** The references of the user's code in the body, in source order (`ScopeInfo.referenceIds`). */
+  readonly references: readonly ts.Identifier[];
 }
 
 /** The emitted machine's own variables. */

@@ -1,3 +1,4 @@
+import type ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
 import type { Block, MachineIR } from "./ir.js";
 import { forEachReference } from "./syntax.js";
@@ -66,11 +67,29 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
       .filter((s) => s.kind !== "function" && s.kind !== "volatile")
       .map((s) => s.name),
   );
-  const usesIn = (node: import("typescript").Node | undefined, into: Set<string>): void => {
+  const usesIn = (node: ts.Node | undefined, into: Set<string>): void => {
     if (!node) return;
-    forEachReference(node, (id) => {
-      if (persistable.has(id.text)) into.add(id.text);
-    });
+    forEachReference(
+      node,
+      (id) => {
+        if (persistable.has(id.text)) into.add(id.text);
+      },
+      (subtree) => {
+        // A subtree of the user's code as parsed: its references are a run of the body's, found
+        // by position instead of walking it.
+        const refs = ir.references;
+        let low = 0;
+        let high = refs.length;
+        while (low < high) {
+          const mid = (low + high) >>> 1;
+          if (refs[mid]!.pos < subtree.pos) low = mid + 1;
+          else high = mid;
+        }
+        for (let i = low; i < refs.length && refs[i]!.pos < subtree.end; i++) {
+          if (persistable.has(refs[i]!.text)) into.add(refs[i]!.text);
+        }
+      },
+    );
   };
 
   const alwaysLive = new Set<string>();

@@ -89,6 +89,11 @@ export interface ScopeInfo {
   readonly parameterMentions: ts.Identifier[];
   /** The `break`, `continue` and `return` statements of the statements, nested functions' too. */
   readonly jumps: ts.Statement[];
+  /**
+   * Every identifier of the parameters and statements that is a reference (`isReference`),
+   * type annotations aside, in source order (so sorted by position).
+   */
+  readonly referenceIds: ts.Identifier[];
 }
 
 function createsBlockScope(node: ts.Node): boolean {
@@ -340,5 +345,6 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
     ownDeclarations,
     parameterMentions,
     jumps,
+    referenceIds: pending.map((reference) => reference.id),
   };
 }

@@ -4,6 +4,7 @@ import ts from "typescript";
 // 2,000 properties: `ts.isIdentifier(…)` or `ts.SyntaxKind.X` is a getter call each time.
 // The walks ask such questions of every node, so they read them once, here.
 const {
+  NodeFlags,
   SyntaxKind,
   forEachChild,
   isArrowFunction,
@@ -110,12 +111,24 @@ export function boundNames(name: ts.BindingName, out: string[] = []): string[] {
 /**
  * Visit every identifier reference in `node`, skipping type annotations. Works on nodes the
  * compiler made too: parents are tracked during the walk, not read from the nodes.
+ *
+ * With `parsed`, a subtree of the parsed file below the first level of the walk (every node
+ * under it has its parsed parent, so its references are those it had when parsed) is handed
+ * to `parsed` instead of being walked: the caller knows its references by position.
  */
-export function forEachReference(node: ts.Node, visit: (id: ts.Identifier) => void): void {
+export function forEachReference(
+  node: ts.Node,
+  visit: (id: ts.Identifier) => void,
+  parsed?: (subtree: ts.Node) => void,
+): void {
   const walk = (n: ts.Node, parent: ts.Node | undefined): void => {
     if (isTypeNode(n)) return;
     if (isIdentifier(n)) {
       if (isReference(n, parent ?? n.parent)) visit(n);
+      return;
+    }
+    if (parsed && !(n.flags & NodeFlags.Synthesized) && n.pos >= 0) {
+      parsed(n);
       return;
     }
     forEachChild(n, (child) => walk(child, n));
