@@ -54,16 +54,16 @@ export function deadKey(key: string): string {
 /** A function name for stack traces: the workflow's name where it is a valid identifier. */
 function functionName(name: string): string {
   const clean = name.replace(/[^\w$]/g, "_");
-  const scanner = ts.createScanner(
-    ts.ScriptTarget.ESNext,
-    true,
-    ts.LanguageVariant.Standard,
-    clean,
-  );
+  // One scanner for every workflow: making one costs more than scanning a name.
+  nameScanner ??= ts.createScanner(ts.ScriptTarget.ESNext, true, ts.LanguageVariant.Standard);
+  nameScanner.setText(clean);
   const reserved =
-    scanner.scan() !== SyntaxKind.Identifier || scanner.getTokenEnd() !== clean.length;
+    nameScanner.scan() !== SyntaxKind.Identifier || nameScanner.getTokenEnd() !== clean.length;
+  nameScanner.setText(undefined);
   return reserved || /^\d/.test(clean) ? `workflow_${clean}` : clean;
 }
+
+let nameScanner: ts.Scanner | undefined;
 
 function containsFunction(node: ts.Node): boolean {
   return isFunctionLike(node) || (forEachChild(node, containsFunction) ?? false);

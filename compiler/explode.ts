@@ -142,11 +142,16 @@ export const Completion = { throw: 1, return: 2, jump: 3 } as const;
 type Body = WorkflowBodyNode;
 
 function machineNames(body: Body, sourceFile: ts.SourceFile): MachineNames {
-  const text = body.getText(sourceFile);
-  const own = ["frame", "pc", "sent", "loop", "error", "t", "tdz"];
   let suffix = "";
-  for (let n = 2; own.some((name) => text.includes(`ratchet$${name}${suffix}`)); n++) {
-    suffix = `_${n}`;
+  // Every name starts with `ratchet$`: a body that never spells it (nearly all) needs no scan.
+  const start = body.getStart(sourceFile);
+  const at = sourceFile.text.indexOf("ratchet$", start);
+  if (at >= 0 && at + "ratchet$".length <= body.end) {
+    const text = body.getText(sourceFile);
+    const own = ["frame", "pc", "sent", "loop", "error", "t", "tdz"];
+    for (let n = 2; own.some((name) => text.includes(`ratchet$${name}${suffix}`)); n++) {
+      suffix = `_${n}`;
+    }
   }
   return {
     frame: `ratchet$frame${suffix}`,
