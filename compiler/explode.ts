@@ -1941,11 +1941,18 @@ export class Exploder {
       return f.createTypeOfExpression(this.expression(node.expression)!);
     if (isDeleteExpression(node)) {
       const target = skipOuterExpressions(node.expression);
-      if (isPropertyAccessExpression(target) && !target.questionDotToken) {
+      // `delete o?.[await …]`: `true` when `o` is nullish, and the key is not evaluated.
+      if (isOptionalChain(target)) {
+        const chain = this.optionalChain(target, () => this.expression(node)!, f.createTrue());
+        if (chain) return chain;
+      }
+      const plain = (member: ts.PropertyAccessExpression | ts.ElementAccessExpression) =>
+        !member.questionDotToken || this.optionalDone.has(member);
+      if (isPropertyAccessExpression(target) && plain(target)) {
         const object = this.expression(target.expression)!;
         return f.createDeleteExpression(f.createPropertyAccessExpression(object, target.name));
       }
-      if (isElementAccessExpression(target) && !target.questionDotToken) {
+      if (isElementAccessExpression(target) && plain(target)) {
         const [object, key] = this.operands([target.expression, target.argumentExpression]);
         return f.createDeleteExpression(f.createElementAccessExpression(object!, key!));
       }
@@ -2405,8 +2412,14 @@ export class Exploder {
    * value before the link is nullish the whole chain is `undefined` and nothing to its right
    * runs — the step included. Tests the leftmost such link and explodes the rest of the
    * chain (again through here) only when the value is there. `undefined` when no link needs it.
+   * `present` makes the value when the link's value is there (the chain itself by default),
+   * `nullish` the value otherwise (`undefined`; `true` for a `delete` of the chain).
    */
-  optionalChain(node: ts.Expression): ts.Expression | undefined {
+  optionalChain(
+    node: ts.Expression,
+    present: () => ts.Expression = () => this.expression(node)!,
+    nullish: ts.Expression = f.createIdentifier("undefined"),
+  ): ts.Expression | undefined {
     const end = node.getEnd();
     let link:
       | ts.PropertyAccessExpression
@@ -2468,10 +2481,10 @@ export class Exploder {
       whenFalse: whenPresent.id,
     };
     this.cur = whenNullish;
-    this.assign(result, f.createIdentifier("undefined"));
+    this.assign(result, nullish);
     this.goto(join);
     this.cur = whenPresent;
-    this.assign(result, this.expression(node)!);
+    this.assign(result, present());
     this.goto(join);
     this.cur = join;
     return result;

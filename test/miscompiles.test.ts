@@ -396,6 +396,16 @@ const e = delete o.a;
 return [t, seen, d, e, o];`,
     args: [1],
   },
+  "delete through an optional chain with a durable await in the key": {
+    params: "none, some",
+    body: `const d1 = delete none?.[await ctx.step(echo, "x")];
+const d2 = delete some?.[await ctx.step(echo, "x")];
+const d3 = delete none?.b[await ctx.step(echo, "y")];
+const d4 = delete some?.b[await ctx.step(echo, "y")];
+const d5 = delete some?.c?.[await ctx.step(echo, "z")];
+return [d1, d2, d3, d4, d5, some];`,
+    args: [null, { x: 1, b: { y: 2, k: 3 }, c: null }],
+  },
   "arrow functions and function expressions held in a const across checkpoints": {
     params: "n",
     body: `let base = n;
