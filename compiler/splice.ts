@@ -1,9 +1,8 @@
-import { encode, type SourceMapSegment } from "@jridgewell/sourcemap-codec";
-import MagicString from "magic-string";
 import ts from "typescript";
 import type { WorkflowSite } from "./discover.js";
 import type { CompiledWorkflow } from "./pipeline.js";
 import { type PrintedCode, printExpressions } from "./print.js";
+import { lineStartsOf, MappedWriter } from "./sourcemap.js";
 
 /** A source map in the standard JSON form (version 3). */
 export interface SourceMapJson {
@@ -39,8 +38,9 @@ interface Edit {
  * - `@workflow(opts) static async m(ctx) { … }`: the method becomes the static field
  *   `static m = workflow(opts, descriptor);`.
  *
- * Every other byte is the input's; the source map is magic-string's for the text kept, and
- * TypeScript's emitter map for the printed descriptors. `printed` is the descriptors as
+ * Every other byte is the input's. The source map leads the text kept to itself, word by word,
+ * and the printed descriptors to the user's code they came from (`printExpressions`); it is
+ * written as the text is assembled, with no map to merge. `printed` is the descriptors as
  * `printExpressions` prints them (printed here unless given).
  */
 export function spliceWorkflows(
@@ -61,63 +61,28 @@ export function spliceWorkflows(
   });
   edits.sort((a, b) => a.start - b.start);
 
-  const s = new MagicString(code);
+  const out = new MappedWriter(code, sourceMap ? lineStartsOf(code) : undefined);
+  let at = 0;
   for (const edit of edits) {
-    const text = edit.before + (edit.printed?.text ?? "") + edit.after;
-    if (edit.start === edit.end) {
-      s.prependRight(edit.start, text);
-    } else {
-      s.overwrite(edit.start, edit.end, text);
-    }
+    out.copy(at, edit.start);
+    // A replaced range leads to where it started, the printed code inside it to its own.
+    if (edit.start !== edit.end) out.mark(edit.start);
+    out.writeLines(edit.before);
+    if (edit.printed) out.append(edit.printed.text, edit.printed.segments);
+    out.writeLines(edit.after);
+    at = edit.end;
   }
-  const output = s.toString();
+  out.copy(at, code.length);
+  const output = out.text();
   if (!sourceMap) return { code: output, map: null };
-
-  const decoded = s.generateDecodedMap({
-    hires: "boundary",
-    source: filename,
-    includeContent: true,
-  });
-  const mappings = decoded.mappings as SourceMapSegment[][];
-  const lineStarts = computeLineStarts(output);
-  let delta = 0;
-  for (const edit of edits) {
-    const outStart = edit.start + delta;
-    const text = edit.before + (edit.printed?.text ?? "") + edit.after;
-    delta += text.length - (edit.end - edit.start);
-    if (!edit.printed || edit.printed.lines.length === 0) continue;
-    // magic-string maps an overwritten range by its first character only: keep that, and put
-    // the emitter's segments for the printed descriptor in place of anything else there.
-    const outEnd = outStart + text.length;
-    const first = positionOf(lineStarts, outStart);
-    const last = positionOf(lineStarts, outEnd);
-    for (let line = first.line; line <= last.line; line++) {
-      const segments = mappings[line] ?? [];
-      mappings[line] = segments.filter((segment) => {
-        const at = lineStarts[line]! + segment[0];
-        return at <= outStart || at >= outEnd;
-      });
-    }
-    const printedAt = positionOf(lineStarts, outStart + edit.before.length);
-    edit.printed.lines.forEach((segments, i) => {
-      const line = printedAt.line + i;
-      const shift = i === 0 ? printedAt.column : 0;
-      while (mappings.length <= line) mappings.push([]);
-      const target = mappings[line]!;
-      for (const [column, source, sourceLine, sourceColumn] of segments) {
-        target.push([column + shift, source, sourceLine, sourceColumn]);
-      }
-      target.sort((a, b) => a[0] - b[0]);
-    });
-  }
   return {
     code: output,
     map: {
       version: 3,
       sources: [filename],
       sourcesContent: [code],
-      names: decoded.names,
-      mappings: encode(mappings),
+      names: [],
+      mappings: out.mappings(),
     },
   };
 }
@@ -161,24 +126,4 @@ function editsFor(
   }
   edits.push({ start: bodyArg.getStart(sourceFile), end: bodyArg.end, before, printed, after: "" });
   return edits;
-}
-
-function computeLineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
-  return starts;
-}
-
-function positionOf(
-  lineStarts: readonly number[],
-  offset: number,
-): { line: number; column: number } {
-  let lo = 0;
-  let hi = lineStarts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (lineStarts[mid]! <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return { line: lo, column: offset - lineStarts[lo]! };
 }

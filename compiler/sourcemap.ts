@@ -1,0 +1,255 @@
+/**
+ * Text assembled from pieces of a module (copied as written) and new code, with the source map
+ * that leads each piece back to the module: the one writer both the printer (compiler/print.ts)
+ * and the splice (compiler/splice.ts) write to, and the encoding of its map.
+ */
+
+/** Where each line of `text` starts (lines end at `\n`, as in source maps). */
+export function lineStartsOf(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+/** The 0-based line of `offset` in a text with these line starts. */
+export function lineOf(lineStarts: readonly number[], offset: number): number {
+  let lo = 0;
+  let hi = lineStarts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (lineStarts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Letters, digits, `_`, `$` and anything beyond ASCII: the characters a word is made of. */
+function isWordChar(c: number): boolean {
+  return (
+    (c >= 97 && c <= 122) ||
+    (c >= 65 && c <= 90) ||
+    (c >= 48 && c <= 57) ||
+    c === 95 ||
+    c === 36 ||
+    c >= 128
+  );
+}
+
+/**
+ * Writes text from pieces, and with a source map, its segments: four numbers each, in one flat
+ * array — generated line and column (0-based, in the text written), source line and column (in
+ * the module). Segments are in the order of the text; two at one place keep the later.
+ */
+export class MappedWriter {
+  readonly #parts: string[] = [];
+  /** Where the next character goes. */
+  line = 0;
+  column = 0;
+  /** `undefined` when no map is made. */
+  readonly segments: number[] | undefined;
+
+  /**
+   * `source` is the module as written; `lineStarts` its line starts (`lineStartsOf`), or
+   * `undefined` for text without a map.
+   */
+  constructor(
+    readonly source: string,
+    readonly lineStarts: readonly number[] | undefined,
+  ) {
+    this.segments = lineStarts ? [] : undefined;
+  }
+
+  /** Append text that holds no line break. */
+  write(text: string): void {
+    this.#parts.push(text);
+    this.column += text.length;
+  }
+
+  /** Append text that may hold line breaks. */
+  writeLines(text: string): void {
+    this.#parts.push(text);
+    let i = text.indexOf("\n");
+    if (i === -1) {
+      this.column += text.length;
+      return;
+    }
+    let last = i;
+    for (; i !== -1; i = text.indexOf("\n", i + 1)) {
+      this.line++;
+      last = i;
+    }
+    this.column = text.length - last - 1;
+  }
+
+  /** Start a new line, then `indent` (spaces, no line break). */
+  newLine(indent: string): void {
+    this.#parts.push("\n", indent);
+    this.line++;
+    this.column = indent.length;
+  }
+
+  /** A segment here, leading to `offset` of the module. */
+  mark(offset: number): void {
+    const lineStarts = this.lineStarts;
+    if (!lineStarts) return;
+    const line = lineOf(lineStarts, offset);
+    this.#segment(this.line, this.column, line, offset - lineStarts[line]!);
+  }
+
+  #segment(line: number, column: number, sourceLine: number, sourceColumn: number): void {
+    const segments = this.segments!;
+    const n = segments.length;
+    if (n > 0 && segments[n - 4] === line && segments[n - 3] === column) {
+      segments[n - 2] = sourceLine;
+      segments[n - 1] = sourceColumn;
+      return;
+    }
+    segments.push(line, column, sourceLine, sourceColumn);
+  }
+
+  /**
+   * Append `source.slice(start, end)` as written. With a map, every word and every other
+   * character but blanks leads back to itself: the finest a stack trace or a breakpoint needs,
+   * as magic-string's `hires: "boundary"` does.
+   */
+  copy(start: number, end: number): void {
+    if (start >= end) return;
+    const source = this.source;
+    this.#parts.push(source.slice(start, end));
+    const lineStarts = this.lineStarts;
+    if (!lineStarts) {
+      this.#advanceOver(start, end);
+      return;
+    }
+    const segments = this.segments!;
+    let sourceLine = lineOf(lineStarts, start);
+    let sourceColumn = start - lineStarts[sourceLine]!;
+    let line = this.line;
+    let column = this.column;
+    let inWord = false;
+    // The first segment may fall where one was just marked: the copy's wins.
+    const n = segments.length;
+    if (n > 0 && segments[n - 4] === line && segments[n - 3] === column) segments.length = n - 4;
+    for (let i = start; i < end; i++) {
+      const c = source.charCodeAt(i);
+      if (c === 10) {
+        line++;
+        column = 0;
+        sourceLine++;
+        sourceColumn = 0;
+        inWord = false;
+        continue;
+      }
+      if (isWordChar(c)) {
+        if (!inWord) {
+          segments.push(line, column, sourceLine, sourceColumn);
+          inWord = true;
+        }
+      } else {
+        inWord = false;
+        if (c !== 32 && c !== 9 && c !== 13) segments.push(line, column, sourceLine, sourceColumn);
+      }
+      column++;
+      sourceColumn++;
+    }
+    this.line = line;
+    this.column = column;
+  }
+
+  #advanceOver(start: number, end: number): void {
+    const source = this.source;
+    let last = -1;
+    for (
+      let i = source.indexOf("\n", start);
+      i !== -1 && i < end;
+      i = source.indexOf("\n", i + 1)
+    ) {
+      this.line++;
+      last = i;
+    }
+    this.column = last === -1 ? this.column + end - start : end - last - 1;
+  }
+
+  /**
+   * Append text printed by another writer over the same module, with its segments
+   * (`segments` as this writer's, lines relative to `text`).
+   */
+  append(text: string, segments: readonly number[]): void {
+    const own = this.segments;
+    if (own) {
+      const line = this.line;
+      const column = this.column;
+      for (let i = 0; i < segments.length; i += 4) {
+        const l = segments[i]!;
+        this.#segment(
+          l + line,
+          l === 0 ? segments[i + 1]! + column : segments[i + 1]!,
+          segments[i + 2]!,
+          segments[i + 3]!,
+        );
+      }
+    }
+    this.writeLines(text);
+  }
+
+  /** The text written. */
+  text(): string {
+    return this.#parts.join("");
+  }
+
+  /** The segments as a source map's `mappings` (one source, index 0). */
+  mappings(): string {
+    return encodeMappings(this.segments ?? []);
+  }
+}
+
+const BASE64 = Uint8Array.from(
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+  (c) => c.charCodeAt(0),
+);
+const ascii = new TextDecoder();
+
+/**
+ * Base64 VLQ `mappings` of flat segments (generated line, generated column, source line, source
+ * column; sorted, all in source 0), written straight into bytes.
+ */
+export function encodeMappings(segments: readonly number[]): string {
+  const count = segments.length / 4;
+  const lines = count > 0 ? segments[segments.length - 4]! + 1 : 0;
+  // At most 7 characters per number (32-bit values), 4 numbers and a separator per segment.
+  const out = new Uint8Array(count * 29 + lines + 16);
+  let n = 0;
+  let line = 0;
+  let column = 0;
+  let sourceLine = 0;
+  let sourceColumn = 0;
+  let firstInLine = true;
+  const vlq = (value: number) => {
+    let v = value < 0 ? (-value << 1) | 1 : value << 1;
+    do {
+      let digit = v & 31;
+      v >>>= 5;
+      if (v > 0) digit |= 32;
+      out[n++] = BASE64[digit]!;
+    } while (v > 0);
+  };
+  for (let i = 0; i < segments.length; i += 4) {
+    const l = segments[i]!;
+    if (l !== line) {
+      for (; line < l; line++) out[n++] = 59; // ;
+      column = 0;
+      firstInLine = true;
+    }
+    if (!firstInLine) out[n++] = 44; // ,
+    firstInLine = false;
+    const c = segments[i + 1]!;
+    vlq(c - column);
+    column = c;
+    out[n++] = 65; // A: source 0
+    vlq(segments[i + 2]! - sourceLine);
+    sourceLine = segments[i + 2]!;
+    vlq(segments[i + 3]! - sourceColumn);
+    sourceColumn = segments[i + 3]!;
+  }
+  return ascii.decode(out.subarray(0, n));
+}
