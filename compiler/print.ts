@@ -12,6 +12,9 @@ export interface PrintedCode {
 }
 
 const K = ts.SyntaxKind;
+// Read once: the typescript module's exports are getters.
+const { idText, tokenToString } = ts;
+const { Synthesized, BlockScoped, Let, Const, Using, AwaitUsing } = ts.NodeFlags;
 type Rule = (expression: ts.Expression) => ts.Expression;
 interface ParenthesizerRules {
   getParenthesizeLeftSideOfBinaryForOperator(operator: ts.SyntaxKind): Rule;
@@ -132,7 +135,7 @@ function skipTrivia(text: string, pos: number): number {
 
 /** A node made by the parser, unchanged: its text is the module's. */
 function isParsed(node: ts.Node): boolean {
-  return (node.flags & ts.NodeFlags.Synthesized) === 0 && node.pos >= 0;
+  return (node.flags & Synthesized) === 0 && node.pos >= 0;
 }
 
 /** The node a synthesized node was made from by `update…`, at the end of the chain. */
@@ -209,6 +212,17 @@ function endsInOpenIf(statement: ts.Statement): boolean {
         return false;
     }
   }
+}
+
+const operators: string[] = [];
+/** A binary operator with the blanks around it: ` + `, `, `. */
+function binaryOperator(kind: ts.SyntaxKind): string {
+  let text = operators[kind];
+  if (text === undefined) {
+    text = kind === K.CommaToken ? ", " : ` ${tokenToString(kind)} `;
+    operators[kind] = text;
+  }
+  return text;
 }
 
 const indents: string[] = [""];
@@ -483,21 +497,173 @@ class MachinePrinter {
     const out = this.#out;
     this.#mark(node);
     switch (node.kind) {
+      // The most frequent kinds first.
       case K.Identifier:
-        out.write(ts.idText(node as ts.Identifier));
+        out.write(idText(node as ts.Identifier));
         return;
-      case K.PrivateIdentifier:
-        out.write((node as ts.PrivateIdentifier).text);
+      case K.NumericLiteral:
+      case K.BigIntLiteral:
+      case K.RegularExpressionLiteral:
+        out.write((node as ts.LiteralExpression).text);
         return;
+      case K.PropertyAssignment: {
+        const n = node as ts.PropertyAssignment;
+        this.node(n.name);
+        out.write(": ");
+        this.expression(n.initializer, rules.parenthesizeExpressionForDisallowedComma);
+        return;
+      }
       case K.StringLiteral: {
         const n = node as ts.StringLiteral & { singleQuote?: boolean };
         out.write(quote(n.text, n.singleQuote === true));
         return;
       }
-      case K.NumericLiteral:
-      case K.BigIntLiteral:
-      case K.RegularExpressionLiteral:
-        out.write((node as ts.LiteralExpression).text);
+      case K.BinaryExpression: {
+        const n = node as ts.BinaryExpression;
+        const operator = n.operatorToken.kind;
+        this.expression(n.left, rules.getParenthesizeLeftSideOfBinaryForOperator(operator));
+        out.write(binaryOperator(operator));
+        this.expression(n.right, rules.getParenthesizeRightSideOfBinaryForOperator(operator));
+        return;
+      }
+      case K.ExpressionStatement:
+        this.expression(
+          (node as ts.ExpressionStatement).expression,
+          rules.parenthesizeExpressionOfExpressionStatement,
+        );
+        out.write(";");
+        return;
+      case K.ShorthandPropertyAssignment: {
+        const n = node as ts.ShorthandPropertyAssignment;
+        this.node(n.name);
+        if (n.objectAssignmentInitializer) {
+          out.write(" = ");
+          this.expression(
+            n.objectAssignmentInitializer,
+            rules.parenthesizeExpressionForDisallowedComma,
+          );
+        }
+        return;
+      }
+      case K.ArrayLiteralExpression: {
+        const elements = (node as ts.ArrayLiteralExpression).elements;
+        out.write("[");
+        this.#list(elements, rules.parenthesizeExpressionForDisallowedComma);
+        if (elements.length > 0 && elements[elements.length - 1]!.kind === K.OmittedExpression) {
+          out.write(",");
+        }
+        out.write("]");
+        return;
+      }
+      case K.ObjectLiteralExpression: {
+        const n = node as ts.ObjectLiteralExpression;
+        if (n.properties.length === 0) {
+          out.write("{}");
+          return;
+        }
+        if (!(n as { multiLine?: boolean }).multiLine) {
+          out.write("{ ");
+          this.#list(n.properties);
+          out.write(" }");
+          return;
+        }
+        out.write("{");
+        this.#depth++;
+        n.properties.forEach((property, i) => {
+          if (i > 0) out.write(",");
+          this.#newLine();
+          this.node(property);
+        });
+        this.#depth--;
+        this.#newLine();
+        out.write("}");
+        return;
+      }
+      case K.VariableDeclaration: {
+        const n = node as ts.VariableDeclaration;
+        this.node(n.name);
+        if (n.exclamationToken) out.write("!");
+        this.#type(n.type);
+        if (n.initializer) {
+          out.write(" = ");
+          this.expression(n.initializer, rules.parenthesizeExpressionForDisallowedComma);
+        }
+        return;
+      }
+      case K.CaseClause:
+      case K.DefaultClause: {
+        const n = node as ts.CaseClause;
+        if (node.kind === K.CaseClause) {
+          out.write("case ");
+          this.expression(n.expression, rules.parenthesizeExpressionForDisallowedComma);
+          out.write(":");
+        } else {
+          out.write("default:");
+        }
+        if (n.statements.length === 1) {
+          // One statement stays on the clause's line, as TypeScript prints it.
+          out.write(" ");
+          this.statement(n.statements[0]!);
+          return;
+        }
+        this.#depth++;
+        for (const statement of n.statements) {
+          this.#newLine();
+          this.statement(statement);
+        }
+        this.#depth--;
+        return;
+      }
+      case K.BreakStatement:
+      case K.ContinueStatement: {
+        const n = node as ts.BreakStatement;
+        out.write(node.kind === K.BreakStatement ? "break" : "continue");
+        if (n.label) {
+          out.write(" ");
+          this.node(n.label);
+        }
+        out.write(";");
+        return;
+      }
+      case K.YieldExpression: {
+        const n = node as ts.YieldExpression;
+        out.write(n.asteriskToken ? "yield*" : "yield");
+        if (n.expression) {
+          out.write(" ");
+          this.expression(n.expression, rules.parenthesizeExpressionForDisallowedComma);
+        }
+        return;
+      }
+      case K.CallExpression: {
+        const n = node as ts.CallExpression;
+        this.expression(n.expression, rules.parenthesizeLeftSideOfAccess);
+        if (n.questionDotToken) out.write("?.");
+        this.#typeArguments(n.typeArguments);
+        out.write("(");
+        this.#list(n.arguments, rules.parenthesizeExpressionForDisallowedComma);
+        out.write(")");
+        return;
+      }
+      case K.PropertyAccessExpression: {
+        const n = node as ts.PropertyAccessExpression;
+        const object = rules.parenthesizeLeftSideOfAccess(n.expression);
+        this.node(object);
+        if (n.questionDotToken) out.write("?.");
+        else {
+          // `1.x` would read as a number: `1..x`.
+          if (
+            object.kind === K.NumericLiteral &&
+            /^\d+$/.test((object as ts.NumericLiteral).text)
+          ) {
+            out.write(".");
+          }
+          out.write(".");
+        }
+        this.node(n.name);
+        return;
+      }
+      case K.PrivateIdentifier:
+        out.write((node as ts.PrivateIdentifier).text);
         return;
       case K.NoSubstitutionTemplateLiteral:
         out.writeLines(`\`${templateText(node as ts.NoSubstitutionTemplateLiteral)}\``);
@@ -534,78 +700,14 @@ class MachinePrinter {
       case K.QuestionDotToken:
       case K.DotDotDotToken:
       case K.ExclamationToken:
-        out.write(ts.tokenToString(node.kind)!);
+        out.write(tokenToString(node.kind)!);
         return;
-
-      // ---- expressions
-      case K.ObjectLiteralExpression: {
-        const n = node as ts.ObjectLiteralExpression;
-        if (n.properties.length === 0) {
-          out.write("{}");
-          return;
-        }
-        if (!(n as { multiLine?: boolean }).multiLine) {
-          out.write("{ ");
-          this.#list(n.properties);
-          out.write(" }");
-          return;
-        }
-        out.write("{");
-        this.#depth++;
-        n.properties.forEach((property, i) => {
-          if (i > 0) out.write(",");
-          this.#newLine();
-          this.node(property);
-        });
-        this.#depth--;
-        this.#newLine();
-        out.write("}");
-        return;
-      }
-      case K.ArrayLiteralExpression: {
-        const elements = (node as ts.ArrayLiteralExpression).elements;
-        out.write("[");
-        this.#list(elements, rules.parenthesizeExpressionForDisallowedComma);
-        if (elements.length > 0 && elements[elements.length - 1]!.kind === K.OmittedExpression) {
-          out.write(",");
-        }
-        out.write("]");
-        return;
-      }
-      case K.PropertyAccessExpression: {
-        const n = node as ts.PropertyAccessExpression;
-        const object = rules.parenthesizeLeftSideOfAccess(n.expression);
-        this.node(object);
-        if (n.questionDotToken) out.write("?.");
-        else {
-          // `1.x` would read as a number: `1..x`.
-          if (
-            object.kind === K.NumericLiteral &&
-            /^\d+$/.test((object as ts.NumericLiteral).text)
-          ) {
-            out.write(".");
-          }
-          out.write(".");
-        }
-        this.node(n.name);
-        return;
-      }
       case K.ElementAccessExpression: {
         const n = node as ts.ElementAccessExpression;
         this.expression(n.expression, rules.parenthesizeLeftSideOfAccess);
         out.write(n.questionDotToken ? "?.[" : "[");
         this.node(n.argumentExpression);
         out.write("]");
-        return;
-      }
-      case K.CallExpression: {
-        const n = node as ts.CallExpression;
-        this.expression(n.expression, rules.parenthesizeLeftSideOfAccess);
-        if (n.questionDotToken) out.write("?.");
-        this.#typeArguments(n.typeArguments);
-        out.write("(");
-        this.#list(n.arguments, rules.parenthesizeExpressionForDisallowedComma);
-        out.write(")");
         return;
       }
       case K.NewExpression: {
@@ -719,7 +821,7 @@ class MachinePrinter {
         return;
       case K.PrefixUnaryExpression: {
         const n = node as ts.PrefixUnaryExpression;
-        out.write(ts.tokenToString(n.operator)!);
+        out.write(tokenToString(n.operator)!);
         const operand = rules.parenthesizeOperandOfPrefixUnary(n.operand);
         // `- -x`, `+ +x`, `- --x`: not `--x`, `++x`, `---x`.
         if (
@@ -739,7 +841,7 @@ class MachinePrinter {
       case K.PostfixUnaryExpression: {
         const n = node as ts.PostfixUnaryExpression;
         this.expression(n.operand, rules.parenthesizeOperandOfPostfixUnary);
-        out.write(ts.tokenToString(n.operator)!);
+        out.write(tokenToString(n.operator)!);
         return;
       }
       case K.TypeOfExpression:
@@ -759,14 +861,6 @@ class MachinePrinter {
         this.expression(n.expression, rules.parenthesizeOperandOfPrefixUnary);
         return;
       }
-      case K.BinaryExpression: {
-        const n = node as ts.BinaryExpression;
-        const operator = n.operatorToken.kind;
-        this.expression(n.left, rules.getParenthesizeLeftSideOfBinaryForOperator(operator));
-        out.write(operator === K.CommaToken ? ", " : ` ${ts.tokenToString(operator)} `);
-        this.expression(n.right, rules.getParenthesizeRightSideOfBinaryForOperator(operator));
-        return;
-      }
       case K.ConditionalExpression: {
         const n = node as ts.ConditionalExpression;
         this.expression(n.condition, rules.parenthesizeConditionOfConditionalExpression);
@@ -774,15 +868,6 @@ class MachinePrinter {
         this.expression(n.whenTrue, rules.parenthesizeBranchOfConditionalExpression);
         out.write(" : ");
         this.expression(n.whenFalse, rules.parenthesizeBranchOfConditionalExpression);
-        return;
-      }
-      case K.YieldExpression: {
-        const n = node as ts.YieldExpression;
-        out.write(n.asteriskToken ? "yield*" : "yield");
-        if (n.expression) {
-          out.write(" ");
-          this.expression(n.expression, rules.parenthesizeExpressionForDisallowedComma);
-        }
         return;
       }
       case K.SpreadElement:
@@ -818,27 +903,6 @@ class MachinePrinter {
         );
         out.write("]");
         return;
-
-      // ---- object members, parameters, bindings
-      case K.PropertyAssignment: {
-        const n = node as ts.PropertyAssignment;
-        this.node(n.name);
-        out.write(": ");
-        this.expression(n.initializer, rules.parenthesizeExpressionForDisallowedComma);
-        return;
-      }
-      case K.ShorthandPropertyAssignment: {
-        const n = node as ts.ShorthandPropertyAssignment;
-        this.node(n.name);
-        if (n.objectAssignmentInitializer) {
-          out.write(" = ");
-          this.expression(
-            n.objectAssignmentInitializer,
-            rules.parenthesizeExpressionForDisallowedComma,
-          );
-        }
-        return;
-      }
       case K.MethodDeclaration:
       case K.GetAccessor:
       case K.SetAccessor:
@@ -910,34 +974,21 @@ class MachinePrinter {
       }
       case K.VariableDeclarationList: {
         const n = node as ts.VariableDeclarationList;
-        const flags = n.flags & ts.NodeFlags.BlockScoped;
+        const flags = n.flags & BlockScoped;
         out.write(
-          flags === ts.NodeFlags.Let
+          flags === Let
             ? "let "
-            : flags === ts.NodeFlags.Const
+            : flags === Const
               ? "const "
-              : flags === ts.NodeFlags.AwaitUsing
+              : flags === AwaitUsing
                 ? "await using "
-                : flags === ts.NodeFlags.Using
+                : flags === Using
                   ? "using "
                   : "var ",
         );
         this.#list(n.declarations);
         return;
       }
-      case K.VariableDeclaration: {
-        const n = node as ts.VariableDeclaration;
-        this.node(n.name);
-        if (n.exclamationToken) out.write("!");
-        this.#type(n.type);
-        if (n.initializer) {
-          out.write(" = ");
-          this.expression(n.initializer, rules.parenthesizeExpressionForDisallowedComma);
-        }
-        return;
-      }
-
-      // ---- statements
       case K.Block:
         this.#block((node as ts.Block).statements);
         return;
@@ -951,13 +1002,6 @@ class MachinePrinter {
         out.write(";");
         return;
       }
-      case K.ExpressionStatement:
-        this.expression(
-          (node as ts.ExpressionStatement).expression,
-          rules.parenthesizeExpressionOfExpressionStatement,
-        );
-        out.write(";");
-        return;
       case K.ReturnStatement:
       case K.ThrowStatement: {
         const n = node as ts.ReturnStatement;
@@ -965,17 +1009,6 @@ class MachinePrinter {
         if (n.expression) {
           out.write(" ");
           this.node(n.expression);
-        }
-        out.write(";");
-        return;
-      }
-      case K.BreakStatement:
-      case K.ContinueStatement: {
-        const n = node as ts.BreakStatement;
-        out.write(node.kind === K.BreakStatement ? "break" : "continue");
-        if (n.label) {
-          out.write(" ");
-          this.node(n.label);
         }
         out.write(";");
         return;
@@ -1079,30 +1112,6 @@ class MachinePrinter {
         this.#depth--;
         this.#newLine();
         out.write("}");
-        return;
-      }
-      case K.CaseClause:
-      case K.DefaultClause: {
-        const n = node as ts.CaseClause;
-        if (node.kind === K.CaseClause) {
-          out.write("case ");
-          this.expression(n.expression, rules.parenthesizeExpressionForDisallowedComma);
-          out.write(":");
-        } else {
-          out.write("default:");
-        }
-        if (n.statements.length === 1) {
-          // One statement stays on the clause's line, as TypeScript prints it.
-          out.write(" ");
-          this.statement(n.statements[0]!);
-          return;
-        }
-        this.#depth++;
-        for (const statement of n.statements) {
-          this.#newLine();
-          this.statement(statement);
-        }
-        this.#depth--;
         return;
       }
       case K.TryStatement: {

@@ -41,7 +41,7 @@ function isWordChar(c: number): boolean {
  * the module). Segments are in the order of the text; two at one place keep the later.
  */
 export class MappedWriter {
-  readonly #parts: string[] = [];
+  #text = "";
   /** Where the next character goes. */
   line = 0;
   column = 0;
@@ -61,13 +61,13 @@ export class MappedWriter {
 
   /** Append text that holds no line break. */
   write(text: string): void {
-    this.#parts.push(text);
+    this.#text += text;
     this.column += text.length;
   }
 
   /** Append text that may hold line breaks. */
   writeLines(text: string): void {
-    this.#parts.push(text);
+    this.#text += text;
     let i = text.indexOf("\n");
     if (i === -1) {
       this.column += text.length;
@@ -83,7 +83,7 @@ export class MappedWriter {
 
   /** Start a new line, then `indent` (spaces, no line break). */
   newLine(indent: string): void {
-    this.#parts.push("\n", indent);
+    this.#text += "\n" + indent;
     this.line++;
     this.column = indent.length;
   }
@@ -115,7 +115,7 @@ export class MappedWriter {
   copy(start: number, end: number): void {
     if (start >= end) return;
     const source = this.source;
-    this.#parts.push(source.slice(start, end));
+    this.#text += source.slice(start, end);
     const lineStarts = this.lineStarts;
     if (!lineStarts) {
       this.#advanceOver(start, end);
@@ -194,7 +194,7 @@ export class MappedWriter {
 
   /** The text written. */
   text(): string {
-    return this.#parts.join("");
+    return this.#text;
   }
 
   /** The segments as a source map's `mappings` (one source, index 0). */
