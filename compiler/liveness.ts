@@ -97,7 +97,26 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
   for (const fn of ir.recreatedFunctions) usesIn(fn, alwaysLive);
 
   const successors = ir.blocks.map((b) => successorsOf(ir, b));
-  const liveIn = ir.blocks.map(() => new Set<string>());
+
+  // The fixpoint below works on bit sets: each name that can be live gets a number.
+  const numbered = [...persistable];
+  for (const block of ir.blocks) {
+    const t = block.terminator;
+    if (t.kind === "finallyEnd") numbered.push(ir.regions[t.region]!.completionSlot!);
+  }
+  const numberOf = new Map<string, number>();
+  for (const name of numbered) if (!numberOf.has(name)) numberOf.set(name, numberOf.size);
+  const nameOf = [...numberOf.keys()];
+  const words = (numberOf.size + 31) >>> 5;
+  const numbers = (names: Iterable<string>): number[] => {
+    const out: number[] = [];
+    for (const name of names) {
+      const n = numberOf.get(name);
+      if (n !== undefined) out.push(n);
+    }
+    return out;
+  };
+  const liveIn = ir.blocks.map(() => new Uint32Array(words));
 
   // Each block's reads, found once: the fixpoint below revisits blocks many times but never
   // walks a syntax tree again. Per item, the names it reads; for the terminator, the names its
@@ -106,9 +125,10 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
     block.items.map((item) => {
       const names = new Set<string>();
       for (const node of item.uses) usesIn(node, names);
-      return [...names];
+      return numbers(names);
     }),
   );
+  const itemKills = ir.blocks.map((block) => block.items.map((item) => numbers(item.kills)));
   const terminatorUses = ir.blocks.map((block) => {
     const names = new Set<string>();
     const t = block.terminator;
@@ -116,38 +136,45 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
     else if (t.kind === "durable") usesIn(t.call, names);
     else if (t.kind === "return" || t.kind === "throw") usesIn(t.value, names);
     else if (t.kind === "finallyEnd") names.add(ir.regions[t.region]!.completionSlot!);
-    return [...names];
+    return numbers(names);
   });
 
-  const handlers = ir.blocks.map((b) => handlerOf(ir, b));
-  // What an exception raised in the block needs: its handler's live-in, less the slot the
+  // What an exception raised in a block needs: its handler's live-in, less the slot the
   // machine's catch writes (the caught error, or the pending completion) before entering it.
-  const handlerLive = (block: Block): Set<string> => {
-    const handler = handlers[block.id];
-    if (!handler) return new Set();
+  const handlers = ir.blocks.map((b) => {
+    const handler = handlerOf(ir, b);
+    if (!handler) return undefined;
     const region = ir.regions[handler.region]!;
     const written = handler.kind === "catch" ? region.catchSlot : region.completionSlot;
-    const live = new Set(liveIn[handler.block]!);
-    if (written) live.delete(written);
-    return live;
-  };
+    return { block: handler.block, written: written ? numberOf.get(written) : undefined };
+  });
 
   // An exception can be raised anywhere in a block — at its resume point (a failed step, a
   // timed-out wait) and in any item, before that item's assignment happens — so the
   // handler's needs join the live set before every item, not only at the block's end.
-  const transfer = (block: Block): Set<string> => {
-    const live = new Set<string>();
-    const onThrow = handlerLive(block);
-    for (const s of successors[block.id]!) for (const name of liveIn[s]!) live.add(name);
-    for (const name of onThrow) live.add(name);
-    for (const name of terminatorUses[block.id]!) live.add(name);
-    const uses = itemUses[block.id]!;
-    for (let i = block.items.length - 1; i >= 0; i--) {
-      for (const name of block.items[i]!.kills) live.delete(name);
-      for (const name of uses[i]!) live.add(name);
-      for (const name of onThrow) live.add(name);
+  const live = new Uint32Array(words);
+  const onThrow = new Uint32Array(words);
+  const transfer = (block: Block): void => {
+    live.fill(0);
+    const handler = handlers[block.id];
+    if (handler) {
+      onThrow.set(liveIn[handler.block]!);
+      const w = handler.written;
+      if (w !== undefined) onThrow[w >>> 5]! &= ~(1 << (w & 31));
+    } else onThrow.fill(0);
+    for (const s of successors[block.id]!) {
+      const from = liveIn[s]!;
+      for (let k = 0; k < words; k++) live[k]! |= from[k]!;
     }
-    return live;
+    for (let k = 0; k < words; k++) live[k]! |= onThrow[k]!;
+    for (const n of terminatorUses[block.id]!) live[n >>> 5]! |= 1 << (n & 31);
+    const uses = itemUses[block.id]!;
+    const kills = itemKills[block.id]!;
+    for (let i = block.items.length - 1; i >= 0; i--) {
+      for (const n of kills[i]!) live[n >>> 5]! &= ~(1 << (n & 31));
+      for (const n of uses[i]!) live[n >>> 5]! |= 1 << (n & 31);
+      for (let k = 0; k < words; k++) live[k]! |= onThrow[k]!;
+    }
   };
 
   // Blocks are numbered roughly in source order, so iterating backwards converges fast.
@@ -155,17 +182,23 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
   while (changed) {
     changed = false;
     for (let i = ir.blocks.length - 1; i >= 0; i--) {
-      const next = transfer(ir.blocks[i]!);
+      transfer(ir.blocks[i]!);
       const previous = liveIn[i]!;
-      if (next.size !== previous.size || [...next].some((n) => !previous.has(n))) {
-        liveIn[i] = next;
+      let same = true;
+      for (let k = 0; k < words && same; k++) same = previous[k] === live[k];
+      if (!same) {
+        previous.set(live);
         changed = true;
       }
     }
   }
 
   return ir.checkpoints.map((site) => {
-    const live = new Set(liveIn[site.resume]!);
+    const live = new Set<string>();
+    const bits = liveIn[site.resume]!;
+    for (let n = 0; n < nameOf.length; n++) {
+      if (bits[n >>> 5]! & (1 << (n & 31))) live.add(nameOf[n]!);
+    }
     for (const name of alwaysLive) live.add(name);
     const names = [...live].sort();
     for (const name of names) {
