@@ -107,6 +107,27 @@ type JumpEntry =
   /** Inside the try or catch part of a `try` with `finally`: jumps out pass through it. */
   | { readonly kind: "finally"; readonly region: number };
 
+/**
+ * `object.name` / `object[key]` in place of `member`: a link of the same optional chain when
+ * `member` is one, so that a `?.` to its left still short-circuits the rest of the chain
+ * (`t?.a.b`, never `(t?.a).b`, which reads `b` of `undefined`).
+ */
+function access(
+  member: ts.PropertyAccessExpression | ts.ElementAccessExpression,
+  object: ts.Expression,
+  key?: ts.Expression,
+  questionDot: ts.QuestionDotToken | undefined = member.questionDotToken,
+): ts.Expression {
+  if (isPropertyAccessExpression(member)) {
+    return isOptionalChain(member)
+      ? f.createPropertyAccessChain(object, questionDot, member.name)
+      : f.createPropertyAccessExpression(object, member.name);
+  }
+  return isOptionalChain(member)
+    ? f.createElementAccessChain(object, questionDot, key!)
+    : f.createElementAccessExpression(object, key!);
+}
+
 /** The function of a call read before its arguments (see `Exploder.calleeBefore`). */
 interface CalleeRef {
   /** The volatile temporary holding `{ v: function }`, undefined after a resume. */
@@ -1908,16 +1929,11 @@ export class Exploder {
     }
     if (isCallExpression(node) || isNewExpression(node)) return this.call(node);
     if (isPropertyAccessExpression(node)) {
-      const object = this.expression(node.expression)!;
-      return node.questionDotToken
-        ? f.createPropertyAccessChain(object, node.questionDotToken, node.name)
-        : f.createPropertyAccessExpression(object, node.name);
+      return access(node, this.expression(node.expression)!);
     }
     if (isElementAccessExpression(node)) {
       const [object, key] = this.operands([node.expression, node.argumentExpression]);
-      return node.questionDotToken
-        ? f.createElementAccessChain(object!, node.questionDotToken, key!)
-        : f.createElementAccessExpression(object!, key!);
+      return access(node, object!, key);
     }
     if (isArrayLiteralExpression(node)) {
       return f.createArrayLiteralExpression(this.operands([...node.elements]));
@@ -1948,13 +1964,14 @@ export class Exploder {
       }
       const plain = (member: ts.PropertyAccessExpression | ts.ElementAccessExpression) =>
         !member.questionDotToken || this.optionalDone.has(member);
+      // A link tested by `optionalChain` is read plainly; one after a `?.` stays in its chain.
       if (isPropertyAccessExpression(target) && plain(target)) {
         const object = this.expression(target.expression)!;
-        return f.createDeleteExpression(f.createPropertyAccessExpression(object, target.name));
+        return f.createDeleteExpression(access(target, object, undefined, undefined));
       }
       if (isElementAccessExpression(target) && plain(target)) {
         const [object, key] = this.operands([target.expression, target.argumentExpression]);
-        return f.createDeleteExpression(f.createElementAccessExpression(object!, key!));
+        return f.createDeleteExpression(access(target, object!, key, undefined));
       }
       return this.unsupported(node);
     }
@@ -2244,10 +2261,11 @@ export class Exploder {
     }
     const make = (callee: ts.Expression, values: ts.Expression[]): ts.Expression => {
       if (isNewExpression(node)) return f.createNewExpression(callee, undefined, values);
-      // An optional call whose link was tested by `optionalChain` calls plainly.
-      return node.questionDotToken && !this.optionalDone.has(node)
-        ? f.createCallChain(callee, node.questionDotToken, undefined, values)
-        : f.createCallExpression(callee, undefined, values);
+      // An optional call whose link was tested by `optionalChain` calls plainly; a call after
+      // a `?.` stays in its chain.
+      if (!isOptionalChain(node)) return f.createCallExpression(callee, undefined, values);
+      const questionDot = this.optionalDone.has(node) ? undefined : node.questionDotToken;
+      return f.createCallChain(callee, questionDot, undefined, values);
     };
     if (readAtCall && args.some((a) => this.containsDurable(a))) {
       // Nothing in the arguments can change the function but the steps themselves: it is
@@ -2256,7 +2274,7 @@ export class Exploder {
     }
     // The durable awaits are in the callee: its object (and key) are evaluated and kept, and
     // the call reads the method from them right away, as JavaScript does.
-    if (isPropertyAccessExpression(inner) && !inner.questionDotToken) {
+    if (isPropertyAccessExpression(inner) && !isOptionalChain(inner)) {
       const object = this.expression(inner.expression)!;
       const temp = this.newTemp(inner.expression);
       this.assign(temp, object);
@@ -2327,16 +2345,12 @@ export class Exploder {
     let thisArg: ts.Expression = f.createIdentifier("undefined");
     if (isPropertyAccessExpression(inner)) {
       const object = keep(inner.expression);
-      read = inner.questionDotToken
-        ? f.createPropertyAccessChain(object, inner.questionDotToken, inner.name)
-        : f.createPropertyAccessExpression(object, inner.name);
+      read = access(inner, object);
       thisArg = object;
     } else if (isElementAccessExpression(inner)) {
       const object = keep(inner.expression);
       const key = keep(inner.argumentExpression);
-      read = inner.questionDotToken
-        ? f.createElementAccessChain(object, inner.questionDotToken, key)
-        : f.createElementAccessExpression(object, key);
+      read = access(inner, object, key);
       thisArg = object;
     } else {
       if (!isIdentifier(inner) && !isFunctionExpression(inner) && !isArrowFunction(inner)) {
@@ -2385,16 +2399,12 @@ export class Exploder {
     };
     if (isPropertyAccessExpression(inner)) {
       const object = keep(inner.expression);
-      return inner.questionDotToken
-        ? f.createPropertyAccessChain(object, inner.questionDotToken, inner.name)
-        : f.createPropertyAccessExpression(object, inner.name);
+      return access(inner, object);
     }
     if (isElementAccessExpression(inner)) {
       const object = keep(inner.expression);
       const key = keep(inner.argumentExpression);
-      return inner.questionDotToken
-        ? f.createElementAccessChain(object, inner.questionDotToken, key)
-        : f.createElementAccessExpression(object, key);
+      return access(inner, object, key);
     }
     if (!this.isStable(inner, args) && !isFunctionExpression(inner) && !isArrowFunction(inner)) {
       this.sink.report(

@@ -2,6 +2,7 @@ import { decode } from "@jridgewell/sourcemap-codec";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { transform } from "./index.js";
+import { printExpressions } from "./print.js";
 
 /** Where `needle` is in `text`: 0-based line and column. */
 function positionOf(text: string, needle: string, from = 0): [number, number] {
@@ -42,6 +43,19 @@ describe("printing the machines", () => {
     // Without the `;` the destructuring assignment would index the call: log.push(0)[a, b] = …
     expect(caseStatements(out.code)).toContain("log.push(0);");
     expect(caseStatements(out.code).some((s) => s.startsWith("[a, b] = pair"))).toBe(true);
+  });
+
+  it("continues an optional chain after a `?.` link instead of ending it in parentheses", () => {
+    const f = ts.factory;
+    const file = ts.createSourceFile("x.ts", "", ts.ScriptTarget.ESNext, true);
+    const t = f.createIdentifier("t");
+    const link = f.createPropertyAccessChain(t, f.createToken(ts.SyntaxKind.QuestionDotToken), "a");
+    const member = f.createPropertyAccessChain(link, undefined, "b");
+    const element = f.createElementAccessChain(member, undefined, f.createNumericLiteral(0));
+    const call = f.createCallChain(element, undefined, undefined, []);
+    const ended = f.createPropertyAccessExpression(call, "c");
+    const printed = printExpressions([call, ended], file, false).map((p) => p.text);
+    expect(printed).toEqual(["t?.a.b[0]()", "(t?.a.b[0]()).c"]);
   });
 
   it("copies the user's code as written, comments and types included", () => {

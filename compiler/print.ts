@@ -14,7 +14,7 @@ export interface PrintedCode {
 const K = ts.SyntaxKind;
 // Read once: the typescript module's exports are getters.
 const { idText, tokenToString } = ts;
-const { Synthesized, BlockScoped, Let, Const, Using, AwaitUsing } = ts.NodeFlags;
+const { Synthesized, BlockScoped, Let, Const, Using, AwaitUsing, OptionalChain } = ts.NodeFlags;
 type Rule = (expression: ts.Expression) => ts.Expression;
 interface ParenthesizerRules {
   getParenthesizeLeftSideOfBinaryForOperator(operator: ts.SyntaxKind): Rule;
@@ -42,6 +42,18 @@ const rules: ParenthesizerRules =
     get: (_target, name) =>
       String(name).startsWith("get") ? () => same : (same as unknown as ParenthesizerRules),
   });
+
+/**
+ * The rule for the left side of a member access, call or `!`: a link of an optional chain
+ * continues the chain before it as is (`a?.b.c`); in parentheses it would end the chain
+ * there (`(a?.b).c` reads `c` of `undefined`). The factory makes such a link with the same
+ * exception; TypeScript's printer applies the rule again only to substituted nodes.
+ */
+function leftSideOfAccess(node: ts.Node): Rule {
+  return node.flags & OptionalChain ? leftOfChainLink : rules.parenthesizeLeftSideOfAccess;
+}
+const leftOfChainLink: Rule = (expression) =>
+  expression.flags & OptionalChain ? expression : rules.parenthesizeLeftSideOfAccess(expression);
 
 /** Statements that end in a semicolon, which the text may leave to automatic insertion. */
 const endsInSemicolon = new Set<ts.SyntaxKind>([
@@ -636,7 +648,7 @@ class MachinePrinter {
       }
       case K.CallExpression: {
         const n = node as ts.CallExpression;
-        this.expression(n.expression, rules.parenthesizeLeftSideOfAccess);
+        this.expression(n.expression, leftSideOfAccess(n));
         if (n.questionDotToken) out.write("?.");
         this.#typeArguments(n.typeArguments);
         out.write("(");
@@ -646,7 +658,7 @@ class MachinePrinter {
       }
       case K.PropertyAccessExpression: {
         const n = node as ts.PropertyAccessExpression;
-        const object = rules.parenthesizeLeftSideOfAccess(n.expression);
+        const object = leftSideOfAccess(n)(n.expression);
         this.node(object);
         if (n.questionDotToken) out.write("?.");
         else {
@@ -704,7 +716,7 @@ class MachinePrinter {
         return;
       case K.ElementAccessExpression: {
         const n = node as ts.ElementAccessExpression;
-        this.expression(n.expression, rules.parenthesizeLeftSideOfAccess);
+        this.expression(n.expression, leftSideOfAccess(n));
         out.write(n.questionDotToken ? "?.[" : "[");
         this.node(n.argumentExpression);
         out.write("]");
@@ -887,10 +899,7 @@ class MachinePrinter {
         return;
       }
       case K.NonNullExpression:
-        this.expression(
-          (node as ts.NonNullExpression).expression,
-          rules.parenthesizeLeftSideOfAccess,
-        );
+        this.expression((node as ts.NonNullExpression).expression, leftSideOfAccess(node));
         out.write("!");
         return;
       case K.OmittedExpression:

@@ -606,8 +606,61 @@ return total;`,
   },
 };
 
+/**
+ * Optional chains with a durable await to the left of a `?.`: the rest of the chain after the
+ * `?.` short-circuits to `undefined` when the value before it is nullish (was compiled as
+ * `(t?.profile).email`, a TypeError).
+ */
+const chains: Record<string, OracleCase> = {
+  "an awaited nullish base, then a longer chain of members and elements": {
+    params: "n",
+    body: `const email = (await ctx.step(echo, null))?.profile.email;
+const first = (await ctx.step(echo, undefined))?.[0].name;
+const deep = (await ctx.step(echo, null))?.a[n].b?.c.d;
+const count = (await ctx.step(echo, undefined))?.items.filter((x) => x).length;
+const got = (await ctx.step(echo, { profile: { email: "e" } }))?.profile.email;
+const second = (await ctx.step(echo, [{ name: "x" }]))?.[0].name;
+return [email, first, deep, count, got, second];`,
+    args: [1],
+  },
+  "an awaited nullish base, then calls in the chain keep their this": {
+    params: "n",
+    body: `const a = (await ctx.step(echo, null))?.f().g;
+const b = (await ctx.step(echo, "abc"))?.toUpperCase().length;
+const c = (await ctx.step(echo, { v: 2 }))?.v.toFixed(1).length;
+const d = (await ctx.step(echo, null))?.m(await ctx.step(echo, "skipped")).w;
+const e = (await ctx.step(echo, [3, 1, 2]))?.slice().sort()[n];
+const f = (await ctx.step(echo, null))?.concat(await ctx.step(echo, [1])).length;
+const g = (await ctx.step(echo, [0]))?.concat(await ctx.step(echo, [1])).length;
+return [a, b, c, d, e, f, g];`,
+    args: [1],
+  },
+  "a ?. after an awaited member, typeof and delete of such chains": {
+    params: "n",
+    body: `const a = (await ctx.step(echo, {})).a?.b.c;
+const b = typeof (await ctx.step(echo, null))?.a.b;
+const c = [await ctx.step(echo, null)][0]?.a.b;
+const d = delete (await ctx.step(echo, null))?.a.b;
+const o = { a: { b: 1, k: 2 } };
+const e = delete (await ctx.step(echo, o))?.a.b;
+const f = (await ctx.step(echo, null))?.a.b?.c.d;
+return [a, b, c, d, e, f, o];`,
+    args: [1],
+  },
+  "a parenthesized chain still ends where the parentheses close": {
+    params: "n",
+    body: `try {
+  const r = ((await ctx.step(echo, null))?.a).b;
+  return ["no", r];
+} catch (e) {
+  return [e.name, await ctx.step(echo, "after")];
+}`,
+    args: [1],
+  },
+};
+
 describe("programs once miscompiled match the untransformed function", () => {
-  itMatchesPlain({ ...cases, ...nowCompiled, ...probed });
+  itMatchesPlain({ ...cases, ...nowCompiled, ...probed, ...chains });
 });
 
 describe("refused constructs are reported, not thrown", () => {
