@@ -2399,11 +2399,13 @@ export class Exploder {
     };
     if (isPropertyAccessExpression(inner)) {
       const object = keep(inner.expression);
+      this.throwWhenNullish(object, access(inner, object));
       return access(inner, object);
     }
     if (isElementAccessExpression(inner)) {
       const object = keep(inner.expression);
       const key = keep(inner.argumentExpression);
+      this.throwWhenNullish(object, access(inner, object, key));
       return access(inner, object, key);
     }
     if (!this.isStable(inner, args) && !isFunctionExpression(inner) && !isArrowFunction(inner)) {
@@ -2415,6 +2417,19 @@ export class Exploder {
       );
     }
     return this.rewrite(expression);
+  }
+
+  /**
+   * Before the arguments of a call whose function is read after them: `object == null &&
+   * read`, which reads the member — and throws JavaScript's own TypeError (`Cannot read
+   * properties of undefined (reading 'm')`) — only when the object is nullish, as reading
+   * the function before the arguments would; a getter still runs once, at the call.
+   */
+  throwWhenNullish(object: ts.Expression, read: ts.Expression): void {
+    const inner = skipOuterExpressions(object);
+    if (isLiteralExpression(inner) || isNoSubstitutionTemplateLiteral(inner)) return;
+    const test = f.createEquality(object, f.createNull());
+    this.item(f.createExpressionStatement(f.createLogicalAnd(test, read)));
   }
 
   /**

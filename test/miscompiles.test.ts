@@ -659,8 +659,51 @@ return [a, b, c, d, e, f, o];`,
   },
 };
 
+/**
+ * A call, `new` or tagged template whose function is a member of a nullish object throws
+ * JavaScript's TypeError before its arguments run — the step in them included (the step
+ * used to run first).
+ */
+const nullishCallees: Record<string, OracleCase> = {
+  "a method of an undefined property, of a null variable, of an element": {
+    params: "n",
+    body: `const out = [];
+const user = { name: "a" };
+try { user.profile.update(await ctx.step(echo, "charge")); out.push("no"); } catch (e) { out.push(e.message); }
+const o = n ? null : { m() {} };
+try { o.m(await ctx.step(echo, "charge")); out.push("no"); } catch (e) { out.push(e.message); }
+const p = {};
+try { p.list[0](await ctx.step(echo, "charge")); out.push("no"); } catch (e) { out.push(e.message); }
+let k = 1;
+try { p.list[k](await ctx.step(echo, (k = 2))); out.push("no"); } catch (e) { out.push(e.message, k); }
+out.push(await ctx.step(echo, "after"));
+return out;`,
+    args: [1],
+  },
+  "new of a member of undefined, a tag of undefined": {
+    params: "n",
+    body: `const out = [];
+const o = {};
+try { new o.C.D(await ctx.step(echo, "charge")); out.push("no"); } catch (e) { out.push(e.message); }
+try { o.a.tag\`x\${await ctx.step(echo, "charge")}\`; out.push("no"); } catch (e) { out.push(e.message); }
+out.push(await ctx.step(echo, "after"));
+return out;`,
+    args: [1],
+  },
+  "a present object still has its method called with the step's value": {
+    params: "n",
+    body: `const list = [1];
+list.push(await ctx.step(echo, 2));
+const s = "ab".concat(await ctx.step(echo, "c"));
+const nested = { inner: { list: [0] } };
+nested.inner.list.push(await ctx.step(add, n, 1));
+return [list, s, nested];`,
+    args: [1],
+  },
+};
+
 describe("programs once miscompiled match the untransformed function", () => {
-  itMatchesPlain({ ...cases, ...nowCompiled, ...probed, ...chains });
+  itMatchesPlain({ ...cases, ...nowCompiled, ...probed, ...chains, ...nullishCallees });
 });
 
 describe("refused constructs are reported, not thrown", () => {
