@@ -52,7 +52,7 @@ describe("ratchet CLI", () => {
 
   it("compile prints the machine or the manifest", async () => {
     expect(await main(["compile", good])).toBe(0);
-    expect(out.join("\n")).toContain("async function* w(");
+    expect(out.join("\n")).toContain("async function* ratchet$w(");
     out.length = 0;
     expect(await main(["compile", good, "--manifest"])).toBe(0);
     expect(JSON.parse(out.join("\n"))[0].checkpoints[0].id).toBe("step:load");

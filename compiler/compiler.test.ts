@@ -193,7 +193,7 @@ export const w = workflow(async function (${head}ctx, id: string, { n = 1 }: { n
     expect(typed.workflows[0]).toEqual(plain);
     expect(plain.params).toEqual(["id", "[1]"]);
     expect(plain.checkpoints.map((c) => [c.id, c.live])).toEqual([["step:load", ["n"]]]);
-    expect(typed.code).toContain("async function* w(ctx, ratchet$frame)");
+    expect(typed.code).toContain("async function* ratchet$w(ctx, ratchet$frame)");
     const method = (head: string) => `
 export class Orders {
   @workflow

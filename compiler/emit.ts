@@ -51,19 +51,28 @@ export function deadKey(key: string): string {
   return `${key}/tdz`;
 }
 
-/** A function name for stack traces: the workflow's name where it is a valid identifier. */
-function functionName(name: string): string {
-  const clean = name.replace(/[^\w$]/g, "_");
-  // One scanner for every workflow: making one costs more than scanning a name.
-  nameScanner ??= ts.createScanner(ts.ScriptTarget.ESNext, true, ts.LanguageVariant.Standard);
-  nameScanner.setText(clean);
-  const reserved =
-    nameScanner.scan() !== SyntaxKind.Identifier || nameScanner.getTokenEnd() !== clean.length;
-  nameScanner.setText(undefined);
-  return reserved || /^\d/.test(clean) ? `workflow_${clean}` : clean;
+/**
+ * The machine's function name, for stack traces: `ratchet$` and the workflow's name. The name
+ * of a function expression is a binding inside it, so it must be none the body can mean: the
+ * workflow's own name would shadow a module function, step or global spelled the same
+ * (`notify`, `process`, `Date`). A body that spells the candidate gets a numbered one.
+ */
+function machineName(name: string, body: WorkflowBodyNode): string {
+  const base = `ratchet$${name.replace(/[^\w$]/g, "_")}`;
+  const text = body.getSourceFile().text.slice(body.pos, body.end);
+  let candidate = base;
+  for (let n = 2; spells(text, candidate); n++) candidate = `${base}_${n}`;
+  return candidate;
 }
 
-let nameScanner: ts.Scanner | undefined;
+/** Whether `text` holds `name` as a whole identifier. */
+function spells(text: string, name: string): boolean {
+  for (let at = text.indexOf(name); at >= 0; at = text.indexOf(name, at + 1)) {
+    const after = text[at + name.length];
+    if (after === undefined || !/[\w$]/.test(after)) return true;
+  }
+  return false;
+}
 
 function containsFunction(node: ts.Node): boolean {
   return isFunctionLike(node) || (forEachChild(node, containsFunction) ?? false);
@@ -442,7 +451,7 @@ export function emitMachine(
   const machine = f.createFunctionExpression(
     [f.createModifier(SyntaxKind.AsyncKeyword)],
     f.createToken(SyntaxKind.AsteriskToken),
-    f.createIdentifier(functionName(manifest.name)),
+    f.createIdentifier(machineName(manifest.name, body)),
     undefined,
     [
       f.createParameterDeclaration(undefined, undefined, ir.ctxName),

@@ -113,6 +113,26 @@ export function validateBody(
     }
   }
   const durable: DurableAwait[] = [];
+  // Only the first parameter's own binding is the context: a local or a nested function's
+  // parameter spelled the same is another variable, and its calls are plain calls.
+  const ctxBinding =
+    first && isIdentifier(first.name) ? scopes.declarations.get(first.name) : undefined;
+  const isCtx = (id: ts.Identifier): boolean =>
+    ctxBinding !== undefined && id.text === ctxName && scopes.references.get(id) === ctxBinding;
+  const redeclared = ctxBinding?.scope.names.get(ctxBinding.name);
+  if (ctxBinding && redeclared !== ctxBinding) {
+    // `var ctx` or `function ctx` in the body's own scope is the parameter's variable again:
+    // the context or not depending on whether and when it is assigned.
+    sink.report(
+      redeclared!.id,
+      DiagnosticCodes.ctxEscapes,
+      `\`${ctxBinding.name}\` is declared again in the workflow body, where it is the workflow context (the first parameter).`,
+      "Give the variable another name.",
+    );
+  }
+  // A named function expression's name is bound inside it to the function itself; compiled,
+  // the body is a state machine the runtime drives, and no function is left for it to mean.
+  const ownName = isFunctionExpression(body) && body.name ? body.name.text : undefined;
 
   const checkCtx = (id: ts.Identifier, nested: boolean): void => {
     const parent = id.parent;
@@ -309,7 +329,7 @@ export function validateBody(
       isCallExpression(parent) &&
       isPropertyAccessExpression(parent.expression) &&
       isIdentifier(parent.expression.expression) &&
-      parent.expression.expression.text === ctxName &&
+      isCtx(parent.expression.expression) &&
       GROUP_METHODS.has(parent.expression.name.text)
     ) {
       return parent;
@@ -331,8 +351,14 @@ export function validateBody(
     switch (node.kind) {
       case SyntaxKind.Identifier: {
         const id = node as ts.Identifier;
-        if (ctxName !== undefined && id.text === ctxName) checkCtx(id, nested);
-        else if (id.text === "arguments" && !ownThis) {
+        if (isCtx(id)) checkCtx(id, nested);
+        else if (id.text === ownName && scopes.references.get(id) === undefined) {
+          forbid(
+            id,
+            `\`${id.text}\`, the workflow function's own name,`,
+            `Compiled, the body is a state machine the runtime drives, not a function to call or pass. To run the workflow again, start it as a child: await ${ctxName ?? "ctx"}.child(<the workflow's const>, [args]); for its name, read ${ctxName ?? "ctx"}.workflowName.`,
+          );
+        } else if (id.text === "arguments" && !ownThis) {
           forbid(id, "`arguments`", "Name the parameters, or use a rest parameter (...args).");
         } else if (id.text === "eval" && isCallExpression(id.parent)) {
           forbid(id, "`eval`", "Call the code directly; eval could read and write any variable.");

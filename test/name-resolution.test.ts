@@ -1,0 +1,200 @@
+import { createEngine, type FunctionContext, fn, type Workflow, workflow } from "ratchetjs";
+import { memory } from "ratchetjs/adapters/memory";
+import { formatDiagnostic, transform } from "ratchetjs/compiler";
+import { describe, expect, it } from "vitest";
+import { itMatchesPlain, type OracleCase } from "./support/oracle.js";
+
+/**
+ * Names in a workflow body mean what they mean in plain JavaScript (issue 11): the compiled
+ * machine introduces no binding of its own that the body could see, and `ctx` is the context
+ * only where it is the workflow's first parameter.
+ */
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+async function runToEnd(definition: Workflow, args: unknown[], others: Workflow[] = []) {
+  const engine = createEngine({
+    storage: memory(),
+    workflows: [definition, ...others],
+    logger: quiet,
+    worker: { pollIntervalMs: 5 },
+  });
+  try {
+    const run = await engine.start(definition, args as never);
+    return await run.result().catch((e: Error) => `${e.name}: ${e.message}`);
+  } finally {
+    await engine.close();
+  }
+}
+
+// Workflows named like a module function, a step, a global, or their own binding. Each
+// suspends (a sleep) and resumes, so the body runs in a machine made again from its frame.
+const sent: number[] = [];
+function notify(n: number) {
+  sent.push(n);
+}
+const notifyWorkflow = workflow({ name: "notify" }, async (ctx, n: number) => {
+  notify(n);
+  await ctx.sleep("1ms");
+  notify(n + 1);
+  return sent.length;
+});
+
+const checkout = fn(async (_ctx: FunctionContext, total: number) => `paid ${total}`, {
+  retries: 0,
+});
+const checkoutWorkflow = workflow({ name: "checkout" }, async (ctx, total: number) => {
+  await ctx.sleep("1ms");
+  return await ctx.step(checkout, total);
+});
+
+const processWorkflow = workflow({ name: "process" }, async (ctx, n: number) => {
+  await ctx.sleep("1ms");
+  return [n, typeof process.env];
+});
+
+const dateWorkflow = workflow({ name: "Date" }, async (ctx) => {
+  const before = typeof Date.now();
+  await ctx.sleep("1ms");
+  return [before, typeof Date.now(), new Date(0).toISOString()];
+});
+
+const selfNamed = workflow(async (ctx): Promise<string[]> => {
+  const before = typeof selfNamed;
+  await ctx.sleep("1ms");
+  return [before, typeof selfNamed, selfNamed.name];
+});
+
+const countdown = workflow(async (ctx, n: number): Promise<number> => {
+  if (n <= 0) return 0;
+  return 1 + (await ctx.child(countdown, [n - 1]));
+});
+
+describe("the machine introduces no name the body can see", () => {
+  it("a module function named like the workflow is the one called", async () => {
+    sent.length = 0;
+    expect(await runToEnd(notifyWorkflow, [5])).toBe(2);
+    expect(sent).toEqual([5, 6]);
+  });
+
+  it("a step named like the workflow is the step", async () => {
+    expect(await runToEnd(checkoutWorkflow, [5])).toBe("paid 5");
+  });
+
+  it("globals named like the workflow stay the globals (process, Date)", async () => {
+    expect(await runToEnd(processWorkflow, [5])).toEqual([5, "object"]);
+    expect(await runToEnd(dateWorkflow, [])).toEqual([
+      "number",
+      "number",
+      "1970-01-01T00:00:00.000Z",
+    ]);
+  });
+
+  it("the workflow's own const is its definition, as in plain code", async () => {
+    expect(await runToEnd(selfNamed, [])).toEqual(["object", "object", "selfNamed"]);
+  });
+
+  it("a workflow starts itself as a child through its own const", async () => {
+    expect(await runToEnd(countdown, [3])).toBe(3);
+  });
+
+  it("names the machine ratchet$<name> for stack traces, numbered when the body spells that", () => {
+    const out = transform(
+      `import { workflow } from "ratchetjs";
+export const w = workflow({ name: "my-flow" }, async (ctx) => {
+  const ratchet$my_flow = 1;
+  await ctx.sleep("1s");
+  return ratchet$my_flow;
+});`,
+      { filename: "w.ts", sourceMap: false },
+    );
+    expect(out.diagnostics).toEqual([]);
+    expect(out.code).toContain("async function* ratchet$my_flow_2(ctx, ratchet$frame)");
+  });
+
+  it("refuses a named function expression whose body refers to its own name", () => {
+    const out = transform(
+      `import { workflow } from "ratchetjs";
+export const w = workflow(async function again(ctx, n: number) {
+  await ctx.sleep("1s");
+  return typeof again;
+});`,
+      { filename: "w.ts", sourceMap: false },
+    );
+    expect(out.diagnostics.map(formatDiagnostic)).toEqual([
+      "w.ts:4:17 - error RATCHET1006: `again`, the workflow function's own name, cannot be used in a workflow body.\n" +
+        "  hint: Compiled, the body is a state machine the runtime drives, not a function to call or pass. To run the workflow again, start it as a child: await ctx.child(<the workflow's const>, [args]); for its name, read ctx.workflowName.",
+    ]);
+  });
+
+  it("compiles a named function expression that does not refer to its name, or shadows it", () => {
+    const out = transform(
+      `import { workflow } from "ratchetjs";
+export const w = workflow(async function again(ctx, n: number) {
+  const again = n + 1;
+  await ctx.sleep("1s");
+  return again;
+});`,
+      { filename: "w.ts", sourceMap: false },
+    );
+    expect(out.diagnostics).toEqual([]);
+  });
+});
+
+/** A local named like the context is a plain variable: its calls are plain calls. */
+const localCtx: Record<string, OracleCase> = {
+  "a block-scoped const named ctx": {
+    params: "n",
+    body: `const r = [];
+{ const ctx = { step: async (f, x) => "fake" + x }; r.push(await ctx.step(echo, 1)); }
+r.push(await ctx.step(echo, 2));
+return r;`,
+    args: [1],
+  },
+  "a block-scoped ctx in a block that also holds a checkpoint of the real context": {
+    params: "n",
+    body: `const r = [];
+const real = n;
+for (let i = 0; i < 2; i++) {
+  r.push(await ctx.step(add, real, i));
+  if (i === 1) { let ctx = { step: (f, x) => "local" + x }; r.push(ctx.step(echo, i)); }
+}
+return r;`,
+    args: [1],
+  },
+  "nested functions whose parameter is named ctx": {
+    params: "n",
+    body: `const helper = (ctx) => ctx.step + 1;
+const h2 = async (ctx) => await ctx.step(1);
+function h3(ctx) { return ctx.parallel(2) + ctx.unknownMember; }
+return [helper({ step: 1 }), await h2({ step: async (x) => x + 1 }),
+  h3({ parallel: (x) => x * 2, unknownMember: 1 }), await ctx.step(echo, 3)];`,
+    args: [1],
+  },
+  "a catch parameter named ctx": {
+    params: "n",
+    body: `const r = [await ctx.step(echo, 1)];
+try { throw { step: (f, x) => "thrown" + x }; } catch (ctx) { r.push(ctx.step(echo, 2)); }
+r.push(await ctx.step(echo, 3));
+return r;`,
+    args: [1],
+  },
+};
+
+describe("a local named ctx is not the workflow context", () => {
+  itMatchesPlain(localCtx);
+
+  it("refuses redeclaring the context parameter in the body's own scope", () => {
+    const out = transform(
+      `import { workflow } from "ratchetjs";
+export const w = workflow(async (ctx, n: number) => {
+  var ctx;
+  return await ctx.step(f, n);
+});`,
+      { filename: "w.ts", sourceMap: false },
+    );
+    expect(out.diagnostics.map((d) => `${d.code} ${d.line}:${d.column} ${d.message}`)).toEqual([
+      "RATCHET1003 3:7 `ctx` is declared again in the workflow body, where it is the workflow context (the first parameter).",
+    ]);
+  });
+});
