@@ -90,6 +90,11 @@ export interface ScopeInfo {
   /** The `break`, `continue` and `return` statements of the statements, nested functions' too. */
   readonly jumps: ts.Statement[];
   /**
+   * The `enum` and `namespace` declarations of the statements, not those inside nested
+   * functions or classes (validation refuses those a checkpoint separates from their uses).
+   */
+  readonly typeScriptValues: (ts.EnumDeclaration | ts.ModuleDeclaration)[];
+  /**
    * Every identifier of the parameters and statements that is a reference (`isReference`),
    * type annotations aside, in source order (so sorted by position).
    */
@@ -134,6 +139,7 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
   const ownDeclarations = new Map<string, ts.Identifier[]>();
   const parameterMentions: ts.Identifier[] = [];
   const jumps: ts.Statement[] = [];
+  const typeScriptValues: (ts.EnumDeclaration | ts.ModuleDeclaration)[] = [];
   const pending: PendingReference[] = [];
 
   const declare = (scope: Scope, id: ts.Identifier, kind: Binding["kind"]): void => {
@@ -238,6 +244,10 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
       case SyntaxKind.ContinueStatement:
       case SyntaxKind.ReturnStatement:
         jumps.push(node as ts.Statement);
+        break;
+      case SyntaxKind.EnumDeclaration:
+      case SyntaxKind.ModuleDeclaration:
+        if (!nested) typeScriptValues.push(node as ts.EnumDeclaration | ts.ModuleDeclaration);
         break;
     }
     const functionLike = isFunctionLike(node);
@@ -345,6 +355,7 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
     ownDeclarations,
     parameterMentions,
     jumps,
+    typeScriptValues,
     referenceIds: pending.map((reference) => reference.id),
   };
 }

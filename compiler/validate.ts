@@ -13,7 +13,9 @@ const {
   isArrowFunction,
   isAwaitExpression,
   isCallExpression,
+  isCaseClause,
   isComputedPropertyName,
+  isDefaultClause,
   isFunctionExpression,
   isIdentifier,
   isNoSubstitutionTemplateLiteral,
@@ -386,10 +388,45 @@ export function validateBody(
         break;
     }
   }
+  refuseSplitTypeScriptValues(scopes.typeScriptValues, durable, sink);
   // In source order. Nested awaits start inside their outer one, so `pos` orders them as their
   // first tokens do, without scanning trivia (or climbing to the file) per comparison.
   durable.sort((a, b) => a.await.pos - b.await.pos);
   return { ctxName, durable };
+}
+
+/**
+ * An `enum` (or `namespace`) is a variable that the TypeScript stripper initializes where it
+ * is declared, with an IIFE the compiler never sees: in a statement list split at a
+ * checkpoint, the code after the checkpoint would run, on resume, without it. Refused there,
+ * naming it; kept whole in a block without a checkpoint, it is correct as written.
+ */
+function refuseSplitTypeScriptValues(
+  declarations: readonly (ts.EnumDeclaration | ts.ModuleDeclaration)[],
+  durable: readonly DurableAwait[],
+  sink: DiagnosticSink,
+): void {
+  for (const declaration of declarations) {
+    // `declare enum`/`declare namespace` emit nothing.
+    if (declaration.modifiers?.some((m) => m.kind === SyntaxKind.DeclareKeyword)) continue;
+    // A switch with a checkpoint is split as a whole, all its cases.
+    const list =
+      isCaseClause(declaration.parent) || isDefaultClause(declaration.parent)
+        ? declaration.parent.parent
+        : declaration.parent;
+    if (!durable.some((d) => d.await.pos >= list.pos && d.await.end <= list.end)) continue;
+    const what = declaration.kind === SyntaxKind.EnumDeclaration ? "enum" : "namespace";
+    const name = declaration.name.text;
+    const line = declaration
+      .getSourceFile()
+      .getLineAndCharacterOfPosition(declaration.getStart()).line;
+    sink.report(
+      declaration.name,
+      DiagnosticCodes.unsupported,
+      `The ${what} \`${name}\` (line ${line + 1}) is declared in a part of the workflow body that a checkpoint splits: when the run resumes after the checkpoint, the code there would run without it.`,
+      `Declare the ${what} at the top level of the module, outside the workflow (its members are constants), or in a block with no checkpoint inside.`,
+    );
+  }
 }
 
 /**

@@ -198,3 +198,60 @@ export const w = workflow(async (ctx, n: number) => {
     ]);
   });
 });
+
+/** An enum or namespace in the body: kept whole it is correct; split by a checkpoint, refused. */
+describe("TypeScript enums and namespaces in the body", () => {
+  const ts = (body: string): OracleCase => ({
+    params: "n: number",
+    form: "function",
+    thisType: "void",
+    body,
+    args: [1],
+  });
+  itMatchesPlain({
+    "an enum in a block without a checkpoint, in a loop with one": ts(`const out = [];
+for (let i = 0; i < 2; i++) {
+  { enum Color { Red, Green = 5, Blue } out.push([Color.Green, Color[6], Color.Blue + i]); }
+  out.push(await ctx.step(add, n, i));
+}
+return out;`),
+    "an enum before the first checkpoint, in a nested function":
+      ts(`function colors() { enum Color { Red, Green = 5 } return [Color.Red, Color[5]]; }
+const v = await ctx.step(add, n, 1);
+return [v, colors()];`),
+  });
+
+  const refusal = (body: string) =>
+    transform(
+      `import { workflow } from "ratchetjs";\nexport const w = workflow(async (ctx, n: number) => {\n${body}\n});`,
+      { filename: "w.ts", sourceMap: false },
+    ).diagnostics.map((d) => `${d.code} ${d.line}:${d.column} ${d.message}\n${d.hint}`);
+
+  it("refuses an enum whose statement list a checkpoint splits, naming it and its line", () => {
+    expect(
+      refusal(`enum Color { Red, Green = 5 }
+const c = await ctx.step(echo, Color.Green);
+return [c, Color.Red];`),
+    ).toEqual([
+      "RATCHET1001 3:6 The enum `Color` (line 3) is declared in a part of the workflow body that a checkpoint splits: when the run resumes after the checkpoint, the code there would run without it.\n" +
+        "Declare the enum at the top level of the module, outside the workflow (its members are constants), or in a block with no checkpoint inside.",
+    ]);
+    // A const enum too: not every TypeScript stripper inlines its members.
+    expect(refusal(`const enum E { A = "a" }\nawait ctx.sleep("1s");\nreturn E.A;`)).toHaveLength(
+      1,
+    );
+    // In a switch with a checkpoint in another case.
+    expect(
+      refusal(
+        `switch (n) { case 1: { await ctx.sleep("1s"); break; } case 2: enum E { A } return E.A; }`,
+      ),
+    ).toHaveLength(1);
+  });
+
+  it("refuses a namespace split by a checkpoint; a declare enum emits nothing and compiles", () => {
+    expect(
+      refusal(`namespace N { export const x = 1; }\nawait ctx.sleep("1s");\nreturn N.x;`)[0],
+    ).toMatch(/^RATCHET1001 3:11 The namespace `N` \(line 3\)/);
+    expect(refusal(`declare enum D { A }\nawait ctx.sleep("1s");\nreturn n;`)).toEqual([]);
+  });
+});
