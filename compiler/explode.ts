@@ -128,6 +128,80 @@ function access(
     : f.createElementAccessExpression(object, key!);
 }
 
+/**
+ * `value` to put where JavaScript names an anonymous function or class `given` (assigned to
+ * a variable, a property's value), named as in the user's code: one that the user's code
+ * leaves unnamed (`(await …, () => 1)`, `a && (() => 1)`) or names otherwise (it goes
+ * through a temporary or a renamed slot here) is made `(0, fn)` (no name) or
+ * `{ "name": fn }["name"]`.
+ */
+function keepFunctionName(given: string, value: ts.Expression): ts.Expression {
+  const inner = skipOuterExpressions(value);
+  if (
+    !isArrowFunction(inner) &&
+    !((isFunctionExpression(inner) || isClassExpression(inner)) && !inner.name)
+  ) {
+    return value;
+  }
+  const name = nameInSource(ts.getOriginalNode(inner));
+  if (name === undefined || name === given) return value;
+  if (name === "") {
+    return f.createParenthesizedExpression(f.createComma(f.createNumericLiteral(0), value));
+  }
+  const key = f.createStringLiteral(name);
+  return f.createElementAccessExpression(
+    f.createParenthesizedExpression(
+      f.createObjectLiteralExpression([f.createPropertyAssignment(key, value)]),
+    ),
+    key,
+  );
+}
+
+/**
+ * The name JavaScript gives the anonymous function or class `node` where the user wrote it:
+ * the variable, parameter, binding or property it initializes or is assigned to, `""` where
+ * it takes none, `undefined` where that cannot be told (a computed key, a node made here).
+ */
+function nameInSource(node: ts.Node): string | undefined {
+  let child = node;
+  let parent = node.parent;
+  if (!parent) return undefined;
+  while (
+    isParenthesizedExpression(parent) ||
+    isAsExpression(parent) ||
+    isSatisfiesExpression(parent) ||
+    isNonNullExpression(parent) ||
+    isTypeAssertionExpression(parent)
+  ) {
+    child = parent;
+    parent = parent.parent;
+  }
+  if (
+    (isVariableDeclaration(parent) || isBindingElement(parent) || isParameter(parent)) &&
+    parent.initializer === child
+  ) {
+    return isIdentifier(parent.name) ? parent.name.text : "";
+  }
+  if (isShorthandPropertyAssignment(parent) && parent.objectAssignmentInitializer === child) {
+    return parent.name.text;
+  }
+  if (isPropertyAssignment(parent) && parent.initializer === child) {
+    const key = parent.name;
+    if (isIdentifier(key) || ts.isStringLiteral(key) || ts.isNumericLiteral(key)) return key.text;
+    return undefined;
+  }
+  if (isBinaryExpression(parent) && parent.right === child) {
+    const op = parent.operatorToken.kind;
+    const naming =
+      op === SyntaxKind.EqualsToken ||
+      op === SyntaxKind.AmpersandAmpersandEqualsToken ||
+      op === SyntaxKind.BarBarEqualsToken ||
+      op === SyntaxKind.QuestionQuestionEqualsToken;
+    return naming && isIdentifier(parent.left) ? parent.left.text : "";
+  }
+  return "";
+}
+
 /** The function of a call read before its arguments (see `Exploder.calleeBefore`). */
 interface CalleeRef {
   /** The volatile temporary holding `{ v: function }`, undefined after a resume. */
@@ -625,6 +699,7 @@ export class Exploder {
   }
 
   assign(target: ts.Expression, value: ts.Expression, original?: ts.Node): void {
+    if (isIdentifier(target)) value = keepFunctionName(target.text, value);
     const statement = f.createExpressionStatement(f.createAssignment(target, value));
     if (original) ts.setSourceMapRange(statement, original);
     const { kills, reads } = this.analyzeTarget(target);
@@ -2526,10 +2601,15 @@ export class Exploder {
           ? operands.push(property.name.expression) - 1
           : -1;
         const valueIndex = operands.push(property.initializer) - 1;
+        const key = property.name;
+        const given =
+          isIdentifier(key) || ts.isStringLiteral(key) || ts.isNumericLiteral(key)
+            ? key.text
+            : undefined;
         slots.push((v) =>
           f.createPropertyAssignment(
-            keyIndex >= 0 ? f.createComputedPropertyName(v[keyIndex]!) : property.name,
-            v[valueIndex]!,
+            keyIndex >= 0 ? f.createComputedPropertyName(v[keyIndex]!) : key,
+            given === undefined ? v[valueIndex]! : keepFunctionName(given, v[valueIndex]!),
           ),
         );
       } else if (isShorthandPropertyAssignment(property)) {

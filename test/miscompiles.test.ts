@@ -702,8 +702,55 @@ return [list, s, nested];`,
   },
 };
 
+/**
+ * Anonymous functions and classes keep the name JavaScript gives them, whatever variable they
+ * pass through in the machine (they were named after the compiler's temporaries).
+ */
+const functionNames: Record<string, OracleCase> = {
+  "a function after a comma, behind && and in ?:, ??= and a default": {
+    params: "n",
+    body: `const names = [];
+const f = (await ctx.step(echo, 1), () => 1);
+names.push(f.name);
+const g = n ? (await ctx.step(echo, 1)) && (() => 1) : null;
+names.push(g.name);
+let h = null;
+h ??= (await ctx.step(echo, 1), () => 2);
+names.push(h.name);
+const { p = (await ctx.step(echo, 1), () => 1), q = () => 2 } = {};
+names.push(p.name, q.name);
+const c = (await ctx.step(echo, 1), class {});
+names.push(c.name);
+const d = n ? (await ctx.step(echo, 1), function () {}) : null;
+names.push(d.name);
+return names;`,
+    args: [1],
+  },
+  "a function named by its variable or property keeps that name": {
+    params: "n",
+    body: `const names = [];
+{ const k = () => 2; names.push(k.name, await ctx.step(echo, 1)); }
+let m;
+m = n ? null : null;
+m = (await ctx.step(echo, 1)) && null;
+m = () => 3;
+names.push(m.name);
+const o = { fn: (await ctx.step(echo, 2), () => 4), named: () => 5 };
+names.push(o.fn.name, o.named.name);
+return names;`,
+    args: [1],
+  },
+};
+
 describe("programs once miscompiled match the untransformed function", () => {
-  itMatchesPlain({ ...cases, ...nowCompiled, ...probed, ...chains, ...nullishCallees });
+  itMatchesPlain({
+    ...cases,
+    ...nowCompiled,
+    ...probed,
+    ...chains,
+    ...nullishCallees,
+    ...functionNames,
+  });
 });
 
 describe("refused constructs are reported, not thrown", () => {
