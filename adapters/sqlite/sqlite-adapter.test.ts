@@ -1,5 +1,13 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -308,6 +316,66 @@ describe("sqlite adapter", () => {
     expect(list).toHaveLength(1);
     expect(plan(list[0])).toMatch(/USING INDEX ratchet_runs_wait_event/);
     expect(plan(list[0])).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it("writes a checkpoint that keeps its status and lease as one page, and extends a lease past its half", async () => {
+    const path = freshPath();
+    const adapter = sqlite({ path, synchronous: "normal" });
+    await adapter.init();
+    const db = inspect(path);
+    const leaseMs = 60_000;
+    const { run } = await adapter.createRun({ ...newRun("r"), leaseOwner: "w", leaseMs });
+    await adapter.createRun({ ...newRun("other"), leaseOwner: "w", leaseMs });
+    const base = { runId: "r", owner: "w", leaseMs, status: "running" } as const;
+    /** The pages the WAL gains from `action` (the log emptied first). */
+    const pagesWritten = async (action: () => Promise<unknown>) => {
+      db.pragma("wal_checkpoint(TRUNCATE)");
+      await action();
+      const { size } = statSync(`${path}-wal`);
+      const pageSize = db.pragma("page_size", { simple: true }) as number;
+      return size === 0 ? 0 : (size - 32) / (24 + pageSize);
+    };
+
+    // A lease that has more than half to run stays as it is: only the row's page is written.
+    const kept = await pagesWritten(async () => {
+      expect(await adapter.commit({ ...base, expectedSeq: 0, frame: "f1" })).toEqual({
+        ok: true,
+        seq: 1,
+      });
+    });
+    expect(kept).toBe(1);
+    expect(await adapter.loadRun("r")).toMatchObject({
+      seq: 1,
+      frame: "f1",
+      status: "running",
+      leaseOwner: "w",
+      leaseExpiresAt: run.leaseExpiresAt,
+    });
+
+    // Less than half a lease left: the commit extends it to a whole lease from now.
+    db.prepare("UPDATE ratchet_runs SET lease_expires_at = ? WHERE id = 'r'").run(
+      Date.now() + 1000,
+    );
+    const before = Date.now();
+    expect(await adapter.commit({ ...base, expectedSeq: 1, frame: "f2" })).toEqual({
+      ok: true,
+      seq: 2,
+    });
+    const extended = await adapter.loadRun("r");
+    expect(extended).toMatchObject({ seq: 2, frame: "f2", leaseOwner: "w" });
+    expect(extended!.leaseExpiresAt).toBeGreaterThanOrEqual(before + leaseMs);
+
+    // The compare-and-set holds on that path too.
+    expect(await adapter.commit({ ...base, expectedSeq: 1, frame: "late" })).toEqual({
+      ok: false,
+      reason: "conflict",
+    });
+    expect(await adapter.commit({ ...base, owner: "x", expectedSeq: 2, frame: "late" })).toEqual({
+      ok: false,
+      reason: "lease-lost",
+    });
+    expect(await adapter.loadRun("r")).toMatchObject({ seq: 2, frame: "f2" });
+    await adapter.close();
   });
 
   it("keeps stores with different table prefixes in one file apart", async () => {

@@ -78,6 +78,21 @@ interface CommitParams {
   now: number;
 }
 
+/** Parameters of the checkpoint that keeps its status and lease as stored. */
+interface KeptCommitParams {
+  runId: string;
+  expectedSeq: number;
+  owner: string;
+  status: RunStatus;
+  frame: string | null;
+  result: string | null;
+  error: string | null;
+  /** The lease is kept if it ends between these two (now + half a lease, now + a lease). */
+  leaseFrom: number;
+  leaseUntil: number;
+  now: number;
+}
+
 /**
  * Parameters of the commit that also writes the wake time, the wait or the inbox; a
  * `set…`/`clear…` flag of 0 keeps that column as stored.
@@ -146,7 +161,13 @@ interface Prepared {
   readonly db: BetterSqlite3.Database;
   readonly createRun: (run: NewRun, now: number) => { run: StoredRun; created: boolean };
   readonly loadRun: Statement<[string], RunRow>;
-  /** The plain checkpoint commit: the hot path. */
+  /**
+   * The hot path: a checkpoint that keeps the run's status and a lease that still has
+   * between half a lease and a lease to run. It writes no indexed column, so it changes
+   * the row's table page alone; when it does not apply, {@link Prepared.commit} is run.
+   */
+  readonly commitKept: Statement<[KeptCommitParams], { seq: number }>;
+  /** The plain checkpoint commit. */
   readonly commit: Statement<[CommitParams], { seq: number }>;
   /** A commit that also sets or clears `wake_at`, the wait or the inbox. */
   readonly commitWait: Statement<[WaitCommitParams], { seq: number }>;
@@ -609,6 +630,32 @@ function applyCommit(prepared: Prepared, commit: Commit): CommitOutcome {
           clearInbox: commit.inbox === undefined ? 0 : 1,
         });
   const { session } = commit;
+  if (
+    keepLease &&
+    session === undefined &&
+    commit.wakeAt === undefined &&
+    commit.wait === undefined &&
+    commit.inbox === undefined
+  ) {
+    // A checkpoint of a run that stays as it is (status, lease owner, a lease with more than
+    // half to run): one statement that rewrites no index entry, so it writes one page
+    // instead of one per index over status and the lease. When that does not hold (the
+    // lease is due to be extended, the status changes, or the compare-and-set fails), the
+    // full statement below decides.
+    const kept = prepared.commitKept.get({
+      runId: params.runId,
+      expectedSeq: params.expectedSeq,
+      owner: params.owner,
+      status: params.status,
+      frame: params.frame,
+      result: params.result,
+      error: params.error,
+      leaseFrom: now + commit.leaseMs! / 2,
+      leaseUntil: params.leaseExpiresAt!,
+      now,
+    });
+    if (kept !== undefined) return { ok: true, seq: kept.seq };
+  }
   const applied =
     session === undefined
       ? applyRun()
@@ -874,6 +921,17 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     // create between this transaction's SELECT and its writes.
     createRun: (run, now) => createRun.immediate(run, now),
     loadRun: db.prepare<[string], RunRow>(`SELECT ${runColumns} FROM ${runs} WHERE id = ?`),
+    commitKept: db.prepare<[KeptCommitParams], { seq: number }>(
+      `UPDATE ${runs} SET
+         seq = seq + 1,
+         frame = COALESCE(@frame, frame),
+         result = COALESCE(@result, result),
+         error = COALESCE(@error, error),
+         updated_at = @now
+       WHERE id = @runId AND seq = @expectedSeq AND lease_owner = @owner
+         AND status = @status AND lease_expires_at BETWEEN @leaseFrom AND @leaseUntil
+       RETURNING seq`,
+    ),
     commit: db.prepare<[CommitParams], { seq: number }>(
       `UPDATE ${runs} SET
          status = @status,
