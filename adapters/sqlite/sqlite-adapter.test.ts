@@ -378,6 +378,21 @@ describe("sqlite adapter", () => {
     await adapter.close();
   });
 
+  it("checkpoints its log as a run's commits fill it, not at the next claim", async () => {
+    const path = freshPath();
+    const adapter = sqlite({ path, synchronous: "normal" });
+    await adapter.init();
+    await adapter.createRun({ ...newRun("r"), leaseOwner: "w", leaseMs: 60_000 });
+    const base = { runId: "r", owner: "w", leaseMs: 60_000, status: "running" } as const;
+    // One page each: past SQLite's automatic checkpoint at 1,000 pages.
+    for (let seq = 0; seq < 1500; seq++) {
+      await adapter.commit({ ...base, expectedSeq: seq, frame: `f${seq}` });
+    }
+    const [{ log }] = inspect(path).pragma("wal_checkpoint(PASSIVE)") as { log: number }[];
+    expect(log).toBeLessThan(1000);
+    await adapter.close();
+  });
+
   it("keeps stores with different table prefixes in one file apart", async () => {
     const path = freshPath();
     const a = sqlite({ path, tablePrefix: "a_" });

@@ -146,8 +146,8 @@ interface SessionParams {
   now: number;
 }
 
-/** What a commit with a session write comes to: the new seq, or why nothing was written. */
-type SessionCommitResult = { seq: number } | undefined | "session-conflict";
+/** What a commit with a session write comes to: whether it applied, or why nothing was written. */
+type SessionCommitResult = boolean | "session-conflict";
 
 /** A commit waiting for its group commit. */
 interface QueuedCommit {
@@ -166,21 +166,18 @@ interface Prepared {
    * between half a lease and a lease to run. It writes no indexed column, so it changes
    * the row's table page alone; when it does not apply, {@link Prepared.commit} is run.
    */
-  readonly commitKept: Statement<[KeptCommitParams], { seq: number }>;
+  readonly commitKept: Statement<[KeptCommitParams]>;
   /** The plain checkpoint commit. */
-  readonly commit: Statement<[CommitParams], { seq: number }>;
+  readonly commit: Statement<[CommitParams]>;
   /** A commit that also sets or clears `wake_at`, the wait or the inbox. */
-  readonly commitWait: Statement<[WaitCommitParams], { seq: number }>;
+  readonly commitWait: Statement<[WaitCommitParams]>;
   readonly commitState: Statement<[string], { lease_owner: string | null }>;
   /**
    * Run `applyRun` (one of the commit statements) and write the session in one IMMEDIATE
-   * transaction: `undefined` when the run's compare-and-set failed, `"session-conflict"`
+   * transaction: `false` when the run's compare-and-set failed, `"session-conflict"`
    * (everything rolled back) when the session's did.
    */
-  readonly commitSession: (
-    applyRun: () => { seq: number } | undefined,
-    session: SessionParams,
-  ) => SessionCommitResult;
+  readonly commitSession: (applyRun: () => boolean, session: SessionParams) => SessionCommitResult;
   readonly loadSession: Statement<[string], { state: string; version: number }>;
   readonly claim: (options: ClaimOptions, now: number) => StoredRun[];
   readonly renew: (owner: string, runIds: readonly string[], expiresAt: number) => string[];
@@ -616,11 +613,14 @@ function applyCommit(prepared: Prepared, commit: Commit): CommitOutcome {
   // Without a session write, the whole commit is one statement, hence one transaction;
   // the WHERE clause is the compare-and-set. A plain checkpoint takes the statement that
   // leaves the wait columns alone; one that sleeps, waits or consumes its inbox takes the
-  // one that writes them.
+  // one that writes them. The statements are run to their end (no RETURNING: the new seq is
+  // expectedSeq + 1), so SQLite checkpoints its log at the commit that fills it, as it does
+  // after any other write; a statement reset after its first row never does, and the log
+  // then grew until the next claim paid for the whole of it.
   const applyRun = () =>
-    commit.wakeAt === undefined && commit.wait === undefined && commit.inbox === undefined
-      ? prepared.commit.get(params)
-      : prepared.commitWait.get({
+    (commit.wakeAt === undefined && commit.wait === undefined && commit.inbox === undefined
+      ? prepared.commit.run(params)
+      : prepared.commitWait.run({
           ...params,
           setWakeAt: commit.wakeAt === undefined ? 0 : 1,
           wakeAt: commit.wakeAt ?? null,
@@ -628,7 +628,9 @@ function applyCommit(prepared: Prepared, commit: Commit): CommitOutcome {
           wait: commit.wait?.spec ?? null,
           waitEvent: commit.wait?.event ?? null,
           clearInbox: commit.inbox === undefined ? 0 : 1,
-        });
+        })
+    ).changes === 1;
+  const seq = commit.expectedSeq + 1;
   const { session } = commit;
   if (
     keepLease &&
@@ -642,7 +644,7 @@ function applyCommit(prepared: Prepared, commit: Commit): CommitOutcome {
     // instead of one per index over status and the lease. When that does not hold (the
     // lease is due to be extended, the status changes, or the compare-and-set fails), the
     // full statement below decides.
-    const kept = prepared.commitKept.get({
+    const kept = prepared.commitKept.run({
       runId: params.runId,
       expectedSeq: params.expectedSeq,
       owner: params.owner,
@@ -654,7 +656,7 @@ function applyCommit(prepared: Prepared, commit: Commit): CommitOutcome {
       leaseUntil: params.leaseExpiresAt!,
       now,
     });
-    if (kept !== undefined) return { ok: true, seq: kept.seq };
+    if (kept.changes === 1) return { ok: true, seq };
   }
   const applied =
     session === undefined
@@ -666,7 +668,7 @@ function applyCommit(prepared: Prepared, commit: Commit): CommitOutcome {
           now,
         });
   if (applied === "session-conflict") return { ok: false, reason: applied };
-  if (applied !== undefined) return { ok: true, seq: applied.seq };
+  if (applied) return { ok: true, seq };
   const state = prepared.commitState.get(commit.runId);
   if (state === undefined) return { ok: false, reason: "not-found" };
   if (state.lease_owner !== commit.owner) return { ok: false, reason: "lease-lost" };
@@ -806,12 +808,11 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
   /** Thrown to roll back the run's update when the session's compare-and-set fails. */
   const sessionConflict = new Error("session-conflict");
   const commitSession = db.transaction(
-    (applyRun: () => { seq: number } | undefined, session: SessionParams) => {
-      const applied = applyRun();
-      if (applied === undefined) return undefined;
+    (applyRun: () => boolean, session: SessionParams): boolean => {
+      if (!applyRun()) return false;
       const write = session.expectedVersion === 0 ? insertSession : updateSession;
       if (write.run(session).changes !== 1) throw sessionConflict;
-      return applied;
+      return true;
     },
   );
 
@@ -921,7 +922,7 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     // create between this transaction's SELECT and its writes.
     createRun: (run, now) => createRun.immediate(run, now),
     loadRun: db.prepare<[string], RunRow>(`SELECT ${runColumns} FROM ${runs} WHERE id = ?`),
-    commitKept: db.prepare<[KeptCommitParams], { seq: number }>(
+    commitKept: db.prepare<[KeptCommitParams]>(
       `UPDATE ${runs} SET
          seq = seq + 1,
          frame = COALESCE(@frame, frame),
@@ -929,10 +930,9 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
          error = COALESCE(@error, error),
          updated_at = @now
        WHERE id = @runId AND seq = @expectedSeq AND lease_owner = @owner
-         AND status = @status AND lease_expires_at BETWEEN @leaseFrom AND @leaseUntil
-       RETURNING seq`,
+         AND status = @status AND lease_expires_at BETWEEN @leaseFrom AND @leaseUntil`,
     ),
-    commit: db.prepare<[CommitParams], { seq: number }>(
+    commit: db.prepare<[CommitParams]>(
       `UPDATE ${runs} SET
          status = @status,
          seq = seq + 1,
@@ -942,10 +942,9 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
          lease_owner = CASE WHEN @leaseExpiresAt IS NULL THEN NULL ELSE lease_owner END,
          lease_expires_at = @leaseExpiresAt,
          updated_at = @now
-       WHERE id = @runId AND seq = @expectedSeq AND lease_owner = @owner
-       RETURNING seq`,
+       WHERE id = @runId AND seq = @expectedSeq AND lease_owner = @owner`,
     ),
-    commitWait: db.prepare<[WaitCommitParams], { seq: number }>(
+    commitWait: db.prepare<[WaitCommitParams]>(
       `UPDATE ${runs} SET
          status = @status,
          seq = seq + 1,
@@ -959,8 +958,7 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
          wait = CASE WHEN @setWait = 1 THEN @wait ELSE wait END,
          wait_event = CASE WHEN @setWait = 1 THEN @waitEvent ELSE wait_event END,
          inbox = CASE WHEN @clearInbox = 1 THEN NULL ELSE inbox END
-       WHERE id = @runId AND seq = @expectedSeq AND lease_owner = @owner
-       RETURNING seq`,
+       WHERE id = @runId AND seq = @expectedSeq AND lease_owner = @owner`,
     ),
     commitState: db.prepare<[string], { lease_owner: string | null }>(
       `SELECT lease_owner FROM ${runs} WHERE id = ?`,
