@@ -219,6 +219,19 @@ function statements(schema: string, notify: boolean) {
      * setWait, wait, waitEvent, clearInbox)` → the new seq.
      */
     commit: named("commit", `${commitSet} WHERE ${commitCas} RETURNING seq`),
+    // The hot path: a checkpoint of a running run that keeps its lease as it is (between half
+    // a lease and a lease from now) writes the frame, seq and time only: five parameters to
+    // encode and send instead of fourteen, and no expression for the columns it leaves.
+    // When it updates nothing, `commit` runs and decides.
+    /** `(id, expectedSeq, owner, frame, leaseMs)` → the new seq, if it applied. */
+    commitKept: named(
+      "commit_kept",
+      `UPDATE ${runs} SET seq = seq + 1, frame = $4::text, updated_at = ${now}
+       WHERE ${commitCas} AND status = 'running'
+         AND lease_expires_at BETWEEN ${now} + $5::int8 * interval '0.5 millisecond'
+           AND ${now} + $5::int8 * interval '1 millisecond'
+       RETURNING seq`,
+    ),
     // A commit with a session write is one statement too. `held` locks the run row if the
     // run's compare-and-set holds (rechecked on the newest row version), so nothing else
     // can change it before the update below; the session is written only then, with its
@@ -912,6 +925,28 @@ export class PostgresAdapter implements StorageAdapter {
     const keepLease = commit.leaseMs !== undefined && !terminalStatuses.has(commit.status);
     const runId = toText(commit.runId);
     const owner = toText(commit.owner);
+    if (
+      commit.status === "running" &&
+      keepLease &&
+      commit.frame !== undefined &&
+      commit.result === undefined &&
+      commit.error === undefined &&
+      commit.wakeAt === undefined &&
+      commit.wait === undefined &&
+      commit.inbox === undefined &&
+      commit.session === undefined
+    ) {
+      const { rows } = await pool.query<{ seq: number | string }>(
+        this.#sql.commitKept(
+          runId,
+          commit.expectedSeq,
+          owner,
+          toText(commit.frame),
+          commit.leaseMs!,
+        ),
+      );
+      if (rows.length === 1) return { ok: true, seq: Number(rows[0].seq) };
+    }
     const values = [
       runId,
       commit.expectedSeq,
