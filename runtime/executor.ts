@@ -843,7 +843,9 @@ export async function executeRun(
       at = cp;
       // Nothing more starts for a run whose lease this process lost: another worker may be
       // executing it already.
-      if (!(await stillHeld())) return { kind: "stopped" };
+      // Asked of the store only when the lease may have lapsed; a lease known to hold costs
+      // no await here.
+      if (lease.lost || (lease.expired && !(await stillHeld()))) return { kind: "stopped" };
       const operation = op as Operation;
       // Branches that finished before a crash count only for the operation they belong to:
       // the first one reached again after resuming.
