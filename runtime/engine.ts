@@ -444,6 +444,7 @@ class RatchetEngine implements Engine {
     if (this.#history || this.#tracing) {
       this.attemptObserver = {
         attempt: (info, call) => this.#observeAttempt(info, call),
+        watches: (runId) => this.#history || this.#runSpans.has(runId),
         gaveUp: this.attemptObserver.gaveUp,
       };
     }

@@ -134,6 +134,11 @@ export interface AttemptObserver {
    * when nothing records attempts, so the common path adds no wrapper.
    */
   readonly attempt?: <T>(info: AttemptInfo, attempt: () => Promise<T>) => Promise<T>;
+  /**
+   * Whether `attempt` records anything for this run (absent: it does). A run nothing records
+   * (no history, no trace) calls its steps without the wrapper.
+   */
+  readonly watches?: (runId: string) => boolean;
   /** The step failed for good: its retries are used up, or it threw `FatalError`. */
   gaveUp(info: AttemptInfo, error: unknown, retriesExhausted: boolean): void;
 }
@@ -199,7 +204,8 @@ export async function callWithRetries(
     idempotencyKey: context.idempotencyKey,
     attempt,
   });
-  const wrap = observed?.observer.attempt;
+  const wrap =
+    observed?.observer.watches?.(context.runId) === false ? undefined : observed?.observer.attempt;
   for (let attempt = 1; ; attempt++) {
     if (context.runSignal?.aborted) throw context.runSignal.reason;
     const attemptContext = new AttemptContext(context, attempt);
