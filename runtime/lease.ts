@@ -10,6 +10,12 @@ import { LeaseLostError } from "./errors.js";
 export class RunLease {
   readonly #leaseMs: number;
   readonly #controller = new AbortController();
+  /**
+   * `#controller.signal.aborted`, kept as a plain field: the executor asks at every
+   * checkpoint, and reading it through the signal (whose shape varies with the listeners it
+   * had) made the optimized executor loop of each new run fall back to the interpreter.
+   */
+  #lost = false;
   /** Until when (on `performance.now()`) the lease surely lasts, from the last extension sent. */
   #heldUntil: number;
 
@@ -27,7 +33,7 @@ export class RunLease {
    * worker claimed the run, or it was cancelled). Final.
    */
   get lost(): boolean {
-    return this.#controller.signal.aborted;
+    return this.#lost;
   }
 
   /**
@@ -50,13 +56,15 @@ export class RunLease {
    * to run as it is), sent at `sentAt`, got through.
    */
   extend(sentAt: number, halfOnly = false): void {
-    if (this.#controller.signal.aborted) return;
+    if (this.#lost) return;
     const lasts = halfOnly ? this.#leaseMs / 2 : this.#leaseMs;
     this.#heldUntil = Math.max(this.#heldUntil, sentAt + lasts);
   }
 
   /** The lease is gone: abort the run's signal. Only the first reason is kept. */
   lose(reason: string): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(new LeaseLostError(reason));
+    if (this.#lost) return;
+    this.#lost = true;
+    this.#controller.abort(new LeaseLostError(reason));
   }
 }
