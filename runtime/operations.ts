@@ -102,8 +102,17 @@ async function runBranches(
  * reported one by one as they finish. Resolves to the value the workflow's `await` gets,
  * or rejects with the error it throws.
  */
-export async function performOperation(op: Operation, scope: OperationScope): Promise<unknown> {
-  if (op.kind === "step") return callStep(op, scope, scope.key);
+export function performOperation(op: Operation, scope: OperationScope): Promise<unknown> {
+  // A step is the step's own promise: no async layer around it (one per checkpoint).
+  if (op.kind !== "step") return performGroup(op, scope);
+  try {
+    return callStep(op, scope, scope.key);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+async function performGroup(op: Operation, scope: OperationScope): Promise<unknown> {
   if (op.kind !== "parallel" && op.kind !== "gather" && op.kind !== "batch" && op.kind !== "map") {
     throw new TypeError(`ctx.${op.kind} is not an operation that runs steps.`);
   }
