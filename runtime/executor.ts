@@ -17,6 +17,7 @@ import {
   deserialize,
   serialize,
   serializeOrExplain,
+  serializePrimitiveFrame,
   UnregisteredClassError,
   whyUnserializable,
 } from "./serialization.js";
@@ -223,7 +224,10 @@ function encodeFrame(
   };
   let text: string;
   try {
-    text = serialize(frame);
+    text =
+      (state.size === 0 && wait === undefined
+        ? serializePrimitiveFrame(cp.id, live, result)
+        : undefined) ?? serialize(frame);
   } catch {
     const context = { checkpoint: cp.id, location: location(compiled, cp), runId };
     for (const [name, value] of Object.entries(live)) {

@@ -13,7 +13,13 @@ import {
 import { memory } from "ratchetjs/adapters/memory";
 import { describe, expect, it } from "vitest";
 import { durable } from "../test/support/durable-store.js";
-import { deserialize, serialize, serializeOrExplain, whyUnserializable } from "./serialization.js";
+import {
+  deserialize,
+  serialize,
+  serializeOrExplain,
+  serializePrimitiveFrame,
+  whyUnserializable,
+} from "./serialization.js";
 
 const roundTrip = <T>(value: T): T => deserialize(serialize(value)) as T;
 
@@ -582,6 +588,82 @@ describe("a registered instance live across a checkpoint", () => {
       expect((await storage.loadRun(run.id))?.frame).toBeNull();
     } finally {
       await engine.close();
+    }
+  });
+});
+
+describe("a frame of primitives", () => {
+  // A seeded generator, so a failure names a case that can be run again.
+  let seed = 20261205;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const strings = [
+    "",
+    "a",
+    "step:noop~1728d4",
+    'quote " and \\ backslash',
+    "<script>",
+    "line\nbreak\ttab\u0000nul",
+    "\u2028\u2029",
+    "emoji 😀 pair",
+    "lone \ud800 high",
+    "lone \udc00 low",
+    "ünïcødé",
+    "__proto__",
+    "1",
+  ];
+  const primitives: readonly unknown[] = [
+    ...strings,
+    0,
+    -0,
+    1,
+    -1.5,
+    1e21,
+    Number.MAX_SAFE_INTEGER,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    true,
+    false,
+    null,
+    undefined,
+  ];
+
+  it("is written exactly as devalue writes it, equal values shared as devalue shares them", () => {
+    for (let n = 0; n < 2000; n++) {
+      const cp = pick(strings);
+      const live: Record<string, unknown> = {};
+      const count = Math.floor(random() * 6);
+      for (let i = 0; i < count; i++) {
+        const key = pick([...strings.filter((k) => k !== "__proto__"), `v${i}`, "x/tdz"]);
+        live[key] = pick(primitives);
+      }
+      const result = pick(primitives);
+      const expected = serialize({ cp, v: live, r: result });
+      expect(serializePrimitiveFrame(cp, live, result), JSON.stringify({ n, expected })).toBe(
+        expected,
+      );
+    }
+  });
+
+  it("leaves any other frame to devalue", () => {
+    const cases: [Record<string, unknown>, unknown][] = [
+      [{ a: {} }, 1],
+      [{ a: [1] }, 1],
+      [{ a: 1 }, new Date(0)],
+      [{ a: 10n }, 1],
+      [{ a: () => 1 }, 1],
+      [{ a: Symbol("s") }, 1],
+      [Object.assign(Object.create(null), { a: 1 }), 1],
+      [JSON.parse('{"__proto__": 1}'), 1],
+      [{ [Symbol("key")]: 1 }, 1],
+      [Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`v${i}`, i])), 1],
+    ];
+    for (const [live, result] of cases) {
+      expect(serializePrimitiveFrame("cp", live, result)).toBeUndefined();
     }
   });
 });

@@ -542,6 +542,95 @@ export function serialize(value: unknown): string {
   }
 }
 
+/** The most variables {@link serializePrimitiveFrame} writes; a larger frame goes to devalue. */
+const MAX_PRIMITIVE_FRAME_VARIABLES = 32;
+/** Stands for the frame and its variables' object in the table of a primitive frame. */
+const OBJECT_SLOT = Symbol("object");
+// The characters devalue escapes in a string (and surrogates: JSON.stringify escapes the
+// unpaired ones, as devalue does, and leaves pairs as they are), and those of them
+// JSON.stringify leaves raw.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const NEEDS_ESCAPE = /["<\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
+const JSON_LEAVES_RAW = /[<\u2028\u2029]/g;
+const RAW_ESCAPES: Readonly<Record<string, string>> = {
+  "<": "\\u003C",
+  "\u2028": "\\u2028",
+  "\u2029": "\\u2029",
+};
+
+/** A string as devalue writes it. */
+function quoteString(text: string): string {
+  if (!NEEDS_ESCAPE.test(text)) return `"${text}"`;
+  return JSON.stringify(text).replace(JSON_LEAVES_RAW, (char) => RAW_ESCAPES[char]!);
+}
+
+/**
+ * Where devalue puts a primitive in `table`: its constant (undefined, NaN, ±Infinity, -0),
+ * or the index of the first equal one, added at the end if new (devalue writes equal
+ * primitives once). `undefined` for a value that is not a primitive this path writes.
+ */
+function primitiveIndex(value: unknown, table: unknown[]): number | undefined {
+  switch (typeof value) {
+    case "undefined":
+      return -1;
+    case "number":
+      if (Number.isNaN(value)) return -3;
+      if (value === Number.POSITIVE_INFINITY) return -4;
+      if (value === Number.NEGATIVE_INFINITY) return -5;
+      if (value === 0 && 1 / value < 0) return -6;
+      break;
+    case "string":
+    case "boolean":
+      break;
+    case "object":
+      if (value === null) break;
+      return undefined;
+    default:
+      return undefined;
+  }
+  const found = table.indexOf(value);
+  if (found !== -1) return found;
+  table.push(value);
+  return table.length - 1;
+}
+
+/**
+ * `serialize({ cp, v: live, r: result })` when every variable and the result are primitives
+ * (strings, numbers, booleans, null, undefined): the same text, character for character,
+ * written without devalue's general walk, which was most of a checkpoint's own CPU time.
+ * `undefined` for any other frame; `serialize` writes it.
+ */
+export function serializePrimitiveFrame(
+  cp: string,
+  live: Record<string, unknown>,
+  result: unknown,
+): string | undefined {
+  if (Object.getPrototypeOf(live) !== Object.prototype) return undefined;
+  const keys = Object.keys(live);
+  if (keys.length > MAX_PRIMITIVE_FRAME_VARIABLES) return undefined;
+  if (Object.getOwnPropertySymbols(live).length > 0) return undefined;
+  // devalue's order: the frame (0), its checkpoint id (1), the variables' object (2), each
+  // variable's value in key order, then the result.
+  const table: unknown[] = [OBJECT_SLOT, cp, OBJECT_SLOT];
+  let vars = "{";
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (key === "__proto__") return undefined;
+    const index = primitiveIndex(live[key], table);
+    if (index === undefined) return undefined;
+    vars += `${i > 0 ? "," : ""}${quoteString(key)}:${index}`;
+  }
+  vars += "}";
+  const resultIndex = primitiveIndex(result, table);
+  if (resultIndex === undefined) return undefined;
+  let text = `[{"cp":1,"v":2,"r":${resultIndex}},${quoteString(cp)},${vars}`;
+  for (let i = 3; i < table.length; i++) {
+    const value = table[i];
+    text += `,${typeof value === "string" ? quoteString(value) : String(value)}`;
+  }
+  return `${text}]`;
+}
+
 /** Read back a value written by {@link serialize}. */
 export function deserialize(text: string): unknown {
   return devalue.parse(text, revivers);
