@@ -460,7 +460,10 @@ export class Exploder {
   findBoxedSlots(): void {
     for (const binding of this.scopes.bindings) {
       const slot = this.slotNames.get(binding);
-      if (!slot || (binding.kind !== "let" && binding.kind !== "const")) continue;
+      // A catch clause's parameter is a new binding each time the catch is entered.
+      const perEntry =
+        binding.kind === "let" || binding.kind === "const" || binding.kind === "catch";
+      if (!slot || !perEntry) continue;
       if (!this.capturedByFunctions.has(binding)) continue;
       let inLoop = false;
       for (let n: ts.Node = binding.id; n !== this.body; n = n.parent) {
@@ -1881,7 +1884,9 @@ export class Exploder {
     }
     if (catchClause) {
       const declared = catchClause.variableDeclaration?.name;
-      const direct = declared && isIdentifier(declared) ? this.slotOf(declared) : undefined;
+      const slot = declared && isIdentifier(declared) ? this.slotOf(declared) : undefined;
+      // A boxed parameter gets a new box each time the catch is entered (below).
+      const direct = slot && !this.boxed.has(slot) ? slot : undefined;
       region.catchSlot =
         direct ?? this.newTemp(`the error caught at ${this.where(catchClause)}`, "caught").text;
     }
@@ -1912,6 +1917,12 @@ export class Exploder {
         lowerPattern(this, declared, this.id(region.catchSlot!), undefined);
       } else if (declared && !isIdentifier(declared)) {
         this.assign(this.bindingTarget(declared), this.id(region.catchSlot!), declared);
+      } else if (declared && this.boxed.has(this.slotOf(declared) ?? "")) {
+        // A new box for each entry of the catch, holding the error caught.
+        const box = f.createObjectLiteralExpression([
+          f.createPropertyAssignment("v", this.id(region.catchSlot!)),
+        ]);
+        this.assign(this.id(this.slotOf(declared)!), box, declared);
       }
       this.statements(catchClause.block.statements);
       leavePart();

@@ -742,6 +742,53 @@ return names;`,
   },
 };
 
+/** Bindings the frame kept wrongly: catch parameters, `const`, writes in the dead zone. */
+const bindings: Record<string, OracleCase> = {
+  // A catch parameter is a new binding each time the catch is entered.
+  "closures over a catch parameter in a loop, the catch holding a checkpoint": {
+    params: "n",
+    body: `const fns = [];
+for (let i = 0; i < 3; i++) { try { throw i; } catch (e) { fns.push(() => e); if (i === 9) await ctx.step(echo, i); } }
+const seen = fns.map((f) => f());
+return [seen, await ctx.step(echo, "end")];`,
+    args: [1],
+  },
+  "closures over a destructured catch parameter in a loop": {
+    params: "n",
+    body: `const fns = [];
+for (const id of ["a", "b"]) {
+  try { throw { id }; } catch ({ id: caught }) { fns.push(() => caught); if (caught === "z") await ctx.step(echo, 0); }
+}
+return fns.map((f) => f());`,
+    args: [1],
+  },
+  "a destructured catch parameter with a durable default, captured in a loop": {
+    params: "n",
+    body: `const fns = [];
+for (let i = 0; i < 3; i++) {
+  try { throw { id: i, tag: i > 0 ? "given" : undefined }; } catch ({ id, tag = await ctx.step(echo, "t" + i) }) { fns.push(() => [id, tag]); }
+}
+return fns.map((f) => f());`,
+    args: [1],
+  },
+  "a captured catch parameter written after a checkpoint in the catch": {
+    params: "n",
+    body: `const out = [];
+let k = 0;
+while (k < 2) {
+  try { throw k; } catch (e) {
+    await ctx.step(echo, e);
+    const read = () => e;
+    e = e + 10;
+    out.push(read(), e);
+  }
+  k++;
+}
+return out;`,
+    args: [1],
+  },
+};
+
 describe("programs once miscompiled match the untransformed function", () => {
   itMatchesPlain({
     ...cases,
@@ -751,6 +798,10 @@ describe("programs once miscompiled match the untransformed function", () => {
     ...nullishCallees,
     ...functionNames,
   });
+});
+
+describe("catch parameters, const and dead-zone writes match the untransformed function", () => {
+  itMatchesPlain(bindings);
 });
 
 describe("refused constructs are reported, not thrown", () => {
