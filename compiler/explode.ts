@@ -359,6 +359,7 @@ export class Exploder {
       if (slot !== id.text || this.boxed.has(slot) || this.checkedRefs.has(id)) {
         points.push(id.pos);
       } else if (this.inDeadZone(id)) points.push(id.pos);
+      else if (binding.kind === "const" && isAssignmentTarget(id)) points.push(id.pos);
     }
     for (const [id, binding] of this.scopes.declarations) {
       const slot = this.slotNames.get(binding);
@@ -542,6 +543,72 @@ export class Exploder {
           : undefined;
     const id = target && skipOuterExpressions(target);
     return id && isIdentifier(id) && this.checkedRefs.has(id) ? id : undefined;
+  }
+
+  /** Writes of `checkedRefs` whose value `rewrite` or `binary` already guards (`checkedWrite`). */
+  readonly guardedWrites = new Set<ts.Identifier>();
+
+  /**
+   * The target to write in place of the variable `id` when JavaScript would refuse the write
+   * (or check it) and a plain write of its slot would not: a `const` (TypeError), a `let`
+   * before its declaration (ReferenceError), a variable that may be in its dead zone. It is a
+   * member of an object whose getter reads the variable as `id` would and whose setter throws
+   * (or checks, then writes), so every kind of write — `=`, `op=`, `&&=`, `++`, a pattern's
+   * element, a `for…of` head — evaluates in JavaScript's order: the read first for `op=`, the
+   * value before the write for `=`. Undefined where a plain write is right.
+   */
+  guardedTarget(id: ts.Identifier, inFunction: boolean): ts.Expression | undefined {
+    const binding = this.scopes.references.get(id);
+    const slot = binding && this.slotNames.get(binding);
+    if (!slot) return undefined;
+    const staticDeadZone = !inFunction && this.inDeadZone(id);
+    const checked = this.checkedRefs.has(id) && !this.guardedWrites.has(id);
+    const isConst = binding.kind === "const";
+    if (!staticDeadZone && !checked && !isConst) return undefined;
+    const value = `${this.names.tdz}$v`;
+    const throwNew = (kind: string, message: string) =>
+      f.createThrowStatement(
+        f.createNewExpression(f.createIdentifier(kind), undefined, [
+          f.createStringLiteral(message),
+        ]),
+      );
+    const deadZone = throwNew("ReferenceError", `Cannot access '${id.text}' before initialization`);
+    const read = staticDeadZone
+      ? this.deadZoneError(id)
+      : this.checkedRefs.has(id)
+        ? this.checkedRead(id, slot)
+        : this.slotValue(slot);
+    const write: ts.Statement[] = staticDeadZone
+      ? [deadZone]
+      : [
+          ...(this.checkedRefs.has(id)
+            ? [
+                f.createIfStatement(
+                  f.createStrictEquality(this.slotValue(slot), this.id(this.names.tdz)),
+                  deadZone,
+                ),
+              ]
+            : []),
+          isConst
+            ? throwNew("TypeError", "Assignment to constant variable.")
+            : f.createExpressionStatement(f.createAssignment(this.slotValue(slot), this.id(value))),
+        ];
+    const accessors = f.createObjectLiteralExpression([
+      f.createGetAccessorDeclaration(
+        undefined,
+        "v",
+        [],
+        undefined,
+        f.createBlock([f.createReturnStatement(read)]),
+      ),
+      f.createSetAccessorDeclaration(
+        undefined,
+        "v",
+        [f.createParameterDeclaration(undefined, undefined, value)],
+        f.createBlock(write),
+      ),
+    ]);
+    return f.createPropertyAccessExpression(f.createParenthesizedExpression(accessors), "v");
   }
 
   /** Entering a block: its slots that may be touched in their dead zone hold the sentinel. */
@@ -802,6 +869,8 @@ export class Exploder {
       const replaced = this.replaced.get(n);
       if (replaced) return replaced;
       if (isIdentifier(n)) {
+        const guarded = isAssignmentTarget(n) && this.guardedTarget(n, inFunction);
+        if (guarded) return ts.setTextRange(guarded, n);
         if (!inFunction && this.inDeadZone(n) && !isAssignmentTarget(n)) {
           return ts.setTextRange(this.deadZoneError(n), n);
         }
@@ -819,6 +888,7 @@ export class Exploder {
       }
       const written = this.checkedWrite(n);
       if (written) {
+        this.guardedWrites.add(written);
         // A write that may be in the dead zone: `x = v` evaluates v, then throws; `x += v`,
         // `x++` throw at their read of x first.
         const check = (value: ts.Expression) => this.deadZoneGuard(written, value);
@@ -884,6 +954,14 @@ export class Exploder {
         }
       }
       if (isShorthandPropertyAssignment(n)) {
+        const guarded = isAssignmentTarget(n.name) && this.guardedTarget(n.name, inFunction);
+        if (guarded) {
+          const init = n.objectAssignmentInitializer;
+          const target = init
+            ? f.createAssignment(guarded, visit(init, inFunction) as ts.Expression)
+            : guarded;
+          return ts.setTextRange(f.createPropertyAssignment(n.name.text, target), n);
+        }
         const slot = this.slotOf(n.name);
         if (slot && this.checkedRefs.has(n.name) && !isAssignmentTarget(n.name)) {
           return ts.setTextRange(
@@ -1037,6 +1115,12 @@ export class Exploder {
     if (isVariableDeclaration(declaration) && declaration.initializer) {
       const init = declaration.initializer;
       if (at >= init.getStart(this.sourceFile) && at < init.getEnd()) return true;
+    }
+    // `for (const x of x)`: the head's expression runs with the loop's bindings uninitialized.
+    const loop = declaration.parent?.parent;
+    if (loop && (isForOfStatement(loop) || isForInStatement(loop))) {
+      const iterated = loop.expression;
+      if (at >= iterated.getStart(this.sourceFile) && at < iterated.getEnd()) return true;
     }
     return at < (end < 0 ? declaration.getEnd() : end);
   }
@@ -2140,8 +2224,9 @@ export class Exploder {
       return true;
     }
     if (!isIdentifier(inner)) return false;
-    // A read that may be in its dead zone throws where it stands, before what follows runs.
-    if (this.checkedRefs.has(inner)) return false;
+    // A read that may be (or is) in its dead zone throws where it stands, before what
+    // follows runs.
+    if (this.checkedRefs.has(inner) || this.inDeadZone(inner)) return false;
     const binding = this.scopes.references.get(inner);
     if (
       binding &&
@@ -2222,9 +2307,10 @@ export class Exploder {
           const value = this.destructure(left, node.right, node);
           return discard ? undefined : value;
         }
+        const written = this.checkedWrite(node);
+        if (written) this.guardedWrites.add(written);
         const target = this.rewrite(left);
         let value = this.expression(node.right)!;
-        const written = this.checkedWrite(node);
         // In its dead zone the write throws, after the right side has run.
         if (written) value = this.deadZoneGuard(written, value);
         this.assign(target, value, node);

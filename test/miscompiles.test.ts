@@ -787,6 +787,182 @@ while (k < 2) {
 return out;`,
     args: [1],
   },
+  // Assigning to a const throws TypeError, the right side evaluated first as in JavaScript.
+  "x += 1 to a const after a checkpoint": {
+    params: "n",
+    body: `const x = 1;
+try { await ctx.step(echo, 0); x += 1; return "no " + x; } catch (e) { return [e.name, e.message, x]; }`,
+    args: [1],
+  },
+  "x += await to a const: the step runs, then the write throws": {
+    params: "n",
+    body: `const x = 1;
+try { x += await ctx.step(add, 1, 1); return "no " + x; } catch (e) { return [e.name, x]; }`,
+    args: [1],
+  },
+  "x = await to a const: the step runs, then the write throws": {
+    params: "n",
+    body: `const x = await ctx.step(echo, 1);
+try { x = await ctx.step(echo, 2); } catch (e) { return [e.name, x]; }
+return x;`,
+    args: [1],
+  },
+  "x = 5, x++, --x, a pattern and a for…of head writing a const kept in the frame": {
+    params: "n",
+    body: `const x = await ctx.step(echo, 1);
+let y = 0, z = 0;
+const out = [];
+const attempt = (write) => { try { write(); out.push("no"); } catch (e) { out.push(e.name); } };
+attempt(() => { x = 5; });
+try { x++; } catch (e) { out.push(e.name); }
+try { --x; } catch (e) { out.push(e.name); }
+try { [y, x, z] = [7, 8, 9]; } catch (e) { out.push(e.name, y, z); }
+try { ({ x, y = 3 } = { x: 2 }); } catch (e) { out.push(e.name, y); }
+try { for (x of [1, 2]) out.push("body"); } catch (e) { out.push(e.name); }
+try { for (x in { k: 1 }) out.push("body"); } catch (e) { out.push(e.name); }
+return [out, x, await ctx.step(echo, "end")];`,
+    args: [1],
+  },
+  "x op= f() to a const reads x, runs f, converts, then throws": {
+    params: "n",
+    body: `await ctx.step(echo, 0);
+const seen = [];
+const x = { valueOf() { seen.push("valueOf"); return 1; } };
+const f = () => { seen.push("f"); return 2; };
+try { x *= f(); } catch (e) { seen.push(e.name); }
+try { x++; } catch (e) { seen.push(e.name); }
+return seen;`,
+    args: [1],
+  },
+  "logical assignments to a const throw only when they write": {
+    params: "n",
+    body: `const t = await ctx.step(echo, 1);
+const z = await ctx.step(echo, null);
+const out = [];
+try { t ||= await ctx.step(echo, "or"); out.push("kept"); } catch (e) { out.push(e.name); }
+try { t &&= await ctx.step(echo, "and"); } catch (e) { out.push(e.name); }
+try { z ??= await ctx.step(echo, "nullish"); } catch (e) { out.push(e.name); }
+return [out, t, z];`,
+    args: [1],
+  },
+  "for (const i = 0; …; i++) with a checkpoint in the body throws after one pass": {
+    params: "n",
+    body: `const out = [];
+try { for (const i = 0; i < 3; i++) out.push(await ctx.step(echo, i)); } catch (e) { out.push(e.name); }
+return out;`,
+    args: [1],
+  },
+  "a closure assigning a const of the frame": {
+    params: "n",
+    body: `const x = await ctx.step(echo, 1);
+const f = () => { x = 2; };
+function g() { x += 1; }
+const out = [];
+try { f(); } catch (e) { out.push(e.name); }
+try { g(); } catch (e) { out.push(e.name); }
+return [out, x, await ctx.step(echo, x)];`,
+    args: [1],
+  },
+  "a closure assigning a per-iteration const": {
+    params: "n",
+    body: `const out = [];
+for (let i = 0; i < 2; i++) {
+  const v = i;
+  const set = () => { v = 9; };
+  try { set(); } catch (e) { out.push(e.name, v); }
+  await ctx.step(echo, i);
+}
+return out;`,
+    args: [1],
+  },
+  "a closure writing a const before, then after, its declaration": {
+    params: "n",
+    body: `const set = () => { x = 1; };
+const out = [];
+try { set(); } catch (e) { out.push(e.name); }
+const x = await ctx.step(echo, 5);
+try { set(); } catch (e) { out.push(e.name); }
+return [out, x];`,
+    args: [1],
+  },
+  // Writes before a let's declaration throw ReferenceError.
+  "a = await before let a: the step runs, then the write throws": {
+    params: "n",
+    body: `let r;
+try { a = await ctx.step(echo, 1); r = "no"; } catch (e) { r = e.name; }
+let a = 2;
+return [r, a];`,
+    args: [1],
+  },
+  "a += await and a ||= await before let a throw before the step": {
+    params: "n",
+    body: `const out = [];
+try { a += await ctx.step(echo, 1); } catch (e) { out.push(e.name); }
+try { a ||= await ctx.step(echo, 2); } catch (e) { out.push(e.name); }
+try { a++; } catch (e) { out.push(e.name); }
+let a = await ctx.step(echo, 3);
+return [out, a];`,
+    args: [1],
+  },
+  "patterns and loop heads writing a let before its declaration": {
+    params: "n",
+    body: `const out = [];
+let b = 0;
+try { [a] = [await ctx.step(echo, 1)]; } catch (e) { out.push(e.name); }
+try { [b, a] = [1, 2]; } catch (e) { out.push(e.name, b); }
+try { ({ a } = { a: 1 }); } catch (e) { out.push(e.name); }
+try { ({ a = await ctx.step(echo, "default") } = {}); } catch (e) { out.push(e.name); }
+try { for (a of [1]) out.push("body"); } catch (e) { out.push(e.name); }
+try { for (a of []) out.push("body"); out.push("empty"); } catch (e) { out.push(e.name); }
+try { for (a in { k: 1 }) out.push("body"); } catch (e) { out.push(e.name); }
+let a = await ctx.step(echo, 2);
+return [out, a];`,
+    args: [1],
+  },
+  "a closure destructuring into a let before, then after, its declaration": {
+    params: "n",
+    body: `const set = (v) => { [w] = [v]; };
+let r;
+try { set(1); r = "no"; } catch (e) { r = e.name; }
+let w = await ctx.step(echo, 5);
+set(7);
+return [r, w];`,
+    args: [1],
+  },
+  "a compound write from a switch case entered past the declaration": {
+    params: "n",
+    body: `const out = [];
+switch (n) {
+  case 0:
+    let x = 1;
+  case 1:
+    try { x += await ctx.step(echo, 1); } catch (e) { out.push(e.name); }
+    try { [x] = [await ctx.step(echo, 2)]; } catch (e) { out.push(e.name); }
+}
+return out;`,
+    args: [1],
+  },
+  "a block's const shadowing a parameter, read in its own initializer": {
+    params: "n",
+    body: `{ try { const n = n + await ctx.step(echo, 1); return n; } catch (e) { return [e.name, await ctx.step(echo, "c")]; } }`,
+    args: [1],
+  },
+  "let x = x + await throws before the step": {
+    params: "n",
+    body: `try { let x = x + await ctx.step(echo, 1); return x; } catch (e) { return [e.name, await ctx.step(echo, "c")]; }`,
+    args: [1],
+  },
+  "for (const x of x) and for (const k in k) are ReferenceErrors": {
+    params: "n",
+    body: `const x = [1, 2];
+const k = { a: 1 };
+const out = [];
+try { for (const x of x) await ctx.step(echo, x); out.push("no"); } catch (e) { out.push(e.name); }
+try { for (const k in k) await ctx.step(echo, k); out.push("no"); } catch (e) { out.push(e.name); }
+for (const y of x) out.push(await ctx.step(echo, y));
+return out;`,
+    args: [1],
+  },
 };
 
 describe("programs once miscompiled match the untransformed function", () => {
