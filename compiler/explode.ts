@@ -2223,6 +2223,10 @@ export class Exploder {
     ) {
       return true;
     }
+    // Making a function runs no code, and it captures bindings, not values: made after the
+    // later operands, it is the function it would have been. (Kept where it stands, it also
+    // keeps the name it takes there: `{ onDone: () => 1 }` names it "onDone".)
+    if (isArrowFunction(inner) || isFunctionExpression(inner)) return true;
     if (!isIdentifier(inner)) return false;
     // A read that may be (or is) in its dead zone throws where it stands, before what
     // follows runs.

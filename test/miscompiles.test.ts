@@ -742,7 +742,10 @@ return names;`,
   },
 };
 
-/** Bindings the frame kept wrongly: catch parameters, `const`, writes in the dead zone. */
+/**
+ * Bindings the frame kept wrongly (catch parameters, `const`, writes in the dead zone), and
+ * function literals kept in a temporary across the await to their right.
+ */
 const bindings: Record<string, OracleCase> = {
   // A catch parameter is a new binding each time the catch is entered.
   "closures over a catch parameter in a loop, the catch holding a checkpoint": {
@@ -963,6 +966,46 @@ for (const y of x) out.push(await ctx.step(echo, y));
 return out;`,
     args: [1],
   },
+  // A function literal before a durable await in the same expression is made after it.
+  "a reducer before an awaited initial value": {
+    params: "n",
+    body: `const prices = [1, 2, 3];
+return prices.reduce((s, p) => s + p, await ctx.step(add, 0, 10));`,
+    args: [1],
+  },
+  "a comparator before an awaited argument, and a named function expression": {
+    params: "n",
+    body: `const xs = [3, 1, 2];
+const sorted = [...xs].sort((a, b) => b - a, await ctx.step(echo, 1));
+const mapped = xs.map(function twice(v) { return v * 2; }, await ctx.step(echo, 2));
+return [sorted, mapped];`,
+    args: [1],
+  },
+  "function literals keep their names beside an await": {
+    params: "n",
+    body: `const a = [() => 1, function named() {}, await ctx.step(echo, 2)];
+const names = [a[0].name, a[1].name, a[2]];
+const o = { onDone: () => 1, id: await ctx.step(echo, 1) };
+return [o.onDone.name, o.onDone(), o.id, names];`,
+    args: [1],
+  },
+  "a function literal sees a variable the later operands change": {
+    params: "n",
+    body: `let k = 1;
+const pair = [() => k, (k = 2, await ctx.step(echo, 0))];
+const seen = pair[0]();
+k = 3;
+return [seen, pair[0](), await ctx.step(echo, "end")];`,
+    args: [1],
+  },
+  "a callback before an awaited argument, in a loop, capturing the iteration's let": {
+    params: "n",
+    body: `const apply = (fn, v) => fn(v);
+const out = [];
+for (let i = 0; i < 2; i++) out.push(apply((v) => v + i, await ctx.step(echo, i * 10)));
+return out;`,
+    args: [1],
+  },
 };
 
 describe("programs once miscompiled match the untransformed function", () => {
@@ -976,7 +1019,7 @@ describe("programs once miscompiled match the untransformed function", () => {
   });
 });
 
-describe("catch parameters, const and dead-zone writes match the untransformed function", () => {
+describe("catch parameters, const, dead-zone writes and function literals beside awaits match the untransformed function", () => {
   itMatchesPlain(bindings);
 });
 
