@@ -73,7 +73,7 @@ export interface GeneratorFeatures {
   readonly commaSequences: boolean;
   /** Closures over a loop's `let`s made in several iterations and called before the next checkpoint. */
   readonly closuresPerIteration: boolean;
-  /** `(c ? null : [a])?.[await …]`, `?.concat(await …)`: optional chains, nullish or not, with awaits to the right. */
+  /** `(c ? null : [a])?.[await …]`, `?.concat(await …)[0]`: optional chains, nullish or not, with awaits to the right and in the base. */
   readonly optionalChains: boolean;
   /** `x + ((q) => (x = q, 1))(await …)`: an earlier operand changed by a later call. */
   readonly laterMutations: boolean;
@@ -204,7 +204,10 @@ export type Expr =
     }
   /** `(x = (l) % 1000, r)` with a mutable x, else `(l, r)` */
   | { readonly k: "comma"; readonly t: number; readonly l: Expr; readonly r: Expr }
-  /** `(c ? null : [a, 5])?.[(r) % 2]` or `(c ? null : [a])?.concat(r)[0]` */
+  /**
+   * `(c ? null : [a, 5])?.[(r) % 2]` or `(c ? null : [a])?.concat(r)[0]` (the chain goes on
+   * after the `?.` link); awaits in `c` (the base) and in `r`
+   */
   | {
       readonly k: "opt";
       readonly c: Expr;
@@ -516,7 +519,8 @@ class Grammar {
         options.push({
           arbitrary: fc.record({
             k: fc.constant("opt" as const),
-            c: plain,
+            // The test may hold an await: the base before `?.` is then a checkpoint's value.
+            c: sub,
             a: plain,
             r: sub,
             call: fc.boolean(),
