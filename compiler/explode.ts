@@ -2585,11 +2585,17 @@ export class Exploder {
       return access(inner, object, key);
     }
     if (!this.isStable(inner, args) && !isFunctionExpression(inner) && !isArrowFunction(inner)) {
+      // JavaScript evaluates the function before the arguments; held across the checkpoint in
+      // them, it would have to be persisted.
+      const text = expression.pos >= 0 ? expression.getText(this.sourceFile) : "";
+      const shown = text.length > 0 && text.length <= 40 ? `\`${text}\`` : "the function";
       this.sink.report(
         expression,
         DiagnosticCodes.unsupportedAwaitPosition,
-        "The function called here may change while its arguments are evaluated, and a function cannot be persisted across the checkpoint in its arguments.",
-        "Await the argument first (const value = await ctx.step(…)), then make the call.",
+        isIdentifier(inner)
+          ? `The function called here, ${shown}, may be assigned while its arguments are evaluated; JavaScript calls the one read before them, and a function cannot be persisted across the checkpoint in its arguments.`
+          : `The function called here is the value of an expression, ${shown}, evaluated before its arguments: it would have to be kept across the checkpoint in its arguments, and a function cannot be persisted.`,
+        `Await the argument first, then make the call: const value = await ctx.step(…); ${text.length > 0 && text.length <= 40 ? text : "f"}(value).`,
       );
     }
     return this.rewrite(expression);
@@ -2720,6 +2726,19 @@ export class Exploder {
         const valueIndex = operands.push(property.expression) - 1;
         objectSpreads.add(valueIndex);
         slots.push((v) => f.createSpreadAssignment(v[valueIndex]!));
+      } else if (
+        property.name !== undefined &&
+        isComputedPropertyName(property.name) &&
+        this.containsDurable(property.name)
+      ) {
+        // A method or accessor whose computed key awaits: the key is an operand in order;
+        // the function itself is made where the object is (validation keeps awaits out of it).
+        const key = property.name.expression;
+        const keyIndex = operands.push(key) - 1;
+        slots.push((v) => {
+          this.replaced.set(key, v[keyIndex]!);
+          return this.rewrite(property);
+        });
       } else {
         if (this.containsDurable(property))
           return this.unsupported(property as unknown as ts.Expression);

@@ -216,7 +216,11 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
     return undefined;
   };
 
+  /** A computed method key already visited, in the scope around the method (see below). */
+  let visitedKey: ts.Node | undefined;
+
   const visit = (node: ts.Node): undefined => {
+    if (node === visitedKey) return undefined;
     const kind = node.kind;
     // A token (an identifier, a literal, a keyword, an operator) has no children.
     if (kind <= SyntaxKind.LastToken) {
@@ -300,6 +304,14 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
       }
     }
 
+    const name = functionLike ? (node as ts.SignatureDeclaration).name : undefined;
+    if (name !== undefined && name.kind === SyntaxKind.ComputedPropertyName) {
+      // A method's computed key runs where the method is defined, not inside it: in the
+      // scope around it, and (in an object literal) in the workflow body itself.
+      scope = outer;
+      visit(name);
+      visitedKey = name;
+    }
     const wasNested = nested;
     const hadOwnThis = ownThis;
     scope = inner;

@@ -14,6 +14,7 @@ const {
   isAwaitExpression,
   isCallExpression,
   isCaseClause,
+  isClassLike,
   isComputedPropertyName,
   isDefaultClause,
   isFunctionExpression,
@@ -224,6 +225,15 @@ export function validateBody(
       );
       return;
     }
+    if (nested && inClassKey(call, body)) {
+      sink.report(
+        call,
+        DiagnosticCodes.unsupported,
+        `\`${id.text}.${member}(…)\` is in a computed key of a class member: a class with a checkpoint in its definition is not supported yet.`,
+        `Await it before the class, in a const, and use that as the key: const key = await ${id.text}.${member}(…); class C { [key]() { … } }.`,
+      );
+      return;
+    }
     if (nested) {
       sink.report(
         call,
@@ -393,6 +403,22 @@ export function validateBody(
   // first tokens do, without scanning trivia (or climbing to the file) per comparison.
   durable.sort((a, b) => a.await.pos - b.await.pos);
   return { ctxName, durable };
+}
+
+/**
+ * Whether `node` is in a class member's computed key, evaluated where the class is defined,
+ * with no function between (a class inside a method of the class does not count).
+ */
+function inClassKey(node: ts.Node, body: ts.Node): boolean {
+  let child = node;
+  for (let current = node.parent; current && current !== body; current = current.parent) {
+    if (isComputedPropertyName(current) && isClassLike(current.parent.parent)) return true;
+    if (isFunctionBoundary(current) && (current as ts.SignatureDeclaration).name !== child) {
+      return false;
+    }
+    child = current;
+  }
+  return false;
 }
 
 /**

@@ -255,3 +255,54 @@ return [c, Color.Red];`),
     expect(refusal(`declare enum D { A }\nawait ctx.sleep("1s");\nreturn n;`)).toEqual([]);
   });
 });
+
+/** A computed key runs where the object is made: in the body, not in a nested function. */
+describe("awaits in computed method keys, and the diagnostics around them", () => {
+  itMatchesPlain({
+    "a method and a getter of an object literal with a checkpoint in the key": {
+      params: "n",
+      body: `let i = 1;
+const o = { a: i++, [await ctx.step(echo, "m")]() { return i; }, get [await ctx.step(echo, "g")]() { return n; }, b: i };
+i = 10;
+return [o.m(), o.g, o.a, o.b, Object.keys(o)];`,
+      args: [3],
+    },
+    "a method key names a variable its parameter shadows": {
+      params: "n",
+      body: `const m = "k";
+const o = { [m](m) { return m * 2; }, v: await ctx.step(add, n, 1) };
+return [o.k(4), o.v];`,
+      args: [3],
+    },
+  });
+
+  const messages = (body: string) =>
+    transform(
+      `import { workflow } from "ratchetjs";\nexport const w = workflow(async (ctx, n: number, o: any) => {\n${body}\n});`,
+      { filename: "w.ts", sourceMap: false },
+    ).diagnostics.map((d) => `${d.code} ${d.message}\n${d.hint}`);
+
+  it("a checkpoint in a class member's computed key: RATCHET1001 saying so, not 'nested function'", () => {
+    expect(messages("class C { [await ctx.step(f)]() {} }\nreturn C;")).toEqual([
+      "RATCHET1001 `ctx.step(…)` is in a computed key of a class member: a class with a checkpoint in its definition is not supported yet.\n" +
+        "Await it before the class, in a const, and use that as the key: const key = await ctx.step(…); class C { [key]() { … } }.",
+    ]);
+    // Inside a method of the class it is a nested function.
+    expect(messages("class C { m() { return ctx.step(f); } }\nreturn C;")[0]).toMatch(
+      /^RATCHET1004 `ctx.step\(…\)` is called inside a nested function/,
+    );
+  });
+
+  it("a callee that is an expression's value, before a checkpoint in its arguments: RATCHET1002", () => {
+    expect(messages("return (0, o.m)(await ctx.step(f));")).toEqual([
+      "RATCHET1002 The function called here is the value of an expression, `(0, o.m)`, evaluated before its arguments: it would have to be kept across the checkpoint in its arguments, and a function cannot be persisted.\n" +
+        "Await the argument first, then make the call: const value = await ctx.step(…); (0, o.m)(value).",
+    ]);
+  });
+
+  it("for await with a checkpoint inside: RATCHET1006", () => {
+    expect(messages("for await (const x of o) { await ctx.step(f, x); }")[0]).toMatch(
+      /^RATCHET1006 `for await … of` with a checkpoint inside cannot be resumed/,
+    );
+  });
+});
