@@ -12,6 +12,7 @@ import { mayContainWorkflow, transform } from "ratchetjs/compiler";
 import ts from "typescript";
 import { DiagnosticSink } from "../compiler/diagnostics.js";
 import { discoverWorkflows } from "../compiler/discover.js";
+import { parseModule } from "../compiler/parse.js";
 import { compileWorkflow } from "../compiler/pipeline.js";
 import { printExpressions } from "../compiler/print.js";
 import { type SplicedWorkflow, spliceWorkflows } from "../compiler/splice.js";
@@ -226,7 +227,7 @@ async function timePhases(file: SourceFile, into: Phases, cacheDir: string): Pro
     t = now;
     return elapsed;
   };
-  const sourceFile = ts.createSourceFile(file.filename, file.code, ts.ScriptTarget.ESNext, true);
+  const sourceFile = parseModule(file.code, file.filename);
   into.parse += lap();
   const sink = new DiagnosticSink(sourceFile, file.filename);
   const sites = discoverWorkflows(sourceFile, sink);

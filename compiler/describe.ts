@@ -6,6 +6,7 @@ import type { Block, MachineIR } from "./ir.js";
 import { computeLiveness, handlerOf } from "./liveness.js";
 import { checkpointIds } from "./manifest.js";
 import { frameKeys } from "./names.js";
+import { parseModule } from "./parse.js";
 import { resolveScopes } from "./scopes.js";
 import { validateBody } from "./validate.js";
 
@@ -150,7 +151,7 @@ function describeBlock(
 export function describeMachine(code: string, filename: string): MachineDescription[] {
   let sourceFile: ts.SourceFile;
   try {
-    sourceFile = ts.createSourceFile(filename, code, ts.ScriptTarget.ESNext, true);
+    sourceFile = parseModule(code, filename);
   } catch {
     return [];
   }

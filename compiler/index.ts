@@ -13,6 +13,7 @@ import ts from "typescript";
 import { type Diagnostic, DiagnosticCodes, DiagnosticSink } from "./diagnostics.js";
 import { discoverWorkflows, type WorkflowSite } from "./discover.js";
 import type { WorkflowManifest } from "./manifest.js";
+import { parseModule } from "./parse.js";
 import { compileWorkflow } from "./pipeline.js";
 import { mayContainWorkflow } from "./prefilter.js";
 import { type SourceMapJson, type SplicedWorkflow, spliceWorkflows } from "./splice.js";
@@ -52,13 +53,6 @@ export interface TransformResult {
   readonly diagnostics: Diagnostic[];
 }
 
-function scriptKind(filename: string): ts.ScriptKind {
-  if (/\.[cm]?tsx$/.test(filename)) return ts.ScriptKind.TSX;
-  if (/\.[cm]?jsx$/.test(filename)) return ts.ScriptKind.JSX;
-  if (/\.[cm]?js$/.test(filename)) return ts.ScriptKind.JS;
-  return ts.ScriptKind.TS;
-}
-
 function unchanged(code: string, diagnostics: Diagnostic[] = []): TransformResult {
   return { code, map: null, workflows: [], diagnostics };
 }
@@ -75,13 +69,7 @@ export function transform(code: string, options: TransformOptions): TransformRes
   const { filename } = options;
   if (!mayContainWorkflow(code)) return unchanged(code);
 
-  const sourceFile = ts.createSourceFile(
-    filename,
-    code,
-    ts.ScriptTarget.ESNext,
-    true,
-    scriptKind(filename),
-  );
+  const sourceFile = parseModule(code, filename);
   const sink = new DiagnosticSink(sourceFile, filename);
   const parseErrors = (sourceFile as { parseDiagnostics?: readonly ts.DiagnosticWithLocation[] })
     .parseDiagnostics;

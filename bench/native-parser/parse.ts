@@ -1,10 +1,10 @@
 /**
  * A prototype measurement, not a port: what would a native parser buy a cold build? The 20
  * workflow modules of the compile benchmark's corpus are parsed, in the same rounds, by
- * TypeScript (`ts.createSourceFile` with parent pointers, as `transform()` parses) and by oxc
- * (`oxc-parser`'s `parseSync`, TypeScript syntax; with raw transfer too where this Node supports
- * it), and stripped by swc (the baseline every other compile figure uses). It also times a
- * cold start: loading each parser into a fresh process.
+ * TypeScript (`ts.createSourceFile` as `transform()` parses: parent pointers, no JSDoc) and by
+ * oxc (`oxc-parser`'s `parseSync`, TypeScript syntax; with raw transfer too where this Node
+ * supports it), and stripped by swc (the baseline every other compile figure uses). It also
+ * times a cold start: loading each parser into a fresh process.
  *
  * `npm install` here, then from the repository root:
  * `node --import ratchetjs/register bench/native-parser/parse.ts`
@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import os from "node:os";
 import swc from "@swc/core";
 import { parseSync, rawTransferSupported } from "oxc-parser";
-import ts from "typescript";
+import { parseModule } from "../../compiler/parse.js";
 import { generateCorpus, type SourceFile } from "../compile-corpus.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
@@ -45,7 +45,7 @@ const parsers: Record<string, (file: SourceFile) => void> = {
     sink += out.code.length;
   },
   "ts.createSourceFile": (file) => {
-    const sf = ts.createSourceFile(file.filename, file.code, ts.ScriptTarget.ESNext, true);
+    const sf = parseModule(file.code, file.filename);
     sink += sf.statements.length;
   },
   "oxc parseSync": (file) => {
