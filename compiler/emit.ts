@@ -4,6 +4,7 @@ import { Completion } from "./explode.js";
 import type { Block, MachineIR, Terminator } from "./ir.js";
 import { handlerOf } from "./liveness.js";
 import type { WorkflowManifest } from "./manifest.js";
+import { codeExpression } from "./print.js";
 
 // TypeScript's CommonJS entry exposes each export through a getter on an object of some
 // 2,000 properties: `ts.isIdentifier(…)` or `ts.SyntaxKind.X` is a getter call each time.
@@ -12,34 +13,6 @@ const { NodeFlags, SyntaxKind, forEachChild, isFunctionLike, isReturnStatement, 
   ts;
 
 const f = ts.factory;
-
-/** A JSON-shaped value as an expression literal. */
-export function literal(value: unknown): ts.Expression {
-  if (value === null) return f.createNull();
-  if (Array.isArray(value)) return f.createArrayLiteralExpression(value.map(literal));
-  switch (typeof value) {
-    case "string":
-      return f.createStringLiteral(value);
-    case "number":
-      return value < 0
-        ? f.createPrefixUnaryExpression(SyntaxKind.MinusToken, f.createNumericLiteral(-value))
-        : f.createNumericLiteral(value);
-    case "boolean":
-      return value ? f.createTrue() : f.createFalse();
-    case "object":
-      return f.createObjectLiteralExpression(
-        Object.entries(value as Record<string, unknown>).map(([k, v]) =>
-          f.createPropertyAssignment(
-            /^[A-Za-z_$][\w$]*$/.test(k) ? k : f.createStringLiteral(k),
-            literal(v),
-          ),
-        ),
-        true,
-      );
-    default:
-      return f.createIdentifier("undefined");
-  }
-}
 
 /**
  * The frame key beside a slot's own that marks it as not yet initialized (in its temporal
@@ -464,7 +437,9 @@ export function emitMachine(
   return f.createObjectLiteralExpression(
     [
       f.createPropertyAssignment("$ratchet", num(1)),
-      f.createPropertyAssignment("manifest", literal(manifest)),
+      // Printed once as text: built node by node it was a quarter of emit, and a third of the
+      // nodes the printer walked.
+      f.createPropertyAssignment("manifest", codeExpression(manifest)),
       f.createPropertyAssignment("machine", mapped(machine, body)),
     ],
     true,

@@ -266,6 +266,64 @@ function quote(text: string, single: boolean): string {
   return out + q;
 }
 
+/**
+ * Whether an identifier's text is code (from `codeExpression`): an object or an array literal,
+ * as no name starts with `{` or `[`.
+ */
+function isCode(text: string): boolean {
+  const c = text.charCodeAt(0);
+  return c === 123 || c === 91;
+}
+
+/**
+ * A JSON-shaped object or array (the manifest) as an expression whose code is already
+ * written: the text this printer gives the literal built of it node by node (objects one
+ * property a line, arrays on one line, strings quoted as `quote` does), at depth 0; its lines
+ * are indented to where it stands when printed. It is an identifier whose text is that code,
+ * so TypeScript's printer (the `ratchetjs/tsc` front end) writes it as it is too (its lines
+ * then keep depth 0's indentation).
+ */
+export function codeExpression(value: unknown): ts.Expression {
+  return ts.factory.createIdentifier(literalCode(value, 0));
+}
+
+const identifierName = /^[A-Za-z_$][\w$]*$/;
+
+function literalCode(value: unknown, depth: number): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) {
+    let out = "[";
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ", ";
+      out += literalCode(value[i], depth);
+    }
+    return `${out}]`;
+  }
+  switch (typeof value) {
+    case "string":
+      return quote(value, false);
+    case "number":
+      return value < 0 ? `-${-value}` : `${value}`;
+    case "boolean":
+      return value ? "true" : "false";
+    case "object": {
+      const entries = Object.entries(value as Record<string, unknown>);
+      if (entries.length === 0) return "{}";
+      const indent = indentOf(depth + 1);
+      let out = "{";
+      for (let i = 0; i < entries.length; i++) {
+        const [key, item] = entries[i]!;
+        out += i > 0 ? `,\n${indent}` : `\n${indent}`;
+        out += identifierName.test(key) ? key : quote(key, false);
+        out += `: ${literalCode(item, depth + 1)}`;
+      }
+      return `${out}\n${indentOf(depth)}}`;
+    }
+    default:
+      return "undefined";
+  }
+}
+
 /** A template literal part's text, for one made by the compiler (with no raw text). */
 function templateText(node: ts.TemplateLiteralLikeNode): string {
   const raw = (node as { rawText?: string }).rawText;
@@ -510,9 +568,18 @@ class MachinePrinter {
     this.#mark(node);
     switch (node.kind) {
       // The most frequent kinds first.
-      case K.Identifier:
-        out.write(idText(node as ts.Identifier));
+      case K.Identifier: {
+        const text = idText(node as ts.Identifier);
+        if (isCode(text)) {
+          // Made by `codeExpression`: code, written as it is, each line at this depth.
+          out.writeLines(
+            this.#depth === 0 ? text : text.replaceAll("\n", `\n${indentOf(this.#depth)}`),
+          );
+        } else {
+          out.write(text);
+        }
         return;
+      }
       case K.NumericLiteral:
       case K.BigIntLiteral:
       case K.RegularExpressionLiteral:
