@@ -1070,6 +1070,20 @@ export class Exploder {
       return fn;
     }
     const names = [...captured].sort();
+    // Made inside the wrapper, the function would take no name: it keeps the one JavaScript
+    // gives it where it is written (`const f = () => i` is "f").
+    const given = nameInSource(original);
+    const anonymous =
+      isArrowFunction(fn) || ((isFunctionExpression(fn) || isClassExpression(fn)) && !fn.name);
+    if (given && anonymous) {
+      const key = f.createStringLiteral(given);
+      fn = f.createElementAccessExpression(
+        f.createParenthesizedExpression(
+          f.createObjectLiteralExpression([f.createPropertyAssignment(key, fn as ts.Expression)]),
+        ),
+        key,
+      );
+    }
     return f.createCallExpression(
       f.createParenthesizedExpression(
         f.createArrowFunction(

@@ -998,6 +998,20 @@ k = 3;
 return [seen, pair[0](), await ctx.step(echo, "end")];`,
     args: [1],
   },
+  "closures over a per-iteration let keep the names JavaScript gives them": {
+    params: "n",
+    body: `const out = [];
+for (let i = 0; i < 2; i++) {
+  const f = () => i;
+  let g;
+  g = function () { return i; };
+  out.push(f.name, g.name, [() => i][0].name);
+  const o = { onDone: () => i, id: await ctx.step(echo, i) };
+  out.push(o.onDone.name, o.onDone());
+}
+return out;`,
+    args: [1],
+  },
   "a callback before an awaited argument, in a loop, capturing the iteration's let": {
     params: "n",
     body: `const apply = (fn, v) => fn(v);
