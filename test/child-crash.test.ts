@@ -12,7 +12,8 @@ import { compileWorker } from "./support/compile-worker.js";
  * write that links them (test/support/child-crash-worker.ts): the child's creation, the
  * parent's waiting commit, the child's commit of its outcome, the child's final commit.
  * A new process must finish both, the parent getting the child's result exactly once: one
- * child run, every step executed once, the parent's result right.
+ * child run, every step executed once except in the at-least-once windows noted below (a step
+ * that ran just before the kill, its checkpoint not committed), the parent's result right.
  */
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "ratchet-child-crash-"));
@@ -55,7 +56,14 @@ it.each(["child-created", "parent-waiting", "child-decided", "child-ended"])(
     const kidSteps = steps.filter((s) => s === "kid-step").length;
     if (moment === "parent-waiting") expect(kidSteps).toBeLessThanOrEqual(2);
     else expect(kidSteps).toBe(1);
-    expect(steps.filter((s) => s !== "kid-step")).toEqual(["parent-after", "parent-before"]);
+    // Once the child's outcome is durable the parent goes on in the same process, so when
+    // the process dies after the child's final commit, the parent's next step may already
+    // have run without its checkpoint committing: the same at-least-once window, for the
+    // parent's step after the child.
+    const parentAfter = steps.filter((s) => s === "parent-after").length;
+    if (moment === "child-ended") expect([1, 2]).toContain(parentAfter);
+    else expect(parentAfter).toBe(1);
+    expect(steps.filter((s) => s === "parent-before")).toEqual(["parent-before"]);
     const db = new Database(env.DB, { readonly: true });
     const runs = db.prepare("SELECT id, status FROM ratchet_runs ORDER BY id").all();
     db.close();
