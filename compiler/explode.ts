@@ -2241,6 +2241,16 @@ export class Exploder {
     // later operands, it is the function it would have been. (Kept where it stands, it also
     // keeps the name it takes there: `{ onDone: () => 1 }` names it "onDone".)
     if (isArrowFunction(inner) || isFunctionExpression(inner)) return true;
+    // A well-known symbol of the global `Symbol` (`Symbol.iterator`) is a constant.
+    if (
+      isPropertyAccessExpression(inner) &&
+      isIdentifier(inner.expression) &&
+      inner.expression.text === "Symbol" &&
+      !this.scopes.references.get(inner.expression) &&
+      !this.outerMutables.has("Symbol")
+    ) {
+      return true;
+    }
     if (!isIdentifier(inner)) return false;
     // A read that may be (or is) in its dead zone throws where it stands, before what
     // follows runs.
@@ -2740,13 +2750,13 @@ export class Exploder {
         const valueIndex = operands.push(property.expression) - 1;
         objectSpreads.add(valueIndex);
         slots.push((v) => f.createSpreadAssignment(v[valueIndex]!));
-      } else if (
-        property.name !== undefined &&
-        isComputedPropertyName(property.name) &&
-        this.containsDurable(property.name)
-      ) {
-        // A method or accessor whose computed key awaits: the key is an operand in order;
-        // the function itself is made where the object is (validation keeps awaits out of it).
+      } else if (property.name !== undefined && isComputedPropertyName(property.name)) {
+        // A method or accessor with a computed key: the key runs code, so it is an operand in
+        // order, before the properties after it (kept in a temporary when they could change
+        // it); the function itself is made where the object is (validation keeps awaits out
+        // of it).
+        if (!this.containsDurable(property.name) && this.containsDurable(property))
+          return this.unsupported(property as unknown as ts.Expression);
         const key = property.name.expression;
         const keyIndex = operands.push(key) - 1;
         slots.push((v) => {

@@ -43,6 +43,28 @@ const rules: ParenthesizerRules =
       String(name).startsWith("get") ? () => same : (same as unknown as ParenthesizerRules),
   });
 
+/** Wraps the expression in parentheses. */
+const parenthesize: Rule = (expression) => ts.factory.createParenthesizedExpression(expression);
+
+/**
+ * A unary expression, which JavaScript does not allow as the left operand of `**` without
+ * parentheses (`(-x) ** 2`; `-x ** 2` is a SyntaxError). The user's parentheses may be gone
+ * when the passes rebuilt the operand around a temporary.
+ */
+function isUnaryOperand(node: ts.Expression): boolean {
+  switch (node.kind) {
+    case K.PrefixUnaryExpression:
+    case K.TypeOfExpression:
+    case K.VoidExpression:
+    case K.DeleteExpression:
+    case K.AwaitExpression:
+    case K.TypeAssertionExpression:
+      return true;
+    default:
+      return false;
+  }
+}
+
 /**
  * The rule for the left side of a member access, call or `!`: a link of an optional chain
  * continues the chain before it as is (`a?.b.c`); in parentheses it would end the chain
@@ -600,7 +622,12 @@ class MachinePrinter {
       case K.BinaryExpression: {
         const n = node as ts.BinaryExpression;
         const operator = n.operatorToken.kind;
-        this.expression(n.left, rules.getParenthesizeLeftSideOfBinaryForOperator(operator));
+        this.expression(
+          n.left,
+          operator === K.AsteriskAsteriskToken && isUnaryOperand(n.left)
+            ? parenthesize
+            : rules.getParenthesizeLeftSideOfBinaryForOperator(operator),
+        );
         out.write(binaryOperator(operator));
         this.expression(n.right, rules.getParenthesizeRightSideOfBinaryForOperator(operator));
         return;

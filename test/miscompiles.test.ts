@@ -1022,8 +1022,67 @@ return out;`,
   },
 };
 
+/** Unary operands of `**`, whose parentheses the passes drop when they rebuild the operand. */
+const exponentBases: Record<string, OracleCase> = {
+  "a unary minus of an awaited value as the base of **": {
+    params: "n",
+    body: `const c = (-(await ctx.step(echo, 2))) ** 3;
+const d = (+(await ctx.step(echo, "3"))) ** 2;
+return [c, d];`,
+    args: [1],
+  },
+  "typeof, ~, ! and void of an awaited value as the base of **": {
+    params: "n",
+    body: `const a = (~(await ctx.step(echo, 2))) ** 2;
+const b = (!(await ctx.step(echo, 0))) ** 2;
+const c = (void (await ctx.step(echo, 1))) ** 2;
+const d = (typeof (await ctx.step(echo, 1))).length ** 2;
+return [a, b, c, d];`,
+    args: [1],
+  },
+};
+
+/** Methods and accessors with computed keys beside durable awaits: the key runs in order. */
+const methodKeys: Record<string, OracleCase> = {
+  "a method's computed key is read before the properties after it and the await": {
+    params: "n",
+    body: `let k = "a";
+const bump = () => { k = "z"; return 0; };
+const o = { [k]() { return 1; }, w: bump(), v: await ctx.step(echo, 1) };
+return [Object.keys(o), o.a()];`,
+    args: [1],
+  },
+  "an accessor's computed key runs before the step's arguments": {
+    params: "n",
+    body: `const log = [];
+const key = (x) => { log.push(x); return x; };
+const o = { get [key("h")]() { return 2; }, v: await ctx.step(echo, log.length) };
+return [Object.keys(o), log, o.h];`,
+    args: [1],
+  },
+  "a generator method keyed by Symbol.iterator beside an await": {
+    params: "n",
+    body: `const bag = { *[Symbol.iterator]() { yield 1; yield 2; }, size: await ctx.step(echo, 2) };
+const out = [...bag, bag.size];
+return out;`,
+    args: [1],
+  },
+  "computed method keys in a loop holding a checkpoint": {
+    params: "n",
+    body: `const out = [];
+for (let i = 0; i < 2; i++) {
+  const o = { ["m" + i]() { return i; }, v: await ctx.step(echo, i) };
+  out.push(Object.keys(o).join(), o["m" + i]());
+}
+return out;`,
+    args: [1],
+  },
+};
+
 describe("programs once miscompiled match the untransformed function", () => {
   itMatchesPlain({
+    ...methodKeys,
+    ...exponentBases,
     ...cases,
     ...nowCompiled,
     ...probed,
