@@ -3,7 +3,13 @@ import ts from "typescript";
 // TypeScript's CommonJS entry exposes each export through a getter on an object of some
 // 2,000 properties: `ts.isIdentifier(…)` or `ts.SyntaxKind.X` is a getter call each time.
 // The walks ask such questions of every node, so they read them once, here.
-const { SyntaxKind, isIdentifier, isObjectBindingPattern, isOmittedExpression } = ts;
+const {
+  SyntaxKind,
+  isArrayBindingPattern,
+  isIdentifier,
+  isObjectBindingPattern,
+  isOmittedExpression,
+} = ts;
 
 const f = ts.factory;
 
@@ -14,6 +20,9 @@ const f = ts.factory;
  */
 export function bindingToAssignmentTarget(name: ts.BindingName): ts.Expression {
   if (isIdentifier(name)) return f.createIdentifier(name.text);
+  // Already an assignment target: a name the passes rewrote (a write to a `const`, or to a
+  // `let` in its dead zone, goes through a stand-in member that throws as JavaScript does).
+  if (!isObjectBindingPattern(name) && !isArrayBindingPattern(name)) return name as ts.Expression;
   if (isObjectBindingPattern(name)) {
     return f.createObjectLiteralExpression(
       name.elements.map((element): ts.ObjectLiteralElementLike => {

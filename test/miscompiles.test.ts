@@ -1079,8 +1079,35 @@ return out;`,
   },
 };
 
+/** Pattern assignments with durable defaults whose target may not be written. */
+const refusedWrites: Record<string, OracleCase> = {
+  "a const assigned through an array pattern with a durable default": {
+    params: "n",
+    body: `const x = 1;
+try { [x = await ctx.step(echo, "d")] = []; } catch (e) { return [e.name, x]; }
+return x;`,
+    args: [1],
+  },
+  "a const assigned through an object pattern with a durable default": {
+    params: "n",
+    body: `const x = 1;
+try { ({ a: x = await ctx.step(echo, "d") } = {}); } catch (e) { return [e.name, x]; }
+return x;`,
+    args: [1],
+  },
+  "a let assigned through a pattern in its dead zone": {
+    params: "n",
+    body: `let r = "none";
+try { [a = await ctx.step(echo, "z")] = []; } catch (e) { r = e.name; }
+let a = 0;
+return [r, a];`,
+    args: [1],
+  },
+};
+
 describe("programs once miscompiled match the untransformed function", () => {
   itMatchesPlain({
+    ...refusedWrites,
     ...methodKeys,
     ...exponentBases,
     ...cases,
