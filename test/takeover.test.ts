@@ -95,6 +95,15 @@ const count = async (schema: string, where: string) =>
       .n,
   );
 
+/** Waits until the first worker has run step s3 of every run: each is mid-way when it stops. */
+const everyRunUnderWay = (schema: string, runs: number) =>
+  until("the first worker to execute every run", 60_000, async () => {
+    const rows = await db.query<{ n: string }>(
+      `SELECT count(DISTINCT run_id) AS n FROM "${schema}".effects WHERE step = 's3'`,
+    );
+    return Number(rows[0]!.n) === runs;
+  });
+
 describe.skipIf(db.kind !== "server")(`takeover and timers on ${db.label}`, () => {
   it("a SIGKILLed worker's runs resume in another worker within lease + one poll", {
     timeout: 120_000,
@@ -108,12 +117,7 @@ describe.skipIf(db.kind !== "server")(`takeover and timers on ${db.label}`, () =
     await first.ready;
     produce(env, "plodder", "k", runs, [60, 100]);
     // Every run under way in the first worker.
-    await until("the first worker to execute every run", 60_000, async () => {
-      const rows = await db.query<{ n: string }>(
-        `SELECT count(DISTINCT run_id) AS n FROM "${schema}".effects WHERE step = 's3'`,
-      );
-      return Number(rows[0]!.n) === runs;
-    });
+    await everyRunUnderWay(schema, runs);
     const second = start(env, timing);
     await second.ready;
     first.child.kill("SIGKILL");
@@ -164,12 +168,7 @@ describe.skipIf(db.kind !== "server")(`takeover and timers on ${db.label}`, () =
     const first = start(env, timing);
     await first.ready;
     produce(env, "plodder", "h", runs, [40, 100]);
-    await until("the first worker to execute every run", 60_000, async () => {
-      const rows = await db.query<{ n: string }>(
-        `SELECT count(DISTINCT run_id) AS n FROM "${schema}".effects WHERE step = 's3'`,
-      );
-      return Number(rows[0]!.n) === runs;
-    });
+    await everyRunUnderWay(schema, runs);
     const second = start(env, timing);
     await second.ready;
     const stoppedAt = await serverNow();
