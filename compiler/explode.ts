@@ -202,6 +202,52 @@ function nameInSource(node: ts.Node): string | undefined {
   return "";
 }
 
+/**
+ * Whether `node` is an anonymous function or class written as the value of a property with a
+ * computed key (`{ ["on" + i]: () => i }`): JavaScript names it after that key's value, which
+ * only the object being made knows, so the object as a whole receives the boxes of its
+ * iteration (see `Exploder.captureBoxes`) and the function stays where it is written.
+ */
+function namedByComputedKey(node: ts.Node): boolean {
+  const inner = skipOuterExpressions(node as ts.Expression);
+  if (
+    !isArrowFunction(inner) &&
+    !((isFunctionExpression(inner) || isClassExpression(inner)) && !inner.name)
+  ) {
+    return false;
+  }
+  let child: ts.Node = inner;
+  let parent = inner.parent;
+  while (
+    parent &&
+    (isParenthesizedExpression(parent) ||
+      isAsExpression(parent) ||
+      isSatisfiesExpression(parent) ||
+      isNonNullExpression(parent) ||
+      isTypeAssertionExpression(parent))
+  ) {
+    child = parent;
+    parent = parent.parent;
+  }
+  return (
+    parent !== undefined &&
+    isPropertyAssignment(parent) &&
+    parent.initializer === child &&
+    isComputedPropertyName(parent.name) &&
+    isObjectLiteralExpression(parent.parent)
+  );
+}
+
+/**
+ * Whether the object literal `node` is made as a whole inside the wrapper that passes the
+ * boxes of its iteration: it has a method or accessor, or a function named by a computed key.
+ */
+function boxedAsWhole(node: ts.ObjectLiteralExpression): boolean {
+  return node.properties.some(
+    (p) => isFunctionLike(p) || (isPropertyAssignment(p) && namedByComputedKey(p.initializer)),
+  );
+}
+
 /** The function of a call read before its arguments (see `Exploder.calleeBefore`). */
 interface CalleeRef {
   /** The volatile temporary holding `{ v: function }`, undefined after a resume. */
@@ -996,15 +1042,14 @@ export class Exploder {
         const fn = ts.visitEachChild(n, (c) => visit(c, true), this.context);
         // A method of an object literal: the literal as a whole gets the boxes (below). A class
         // declaration arrives here as a class expression made from it, which has no parent.
+        // So does a function named by a computed key, which must stay where the key names it.
         const method =
-          n.parent !== undefined && isObjectLiteralExpression(n.parent) && !isPropertyAssignment(n);
+          n.parent !== undefined &&
+          ((isObjectLiteralExpression(n.parent) && !isPropertyAssignment(n)) ||
+            namedByComputedKey(n));
         return inFunction || method ? fn : this.captureBoxes(n, fn);
       }
-      if (
-        !inFunction &&
-        isObjectLiteralExpression(n) &&
-        n.properties.some((p) => isFunctionLike(p))
-      ) {
+      if (!inFunction && isObjectLiteralExpression(n) && boxedAsWhole(n)) {
         return this.captureBoxes(
           n,
           ts.visitEachChild(n, (c) => visit(c, inFunction), this.context),
@@ -2771,7 +2816,10 @@ export class Exploder {
       }
     }
     const values = this.operands(operands, objectSpreads);
-    return f.createObjectLiteralExpression(slots.map((make) => make(values)));
+    const made = f.createObjectLiteralExpression(slots.map((make) => make(values)));
+    // Its methods, accessors and functions named by computed keys are made with it (see
+    // `rewrite`): in a loop, the object as a whole receives the boxes of its iteration.
+    return boxedAsWhole(node) ? (this.captureBoxes(node, made) as ts.Expression) : made;
   }
 
   // ---- driver ------------------------------------------------------------------------
