@@ -9,7 +9,9 @@
  *
  * Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres, a user
  * who may create databases); PEERS_SYSTEMS (default ratchet,dbos,vercel);
- * PEERS_RESUME (default 10,1000,10000); PEERS_TIMEOUT_S per workload (default 600).
+ * PEERS_RESUME (default 10,1000,10000); PEERS_TIMEOUT_S per workload (default 600);
+ * PEERS_WORKLOADS (default sequential,concurrent,resume): a system measured for some workloads
+ * only keeps the figures of the others from the last results, each marked with its date.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -31,6 +33,9 @@ const resumesOf = (system) =>
   process.env[`PEERS_RESUME_${system}`]?.split(",").map(Number) ?? resumeAfter;
 /** `PEERS_RUNS_<system>` (e.g. PEERS_RUNS_vercel=50) shortens one system's concurrent run. */
 const concurrentRuns = (system) => Number(process.env[`PEERS_RUNS_${system}`] ?? 1000);
+const workloads = new Set(
+  (process.env.PEERS_WORKLOADS ?? "sequential,concurrent,resume").split(","),
+);
 const RUNS = 1000;
 const RUN_STEPS = 10;
 const RAW_INSERTS = 1000;
@@ -187,9 +192,11 @@ for (const system of systems) {
   let schemas = 0;
   const env = () => ({ PEERS_URL: url, PEERS_SCHEMA: `w${++schemas}` });
   const before = await transactions(url);
-  const sequential = await attempt("sequential", () =>
-    workload(system, ["sequential", String(SEQUENTIAL_STEPS)], env()),
-  );
+  const sequential =
+    workloads.has("sequential") &&
+    (await attempt("sequential", () =>
+      workload(system, ["sequential", String(SEQUENTIAL_STEPS)], env()),
+    ));
   if (sequential) {
     // The workload also ran a 3-step warm-up run and its setup; those are counted as well,
     // so this is an upper bound, close for 1,000 steps.
@@ -197,15 +204,17 @@ for (const system of systems) {
     row.sequentialMicrosPerStep = sequential.microsPerStep;
     row.statementsPerStep = sequential.statementsPerStep;
   }
-  const concurrent = await attempt("concurrent", () =>
-    workload(system, ["concurrent", String(row.concurrentRuns), String(RUN_STEPS)], env()),
-  );
+  const concurrent =
+    workloads.has("concurrent") &&
+    (await attempt("concurrent", () =>
+      workload(system, ["concurrent", String(row.concurrentRuns), String(RUN_STEPS)], env()),
+    ));
   if (concurrent) {
     row.concurrentStepsPerSecond = concurrent.stepsPerSecond;
     row.concurrentMicrosPerStep = concurrent.microsPerStep;
   }
   row.resumeMs = {};
-  for (const k of resumesOf(system)) {
+  for (const k of workloads.has("resume") ? resumesOf(system) : []) {
     await attempt(`resume-${k}`, async () => {
       const shared = env();
       const id = `resume-${k}-${Date.now()}`;
@@ -228,9 +237,46 @@ let earlier = { date: undefined, results: [] };
 try {
   earlier = JSON.parse(readFileSync(file, "utf8"));
 } catch {}
+/** What each workload left in a row: carried from the last results when not measured now. */
+const fieldsOf = {
+  sequential: [
+    "sequentialSteps",
+    "transactionsPerStep",
+    "sequentialMicrosPerStep",
+    "statementsPerStep",
+    "sequentialRatio",
+  ],
+  concurrent: [
+    "concurrentRuns",
+    "concurrentStepsPerSecond",
+    "concurrentMicrosPerStep",
+    "concurrentRatio",
+  ],
+};
 for (const row of earlier.results ?? []) {
-  if (results.some((r) => r.system === row.system)) continue;
-  results.push({ measuredAt: earlier.date, ...row });
+  const current = results.find((r) => r.system === row.system);
+  if (!current) {
+    results.push({ measuredAt: earlier.date, ...row });
+    continue;
+  }
+  const at = row.measuredAt ?? earlier.date;
+  const carried = {};
+  for (const [name, fields] of Object.entries(fieldsOf)) {
+    if (workloads.has(name)) continue;
+    for (const field of fields) current[field] = row[field];
+    carried[name] = row.carried?.[name] ?? at;
+  }
+  // The raw commit is what the sequential and concurrent ratios were measured against.
+  if (carried.sequential && carried.concurrent) {
+    current.rawCommitMicros = row.rawCommitMicros;
+    current.rawCommitMicrosAfter = row.rawCommitMicrosAfter;
+  }
+  for (const [k, ms] of Object.entries(row.resumeMs ?? {})) {
+    if (current.resumeMs[k] !== undefined) continue;
+    current.resumeMs[k] = ms;
+    carried[`resume-${k}`] = row.carried?.[`resume-${k}`] ?? at;
+  }
+  if (Object.keys(carried).length > 0) current.carried = carried;
 }
 const order = ["ratchet", "dbos", "vercel"];
 results.sort((a, b) => order.indexOf(a.system) - order.indexOf(b.system));
