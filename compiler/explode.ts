@@ -1583,6 +1583,12 @@ export class Exploder {
     const current = slot ? this.slots.get(slot) : undefined;
     if (!slot || !current || this.boxed.has(slot) || current.kind === "function") return;
     this.slots.set(slot, { ...current, kind: "function", holds: undefined });
+    // Making the function reads nothing: what it refers to is read where it is called, and
+    // liveness counts it at each reference to the function (compiler/liveness.ts).
+    const made = this.cur.items[this.cur.items.length - 1];
+    if (made?.kills.includes(slot)) {
+      this.cur.items[this.cur.items.length - 1] = { ...made, uses: [] };
+    }
     this.recreatedFunctions.push(
       f.createVariableStatement(
         undefined,

@@ -1,7 +1,9 @@
-import type ts from "typescript";
+import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
-import type { Block, MachineIR } from "./ir.js";
-import { forEachReference } from "./syntax.js";
+import type { Block, MachineIR, Slot } from "./ir.js";
+import { forEachReference, skipOuterExpressions } from "./syntax.js";
+
+const { SyntaxKind } = ts;
 
 /** Where an exception raised in a block goes: a catch block, a finally block, or out. */
 export type Handler =
@@ -58,8 +60,10 @@ export function successorsOf(ir: MachineIR, block: Block): number[] {
  *
  * The analysis is conservative where JavaScript is dynamic: any reference by name counts
  * as a use (even one shadowed inside a nested function), and only whole-variable
- * assignments the compiler can see count as definitions. Variables that hoisted function
- * declarations read are live everywhere, since those functions may be called anywhere.
+ * assignments the compiler can see count as definitions. A function made again on resume
+ * (a declaration, or `const f = () => …`) is followed like a variable: where it may still be
+ * referred to after a checkpoint (called, or handed to code that may call it), the variables
+ * it reads are used there.
  */
 export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][] {
   const persistable = new Set(
@@ -67,12 +71,18 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
       .filter((s) => s.kind !== "function" && s.kind !== "volatile")
       .map((s) => s.name),
   );
+  // A function made again on resume is not persisted, but it is followed like a variable:
+  // where it may still be called, what it reads must be restored.
+  const functions = new Set(
+    [...ir.slots.values()].filter((s) => s.kind === "function").map((s) => s.name),
+  );
+  const tracked = new Set([...persistable, ...functions]);
   const usesIn = (node: ts.Node | undefined, into: Set<string>): void => {
     if (!node) return;
     forEachReference(
       node,
       (id) => {
-        if (persistable.has(id.text)) into.add(id.text);
+        if (tracked.has(id.text)) into.add(id.text);
       },
       (subtree) => {
         // A subtree of the user's code as parsed: its references are a run of the body's, found
@@ -86,20 +96,50 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
           else high = mid;
         }
         for (let i = low; i < refs.length && refs[i]!.pos < subtree.end; i++) {
-          if (persistable.has(refs[i]!.text)) into.add(refs[i]!.text);
+          if (tracked.has(refs[i]!.text)) into.add(refs[i]!.text);
         }
       },
     );
   };
 
-  const alwaysLive = new Set<string>();
-  for (const fn of ir.hoistedFunctions) usesIn(fn, alwaysLive);
-  for (const fn of ir.recreatedFunctions) usesIn(fn, alwaysLive);
+  // What each function made again on resume reads (other such functions included).
+  const reads = new Map<string, Set<string>>();
+  for (const fn of ir.hoistedFunctions) {
+    if (fn.name) usesIn(fn, getOrAdd(reads, fn.name.text));
+  }
+  for (const statement of ir.recreatedFunctions) {
+    for (const d of statement.declarationList.declarations) {
+      if (d.name.kind === SyntaxKind.Identifier)
+        usesIn(d.initializer, getOrAdd(reads, d.name.text));
+    }
+  }
+
+  // A reference to such a function is where it may be called (directly, or by whatever it
+  // is handed to): what it reads, and what the functions it refers to read, are used there.
+  const closed = new Map<string, Set<string>>();
+  for (const name of reads.keys()) {
+    const all = new Set<string>();
+    const pending = [name];
+    while (pending.length > 0) {
+      for (const read of reads.get(pending.pop()!) ?? []) {
+        if (all.has(read)) continue;
+        all.add(read);
+        if (functions.has(read)) pending.push(read);
+      }
+    }
+    closed.set(name, all);
+  }
+  const withCalls = (names: Set<string>): Set<string> => {
+    for (const name of [...names]) {
+      if (functions.has(name)) for (const read of closed.get(name) ?? []) names.add(read);
+    }
+    return names;
+  };
 
   const successors = ir.blocks.map((b) => successorsOf(ir, b));
 
   // The fixpoint below works on bit sets: each name that can be live gets a number.
-  const numbered = [...persistable];
+  const numbered = [...tracked];
   for (const block of ir.blocks) {
     const t = block.terminator;
     if (t.kind === "finallyEnd") numbered.push(ir.regions[t.region]!.completionSlot!);
@@ -125,7 +165,7 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
     block.items.map((item) => {
       const names = new Set<string>();
       for (const node of item.uses) usesIn(node, names);
-      return numbers(names);
+      return numbers(withCalls(names));
     }),
   );
   const itemKills = ir.blocks.map((block) => block.items.map((item) => numbers(item.kills)));
@@ -136,7 +176,7 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
     else if (t.kind === "durable") usesIn(t.call, names);
     else if (t.kind === "return" || t.kind === "throw") usesIn(t.value, names);
     else if (t.kind === "finallyEnd") names.add(ir.regions[t.region]!.completionSlot!);
-    return numbers(names);
+    return numbers(withCalls(names));
   });
 
   // What an exception raised in a block needs: its handler's live-in, less the slot the
@@ -199,17 +239,12 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
     for (let n = 0; n < nameOf.length; n++) {
       if (bits[n >>> 5]! & (1 << (n & 31))) live.add(nameOf[n]!);
     }
-    for (const name of alwaysLive) live.add(name);
-    const names = [...live].sort();
+    const names = [...live].filter((name) => persistable.has(name)).sort();
     for (const name of names) {
       const slot = ir.slots.get(name)!;
       if (slot.holds === "function") {
-        sink.report(
-          site.await,
-          DiagnosticCodes.functionLiveAcrossCheckpoint,
-          `\`${slot.description}\` holds a function or class and is still used after this checkpoint, so it would have to be persisted, which is impossible.`,
-          `Declare it as a function declaration (function ${slot.description}() {…}), which is re-created on resume, or create it after the checkpoint.`,
-        );
+        const { message, hint } = functionValueDiagnostic(slot);
+        sink.report(site.await, DiagnosticCodes.functionLiveAcrossCheckpoint, message, hint);
       } else if (slot.holds) {
         // A generator is certain; an iterator is judged by a method name, so only warned.
         sink.report(
@@ -223,4 +258,60 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
     }
     return names;
   });
+}
+
+function getOrAdd(map: Map<string, Set<string>>, key: string): Set<string> {
+  let set = map.get(key);
+  if (!set) {
+    set = new Set();
+    map.set(key, set);
+  }
+  return set;
+}
+
+/**
+ * What RATCHET1007 says of a slot holding a function or class that is still read after a
+ * checkpoint: what it is, where it is declared, why it cannot cross, and what to write.
+ */
+function functionValueDiagnostic(slot: Slot): { message: string; hint: string } {
+  const name = slot.description;
+  const declaration = slot.node?.parent;
+  const at = declaration ? ` (declared at ${positionOf(declaration)})` : "";
+  const isClass =
+    declaration !== undefined &&
+    (ts.isClassDeclaration(declaration) ||
+      (ts.isVariableDeclaration(declaration) &&
+        declaration.initializer !== undefined &&
+        ts.isClassExpression(skipOuterExpressions(declaration.initializer))));
+  if (isClass) {
+    return {
+      message: `\`${name}\`${at} is a class and is used after this checkpoint: a class made in the workflow body cannot be persisted, and it is not made again on resume.`,
+      hint: `Declare the class at the top level of the module (it is then the same class after a resume), or use \`${name}\` only before this checkpoint or only after it.`,
+    };
+  }
+  const list = declaration?.parent;
+  const kind =
+    list && ts.isVariableDeclarationList(list)
+      ? list.flags & ts.NodeFlags.Let
+        ? "`let`"
+        : list.flags & ts.NodeFlags.Const
+          ? "`const`"
+          : "`var`"
+      : undefined;
+  if (kind !== "`const`") {
+    return {
+      message: `\`${name}\`${at} holds a function and is used after this checkpoint: a function cannot be persisted, and only a function declaration or a \`const\` holding a function written in place is made again on resume${kind ? `, not a ${kind}` : ""}.`,
+      hint: `Declare it as \`const ${name} = (…) => …\` or \`function ${name}(…) {…}\` if it is not reassigned, or make it after this checkpoint.`,
+    };
+  }
+  return {
+    message: `\`${name}\`${at} holds a function and is used after this checkpoint: a function cannot be persisted, and this one is not made again on resume.`,
+    hint: `Make it after this checkpoint, or declare it as a function declaration.`,
+  };
+}
+
+function positionOf(node: ts.Node): string {
+  const file = node.getSourceFile();
+  const at = file.getLineAndCharacterOfPosition(node.getStart(file));
+  return `${at.line + 1}:${at.character + 1}`;
 }
