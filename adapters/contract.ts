@@ -169,6 +169,33 @@ export interface Commit {
   };
 }
 
+/**
+ * Whether `commit` is a plain checkpoint of a running run that keeps its lease: a new frame
+ * and a lease to keep, nothing else (no result, error, wake time, wait, inbox or session).
+ * Such a commit may be written by a short statement that sets `seq`, the frame and
+ * `updated_at` only, and applies only while the stored lease still ends between now +
+ * `leaseMs / 2` and now + `leaseMs` (more than half a lease left: the lease is kept as it
+ * is, so no indexed column is rewritten). When that statement applies to nothing (the lease
+ * is due to be extended, the status is not running, the compare-and-set fails), the
+ * adapter's full commit decides. The SQLite and Postgres adapters both ask this.
+ */
+export function mayKeepLease(
+  commit: Commit,
+): commit is Commit & { readonly frame: string; readonly leaseMs: number } {
+  return (
+    commit.status === "running" &&
+    commit.leaseMs !== undefined &&
+    commit.frame !== undefined &&
+    commit.result === undefined &&
+    commit.error === undefined &&
+    commit.wakeAt === undefined &&
+    commit.wakeInMs === undefined &&
+    commit.wait === undefined &&
+    commit.inbox === undefined &&
+    commit.session === undefined
+  );
+}
+
 /** A session's shared state as stored. */
 export interface StoredSession {
   /** The serialized state, or `null` for a session never written. */

@@ -5,6 +5,7 @@ import {
   type Commit,
   type CommitOutcome,
   type Delivery,
+  mayKeepLease,
   type NewRun,
   type PendingEvent,
   type PurgeFilter,
@@ -925,24 +926,14 @@ export class PostgresAdapter implements StorageAdapter {
     const keepLease = commit.leaseMs !== undefined && !terminalStatuses.has(commit.status);
     const runId = toText(commit.runId);
     const owner = toText(commit.owner);
-    if (
-      commit.status === "running" &&
-      keepLease &&
-      commit.frame !== undefined &&
-      commit.result === undefined &&
-      commit.error === undefined &&
-      commit.wakeAt === undefined &&
-      commit.wait === undefined &&
-      commit.inbox === undefined &&
-      commit.session === undefined
-    ) {
+    if (mayKeepLease(commit)) {
       const { rows } = await pool.query<{ seq: number | string }>(
         this.#sql.commitKept(
           runId,
           commit.expectedSeq,
           owner,
           toText(commit.frame),
-          commit.leaseMs!,
+          commit.leaseMs,
         ),
       );
       if (rows.length === 1) return { ok: true, seq: Number(rows[0].seq) };

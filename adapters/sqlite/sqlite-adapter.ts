@@ -4,6 +4,7 @@ import {
   type Commit,
   type CommitOutcome,
   type Delivery,
+  mayKeepLease,
   type NewRun,
   type PendingEvent,
   type PurgeFilter,
@@ -72,7 +73,7 @@ interface InsertParams {
  * named parameter costs better-sqlite3 a property lookup, a measurable share of this one.
  */
 type KeptCommitParams = [
-  frame: string | null,
+  frame: string,
   now: number,
   runId: string,
   expectedSeq: number,
@@ -599,23 +600,12 @@ function unusableFile(source: SqliteAdapterConfig["source"], error: unknown): St
 function applyCommit(prepared: Prepared, commit: Commit): CommitOutcome {
   const now = Date.now();
   const seq = commit.expectedSeq + 1;
-  if (
-    commit.status === "running" &&
-    commit.leaseMs !== undefined &&
-    commit.result === undefined &&
-    commit.error === undefined &&
-    commit.wakeAt === undefined &&
-    commit.wait === undefined &&
-    commit.inbox === undefined &&
-    commit.session === undefined
-  ) {
-    // A checkpoint of a running run that keeps its lease (a lease with more than half to
-    // run): one statement that rewrites no index entry, so it writes one page instead of one
-    // per index over status and the lease. When it does not apply (the lease is due to be
-    // extended, the status is not running, or the compare-and-set fails), the full
-    // statement below decides.
+  if (mayKeepLease(commit)) {
+    // One statement that rewrites no index entry, so it writes one page instead of one per
+    // index over status and the lease; when it does not apply, the full statement below
+    // decides (see mayKeepLease).
     const kept = prepared.commitKept.run(
-      commit.frame ?? null,
+      commit.frame,
       now,
       commit.runId,
       commit.expectedSeq,
@@ -923,7 +913,7 @@ function prepare(db: BetterSqlite3.Database, p: string): Prepared {
     createRun: (run, now) => createRun.immediate(run, now),
     loadRun: db.prepare<[string], RunRow>(`SELECT ${runColumns} FROM ${runs} WHERE id = ?`),
     commitKept: db.prepare<KeptCommitParams>(
-      `UPDATE ${runs} SET seq = seq + 1, frame = COALESCE(?, frame), updated_at = ?
+      `UPDATE ${runs} SET seq = seq + 1, frame = ?, updated_at = ?
        WHERE id = ? AND seq = ? AND lease_owner = ? AND status = 'running'
          AND lease_expires_at BETWEEN ? AND ?`,
     ),
