@@ -1,5 +1,8 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
+  copyFileSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -169,6 +172,46 @@ describe("the compile cache", () => {
     expect(warm.stats).toStrictEqual({ memoryHits: 0, diskHits: 1, compiles: 0 });
     expect(warm.loaded).toStrictEqual([]);
     expect(warm.out).toStrictEqual(transform(flow(3), { filename: "/app/flow.ts" }));
+  });
+
+  it("keys entries by the compiler's bundle: its recorded hash while the length holds, else its text", async () => {
+    // A copy of the built cache module beside a copy of the compiler's bundle, in a folder of
+    // its own; the key of one text in a fresh process, for each state of the bundle.
+    const root = join(dir, "package");
+    mkdirSync(join(root, "plugins"), { recursive: true });
+    mkdirSync(join(root, "compiler"), { recursive: true });
+    copyFileSync(join(repoRoot, "dist/plugins/cache.js"), join(root, "plugins/cache.js"));
+    const bundle = readFileSync(join(repoRoot, "dist/compiler/bundle.cjs"));
+    const hashFile = join(root, "compiler/bundle.cjs.sha256");
+    const keyOf = () => {
+      const script = `
+        import { cacheKey } from ${JSON.stringify(pathToFileURL(join(root, "plugins/cache.js")).href)};
+        console.log(cacheKey("text", { filename: "/app/flow.ts" }));
+      `;
+      return execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+        encoding: "utf8",
+      }).trim();
+    };
+    const hashOf = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+    writeFileSync(join(root, "compiler/bundle.cjs"), bundle);
+    copyFileSync(join(repoRoot, "dist/compiler/bundle.cjs.sha256"), hashFile);
+    const recorded = keyOf();
+    expect(readFileSync(hashFile, "utf8")).toBe(`${hashOf(bundle)} ${bundle.length}\n`);
+    // Without the hash file, the bundle's text gives the same key.
+    rmSync(hashFile);
+    expect(keyOf()).toBe(recorded);
+    // The file is what is read while it records the bundle's length (the bundle is not).
+    writeFileSync(hashFile, `${"0".repeat(64)} ${bundle.length}\n`);
+    expect(keyOf()).not.toBe(recorded);
+    // A bundle patched by hand (its length changed) is hashed, whatever the file says.
+    const patched = Buffer.concat([bundle, Buffer.from("\n// patched\n")]);
+    writeFileSync(join(root, "compiler/bundle.cjs"), patched);
+    copyFileSync(join(repoRoot, "dist/compiler/bundle.cjs.sha256"), hashFile);
+    const patchedKey = keyOf();
+    expect(patchedKey).not.toBe(recorded);
+    rmSync(hashFile);
+    expect(keyOf()).toBe(patchedKey);
   });
 
   it("prunes entries unused for weeks, orphaned temporaries, and the oldest past a size cap", async () => {

@@ -10,7 +10,8 @@
  * same entry reads either nothing or a whole entry; a missing or unreadable entry is a miss.
  *
  * The compiler (and with it TypeScript) is loaded only on a miss, through V8's code cache kept in
- * the same directory (`./code-cache.ts`).
+ * the same directory (`./code-cache.ts`); so are the modules that load it, so a build served
+ * from the cache loads only this module.
  *
  * The directory is kept bounded ({@link pruneCache}): a disk hit refreshes its entry's
  * modification time (at most once a day), and at most once a day, after a miss, a process
@@ -21,8 +22,11 @@
  */
 import { createHash } from "node:crypto";
 import {
+  closeSync,
   existsSync,
+  fstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -35,8 +39,6 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TransformOptions, TransformResult } from "../compiler/index.js";
-import { saveCodeCaches } from "./code-cache.js";
-import { loadCompiler } from "./typescript-peer.js";
 
 /** Where the cache keeps its files, or `false` for memory only. */
 export type CacheDir = string | false;
@@ -57,6 +59,11 @@ export const CACHE_MAX_BYTES = 256 * 1024 * 1024;
 const DAY = 24 * 60 * 60 * 1000;
 /** A temporary file this old was left by a process that died between writing and renaming. */
 const ORPHAN_MS = 60 * 60 * 1000;
+/**
+ * Written next to the compiler's bundle when it is built (scripts/bundle-compiler.mjs): the
+ * SHA-256 of `bundle.cjs` and its length, so a process need not read and hash the bundle.
+ */
+const BUNDLE_HASH = "bundle.cjs.sha256";
 /** Touched by the process that last pruned the directory. */
 const PRUNED_MARKER = ".pruned";
 
@@ -97,6 +104,12 @@ export async function cachedTransform(
     return onDisk;
   }
   stats.compiles++;
+  // Imported on the first miss only: a warm build loads neither these modules nor what they
+  // import (node:vm, node:zlib), let alone TypeScript.
+  const [{ loadCompiler }, { saveCodeCaches }] = await Promise.all([
+    import("./typescript-peer.js"),
+    import("./code-cache.js"),
+  ]);
   const compiler = await loadCompiler(who, cacheDir);
   const result = compiler.transform(code, options);
   saveCodeCaches();
@@ -153,10 +166,21 @@ function entryPath(dir: string, key: string): string {
 function readEntry(dir: string, key: string): TransformResult | undefined {
   const path = entryPath(dir, key);
   let text: string;
+  let modified: number;
+  let fd: number;
   try {
-    text = readFileSync(path, "utf8");
+    fd = openSync(path, "r");
   } catch {
     return undefined;
+  }
+  try {
+    // One open for both: the entry's text, and its modification time for pruning.
+    modified = fstatSync(fd).mtimeMs;
+    text = readFileSync(fd, "utf8");
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
   let entry: Entry;
   try {
@@ -165,18 +189,18 @@ function readEntry(dir: string, key: string): TransformResult | undefined {
     return undefined;
   }
   if (entry.key !== key) return undefined;
-  markUsed(path);
+  markUsed(path, modified);
   return entry.result;
 }
 
 /**
  * Record that an entry was used, for pruning: its modification time, refreshed only when it is
- * a day old, so most hits cost one `stat` and no write.
+ * a day old, so most hits write nothing.
  */
-function markUsed(path: string): void {
+function markUsed(path: string, modified: number): void {
   try {
     const now = Date.now();
-    if (now - statSync(path).mtimeMs < DAY) return;
+    if (now - modified < DAY) return;
     const seconds = now / 1000;
     utimesSync(path, seconds, seconds);
   } catch {
@@ -284,32 +308,59 @@ export function pruneCache(
 
 /**
  * The compiler's version: a hash of its own modules' text (a rebuilt or upgraded compiler has a
- * new one, whatever its files' dates) and TypeScript's version, which prints the code.
+ * new one, whatever its files' dates) and TypeScript's version, which parses the code.
  */
 function compilerFingerprint(): string {
   if (fingerprint !== undefined) return fingerprint;
   const hash = createHash("sha256");
   const compilerDir = fileURLToPath(new URL("../compiler/", import.meta.url));
-  const names = readdirSync(compilerDir).sort();
   // The built package compiles with the compiler's bundle (./typescript-peer.ts), which holds
   // all of its modules; run from the sources, it compiles with the modules.
-  const compiling = names.includes("bundle.cjs")
-    ? ["bundle.cjs"]
-    : names.filter((name) => /\.[jt]s$/.test(name) && !/\.d\.ts$|\.test\./.test(name));
-  for (const name of compiling) {
-    hash
-      .update(name)
-      .update("\0")
-      .update(readFileSync(join(compilerDir, name)))
-      .update("\0");
+  const bundle = bundleHash(compilerDir);
+  if (bundle !== undefined) {
+    hash.update(`bundle.cjs\0${bundle}\0`);
+  } else {
+    const names = readdirSync(compilerDir)
+      .sort()
+      .filter((name) => /\.[jt]s$/.test(name) && !/\.d\.ts$|\.test\./.test(name));
+    for (const name of names) {
+      hash
+        .update(name)
+        .update("\0")
+        .update(readFileSync(join(compilerDir, name)))
+        .update("\0");
+    }
   }
   try {
-    const require = createRequire(import.meta.url);
-    const typescript = require("typescript/package.json") as { version: string };
+    const path = createRequire(import.meta.url).resolve("typescript/package.json");
+    const typescript = JSON.parse(readFileSync(path, "utf8")) as { version: string };
     hash.update(`typescript@${typescript.version}`);
   } catch {
     hash.update("typescript@none");
   }
   fingerprint = hash.digest("hex");
   return fingerprint;
+}
+
+/**
+ * The SHA-256 of the compiler's bundle in `compilerDir`, or `undefined` when there is none (run
+ * from the sources). It is read from the hash file written with the bundle while that file
+ * records the bundle's present length; a bundle changed by hand (a patch) mostly changes its
+ * length, and is then hashed here instead.
+ */
+function bundleHash(compilerDir: string): string | undefined {
+  const bundle = join(compilerDir, "bundle.cjs");
+  let size: number;
+  try {
+    size = statSync(bundle).size;
+  } catch {
+    return undefined;
+  }
+  try {
+    const [hex, length] = readFileSync(join(compilerDir, BUNDLE_HASH), "utf8").trim().split(" ");
+    if (hex !== undefined && /^[0-9a-f]{64}$/.test(hex) && Number(length) === size) return hex;
+  } catch {
+    // No hash file (a bundle built some other way): hash the bundle itself.
+  }
+  return createHash("sha256").update(readFileSync(bundle)).digest("hex");
 }

@@ -4,6 +4,8 @@
 // binding of `require("typescript")` here, because esbuild's interop for an external CommonJS
 // default import copies every one of TypeScript's thousands of exports onto a new object, once
 // per importing module.
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 
 const shared = "ratchet-typescript";
@@ -33,3 +35,11 @@ await build({
     },
   ],
 });
+
+// The bundle's SHA-256 and length, which the compile cache keys its entries by
+// (plugins/cache.ts), so that a process does not read and hash the bundle to find them.
+const bundle = readFileSync("dist/compiler/bundle.cjs");
+writeFileSync(
+  "dist/compiler/bundle.cjs.sha256",
+  `${createHash("sha256").update(bundle).digest("hex")} ${bundle.length}\n`,
+);

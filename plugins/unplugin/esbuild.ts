@@ -18,15 +18,17 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import { dirname, extname } from "node:path";
 import type { Loader, OnLoadResult, PartialMessage, Plugin } from "esbuild";
+import { mayContainWorkflow } from "../../compiler/prefilter.js";
 import {
   compileModule,
   defaultInclude,
   type PluginMessage,
   pluginName,
   resolveSettings,
+  workflowModuleMarker,
 } from "./compile-module.js";
 import { createIdFilter } from "./id-filter.js";
 import type { RatchetPluginOptions } from "./types.js";
@@ -55,43 +57,90 @@ export default function ratchet(options: RatchetPluginOptions = {}): Plugin {
       // …) is handed to JavaScript. A user's `include` may be a glob or a JavaScript regular
       // expression esbuild cannot run, so it is tested here instead.
       const filter = settings.defaultInclude ? defaultInclude : /.*/;
-      build.onLoad(
-        { filter, namespace: "file" },
-        async (args): Promise<OnLoadResult | undefined> => {
-          const id = args.path + (args.suffix ?? "");
-          if (!accepts(id)) return undefined;
-          let code: string;
-          try {
-            code = readFileSync(args.path, "utf8");
-          } catch {
-            // Not a readable file: esbuild's own loading reports it.
-            return undefined;
-          }
-          const compiled = await compileModule(code, id, settings);
-          if (
-            compiled.output === null &&
-            compiled.error === undefined &&
-            compiled.warnings.length === 0
-          ) {
-            return undefined;
-          }
-          let contents = compiled.output?.code ?? code;
-          const map = compiled.output?.map;
-          if (map) {
-            const encoded = Buffer.from(JSON.stringify(map)).toString("base64");
-            contents += `\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${encoded}`;
-          }
-          return {
-            contents,
-            loader: loaders[extname(args.path).toLowerCase()] ?? "js",
-            resolveDir: dirname(args.path),
-            warnings: compiled.warnings.map(esbuildMessage),
-            errors: compiled.error ? [esbuildMessage(compiled.error)] : [],
-          };
-        },
-      );
+      build.onLoad({ filter, namespace: "file" }, (args) => {
+        const id = args.path + (args.suffix ?? "");
+        if (!accepts(id)) return undefined;
+        const bytes = readBytes(args.path);
+        // Not a readable file: esbuild's own loading reports it.
+        if (bytes === undefined) return undefined;
+        // The pre-filter's first test, on the bytes: most files never say `ratchetjs`, and
+        // are left to esbuild without being decoded. A rejected file gets its answer at once,
+        // with no promise in between.
+        if (!bytes.includes(workflowModuleMarker)) return undefined;
+        const code = bytes.toString("utf8");
+        if (!mayContainWorkflow(code)) return undefined;
+        return load(code, id, args.path);
+      });
+
+      async function load(
+        code: string,
+        id: string,
+        path: string,
+      ): Promise<OnLoadResult | undefined> {
+        const compiled = await compileModule(code, id, settings);
+        if (
+          compiled.output === null &&
+          compiled.error === undefined &&
+          compiled.warnings.length === 0
+        ) {
+          return undefined;
+        }
+        let contents = compiled.output?.code ?? code;
+        const map = compiled.output?.map;
+        if (map) {
+          const encoded = Buffer.from(JSON.stringify(map)).toString("base64");
+          contents += `\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${encoded}`;
+        }
+        return {
+          contents,
+          loader: loaders[extname(path).toLowerCase()] ?? "js",
+          resolveDir: dirname(path),
+          warnings: compiled.warnings.map(esbuildMessage),
+          errors: compiled.error ? [esbuildMessage(compiled.error)] : [],
+        };
+      }
     },
   };
+}
+
+const KEPT_BUFFER_BYTES = 1024 * 1024;
+/** Reused by every read: most files are rejected, and their bytes are not kept. */
+let readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * A file's bytes, as a view of a buffer the next read overwrites (`undefined` when it cannot be
+ * read): an open, reads into the same buffer and a close, where `readFileSync` would also stat
+ * the file and allocate a buffer for each.
+ */
+function readBytes(path: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    let length = 0;
+    for (;;) {
+      if (length === readBuffer.length) {
+        const larger = Buffer.allocUnsafe(readBuffer.length * 2);
+        readBuffer.copy(larger);
+        readBuffer = larger;
+      }
+      const read = readSync(fd, readBuffer, length, readBuffer.length - length, null);
+      if (read === 0) {
+        const bytes = readBuffer.subarray(0, length);
+        // A large file's buffer is not kept for the rest of the process.
+        if (readBuffer.length > KEPT_BUFFER_BYTES) readBuffer = Buffer.allocUnsafe(64 * 1024);
+        return bytes;
+      }
+      length += read;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function esbuildMessage(message: PluginMessage): PartialMessage {
