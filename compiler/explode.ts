@@ -202,6 +202,32 @@ function nameInSource(node: ts.Node): string | undefined {
   return "";
 }
 
+/** Whether a property's key is `__proto__` (not computed): it sets the object's prototype. */
+function isProtoKey(key: ts.PropertyName): boolean {
+  return (isIdentifier(key) || ts.isStringLiteral(key)) && key.text === "__proto__";
+}
+
+/**
+ * Whether the object or array literal `node` holds what cannot be persisted, seen from its
+ * text: a method or accessor, a function or class, a `__proto__`, or a computed key (which
+ * may be a symbol), itself or in a literal nested in it.
+ */
+function holdsUnpersistable(node: ts.Expression): boolean {
+  const inner = skipOuterExpressions(node);
+  if (isArrowFunction(inner) || isFunctionExpression(inner) || isClassExpression(inner)) {
+    return true;
+  }
+  if (isArrayLiteralExpression(inner)) return inner.elements.some(holdsUnpersistable);
+  if (!isObjectLiteralExpression(inner)) return false;
+  return inner.properties.some((p) => {
+    if (!isPropertyAssignment(p))
+      return !isShorthandPropertyAssignment(p) && !isSpreadAssignment(p);
+    return (
+      isComputedPropertyName(p.name) || isProtoKey(p.name) || holdsUnpersistable(p.initializer)
+    );
+  });
+}
+
 /**
  * Whether `node` is an anonymous function or class written as the value of a property with a
  * computed key (`{ ["on" + i]: () => i }`): JavaScript names it after that key's value, which
@@ -2094,6 +2120,16 @@ export class Exploder {
     return `${at.line + 1}:${at.character + 1}`;
   }
 
+  /** `line:column` of the first durable await in `nodes`. */
+  nextDurable(nodes: readonly ts.Node[]): string {
+    const starts = nodes.flatMap((n) =>
+      n.pos < 0 ? [] : this.durableStarts.filter((p) => p >= n.pos && p < n.end),
+    );
+    if (starts.length === 0) return "?";
+    const at = this.sourceFile.getLineAndCharacterOfPosition(Math.min(...starts));
+    return `${at.line + 1}:${at.character + 1}`;
+  }
+
   // ---- expressions -------------------------------------------------------------------
 
   unsupported(node: ts.Node): ts.Expression {
@@ -2236,19 +2272,32 @@ export class Exploder {
   /**
    * Explode a list of operands evaluated left to right. An operand evaluated before a later
    * durable await is kept in a temporary unless re-reading it after the await gives the same
-   * value (see `isStable`). A spread is evaluated where it stands: an array spread is copied
-   * into a temporary array, an object spread (`objectSpreads`: indexes) into an object.
+   * value (see `isStable`), or an object or array literal made after the await
+   * (`literalAfter`). A spread is evaluated where it stands: an array spread is copied into a
+   * temporary array, an object spread (`objectSpreads`: indexes) into an object. `after`: the
+   * operands that follow the list (when a literal made after an await is taken apart);
+   * `keepOut`: operands that must not be kept in a temporary, each reporting why.
    */
   operands(
     list: readonly ts.Expression[],
     objectSpreads: ReadonlySet<number> = new Set(),
+    after: readonly ts.Node[] = [],
+    keepOut?: ReadonlyMap<number, (later: readonly ts.Node[]) => void>,
   ): ts.Expression[] {
     let last = -1;
     list.forEach((e, i) => {
       if (this.containsDurable(e)) last = i;
     });
+    // The operands of a literal made after a durable await that follows it (`literalAfter`):
+    // every one of them runs before that await.
+    if (after.some((n) => this.containsDurable(n))) last = list.length;
     return list.map((operand, i) => {
       if (i > last) return this.rewrite(operand);
+      const later = [...list.slice(i + 1, last + 1), ...after];
+      if (i < last && !isSpreadElement(operand) && !objectSpreads.has(i)) {
+        const made = this.literalAfter(operand, later);
+        if (made) return made;
+      }
       const value = this.expression(operand)!;
       if (isSpreadElement(operand) || objectSpreads.has(i)) {
         if (i === last) return value;
@@ -2263,11 +2312,141 @@ export class Exploder {
         );
         return isSpreadElement(operand) ? f.createSpreadElement(temp) : temp;
       }
-      if (i === last || this.isStable(operand, list.slice(i + 1, last + 1))) return value;
+      if (i === last || this.isStable(operand, later) || this.isSymbolMade(operand)) return value;
+      const inner = skipOuterExpressions(operand);
+      if (isClassExpression(inner)) this.refuseKeptClass(inner, later);
+      if (keepOut?.has(i)) keepOut.get(i)!(later);
       const temp = this.newTemp(operand);
       this.assign(temp, value);
       return temp;
     });
+  }
+
+  /**
+   * An object or array literal evaluated before a durable await in the same expression, made
+   * after the await where it stands instead of kept in a temporary: when making it runs no
+   * code and reads nothing the code before the await can change (`madeWithoutCode`), or when
+   * it holds what cannot be persisted — a method, an accessor, a function or class, a
+   * `__proto__`, a computed key that may be a symbol — its parts that do run code (a computed
+   * key, a value, a spread) are evaluated in order before the await into temporaries, and the
+   * object is made from them after it. `undefined`: any other literal, plain data, is kept
+   * whole in a temporary.
+   */
+  literalAfter(operand: ts.Expression, later: readonly ts.Node[]): ts.Expression | undefined {
+    const inner = skipOuterExpressions(operand);
+    if (!isObjectLiteralExpression(inner) && !isArrayLiteralExpression(inner)) return undefined;
+    if (!this.containsDurable(inner) && this.madeWithoutCode(inner, later)) {
+      return this.rewrite(operand);
+    }
+    if (!holdsUnpersistable(inner)) return undefined;
+    if (isObjectLiteralExpression(inner)) return this.objectLiteral(inner, later);
+    return f.createArrayLiteralExpression(this.operands([...inner.elements], undefined, later));
+  }
+
+  /**
+   * Whether making the literal `node` runs no code and reads only what the `later` operands
+   * cannot change: every key is a name, a literal or a stable computed key (`isStable`), and
+   * every value is stable, a function, a class made without code, or such a literal; no
+   * spread.
+   */
+  madeWithoutCode(node: ts.Expression, later: readonly ts.Node[]): boolean {
+    const inner = skipOuterExpressions(node);
+    if (isObjectLiteralExpression(inner)) {
+      return inner.properties.every((p) => {
+        if (isSpreadAssignment(p)) return false;
+        if (isShorthandPropertyAssignment(p)) {
+          return !p.objectAssignmentInitializer && this.isStable(p.name, later);
+        }
+        if (p.name && isComputedPropertyName(p.name) && !this.isStable(p.name.expression, later)) {
+          return false;
+        }
+        return !isPropertyAssignment(p) || this.madeWithoutCode(p.initializer, later);
+      });
+    }
+    if (isArrayLiteralExpression(inner)) {
+      return inner.elements.every((e) => !isSpreadElement(e) && this.madeWithoutCode(e, later));
+    }
+    return this.isStable(inner, later) || this.isSymbolMade(inner);
+  }
+
+  /**
+   * Whether `node` makes a symbol of the global `Symbol` from a literal description —
+   * `Symbol()`, `Symbol("tag")`, `Symbol.for("tag")` — which runs no code: made after the
+   * await instead of before it, an operand used once is the same (a new symbol no one else
+   * holds, or the registry's symbol for that key).
+   */
+  isSymbolMade(node: ts.Expression): boolean {
+    const inner = skipOuterExpressions(node);
+    if (!isCallExpression(inner) || inner.questionDotToken) return false;
+    const callee = skipOuterExpressions(inner.expression);
+    const isGlobalSymbol = (id: ts.Expression) =>
+      isIdentifier(id) &&
+      id.text === "Symbol" &&
+      !this.scopes.references.get(id) &&
+      !this.outerMutables.has("Symbol");
+    const made =
+      isGlobalSymbol(callee) ||
+      (isPropertyAccessExpression(callee) &&
+        callee.name.text === "for" &&
+        isGlobalSymbol(callee.expression));
+    if (!made || inner.arguments.length > 1) return false;
+    return inner.arguments.every((a) => {
+      const arg = skipOuterExpressions(a);
+      return ts.isStringLiteral(arg) || isNoSubstitutionTemplateLiteral(arg);
+    });
+  }
+
+  /**
+   * Whether making the class expression `node` runs no code: no decorator, no `extends`, no
+   * static block, and only stable computed member names and static initializers.
+   */
+  classMadeWithoutCode(node: ts.ClassExpression, later: readonly ts.Node[]): boolean {
+    if ((ts.getDecorators(node) ?? []).length > 0 || (node.heritageClauses ?? []).length > 0) {
+      return false;
+    }
+    return node.members.every((m) => {
+      if (ts.isClassStaticBlockDeclaration(m)) return false;
+      if (ts.canHaveDecorators(m) && (ts.getDecorators(m) ?? []).length > 0) return false;
+      if (m.name && isComputedPropertyName(m.name) && !this.isStable(m.name.expression, later)) {
+        return false;
+      }
+      const isStatic = ts
+        .getModifiers(m as ts.HasModifiers)
+        ?.some((mod) => mod.kind === SyntaxKind.StaticKeyword);
+      return !(
+        isStatic &&
+        ts.isPropertyDeclaration(m) &&
+        m.initializer &&
+        !this.madeWithoutCode(m.initializer, later)
+      );
+    });
+  }
+
+  /**
+   * The prototype an object literal gives itself (`__proto__: make()`), evaluated before a
+   * durable await in the same expression: kept across the checkpoint, it could not be
+   * persisted (a prototype holds methods; an object with one is not plain data).
+   */
+  refuseKeptPrototype(property: ts.PropertyAssignment, later: readonly ts.Node[]): void {
+    this.sink.report(
+      property,
+      DiagnosticCodes.unsupportedAwaitPosition,
+      `This object's prototype (\`__proto__\`) is evaluated before the durable await at ${this.nextDurable(later)} in the same expression and would have to be kept across that checkpoint: a prototype cannot be persisted.`,
+      "Evaluate the prototype into a const first (const proto = …;) and write __proto__: proto, or make the object after the await (const value = await ctx.step(…);).",
+    );
+  }
+
+  /**
+   * A class expression whose making runs code, before a durable await in the same expression:
+   * it would have to be kept across the checkpoint, and a class cannot be persisted.
+   */
+  refuseKeptClass(node: ts.ClassExpression, later: readonly ts.Node[]): void {
+    this.sink.report(
+      node,
+      DiagnosticCodes.functionLiveAcrossCheckpoint,
+      `This class is made before the durable await at ${this.nextDurable(later)} in the same expression, and making it runs code (its \`extends\`, a decorator, a computed member name or a static part): it would have to be kept across that checkpoint, and a class cannot be persisted.`,
+      "Make the class after the await: await into a const first (const value = await ctx.step(…);), then write the expression with value, or assign the class to a variable after the await.",
+    );
   }
 
   /**
@@ -2292,6 +2471,9 @@ export class Exploder {
     // later operands, it is the function it would have been. (Kept where it stands, it also
     // keeps the name it takes there: `{ onDone: () => 1 }` names it "onDone".)
     if (isArrowFunction(inner) || isFunctionExpression(inner)) return true;
+    // So does making a class with no `extends`, decorator, static code or computed name that
+    // runs code.
+    if (isClassExpression(inner)) return this.classMadeWithoutCode(inner, later);
     // A well-known symbol of the global `Symbol` (`Symbol.iterator`) is a constant.
     if (
       isPropertyAccessExpression(inner) &&
@@ -2772,10 +2954,11 @@ export class Exploder {
     return result;
   }
 
-  objectLiteral(node: ts.ObjectLiteralExpression): ts.Expression {
+  objectLiteral(node: ts.ObjectLiteralExpression, after: readonly ts.Node[] = []): ts.Expression {
     // Flatten to the operands evaluated in order (computed keys, values, spreads).
     const operands: ts.Expression[] = [];
     const objectSpreads = new Set<number>();
+    const keepOut = new Map<number, (later: readonly ts.Node[]) => void>();
     const slots: Array<(values: ts.Expression[]) => ts.ObjectLiteralElementLike> = [];
     for (const property of node.properties) {
       if (isPropertyAssignment(property)) {
@@ -2784,6 +2967,9 @@ export class Exploder {
           : -1;
         const valueIndex = operands.push(property.initializer) - 1;
         const key = property.name;
+        if (isProtoKey(key)) {
+          keepOut.set(valueIndex, (later) => this.refuseKeptPrototype(property, later));
+        }
         const given =
           isIdentifier(key) || ts.isStringLiteral(key) || ts.isNumericLiteral(key)
             ? key.text
@@ -2796,7 +2982,11 @@ export class Exploder {
         );
       } else if (isShorthandPropertyAssignment(property)) {
         const valueIndex = operands.push(property.name) - 1;
-        slots.push((v) => f.createPropertyAssignment(property.name.text, v[valueIndex]!));
+        // `{ __proto__ }` makes an own property; `__proto__: v` would set the prototype.
+        const name = property.name.text;
+        const key =
+          name === "__proto__" ? f.createComputedPropertyName(f.createStringLiteral(name)) : name;
+        slots.push((v) => f.createPropertyAssignment(key, v[valueIndex]!));
       } else if (isSpreadAssignment(property)) {
         const valueIndex = operands.push(property.expression) - 1;
         objectSpreads.add(valueIndex);
@@ -2821,7 +3011,7 @@ export class Exploder {
         slots.push(() => rewritten);
       }
     }
-    const values = this.operands(operands, objectSpreads);
+    const values = this.operands(operands, objectSpreads, after, keepOut);
     const made = f.createObjectLiteralExpression(slots.map((make) => make(values)));
     // Its methods, accessors and functions named by computed keys are made with it (see
     // `rewrite`): in a loop, the object as a whole receives the boxes of its iteration.

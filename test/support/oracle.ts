@@ -33,6 +33,12 @@ export interface OracleCase {
   readonly form?: "arrow" | "function" | "method";
   /** A TypeScript `this` parameter's type, written before `ctx` (function and method forms). */
   readonly thisType?: string;
+  /**
+   * Declarations of the module around the workflow (module constants such as a symbol or a
+   * prototype the body reads), written once before both forms; its names must not be those
+   * of another case loaded in the same module.
+   */
+  readonly prelude?: string;
 }
 
 /** How a run ended, in a form two runs can be compared by. */
@@ -68,15 +74,16 @@ export async function load(c: OracleCase): Promise<LoadedCase> {
  */
 export async function loadMany(cases: readonly OracleCase[]): Promise<LoadedCase[]> {
   const parts = cases.map((c, i) => {
+    const prelude = c.prelude === undefined ? "" : `${c.prelude}\n`;
     const head = `${c.thisType === undefined ? "" : `this: ${c.thisType}, `}ctx, ${c.params}`;
     if (c.form === "method") {
-      return `class Plain_${i} { static async run(${head}) {\n${c.body}\n} }
+      return `${prelude}class Plain_${i} { static async run(${head}) {\n${c.body}\n} }
 class Compiled_${i} { @workflow static async run(${head}) {\n${c.body}\n} }
 export const plain_${i} = Plain_${i}.run;
 export const compiled_${i} = Compiled_${i}.run;\n`;
     }
     const open = c.form === "function" ? `async function (${head}) {` : `async (${head}) => {`;
-    return `export const plain_${i} = ${open}\n${c.body}\n};
+    return `${prelude}export const plain_${i} = ${open}\n${c.body}\n};
 export const compiled_${i} = workflow(${open}\n${c.body}\n});\n`;
   });
   const out = transform(header + parts.join(""), { filename: "oracle.ts", sourceMap: false });
