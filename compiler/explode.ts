@@ -2,6 +2,7 @@ import ts from "typescript";
 import { helper, lowerPattern, needsLowering } from "./destructure.js";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
 import { argumentParameters, contextParameter, type WorkflowBodyNode } from "./discover.js";
+import { functionHolders } from "./function-values.js";
 import type {
   Block,
   CheckpointSite,
@@ -494,6 +495,7 @@ export class Exploder {
   assignSlotNames(): void {
     const allNames = this.scopes.identifierNames;
     const taken = new Set<string>([...this.scopes.outerNames, this.ctxName]);
+    const holders = functionHolders(this.scopes);
     for (const binding of this.scopes.bindings) {
       if (!this.isSlotBinding(binding)) continue;
       let name = binding.name;
@@ -505,12 +507,17 @@ export class Exploder {
       this.slotNames.set(binding, name);
       const declaration = binding.id.parent;
       const initializer = isVariableDeclaration(declaration) ? declaration.initializer : undefined;
+      const functionSource = holders.get(binding);
       const holds =
-        binding.kind === "class" || binding.kind === "function" || isFunctionValue(initializer)
+        binding.kind === "class" ||
+        binding.kind === "function" ||
+        isFunctionValue(initializer) ||
+        functionSource
           ? "function"
           : this.iteratorKind(initializer);
       this.slots.set(name, {
         name,
+        ...(functionSource ? { functionSource } : {}),
         kind:
           binding.kind === "function"
             ? "function"

@@ -107,6 +107,11 @@ export interface Slot {
    * or class, a generator, or (by its method name: `.values()`, `.entries()`, …) an iterator.
    */
   readonly holds: "function" | "generator" | "iterator" | undefined;
+  /**
+   * For a slot that holds a function other than one written in its declaration: the
+   * expression that may give it one (compiler/function-values.ts), for RATCHET1007.
+   */
+  readonly functionSource?: ts.Expression;
   /** For messages: what the slot holds, e.g. `order` or `the value of order.total (12:7)`. */
   readonly description: string;
   /**

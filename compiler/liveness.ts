@@ -1,7 +1,7 @@
 import ts from "typescript";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
 import type { Block, MachineIR, Slot } from "./ir.js";
-import { forEachReference, skipOuterExpressions } from "./syntax.js";
+import { forEachReference, isFunctionValue, skipOuterExpressions } from "./syntax.js";
 
 const { SyntaxKind } = ts;
 
@@ -289,6 +289,17 @@ function functionValueDiagnostic(slot: Slot): { message: string; hint: string } 
       hint: `Declare the class at the top level of the module (it is then the same class after a resume), or use \`${name}\` only before this checkpoint or only after it.`,
     };
   }
+  const source = slot.functionSource;
+  const isDefault =
+    declaration !== undefined && (ts.isBindingElement(declaration) || ts.isParameter(declaration));
+  if (source && (isDefault || !isFunctionValue(source))) {
+    const text = source.getText();
+    const shown = text.length > 40 ? `${text.slice(0, 37)}…` : text;
+    return {
+      message: `\`${name}\`${at} may hold a function or class made in the workflow body, from \`${shown.replace(/\s+/g, " ")}\` (${positionOf(source)}), and is used after this checkpoint: such a value cannot be persisted, and only a function declaration or a \`const\` whose initializer is the function itself is made again on resume.`,
+      hint: functionSourceHint(name, source),
+    };
+  }
   const list = declaration?.parent;
   const kind =
     list && ts.isVariableDeclarationList(list)
@@ -314,4 +325,24 @@ function positionOf(node: ts.Node): string {
   const file = node.getSourceFile();
   const at = file.getLineAndCharacterOfPosition(node.getStart(file));
   return `${at.line + 1}:${at.character + 1}`;
+}
+
+/** What to write instead, by the shape of the expression a function came from. */
+function functionSourceHint(name: string, source: ts.Expression): string {
+  const e = skipOuterExpressions(source);
+  const inner =
+    ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.EqualsToken ? e : undefined;
+  if (ts.isArrayLiteralExpression(e) || ts.isObjectLiteralExpression(e)) {
+    return `Keep functions out of data that crosses a checkpoint: declare them with \`const\` and refer to them by name, or make \`${name}\` after this checkpoint.`;
+  }
+  if (ts.isIdentifier(e)) {
+    return `Refer to \`${e.text}\` itself after this checkpoint instead of to another name for it, or make \`${name}\` after the checkpoint.`;
+  }
+  if (ts.isCallExpression(e)) {
+    return `Make \`${name}\` after this checkpoint (call \`${e.expression.getText()}\` there), or write the function itself as the initializer of a \`const\`.`;
+  }
+  if (inner === undefined && (ts.isConditionalExpression(e) || ts.isBinaryExpression(e))) {
+    return `Give each function its own \`const\` (\`const inc = (v) => …\`), keep the choice as data, and choose where the function is called (\`(up ? inc : dec)(x)\`); or make \`${name}\` after this checkpoint.`;
+  }
+  return `Give the function its own \`const\` (\`const ${name}Default = () => …\`) and choose where it is called (\`(${name} ?? ${name}Default)()\`), or make \`${name}\` after this checkpoint.`;
 }

@@ -195,3 +195,161 @@ return f() + a;`);
     );
   });
 });
+
+// E: a function chosen by an expression, or reached by any way other than a function
+// written as the whole initializer of a `const`, cannot be made again on resume. Live across
+// a checkpoint it is RATCHET1007 at compile time, at the checkpoint, naming the expression.
+describe("E: a function value the compiler cannot make again is refused at compile time", () => {
+  const refused: [string, string][] = [
+    ["a conditional between two arrows", "const f = n ? (v) => v + 1 : (v) => v - 1;"],
+    ["a destructuring default", "const { f = () => 1 } = {};"],
+    ["a nested destructuring default", "const { a: [f = () => 1] = [] } = {};"],
+    ["|| with a literal on the left", "const f = null || (() => 2);"],
+    ["?? with an arrow on the right", "const f = n ?? (() => 2);"],
+    ["&& with an arrow on the right", "const f = n && (() => 2);"],
+    ["a comma", "const f = (0, () => 1);"],
+    ["another name for a const arrow", "const g = () => 1; const f = g;"],
+    ["another name for a function declaration", "function g() { return 1; } const f = g;"],
+    ["a bound function", "const g = (v) => v; const f = g.bind(null, 1);"],
+    ["an immediately called arrow returning one", "const f = (() => () => 1)();"],
+    ["a call of a body function returning one", "const mk = (x) => (v) => v + x; const f = mk(1);"],
+    [
+      "a call of a function declaration returning one",
+      "function mk() { return () => 1; } const f = mk();",
+    ],
+    ["a member of a literal", "const f = [() => 1][0];"],
+    ["an assignment expression", "let g; const f = (g = () => 1);"],
+    ["a let assigned later", "let f = 0; f = () => 1;"],
+    ["a let assigned by ??=", "let f; f ??= () => 1;"],
+    ["a let assigned from a closure", "let f = null; const set = () => { f = () => 3; }; set();"],
+    ["a destructuring assignment default", "let f; ({ f = () => 1 } = {});"],
+    ["a var holding an arrow", "var f = () => 1;"],
+    ["an array destructured from a literal", "const [f] = [() => 1];"],
+    ["an object destructured from a literal", "const { f } = { f: () => 1 };"],
+    ["an object literal with a method", "const f = { m() { return 1; } };"],
+    ["an object literal with an arrow", "const f = { m: () => 1 };"],
+    ["an object spread from one with a function", "const o = { m: () => 1 }; const f = { ...o };"],
+    ["an array with a function declaration", "function g() {} const f = [g];"],
+    ["an object given a function later", "const f = {}; f.run = () => 1;"],
+    ["an instance of a class of the body", "class K { m() { return 1; } } const f = new K();"],
+    ["a class expression in a conditional", "const f = n ? class {} : class {};"],
+  ];
+  for (const [name, declaration] of refused) {
+    it(name, () => {
+      const diagnostics = compile(`${declaration}
+const a = await ctx.step(echo, 1);
+return [typeof f, a];`);
+      expect(diagnostics.map((d) => `${d.code} ${d.line}:${d.column}`)).toStrictEqual([
+        "RATCHET1007 4:11",
+      ]);
+      expect(diagnostics[0]!.message).toMatch(/^`f` \(declared at 3:\d+\) /);
+    });
+  }
+
+  it("names the expression and says what to write", () => {
+    const [d] = compile(`const f = n ? (v) => v + 1 : (v) => v - 1;
+const a = await ctx.step(echo, 1);
+return f(a);`);
+    expect(d?.message).toBe(
+      "`f` (declared at 3:7) may hold a function or class made in the workflow body, from `n ? (v) => v + 1 : (v) => v - 1` (3:11), and is used after this checkpoint: such a value cannot be persisted, and only a function declaration or a `const` whose initializer is the function itself is made again on resume.",
+    );
+    expect(d?.hint).toBe(
+      "Give each function its own `const` (`const inc = (v) => …`), keep the choice as data, and choose where the function is called (`(up ? inc : dec)(x)`); or make `f` after this checkpoint.",
+    );
+    const [g] = compile(`const { g = () => 1 } = {};
+const a = await ctx.step(echo, 1);
+return g() + a;`);
+    expect(g?.hint).toBe(
+      "Give the function its own `const` (`const gDefault = () => …`) and choose where it is called (`(g ?? gDefault)()`), or make `g` after this checkpoint.",
+    );
+  });
+});
+
+// E, what compiles: the same shapes used only on one side of every checkpoint, data from the
+// same shapes, and the rewrites the hints suggest.
+const choicesNotCrossing: Record<string, OracleCase> = {
+  "a conditional between two arrows, used before the checkpoint only": {
+    params: "n",
+    body: `const f = n ? (v) => v + 1 : (v) => v - 1;
+const a = await ctx.step(echo, f(10));
+return a;`,
+    args: [1],
+  },
+  "a conditional between two arrows, made after the checkpoint": {
+    params: "n",
+    body: `const a = await ctx.step(echo, n);
+const f = a ? (v) => v + 1 : (v) => v - 1;
+return [f(10), f.name];`,
+    args: [0],
+  },
+  "the hint's rewrite: one const per function, the choice kept as data": {
+    params: "n",
+    body: `const inc = (v) => v + 1;
+const dec = (v) => v - 1;
+const up = n > 0;
+const a = await ctx.step(echo, 10);
+const b = await ctx.step(echo, (up ? inc : dec)(a));
+return [(up ? inc : dec)(b), inc.name, dec.name];`,
+    args: [1],
+  },
+  "a destructuring default giving data, live across a checkpoint": {
+    params: "n",
+    body: `const { g = 5, h = [n] } = { g: n };
+const a = await ctx.step(echo, g);
+return [g, h, a];`,
+    args: [2],
+  },
+  "the default's rewrite: a const of its own, chosen where it is called": {
+    params: "n",
+    body: `const gDefault = () => "default";
+const { g } = {};
+const a = await ctx.step(echo, 1);
+return [(g ?? gDefault)(), a];`,
+    args: [1],
+  },
+  "?? and || over data, live across a checkpoint": {
+    params: "n",
+    body: `const x = n ?? 3;
+const y = null || [n, 2];
+const a = await ctx.step(echo, 1);
+return [x, y, a];`,
+    args: [4],
+  },
+  "a call of a body function returning data": {
+    params: "n",
+    body: `const mk = (x) => ({ x, twice: x * 2 });
+function label(v) { return "#" + v; }
+const o = mk(n);
+const s = label(n);
+const a = await ctx.step(echo, o.twice);
+return [o, s, a];`,
+    args: [3],
+  },
+  "an instance of a class with extends (an Error), live across a checkpoint": {
+    params: "n",
+    body: `class Oops extends Error { constructor(m) { super(m); this.name = "Oops"; } }
+const e = new Oops("bad " + n);
+const a = await ctx.step(echo, 1);
+return [e.name, e.message, a];`,
+    args: [1],
+  },
+  "an object with a function, used before the checkpoint only": {
+    params: "n",
+    body: `const handlers = { done: (v) => v * 3 };
+const a = await ctx.step(echo, handlers.done(n));
+return a;`,
+    args: [2],
+  },
+  "a member read of data from an array that also held functions": {
+    params: "n",
+    body: `const a0 = [() => 1, () => 2, "x"];
+const names = [a0[0].name, a0[1].name, a0[2]];
+const a = await ctx.step(echo, names);
+return [names, a];`,
+    args: [1],
+  },
+};
+
+describe("E: the shapes that compile", () => {
+  itMatchesPlain(choicesNotCrossing);
+});
