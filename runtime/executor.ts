@@ -491,6 +491,9 @@ function suspension(
   }
 }
 
+/** A commit that consumes nothing delivered on resuming (see `resumeFields` in executeRun). */
+const NOTHING_RESUMED: Pick<Commit, "wakeAt" | "wait" | "inbox"> = Object.freeze({});
+
 /**
  * A wake time as a delay from this process's clock now (see `Commit.wakeInMs`): an adapter
  * that times wakes by the store's clock adds it to the store's now.
@@ -544,7 +547,7 @@ export async function executeRun(
   let resumeFields: Pick<Commit, "wakeAt" | "wait" | "inbox"> =
     run.wait != null || run.inbox != null || run.wakeAt != null
       ? { wakeAt: null, wait: null, inbox: null }
-      : {};
+      : NOTHING_RESUMED;
   // Session state, read on first use in each stretch between checkpoints; its writes go
   // with the next checkpoint's commit, compare-and-set on the session's version.
   let session: { state: Map<string, unknown>; version: number; dirty: boolean } | undefined;
@@ -615,41 +618,53 @@ export async function executeRun(
     (change.leaseMs === undefined || stored.leaseOwner === owner);
 
   /**
-   * Commit, and when the call fails without an answer (a connection lost mid-commit), find
-   * out from the stored run whether it applied: its `seq` still the one expected means no,
-   * so commit again; one more and the written fields mean yes; anything else means another
+   * After a commit call failed without an answer (a connection lost mid-commit), find out
+   * from the stored run whether it applied: its `seq` still the one expected means no, so
+   * commit again; one more and the written fields mean yes; anything else means another
    * process moved the run on.
    */
-  const commitResolved = async (change: Commit): Promise<CommitOutcome> => {
+  const recoverCommit = async (change: Commit, failure: unknown): Promise<CommitOutcome> => {
+    let error = failure;
     for (let attempt = 1; ; attempt++) {
-      try {
-        return await storage.commit(change);
-      } catch (error) {
-        if (!isTransientStorageError(error)) {
-          throw new StorageRefusedError({
-            adapter: storage.name,
-            runId: run.id,
-            what: `the commit of status "${change.status}"`,
-            checkpoint: at?.id,
-            location: at && location(compiled, at),
-            cause: error,
-          });
-        }
-        if (stop()) throw new StorageRetryStopped(error);
-        const wait = storageBackoff(attempt);
-        logger.warn(
-          { ...fields, seq: change.expectedSeq, error, attempt, retryInMs: wait },
-          "a commit failed without an answer; re-reading the run to see whether it applied",
-        );
-        await pauseUnlessStopped(wait, stop);
-        const stored = await retrying("re-reading a run after a failed commit", () =>
-          storage.loadRun(run.id),
-        );
-        if (!stored) return { ok: false, reason: "not-found" };
-        if (stored.seq === change.expectedSeq) continue;
+      if (!isTransientStorageError(error)) {
+        throw new StorageRefusedError({
+          adapter: storage.name,
+          runId: run.id,
+          what: `the commit of status "${change.status}"`,
+          checkpoint: at?.id,
+          location: at && location(compiled, at),
+          cause: error,
+        });
+      }
+      if (stop()) throw new StorageRetryStopped(error);
+      const wait = storageBackoff(attempt);
+      logger.warn(
+        { ...fields, seq: change.expectedSeq, error, attempt, retryInMs: wait },
+        "a commit failed without an answer; re-reading the run to see whether it applied",
+      );
+      await pauseUnlessStopped(wait, stop);
+      const stored = await retrying("re-reading a run after a failed commit", () =>
+        storage.loadRun(run.id),
+      );
+      if (!stored) return { ok: false, reason: "not-found" };
+      if (stored.seq !== change.expectedSeq) {
         if (appliedAs(stored, change)) return { ok: true, seq: stored.seq };
         return { ok: false, reason: stored.leaseOwner === owner ? "conflict" : "lease-lost" };
       }
+      try {
+        return await storage.commit(change);
+      } catch (again) {
+        error = again;
+      }
+    }
+  };
+
+  /** Commit, resolving a call that failed without an answer ({@link recoverCommit}). */
+  const commitResolved = async (change: Commit): Promise<CommitOutcome> => {
+    try {
+      return await storage.commit(change);
+    } catch (error) {
+      return recoverCommit(change, error);
     }
   };
 
@@ -664,7 +679,7 @@ export async function executeRun(
     const resuming: Pick<Commit, "wakeAt" | "wait" | "inbox"> =
       change.status === "failed" || (change.status === "running" && change.error !== undefined)
         ? resumeFields.wakeAt === undefined
-          ? {}
+          ? NOTHING_RESUMED
           : { wakeAt: null }
         : resumeFields;
     const write =
@@ -676,24 +691,27 @@ export async function executeRun(
               state: serializeOrExplain(session.state, "the session state", { runId: run.id }),
             },
           }
-        : {};
+        : undefined;
     const sentAt = performance.now();
-    const full: Commit = {
-      runId: run.id,
-      expectedSeq: seq,
-      owner,
-      ...resuming,
-      ...change,
-      ...write,
-    };
-    const outcome = await commitResolved(
+    const full: Commit =
+      resuming === NOTHING_RESUMED && write === undefined
+        ? { runId: run.id, expectedSeq: seq, owner, ...change }
+        : { runId: run.id, expectedSeq: seq, owner, ...resuming, ...change, ...write };
+    const sent =
       full.wakeAt === undefined || !host.systemClock
         ? full
-        : { ...full, wakeInMs: delayFromNow(full.wakeAt) },
-    );
+        : { ...full, wakeInMs: delayFromNow(full.wakeAt) };
+    // The adapter's promise is awaited here, with no async layer of its own in between: a
+    // commit is on the path of every checkpoint. Only a failed call is resolved apart.
+    let outcome: CommitOutcome;
+    try {
+      outcome = await storage.commit(sent);
+    } catch (error) {
+      outcome = await recoverCommit(sent, error);
+    }
     if (outcome.ok) {
       seq = outcome.seq;
-      resumeFields = resuming === resumeFields ? {} : resumeFields;
+      if (resuming === resumeFields) resumeFields = NOTHING_RESUMED;
       if (withSession) session = undefined;
       if (change.leaseMs !== undefined) lease.extend(sentAt, true);
       return true;

@@ -177,6 +177,23 @@ function observedName(name: string, checkpoint: string): string {
   return checkpoint.slice("step:".length).replace(/#\d+$/, "") || name;
 }
 
+/** One attempt as observers see it (only built when an observer is there to see it). */
+function attemptInfo(
+  context: StepCallContext,
+  options: ResolvedFnOptions,
+  observed: { readonly checkpoint: string } | undefined,
+  attempt: number,
+): AttemptInfo {
+  return {
+    runId: context.runId,
+    workflowName: context.workflowName,
+    checkpoint: observed!.checkpoint,
+    name: observedName(options.name, observed!.checkpoint),
+    idempotencyKey: context.idempotencyKey,
+    attempt,
+  };
+}
+
 /**
  * Call a step function with retries, backoff and timeout. Resolves to its result or
  * rejects with its last attempt's error. `FatalError` stops retrying at once;
@@ -196,20 +213,19 @@ export async function callWithRetries(
     options.timeout === undefined
       ? undefined
       : toMilliseconds(options.timeout, `fn "${options.name}": timeout`);
-  const info = (attempt: number): AttemptInfo => ({
-    runId: context.runId,
-    workflowName: context.workflowName,
-    checkpoint: observed!.checkpoint,
-    name: observedName(options.name, observed!.checkpoint),
-    idempotencyKey: context.idempotencyKey,
-    attempt,
-  });
   const wrap =
     observed?.observer.watches?.(context.runId) === false ? undefined : observed?.observer.attempt;
   for (let attempt = 1; ; attempt++) {
     if (context.runSignal?.aborted) throw context.runSignal.reason;
     const attemptContext = new AttemptContext(context, attempt);
     try {
+      // Nothing watching and no timeout (most steps): the step's own promise, with no
+      // wrapper or async layer around it.
+      if (wrap === undefined && timeoutMs === undefined) {
+        return await (inline
+          ? (implementation as () => unknown)()
+          : implementation(attemptContext, ...args));
+      }
       const once = () =>
         attemptOnce(
           implementation,
@@ -220,11 +236,15 @@ export async function callWithRetries(
           options.name,
           environment,
         );
-      return await (wrap ? wrap(info(attempt), once) : once());
+      return await (wrap ? wrap(attemptInfo(context, options, observed!, attempt), once) : once());
     } catch (error) {
       const exhausted = attempt > options.retries.max;
       if (error instanceof FatalError || exhausted) {
-        observed?.observer.gaveUp(info(attempt), error, exhausted);
+        observed?.observer.gaveUp(
+          attemptInfo(context, options, observed, attempt),
+          error,
+          exhausted,
+        );
         throw error;
       }
       // This process lost the run: no retry here (the worker that holds it now decides).
