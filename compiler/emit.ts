@@ -25,6 +25,16 @@ export function deadKey(key: string): string {
 }
 
 /**
+ * The frame key beside a function's own (a function made again on resume is not persisted)
+ * that holds the properties the body gave it (`counter.calls`), so a resume puts them back on
+ * the function made again. Like `deadKey`, it is no other variable's key and not in the
+ * checkpoint's `live` list: a frame without it resumes with the function as made.
+ */
+export function propertiesKey(key: string): string {
+  return `${key}/props`;
+}
+
+/**
  * The machine's function name, for stack traces: `ratchet$` and the workflow's name. The name
  * of a function expression is a binding inside it, so it must be none the body can mean: the
  * workflow's own name would shadow a module function, step or global spelled the same
@@ -67,6 +77,7 @@ export function emitMachine(
   manifest: WorkflowManifest,
   body: WorkflowBodyNode,
   keys: ReadonlyMap<string, string>,
+  withProperties: readonly (readonly string[])[] = [],
 ): ts.Expression {
   const { names } = ir;
   // The frame stores variables under their stable keys (compiler/names.ts), which are not
@@ -143,8 +154,21 @@ export function emitMachine(
             /^[A-Za-z_$][\w$]*$/.test(key) ? key : f.createStringLiteral(key),
             value,
           );
-    return f.createObjectLiteralExpression(
-      checkpoint.live.flatMap((key) => {
+    // The own properties of the functions the body gave some and still refers to, read by
+    // the runtime's `$props` (`undefined` when there are none) into the same frame, so an
+    // object both a property and a variable hold is stored once.
+    const properties = (withProperties[index - 1] ?? []).map((slot) =>
+      property(
+        propertiesKey(keys.get(slot)!),
+        f.createCallExpression(
+          f.createPropertyAccessExpression(id(ir.ctxName), "$props"),
+          undefined,
+          [id(slot)],
+        ),
+      ),
+    );
+    return f.createObjectLiteralExpression([
+      ...checkpoint.live.flatMap((key) => {
         const slot = slotOf.get(key)!;
         const info = ir.slots.get(slot);
         if (info?.deadZone) {
@@ -177,7 +201,8 @@ export function emitMachine(
             : keyed(slot, key),
         ];
       }),
-    );
+      ...properties,
+    ]);
   };
 
   /**
@@ -350,6 +375,25 @@ export function emitMachine(
         ),
       );
     }
+  }
+
+  // Put back the properties the frame kept for functions made again above.
+  for (const slot of new Set(withProperties.flat())) {
+    prologue.push(
+      f.createExpressionStatement(
+        f.createCallExpression(
+          f.createPropertyAccessExpression(id(ir.ctxName), "$restoreProps"),
+          undefined,
+          [
+            id(slot),
+            f.createElementAccessExpression(
+              f.createPropertyAccessExpression(id(names.frame), "vars"),
+              f.createStringLiteral(propertiesKey(keys.get(slot)!)),
+            ),
+          ],
+        ),
+      ),
+    );
   }
 
   let dispatch: ts.Statement = f.createSwitchStatement(

@@ -1632,6 +1632,44 @@ export class Exploder {
     );
   }
 
+  /**
+   * The slots of functions the body gives properties to, or may: it reads or writes a member
+   * of the function (`counter.calls = …`, `price.cache[k]`, `delete f.x`, not a method call
+   * such as `f.call(…)`), or hands it to `Object.assign`, `Object.defineProperty`,
+   * `Object.defineProperties`, `Reflect.set` or `Reflect.defineProperty`. Where such a function
+   * is made again on resume, the frame keeps its own properties (compiler/emit.ts).
+   */
+  propertyFunctions(): Set<string> {
+    const out = new Set<string>();
+    for (const id of this.scopes.referenceIds) {
+      const binding = this.scopes.references.get(id);
+      const slot = binding && this.slotNames.get(binding);
+      if (!slot) continue;
+      const parent = id.parent;
+      if (
+        (isPropertyAccessExpression(parent) || isElementAccessExpression(parent)) &&
+        parent.expression === id
+      ) {
+        if (!(isCallExpression(parent.parent) && parent.parent.expression === parent)) {
+          out.add(slot);
+        }
+      } else if (isCallExpression(parent) && parent.arguments[0] === id) {
+        const callee = skipOuterExpressions(parent.expression);
+        if (
+          isPropertyAccessExpression(callee) &&
+          isIdentifier(callee.expression) &&
+          ((callee.expression.text === "Object" &&
+            ["assign", "defineProperty", "defineProperties"].includes(callee.name.text)) ||
+            (callee.expression.text === "Reflect" &&
+              ["set", "defineProperty"].includes(callee.name.text)))
+        ) {
+          out.add(slot);
+        }
+      }
+    }
+    return out;
+  }
+
   /** A declaration's binding as an assignment target over slots. */
   bindingTarget(name: ts.BindingName): ts.Expression {
     if (!isIdentifier(name) && this.containsDurable(name)) {
@@ -2512,6 +2550,22 @@ export class Exploder {
   }
 
   /**
+   * Whether `operand` names a function made again on resume (a function declaration, or a
+   * `const` holding a function written in place) that `later` cannot reassign: read after
+   * the await, it is the same function, so it needs no temporary (which could not be
+   * persisted).
+   */
+  isRemadeFunction(operand: ts.Expression, later: readonly ts.Node[]): boolean {
+    const inner = skipOuterExpressions(operand);
+    if (!isIdentifier(inner)) return false;
+    const binding = this.scopes.references.get(inner);
+    const slot = binding && this.slotNames.get(binding);
+    return (
+      slot !== undefined && this.slots.get(slot)?.kind === "function" && this.isStable(inner, later)
+    );
+  }
+
+  /**
    * `target = right` only when `target` calls for it (`&&`: truthy, `||`: falsy, `??`:
    * nullish), with `right`'s durable awaits in a block of their own that is skipped otherwise.
    */
@@ -2646,13 +2700,17 @@ export class Exploder {
     logical: "and" | "or" | "nullish" | undefined,
     discard: boolean,
   ): ts.Expression | undefined {
-    const keep = (part: ts.Expression): ts.Identifier => {
+    const keep = (part: ts.Expression): ts.Expression => {
       const value = this.expression(part)!;
       const temp = this.newTemp(part);
       this.assign(temp, value);
       return temp;
     };
-    const object = keep(left.expression);
+    // A function made again on resume is not kept: it cannot be persisted, and it is the same
+    // function after the await (`stats.sum += await …`; its properties are in the frame).
+    const object = this.isRemadeFunction(left.expression, [node.right])
+      ? this.expression(left.expression)!
+      : keep(left.expression);
     const key = isElementAccessExpression(left) ? keep(left.argumentExpression) : undefined;
     const target = () =>
       key
@@ -2671,11 +2729,17 @@ export class Exploder {
     return discard ? undefined : result;
   }
 
-  /** Like `operands`, but every operand before the last is kept in a temporary. */
+  /**
+   * Like `operands`, but every operand before the last is kept in a temporary — except a
+   * function made again on resume (`counter.calls = await …`), which cannot be persisted and
+   * is the same function after the await.
+   */
   operandsAsTemps(list: readonly ts.Expression[]): ts.Expression[] {
     return list.map((operand, i) => {
       const value = this.expression(operand)!;
-      if (i === list.length - 1) return value;
+      if (i === list.length - 1 || this.isRemadeFunction(operand, list.slice(i + 1))) {
+        return value;
+      }
       const temp = this.newTemp(operand);
       this.assign(temp, value);
       return temp;
@@ -3075,6 +3139,7 @@ export class Exploder {
       slots: this.slots,
       hoistedFunctions: this.hoistedFunctions,
       recreatedFunctions: this.recreatedFunctions,
+      propertyFunctions: this.propertyFunctions(),
       names: this.names,
       finallyTargets: new Map([...this.#jumpTargets].map(([k, v]) => [k, [...v]])),
       references: this.scopes.referenceIds,

@@ -174,6 +174,11 @@ export interface MachineIR {
    * never persisted (the declaration still assigns it where it stands).
    */
   readonly recreatedFunctions: ts.VariableStatement[];
+  /**
+   * Slots of functions the body gives properties to (`counter.calls = …`): where such a
+   * function is made again on resume, the frame keeps its own properties beside the variables.
+   */
+  readonly propertyFunctions: ReadonlySet<string>;
   /** The machine's own variable names. */
   readonly names: MachineNames;
   /** Per region: every target a jump passing through its `finally` may continue to. */

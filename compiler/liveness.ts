@@ -65,7 +65,11 @@ export function successorsOf(ir: MachineIR, block: Block): number[] {
  * referred to after a checkpoint (called, or handed to code that may call it), the variables
  * it reads are used there.
  */
-export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][] {
+export function computeLiveness(
+  ir: MachineIR,
+  sink: DiagnosticSink,
+  withProperties?: string[][],
+): string[][] {
   const persistable = new Set(
     [...ir.slots.values()]
       .filter((s) => s.kind !== "function" && s.kind !== "volatile")
@@ -240,6 +244,34 @@ export function computeLiveness(ir: MachineIR, sink: DiagnosticSink): string[][]
       if (bits[n >>> 5]! & (1 << (n & 31))) live.add(nameOf[n]!);
     }
     const names = [...live].filter((name) => persistable.has(name)).sort();
+    // Functions made again on resume whose own properties the frame keeps here: those the
+    // body gives properties to and may still refer to after the checkpoint.
+    const carried = [...live]
+      .filter((name) => functions.has(name) && ir.propertyFunctions.has(name))
+      .sort();
+    withProperties?.push(carried);
+    for (const name of carried) {
+      // A property holding a function the body made (`f.helper = () => 1`) is kept with the
+      // other properties, and cannot be persisted.
+      const slot = ir.slots.get(name)!;
+      const source = slot.functionSource;
+      const assignment = source?.parent;
+      if (
+        source &&
+        assignment &&
+        ts.isBinaryExpression(assignment) &&
+        assignment.right === source &&
+        (ts.isPropertyAccessExpression(assignment.left) ||
+          ts.isElementAccessExpression(assignment.left))
+      ) {
+        sink.report(
+          site.await,
+          DiagnosticCodes.functionLiveAcrossCheckpoint,
+          `\`${slot.description}\` is given a function or class as a property, \`${assignment.left.getText()}\` (${positionOf(assignment)}), and is used after this checkpoint: the frame keeps a function's properties for its resume, and a function cannot be persisted.`,
+          `Give the function its own \`const\` and refer to it by name, or set \`${assignment.left.getText()}\` after this checkpoint.`,
+        );
+      }
+    }
     for (const name of names) {
       const slot = ir.slots.get(name)!;
       if (slot.holds === "function") {

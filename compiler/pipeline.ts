@@ -1,7 +1,7 @@
 import type ts from "typescript";
 import type { DiagnosticSink } from "./diagnostics.js";
 import type { WorkflowSite } from "./discover.js";
-import { emitMachine } from "./emit.js";
+import { emitMachine, propertiesKey } from "./emit.js";
 import { explodeBody } from "./explode.js";
 import { computeLiveness } from "./liveness.js";
 import {
@@ -68,7 +68,8 @@ export function compileWorkflow(
   const validation = validateBody(site.body, scopes, sink);
   if (sink.errorCount > errorsBefore) return undefined;
   const ir = explodeBody(site.body, validation, scopes, sink, context, sourceFile);
-  const live = computeLiveness(ir, sink);
+  const withProperties: string[][] = [];
+  const live = computeLiveness(ir, sink, withProperties);
   if (sink.errorCount > errorsBefore) return undefined;
 
   const ids = checkpointIds(ir.checkpoints, sourceFile);
@@ -93,6 +94,10 @@ export function compileWorkflow(
     const slot = ir.slots.get(name);
     if (slot?.kind === "temp") temporaries[keys.get(name)!] = slot.description;
   }
+  for (const name of new Set(withProperties.flat())) {
+    temporaries[propertiesKey(keys.get(name)!)] =
+      `the properties of function \`${ir.slots.get(name)?.description ?? name}\``;
+  }
   const manifest: WorkflowManifest = {
     id: `${file}#${site.name}`,
     name: site.name,
@@ -112,5 +117,9 @@ export function compileWorkflow(
       return { name: keys.get(name)!, description: slot?.description ?? name, node: slot?.node };
     }),
   }));
-  return { manifest, descriptor: emitMachine(ir, manifest, site.body, keys), liveness };
+  return {
+    manifest,
+    descriptor: emitMachine(ir, manifest, site.body, keys, withProperties),
+    liveness,
+  };
 }

@@ -1,6 +1,16 @@
 import type { StepFunction, Workflow } from "./definitions.js";
 import { type Duration, toMilliseconds } from "./duration.js";
 
+/** The own properties every function has, which `$props` does not keep. */
+const OWN_FUNCTION_KEYS = new Set([
+  "length",
+  "name",
+  "prototype",
+  "arguments",
+  "caller",
+  "__proto__",
+]);
+
 /** The time source of an engine: the real clock, or a test clock a test moves by hand. */
 export interface Clock {
   /** Epoch milliseconds. */
@@ -420,6 +430,30 @@ export class MachineContext {
       );
     }
     return { kind: "waitForEvent", name, match, timeoutAt };
+  }
+
+  /**
+   * For the frame: the own properties the workflow gave a function the machine makes again on
+   * resume (`counter.calls = 1`, `price.cache = {}`), or `undefined` when it has none. A
+   * function's `length`, `name`, `prototype` (and a sloppy one's `arguments` and `caller`) are its own, not given; symbol keys are not
+   * kept. The values are stored with the frame's variables, so an object both a property and
+   * a variable hold comes back as one object.
+   */
+  $props(fn: unknown): Record<string, unknown> | undefined {
+    if (typeof fn !== "function") return undefined;
+    let out: Record<string, unknown> | undefined;
+    for (const key of Object.getOwnPropertyNames(fn)) {
+      if (OWN_FUNCTION_KEYS.has(key)) continue;
+      out ??= {};
+      out[key] = (fn as unknown as Record<string, unknown>)[key];
+    }
+    return out;
+  }
+
+  /** On resume: put the properties `$props` kept back on the function made again. */
+  $restoreProps(fn: unknown, props: unknown): void {
+    if (typeof fn !== "function" || props === null || typeof props !== "object") return;
+    Object.assign(fn, props);
   }
 
   /** Whether a delivered payload passes `match`: a predicate's answer; a field match was tested by the engine. */

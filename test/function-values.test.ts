@@ -353,3 +353,150 @@ return [names, a];`,
 describe("E: the shapes that compile", () => {
   itMatchesPlain(choicesNotCrossing);
 });
+
+// B: a function made again on resume (a declaration, a `const` arrow) gets back the own
+// properties the body gave it: the frame keeps them beside the variables (`counter/props`).
+const functionProperties: Record<string, OracleCase> = {
+  "a counter kept on a function declaration": {
+    params: "n",
+    body: `function counter() { counter.calls = (counter.calls ?? 0) + 1; return counter.calls; }
+counter();
+const a = await ctx.step(echo, counter());
+counter();
+const b = await ctx.step(echo, a);
+return [counter(), counter.calls, a, b];`,
+    args: [1],
+  },
+  "a cache on a function, shared with a variable (one object after a resume)": {
+    params: "n",
+    body: `function price(k) {
+  price.cache ??= {};
+  return (price.cache[k] ??= k.length * 10);
+}
+price("ab");
+const cache = price.cache;
+const a = await ctx.step(echo, price("abc"));
+price("abcd");
+return [a, cache === price.cache, price.cache, Object.keys(cache)];`,
+    args: [1],
+  },
+  "properties of a const arrow": {
+    params: "n",
+    body: `const f = (v) => v + (f.offset ?? 0);
+f.offset = n * 100;
+f.tags = ["a"];
+const a = await ctx.step(echo, f(1));
+f.tags.push("b");
+const b = await ctx.step(echo, f(2));
+return [a, b, f.offset, f.tags, f.name, f.length];`,
+    args: [2],
+  },
+  "Object.assign and Object.defineProperty on a function": {
+    params: "n",
+    body: `function meta() { return 1; }
+Object.assign(meta, { version: n, limits: new Map([["x", 1]]) });
+Object.defineProperty(meta, "hidden", { value: "h", writable: true });
+const a = await ctx.step(echo, meta.version);
+return [a, meta.version, meta.limits, meta.hidden];`,
+    args: [3],
+  },
+  "a property given after the last checkpoint": {
+    params: "n",
+    body: `function g() { return g.x; }
+const a = await ctx.step(echo, n);
+g.x = a;
+return g();`,
+    args: [4],
+  },
+  "a property changed in a loop holding a checkpoint": {
+    params: "n",
+    body: `function tally(v) { tally.total = (tally.total ?? 0) + v; }
+for (let i = 0; i < n; i++) {
+  tally(await ctx.step(add, i, 1));
+}
+return tally.total;`,
+    args: [3],
+  },
+  "a compound assignment to a function's property with a durable await": {
+    params: "n",
+    body: `function stats() {}
+stats.sum = 0;
+stats.sum += await ctx.step(add, n, 1);
+stats.sum += await ctx.step(add, n, 2);
+return stats.sum;`,
+    args: [1],
+  },
+  "a function's property assigned, keyed and ||= with durable awaits": {
+    params: "n",
+    body: `function s() {}
+s.v = await ctx.step(echo, n);
+s[await ctx.step(echo, "k")] = s.v + 1;
+s.z = 0;
+s.z ||= await ctx.step(add, n, 5);
+const t = () => 0;
+t.list = [];
+t.list[await ctx.step(echo, 0)] = "first";
+return [s.v, s.k, s.z, t.list];`,
+    args: [2],
+  },
+  "a property deleted before the checkpoint": {
+    params: "n",
+    body: `function h() {}
+h.temp = 1;
+delete h.temp;
+const a = await ctx.step(echo, n);
+return ["temp" in h, a];`,
+    args: [1],
+  },
+  "a function whose properties are read by a function made again": {
+    params: "n",
+    body: `function config() {}
+config.rate = n;
+const apply = (v) => v * config.rate;
+const a = await ctx.step(echo, 5);
+return apply(a);`,
+    args: [3],
+  },
+};
+
+describe("B: properties given to a function made again on resume are kept", () => {
+  itMatchesPlain(functionProperties);
+});
+
+describe("B: a property that cannot be persisted", () => {
+  it("a function given as a property is RATCHET1007 at compile time", () => {
+    const [d, ...rest] = compile(`function s() {}
+s.helper = () => 1;
+const a = await ctx.step(echo, 1);
+return s.helper() + a;`);
+    expect(rest).toStrictEqual([]);
+    expect(`${d?.code} ${d?.line}:${d?.column}`).toBe("RATCHET1007 5:11");
+    expect(d?.message).toBe(
+      "`s` is given a function or class as a property, `s.helper` (4:1), and is used after this checkpoint: the frame keeps a function's properties for its resume, and a function cannot be persisted.",
+    );
+    // Used only before the checkpoint, or given after it: nothing to keep.
+    expect(
+      codes(`function s() {}
+s.helper = () => 1;
+const a = await ctx.step(echo, s.helper());
+return a;`),
+    ).toStrictEqual([]);
+  });
+
+  it("one the compiler cannot see is a SerializationError naming the function's properties", async () => {
+    const { load, runCompiled } = await import("./support/oracle.js");
+    const { compiled } = await load({
+      params: "n",
+      body: `function s() { return s.n; }
+Object.assign(s, { n, helper: () => 1 });
+const a = await ctx.step(echo, 1);
+return s() + a;`,
+      args: [1],
+    });
+    const outcome = await runCompiled(compiled, [1]);
+    expect(outcome.ok).toBe(false);
+    expect(outcome.ok ? "" : outcome.error).toMatch(
+      /^SerializationError: Cannot persist the properties of function `s` at checkpoint step:echo .*: a function \(helper\) cannot be stored \(at s\.helper\)/,
+    );
+  });
+});
