@@ -352,12 +352,28 @@ export function emitMachine(
     ),
   );
   if (persisted.length > 0) {
-    prologue.push(
-      assign(
-        f.createObjectLiteralExpression(persisted.map((name) => keyed(name))),
-        f.createPropertyAccessExpression(id(names.frame), "vars"),
-      ),
-    );
+    const restored = persisted.filter((name) => !ir.slots.get(name)?.hoisted);
+    if (restored.length > 0) {
+      prologue.push(
+        assign(
+          f.createObjectLiteralExpression(restored.map((name) => keyed(name))),
+          f.createPropertyAccessExpression(id(names.frame), "vars"),
+        ),
+      );
+    }
+    // A `var` a function declaration declares too keeps the function (made above) unless
+    // the frame holds a value for it: the run's start, or a checkpoint it is not live at.
+    for (const name of persisted) {
+      if (!ir.slots.get(name)?.hoisted) continue;
+      const key = f.createStringLiteral(keys.get(name)!);
+      const vars = f.createPropertyAccessExpression(id(names.frame), "vars");
+      prologue.push(
+        f.createIfStatement(
+          f.createBinaryExpression(key, SyntaxKind.InKeyword, vars),
+          assign(id(name), f.createElementAccessExpression(vars, key)),
+        ),
+      );
+    }
     for (const slot of deadZone) {
       if (slot.kind === "function" || slot.kind === "volatile") continue;
       prologue.push(

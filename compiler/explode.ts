@@ -527,6 +527,7 @@ export class Exploder {
         holds,
         description: binding.name,
         node: binding.id,
+        ...(binding.alsoFunction ? { hoisted: true } : {}),
       });
     }
   }

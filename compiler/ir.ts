@@ -135,6 +135,11 @@ export interface Slot {
   readonly deadZone?: boolean;
   /** A per-iteration box (`{ v }`): see compiler/explode.ts `findBoxedSlots`. */
   readonly boxed?: boolean;
+  /**
+   * A `var` a function declaration declares too: the hoisted function is its value on entry,
+   * so the frame restores it only where it holds an entry for it.
+   */
+  readonly hoisted?: boolean;
 }
 
 /**

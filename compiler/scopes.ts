@@ -25,6 +25,7 @@ const {
   isFunctionLike,
   isIdentifier,
   isTypeNode,
+  isVariableDeclaration,
   isVariableDeclarationList,
 } = ts;
 
@@ -36,6 +37,12 @@ export interface Binding {
   readonly id: ts.Identifier;
   /** The scope it lives in. */
   readonly scope: Scope;
+  /**
+   * A `var` that a function declaration of the same function declares too (`var f = 1;
+   * function f() {}`): one variable, which the function initializes on entry and the
+   * `var`'s assignments overwrite.
+   */
+  readonly alsoFunction?: boolean;
 }
 
 /** A lexical scope: a function (holds `var`s and parameters) or a block. */
@@ -142,18 +149,55 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
   const typeScriptValues: (ts.EnumDeclaration | ts.ModuleDeclaration)[] = [];
   const pending: PendingReference[] = [];
 
+  /** `var`/function pairs of one name in one function: merged into one binding after the walk. */
+  const varFunctions = new Map<Binding, { fn: ts.Identifier; assigned: boolean }>();
+
   const declare = (scope: Scope, id: ts.Identifier, kind: Binding["kind"]): void => {
     let target = scope;
-    if (kind === "var") while (!target.isFunction && target.parent) target = target.parent;
+    /** A catch clause's own parameter of the name, which a `var` inside the catch writes. */
+    let catchParameter: Binding | undefined;
+    if (kind === "var") {
+      while (!target.isFunction && target.parent) {
+        const named = target.names.get(id.text);
+        if (named?.kind === "catch" && isCatchClause(target.node)) catchParameter ??= named;
+        target = target.parent;
+      }
+    }
     const existing = target.names.get(id.text);
-    if (existing && (kind === "var" || kind === "function") && existing.kind === kind) {
+    // A `var` declares no second variable where its function already has one of the name:
+    // an earlier `var`, a parameter (`var options = options || {}` reads the argument) — not
+    // the context parameter, whose redeclaration validation refuses — or a function
+    // declaration (`var f = 1; function f() {}`: one variable).
+    const merges =
+      existing !== undefined &&
+      (existing.kind === kind ||
+        (kind === "var" && existing.kind === "param" && existing.id !== ctxId) ||
+        (kind === "var" && existing.kind === "function") ||
+        (kind === "function" && existing.kind === "var"));
+    if (existing && merges && (kind === "var" || kind === "function")) {
       declarations.set(id, existing);
+      if (
+        (existing.kind === "function" && kind === "var") ||
+        (existing.kind === "var" && kind === "function") ||
+        varFunctions.has(existing)
+      ) {
+        const pair = varFunctions.get(existing) ?? {
+          fn: kind === "function" ? id : existing.id,
+          assigned: existing.kind === "var" && assignsVar(existing.id),
+        };
+        if (kind === "var" && assignsVar(id)) pair.assigned = true;
+        varFunctions.set(existing, pair);
+      }
+      // Annex B.3.5: `catch (e) { var e = 5 }` declares a variable of the function, but
+      // its assignment writes the catch parameter, as a reference there would.
+      if (catchParameter) declarations.set(id, catchParameter);
       return;
     }
     const binding: Binding = { name: id.text, kind, id, scope: target };
     target.names.set(id.text, binding);
     bindings.push(binding);
     declarations.set(id, binding);
+    if (catchParameter) declarations.set(id, catchParameter);
   };
 
   const declarePattern = (scope: Scope, name: ts.BindingName, kind: Binding["kind"]): void => {
@@ -181,6 +225,7 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
 
   // A TypeScript `this` parameter is a type: it binds nothing and is not `ctx` (runtimeParameters).
   const parameters = runtimeParameters(body);
+  const ctxId = parameters[0]?.name;
   const plainParameters = new Set<string>();
   for (const parameter of parameters.slice(1)) {
     addOwnPattern(parameter.name);
@@ -279,7 +324,16 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
       declaring = false;
     } else {
       if (functionLike) {
-        if (isFunctionDeclaration(node) && node.name) declare(scope, node.name, "function");
+        if (isFunctionDeclaration(node) && node.name) {
+          // A function declaration at the top of a function's body is a variable of the
+          // function, as a `var` is (one in a nested block belongs to the block) — unless a
+          // parameter has its name, whose binding it then hides.
+          const top =
+            scope.parent?.isFunction === true &&
+            (scope.parent.node as ts.FunctionLikeDeclaration).body === scope.node &&
+            scope.parent.names.get(node.name.text)?.kind !== "param";
+          declare(top ? scope.parent! : scope, node.name, "function");
+        }
         inner = { node, parent: scope, isFunction: true, names: new Map() };
         if ((isFunctionExpression(node) || isClassExpression(node)) && node.name) {
           declare(inner, node.name, "function");
@@ -343,6 +397,21 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
   inStatements = true;
   visit(body.body!);
 
+  // A `var` and a function declaration of one name are one variable: a `var` as soon as a
+  // `var` of it assigns a value, else the function (`var f;` changes nothing).
+  for (const [binding, { fn, assigned }] of varFunctions) {
+    const merged = binding as { -readonly [K in keyof Binding]: Binding[K] };
+    if (assigned) {
+      // Keyed by the function's name where the function is at the top of the body.
+      merged.kind = "var";
+      merged.alsoFunction = true;
+      merged.id = fn;
+    } else {
+      merged.kind = "function";
+      merged.id = fn;
+    }
+  }
+
   // References, now that every declaration is known; and which bindings nested functions and
   // classes capture.
   const references = new Map<ts.Identifier, Binding | undefined>();
@@ -370,4 +439,19 @@ export function resolveScopes(body: WorkflowBodyNode): ScopeInfo {
     typeScriptValues,
     referenceIds: pending.map((reference) => reference.id),
   };
+}
+
+/**
+ * Whether a `var`'s declaring identifier assigns it: it has an initializer, is part of a
+ * destructuring pattern, or is a `for … in/of` head.
+ */
+function assignsVar(id: ts.Identifier): boolean {
+  const declaration = id.parent;
+  if (isBindingElement(declaration)) return true;
+  if (!isVariableDeclaration(declaration)) return false;
+  if (declaration.name !== id || declaration.initializer) return true;
+  const head = declaration.parent.parent;
+  return (
+    (isForInStatement(head) || isForOfStatement(head)) && head.initializer === declaration.parent
+  );
 }
