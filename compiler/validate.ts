@@ -244,6 +244,7 @@ export function validateBody(
       return;
     }
     checkDurationLiterals(member, call, sink);
+    if (GROUP_METHODS.has(member)) checkGroupBranches(id.text, member, call);
     if (member === "step" && groupOf(call) !== undefined) return;
     let awaited: ts.Node = call;
     while (isParenthesizedExpression(awaited.parent)) awaited = awaited.parent;
@@ -329,6 +330,54 @@ export function validateBody(
       }
     }
     durable.push({ await: awaited.parent, call, method: member, ...(match ? { match } : {}) });
+  };
+
+  /**
+   * A durable `await` inside a branch of `ctx.parallel(…)`/`ctx.gather({…})` after the
+   * first: the branches before it are made before it (a `ctx.step(…)` is a description of
+   * the step, holding its function), and they would have to be stored at its checkpoint.
+   */
+  const checkGroupBranches = (ctx: string, member: string, call: ts.CallExpression): void => {
+    const first = call.arguments[0];
+    const branches: ts.Node[] =
+      member === "gather" && first && isObjectLiteralExpression(first)
+        ? [...first.properties, ...call.arguments.slice(1)]
+        : [...call.arguments];
+    for (const [i, branch] of branches.entries()) {
+      if (i === 0) continue;
+      const inner = durableAwaitIn(branch);
+      if (!inner) continue;
+      sink.report(
+        inner,
+        DiagnosticCodes.unsupportedAwaitPosition,
+        `A durable await inside a branch of \`${ctx}.${member}(…)\` after the first is not supported: the branches before it would be held across its checkpoint, and a step not yet run cannot be stored.`,
+        `Await it before the call, in a const, and pass that: const value = ${inner.getText()}; then ${ctx}.step(…, value) in the branch.`,
+      );
+      return;
+    }
+  };
+
+  /** A durable `await` (of a `ctx` call) in `node`, not inside a nested function. */
+  const durableAwaitIn = (node: ts.Node): ts.AwaitExpression | undefined => {
+    let found: ts.AwaitExpression | undefined;
+    const visit = (n: ts.Node): void => {
+      if (found || isFunctionBoundary(n) || isClassLike(n)) return;
+      if (isAwaitExpression(n)) {
+        const operand = skipOuterExpressions(n.expression);
+        if (
+          isCallExpression(operand) &&
+          isPropertyAccessExpression(operand.expression) &&
+          isIdentifier(operand.expression.expression) &&
+          isCtx(operand.expression.expression)
+        ) {
+          found = n;
+          return;
+        }
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(node);
+    return found;
   };
 
   /** The `ctx.parallel(…)`/`ctx.gather({…})` call a `ctx.step(…)` is a direct branch of. */
