@@ -667,3 +667,209 @@ describe("a frame of primitives", () => {
     }
   });
 });
+
+describe("built-ins come back as they were, or are refused", () => {
+  it("a Buffer comes back as a Buffer with its bytes only (not its pool), shared once", () => {
+    const buf = Buffer.from("hello world").subarray(6, 9);
+    const back = roundTrip({ a: buf, b: buf, empty: Buffer.alloc(0) });
+    expect(Buffer.isBuffer(back.a)).toBe(true);
+    expect(Object.getPrototypeOf(back.a)).toBe(Buffer.prototype);
+    expect(back.a.toString()).toBe("wor");
+    expect(back.a.buffer.byteLength).toBe(3);
+    expect(back.b).toBe(back.a);
+    expect(Buffer.isBuffer(back.empty) && back.empty.length).toBe(0);
+    // A plain Uint8Array stays one.
+    expect(Buffer.isBuffer(roundTrip(new Uint8Array([1])))).toBe(false);
+  });
+
+  it("a RegExp keeps its lastIndex, source and flags", () => {
+    const re = /\w+\s*/gy;
+    re.exec("ab cd");
+    const back = roundTrip(re);
+    expect([back.source, back.flags, back.lastIndex]).toStrictEqual(["\\w+\\s*", "gy", 3]);
+    expect(back.exec("ab cd")?.[0]).toBe("cd");
+    const idle = /a/g;
+    expect(serialize(idle)).toBe('[["RegExp","a","g"]]');
+  });
+
+  it("an array keeps its other own properties: a match result's index, input and groups", () => {
+    const match = /(?<num>\d+)/d.exec("ab12")!;
+    const back = roundTrip(match);
+    expect(back).toStrictEqual(match);
+    expect([back.index, back.input, back.groups?.num]).toStrictEqual([2, "ab12", "12"]);
+    expect(Object.getPrototypeOf(back.groups)).toBeNull();
+    expect(back.indices?.groups?.num).toStrictEqual([2, 4]);
+    expect(Object.keys(back)).toStrictEqual(Object.keys(match));
+    // Holes, shared references and a property holding an object of the value.
+    const shared = { id: 1 };
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the point.
+    const sparse = Object.assign([shared, , 3], { extra: shared });
+    const copy = roundTrip({ sparse, shared });
+    expect(1 in copy.sparse).toBe(false);
+    expect(copy.sparse.extra).toBe(copy.shared);
+    expect(copy.sparse[0]).toBe(copy.shared);
+  });
+
+  it("a tagged template's strings keep raw, non-enumerable", () => {
+    const tag = (s: TemplateStringsArray, ..._values: unknown[]) => s;
+    const strings = tag`a\n${1}b`;
+    const back = roundTrip(strings);
+    expect([...back]).toStrictEqual(["a\n", "b"]);
+    expect(back.raw).toStrictEqual(["a\\n", "b"]);
+    expect(Object.keys(back)).toStrictEqual(["0", "1"]);
+  });
+
+  it("refuses an array with properties that is part of a cycle; drops what docs say it drops", () => {
+    const cyclic: unknown[] & { self?: unknown } = [1];
+    cyclic.self = cyclic;
+    expect(whyUnserializable({ cyclic })?.reason).toContain(
+      "an array with properties is part of a cycle",
+    );
+    // Documented: an array's symbol-keyed properties and, unless it is frozen, its
+    // non-enumerable ones are not stored (looking for them would list every element).
+    const symbolic = Object.assign([1], { [Symbol("s")]: 1 });
+    expect(Object.getOwnPropertySymbols(roundTrip(symbolic))).toStrictEqual([]);
+    const hidden = [1];
+    Object.defineProperty(hidden, "note", { value: 1 });
+    expect(Object.getOwnPropertyNames(roundTrip(hidden))).toStrictEqual(["0", "length"]);
+    const frozen = Object.freeze(Object.defineProperty([1], "note", { value: 1 }));
+    expect(Object.getOwnPropertyDescriptor(roundTrip(frozen), "note")).toMatchObject({
+      value: 1,
+      enumerable: false,
+    });
+  });
+
+  it("an AggregateError keeps its class, errors and cause; every error keeps its cause", () => {
+    const inner = new RangeError("inner");
+    const aggregate = new AggregateError([new Error("a"), inner, "not an error"], "all failed", {
+      cause: new TypeError("root"),
+    });
+    const back = roundTrip({ aggregate, inner });
+    expect(back.aggregate).toBeInstanceOf(AggregateError);
+    expect(back.aggregate.message).toBe("all failed");
+    expect(back.aggregate.errors).toHaveLength(3);
+    expect(back.aggregate.errors[1]).toBe(back.inner);
+    expect(back.aggregate.errors[1]).toBeInstanceOf(RangeError);
+    expect(back.aggregate.errors[2]).toBe("not an error");
+    expect(Object.keys(back.aggregate)).toStrictEqual([]);
+    expect(back.aggregate.cause).toBeInstanceOf(TypeError);
+    expect((back.aggregate.cause as Error).message).toBe("root");
+    const chain = roundTrip(new Error("top", { cause: new Error("mid", { cause: { code: 7 } }) }));
+    expect(((chain.cause as Error).cause as { code: number }).code).toBe(7);
+    // An AggregateError holding itself keeps the rest.
+    const selfish = new AggregateError([], "self");
+    (selfish.errors as unknown[]).push(selfish, new Error("ok"));
+    const cut = roundTrip(selfish);
+    expect(cut.errors[0]).toBe(String(selfish));
+    expect((cut.errors[1] as Error).message).toBe("ok");
+  });
+
+  it("an object with an own __proto__ key keeps it as an own property, not a prototype", () => {
+    const value = JSON.parse('{"a": 1, "__proto__": {"b": 2}}') as Record<string, unknown>;
+    const nullProto = Object.assign(Object.create(null), { x: 1 });
+    Object.defineProperty(nullProto, "__proto__", {
+      value: 5,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+    const back = roundTrip({ value, nullProto });
+    expect(Object.getPrototypeOf(back.value)).toBe(Object.prototype);
+    expect(Object.keys(back.value)).toStrictEqual(["a", "__proto__"]);
+    expect(Object.getOwnPropertyDescriptor(back.value, "__proto__")?.value).toStrictEqual({ b: 2 });
+    expect(Object.getPrototypeOf(back.nullProto)).toBeNull();
+    expect(Object.getOwnPropertyDescriptor(back.nullProto, "__proto__")?.value).toBe(5);
+  });
+
+  it("refuses an unregistered subclass of a built-in, saying what it would become", () => {
+    class Bag extends Map<string, number> {}
+    class List extends Array<number> {}
+    class Tags extends Set<string> {}
+    class Moment extends Date {}
+    class Pattern extends RegExp {}
+    class Bytes extends Uint8Array {}
+    class Big extends Buffer {}
+    for (const [value, base] of [
+      [new Bag([["a", 1]]), "Map"],
+      [List.from([1, 2]), "Array"],
+      [new Tags(), "Set"],
+      [new Moment(0), "Date"],
+      [new Pattern("a"), "RegExp"],
+      [new Bytes(2), "Uint8Array"],
+      [Object.setPrototypeOf(Buffer.from("x"), Big.prototype), "Buffer"],
+    ] as const) {
+      const why = whyUnserializable({ items: [value] });
+      expect(why?.reason, base).toContain(
+        `(a subclass of ${base}) would come back as a plain ${base}`,
+      );
+      expect(why?.reason).toContain("registerClass(");
+      expect(why?.path).toBe(".items[0]");
+    }
+    // Registered, it is stored by its serializer.
+    class Ledger extends Map<string, number> {}
+    registerClass(Ledger, {
+      serialize: (l) => [...l],
+      deserialize: (entries) => new Ledger(entries),
+    });
+    const ledger = roundTrip(new Ledger([["a", 1]]));
+    expect(ledger).toBeInstanceOf(Ledger);
+    expect(ledger.get("a")).toBe(1);
+  });
+
+  it("refuses a Date, Map, Set, RegExp or URL with own properties, which it would drop", () => {
+    const date = Object.assign(new Date(0), { tz: "UTC" });
+    const map = Object.assign(new Map(), { label: "x" });
+    const set = new Set();
+    Object.defineProperty(set, "hidden", { value: 1 });
+    const re = Object.assign(/a/, { note: 1 });
+    for (const [value, tag] of [
+      [date, "Date"],
+      [map, "Map"],
+      [set, "Set"],
+      [re, "RegExp"],
+    ] as const) {
+      const why = whyUnserializable({ value });
+      expect(why?.reason, tag).toContain(`a ${tag} with its own properties`);
+      expect(why?.path).toBe(".value");
+    }
+    // A plain object faking a built-in's tag is stored as the plain object it is.
+    const fake = { [Symbol.toStringTag]: "Map", a: 1 };
+    expect(whyUnserializable(fake)?.reason).toContain("symbol keys");
+  });
+
+  it("reads frames written before Buffer, lastIndex, array properties and AggregateError were kept", () => {
+    // Written by the previous encoding (the same devalue format; no Buffer, RegExpAt,
+    // ArrayProps or ProtoKey tag, errors without `errors`).
+    const old =
+      '[{"cp":1,"v":2,"r":39},"step:echo",{"when":3,"m":4,"s":8,"re":9,"big":10,"bytes":11,"buf":13,"url":15,"holes":16,"neg":-6,"u":-1,"err":18,"agg":31,"match":37},["Date","1970-01-01T00:00:00.000Z"],["Map",5,6],"k",{"id":7},1,["Set",6],["RegExp","a+","gi"],["BigInt","12"],["Uint8Array",12],["ArrayBuffer","AQID"],["Uint8Array",14],["ArrayBuffer","aGk="],["URL","https://x.test/a?b=1"],[7,-2,17],3,["Error",19],{"name":20,"message":21,"stack":22,"props":23,"cause":25},"TypeError","bad","TypeError: bad\\n    at x",{"code":24},"E_BAD",["Error",26],{"name":27,"message":28,"stack":29,"props":30},"Error","root","Error: root\\n    at y",{},["Error",32],{"name":33,"message":34,"stack":35,"props":36},"AggregateError","all","AggregateError: all\\n    at z",{},[38,38],"1",[7,40],"two"]';
+    const frame = deserialize(old) as { cp: string; v: Record<string, unknown>; r: unknown };
+    const v = frame.v;
+    expect(frame.cp).toBe("step:echo");
+    expect(frame.r).toStrictEqual([1, "two"]);
+    expect(v.when).toStrictEqual(new Date(0));
+    expect(v.m).toStrictEqual(new Map([["k", { id: 1 }]]));
+    expect([...(v.s as Set<unknown>)][0]).toBe((v.m as Map<string, unknown>).get("k"));
+    expect(v.re).toStrictEqual(/a+/gi);
+    expect(v.big).toBe(12n);
+    expect(v.bytes).toStrictEqual(new Uint8Array([1, 2, 3]));
+    // A Buffer stored before came back as a Uint8Array, and still does.
+    expect(v.buf).toStrictEqual(new Uint8Array([104, 105]));
+    expect(v.url).toStrictEqual(new URL("https://x.test/a?b=1"));
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the point.
+    expect(v.holes).toStrictEqual([1, , 3]);
+    expect(Object.is(v.neg, -0)).toBe(true);
+    expect("u" in v && v.u === undefined).toBe(true);
+    const err = v.err as TypeError & { code: string };
+    expect(err).toBeInstanceOf(TypeError);
+    expect([err.message, err.stack, err.code]).toStrictEqual([
+      "bad",
+      "TypeError: bad\n    at x",
+      "E_BAD",
+    ]);
+    expect((err.cause as Error).message).toBe("root");
+    const agg = v.agg as AggregateError;
+    expect(agg).toBeInstanceOf(AggregateError);
+    expect([agg.message, agg.errors]).toStrictEqual(["all", []]);
+    expect(v.match).toStrictEqual(["1", "1"]);
+  });
+});

@@ -21,9 +21,13 @@ import {
 /**
  * Persisted values go through devalue: JSON plus `undefined`, Date, Map, Set, BigInt,
  * RegExp, URL, typed arrays, -0, NaN, ±Infinity, sparse arrays, and shared and cyclic
- * references. Two reducers are added here: classes registered with {@link registerClass},
- * and Error (class name, message, stack, `cause` and own data). docs/serialization.md
- * records why devalue, and the stored format.
+ * references. Reducers added here: classes registered with {@link registerClass}, Error
+ * (class name, message, stack, `cause`, an AggregateError's `errors`, own data), Buffer,
+ * a RegExp whose `lastIndex` is not 0, an array with properties besides its elements (a
+ * match result's `index`, `input`, `groups`), and an object with an own `__proto__` key.
+ * devalue stores built-ins by their tag, so a subclass (`class Bag extends Map`) would come
+ * back as its parent class: {@link tagOf} makes it refused instead, like any unregistered
+ * class. docs/serialization.md records why devalue, and the stored format.
  */
 
 // ---------------------------------------------------------------------------------------
@@ -56,6 +60,10 @@ interface Registered {
 }
 
 const byPrototype = new Map<object, Registered>();
+
+/** Node's Buffer, where there is one: stored as a Buffer, not as the Uint8Array it extends. */
+const BufferClass = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+const BUFFER_PROTOTYPE: object | undefined = BufferClass?.prototype;
 const byName = new Map<string, Registered>();
 
 /** Classes devalue (or the Error reducer) persists already; registering one would shadow it. */
@@ -95,6 +103,8 @@ const BUILTIN_CLASSES: ReadonlySet<unknown> = new Set<unknown>([
   ReferenceError,
   EvalError,
   URIError,
+  AggregateError,
+  ...(BufferClass ? [BufferClass] : []),
 ]);
 
 /**
@@ -225,6 +235,7 @@ const ERROR_CLASSES: Record<string, ErrorClass> = {
   ReferenceError,
   EvalError,
   URIError,
+  AggregateError: AggregateError as unknown as ErrorClass,
 };
 const RATCHET_ERROR_CLASSES: Record<string, { prototype: Error }> = {
   RatchetError,
@@ -252,6 +263,8 @@ interface StoredError {
   stack: string | undefined;
   props: Record<string, unknown>;
   cause?: unknown;
+  /** An AggregateError's `errors` (absent from errors stored before it was kept). */
+  errors?: unknown;
 }
 
 /** Errors whose data is being tried out (see {@link reduceError}); reaching one is a cycle. */
@@ -263,7 +276,7 @@ function storable(value: unknown): boolean {
   const outer = pass;
   pass = undefined;
   try {
-    devalue.stringify(value, reducers);
+    stringify(value);
     return true;
   } catch {
     return false;
@@ -293,7 +306,30 @@ function reduceError(value: unknown): StoredError | false {
     if ("cause" in value) {
       stored.cause = storable(value.cause) ? value.cause : String(value.cause);
     }
-    pass?.reduced.set(value, stored);
+    if (value instanceof AggregateError) {
+      const errors: unknown = value.errors;
+      // Like a cause: what cannot be stored (or is the error itself) is kept as its String().
+      stored.errors = storable(errors)
+        ? errors
+        : Array.isArray(errors)
+          ? errors.map((e) => (storable(e) ? e : String(e)))
+          : String(errors);
+    }
+    if (pass) {
+      const reducedError = stored;
+      pass.reduced.set(value, {
+        what: `an error (${stored.name})`,
+        edges: () => {
+          const out: [string, unknown][] = Object.entries(reducedError.props).map(([k, v]) => [
+            keySegment(k),
+            v,
+          ]);
+          if ("cause" in reducedError) out.push([".cause", reducedError.cause]);
+          if ("errors" in reducedError) out.push([".errors", reducedError.errors]);
+          return out;
+        },
+      });
+    }
     return stored;
   } finally {
     tryingErrors.delete(value);
@@ -302,8 +338,16 @@ function reduceError(value: unknown): StoredError | false {
 
 /** Rebuild an error with its class (when known), name, message, stack and data. */
 function reviveError(stored: StoredError): Error {
-  const builtin = ERROR_CLASSES[stored.name];
-  const error = builtin ? new builtin(stored.message) : new Error(stored.message);
+  const aggregate = "errors" in stored;
+  const builtin =
+    ERROR_CLASSES[stored.name] ??
+    (aggregate ? (AggregateError as unknown as ErrorClass) : undefined);
+  const error =
+    builtin === (AggregateError as unknown)
+      ? new AggregateError([], stored.message)
+      : builtin
+        ? new builtin(stored.message)
+        : new Error(stored.message);
   const ratchet = RATCHET_ERROR_CLASSES[stored.name];
   if (ratchet) Object.setPrototypeOf(error, ratchet.prototype);
   Object.defineProperty(error, "name", {
@@ -326,6 +370,16 @@ function reviveError(stored: StoredError): Error {
       configurable: true,
     });
   }
+  if (aggregate) {
+    // As AggregateError makes it (non-enumerable), and the very array stored, so that a
+    // reference to it from elsewhere in the value is still the same array.
+    Object.defineProperty(error, "errors", {
+      value: stored.errors,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
   Object.assign(error, stored.props);
   return error;
 }
@@ -334,11 +388,20 @@ function reviveError(stored: StoredError): Error {
 // Reducers and revivers
 // ---------------------------------------------------------------------------------------
 
+/** A value stored through a reducer and rebuilt by a reviver, for the cycle check. */
+interface Reduced {
+  /** What it is, for a message ("a registered Money instance"). */
+  readonly what: string;
+  /** What devalue follows out of its stored form, with the path segment of each. */
+  edges(): [segment: string, child: unknown][];
+}
+
 /**
- * The reduced form of every registered instance and error met by the serialization in
- * progress (none while an error's data is tried out), for the cycle check.
+ * Every value stored through a reducer whose stored form holds other values (a registered
+ * instance, an error, an array with properties, an object with a `__proto__` key) met by
+ * the serialization in progress (none while an error's data is tried out), for the cycle check.
  */
-let pass: { reduced: Map<object, unknown> } | undefined;
+let pass: { reduced: Map<object, Reduced> } | undefined;
 
 /** A registered instance as stored: `["Class", [name, data]]` in devalue's output. */
 type StoredInstance = readonly [name: string, data: unknown];
@@ -354,7 +417,10 @@ function reduceInstance(value: unknown): StoredInstance | false {
   }
   // Wrapped, so that a falsy `data` still counts as handled, and the name travels with it.
   const stored: StoredInstance = [entry.name, data];
-  pass?.reduced.set(value as object, stored);
+  pass?.reduced.set(value as object, {
+    what: `a registered ${entry.name} instance`,
+    edges: () => [["", data]],
+  });
   return stored;
 }
 
@@ -380,19 +446,362 @@ function reviveInstance(stored: StoredInstance): unknown {
   return entry.deserialize(stored[1]);
 }
 
-// Registered classes first: a registered Error subclass is stored by its own serializer.
+// ---------------------------------------------------------------------------------------
+// Built-ins devalue would store differently than they are
+// ---------------------------------------------------------------------------------------
+
+/** A Buffer as stored: `["Buffer", i]`, node `i` a Uint8Array of its bytes (a copy). */
+function reduceBuffer(value: unknown): Uint8Array | false {
+  if (
+    BUFFER_PROTOTYPE === undefined ||
+    typeof value !== "object" ||
+    value === null ||
+    Object.getPrototypeOf(value) !== BUFFER_PROTOTYPE
+  ) {
+    return false;
+  }
+  // A copy of the visible bytes only: a small Buffer's memory is a slice of a shared pool.
+  return new Uint8Array(value as Uint8Array);
+}
+
+function reviveBuffer(bytes: Uint8Array): Uint8Array {
+  return BufferClass ? BufferClass.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+}
+
+/** A RegExp whose `lastIndex` is not 0 (devalue keeps source and flags only). */
+type StoredRegExp = readonly [source: string, flags: string, lastIndex: unknown];
+
+function reduceRegExp(value: unknown): StoredRegExp | false {
+  if (
+    typeof value !== "object" ||
+    value === null ||
+    Object.getPrototypeOf(value) !== RegExp.prototype ||
+    (value as RegExp).lastIndex === 0 ||
+    hasExtraProperties(value, "RegExp")
+  ) {
+    return false;
+  }
+  const re = value as RegExp;
+  return [re.source, re.flags, re.lastIndex];
+}
+
+function reviveRegExp(stored: StoredRegExp): RegExp {
+  const re = new RegExp(stored[0], stored[1]);
+  re.lastIndex = stored[2] as number;
+  return re;
+}
+
+/**
+ * An array with own properties besides its elements and `length` (a match result's `index`,
+ * `input`, `groups`; a template's `raw`): `[elements, properties, hidden?]`, `hidden` naming
+ * the non-enumerable ones. devalue alone keeps the elements only.
+ */
+type StoredArray = readonly [
+  elements: unknown[],
+  props: Record<PropertyKey, unknown>,
+  hidden?: string[],
+];
+
+/**
+ * The own properties of an array besides its elements and `length` that are stored: the
+ * enumerable string-keyed ones, and on a frozen array (a template's strings) the
+ * non-enumerable ones too (its `raw`); `undefined` when there are none. A plain array costs
+ * one `Object.keys` and one `Object.isFrozen`.
+ */
+function arrayProperties(array: unknown[]): string[] | undefined {
+  const frozen = Object.isFrozen(array);
+  const keys = Object.keys(array);
+  const n = array.length;
+  // As many keys as elements, the last one the last index: no hole, so no property either.
+  if (!frozen && keys.length === n && (n === 0 || keys[n - 1] === String(n - 1))) {
+    return undefined;
+  }
+  if (frozen) {
+    // Indices first, then `length` (an array's first string key), then the rest.
+    const names = Object.getOwnPropertyNames(array);
+    const start = names.indexOf("length") + 1;
+    return start < names.length ? names.slice(start) : undefined;
+  }
+  // Indices come first, in order: the properties are the keys after the last index.
+  let start = keys.length;
+  while (start > 0 && !isArrayIndex(keys[start - 1]!)) start--;
+  return start < keys.length ? keys.slice(start) : undefined;
+}
+
+function isArrayIndex(key: string): boolean {
+  const n = Number(key);
+  return n >>> 0 === n && n !== 4294967295 && String(n) === key;
+}
+
+function reduceArray(value: unknown): StoredArray | false {
+  if (!Array.isArray(value) || Object.getPrototypeOf(value) !== Array.prototype) return false;
+  const keys = arrayProperties(value);
+  if (keys === undefined) return false;
+  const props: Record<string, unknown> = {};
+  const hidden: string[] = [];
+  for (const key of keys) {
+    const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
+    // An accessor is read, as on a plain object.
+    props[key] = "value" in descriptor ? descriptor.value : (value as never)[key];
+    if (!descriptor.enumerable) hidden.push(key);
+  }
+  const stored: StoredArray =
+    hidden.length > 0 ? [value.slice(), props, hidden] : [value.slice(), props];
+  pass?.reduced.set(value, {
+    what: "an array with properties",
+    edges: () => [
+      ...arrayEdges(stored[0]),
+      ...Object.keys(props).map((k): [string, unknown] => [keySegment(k), props[k]]),
+    ],
+  });
+  return stored;
+}
+
+function reviveArray(stored: StoredArray): unknown[] {
+  const [elements, props, hidden] = stored;
+  for (const key of Object.keys(props)) {
+    Object.defineProperty(elements, key, {
+      value: props[key],
+      writable: true,
+      enumerable: !hidden?.includes(key),
+      configurable: true,
+    });
+  }
+  return elements;
+}
+
+/**
+ * A plain (or null-prototype) object with an own `__proto__` key, which devalue refuses:
+ * `[nullPrototype (0 or 1), key, value, key, value…]`. Used only once devalue refused one
+ * (see {@link stringify}), so that other values pay nothing for it.
+ */
+function reduceProtoKey(value: unknown): unknown[] | false {
+  if (typeof value !== "object" || value === null || !Object.hasOwn(value, "__proto__")) {
+    return false;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const stored: unknown[] = [proto === null ? 1 : 0];
+  for (const key of Object.keys(value)) stored.push(key, (value as Record<string, unknown>)[key]);
+  pass?.reduced.set(value, {
+    what: "an object with a __proto__ key",
+    edges: () => {
+      const out: [string, unknown][] = [];
+      for (let i = 1; i < stored.length; i += 2)
+        out.push([keySegment(stored[i] as string), stored[i + 1]]);
+      return out;
+    },
+  });
+  return stored;
+}
+
+function reviveProtoKey(stored: unknown[]): object {
+  const object = stored[0] === 1 ? Object.create(null) : {};
+  for (let i = 1; i < stored.length; i += 2) {
+    Object.defineProperty(object, stored[i] as string, {
+      value: stored[i + 1],
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  }
+  return object;
+}
+
+/** The tag devalue stores each built-in under, by the prototype its exact instances have. */
+const BUILTIN_TAGS = new Map<object, string>();
+for (const Class of [
+  Date,
+  RegExp,
+  Map,
+  Set,
+  URL,
+  URLSearchParams,
+  ArrayBuffer,
+  DataView,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  Number,
+  String,
+  Boolean,
+  BigInt,
+]) {
+  BUILTIN_TAGS.set(Class.prototype, Class.name);
+}
+for (const name of ["Float16Array"]) {
+  const Class = (globalThis as Record<string, unknown>)[name] as { prototype: object } | undefined;
+  if (Class) BUILTIN_TAGS.set(Class.prototype, name);
+}
+const Temporal = (globalThis as { Temporal?: Record<string, { prototype?: object }> }).Temporal;
+if (Temporal) {
+  for (const name of [
+    "Duration",
+    "Instant",
+    "PlainDate",
+    "PlainTime",
+    "PlainDateTime",
+    "PlainMonthDay",
+    "PlainYearMonth",
+    "ZonedDateTime",
+  ]) {
+    const proto = Temporal[name]?.prototype;
+    if (proto) BUILTIN_TAGS.set(proto, `Temporal.${name}`);
+  }
+}
+/** Built-ins whose own keys are their elements: not listed to look for other properties. */
+const VIEW_TAGS = new Set([
+  "Int8Array",
+  "Uint8Array",
+  "Uint8ClampedArray",
+  "Int16Array",
+  "Uint16Array",
+  "Float16Array",
+  "Int32Array",
+  "Uint32Array",
+  "Float32Array",
+  "Float64Array",
+  "BigInt64Array",
+  "BigUint64Array",
+]);
+
+/**
+ * Whether a built-in stored by devalue (which keeps only what makes it that built-in: a
+ * Date's time, a Map's entries) has own properties it would lose. A RegExp's own
+ * `lastIndex` and a String object's characters and `length` are not extra; a typed array's
+ * are not looked for (it would mean listing every element).
+ */
+function hasExtraProperties(value: object, tag: string): boolean {
+  if (VIEW_TAGS.has(tag)) return false;
+  const keys = Reflect.ownKeys(value);
+  if (tag === "RegExp") return keys.length !== 1 || keys[0] !== "lastIndex";
+  if (tag === "String") return keys.length !== (value as { length: number }).length + 1;
+  return keys.length !== 0;
+}
+
+/**
+ * Whether the serialization in progress has every reducer (see {@link stringify}). The
+ * first pass has only those for registered classes and errors; {@link tagOf} throws
+ * {@link NEEDS_EVERY_REDUCER} when it meets a value that needs another one.
+ */
+let everyReducer = false;
+const NEEDS_EVERY_REDUCER = Symbol("needs every reducer");
+
+/**
+ * devalue's `tagOf`, which tells which built-in an object is by `Object.prototype.toString`
+ * and so stores a Map subclass, a Buffer or an Array subclass as the parent class. Here an
+ * object is a built-in only when its prototype is exactly the built-in's and it has no
+ * property that would be lost; any other object is "Object", which devalue stores if plain
+ * and refuses (with its path) if not. Plain objects and arrays are answered first.
+ */
+function tagOf(value: object): string {
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return "Object";
+  if (proto === Array.prototype) {
+    if (!everyReducer && arrayProperties(value as unknown[]) !== undefined) {
+      throw NEEDS_EVERY_REDUCER;
+    }
+    return "Array";
+  }
+  const tag = BUILTIN_TAGS.get(proto);
+  if (tag === undefined) {
+    if (proto === BUFFER_PROTOTYPE && !everyReducer) throw NEEDS_EVERY_REDUCER;
+    return "Object";
+  }
+  if (tag === "RegExp" && (value as RegExp).lastIndex !== 0 && !everyReducer) {
+    throw NEEDS_EVERY_REDUCER;
+  }
+  return hasExtraProperties(value, tag) ? "Object" : tag;
+}
+
+/** The built-in `value` is an instance of, by its prototype chain (for messages). */
+function builtinBase(value: object): { tag: string; exact: boolean } | undefined {
+  let proto = Object.getPrototypeOf(value);
+  for (let depth = 0; proto !== null && depth < 100; depth++) {
+    if (proto === Object.prototype) return undefined;
+    const tag =
+      proto === Array.prototype
+        ? "Array"
+        : proto === BUFFER_PROTOTYPE
+          ? "Buffer"
+          : BUILTIN_TAGS.get(proto);
+    if (tag !== undefined) return { tag, exact: depth === 0 };
+    proto = Object.getPrototypeOf(proto);
+  }
+  return undefined;
+}
+
+const stringifyOptions = {
+  operations: { ...devalue.defaultStringifyOperations, tagOf },
+};
+
+/** Reducers of the first pass: registered classes first (a registered Error subclass is stored by its own serializer). */
 const reducers = { Class: reduceInstance, Error: reduceError };
-const revivers = { Class: reviveInstance, Error: reviveError };
+/** Reducers of the second pass, for a value that holds something only they store. */
+const everyReducers = {
+  ...reducers,
+  Buffer: reduceBuffer,
+  RegExpAt: reduceRegExp,
+  ArrayProps: reduceArray,
+  ProtoKey: reduceProtoKey,
+};
+const revivers = {
+  Class: reviveInstance,
+  Error: reviveError,
+  Buffer: reviveBuffer,
+  RegExpAt: reviveRegExp,
+  ArrayProps: reviveArray,
+  ProtoKey: reviveProtoKey,
+};
 
 /** For diagnosis only: a registered instance's data is walked where the instance is. */
-const diagnosticReducers = {
-  Class: (value: unknown) => {
-    const entry = registeredOf(value);
-    if (!entry) return false;
-    return entry.serialize(value) || [];
-  },
-  Error: reduceError,
-};
+function reduceForDiagnosis(value: unknown): unknown {
+  const entry = registeredOf(value);
+  if (!entry) return false;
+  return entry.serialize(value) || [];
+}
+const diagnosticReducers = { ...reducers, Class: reduceForDiagnosis };
+const everyDiagnosticReducer = { ...everyReducers, Class: reduceForDiagnosis };
+
+/**
+ * devalue.stringify with Ratchet's reducers and tags. Each reducer is a call per value
+ * (strings and numbers included), so the first pass has only the two for registered
+ * classes and errors; a value that needs another (a Buffer, a RegExp with a lastIndex, an
+ * array with properties, an object with a `__proto__` key, which devalue refuses) stops
+ * it, and a second pass has them all. A frame holding one pays the first pass twice.
+ */
+function stringify(value: unknown, diagnosis = false): string {
+  if (!everyReducer) {
+    try {
+      return devalue.stringify(value, diagnosis ? diagnosticReducers : reducers, stringifyOptions);
+    } catch (error) {
+      const again =
+        error === NEEDS_EVERY_REDUCER ||
+        (error instanceof devalue.DevalueError && error.message.includes("__proto__"));
+      if (!again) throw error;
+    }
+  }
+  const outer = everyReducer;
+  everyReducer = true;
+  try {
+    pass?.reduced.clear();
+    return devalue.stringify(
+      value,
+      diagnosis ? everyDiagnosticReducer : everyReducers,
+      stringifyOptions,
+    );
+  } finally {
+    everyReducer = outer;
+  }
+}
 
 // ---------------------------------------------------------------------------------------
 // The cycle check
@@ -408,24 +817,17 @@ function mapKeySegment(key: unknown): string {
   return `.get(${String(key)})`;
 }
 
+function arrayEdges(value: unknown[]): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  for (let i = 0; i < value.length; i++) if (i in value) out.push([`[${i}]`, value[i]]);
+  return out;
+}
+
 /** The edges devalue follows out of a value, in the order it follows them. */
-function edges(value: object, reduced: Map<object, unknown>): [segment: string, child: unknown][] {
+function edges(value: object, reduced: Map<object, Reduced>): [segment: string, child: unknown][] {
   const stored = reduced.get(value);
-  if (stored !== undefined) {
-    if (Array.isArray(stored)) return [["", (stored as unknown as StoredInstance)[1]]];
-    const error = stored as StoredError;
-    const out: [string, unknown][] = Object.entries(error.props).map(([k, v]) => [
-      keySegment(k),
-      v,
-    ]);
-    if ("cause" in error) out.push([".cause", error.cause]);
-    return out;
-  }
-  if (Array.isArray(value)) {
-    const out: [string, unknown][] = [];
-    for (let i = 0; i < value.length; i++) if (i in value) out.push([`[${i}]`, value[i]]);
-    return out;
-  }
+  if (stored !== undefined) return stored.edges();
+  if (Array.isArray(value)) return arrayEdges(value);
   if (value instanceof Map) {
     const out: [string, unknown][] = [];
     for (const [k, v] of value) {
@@ -453,7 +855,7 @@ function edges(value: object, reduced: Map<object, unknown>): [segment: string, 
  */
 function findRevivalCycle(
   root: unknown,
-  reduced: Map<object, unknown>,
+  reduced: Map<object, Reduced>,
 ): { what: string; path: string } | undefined {
   if (typeof root !== "object" || root === null) return undefined;
   interface Frame {
@@ -501,14 +903,7 @@ function findRevivalCycle(
       for (const member of members) onStack.delete(member);
       if (members.length > 1 || selfLoops.has(node)) {
         const culprit = members.find((m) => reduced.has(m));
-        if (culprit) {
-          const entry = registeredOf(culprit);
-          const what =
-            entry && Array.isArray(reduced.get(culprit))
-              ? `a registered ${entry.name} instance`
-              : `an error (${(culprit as Error).name})`;
-          return { what, path: paths.get(culprit) ?? "" };
-        }
+        if (culprit) return { what: reduced.get(culprit)!.what, path: paths.get(culprit) ?? "" };
       }
     }
     const parent = stack[stack.length - 1];
@@ -528,10 +923,10 @@ function findRevivalCycle(
  */
 export function serialize(value: unknown): string {
   const outer = pass;
-  const current = { reduced: new Map<object, unknown>() };
+  const current = { reduced: new Map<object, Reduced>() };
   pass = current;
   try {
-    const text = devalue.stringify(value, reducers);
+    const text = stringify(value);
     if (current.reduced.size > 0) {
       const cycle = findRevivalCycle(value, current.reduced);
       if (cycle) throw new RevivalCycle(cycle.what, cycle.path);
@@ -649,6 +1044,22 @@ function devalueReason(error: { message?: string; value?: unknown }): string {
   if (message.includes("Promise")) return "a Promise cannot be stored (await it first)";
   if (message.includes("non-POJO") && typeof found === "object" && found !== null) {
     const name = (found as { constructor?: { name?: string } }).constructor?.name;
+    const base = builtinBase(found);
+    if (base?.exact) {
+      const keys = Reflect.ownKeys(found)
+        .filter((k) => !(base.tag === "RegExp" && k === "lastIndex"))
+        .map((k) => (typeof k === "symbol" ? k.toString() : k));
+      return (
+        `a ${base.tag} with its own properties (${keys.join(", ")}) cannot be stored: it would come back without them; ` +
+        "keep them beside it (in a plain object holding both)"
+      );
+    }
+    if (base) {
+      return (
+        `${name ? `a ${name} instance` : "an instance of a class"} (a subclass of ${base.tag}) would come back as a plain ${base.tag}; ` +
+        `to persist it, register its class with ${REGISTER_HINT}, or store a plain ${base.tag}`
+      );
+    }
     const what = name ? `a ${name} instance` : "an instance of a class";
     if (holdsLiveResource(found)) {
       return (
@@ -700,7 +1111,8 @@ export function whyUnserializable(value: unknown): { reason: string; path: strin
         reason:
           `${error.what} is part of a cycle: what it stores leads back to it, so it could not be ` +
           "rebuilt (it is rebuilt from its data, after that data). Keep back-references out of " +
-          "what a registered class's serialize returns, and out of an error's fields",
+          "what a registered class's serialize returns, out of an error's fields, and out of " +
+          "an array's properties",
         path: error.path,
       };
     }
@@ -709,7 +1121,7 @@ export function whyUnserializable(value: unknown): { reason: string; path: strin
     // that reads like the value (`order.total.format`, not `order.total[1].format`).
     let found = error as { message?: string; path?: string; value?: unknown };
     try {
-      devalue.stringify(value, diagnosticReducers);
+      stringify(value, true);
     } catch (again) {
       if (again instanceof Error && "path" in again) found = again as typeof found;
     }
