@@ -74,6 +74,11 @@ export class DiagnosticSink {
     this.#file = file;
   }
 
+  /** The file the diagnostics are about, as given to the compiler. */
+  get file(): string {
+    return this.#file;
+  }
+
   /** Report a problem at `node`. */
   report(
     node: ts.Node,

@@ -203,6 +203,14 @@ function nameInSource(node: ts.Node): string | undefined {
   return "";
 }
 
+/** The initializer of a `const` declaration (a name, not a pattern), if `node` is one. */
+function constInitializer(node: ts.Node | undefined): ts.Expression | undefined {
+  if (!node || !isVariableDeclaration(node) || !isIdentifier(node.name)) return undefined;
+  const list = node.parent;
+  if (!isVariableDeclarationList(list) || (list.flags & NodeFlags.Const) === 0) return undefined;
+  return node.initializer;
+}
+
 /** Whether a property's key is `__proto__` (not computed): it sets the object's prototype. */
 function isProtoKey(key: ts.PropertyName): boolean {
   return (isIdentifier(key) || ts.isStringLiteral(key)) && key.text === "__proto__";
@@ -1853,28 +1861,24 @@ export class Exploder {
       );
       const index = this.newTemp(`the index of the loop at ${this.where(statement)}`, "index");
       if (forOf) {
-        this.assign(list, source, iterated);
-        this.item(
-          f.createIfStatement(
-            f.createPrefixUnaryExpression(
-              SyntaxKind.ExclamationToken,
-              f.createCallExpression(
-                f.createPropertyAccessExpression(f.createIdentifier("Array"), "isArray"),
-                undefined,
-                [list],
-              ),
-            ),
-            f.createExpressionStatement(
-              f.createAssignment(
-                list,
-                f.createCallExpression(
-                  f.createPropertyAccessExpression(f.createIdentifier("Array"), "from"),
-                  undefined,
-                  [list],
-                ),
-              ),
-            ),
+        // `ctx.$forOf` (runtime/context.ts): an array as it is; the values of a Map, Set,
+        // string or other built-in iterator taken now; a generator or an iterator of the
+        // program's own refused at run time, with the loop's place (one the compiler can
+        // see is a generator is reported here, `refuseGeneratorLoop`).
+        this.refuseGeneratorLoop(statement as ts.ForOfStatement);
+        const text = iterated.getText(this.sourceFile).replace(/\s+/g, " ");
+        this.assign(
+          list,
+          f.createCallExpression(
+            f.createPropertyAccessExpression(f.createIdentifier(this.ctxName), "$forOf"),
+            undefined,
+            [
+              source,
+              f.createStringLiteral(`${this.sink.file}:${this.where(statement)}`),
+              f.createStringLiteral(text),
+            ],
           ),
+          iterated,
         );
       } else {
         const key = f.createIdentifier(`${this.names.temp}key`);
@@ -2466,6 +2470,81 @@ export class Exploder {
         !this.madeWithoutCode(m.initializer, later)
       );
     });
+  }
+
+  /**
+   * A `for…of` loop holding a checkpoint over what the compiler can see is a generator: a
+   * call of a generator function declared in the body or around it (`gen()`), a generator
+   * function expression called in place, or a `const` holding such a call. Its position
+   * cannot be persisted, and taking its values up front would run its body before the loop's
+   * (the runtime refuses the other generators, `ctx.$forOf`).
+   */
+  refuseGeneratorLoop(loop: ts.ForOfStatement): void {
+    const generatorCall = (e: ts.Expression, depth: number): boolean => {
+      const inner = skipOuterExpressions(e);
+      if (isIdentifier(inner) && depth === 0) {
+        const init = constInitializer(this.declarationOf(inner));
+        return init !== undefined && generatorCall(init, 1);
+      }
+      if (!isCallExpression(inner)) return false;
+      const callee = skipOuterExpressions(inner.expression);
+      if (isFunctionExpression(callee)) return callee.asteriskToken !== undefined;
+      if (!isIdentifier(callee)) return false;
+      const declaration = this.declarationOf(callee);
+      if (declaration && isFunctionDeclaration(declaration)) {
+        return declaration.asteriskToken !== undefined;
+      }
+      const init = constInitializer(declaration);
+      const fn = init && skipOuterExpressions(init);
+      return fn !== undefined && isFunctionExpression(fn) && fn.asteriskToken !== undefined;
+    };
+    if (!generatorCall(loop.expression, 0)) return;
+    const text = loop.expression.getText(this.sourceFile).replace(/\s+/g, " ");
+    const shown = text.length <= 40 ? text : "values";
+    this.sink.report(
+      loop.expression,
+      DiagnosticCodes.unsupported,
+      `This for…of loop holds a checkpoint and iterates a generator (\`${text.length <= 40 ? text : `${text.slice(0, 37)}...`}\`), whose position cannot be persisted: after a crash the loop could not go on where it stopped, and taking its values when the loop starts would run the generator's body (and its finally) before the loop's body.`,
+      `To take all its values first, write that: for (const x of [...${shown}]) { … }. Otherwise return an array from a function (or a step) and iterate it.`,
+    );
+  }
+
+  /**
+   * The declaration `id` refers to: a binding of the body, or else the nearest declaration
+   * of that name in the statement lists around the workflow (a module's function, say).
+   */
+  declarationOf(id: ts.Identifier): ts.Node | undefined {
+    const binding = this.scopes.references.get(id);
+    if (binding) return binding.id.parent;
+    for (let n: ts.Node | undefined = this.body.parent; n; n = n.parent) {
+      if (isFunctionLike(n) && n.parameters.some((p) => boundNames(p.name).includes(id.text))) {
+        return undefined;
+      }
+      const statements =
+        isBlock(n) || ts.isSourceFile(n) || ts.isModuleBlock(n) ? n.statements : [];
+      for (const statement of statements) {
+        if (isFunctionDeclaration(statement) && statement.name?.text === id.text) return statement;
+        if (isVariableStatement(statement)) {
+          for (const d of statement.declarationList.declarations) {
+            if (boundNames(d.name).includes(id.text)) return d;
+          }
+        }
+        if (ts.isClassDeclaration(statement) && statement.name?.text === id.text) return statement;
+        const imported = ts.isImportDeclaration(statement) ? statement.importClause : undefined;
+        const names = imported?.namedBindings;
+        if (
+          imported &&
+          (imported.name?.text === id.text ||
+            (names && ts.isNamespaceImport(names) && names.name.text === id.text) ||
+            (names &&
+              ts.isNamedImports(names) &&
+              names.elements.some((e) => e.name.text === id.text)))
+        ) {
+          return statement;
+        }
+      }
+    }
+    return undefined;
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { StepFunction, Workflow } from "./definitions.js";
 import { type Duration, toMilliseconds } from "./duration.js";
+import { UnpersistableIteratorError } from "./errors.js";
 
 /** The own properties every function has, which `$props` does not keep. */
 const OWN_FUNCTION_KEYS = new Set([
@@ -286,6 +287,31 @@ function concurrency(options: BatchOptions | undefined, method: string): number 
   return max;
 }
 
+const arrayValues = Array.prototype[Symbol.iterator];
+const typedArrayValues = Object.getPrototypeOf(Uint8Array.prototype)[Symbol.iterator];
+
+function isTypedArray(value: unknown): boolean {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView);
+}
+
+/**
+ * The prototypes of the built-in iterators whose values a `for…of` loop may take when it
+ * starts: reading them runs none of the program's code, and the values they give are those
+ * of their Map, Set or string at that moment.
+ */
+const builtInIterators: ReadonlySet<unknown> = new Set(
+  [
+    [][Symbol.iterator](),
+    new Map()[Symbol.iterator](),
+    new Set()[Symbol.iterator](),
+    ""[Symbol.iterator](),
+    "".matchAll(/(?:)/g),
+    ...(typeof Intl.Segmenter === "function"
+      ? [new Intl.Segmenter().segment("")[Symbol.iterator]()]
+      : []),
+  ].map((iterator) => Object.getPrototypeOf(iterator)),
+);
+
 /**
  * The `ctx` the compiled machine sees. Its durable methods do not do the work: they
  * describe it, and the machine yields the description to the runtime at the checkpoint.
@@ -454,6 +480,50 @@ export class MachineContext {
   $restoreProps(fn: unknown, props: unknown): void {
     if (typeof fn !== "function" || props === null || typeof props !== "object") return;
     Object.assign(fn, props);
+  }
+
+  /**
+   * What a `for…of` loop that holds a checkpoint iterates, as a list the machine reads by a
+   * persisted index (the compiler emits the call where the loop starts; `location` is its
+   * `file:line:column`, `text` its iterated expression as written). An array (or typed
+   * array) with its built-in iterator is the list itself, read lazily like the array
+   * iterator. A value whose iterator is a built-in one that runs none of the program's code
+   * (a Map's, a Set's, a string's, an array iterator such as `map.keys()`, `matchAll`) is
+   * taken whole now. A generator, or an iterator of the program's own, is refused
+   * ({@link UnpersistableIteratorError}) before anything is read from it.
+   */
+  $forOf(value: unknown, location: string, text: string): ArrayLike<unknown> {
+    const method =
+      value == null ? undefined : (value as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+    if (typeof method !== "function") {
+      throw new TypeError(
+        /^[\w$.]+\(.*\)$/s.test(text)
+          ? `${text.slice(0, text.indexOf("("))} is not a function or its return value is not iterable`
+          : `${text} is not iterable`,
+      );
+    }
+    if (
+      (Array.isArray(value) && method === arrayValues) ||
+      (isTypedArray(value) && method === typedArrayValues)
+    ) {
+      return value as ArrayLike<unknown>;
+    }
+    const iterator = method.call(value) as Iterator<unknown>;
+    if (Object(iterator) !== iterator) {
+      throw new TypeError("Result of the Symbol.iterator method is not an object");
+    }
+    if (!builtInIterators.has(Object.getPrototypeOf(iterator))) {
+      const kind = Object.prototype.toString.call(iterator);
+      throw new UnpersistableIteratorError(
+        location,
+        kind === "[object Generator]"
+          ? `a generator (\`${text}\`)`
+          : `an iterator defined by the program (\`${text}\`)`,
+      );
+    }
+    const list: unknown[] = [];
+    for (let r = iterator.next(); !r.done; r = iterator.next()) list.push(r.value);
+    return list;
   }
 
   /** Whether a delivered payload passes `match`: a predicate's answer; a field match was tested by the engine. */

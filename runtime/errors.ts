@@ -263,3 +263,24 @@ export class FrameTooLargeError extends RatchetError {
     this.limit = init.limit;
   }
 }
+
+/**
+ * A `for…of` loop that holds a checkpoint started on an iterator whose position cannot be
+ * persisted: a generator, or an iterator the program defines itself. After a crash the loop
+ * could not go on where it stopped, and taking all its values when the loop starts would run
+ * the iterator's code (a generator's body and its `finally`) before the loop's body — another
+ * order than the program's. Thrown where the loop starts, before anything is taken from it.
+ */
+export class UnpersistableIteratorError extends RatchetError {
+  /** `file:line:column` of the loop. */
+  readonly location: string;
+
+  constructor(location: string, what: string) {
+    super(
+      "RATCHET_UNPERSISTABLE_ITERATOR",
+      `The for…of loop at ${location} holds a checkpoint and iterates ${what}, whose position cannot be persisted: after a crash the loop could not go on where it stopped, and taking its values when the loop starts would run its code before the loop's body. ` +
+        "To take all its values first, write that: for (const x of [...values]) { … }. Otherwise iterate an array (or a Map, a Set, a string), or make each value with a step.",
+    );
+    this.location = location;
+  }
+}

@@ -70,6 +70,7 @@ export {
   StorageRefusedError,
   TimeoutError,
   UnknownWorkflowError,
+  UnpersistableIteratorError,
   WorkflowNotCompiledError,
 } from "./errors.js";
 export type { CheckpointEvent } from "./executor.js";
