@@ -11,7 +11,7 @@ import {
 import type { RunLease } from "./lease.js";
 import type { Logger } from "./logger.js";
 import type { CheckpointInfo, CompiledMachine, MachineFrame, MachineRequest } from "./machine.js";
-import { type BranchOutcome, performOperation } from "./operations.js";
+import { type BranchOutcome, performOperation, performStep } from "./operations.js";
 import type { AttemptObserver, StepEnvironment } from "./retry.js";
 import {
   deserialize,
@@ -443,9 +443,6 @@ function encodeError(error: unknown): string {
   }
 }
 
-const NO_BRANCHES: ReadonlyMap<number, BranchOutcome> = new Map();
-const ignoreBranch = (): void => {};
-
 /** What a suspending operation commits: the status, wake time and wait. */
 function suspension(
   op: Operation,
@@ -692,11 +689,43 @@ export async function executeRun(
             },
           }
         : undefined;
-    const sentAt = performance.now();
-    const full: Commit =
+    return send(
       resuming === NOTHING_RESUMED && write === undefined
         ? { runId: run.id, expectedSeq: seq, owner, ...change }
-        : { runId: run.id, expectedSeq: seq, owner, ...resuming, ...change, ...write };
+        : { runId: run.id, expectedSeq: seq, owner, ...resuming, ...change, ...write },
+      resuming,
+      withSession,
+    );
+  };
+
+  /**
+   * The checkpoint of every step: `commit({ status: "running", frame, leaseMs })`, built
+   * without the general case's spreads when nothing delivered is consumed and no session
+   * state is written.
+   */
+  const commitFrame = (frame: string): Promise<true | ExecutionOutcome> =>
+    resumeFields === NOTHING_RESUMED && !(session?.dirty && run.sessionId)
+      ? send(
+          {
+            runId: run.id,
+            expectedSeq: seq,
+            owner,
+            status: "running",
+            frame,
+            leaseMs: host.leaseMs,
+          },
+          NOTHING_RESUMED,
+          true,
+        )
+      : commit({ status: "running", frame, leaseMs: host.leaseMs });
+
+  /** Send a commit built by {@link commit}; `true`, or how the execution ends. */
+  const send = async (
+    full: Commit,
+    resuming: Pick<Commit, "wakeAt" | "wait" | "inbox">,
+    withSession: boolean,
+  ): Promise<true | ExecutionOutcome> => {
+    const sentAt = performance.now();
     const sent =
       full.wakeAt === undefined || !host.systemClock
         ? full
@@ -713,13 +742,13 @@ export async function executeRun(
       seq = outcome.seq;
       if (resuming === resumeFields) resumeFields = NOTHING_RESUMED;
       if (withSession) session = undefined;
-      if (change.leaseMs !== undefined) lease.extend(sentAt, true);
+      if (full.leaseMs !== undefined) lease.extend(sentAt, true);
       return true;
     }
     if (outcome.reason === "session-conflict") return { kind: "retry" };
     lease.lose(`a commit was refused: ${outcome.reason}`);
     logger.warn(
-      { ...fields, seq, reason: outcome.reason, status: change.status },
+      { ...fields, seq, reason: outcome.reason, status: full.status },
       outcome.reason === "not-found"
         ? `run ${run.id} is no longer stored (purged?); this process stops executing it`
         : `run ${run.id} lost its lease (another worker took it over, or it was cancelled); this process stops executing it`,
@@ -947,16 +976,17 @@ export async function executeRun(
       if (operation.kind === "step") {
         // The common case, kept lean: one step has no branches to checkpoint on their own.
         try {
-          result = await performOperation(operation, {
-            runId: run.id,
-            workflowName: definition.name,
-            key,
-            done: NO_BRANCHES,
-            onBranch: ignoreBranch,
-            observed: host.attemptObserver && { observer: host.attemptObserver, checkpoint: cp.id },
-            steps: host.steps,
-            signal: lease.signal,
-          });
+          result = await performStep(
+            operation,
+            {
+              runId: run.id,
+              workflowName: definition.name,
+              idempotencyKey: key,
+              runSignal: lease.signal,
+            },
+            host.attemptObserver && { observer: host.attemptObserver, checkpoint: cp.id },
+            host.steps,
+          );
         } catch (error) {
           if (lease.lost) return { kind: "stopped" };
           next = await machine.throw(error);
@@ -1020,7 +1050,7 @@ export async function executeRun(
       }
 
       const text = encodeFrame(run.id, compiled, cp, live, result, state, host.maxFrameBytes);
-      const committed = await commit({ status: "running", frame: text, leaseMs: host.leaseMs });
+      const committed = await commitFrame(text);
       if (committed !== true) return committed;
       base = text;
       host.onCheckpoint?.({ runId: run.id, workflow: definition.name, checkpoint: cp, seq });

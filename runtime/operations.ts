@@ -1,7 +1,12 @@
 import type { Operation, StepOperation } from "./context.js";
 import { fnOptionsOf, type ResolvedFnOptions } from "./definitions.js";
 import { BatchError } from "./errors.js";
-import { type AttemptObserver, callWithRetries, type StepEnvironment } from "./retry.js";
+import {
+  type AttemptObserver,
+  callWithRetries,
+  type StepCallContext,
+  type StepEnvironment,
+} from "./retry.js";
 
 /** How one branch of a concurrent operation ended. */
 export type BranchOutcome =
@@ -60,6 +65,32 @@ function callStep(step: StepOperation, scope: OperationScope, key: string): Prom
     scope.observed,
     scope.steps,
   );
+}
+
+/**
+ * Perform one step, as {@link performOperation} does for an operation of kind `step`,
+ * given the step call's context itself: the executor's path for every plain step, which
+ * builds no {@link OperationScope} (a step has no branches). Never throws; rejects instead.
+ */
+export function performStep(
+  step: StepOperation,
+  context: StepCallContext,
+  observed: OperationScope["observed"],
+  steps: StepEnvironment | undefined,
+): Promise<unknown> {
+  try {
+    return callWithRetries(
+      step.call,
+      step.args,
+      optionsOf(step),
+      context,
+      step.inline,
+      observed,
+      steps,
+    );
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** Run branches at most `limit` at a time; outcomes in branch order. */
