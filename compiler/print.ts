@@ -261,7 +261,9 @@ function binaryOperator(kind: ts.SyntaxKind): string {
 
 const indents: string[] = [""];
 function indentOf(depth: number): string {
-  while (indents.length <= depth) indents.push(" ".repeat(indents.length * 4));
+  // A tab a level: the machine is read in the playground and in a debugger, but parsed by
+  // every build, where four spaces a level made most of its size.
+  while (indents.length <= depth) indents.push("\t".repeat(indents.length));
   return indents[depth]!;
 }
 
@@ -299,8 +301,8 @@ function isCode(text: string): boolean {
 
 /**
  * A JSON-shaped object or array (the manifest) as an expression whose code is already
- * written: the text this printer gives the literal built of it node by node (objects one
- * property a line, arrays on one line, strings quoted as `quote` does), at depth 0; its lines
+ * written: the text this printer gives the literal built of it node by node (the outer object
+ * one property a line, nested objects and arrays on one line, strings quoted as `quote` does), at depth 0; its lines
  * are indented to where it stands when printed. It is an identifier whose text is that code,
  * so TypeScript's printer (the `ratchetjs/tsc` front end) writes it as it is too (its lines
  * then keep depth 0's indentation).
@@ -331,6 +333,17 @@ function literalCode(value: unknown, depth: number): string {
     case "object": {
       const entries = Object.entries(value as Record<string, unknown>);
       if (entries.length === 0) return "{}";
+      if (depth > 0) {
+        // Nested objects (a checkpoint, the temporaries) on one line.
+        let out = "{ ";
+        for (let i = 0; i < entries.length; i++) {
+          const [key, item] = entries[i]!;
+          if (i > 0) out += ", ";
+          out += identifierName.test(key) ? key : quote(key, false);
+          out += `: ${literalCode(item, depth + 1)}`;
+        }
+        return `${out} }`;
+      }
       const indent = indentOf(depth + 1);
       let out = "{";
       for (let i = 0; i < entries.length; i++) {
