@@ -50,7 +50,10 @@ export const DiagnosticCodes = {
   bodyNotInline: "RATCHET1010",
   /** A `ctx` method call whose promise is not awaited right away. */
   ctxCallNotAwaited: "RATCHET1011",
-  /** Two variables of one name in different blocks that are split at checkpoints. */
+  /**
+   * Never reported: two variables of one name in blocks split at checkpoints each get their
+   * own slot. Kept so the code is not given another meaning.
+   */
   shadowedAcrossCheckpoints: "RATCHET1012",
   /** A member `ctx` does not have. */
   unknownCtxMember: "RATCHET1013",

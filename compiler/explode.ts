@@ -2702,7 +2702,7 @@ export class Exploder {
       return result;
     }
     if (op === SyntaxKind.EqualsToken) {
-      const left = node.left;
+      const left = assignedTarget(node.left);
       if (isIdentifier(left) || isObjectLiteralExpression(left) || isArrayLiteralExpression(left)) {
         if (this.containsDurable(left)) {
           if (isIdentifier(left)) return this.unsupported(left);
@@ -2734,7 +2734,7 @@ export class Exploder {
       return this.unsupported(node);
     }
     if (op >= SyntaxKind.FirstCompoundAssignment && op <= SyntaxKind.LastCompoundAssignment) {
-      const left = node.left;
+      const left = assignedTarget(node.left);
       const logical =
         op === SyntaxKind.AmpersandAmpersandEqualsToken
           ? "and"
@@ -3262,6 +3262,20 @@ function outerMutableNames(sourceFile: ts.SourceFile): ReadonlySet<string> {
  * Whether `id` is (part of) the target of an assignment, `++`/`--`, or a `for…of`/`for…in`
  * head — where an expression cannot stand in for it.
  */
+/**
+ * An assignment's target without the parentheses, `!` and type assertions around it
+ * (`(x) = …`, `x! += …`, `(o.a as any) = …`), which change nothing it writes; a pattern as
+ * it is.
+ */
+function assignedTarget(left: ts.Expression): ts.Expression {
+  const inner = skipOuterExpressions(left);
+  return isIdentifier(inner) ||
+    isPropertyAccessExpression(inner) ||
+    isElementAccessExpression(inner)
+    ? inner
+    : left;
+}
+
 function isAssignmentTarget(id: ts.Identifier): boolean {
   let node: ts.Node = id;
   for (let parent = node.parent; parent; node = parent, parent = parent.parent) {
@@ -3283,6 +3297,10 @@ function isAssignmentTarget(id: ts.Identifier): boolean {
     }
     const inPattern =
       isParenthesizedExpression(parent) ||
+      isAsExpression(parent) ||
+      isSatisfiesExpression(parent) ||
+      isNonNullExpression(parent) ||
+      isTypeAssertionExpression(parent) ||
       isArrayLiteralExpression(parent) ||
       isObjectLiteralExpression(parent) ||
       isShorthandPropertyAssignment(parent) ||

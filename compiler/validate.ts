@@ -16,6 +16,7 @@ const {
   isCaseClause,
   isClassLike,
   isComputedPropertyName,
+  isDecorator,
   isDefaultClause,
   isFunctionExpression,
   isIdentifier,
@@ -231,6 +232,15 @@ export function validateBody(
         DiagnosticCodes.unsupported,
         `\`${id.text}.${member}(…)\` is in a computed key of a class member: a class with a checkpoint in its definition is not supported yet.`,
         `Await it before the class, in a const, and use that as the key: const key = await ${id.text}.${member}(…); class C { [key]() { … } }.`,
+      );
+      return;
+    }
+    if (nested && inDecorator(call, body)) {
+      sink.report(
+        call,
+        DiagnosticCodes.unsupported,
+        `\`${id.text}.${member}(…)\` is in a decorator's arguments: a class with a checkpoint in its definition is not supported yet.`,
+        `Await it before the class, in a const, and pass that: const value = await ${id.text}.${member}(…); @decorator(value).`,
       );
       return;
     }
@@ -458,6 +468,18 @@ export function validateBody(
  * Whether `node` is in a class member's computed key, evaluated where the class is defined,
  * with no function between (a class inside a method of the class does not count).
  */
+/**
+ * Whether `node` is in a decorator's expression, evaluated where the class is defined, with
+ * no function between.
+ */
+function inDecorator(node: ts.Node, body: ts.Node): boolean {
+  for (let current = node.parent; current && current !== body; current = current.parent) {
+    if (isDecorator(current)) return true;
+    if (isFunctionBoundary(current)) return false;
+  }
+  return false;
+}
+
 function inClassKey(node: ts.Node, body: ts.Node): boolean {
   let child = node;
   for (let current = node.parent; current && current !== body; current = current.parent) {

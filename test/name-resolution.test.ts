@@ -293,6 +293,21 @@ return [o.k(4), o.v];`,
     );
   });
 
+  it("a checkpoint in a decorator's arguments: RATCHET1001 saying so, not 'nested function'", () => {
+    const decorator =
+      "RATCHET1001 `ctx.step(…)` is in a decorator's arguments: a class with a checkpoint in its definition is not supported yet.\n" +
+      "Await it before the class, in a const, and pass that: const value = await ctx.step(…); @decorator(value).";
+    const dec = "const dec = (v: unknown) => (c: any) => c;\n";
+    expect(messages(`${dec}@dec(await ctx.step(f))\nclass C {}\nreturn C;`)).toEqual([decorator]);
+    expect(messages(`${dec}class C { @dec(await ctx.step(f)) m() {} }\nreturn C;`)).toEqual([
+      decorator,
+    ]);
+    // In a function inside the decorator's arguments it is a nested function.
+    expect(messages(`${dec}@dec(() => ctx.step(f))\nclass C {}\nreturn C;`)[0]).toMatch(
+      /^RATCHET1004 `ctx.step\(…\)` is called inside a nested function/,
+    );
+  });
+
   it("a callee that is an expression's value, before a checkpoint in its arguments: RATCHET1002", () => {
     expect(messages("return (0, o.m)(await ctx.step(f));")).toEqual([
       "RATCHET1002 The function called here is the value of an expression, `(0, o.m)`, evaluated before its arguments: it would have to be kept across the checkpoint in its arguments, and a function cannot be persisted.\n" +
