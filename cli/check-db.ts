@@ -4,9 +4,9 @@
  * own rule (runtime/versioning.ts), applied before the deploy instead of after it.
  * @module
  */
-import * as devalue from "devalue";
 import type { StorageAdapter, StoredRun } from "../adapters/contract.js";
 import type { WorkflowManifest } from "../compiler/index.js";
+import { deserializeData } from "../runtime/serialization.js";
 import { decideResume } from "../runtime/versioning.js";
 import { byName } from "./lock.js";
 import { openStorage } from "./store.js";
@@ -26,29 +26,28 @@ export interface ForecastRow {
 
 const IN_FLIGHT = ["pending", "running", "sleeping", "waiting", "parked"] as const;
 
+/** The run's arguments, read as {@link position} reads its frame. */
+function argsOf(run: StoredRun): unknown[] {
+  const args = deserializeData(run.args) as unknown;
+  return Array.isArray(args) ? args : [];
+}
+
 /**
  * Where a stored run re-enters and what it stored there, read without the classes the
  * application registered (only the variables' names matter here).
  */
-const lenient = { Class: (data: unknown) => data, Error: (data: unknown) => data };
-
-/** The run's arguments, read as {@link position} reads its frame. */
-function argsOf(run: StoredRun): unknown[] {
-  const args = devalue.parse(run.args, lenient) as unknown;
-  return Array.isArray(args) ? args : [];
-}
-
 function position(run: StoredRun): { checkpoint: string; vars: Record<string, unknown> } | null {
   if (run.frame === null) return null;
-  let frame = devalue.parse(run.frame, lenient) as {
+  type Frame = {
     cp?: string;
     v?: Record<string, unknown>;
     base?: string | null;
     partial?: unknown;
   };
+  let frame = deserializeData(run.frame) as Frame;
   if (frame.partial !== undefined) {
     if (!frame.base) return null;
-    frame = devalue.parse(frame.base, lenient);
+    frame = deserializeData(frame.base) as Frame;
   }
   return { checkpoint: String(frame.cp), vars: frame.v ?? {} };
 }

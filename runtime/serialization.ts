@@ -1031,6 +1031,23 @@ export function deserialize(text: string): unknown {
   return devalue.parse(text, revivers);
 }
 
+/** Revivers that need no class registered: a registered instance or an error is read as its stored form. */
+const dataRevivers = {
+  ...revivers,
+  Class: (stored: unknown) => stored,
+  Error: (stored: unknown) => stored,
+};
+
+/**
+ * Read back a value written by {@link serialize} without the application's classes: a
+ * registered instance comes back as `[name, data]`, an error as `{ name, message, … }`;
+ * the rest as {@link deserialize} reads it. For tools that look at stored runs
+ * (`ratchet check --db` needs a frame's variable names).
+ */
+export function deserializeData(text: string): unknown {
+  return devalue.parse(text, dataRevivers);
+}
+
 const REGISTER_HINT = "registerClass(Class, { serialize, deserialize })";
 
 /** A devalue error's reason, in the runtime's words. */

@@ -1,6 +1,10 @@
 import { createEngine, registerClass, SerializationError, workflow } from "ratchetjs";
+import type { StorageAdapter } from "ratchetjs/adapters";
 import { memory } from "ratchetjs/adapters/memory";
+import { transform } from "ratchetjs/compiler";
 import { describe, expect, it } from "vitest";
+import { forecast } from "../cli/check-db.js";
+import { serialize } from "../runtime/serialization.js";
 import { itMatchesPlain, type OracleCase } from "./support/oracle.js";
 import { echo } from "./support/steps.js";
 
@@ -201,5 +205,50 @@ describe("an unregistered subclass of a built-in live across a checkpoint", () =
     } finally {
       await engine.close();
     }
+  });
+});
+
+describe("ratchet check --db reads frames holding the new kinds of values", () => {
+  it("finds the variables of a frame with a Buffer, a match result and a variable named __proto__", async () => {
+    const source = `import { workflow } from "ratchetjs";
+const echo = async (_ctx, v) => v;
+export const held = workflow(async (ctx, s) => {
+  let __proto__ = Buffer.from(s);
+  const m = /(?<d>\\d)/.exec(s);
+  const re = /./g;
+  re.exec(s);
+  await ctx.step(echo, 1);
+  return [__proto__, m, re];
+});`;
+    const out = transform(source, { filename: "held.ts" });
+    expect(out.diagnostics).toStrictEqual([]);
+    const manifest = out.workflows[0]!;
+    // As the compiled machine makes it: { __proto__, m, re }, an own __proto__ property.
+    const vars: Record<string, unknown> = {};
+    Object.defineProperty(vars, "__proto__", {
+      value: Buffer.from("a1"),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+    vars.m = /(?<d>\d)/.exec("a1");
+    vars.re = Object.assign(/./g, { lastIndex: 1 });
+    const frame = serialize({ cp: manifest.checkpoints[0]!.id, v: vars, r: 1 });
+    expect(frame).toContain('"ProtoKey"');
+    const run = {
+      id: "r1",
+      workflow: manifest.name,
+      status: "running",
+      frame,
+      args: serialize(["a1"]),
+    };
+    const storage = {
+      init: async () => {},
+      listRuns: async () => [run],
+    } as unknown as StorageAdapter;
+    const rows = await forecast(storage, [manifest]);
+    expect(rows.map((r) => [r.checkpoint, r.resume, r.park, r.reason])).toStrictEqual([
+      [manifest.checkpoints[0]!.id, 1, 0, undefined],
+    ]);
   });
 });
