@@ -393,6 +393,8 @@ export function emitMachine(
     }
   }
 
+  // Functions chosen by a conditional, made again from the branch the restored frame names.
+  prologue.push(...ir.chosenFunctions);
   // Put back the properties the frame kept for functions made again above.
   for (const slot of new Set(withProperties.flat())) {
     prologue.push(

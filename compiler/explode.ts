@@ -15,7 +15,7 @@ import type {
 } from "./ir.js";
 import { bindingToAssignmentTarget } from "./patterns.js";
 import type { Binding, ScopeInfo } from "./scopes.js";
-import { boundNames, isFunctionValue, skipOuterExpressions } from "./syntax.js";
+import { boundNames, forEachReference, isFunctionValue, skipOuterExpressions } from "./syntax.js";
 import type { DurableAwait, Validation } from "./validate.js";
 
 // TypeScript's CommonJS entry exposes each export through a getter on an object of some
@@ -367,6 +367,7 @@ export class Exploder {
   readonly hoistedFunctions: ts.FunctionDeclaration[] = [];
   /** `const` function values made again on every resume (see `recreateOnResume`). */
   readonly recreatedFunctions: ts.VariableStatement[] = [];
+  readonly chosenFunctions: ts.VariableStatement[] = [];
   readonly jumpStack: JumpEntry[] = [];
   readonly names: MachineNames;
   readonly slotNames = new Map<Binding, string>();
@@ -1565,6 +1566,7 @@ export class Exploder {
       if (init && this.durableAt(init)) {
         this.checkpoint(this.durableAt(init)!, target, declaration);
       } else if (init) {
+        if (this.recreateChoice(list, declaration, init)) continue;
         const value = this.expression(init)!;
         this.assign(target, value, declaration);
         this.recreateOnResume(list, declaration, value);
@@ -1677,6 +1679,94 @@ export class Exploder {
       }
     }
     return out;
+  }
+
+  /**
+   * `const f = up ? (v) => v + 1 : (v) => v - 1` (conditionals nested at any depth, every
+   * branch a function written in place): which branch was taken is kept in a temporary (its
+   * number), and on resume the function of that branch is made again from it, after the
+   * variables are restored (`var f = t === 0 ? … : t === 1 ? … : undefined`). Like a
+   * `const f = () => …`, it refers to the body's variables by name and is not persisted.
+   * Not for a branch that captures a per-iteration box, or a condition with a durable
+   * await: those stay RATCHET1007.
+   */
+  recreateChoice(
+    list: ts.VariableDeclarationList,
+    declaration: ts.VariableDeclaration,
+    init: ts.Expression,
+  ): boolean {
+    if ((list.flags & NodeFlags.Const) === 0 || !isIdentifier(declaration.name)) return false;
+    const top = skipOuterExpressions(init);
+    if (!isConditionalExpression(top) || this.containsDurable(init)) return false;
+    const slot = this.slotOf(declaration.name);
+    const current = slot ? this.slots.get(slot) : undefined;
+    if (!slot || !current || this.boxed.has(slot)) return false;
+    if (current.kind === "function") return false;
+    const leaves: ts.Expression[] = [];
+    const conditions: ts.Expression[] = [];
+    const collect = (node: ts.Expression): boolean => {
+      const e = skipOuterExpressions(node);
+      if (isConditionalExpression(e)) {
+        conditions.push(e.condition);
+        return collect(e.whenTrue) && collect(e.whenFalse);
+      }
+      if (!isArrowFunction(e) && !isFunctionExpression(e)) return false;
+      let boxedCapture = false;
+      forEachReference(e, (id) => {
+        const binding = this.scopes.references.get(id);
+        const captured = binding && this.slotNames.get(binding);
+        if (captured && this.boxed.has(captured)) boxedCapture = true;
+      });
+      if (boxedCapture) return false;
+      leaves.push(e);
+      return true;
+    };
+    if (!collect(top)) return false;
+    const chosen = this.newTemp(init);
+    let next = 0;
+    const build = (node: ts.Expression): ts.Expression => {
+      const e = skipOuterExpressions(node);
+      if (isConditionalExpression(e)) {
+        return f.createConditionalExpression(
+          this.expression(e.condition)!,
+          undefined,
+          build(e.whenTrue),
+          undefined,
+          build(e.whenFalse),
+        );
+      }
+      return f.createParenthesizedExpression(
+        f.createComma(f.createAssignment(chosen, f.createNumericLiteral(next++)), this.rewrite(e)),
+      );
+    };
+    const value = build(top);
+    const statement = ts.setSourceMapRange(
+      f.createExpressionStatement(f.createAssignment(this.id(slot), value)),
+      declaration,
+    );
+    // Making the function reads only the conditions; what it refers to is read where it is
+    // called (compiler/liveness.ts).
+    this.item(statement, [slot, chosen.text], conditions);
+    this.slots.set(slot, { ...current, kind: "function", holds: undefined });
+    let remade: ts.Expression = f.createIdentifier("undefined");
+    for (let i = leaves.length - 1; i >= 0; i--) {
+      remade = f.createConditionalExpression(
+        f.createStrictEquality(chosen, f.createNumericLiteral(i)),
+        undefined,
+        this.rewrite(leaves[i]!),
+        undefined,
+        remade,
+      );
+    }
+    this.chosenFunctions.push(
+      f.createVariableStatement(
+        undefined,
+        f.createVariableDeclarationList([
+          f.createVariableDeclaration(slot, undefined, undefined, remade),
+        ]),
+      ),
+    );
+    return true;
   }
 
   /** A declaration's binding as an assignment target over slots. */
@@ -3219,6 +3309,7 @@ export class Exploder {
       slots: this.slots,
       hoistedFunctions: this.hoistedFunctions,
       recreatedFunctions: this.recreatedFunctions,
+      chosenFunctions: this.chosenFunctions,
       propertyFunctions: this.propertyFunctions(),
       names: this.names,
       finallyTargets: new Map([...this.#jumpTargets].map(([k, v]) => [k, [...v]])),

@@ -180,6 +180,12 @@ export interface MachineIR {
    */
   readonly recreatedFunctions: ts.VariableStatement[];
   /**
+   * `var f = t === 0 ? … : t === 1 ? … : undefined` for `const f = up ? (…) => … : (…) => …`:
+   * made again on resume from the number of the branch taken, kept in the temporary `t`,
+   * after the variables are restored (compiler/explode.ts `recreateChoice`).
+   */
+  readonly chosenFunctions: ts.VariableStatement[];
+  /**
    * Slots of functions the body gives properties to (`counter.calls = …`): where such a
    * function is made again on resume, the frame keeps its own properties beside the variables.
    */

@@ -111,7 +111,7 @@ export function computeLiveness(
   for (const fn of ir.hoistedFunctions) {
     if (fn.name) usesIn(fn, getOrAdd(reads, fn.name.text));
   }
-  for (const statement of ir.recreatedFunctions) {
+  for (const statement of [...ir.recreatedFunctions, ...ir.chosenFunctions]) {
     for (const d of statement.declarationList.declarations) {
       if (d.name.kind === SyntaxKind.Identifier)
         usesIn(d.initializer, getOrAdd(reads, d.name.text));

@@ -201,7 +201,8 @@ return f() + a;`);
 // a checkpoint it is RATCHET1007 at compile time, at the checkpoint, naming the expression.
 describe("E: a function value the compiler cannot make again is refused at compile time", () => {
   const refused: [string, string][] = [
-    ["a conditional between two arrows", "const f = n ? (v) => v + 1 : (v) => v - 1;"],
+    ["a conditional with a branch that is not a function", "const f = n ? (v) => v + 1 : null;"],
+    ["a conditional between an arrow and a name", "const g = () => 1; const f = n ? g : () => 2;"],
     ["a destructuring default", "const { f = () => 1 } = {};"],
     ["a nested destructuring default", "const { a: [f = () => 1] = [] } = {};"],
     ["|| with a literal on the left", "const f = null || (() => 2);"],
@@ -247,11 +248,11 @@ return [typeof f, a];`);
   }
 
   it("names the expression and says what to write", () => {
-    const [d] = compile(`const f = n ? (v) => v + 1 : (v) => v - 1;
+    const [d] = compile(`const f = n ?? ((v) => v + 1);
 const a = await ctx.step(echo, 1);
 return f(a);`);
     expect(d?.message).toBe(
-      "`f` (declared at 3:7) may hold a function or class made in the workflow body, from `n ? (v) => v + 1 : (v) => v - 1` (3:11), and is used after this checkpoint: such a value cannot be persisted, and only a function declaration or a `const` whose initializer is the function itself is made again on resume.",
+      "`f` (declared at 3:7) may hold a function or class made in the workflow body, from `n ?? ((v) => v + 1)` (3:11), and is used after this checkpoint: such a value cannot be persisted, and only a function declaration or a `const` whose initializer is the function itself is made again on resume.",
     );
     expect(d?.hint).toBe(
       "Give each function its own `const` (`const inc = (v) => …`), keep the choice as data, and choose where the function is called (`(up ? inc : dec)(x)`); or make `f` after this checkpoint.",
@@ -349,6 +350,74 @@ return [names, a];`,
     args: [1],
   },
 };
+
+// E, made again on resume: a `const` holding a conditional whose every branch is a function
+// written in place keeps the number of the branch taken, and a resume makes that branch's
+// function again.
+const choices: Record<string, OracleCase> = {
+  "a conditional between two arrows, live across checkpoints": {
+    params: "n",
+    body: `const f = n > 0 ? (v) => v + 1 : (v) => v - 1;
+const a = await ctx.step(echo, 10);
+const b = await ctx.step(echo, f(a));
+return [f(b), f.name, f.length];`,
+    args: [1],
+  },
+  "the other branch": {
+    params: "n",
+    body: `const f = n > 0 ? (v) => v + 1 : (v) => v - 1;
+const a = await ctx.step(echo, 10);
+return [f(a), f.name];`,
+    args: [-1],
+  },
+  "nested conditionals, a function expression, captures reassigned after the checkpoint": {
+    params: "n",
+    body: `let k = 10;
+const f = n === 1 ? (v) => v + k : n === 2 ? async (v) => v - k : function (v) { return v * k; };
+const a = await ctx.step(echo, 3);
+k = 20;
+const r = await f(a);
+return [r, f.name, typeof f];`,
+    args: [2],
+  },
+  "a chosen function with properties, and one calling another": {
+    params: "n",
+    body: `const base = (v) => v * 2;
+const f = n ? (v) => base(v) + (f.extra ?? 0) : (v) => base(v);
+f.extra = 5;
+const a = await ctx.step(echo, f(1));
+f.extra += a;
+const b = await ctx.step(echo, f(1));
+return [a, b, f.extra];`,
+    args: [1],
+  },
+  "a chosen function in a loop holding a checkpoint": {
+    params: "n",
+    body: `const out = [];
+for (let i = 0; i < n; i++) {
+  const f = i % 2 ? (v) => v + 100 : (v) => v - 100;
+  const a = await ctx.step(add, i, 1);
+  out.push(f(a));
+}
+return out;`,
+    args: [3],
+  },
+};
+
+describe("E: a conditional between functions is made again on resume", () => {
+  itMatchesPlain(choices);
+  it("not when a branch captures a per-iteration variable of a loop holding a checkpoint", () => {
+    expect(
+      codes(`const out = [];
+for (let i = 0; i < n; i++) {
+  const f = i % 2 ? () => i : () => -i;
+  const a = await ctx.step(add, i, 1);
+  out.push(f() + a);
+}
+return out;`),
+    ).toStrictEqual(["RATCHET1007 6:13"]);
+  });
+});
 
 describe("E: the shapes that compile", () => {
   itMatchesPlain(choicesNotCrossing);
