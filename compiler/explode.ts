@@ -505,10 +505,23 @@ export class Exploder {
     const allNames = this.scopes.identifierNames;
     const taken = new Set<string>([...this.scopes.outerNames, this.ctxName]);
     const holders = functionHolders(this.scopes);
+    // A block-scoped binding kept as written (in a block the checkpoints do not split) stays
+    // a `const`/`let` in a block of the machine. A block-scoped slot of the same name from a
+    // sibling block would be a `var` of the machine around it: a shadowing the program does
+    // not have, which bundlers resolve by renaming the kept one (esbuild makes it `k2`, and a
+    // function it holds is then named "k2"). Such a slot takes another name instead.
+    const blockScoped = (b: Binding) =>
+      b.kind === "let" || b.kind === "const" || b.kind === "class" || b.kind === "catch";
+    const kept = new Set(
+      this.scopes.bindings
+        .filter((b) => blockScoped(b) && !this.isSlotBinding(b))
+        .map((b) => b.name),
+    );
     for (const binding of this.scopes.bindings) {
       if (!this.isSlotBinding(binding)) continue;
+      const avoid = (name: string) => taken.has(name) || (blockScoped(binding) && kept.has(name));
       let name = binding.name;
-      for (let n = 2; taken.has(name); n++) {
+      for (let n = 2; avoid(name); n++) {
         name = `${binding.name}$${n}`;
         if (allNames.has(name)) taken.add(name);
       }
@@ -1480,10 +1493,12 @@ export class Exploder {
     }
     if (isClassDeclaration(statement) && statement.name && !this.containsDurable(statement)) {
       const slot = this.slotOf(statement.name);
+      // The class keeps its own name (a new identifier, which renaming leaves alone) when its
+      // slot is renamed (`K$2`).
       const expression = ts.setTextRange(
         f.createClassExpression(
           statement.modifiers?.filter(ts.isDecorator),
-          statement.name,
+          f.createIdentifier(statement.name.text),
           statement.typeParameters,
           statement.heritageClauses,
           statement.members,
@@ -1633,11 +1648,13 @@ export class Exploder {
     if (made?.kills.includes(slot)) {
       this.cur.items[this.cur.items.length - 1] = { ...made, uses: [] };
     }
+    // Made under the slot's name, it keeps the one it has where it is written (a slot
+    // renamed `k$2` still makes a function named "k").
     this.recreatedFunctions.push(
       f.createVariableStatement(
         undefined,
         f.createVariableDeclarationList([
-          f.createVariableDeclaration(slot, undefined, undefined, inner),
+          f.createVariableDeclaration(slot, undefined, undefined, keepFunctionName(slot, inner)),
         ]),
       ),
     );

@@ -321,3 +321,33 @@ return [o.k(4), o.v];`,
     );
   });
 });
+
+// A block-scoped binding kept as written beside a slot of the same name from a sibling block:
+// the slot is a `var` of the machine, so the kept one would shadow it, and esbuild (which the
+// oracle runs, as Vite does) renames a shadowing binding — a function it holds was named "k2".
+describe("names of sibling blocks' bindings, one block split by a checkpoint", () => {
+  itMatchesPlain({
+    "a const function in each branch of an if": {
+      params: "n",
+      body: `let out;
+if (n) { const k = () => 1; await ctx.step(add, n, 1); out = k.name; }
+else { const k = () => 2; out = k.name; }
+if (!n) { const k = () => 1; await ctx.step(add, n, 1); out += k.name; }
+else { const k = () => 2; out += k.name; }
+return out;`,
+      args: [1],
+    },
+    "classes, lets and catch parameters in sibling blocks": {
+      params: "n",
+      body: `const out = [];
+{ class K {} let f = function () {}; out.push(K.name, f.name); }
+{ class K {} let f = () => 1; out.push(K.name, f.name); await ctx.step(add, n, 1); }
+try { throw () => 1; } catch (g) { const h = g; out.push(h.name); }
+try { await ctx.step(add, n, 2); throw 1; } catch (g) { const h = () => g; await ctx.step(add, n, 3); out.push(h.name); }
+for (const x of [1]) { const m = () => x; out.push(m.name); }
+for (const x of [2]) { const m = () => 0; await ctx.step(add, n, x); out.push(m.name, x); }
+return out;`,
+      args: [1],
+    },
+  });
+});
