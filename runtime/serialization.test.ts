@@ -837,6 +837,23 @@ describe("built-ins come back as they were, or are refused", () => {
     expect(whyUnserializable(fake)?.reason).toContain("symbol keys");
   });
 
+  it("writes the same text whatever the frame before it held", () => {
+    const values: unknown[] = [
+      { cp: "a", v: { buf: Buffer.from("x"), n: 1 }, r: null },
+      { cp: "a", v: { n: 1, list: [1, [2, 3]], when: new Date(0) }, r: { ok: true } },
+      { cp: "a", v: { m: /(\d)/.exec("a1"), re: /a/g }, r: [1] },
+      [new Map([["k", [1, 2]]]), new Set(["x"]), 10n, new Error("e")],
+      { cp: "b", v: { n: 2 }, r: "x" },
+    ];
+    const alone = values.map((v) => {
+      serialize({ plain: true });
+      return serialize(v);
+    });
+    for (const order of [values, [...values].reverse(), [...values, ...values]]) {
+      for (const v of order) expect(serialize(v)).toBe(alone[values.indexOf(v)]);
+    }
+  });
+
   it("reads frames written before Buffer, lastIndex, array properties and AggregateError were kept", () => {
     // Written by the previous encoding (the same devalue format; no Buffer, RegExpAt,
     // ArrayProps or ProtoKey tag, errors without `errors`).

@@ -460,6 +460,7 @@ function reduceBuffer(value: unknown): Uint8Array | false {
   ) {
     return false;
   }
+  metSpecial = true;
   // A copy of the visible bytes only: a small Buffer's memory is a slice of a shared pool.
   return new Uint8Array(value as Uint8Array);
 }
@@ -481,6 +482,7 @@ function reduceRegExp(value: unknown): StoredRegExp | false {
   ) {
     return false;
   }
+  metSpecial = true;
   const re = value as RegExp;
   return [re.source, re.flags, re.lastIndex];
 }
@@ -537,6 +539,7 @@ function reduceArray(value: unknown): StoredArray | false {
   if (!Array.isArray(value) || Object.getPrototypeOf(value) !== Array.prototype) return false;
   const keys = arrayProperties(value);
   if (keys === undefined) return false;
+  metSpecial = true;
   const props: Record<string, unknown> = {};
   const hidden: string[] = [];
   for (const key of keys) {
@@ -581,6 +584,7 @@ function reduceProtoKey(value: unknown): unknown[] | false {
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return false;
+  metSpecial = true;
   const stored: unknown[] = [proto === null ? 1 : 0];
   for (const key of Object.keys(value)) stored.push(key, (value as Record<string, unknown>)[key]);
   pass?.reduced.set(value, {
@@ -694,6 +698,14 @@ function hasExtraProperties(value: object, tag: string): boolean {
  */
 let everyReducer = false;
 const NEEDS_EVERY_REDUCER = Symbol("needs every reducer");
+/**
+ * Whether a reducer of the second pass stored a value in the pass in progress, and whether
+ * the last value {@link serialize} wrote needed the second pass: the next one (most often
+ * the next checkpoint of the same run, holding the same Buffer) starts with it instead of
+ * writing its frame twice. Either pass writes the same text.
+ */
+let metSpecial = false;
+let lastNeededEvery = false;
 
 /**
  * devalue's `tagOf`, which tells which built-in an object is by `Object.prototype.toString`
@@ -778,8 +790,8 @@ const everyDiagnosticReducer = { ...everyReducers, Class: reduceForDiagnosis };
  * array with properties, an object with a `__proto__` key, which devalue refuses) stops
  * it, and a second pass has them all. A frame holding one pays the first pass twice.
  */
-function stringify(value: unknown, diagnosis = false): string {
-  if (!everyReducer) {
+function stringify(value: unknown, diagnosis = false, hinted = false): string {
+  if (!everyReducer && !(hinted && lastNeededEvery)) {
     try {
       return devalue.stringify(value, diagnosis ? diagnosticReducers : reducers, stringifyOptions);
     } catch (error) {
@@ -790,16 +802,21 @@ function stringify(value: unknown, diagnosis = false): string {
     }
   }
   const outer = everyReducer;
+  const outerMet = metSpecial;
   everyReducer = true;
+  metSpecial = false;
   try {
     pass?.reduced.clear();
-    return devalue.stringify(
+    const text = devalue.stringify(
       value,
       diagnosis ? everyDiagnosticReducer : everyReducers,
       stringifyOptions,
     );
+    if (hinted) lastNeededEvery = metSpecial;
+    return text;
   } finally {
     everyReducer = outer;
+    metSpecial = outerMet || metSpecial;
   }
 }
 
@@ -926,7 +943,7 @@ export function serialize(value: unknown): string {
   const current = { reduced: new Map<object, Reduced>() };
   pass = current;
   try {
-    const text = stringify(value);
+    const text = stringify(value, false, true);
     if (current.reduced.size > 0) {
       const cycle = findRevivalCycle(value, current.reduced);
       if (cycle) throw new RevivalCycle(cycle.what, cycle.path);
