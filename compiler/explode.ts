@@ -1825,7 +1825,7 @@ export class Exploder {
    */
   checkpoint(site: DurableAwait, target: ts.Expression | undefined, original: ts.Node): void {
     const call = site.call;
-    const args = this.operands([...call.arguments]);
+    const args = this.operands([...call.arguments], undefined, undefined, undefined, true);
     // A predicate is tested at the resume point (below); the runtime's `$waitForEvent` is the
     // form that knows the machine does so.
     const callee =
@@ -2440,6 +2440,7 @@ export class Exploder {
     objectSpreads: ReadonlySet<number> = new Set(),
     after: readonly ts.Node[] = [],
     keepOut?: ReadonlyMap<number, (later: readonly ts.Node[]) => void>,
+    inCall = false,
   ): ts.Expression[] {
     let last = -1;
     list.forEach((e, i) => {
@@ -2463,9 +2464,21 @@ export class Exploder {
         const temp = this.newTemp(isSpreadElement(operand) ? operand.expression : operand);
         this.assign(
           temp,
-          isSpreadElement(operand)
-            ? f.createArrayLiteralExpression([f.createSpreadElement(spread)])
-            : f.createObjectLiteralExpression([f.createSpreadAssignment(spread)]),
+          !isSpreadElement(operand)
+            ? f.createObjectLiteralExpression([f.createSpreadAssignment(spread)])
+            : inCall
+              ? // Spread in a call, not last, as in the user's call, so that what is not
+                // iterable throws V8's TypeError of a call (`object is not iterable (cannot
+                // read property Symbol(Symbol.iterator))`), not an array literal's.
+                f.createCallExpression(
+                  f.createPropertyAccessExpression(f.createIdentifier(this.ctxName), "$spread"),
+                  undefined,
+                  [
+                    f.createSpreadElement(spread),
+                    f.createSpreadElement(f.createArrayLiteralExpression([])),
+                  ],
+                )
+              : f.createArrayLiteralExpression([f.createSpreadElement(spread)]),
         );
         return isSpreadElement(operand) ? f.createSpreadElement(temp) : temp;
       }
@@ -2943,7 +2956,9 @@ export class Exploder {
     if (args.some((a) => this.containsDurable(a)) && !readAtCall) {
       // JavaScript reads the function (and its `this`) before the arguments.
       const ref = this.callees.get(node) ?? this.calleeBefore(node.expression, args);
-      const values = f.createArrayLiteralExpression(this.operands(args));
+      const values = f.createArrayLiteralExpression(
+        this.operands(args, undefined, undefined, undefined, true),
+      );
       const read = f.createArrowFunction(undefined, undefined, [], undefined, undefined, ref.read);
       const text = f.createStringLiteral(ref.text);
       return isNewExpression(node)
@@ -2961,7 +2976,10 @@ export class Exploder {
     if (readAtCall && args.some((a) => this.containsDurable(a))) {
       // Nothing in the arguments can change the function but the steps themselves: it is
       // read at the call, from its object (and key) kept where the arguments may change them.
-      return make(this.calleeReadAfter(node.expression, args), this.operands(args));
+      return make(
+        this.calleeReadAfter(node.expression, args),
+        this.operands(args, undefined, undefined, undefined, true),
+      );
     }
     // The durable awaits are in the callee: its object (and key) are evaluated and kept, and
     // the call reads the method from them right away, as JavaScript does.
@@ -2969,9 +2987,15 @@ export class Exploder {
       const object = this.expression(inner.expression)!;
       const temp = this.newTemp(inner.expression);
       this.assign(temp, object);
-      return make(f.createPropertyAccessExpression(temp, inner.name), this.operands(args));
+      return make(
+        f.createPropertyAccessExpression(temp, inner.name),
+        this.operands(args, undefined, undefined, undefined, true),
+      );
     }
-    return make(this.expression(node.expression)!, this.operands(args));
+    return make(
+      this.expression(node.expression)!,
+      this.operands(args, undefined, undefined, undefined, true),
+    );
   }
 
   /**

@@ -483,6 +483,16 @@ export class MachineContext {
   }
 
   /**
+   * The values of a call's spread argument evaluated before a durable await in the same
+   * call (`f(...xs, await ctx.step(g))`), as the compiler emits it: `ctx.$spread(...xs,
+   * ...[])`, spread in a call and not last as in the user's call, so that what is not
+   * iterable throws the TypeError a call gives.
+   */
+  $spread(...values: unknown[]): unknown[] {
+    return values;
+  }
+
+  /**
    * What a `for…of` loop that holds a checkpoint iterates, as a list the machine reads by a
    * persisted index (the compiler emits the call where the loop starts; `location` is its
    * `file:line:column`, `text` its iterated expression as written). An array (or typed
