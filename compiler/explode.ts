@@ -2504,6 +2504,32 @@ export class Exploder {
    */
   literalAfter(operand: ts.Expression, later: readonly ts.Node[]): ts.Expression | undefined {
     const inner = skipOuterExpressions(operand);
+    // `flag ? { m() {} } : null`: the test runs now and is kept (as a boolean); the branch
+    // taken is made after the await, when making either runs no code.
+    if (
+      isConditionalExpression(inner) &&
+      !this.containsDurable(inner) &&
+      (holdsUnpersistable(inner.whenTrue) || holdsUnpersistable(inner.whenFalse)) &&
+      this.madeWithoutCode(inner.whenTrue, later) &&
+      this.madeWithoutCode(inner.whenFalse, later)
+    ) {
+      const test = this.newTemp(inner.condition);
+      this.assign(
+        test,
+        f.createLogicalNot(
+          f.createLogicalNot(f.createParenthesizedExpression(this.rewrite(inner.condition))),
+        ),
+      );
+      return f.createParenthesizedExpression(
+        f.createConditionalExpression(
+          test,
+          f.createToken(SyntaxKind.QuestionToken),
+          this.rewrite(inner.whenTrue),
+          f.createToken(SyntaxKind.ColonToken),
+          this.rewrite(inner.whenFalse),
+        ),
+      );
+    }
     if (!isObjectLiteralExpression(inner) && !isArrayLiteralExpression(inner)) return undefined;
     if (!this.containsDurable(inner) && this.madeWithoutCode(inner, later)) {
       return this.rewrite(operand);

@@ -166,6 +166,16 @@ for (let i = 0; i < 3; i++) {
 return out;`,
     args: [3],
   },
+  "a literal chosen by a condition: the test runs before the await, once": {
+    params: "n",
+    body: `const log = [];
+const pick = (x) => { log.push("test"); return x; };
+const use = (o, v) => [o === null ? null : [o.m?.(), o.f?.(), o.f?.name], v];
+const a = use(pick(n > 1) ? { m() { return n; } } : null, await ctx.step(add, n, 1));
+const b = use(pick(n > 5) ? { m() { return 1; } } : { f: () => 2 }, await ctx.step(add, n, 2));
+return [a, b, log];`,
+    args: [3],
+  },
   "a read in its dead zone throws before the step": {
     params: "n",
     body: `const use = (o, v) => [o.x, v];
