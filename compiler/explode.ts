@@ -1700,7 +1700,8 @@ export class Exploder {
 
   /**
    * `const f = up ? (v) => v + 1 : (v) => v - 1` (conditionals nested at any depth, every
-   * branch a function written in place): which branch was taken is kept in a temporary (its
+   * branch a function written in place or the name of a function made again on resume,
+   * `up ? inc : dec`): which branch was taken is kept in a temporary (its
    * number), and on resume the function of that branch is made again from it, after the
    * variables are restored (`var f = t === 0 ? … : t === 1 ? … : undefined`). Like a
    * `const f = () => …`, it refers to the body's variables by name and is not persisted.
@@ -1726,6 +1727,16 @@ export class Exploder {
       if (isConditionalExpression(e)) {
         conditions.push(e.condition);
         return collect(e.whenTrue) && collect(e.whenFalse);
+      }
+      if (isIdentifier(e)) {
+        // A function made again on resume itself (`up ? inc : dec`): the same function.
+        const binding = this.scopes.references.get(e);
+        const named = binding && this.slotNames.get(binding);
+        if (!named || this.boxed.has(named) || this.slots.get(named)?.kind !== "function") {
+          return false;
+        }
+        leaves.push(e);
+        return true;
       }
       if (!isArrowFunction(e) && !isFunctionExpression(e)) return false;
       let boxedCapture = false;

@@ -202,7 +202,8 @@ return f() + a;`);
 describe("E: a function value the compiler cannot make again is refused at compile time", () => {
   const refused: [string, string][] = [
     ["a conditional with a branch that is not a function", "const f = n ? (v) => v + 1 : null;"],
-    ["a conditional between an arrow and a name", "const g = () => 1; const f = n ? g : () => 2;"],
+    ["a conditional with a name that is not a function", "const g = 1; const f = n ? g : () => 2;"],
+    ["a conditional with a let holding a function", "let g = () => 1; const f = n ? g : () => 2;"],
     ["a destructuring default", "const { f = () => 1 } = {};"],
     ["a nested destructuring default", "const { a: [f = () => 1] = [] } = {};"],
     ["|| with a literal on the left", "const f = null || (() => 2);"],
@@ -389,6 +390,24 @@ const a = await ctx.step(echo, f(1));
 f.extra += a;
 const b = await ctx.step(echo, f(1));
 return [a, b, f.extra];`,
+    args: [1],
+  },
+  "a conditional between the names of functions made again, identity kept": {
+    params: "n",
+    body: `const inc = (v) => v + 1;
+function dec(v) { return v - 1; }
+const f = n > 0 ? inc : n < 0 ? dec : (v) => v;
+const a = await ctx.step(echo, 10);
+return [f(a), f === inc, f === dec, f.name];`,
+    args: [-1],
+  },
+  "a conditional between names, the const arrow taken": {
+    params: "n",
+    body: `const inc = (v) => v + 1;
+function dec(v) { return v - 1; }
+const f = n > 0 ? inc : dec;
+const a = await ctx.step(echo, f(10));
+return [f(a), f === inc, f.name];`,
     args: [1],
   },
   "a chosen function in a loop holding a checkpoint": {
