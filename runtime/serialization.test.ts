@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { Socket } from "node:net";
+import { runInNewContext } from "node:vm";
 import {
   createEngine,
   DefinitionError,
@@ -835,6 +836,13 @@ describe("built-ins come back as they were, or are refused", () => {
     // A plain object faking a built-in's tag is stored as the plain object it is.
     const fake = { [Symbol.toStringTag]: "Map", a: 1 };
     expect(whyUnserializable(fake)?.reason).toContain("symbol keys");
+  });
+
+  it("refuses a built-in made in another realm, saying so", () => {
+    const map = runInNewContext("new Map([[1, 2]])") as Map<number, number>;
+    const why = whyUnserializable({ map });
+    expect(why?.reason).toContain("a Map from another realm");
+    expect(why?.path).toBe(".map");
   });
 
   it("writes the same text whatever the frame before it held", () => {

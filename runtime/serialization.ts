@@ -661,6 +661,8 @@ if (Temporal) {
     if (proto) BUILTIN_TAGS.set(proto, `Temporal.${name}`);
   }
 }
+/** The names of the built-ins in {@link BUILTIN_TAGS}. */
+const BUILTIN_NAMES: ReadonlySet<string> = new Set(BUILTIN_TAGS.values());
 /** Built-ins whose own keys are their elements: not listed to look for other properties. */
 const VIEW_TAGS = new Set([
   "Int8Array",
@@ -1086,6 +1088,13 @@ function devalueReason(error: { message?: string; value?: unknown }): string {
       return (
         `a ${base.tag} with its own properties (${keys.join(", ")}) cannot be stored: it would come back without them; ` +
         "keep them beside it (in a plain object holding both)"
+      );
+    }
+    const tag = Object.prototype.toString.call(found).slice(8, -1);
+    if (!base && name === tag && (tag === "Array" || BUILTIN_NAMES.has(tag))) {
+      return (
+        `a ${tag} from another realm (a node:vm context, an iframe) cannot be stored as one: its prototype is not this realm's ${tag}.prototype; ` +
+        `copy it into this realm before the checkpoint (e.g. new ${tag}(value))`
       );
     }
     if (base) {
