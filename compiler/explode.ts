@@ -517,6 +517,26 @@ export class Exploder {
         .filter((b) => blockScoped(b) && !this.isSlotBinding(b))
         .map((b) => b.name),
     );
+    // Writes to the name of a function declaration (`log = () => {}`, `f++`).
+    const reassigned = new Map<Binding, ts.Node[]>();
+    for (const id of this.scopes.referenceIds) {
+      const binding = this.scopes.references.get(id);
+      if (binding?.kind !== "function") continue;
+      const parent = id.parent;
+      if (
+        (isBinaryExpression(parent) &&
+          parent.left === id &&
+          parent.operatorToken.kind >= SyntaxKind.FirstAssignment &&
+          parent.operatorToken.kind <= SyntaxKind.LastAssignment) ||
+        ((ts.isPrefixUnaryExpression(parent) || ts.isPostfixUnaryExpression(parent)) &&
+          (parent.operator === SyntaxKind.PlusPlusToken ||
+            parent.operator === SyntaxKind.MinusMinusToken))
+      ) {
+        const writes = reassigned.get(binding);
+        if (writes) writes.push(parent);
+        else reassigned.set(binding, [parent]);
+      }
+    }
     for (const binding of this.scopes.bindings) {
       if (!this.isSlotBinding(binding)) continue;
       const avoid = (name: string) => taken.has(name) || (blockScoped(binding) && kept.has(name));
@@ -540,6 +560,7 @@ export class Exploder {
       this.slots.set(name, {
         name,
         ...(functionSource ? { functionSource } : {}),
+        ...(reassigned.has(binding) ? { reassigned: reassigned.get(binding)! } : {}),
         kind:
           binding.kind === "function"
             ? "function"

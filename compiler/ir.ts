@@ -112,6 +112,12 @@ export interface Slot {
    * expression that may give it one (compiler/function-values.ts), for RATCHET1007.
    */
   readonly functionSource?: ts.Expression;
+  /**
+   * For a function declaration made again on resume: a write to its name in the body
+   * (`log = () => {}`, `f = 5`), which the re-made function would not have; RATCHET1007 where
+   * one may run before a checkpoint the name is live across.
+   */
+  readonly reassigned?: readonly ts.Node[];
   /** For messages: what the slot holds, e.g. `order` or `the value of order.total (12:7)`. */
   readonly description: string;
   /**

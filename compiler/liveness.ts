@@ -272,6 +272,18 @@ export function computeLiveness(
         );
       }
     }
+    for (const name of live) {
+      const slot = functions.has(name) ? ir.slots.get(name) : undefined;
+      const before = slot?.reassigned?.find((w) => mayRunBefore(w, site.await));
+      if (!slot || !before) continue;
+      const write = before.getText().replace(/\s+/g, " ");
+      sink.report(
+        site.await,
+        DiagnosticCodes.functionLiveAcrossCheckpoint,
+        `\`${slot.description}\` is a function declaration that the body writes to, \`${write.length > 40 ? `${write.slice(0, 37)}…` : write}\` (${positionOf(before)}), and is used after this checkpoint: a function declaration is made again on resume as it is written, so what the write put there would be lost.`,
+        `Keep the choice in data instead (a flag the function reads), or give the replacement a name of its own and call it where it applies.`,
+      );
+    }
     for (const name of names) {
       const slot = ir.slots.get(name)!;
       if (slot.holds === "function") {
@@ -290,6 +302,27 @@ export function computeLiveness(
     }
     return names;
   });
+}
+
+/**
+ * Whether `write` may run before `checkpoint` is reached: it comes first in the text, or a loop
+ * holds both (a write later in the body runs before the next iteration's checkpoint), or it is
+ * in a function nested in the body.
+ */
+function mayRunBefore(write: ts.Node, checkpoint: ts.Node): boolean {
+  if (write.pos < checkpoint.pos) return true;
+  // In a nested function, it runs whenever that function is called.
+  if (
+    ts.findAncestor(write, ts.isFunctionLike) !== ts.findAncestor(checkpoint, ts.isFunctionLike)
+  ) {
+    return true;
+  }
+  for (let n: ts.Node | undefined = write.parent; n && !ts.isFunctionLike(n); n = n.parent) {
+    if (ts.isIterationStatement(n, false) && n.pos <= checkpoint.pos && checkpoint.end <= n.end) {
+      return true;
+    }
+  }
+  return false;
 }
 
 function getOrAdd(map: Map<string, Set<string>>, key: string): Set<string> {

@@ -196,6 +196,54 @@ return f() + a;`);
   });
 });
 
+describe("a function declaration the body writes to", () => {
+  it("is RATCHET1007 where it is used after a checkpoint: the re-made function would lose the write", () => {
+    // Plain code: [] (the write silenced log); resumed, the function made again would log "b".
+    expect(
+      codes(`const out = []; function log(m) { out.push(m); }
+if (n) log = () => {};
+log("a"); await ctx.step(echo, 1); log("b");
+return out;`),
+    ).toStrictEqual(["RATCHET1007 5:11"]);
+    expect(
+      codes(`function f() { return 1 } f = 5; await ctx.step(echo, 1); return typeof f;`),
+    ).toStrictEqual(["RATCHET1007 3:34"]);
+    expect(
+      codes(`function f() { return 1 } f++; await ctx.step(echo, 1); return f;`),
+    ).toStrictEqual(["RATCHET1007 3:32"]);
+    const [d] = compile(`function f() { return 1 }
+if (n) f = function () { return 2 };
+const a = await ctx.step(echo, 1);
+return f() + a;`);
+    expect(d?.message).toBe(
+      "`f` is a function declaration that the body writes to, `f = function () { return 2 }` (4:8), and is used after this checkpoint: a function declaration is made again on resume as it is written, so what the write put there would be lost.",
+    );
+  });
+
+  it("compiles where nothing after a checkpoint uses it", () => {
+    expect(
+      codes(
+        `function f() { return 1 } f = () => 2; const r = f(); await ctx.step(echo, 1); return r;`,
+      ),
+    ).toStrictEqual([]);
+    expect(
+      codes(`await ctx.step(echo, 1); function f() { return 1 } f = () => 2; return f();`),
+    ).toStrictEqual([]);
+    // After the checkpoint but in a loop around it, or in a nested function: refused.
+    expect(
+      codes(`function f() { return 1 }
+for (let i = 0; i < 2; i++) { await ctx.step(echo, f()); f = () => 2; }`),
+    ).toStrictEqual(["RATCHET1007 4:31"]);
+    expect(
+      codes(`function f() { return 1 }
+quiet();
+await ctx.step(echo, 1);
+function quiet() { f = () => 2; }
+return f();`),
+    ).toStrictEqual(["RATCHET1007 5:1"]);
+  });
+});
+
 // E: a function chosen by an expression, or reached by any way other than a function
 // written as the whole initializer of a `const`, cannot be made again on resume. Live across
 // a checkpoint it is RATCHET1007 at compile time, at the checkpoint, naming the expression.
