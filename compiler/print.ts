@@ -598,6 +598,16 @@ class MachinePrinter {
     if (node) this.node(node);
   }
 
+  /** `break`, `continue`, `return` or `throw`, with its label or operand when it has one. */
+  #keywordStatement(keyword: string, operand: ts.Node | undefined): void {
+    this.#out.write(keyword);
+    if (operand) {
+      this.#out.write(" ");
+      this.node(operand);
+    }
+    this.#out.write(";");
+  }
+
   #printMade(node: ts.Node): void {
     const out = this.#out;
     this.#mark(node);
@@ -734,16 +744,12 @@ class MachinePrinter {
         return;
       }
       case K.BreakStatement:
-      case K.ContinueStatement: {
-        const n = node as ts.BreakStatement;
-        out.write(node.kind === K.BreakStatement ? "break" : "continue");
-        if (n.label) {
-          out.write(" ");
-          this.node(n.label);
-        }
-        out.write(";");
+      case K.ContinueStatement:
+        this.#keywordStatement(
+          node.kind === K.BreakStatement ? "break" : "continue",
+          (node as ts.BreakStatement).label,
+        );
         return;
-      }
       case K.YieldExpression: {
         const n = node as ts.YieldExpression;
         out.write(n.asteriskToken ? "yield*" : "yield");
@@ -1119,16 +1125,12 @@ class MachinePrinter {
         return;
       }
       case K.ReturnStatement:
-      case K.ThrowStatement: {
-        const n = node as ts.ReturnStatement;
-        out.write(node.kind === K.ReturnStatement ? "return" : "throw");
-        if (n.expression) {
-          out.write(" ");
-          this.node(n.expression);
-        }
-        out.write(";");
+      case K.ThrowStatement:
+        this.#keywordStatement(
+          node.kind === K.ReturnStatement ? "return" : "throw",
+          (node as ts.ReturnStatement).expression,
+        );
         return;
-      }
       case K.IfStatement: {
         const n = node as ts.IfStatement;
         out.write("if (");
