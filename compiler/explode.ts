@@ -517,25 +517,17 @@ export class Exploder {
         .filter((b) => blockScoped(b) && !this.isSlotBinding(b))
         .map((b) => b.name),
     );
-    // Writes to the name of a function declaration (`log = () => {}`, `f++`).
+    // Writes to the name of a function declaration (`log = () => {}`, `f++`, `[f] = …`,
+    // `for (f of …)`).
     const reassigned = new Map<Binding, ts.Node[]>();
     for (const id of this.scopes.referenceIds) {
       const binding = this.scopes.references.get(id);
       if (binding?.kind !== "function") continue;
-      const parent = id.parent;
-      if (
-        (isBinaryExpression(parent) &&
-          parent.left === id &&
-          parent.operatorToken.kind >= SyntaxKind.FirstAssignment &&
-          parent.operatorToken.kind <= SyntaxKind.LastAssignment) ||
-        ((ts.isPrefixUnaryExpression(parent) || ts.isPostfixUnaryExpression(parent)) &&
-          (parent.operator === SyntaxKind.PlusPlusToken ||
-            parent.operator === SyntaxKind.MinusMinusToken))
-      ) {
-        const writes = reassigned.get(binding);
-        if (writes) writes.push(parent);
-        else reassigned.set(binding, [parent]);
-      }
+      const write = assignmentOf(id);
+      if (write === undefined) continue;
+      const writes = reassigned.get(binding);
+      if (writes) writes.push(write);
+      else reassigned.set(binding, [write]);
     }
     for (const binding of this.scopes.bindings) {
       if (!this.isSlotBinding(binding)) continue;
@@ -3467,23 +3459,32 @@ function assignedTarget(left: ts.Expression): ts.Expression {
 }
 
 function isAssignmentTarget(id: ts.Identifier): boolean {
+  return assignmentOf(id) !== undefined;
+}
+
+/**
+ * The expression or statement that writes `id` when it is an assignment's target: the `=`
+ * or compound assignment (`id` its left or inside its destructuring pattern), the `++`/`--`,
+ * or the `for … of`/`for … in` whose head it is.
+ */
+function assignmentOf(id: ts.Identifier): ts.Node | undefined {
   let node: ts.Node = id;
   for (let parent = node.parent; parent; node = parent, parent = parent.parent) {
     if (isBinaryExpression(parent)) {
-      return (
-        parent.left === node &&
+      return parent.left === node &&
         parent.operatorToken.kind >= SyntaxKind.FirstAssignment &&
         parent.operatorToken.kind <= SyntaxKind.LastAssignment
-      );
+        ? parent
+        : undefined;
     }
     if (isPrefixUnaryExpression(parent) || isPostfixUnaryExpression(parent)) {
-      return (
-        parent.operator === SyntaxKind.PlusPlusToken ||
+      return parent.operator === SyntaxKind.PlusPlusToken ||
         parent.operator === SyntaxKind.MinusMinusToken
-      );
+        ? parent
+        : undefined;
     }
     if (isForOfStatement(parent) || isForInStatement(parent)) {
-      return parent.initializer === node;
+      return parent.initializer === node ? parent : undefined;
     }
     const inPattern =
       isParenthesizedExpression(parent) ||
@@ -3497,9 +3498,9 @@ function isAssignmentTarget(id: ts.Identifier): boolean {
       (isPropertyAssignment(parent) && parent.initializer === node) ||
       isSpreadElement(parent) ||
       isSpreadAssignment(parent);
-    if (!inPattern) return false;
+    if (!inPattern) return undefined;
   }
-  return false;
+  return undefined;
 }
 
 /** Whether `node` assigns the variable `name` (directly, by destructuring, `++` or `--`). */

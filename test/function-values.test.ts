@@ -211,6 +211,20 @@ return out;`),
     expect(
       codes(`function f() { return 1 } f++; await ctx.step(echo, 1); return f;`),
     ).toStrictEqual(["RATCHET1007 3:32"]);
+    // Destructuring and a for…of head write it too.
+    expect(
+      codes(`function f() { return 1 } [f] = [() => 2]; await ctx.step(echo, 1); return f();`),
+    ).toStrictEqual(["RATCHET1007 3:44"]);
+    expect(
+      codes(
+        `function f() { return 1 } ({ g: f } = { g: () => 2 }); await ctx.step(echo, 1); return f();`,
+      ),
+    ).toStrictEqual(["RATCHET1007 3:56"]);
+    expect(
+      codes(
+        `function f() { return 1 } for (f of [() => 2]) {} await ctx.step(echo, 1); return f();`,
+      ),
+    ).toStrictEqual(["RATCHET1007 3:51"]);
     const [d] = compile(`function f() { return 1 }
 if (n) f = function () { return 2 };
 const a = await ctx.step(echo, 1);
