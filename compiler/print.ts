@@ -8,7 +8,7 @@ export interface PrintedCode {
    * Flat, four numbers a segment: generated line (0-based, relative to `text`) and column,
    * source line and column in the module. Empty when printed without a map.
    */
-  readonly segments: readonly number[];
+  readonly segments: ArrayLike<number>;
 }
 
 const K = ts.SyntaxKind;

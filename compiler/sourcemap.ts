@@ -23,17 +23,25 @@ export function lineOf(lineStarts: readonly number[], offset: number): number {
   return lo;
 }
 
-/** Letters, digits, `_`, `$` and anything beyond ASCII: the characters a word is made of. */
-function isWordChar(c: number): boolean {
-  return (
-    (c >= 97 && c <= 122) ||
-    (c >= 65 && c <= 90) ||
-    (c >= 48 && c <= 57) ||
-    c === 95 ||
-    c === 36 ||
-    c >= 128
-  );
-}
+/** What `copy` does at a character: its class, for the characters below 128. */
+const BLANK = 0;
+const WORD = 1;
+const OTHER = 2;
+const NEWLINE = 3;
+
+/**
+ * The class of each ASCII character: letters, digits, `_` and `$` make words (as does anything
+ * beyond ASCII); space, tab and CR are blanks; `\n` ends a line; the rest stand alone.
+ */
+const CHAR_CLASS = Uint8Array.from({ length: 128 }, (_, c) =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 36
+    ? WORD
+    : c === 32 || c === 9 || c === 13
+      ? BLANK
+      : c === 10
+        ? NEWLINE
+        : OTHER,
+);
 
 /**
  * Writes text from pieces, and with a source map, its segments: four numbers each, in one flat
@@ -45,8 +53,13 @@ export class MappedWriter {
   /** Where the next character goes. */
   line = 0;
   column = 0;
-  /** `undefined` when no map is made. */
-  readonly segments: number[] | undefined;
+  /**
+   * The segments, in the first `#length` entries of a buffer that doubles when full: a module
+   * has a segment every few characters, and a plain array grown one push at a time copied them
+   * over and over (the writer's largest allocation by far).
+   */
+  #segments: Int32Array;
+  #length = 0;
 
   /**
    * `source` is the module as written; `lineStarts` its line starts (`lineStartsOf`), or
@@ -56,7 +69,23 @@ export class MappedWriter {
     readonly source: string,
     readonly lineStarts: readonly number[] | undefined,
   ) {
-    this.segments = lineStarts ? [] : undefined;
+    this.#segments = new Int32Array(lineStarts ? 1024 : 0);
+  }
+
+  /** The segments written, or `undefined` when no map is made. */
+  get segments(): Int32Array | undefined {
+    return this.lineStarts ? this.#segments.subarray(0, this.#length) : undefined;
+  }
+
+  /** Room for `count` more numbers; returns the buffer, which may be a new one. */
+  #reserve(count: number): Int32Array {
+    const segments = this.#segments;
+    const needed = this.#length + count;
+    if (needed <= segments.length) return segments;
+    const grown = new Int32Array(Math.max(needed, segments.length * 2));
+    grown.set(segments.subarray(0, this.#length));
+    this.#segments = grown;
+    return grown;
   }
 
   /** Append text that holds no line break. */
@@ -97,14 +126,19 @@ export class MappedWriter {
   }
 
   #segment(line: number, column: number, sourceLine: number, sourceColumn: number): void {
-    const segments = this.segments!;
-    const n = segments.length;
+    const n = this.#length;
+    let segments = this.#segments;
     if (n > 0 && segments[n - 4] === line && segments[n - 3] === column) {
       segments[n - 2] = sourceLine;
       segments[n - 1] = sourceColumn;
       return;
     }
-    segments.push(line, column, sourceLine, sourceColumn);
+    if (n + 4 > segments.length) segments = this.#reserve(4);
+    segments[n] = line;
+    segments[n + 1] = column;
+    segments[n + 2] = sourceLine;
+    segments[n + 3] = sourceColumn;
+    this.#length = n + 4;
   }
 
   /**
@@ -121,37 +155,55 @@ export class MappedWriter {
       this.#advanceOver(start, end);
       return;
     }
-    const segments = this.segments!;
     let sourceLine = lineOf(lineStarts, start);
     let sourceColumn = start - lineStarts[sourceLine]!;
     let line = this.line;
     let column = this.column;
     let inWord = false;
+    let n = this.#length;
+    let segments = this.#segments;
     // The first segment may fall where one was just marked: the copy's wins.
-    const n = segments.length;
-    if (n > 0 && segments[n - 4] === line && segments[n - 3] === column) segments.length = n - 4;
+    if (n > 0 && segments[n - 4] === line && segments[n - 3] === column) n -= 4;
+    let room = segments.length;
     for (let i = start; i < end; i++) {
       const c = source.charCodeAt(i);
-      if (c === 10) {
-        line++;
-        column = 0;
-        sourceLine++;
-        sourceColumn = 0;
-        inWord = false;
-        continue;
-      }
-      if (isWordChar(c)) {
-        if (!inWord) {
-          segments.push(line, column, sourceLine, sourceColumn);
-          inWord = true;
+      const kind = c < 128 ? CHAR_CLASS[c]! : WORD;
+      if (kind === WORD) {
+        if (inWord) {
+          column++;
+          sourceColumn++;
+          continue;
         }
+        inWord = true;
       } else {
         inWord = false;
-        if (c !== 32 && c !== 9 && c !== 13) segments.push(line, column, sourceLine, sourceColumn);
+        if (kind === BLANK) {
+          column++;
+          sourceColumn++;
+          continue;
+        }
+        if (kind === NEWLINE) {
+          line++;
+          column = 0;
+          sourceLine++;
+          sourceColumn = 0;
+          continue;
+        }
       }
+      if (n + 4 > room) {
+        this.#length = n;
+        segments = this.#reserve(4);
+        room = segments.length;
+      }
+      segments[n] = line;
+      segments[n + 1] = column;
+      segments[n + 2] = sourceLine;
+      segments[n + 3] = sourceColumn;
+      n += 4;
       column++;
       sourceColumn++;
     }
+    this.#length = n;
     this.line = line;
     this.column = column;
   }
@@ -174,20 +226,33 @@ export class MappedWriter {
    * Append text printed by another writer over the same module, with its segments
    * (`segments` as this writer's, lines relative to `text`).
    */
-  append(text: string, segments: readonly number[]): void {
-    const own = this.segments;
-    if (own) {
+  append(text: string, segments: ArrayLike<number>): void {
+    if (this.lineStarts) {
       const line = this.line;
       const column = this.column;
-      for (let i = 0; i < segments.length; i += 4) {
-        const l = segments[i]!;
+      let i = 0;
+      // The first may fall where the last one written is, and replaces it; no other can.
+      if (segments.length > 0) {
+        const l = segments[0]!;
         this.#segment(
           l + line,
-          l === 0 ? segments[i + 1]! + column : segments[i + 1]!,
-          segments[i + 2]!,
-          segments[i + 3]!,
+          l === 0 ? segments[1]! + column : segments[1]!,
+          segments[2]!,
+          segments[3]!,
         );
+        i = 4;
       }
+      const own = this.#reserve(segments.length - i);
+      let n = this.#length;
+      for (; i < segments.length; i += 4) {
+        const l = segments[i]!;
+        own[n] = l + line;
+        own[n + 1] = l === 0 ? segments[i + 1]! + column : segments[i + 1]!;
+        own[n + 2] = segments[i + 2]!;
+        own[n + 3] = segments[i + 3]!;
+        n += 4;
+      }
+      this.#length = n;
     }
     this.writeLines(text);
   }
@@ -199,7 +264,7 @@ export class MappedWriter {
 
   /** The segments as a source map's `mappings` (one source, index 0). */
   mappings(): string {
-    return encodeMappings(this.segments ?? []);
+    return encodeMappings(this.#segments.subarray(0, this.#length));
   }
 }
 
@@ -210,14 +275,25 @@ const BASE64 = Uint8Array.from(
 const ascii = new TextDecoder();
 
 /**
+ * The bytes `encodeMappings` writes into, kept between calls: up to 1 MiB, what the mappings of
+ * a module of some 150 KB need at most; a larger module's get bytes of their own.
+ */
+let encoded = new Uint8Array(1 << 14);
+
+/**
  * Base64 VLQ `mappings` of flat segments (generated line, generated column, source line, source
  * column; sorted, all in source 0), written straight into bytes.
  */
-export function encodeMappings(segments: readonly number[]): string {
+export function encodeMappings(segments: ArrayLike<number>): string {
   const count = segments.length / 4;
   const lines = count > 0 ? segments[segments.length - 4]! + 1 : 0;
   // At most 7 characters per number (32-bit values), 4 numbers and a separator per segment.
-  const out = new Uint8Array(count * 29 + lines + 16);
+  const size = count * 29 + lines + 16;
+  let out = encoded;
+  if (out.length < size) {
+    out = new Uint8Array(Math.max(size, out.length * 2));
+    if (out.length <= 1 << 20) encoded = out;
+  }
   let n = 0;
   let line = 0;
   let column = 0;
