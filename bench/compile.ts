@@ -16,6 +16,7 @@ import { parseModule } from "../compiler/parse.js";
 import { compileWorkflow } from "../compiler/pipeline.js";
 import { printExpressions } from "../compiler/print.js";
 import { type SplicedWorkflow, spliceWorkflows } from "../compiler/splice.js";
+import { withTransformationContext } from "../compiler/transformation-context.js";
 import { cachedTransform, clearMemoryCache } from "../plugins/cache.js";
 import {
   generateCorpus,
@@ -214,10 +215,10 @@ const phaseNames = [
 
 /**
  * `transform()`'s steps on one module, each timed: the parse, discovery, the passes (in the
- * transformation context `ts.transform` lends), printing the machines without a source map,
- * what printing them with one adds, and splicing them into the text with the merged map. Then
- * what the compile cache costs instead of all that on a hit from disk (a fresh process's case):
- * the key's SHA-256, reading the entry and parsing its JSON.
+ * transformation context `withTransformationContext` lends, as in `transform()`), printing the
+ * machines without a source map, what printing them with one adds, and splicing them into the
+ * text with the merged map. Then what the compile cache costs instead of all that on a hit from
+ * disk (a fresh process's case): the key's SHA-256, reading the entry and parsing its JSON.
  */
 async function timePhases(file: SourceFile, into: Phases, cacheDir: string): Promise<void> {
   let t = performance.now();
@@ -233,15 +234,12 @@ async function timePhases(file: SourceFile, into: Phases, cacheDir: string): Pro
   const sites = discoverWorkflows(sourceFile, sink);
   into.discover += lap();
   const compiled: SplicedWorkflow[] = [];
-  ts.transform(sourceFile, [
-    (context) => (sf) => {
-      for (const site of sites) {
-        const c = compileWorkflow(site, sf, file.filename, sink, context);
-        if (c) compiled.push({ site, ...c });
-      }
-      return sf;
-    },
-  ]).dispose();
+  withTransformationContext((context) => {
+    for (const site of sites) {
+      const c = compileWorkflow(site, sourceFile, file.filename, sink, context);
+      if (c) compiled.push({ site, ...c });
+    }
+  });
   into.passes += lap();
   const descriptors = compiled.map((c) => c.descriptor);
   printExpressions(descriptors, sourceFile, false);

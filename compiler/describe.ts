@@ -8,6 +8,7 @@ import { checkpointIds } from "./manifest.js";
 import { frameKeys } from "./names.js";
 import { parseModule } from "./parse.js";
 import { resolveScopes } from "./scopes.js";
+import { withTransformationContext } from "./transformation-context.js";
 import { validateBody } from "./validate.js";
 
 /** How control leaves a block along one edge. */
@@ -156,7 +157,8 @@ export function describeMachine(code: string, filename: string): MachineDescript
     return [];
   }
   const out: MachineDescription[] = [];
-  const describe: ts.TransformerFactory<ts.SourceFile> = (context) => (file) => {
+  const file = sourceFile;
+  const describe = (context: ts.TransformationContext): void => {
     const sink = new DiagnosticSink(file, filename);
     for (const site of discoverWorkflows(file, sink)) {
       try {
@@ -198,10 +200,9 @@ export function describeMachine(code: string, filename: string): MachineDescript
         // A workflow the passes choke on is left out; transform() reports it.
       }
     }
-    return file;
   };
   try {
-    ts.transform(sourceFile, [describe]).dispose();
+    withTransformationContext(describe);
   } catch {
     return out;
   }

@@ -17,6 +17,7 @@ import { parseModule } from "./parse.js";
 import { compileWorkflow } from "./pipeline.js";
 import { mayContainWorkflow } from "./prefilter.js";
 import { type SourceMapJson, type SplicedWorkflow, spliceWorkflows } from "./splice.js";
+import { withTransformationContext } from "./transformation-context.js";
 
 export * from "./describe.js";
 export type { Diagnostic, DiagnosticCode, Severity } from "./diagnostics.js";
@@ -112,10 +113,7 @@ export function transform(code: string, options: TransformOptions): TransformRes
   };
 }
 
-/**
- * Run the passes on every site. They build nodes with `ts.visitEachChild`, which wants a
- * transformation context: `ts.transform` lends one without printing anything.
- */
+/** Run the passes on every site, in the transformation context they build nodes with. */
 function compileSites(
   sites: readonly WorkflowSite[],
   sourceFile: ts.SourceFile,
@@ -123,15 +121,11 @@ function compileSites(
   sink: DiagnosticSink,
 ): SplicedWorkflow[] {
   const out: SplicedWorkflow[] = [];
-  const result = ts.transform(sourceFile, [
-    (context) => (file) => {
-      for (const site of sites) {
-        const compiled = compileWorkflow(site, file, filename, sink, context);
-        if (compiled) out.push({ site, ...compiled });
-      }
-      return file;
-    },
-  ]);
-  result.dispose();
+  withTransformationContext((context) => {
+    for (const site of sites) {
+      const compiled = compileWorkflow(site, sourceFile, filename, sink, context);
+      if (compiled) out.push({ site, ...compiled });
+    }
+  });
   return out;
 }
