@@ -300,15 +300,6 @@ export function encodeMappings(segments: ArrayLike<number>): string {
   let sourceLine = 0;
   let sourceColumn = 0;
   let firstInLine = true;
-  const vlq = (value: number) => {
-    let v = value < 0 ? (-value << 1) | 1 : value << 1;
-    do {
-      let digit = v & 31;
-      v >>>= 5;
-      if (v > 0) digit |= 32;
-      out[n++] = BASE64[digit]!;
-    } while (v > 0);
-  };
   for (let i = 0; i < segments.length; i += 4) {
     const l = segments[i]!;
     if (l !== line) {
@@ -318,14 +309,24 @@ export function encodeMappings(segments: ArrayLike<number>): string {
     }
     if (!firstInLine) out[n++] = 44; // ,
     firstInLine = false;
-    const c = segments[i + 1]!;
-    vlq(c - column);
-    column = c;
+    n = writeVlq(out, n, segments[i + 1]! - column);
     out[n++] = 65; // A: source 0
-    vlq(segments[i + 2]! - sourceLine);
+    n = writeVlq(out, n, segments[i + 2]! - sourceLine);
+    n = writeVlq(out, n, segments[i + 3]! - sourceColumn);
+    column = segments[i + 1]!;
     sourceLine = segments[i + 2]!;
-    vlq(segments[i + 3]! - sourceColumn);
     sourceColumn = segments[i + 3]!;
   }
   return ascii.decode(out.subarray(0, n));
+}
+
+/** Write `value` at `n` in base64 VLQ (sign in the lowest bit, five bits a digit, low first). */
+function writeVlq(out: Uint8Array, n: number, value: number): number {
+  let v = value < 0 ? (-value << 1) | 1 : value << 1;
+  while (v > 31) {
+    out[n++] = BASE64[(v & 31) | 32]!;
+    v >>>= 5;
+  }
+  out[n++] = BASE64[v]!;
+  return n;
 }
