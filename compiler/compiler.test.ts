@@ -137,6 +137,60 @@ export const w = workflow(async (ctx, n: number) => {
   });
 });
 
+describe("the machine's text", () => {
+  it("jumps with a plain continue, and labels the loop only for a jump from a loop of the body's", () => {
+    const plain = compile(order).code;
+    expect(plain).toContain("\t\tfor (;;)\n");
+    expect(plain).not.toMatch(/\$loop|continue \w/);
+    const nested = compile(`
+export const w = workflow(async (ctx, rows: number) => {
+  const out: number[] = [];
+  outer: for (let r = 0; r < rows; r++) {
+    out.push(await ctx.step(add, r));
+    for (let c = 0; c < 3; c++) {
+      if (c === r) continue outer;
+      switch (c) { case 2: break outer; }
+    }
+  }
+  return out;
+});`);
+    expect(nested.diagnostics).toEqual([]);
+    expect(nested.code).toContain("$loop: for (;;)");
+    // Inside the kept loop the label is needed; elsewhere, in a switch too, it is not.
+    expect(nested.code.match(/continue \$loop;/g)).toHaveLength(2);
+    expect(nested.code).toMatch(/\tcontinue;\n/);
+  });
+
+  it("gives the machine's own names a suffix when the body has an identifier spelled like one", () => {
+    for (const [name, suffixed] of [
+      ["$pc", "$pc_2 = $frame_2.pc"],
+      ["$frame", "$pc_2 = $frame_2.pc"],
+      ["$t1", "$pc_2 = $frame_2.pc"],
+      ["$tkey", "$pc_2 = $frame_2.pc"],
+      ["$tdz$v", "$pc_2 = $frame_2.pc"],
+      ["$t", "$pc = $frame.pc"],
+      ["$total", "$pc = $frame.pc"],
+      ["ratchet$pc", "$pc = $frame.pc"],
+    ] as const) {
+      const out = compile(`
+export const w = workflow(async (ctx, n: number) => {
+  const ${name} = n;
+  await ctx.sleep(1);
+  return ${name};
+});`);
+      expect(out.diagnostics).toEqual([]);
+      expect(out.code).toContain(`var ${suffixed},`);
+    }
+    const both = compile(`
+export const w = workflow(async (ctx, n: number) => {
+  const $sent = n, $error_2 = n;
+  await ctx.sleep(1);
+  return $sent + $error_2;
+});`);
+    expect(both.code).toContain("var $pc_3 = $frame_3.pc");
+  });
+});
+
 describe("stable identity", () => {
   const base = `
 export const w = workflow(async (ctx, id: string) => {
@@ -193,7 +247,7 @@ export const w = workflow(async function (${head}ctx, id: string, { n = 1 }: { n
     expect(typed.workflows[0]).toEqual(plain);
     expect(plain.params).toEqual(["id", "[1]"]);
     expect(plain.checkpoints.map((c) => [c.id, c.live])).toEqual([["step:load", ["n"]]]);
-    expect(typed.code).toContain("async function* ratchet$w(ctx, ratchet$frame)");
+    expect(typed.code).toContain("async function* ratchet$w(ctx, $frame)");
     const method = (head: string) => `
 export class Orders {
   @workflow

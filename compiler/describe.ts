@@ -23,7 +23,7 @@ export type MachineEdgeKind =
 
 /** One basic block of a compiled workflow (a `case` of the emitted machine's `switch`). */
 export interface MachineBlockDescription {
-  /** The block's number: the machine's state (`ratchet$pc`). */
+  /** The block's number: the machine's state (`$pc`). */
   readonly id: number;
   /** How the block ends. */
   readonly terminator: Block["terminator"]["kind"];

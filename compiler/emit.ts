@@ -95,9 +95,11 @@ export function emitMachine(
     .filter((s) => s.kind !== "function" && s.kind !== "volatile")
     .map((s) => s.name);
 
+  // Every jump emitted here stands in the machine's `switch` (or an `if` or `switch` inside
+  // it), never in a loop of the user's: a plain `continue` means the machine's loop.
   const jump = (target: number): ts.Statement[] => [
     assign(id(names.pc), num(target)),
-    f.createContinueStatement(names.loop),
+    f.createContinueStatement(),
   ];
 
   const finallyEnd = (regionIndex: number): ts.Statement[] => {
@@ -134,7 +136,7 @@ export function emitMachine(
         ),
       );
     }
-    statements.push(assign(id(names.pc), field("v")), f.createContinueStatement(names.loop));
+    statements.push(assign(id(names.pc), field("v")), f.createContinueStatement());
     return statements;
   };
 
@@ -227,7 +229,7 @@ export function emitMachine(
       ),
       f.createBlock([
         assign(id(names.sent), f.createYieldExpression(undefined, again)),
-        f.createContinueStatement(names.loop),
+        f.createContinueStatement(),
       ]),
     );
   };
@@ -251,7 +253,7 @@ export function emitMachine(
             ),
             t.node,
           ),
-          f.createContinueStatement(names.loop),
+          f.createContinueStatement(),
         ];
       case "durable": {
         // An inline step may write workflow variables while it runs: the runtime reads the
@@ -478,10 +480,8 @@ export function emitMachine(
     );
   }
   if (ir.regions.length === 0) prologue.push(rethrow);
-  const loop = f.createLabeledStatement(
-    names.loop,
-    f.createForStatement(undefined, undefined, undefined, dispatch),
-  );
+  const forever = f.createForStatement(undefined, undefined, undefined, dispatch);
+  const loop = ir.loopLabelled ? f.createLabeledStatement(names.loop, forever) : forever;
 
   const machine = f.createFunctionExpression(
     [f.createModifier(SyntaxKind.AsyncKeyword)],

@@ -317,26 +317,36 @@ export const Completion = { throw: 1, return: 2, jump: 3 } as const;
 
 type Body = WorkflowBodyNode;
 
-function machineNames(body: Body, sourceFile: ts.SourceFile): MachineNames {
+/**
+ * The machine's own names: short (each is written at every jump, checkpoint and temporary of
+ * the compiled module, which the bundler parses again), `$` and a word so they read as the
+ * machine's in the playground. They live in the machine function beside the body's variables,
+ * so a body that has an identifier of that spelling anywhere (a variable, a module name it
+ * reads, a label, a property) gets them all with a `_2` suffix (`$pc_2`), `_3`, … — slots a
+ * renamed variable takes are `name$n`, never of that form. Temporaries are `$t` and a number,
+ * or `$tkey`, `$tusing`; the dead-zone sentinel `$tdz` and its guard's parameter `$tdz$v`.
+ */
+function machineNames(identifierNames: ReadonlySet<string>): MachineNames {
+  // Only a name that starts with `$` can be one of them: most bodies have none.
+  const dollar = [...identifierNames].filter((name) => name.startsWith("$"));
   let suffix = "";
-  // Every name starts with `ratchet$`: a body that never spells it (nearly all) needs no scan.
-  const start = body.getStart(sourceFile);
-  const at = sourceFile.text.indexOf("ratchet$", start);
-  if (at >= 0 && at + "ratchet$".length <= body.end) {
-    const text = body.getText(sourceFile);
-    const own = ["frame", "pc", "sent", "loop", "error", "t", "tdz"];
-    for (let n = 2; own.some((name) => text.includes(`ratchet$${name}${suffix}`)); n++) {
-      suffix = `_${n}`;
+  const clashes = (name: string) => {
+    for (const fixed of ["frame", "pc", "sent", "loop", "error", "tdz"]) {
+      if (name === `$${fixed}${suffix}`) return true;
     }
-  }
+    if (name === `$tdz${suffix}$v`) return true;
+    const temp = `$t${suffix}`;
+    return name.startsWith(temp) && /^(?:\d+|key|using)$/.test(name.slice(temp.length));
+  };
+  for (let n = 2; dollar.some(clashes); n++) suffix = `_${n}`;
   return {
-    frame: `ratchet$frame${suffix}`,
-    pc: `ratchet$pc${suffix}`,
-    sent: `ratchet$sent${suffix}`,
-    loop: `ratchet$loop${suffix}`,
-    error: `ratchet$error${suffix}`,
-    temp: `ratchet$t${suffix}`,
-    tdz: `ratchet$tdz${suffix}`,
+    frame: `$frame${suffix}`,
+    pc: `$pc${suffix}`,
+    sent: `$sent${suffix}`,
+    loop: `$loop${suffix}`,
+    error: `$error${suffix}`,
+    temp: `$t${suffix}`,
+    tdz: `$tdz${suffix}`,
   };
 }
 
@@ -399,6 +409,8 @@ export class Exploder {
   readonly replaced = new Map<ts.Node, ts.Expression>();
   /** Jump targets found while rewriting the current item. */
   pendingJumps: number[] = [];
+  /** Whether a jump needs the machine loop's label (see `jumpStatements`). */
+  loopLabelled = false;
 
   constructor(
     readonly body: Body,
@@ -411,7 +423,7 @@ export class Exploder {
   ) {
     this.durableByAwait = new Map(validation.durable.map((d) => [d.await, d]));
     this.durableStarts = validation.durable.map((d) => d.await.getStart(sourceFile));
-    this.names = machineNames(body, sourceFile);
+    this.names = machineNames(scopes.identifierNames);
     this.ctxName = validation.ctxName ?? `ratchet$ctx`;
     this.capturedByFunctions = this.scopes.capturedByFunctions;
   }
@@ -961,13 +973,20 @@ export class Exploder {
     return f.createIdentifier(name);
   }
 
-  jumpStatements(target: number): ts.Statement[] {
+  /**
+   * `$pc = target; continue;` — with the machine loop's label only from inside a loop of the
+   * user's kept as written (`inLoop`), where a plain `continue` would mean that loop. Every
+   * other jump stands in the machine's `switch` (or an `if`, a block, a `switch` of the
+   * user's inside it), where `continue` already means the machine's loop.
+   */
+  jumpStatements(target: number, inLoop = false): ts.Statement[] {
     this.pendingJumps.push(target);
+    if (inLoop) this.loopLabelled = true;
     return [
       f.createExpressionStatement(
         f.createAssignment(this.id(this.names.pc), f.createNumericLiteral(target)),
       ),
-      f.createContinueStatement(this.names.loop),
+      f.createContinueStatement(inLoop ? this.names.loop : undefined),
     ];
   }
 
@@ -1126,14 +1145,17 @@ export class Exploder {
       }
       if (!inFunction) {
         if ((isBreakStatement(n) || isContinueStatement(n)) && !this.isNativeJump(n, native)) {
-          const statements = this.machineJump(n);
+          const statements = this.machineJump(n, native.loops > 0);
           if (statements) return ts.setTextRange(f.createBlock(statements), n);
         }
         if (isReturnStatement(n) && this.jumpStack.some((e) => e.kind === "finally")) {
           const value = n.expression
             ? (visit(n.expression, inFunction) as ts.Expression)
             : undefined;
-          return ts.setTextRange(f.createBlock(this.returnThroughFinally(value)), n);
+          return ts.setTextRange(
+            f.createBlock(this.returnThroughFinally(value, native.loops > 0)),
+            n,
+          );
         }
         if (isIterationStatement(n, false) || isSwitchStatement(n) || isLabeledStatement(n)) {
           const isLoop = isIterationStatement(n, false);
@@ -1286,7 +1308,10 @@ export class Exploder {
   }
 
   /** The statements of a `break`/`continue` whose target is split code. */
-  machineJump(n: ts.BreakStatement | ts.ContinueStatement): ts.Statement[] | undefined {
+  machineJump(
+    n: ts.BreakStatement | ts.ContinueStatement,
+    inLoop: boolean,
+  ): ts.Statement[] | undefined {
     const label = n.label?.text;
     const isBreak = isBreakStatement(n);
     const crossed: number[] = [];
@@ -1306,13 +1331,13 @@ export class Exploder {
       const target = isBreak
         ? entry.breakTarget
         : (entry as { continueTarget: number }).continueTarget;
-      return this.jumpThroughFinally(target, crossed);
+      return this.jumpThroughFinally(target, crossed, inLoop);
     }
     return undefined;
   }
 
-  jumpThroughFinally(target: number, crossed: readonly number[]): ts.Statement[] {
-    if (crossed.length === 0) return this.jumpStatements(target);
+  jumpThroughFinally(target: number, crossed: readonly number[], inLoop: boolean): ts.Statement[] {
+    if (crossed.length === 0) return this.jumpStatements(target, inLoop);
     // Each finally but the outermost hands the jump on to the next one out.
     for (let i = 0; i < crossed.length - 1; i++)
       this.regions[crossed[i]!]!.forwardJumps.add(target);
@@ -1325,11 +1350,11 @@ export class Exploder {
           this.completion(Completion.jump, f.createNumericLiteral(target)),
         ),
       ),
-      ...this.jumpStatements(first.finallyBlock!),
+      ...this.jumpStatements(first.finallyBlock!, inLoop),
     ];
   }
 
-  returnThroughFinally(value: ts.Expression | undefined): ts.Statement[] {
+  returnThroughFinally(value: ts.Expression | undefined, inLoop = false): ts.Statement[] {
     const innermost = [...this.jumpStack].reverse().find((e) => e.kind === "finally");
     const region = this.regions[(innermost as { region: number }).region]!;
     return [
@@ -1339,7 +1364,7 @@ export class Exploder {
           this.completion(Completion.return, value ?? f.createIdentifier("undefined")),
         ),
       ),
-      ...this.jumpStatements(region.finallyBlock!),
+      ...this.jumpStatements(region.finallyBlock!, inLoop),
     ];
   }
 
@@ -3403,6 +3428,7 @@ export class Exploder {
       chosenFunctions: this.chosenFunctions,
       propertyFunctions: this.propertyFunctions(),
       names: this.names,
+      loopLabelled: this.loopLabelled,
       finallyTargets: new Map([...this.#jumpTargets].map(([k, v]) => [k, [...v]])),
       references: this.scopes.referenceIds,
     };

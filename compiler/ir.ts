@@ -198,6 +198,11 @@ export interface MachineIR {
   readonly propertyFunctions: ReadonlySet<string>;
   /** The machine's own variable names. */
   readonly names: MachineNames;
+  /**
+   * Whether some jump is a `continue` with the machine loop's label (from inside a loop of the
+   * user's kept as written); otherwise the loop has no label.
+   */
+  readonly loopLabelled: boolean;
   /** Per region: every target a jump passing through its `finally` may continue to. */
   readonly finallyTargets: ReadonlyMap<number, readonly number[]>;
   /** The references of the user's code in the body, in source order (`ScopeInfo.referenceIds`). */

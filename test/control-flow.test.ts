@@ -52,6 +52,48 @@ outer: for (let r = 0; r < rows; r++) {
 return out;`,
     args: [4],
   },
+  "a loop without a checkpoint that continues or breaks the loop around it, which has one": {
+    params: "rows",
+    body: `const out = [];
+outer: for (let r = 0; r < rows; r++) {
+  out.push(await ctx.step(add, r, 100));
+  for (let c = 0; c < 4; c++) {
+    if (c === r) continue outer;
+    if (r === 3 && c === 1) break outer;
+    out.push(c);
+  }
+  out.push("end " + r);
+}
+return out;`,
+    args: [5],
+  },
+  "a switch without a checkpoint that continues or breaks the loop around it": {
+    params: "n",
+    body: `const out = [];
+loop: for (let i = 0; i < n; i++) {
+  out.push(await ctx.step(add, i, 0));
+  switch (i % 3) {
+    case 0: continue loop;
+    case 1: out.push("one"); break;
+    default: if (i > 3) break loop;
+  }
+  out.push("after " + i);
+}
+return out;`,
+    args: [7],
+  },
+  "a return through a finally from a loop without a checkpoint": {
+    params: "n",
+    body: `const log = [];
+try {
+  log.push(await ctx.step(add, n, 1));
+  let i = 0;
+  do { i++; if (i > n) return log; log.push(i); } while (true);
+} finally {
+  log.push(await ctx.step(echo, "finally"));
+}`,
+    args: [3],
+  },
   "labelled block": {
     params: "n",
     body: `let note = "start";

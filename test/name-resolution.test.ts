@@ -109,7 +109,7 @@ export const w = workflow({ name: "my-flow" }, async (ctx) => {
       { filename: "w.ts", sourceMap: false },
     );
     expect(out.diagnostics).toEqual([]);
-    expect(out.code).toContain("async function* ratchet$my_flow_2(ctx, ratchet$frame)");
+    expect(out.code).toContain("async function* ratchet$my_flow_2(ctx, $frame)");
   });
 
   it("refuses a named function expression whose body refers to its own name", () => {
@@ -139,6 +139,48 @@ export const w = workflow(async function again(ctx, n: number) {
     );
     expect(out.diagnostics).toEqual([]);
   });
+});
+
+/**
+ * The machine's own names (`$pc`, `$frame`, `$sent`, `$loop`, `$error`, temporaries `$t1`,
+ * `$tkey`, the dead-zone sentinel `$tdz`) used by the body for its own: the machine takes
+ * others, and the body's mean what they mean in plain code.
+ */
+const machineSpelled: Record<string, OracleCase> = {
+  "variables, a label and a catch parameter spelled like the machine's names": {
+    params: "n",
+    body: `let $pc = n, $frame = { pc: 7 }, $sent = "mine", $t1 = 1, $t2 = 2;
+const out = [];
+$loop: for (let i = 0; i < n; i++) {
+  $sent = await ctx.step(add, $pc, i);
+  for (const $tkey in { a: 1, b: 2 }) {
+    if ($tkey === "b" && i === 1) continue $loop;
+    out.push($tkey + i);
+  }
+  try {
+    if (i === 2) await ctx.step(boom, "bad " + i);
+  } catch ($error) {
+    out.push($error.message, $frame.pc);
+  }
+  $t1 += await ctx.step(add, $t2, i);
+}
+return [$pc, $sent, $t1, $t2, $frame, out];`,
+    args: [4],
+  },
+  "a dead-zone read of a name spelled like the sentinel": {
+    params: "n",
+    body: `const f = () => $tdz;
+let r;
+try { r = f(); } catch (e) { r = e.name; }
+await ctx.step(echo, "before");
+let $tdz = await ctx.step(add, n, 1);
+return [r, f(), $tdz];`,
+    args: [2],
+  },
+};
+
+describe("a body that spells the machine's own names", () => {
+  itMatchesPlain(machineSpelled);
 });
 
 /** A local named like the context is a plain variable: its calls are plain calls. */

@@ -86,7 +86,7 @@ describe.skipIf(!hasChromium)("playground in headless Chromium", () => {
     // The order example is loaded and drawn: three checkpoints, as nodes.
     await until(() => page.locator("#graph [data-checkpoint]").count()).toBe(3);
     expect(await page.textContent("#graph")).toContain("step:chargeCustomer");
-    expect(await page.textContent("#emitted")).toContain("ratchet$pc");
+    expect(await page.textContent("#emitted")).toContain("var $pc = $frame.pc");
 
     // Type a workflow that calls ctx in a nested function: the diagnostic appears inline.
     await page.locator("#editor .cm-content").click();

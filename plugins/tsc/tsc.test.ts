@@ -236,7 +236,7 @@ describe.each(toolchains)("ratchetjs/tsc under ts-patch's tspc, $label", (toolch
     const output = readFileSync(join(project, "dist/workflows.js"), "utf8");
     expect(output).toContain("$ratchet: 1");
     expect(output).toContain('id: "src/workflows.ts#checkout"');
-    expect(output).toContain("machine: async function* ratchet$checkout(ctx, ratchet$frame)");
+    expect(output).toContain("machine: async function* ratchet$checkout(ctx, $frame)");
     // Types are gone and the plain modules are emitted as TypeScript emits them.
     expect(readFileSync(join(project, "dist/steps.js"), "utf8")).not.toContain(": FunctionContext");
   });

@@ -55,7 +55,7 @@ describe("the plugin's transform", () => {
     const source = read("orders.ts");
     const { result } = await transformWith(source, fixture("orders.ts"));
 
-    expect(result?.code).toContain("ratchet$pc");
+    expect(result?.code).toContain("var $pc = $frame.pc");
     // Types stay for the bundler to strip: only the workflows were printed.
     const head = source.slice(0, source.indexOf("workflow("));
     expect(result?.code.startsWith(head)).toBe(true);
@@ -68,7 +68,7 @@ describe("the plugin's transform", () => {
       sourceMap: false,
     });
 
-    expect(result?.code).toContain("ratchet$pc");
+    expect(result?.code).toContain("var $pc = $frame.pc");
     expect(result?.map).toBeNull();
   });
 
@@ -129,7 +129,7 @@ describe("the plugin's transform", () => {
         loc: { file: id, line: 5, column: expect.any(Number) },
       },
     ]);
-    expect(result?.code).toContain("ratchet$pc");
+    expect(result?.code).toContain("var $pc = $frame.pc");
   });
 
   it("runs before the bundler's own TypeScript handling", () => {

@@ -93,9 +93,9 @@ describe("ratchetjs/vite in the dev server", () => {
     const orders = await server.transformRequest("/orders.ts", { ssr: true });
     const pricing = await server.transformRequest("/pricing.ts", { ssr: true });
 
-    expect(orders?.code).toContain("ratchet$pc");
+    expect(orders?.code).toContain("var $pc = $frame.pc");
     expect(orders?.map).toMatchObject({ sources: ["orders.ts"] });
-    expect(pricing?.code).not.toContain("ratchet$");
+    expect(pricing?.code).not.toContain("$frame");
   });
 
   it("runs workflows loaded through ssrLoadModule", async () => {
