@@ -142,6 +142,9 @@ describe("the machine's text", () => {
     const plain = compile(order).code;
     expect(plain).toContain("\t\tfor (;;)\n");
     expect(plain).not.toMatch(/\$loop|continue \w/);
+    // Each block's jump goes to the case written right after it: it falls through.
+    expect(plain).toContain("\t$pc = 1;\n\t\t\t\tcase 1:");
+    expect(plain).not.toContain("continue");
     const nested = compile(`
 export const w = workflow(async (ctx, rows: number) => {
   const out: number[] = [];

@@ -234,10 +234,17 @@ export function emitMachine(
     );
   };
 
-  const emitTerminator = (t: Terminator): ts.Statement[] => {
+  /**
+   * A block's own jump at its end: to the block emitted right after it, the `case` it falls
+   * through to, it only sets the state (which the `catch` routing and a wait's recheck read).
+   */
+  const jumpOut = (target: number, next: number | undefined): ts.Statement[] =>
+    target === next ? [assign(id(names.pc), num(target))] : jump(target);
+
+  const emitTerminator = (t: Terminator, next: number | undefined): ts.Statement[] => {
     switch (t.kind) {
       case "goto":
-        return jump(t.target);
+        return jumpOut(t.target, next);
       case "branch":
         return [
           mapped(
@@ -262,7 +269,7 @@ export function emitMachine(
         const request = f.createArrayLiteralExpression([num(t.checkpoint), t.call, live]);
         return [
           mapped(assign(id(names.sent), f.createYieldExpression(undefined, request)), t.node),
-          ...jump(t.resume),
+          ...jumpOut(t.resume, next),
         ];
       }
       case "return":
@@ -276,7 +283,7 @@ export function emitMachine(
     }
   };
 
-  const emitBlock = (block: Block): ts.CaseClause => {
+  const emitBlock = (block: Block, next: number | undefined): ts.CaseClause => {
     const statements: ts.Statement[] = [];
     if (block.id === 0 && ir.paramsTarget) {
       statements.push(
@@ -293,7 +300,7 @@ export function emitMachine(
     const last = statements[statements.length - 1];
     // A block that already returned or threw needs no jump after it.
     if (!(last && (isReturnStatement(last) || isThrowStatement(last)))) {
-      statements.push(...emitTerminator(block.terminator));
+      statements.push(...emitTerminator(block.terminator, next));
     }
     return f.createCaseClause(num(block.id), statements);
   };
@@ -416,9 +423,23 @@ export function emitMachine(
     );
   }
 
+  // The cases in the order control mostly flows: each block is followed by the one its own jump
+  // goes to, if not placed yet, so it falls through to it; else by the first block not placed.
+  const layout: Block[] = [];
+  const placed = new Set<number>();
+  const byId = new Map(ir.blocks.map((b) => [b.id, b]));
+  for (const start of ir.blocks) {
+    for (let block = byId.get(start.id); block && !placed.has(block.id); ) {
+      placed.add(block.id);
+      layout.push(block);
+      const t = block.terminator;
+      const to = t.kind === "goto" ? t.target : t.kind === "durable" ? t.resume : undefined;
+      block = to === undefined ? undefined : byId.get(to);
+    }
+  }
   let dispatch: ts.Statement = f.createSwitchStatement(
     id(names.pc),
-    f.createCaseBlock(ir.blocks.map(emitBlock)),
+    f.createCaseBlock(layout.map((block, i) => emitBlock(block, layout[i + 1]?.id))),
   );
   // A resumed wait that timed out throws where the workflow awaited it: in the state it
   // resumes in, so the enclosing try regions see it.
