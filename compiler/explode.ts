@@ -15,7 +15,13 @@ import type {
 } from "./ir.js";
 import { bindingToAssignmentTarget } from "./patterns.js";
 import type { Binding, ScopeInfo } from "./scopes.js";
-import { boundNames, forEachReference, isFunctionValue, skipOuterExpressions } from "./syntax.js";
+import {
+  boundNames,
+  forEachReference,
+  isFunctionValue,
+  outerExpression,
+  skipOuterExpressions,
+} from "./syntax.js";
 import type { DurableAwait, Validation } from "./validate.js";
 
 // TypeScript's CommonJS entry exposes each export through a getter on an object of some
@@ -1709,17 +1715,19 @@ export class Exploder {
     const out = new Set<string>();
     for (const id of this.scopes.referenceIds) {
       const binding = this.scopes.references.get(id);
-      const slot = binding && this.slotNames.get(binding);
+      const slot = binding && (this.slotNames.get(binding) ?? this.#ownNameSlot(binding));
       if (!slot) continue;
-      const parent = id.parent;
+      // `(f as any).calls`, `(f)!.x`, `Object.assign(f as any, …)`: the function itself.
+      const ref = outerExpression(id);
+      const parent = ref.parent;
       if (
         (isPropertyAccessExpression(parent) || isElementAccessExpression(parent)) &&
-        parent.expression === id
+        parent.expression === ref
       ) {
         if (!(isCallExpression(parent.parent) && parent.parent.expression === parent)) {
           out.add(slot);
         }
-      } else if (isCallExpression(parent) && parent.arguments[0] === id) {
+      } else if (isCallExpression(parent) && parent.arguments[0] === ref) {
         const callee = skipOuterExpressions(parent.expression);
         if (
           isPropertyAccessExpression(callee) &&
@@ -1734,6 +1742,22 @@ export class Exploder {
       }
     }
     return out;
+  }
+
+  /**
+   * The slot of `const f = function self() { self.calls = 1; }` for its own name `self`, the
+   * same function: properties given through it are the slot's.
+   */
+  #ownNameSlot(binding: Binding): string | undefined {
+    const fn = binding.id.parent;
+    if (binding.kind !== "function" || !isFunctionExpression(fn) || fn.name !== binding.id) {
+      return undefined;
+    }
+    const declaration = outerExpression(fn).parent;
+    if (!isVariableDeclaration(declaration) || !isIdentifier(declaration.name)) return undefined;
+    if (skipOuterExpressions(declaration.initializer!) !== fn) return undefined;
+    const declared = this.scopes.declarations.get(declaration.name);
+    return declared && this.slotNames.get(declared);
   }
 
   /**

@@ -96,6 +96,30 @@ export function skipOuterExpressions(node: ts.Expression): ts.Expression {
   return current;
 }
 
+/**
+ * The outermost expression that is `node` in parentheses, a type assertion (`as`, `<T>`,
+ * `satisfies`) or a non-null assertion: what its parent uses as `node` itself.
+ */
+export function outerExpression(node: ts.Expression): ts.Expression {
+  let current = node;
+  for (;;) {
+    const parent = current.parent;
+    if (
+      parent &&
+      (isParenthesizedExpression(parent) ||
+        isAsExpression(parent) ||
+        isSatisfiesExpression(parent) ||
+        isNonNullExpression(parent) ||
+        isTypeAssertionExpression(parent)) &&
+      parent.expression === current
+    ) {
+      current = parent;
+    } else {
+      return current;
+    }
+  }
+}
+
 /** The names a binding (identifier or destructuring pattern) declares. */
 export function boundNames(name: ts.BindingName, out: string[] = []): string[] {
   if (isIdentifier(name)) {

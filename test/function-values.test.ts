@@ -607,6 +607,49 @@ const a = await ctx.step(echo, 5);
 return apply(a);`,
     args: [3],
   },
+  // Every member use wrapped in a type assertion, parentheses or `!`: the properties were
+  // not kept (plain 2, resumed 1; an empty list for Object.assign and Reflect.set).
+  "properties given through a type assertion": {
+    form: "function",
+    thisType: "void",
+    params: "n",
+    body: `function counter() { (counter as any).calls = ((counter as any).calls ?? 0) + 1; return (counter as any).calls; }
+counter();
+await ctx.step(echo, n);
+return counter();`,
+    args: [3],
+  },
+  "properties of a generic const arrow given through a type assertion": {
+    form: "function",
+    thisType: "void",
+    params: "n",
+    body: `const id = <T,>(v: T): T => v;
+(<any>id).tag = "t";
+await ctx.step(echo, n);
+return [id(n), (id as any)!.tag];`,
+    args: [3],
+  },
+  "properties given by Object.assign((f), …) and Reflect.set(f as any, …)": {
+    form: "function",
+    thisType: "void",
+    params: "n",
+    body: `function f() {}
+function g() {}
+Object.assign((f), { a: n });
+Reflect.set(g as any, "b", 2);
+await ctx.step(echo, n);
+return [Object.entries(f), Object.entries(g)];`,
+    args: [3],
+  },
+  // Through its own name: plain 2, resumed 1.
+  "properties a named function expression gives itself": {
+    params: "n",
+    body: `const f = function self() { self.calls = (self.calls ?? 0) + 1; return self.calls; };
+f();
+await ctx.step(echo, n);
+return f();`,
+    args: [3],
+  },
 };
 
 describe("B: properties given to a function made again on resume are kept", () => {
