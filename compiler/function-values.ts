@@ -1,6 +1,6 @@
 import ts from "typescript";
 import type { Binding, ScopeInfo } from "./scopes.js";
-import { skipOuterExpressions } from "./syntax.js";
+import { outerExpression, skipOuterExpressions } from "./syntax.js";
 
 // See compiler/explode.ts: TypeScript's exports are getters, read once here.
 const {
@@ -151,6 +151,22 @@ export function functionHolders(scopes: ScopeInfo): Map<Binding, ts.Expression> 
    */
   const literalHoldsFunction = (node: ts.Expression): boolean => {
     const e = skipOuterExpressions(node);
+    // `flag ? { m() {} } : null`, `cfg || { m() {} }`, `(log(), [f])`: either side.
+    if (isConditionalExpression(e)) {
+      return literalHoldsFunction(e.whenTrue) || literalHoldsFunction(e.whenFalse);
+    }
+    if (isBinaryExpression(e)) {
+      switch (e.operatorToken.kind) {
+        case SyntaxKind.BarBarToken:
+        case SyntaxKind.AmpersandAmpersandToken:
+        case SyntaxKind.QuestionQuestionToken:
+          return literalHoldsFunction(e.left) || literalHoldsFunction(e.right);
+        case SyntaxKind.CommaToken:
+          return literalHoldsFunction(e.right);
+        default:
+          return false;
+      }
+    }
     if (isIdentifier(e)) {
       const binding = scopes.references.get(e);
       return binding !== undefined && out.has(binding);
@@ -223,18 +239,20 @@ export function functionHolders(scopes: ScopeInfo): Map<Binding, ts.Expression> 
   // declarations: both may name bindings found by the other, so repeat until none is added.
   const assigned: [Binding, ts.Expression][] = [];
   for (const id of scopes.referenceIds) {
-    const parent = id.parent;
     const binding = scopes.references.get(id);
     if (!binding) continue;
+    // `(f as any) = …`, `(o)!.run = …`: the binding itself.
+    const ref = outerExpression(id);
+    const parent = ref.parent;
     if (
       isBinaryExpression(parent) &&
-      parent.left === id &&
+      parent.left === ref &&
       isAssignment(parent.operatorToken.kind)
     ) {
       assigned.push([binding, parent.right]);
     } else if (
       (isPropertyAccessExpression(parent) || isElementAccessExpression(parent)) &&
-      parent.expression === id &&
+      parent.expression === ref &&
       isBinaryExpression(parent.parent) &&
       parent.parent.left === parent &&
       isAssignment(parent.parent.operatorToken.kind)

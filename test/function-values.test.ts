@@ -297,6 +297,16 @@ describe("E: a function value the compiler cannot make again is refused at compi
     ["an object given a function later", "const f = {}; f.run = () => 1;"],
     ["an instance of a class of the body", "class K { m() { return 1; } } const f = new K();"],
     ["a class expression in a conditional", "const f = n ? class {} : class {};"],
+    // These were SerializationErrors at run time.
+    ["a conditional choosing an object with a method", "const f = n ? null : { m() {} };"],
+    ["|| with an object with a method", "const f = n || { m() {} };"],
+    ["?? with an array holding a function", "const g = () => 1; const f = n ?? [g];"],
+    [
+      "an object given a function through a type assertion",
+      "const f = {}; (f as any).run = () => 1;",
+    ],
+    ["an object given a function through !", "const f = {}; f!.run = () => 1;"],
+    ["a let assigned a function in parentheses", "let f = 0; (f) = () => 1;"],
   ];
   for (const [name, declaration] of refused) {
     it(name, () => {
