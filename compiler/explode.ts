@@ -2,7 +2,7 @@ import ts from "typescript";
 import { helper, lowerPattern, needsLowering } from "./destructure.js";
 import { DiagnosticCodes, type DiagnosticSink } from "./diagnostics.js";
 import { argumentParameters, contextParameter, type WorkflowBodyNode } from "./discover.js";
-import { functionHolders } from "./function-values.js";
+import { functionValues } from "./function-values.js";
 import type {
   Block,
   CheckpointSite,
@@ -519,10 +519,15 @@ export class Exploder {
     return this.containsDurable(owner);
   }
 
+  /** Whether an expression may give an array holding a function of the body (compiler/function-values.ts). */
+  #givesFunction: (e: ts.Expression) => boolean = () => false;
+
   assignSlotNames(): void {
     const allNames = this.scopes.identifierNames;
     const taken = new Set<string>([...this.scopes.outerNames, this.ctxName]);
-    const holders = functionHolders(this.scopes);
+    const values = functionValues(this.scopes);
+    const holders = values.holders;
+    this.#givesFunction = values.arrayGives;
     // A block-scoped binding kept as written (in a block the checkpoints do not split) stays
     // a `const`/`let` in a block of the machine. A block-scoped slot of the same name from a
     // sibling block would be a `var` of the machine around it: a shadowing the program does
@@ -2040,6 +2045,12 @@ export class Exploder {
         forOf ? "list" : "keys",
       );
       const index = this.newTemp(`the index of the loop at ${this.where(statement)}`, "index");
+      if (forOf && this.#givesFunction(iterated)) {
+        // `for (const f of [inc, dec])`: the list kept across the checkpoints holds functions
+        // (RATCHET1007 where it is live, compiler/liveness.ts).
+        const slot = this.slots.get(list.text)!;
+        this.slots.set(list.text, { ...slot, holds: "function", functionSource: iterated });
+      }
       if (forOf) {
         // `ctx.$forOf` (runtime/context.ts): an array as it is; the values of a Map, Set,
         // string or other built-in iterator taken now; a generator or an iterator of the

@@ -49,6 +49,18 @@ const {
  * property read gives, is not known here.
  */
 export function functionHolders(scopes: ScopeInfo): Map<Binding, ts.Expression> {
+  return functionValues(scopes).holders;
+}
+
+/**
+ * {@link functionHolders}, and whether an expression of the body may give an array literal
+ * holding a function or class made in it (`[inc, dec]`, `flag ? [inc] : []`, a binding
+ * holding such a literal): the list a `for…of` holding a checkpoint keeps is that array.
+ */
+export function functionValues(scopes: ScopeInfo): {
+  holders: Map<Binding, ts.Expression>;
+  arrayGives: (e: ts.Expression) => boolean;
+} {
   const out = new Map<Binding, ts.Expression>();
   const visiting = new Set<ts.Node>();
 
@@ -280,7 +292,32 @@ export function functionHolders(scopes: ScopeInfo): Map<Binding, ts.Expression> 
       }
     }
   }
-  return out;
+  const arrayGives = (node: ts.Expression, seen = new Set<Binding>()): boolean => {
+    const e = skipOuterExpressions(node);
+    if (isArrayLiteralExpression(e)) return literalHoldsFunction(e);
+    if (isConditionalExpression(e)) {
+      return arrayGives(e.whenTrue, seen) || arrayGives(e.whenFalse, seen);
+    }
+    if (isBinaryExpression(e)) {
+      switch (e.operatorToken.kind) {
+        case SyntaxKind.BarBarToken:
+        case SyntaxKind.AmpersandAmpersandToken:
+        case SyntaxKind.QuestionQuestionToken:
+          return arrayGives(e.left, seen) || arrayGives(e.right, seen);
+        case SyntaxKind.CommaToken:
+          return arrayGives(e.right, seen);
+        default:
+          return false;
+      }
+    }
+    if (!isIdentifier(e)) return false;
+    const binding = scopes.references.get(e);
+    const source = binding && out.get(binding);
+    if (!binding || !source || seen.has(binding)) return false;
+    seen.add(binding);
+    return arrayGives(source, seen);
+  };
+  return { holders: out, arrayGives };
 }
 
 function isAssignment(kind: ts.SyntaxKind): boolean {

@@ -340,6 +340,14 @@ function getOrAdd(map: Map<string, Set<string>>, key: string): Set<string> {
  */
 function functionValueDiagnostic(slot: Slot): { message: string; hint: string } {
   const name = slot.description;
+  if (slot.kind === "temp" && slot.functionSource) {
+    // The list a `for…of` keeps (compiler/explode.ts).
+    const text = slot.functionSource.getText().replace(/\s+/g, " ");
+    return {
+      message: `${name[0]!.toUpperCase()}${name.slice(1)} holds functions made in the workflow body, from \`${text.length > 40 ? `${text.slice(0, 37)}…` : text}\` (${positionOf(slot.functionSource)}): the loop keeps it across this checkpoint, and a function cannot be persisted.`,
+      hint: 'Iterate over data (names, indexes) and choose the function by it in the loop\'s body (`(key === "inc" ? inc : dec)(x)`), or call the functions in a loop that holds no checkpoint.',
+    };
+  }
   const declaration = slot.node?.parent;
   const at = declaration ? ` (declared at ${positionOf(declaration)})` : "";
   const isClass =

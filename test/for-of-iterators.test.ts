@@ -203,4 +203,40 @@ for (const y of (function* () { yield 2; })()) await ctx.step(f, y);`),
 for (const x of numbers()) console.log(x);`),
     ).toEqual([]);
   });
+
+  it("a list of functions of the body is refused when compiling", () => {
+    // It was a SerializationError at the first checkpoint ("the list iterated by the loop").
+    const compile = (body: string) =>
+      transform(
+        `import { workflow } from "ratchetjs";
+export const w = workflow(async (ctx, n) => {
+const inc = (v) => v + 1;
+const dec = (v) => v - 1;
+${body}
+});`,
+        { filename: "w.ts", sourceMap: false },
+      ).diagnostics;
+    const [first, ...others] = compile(`for (const g of [inc, dec]) await ctx.step(f, g(n));`);
+    expect(others).toEqual([]);
+    expect(`${first?.code} ${first?.line}:${first?.column}`).toBe("RATCHET1007 5:29");
+    expect(first?.message).toBe(
+      "The list iterated by the loop at 5:1 holds functions made in the workflow body, from `[inc, dec]` (5:17): the loop keeps it across this checkpoint, and a function cannot be persisted.",
+    );
+    expect(first?.hint).toContain("choose the function by it in the loop's body");
+    expect(
+      compile(`const all = n ? [inc] : [{ run() {} }];
+for (const g of all) await ctx.step(f, 1);`).map((d) => d.code),
+    ).toEqual(["RATCHET1007"]);
+    // An iterable with a method is not kept: the values its iterator gives are.
+    expect(
+      compile(
+        `for (const x of { [Symbol.iterator]() { return [1].values(); } }) await ctx.step(f, x);`,
+      ),
+    ).toEqual([]);
+    // Data chosen from, or functions called in a loop without a checkpoint, compile.
+    expect(
+      compile(`for (const k of ["inc", "dec"]) await ctx.step(f, (k === "inc" ? inc : dec)(n));
+for (const g of [inc, dec]) g(n);`),
+    ).toEqual([]);
+  });
 });
