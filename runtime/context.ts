@@ -522,7 +522,13 @@ export class MachineContext {
     if (Object(iterator) !== iterator) {
       throw new TypeError("Result of the Symbol.iterator method is not an object");
     }
-    if (!builtInIterators.has(Object.getPrototypeOf(iterator))) {
+    const prototype = Object.getPrototypeOf(iterator);
+    // A built-in iterator given a `next` of the program's own (`it.next = () => …`) runs the
+    // program's code at each step, as an iterator of the program does.
+    if (
+      !builtInIterators.has(prototype) ||
+      (iterator as { next: unknown }).next !== (prototype as { next: unknown }).next
+    ) {
       const kind = Object.prototype.toString.call(iterator);
       throw new UnpersistableIteratorError(
         location,

@@ -135,6 +135,19 @@ const overOwnIterator = workflow(async (ctx, n: number) => {
   return out;
 });
 
+const overPatchedIterator = workflow(async (ctx, n: number) => {
+  const it = [1, 2, 3].values();
+  let calls = 0;
+  const next = it.next.bind(it);
+  it.next = () => {
+    calls++;
+    return next();
+  };
+  const out: number[] = [];
+  for (const x of it) out.push(x, calls, await ctx.step(add, x, n));
+  return out;
+});
+
 const generatorCaught = workflow(async (ctx, n: number) => {
   try {
     for (const x of source.items()) await ctx.step(add, x, n);
@@ -165,6 +178,17 @@ describe("a for…of loop holding a checkpoint refuses what it cannot persist", 
       "RATCHET_UNPERSISTABLE_ITERATOR",
     ]);
     expect(error.message).toContain("an iterator defined by the program (`new Countdown(n)`)");
+  });
+
+  it("a built-in iterator given a next of the program's own", async () => {
+    // Its values were taken when the loop started: the body saw calls = 4 each time, where
+    // plain code sees 1, 2, 3.
+    const { error } = (await outcome(overPatchedIterator, [2])) as { error: RatchetError };
+    expect([error.name, error.code]).toEqual([
+      "UnpersistableIteratorError",
+      "RATCHET_UNPERSISTABLE_ITERATOR",
+    ]);
+    expect(error.message).toContain("an iterator defined by the program (`it`)");
   });
 
   it("the workflow can catch it, like any error of its body", async () => {
