@@ -134,6 +134,28 @@ export function validateBody(
       "Give the variable another name.",
     );
   }
+  // With an expression in its parameters (a default), a function's `var` of a parameter's
+  // name is a second variable, initialized with the argument, and a closure in the parameters
+  // (`g = () => n`) goes on reading the parameter. The machine has one variable for both.
+  for (const [id, binding] of scopes.declarations) {
+    if (binding.kind !== "param" || binding.id === id) continue;
+    const read = scopes.referenceIds.find(
+      (ref) =>
+        scopes.references.get(ref) === binding &&
+        ref.pos >= body.parameters.pos &&
+        ref.end <= body.parameters.end &&
+        ts.findAncestor(ref.parent, ts.isFunctionLike) !== body,
+    );
+    if (!read) continue;
+    const file = body.getSourceFile();
+    const at = file.getLineAndCharacterOfPosition(read.getStart(file));
+    sink.report(
+      id,
+      DiagnosticCodes.unsupported,
+      `\`var ${id.text}\` declares a variable beside the parameter \`${id.text}\`, which a function in the parameters reads (${at.line + 1}:${at.character + 1}): with a default among its parameters, a function's \`var\` of a parameter's name is a second variable, and the compiled workflow would have one.`,
+      `Give the variable another name (\`var ${id.text}2 = …\`), or assign the parameter without \`var\`.`,
+    );
+  }
   // A named function expression's name is bound inside it to the function itself; compiled,
   // the body is a state machine the runtime drives, and no function is left for it to mean.
   const ownName = isFunctionExpression(body) && body.name ? body.name.text : undefined;

@@ -1,4 +1,5 @@
-import { describe } from "vitest";
+import { transform } from "ratchetjs/compiler";
+import { describe, expect, it } from "vitest";
 import { itMatchesPlain, type OracleCase } from "./support/oracle.js";
 
 /**
@@ -143,8 +144,48 @@ out.push(e === undefined);
 return out;`,
     args: [1],
   },
+  "var n = n * 3 with a default among the parameters": {
+    params: "n = 2, m = n + 1",
+    body: `var n = n * 3;
+await ctx.step(echo, n);
+return [n, m];`,
+    args: [],
+  },
+  "a closure in the parameters and the parameter assigned without var": {
+    params: "n, read = () => n",
+    body: `n = 5;
+const r = read();
+await ctx.step(echo, n);
+return [n, r];`,
+    args: [1],
+  },
 };
 
 describe("a name declared twice in one function is one variable", () => {
   itMatchesPlain(cases);
+});
+
+describe("a var beside a parameter a closure in the parameters reads", () => {
+  it("is RATCHET1001: with a default in the parameters, the var is a second variable", () => {
+    // Plain [5, 1] (read() sees the parameter); compiled, one variable gave [5, 5].
+    const { diagnostics } = transform(
+      `import { workflow } from "ratchetjs";
+export const w = workflow(async (ctx, n, read = () => n) => {
+  var n = 5;
+  const r = read();
+  await ctx.step(echo, n);
+  return [n, r];
+});`,
+      { filename: "w.ts", sourceMap: false },
+    );
+    expect(diagnostics.map((d) => `${d.code} ${d.line}:${d.column}`)).toStrictEqual([
+      "RATCHET1001 3:7",
+    ]);
+    expect(diagnostics[0]!.message).toBe(
+      "`var n` declares a variable beside the parameter `n`, which a function in the parameters reads (2:55): with a default among its parameters, a function's `var` of a parameter's name is a second variable, and the compiled workflow would have one.",
+    );
+    expect(diagnostics[0]!.hint).toBe(
+      "Give the variable another name (`var n2 = …`), or assign the parameter without `var`.",
+    );
+  });
 });
