@@ -64,6 +64,7 @@ const {
   isLabeledStatement,
   isLiteralExpression,
   isNewExpression,
+  isNumericLiteral,
   isNoSubstitutionTemplateLiteral,
   isNonNullChain,
   isNonNullExpression,
@@ -81,6 +82,7 @@ const {
   isShorthandPropertyAssignment,
   isSpreadAssignment,
   isSpreadElement,
+  isStringLiteral,
   isStatement,
   isSwitchStatement,
   isTaggedTemplateExpression,
@@ -2058,6 +2060,13 @@ export class Exploder {
         // see is a generator is reported here, `refuseGeneratorLoop`).
         this.refuseGeneratorLoop(statement as ts.ForOfStatement);
         const text = iterated.getText(this.sourceFile).replace(/\s+/g, " ");
+        // How V8 names the value in its TypeError, when the runtime would not find it from
+        // the text: `xs` for `(xs as any)`, `f.g()` for `f(1).g()`, "" where V8 names it by
+        // its type (`undefined is not iterable (cannot read property …)`).
+        const callSite = v8CallSite(iterated);
+        const derived = /^[\w$.]+\(.*\)$/s.test(text)
+          ? `${text.slice(0, text.indexOf("("))}()`
+          : text;
         this.assign(
           list,
           f.createCallExpression(
@@ -2067,6 +2076,7 @@ export class Exploder {
               source,
               f.createStringLiteral(`${this.sink.file}:${this.where(statement)}`),
               f.createStringLiteral(text),
+              ...(callSite === derived ? [] : [f.createStringLiteral(callSite)]),
             ],
           ),
           iterated,
@@ -3468,6 +3478,56 @@ export class Exploder {
       references: this.scopes.referenceIds,
     };
   }
+}
+
+/**
+ * The iterated expression of a `for…of` as V8 prints it in "… is not iterable" (its
+ * CallPrinter): names, `this`, simple literals and member chains as written (`a['k']` as
+ * `a.k`), a call or `new` as its callee followed by `()` (V8 then says "… is not a function or
+ * its return value is not iterable"), parentheses and TypeScript's assertions left out; ""
+ * for any other expression, which V8 names by the value's type.
+ */
+function v8CallSite(node: ts.Expression): string {
+  const name = (n: ts.Expression): string | undefined => {
+    const e = skipOuterExpressions(n);
+    if (isIdentifier(e)) return e.text;
+    switch (e.kind) {
+      case SyntaxKind.ThisKeyword:
+        return "this";
+      case SyntaxKind.NullKeyword:
+        return "null";
+      case SyntaxKind.TrueKeyword:
+        return "true";
+      case SyntaxKind.FalseKeyword:
+        return "false";
+    }
+    if (isNumericLiteral(e) && /^(0|[1-9]\d{0,14})$/.test(e.text)) return e.text;
+    if (isStringLiteral(e) && /^[\w$ ]*$/.test(e.text)) return `"${e.text}"`;
+    if (isPropertyAccessExpression(e) && !e.questionDotToken && isIdentifier(e.name)) {
+      const object = name(e.expression);
+      return object === undefined ? undefined : `${object}.${e.name.text}`;
+    }
+    if (isElementAccessExpression(e) && !e.questionDotToken) {
+      const object = name(e.expression);
+      const key = skipOuterExpressions(e.argumentExpression);
+      if (object === undefined) return undefined;
+      if (isStringLiteral(key) && /^[A-Za-z_$][\w$]*$/.test(key.text)) {
+        return `${object}.${key.text}`;
+      }
+      const inner = isIdentifier(key) || isNumericLiteral(key) ? name(key) : undefined;
+      return inner === undefined ? undefined : `${object}[${inner}]`;
+    }
+    if ((isCallExpression(e) && !e.questionDotToken) || isNewExpression(e)) {
+      return name(e.expression);
+    }
+    return undefined;
+  };
+  const e = skipOuterExpressions(node);
+  const printed = name(e);
+  if (printed === undefined) return "";
+  return (isCallExpression(e) && !e.questionDotToken) || isNewExpression(e)
+    ? `${printed}()`
+    : printed;
 }
 
 function boundIdentifiers(name: ts.BindingName): ts.Identifier[] {

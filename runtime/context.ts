@@ -299,6 +299,14 @@ function isTypedArray(value: unknown): boolean {
  * starts: reading them runs none of the program's code, and the values they give are those
  * of their Map, Set or string at that moment.
  */
+/** A value as V8 names it in a TypeError without a call site: `undefined`, `number 5`, `object`. */
+function typeDescription(value: unknown): string {
+  if (value === null) return "object null";
+  if (typeof value === "string") return `string "${value}"`;
+  if (typeof value === "number" || typeof value === "boolean") return `${typeof value} ${value}`;
+  return typeof value;
+}
+
 const builtInIterators: ReadonlySet<unknown> = new Set(
   [
     [][Symbol.iterator](),
@@ -502,14 +510,19 @@ export class MachineContext {
    * taken whole now. A generator, or an iterator of the program's own, is refused
    * ({@link UnpersistableIteratorError}) before anything is read from it.
    */
-  $forOf(value: unknown, location: string, text: string): ArrayLike<unknown> {
+  $forOf(value: unknown, location: string, text: string, callSite?: string): ArrayLike<unknown> {
     const method =
       value == null ? undefined : (value as { [Symbol.iterator]?: unknown })[Symbol.iterator];
     if (typeof method !== "function") {
+      // `callSite`, when the compiler gives it, is the expression as V8 prints it (`f.g()`
+      // for `f(1).g()`, `xs` for `(xs as any)`), or "" where V8 names the value by its type.
+      const site = callSite ?? text;
       throw new TypeError(
-        /^[\w$.]+\(.*\)$/s.test(text)
-          ? `${text.slice(0, text.indexOf("("))} is not a function or its return value is not iterable`
-          : `${text} is not iterable`,
+        site === ""
+          ? `${typeDescription(value)} is not iterable (cannot read property Symbol(Symbol.iterator))`
+          : /^[\w$.]+\(.*\)$/s.test(site)
+            ? `${site.slice(0, site.indexOf("("))} is not a function or its return value is not iterable`
+            : `${site} is not iterable`,
       );
     }
     if (

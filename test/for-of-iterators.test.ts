@@ -74,6 +74,32 @@ try { for (const x of { [Symbol.iterator]: () => 1 }) out.push(await ctx.step(ad
 return [out, await ctx.step(add, n, 1)];`,
     args: [1],
   },
+  // V8 names the value as its printer shows the expression: without parentheses or
+  // TypeScript's assertions, a call by its callee chain, and by its type where it prints none.
+  // The compiled loop said "xs as any is not iterable", "(xs) is not iterable", "f is not a
+  // function…" for f(n).g(), "o?.list is not iterable", "{ a: n } is not iterable".
+  "what is not iterable, written in other forms": {
+    form: "function",
+    thisType: "void",
+    params: "n",
+    body: `const out: unknown[] = [];
+const xs: any = n;
+const o: any = n > 5 ? { list: [1] } : undefined;
+const f = (v: number) => ({ g: () => v });
+const a: any = { k: n, 0: null };
+try { for (const x of xs as any) out.push(await ctx.step(add, x, n)); } catch (e: any) { out.push(e.message); }
+try { for (const x of xs!) out.push(await ctx.step(add, x, n)); } catch (e: any) { out.push(e.message); }
+try { for (const x of (xs)) out.push(await ctx.step(add, x, n)); } catch (e: any) { out.push(e.message); }
+try { for (const x of f(n).g()) out.push(await ctx.step(add, x, n)); } catch (e: any) { out.push(e.message); }
+try { for (const x of o?.list) out.push(await ctx.step(add, x, n)); } catch (e: any) { out.push(e.message); }
+try { for (const x of { a: n }) out.push(await ctx.step(add, x, n)); } catch (e: any) { out.push(e.message); }
+try { for (const x of a["k"]) out.push(await ctx.step(add, x, n)); } catch (e: any) { out.push(e.message); }
+try { for (const x of a[0]) out.push(await ctx.step(add, x, n)); } catch (e: any) { out.push(e.message); }
+try { for (const x of n > 1 ? xs : null) out.push(await ctx.step(add, x, n)); } catch (e: any) { out.push(e.message); }
+try { for (const x of <any>xs) out.push(await ctx.step(add, x, n)); } catch (e: any) { out.push(e.message); }
+return out;`,
+    args: [1],
+  },
 };
 
 describe("for…of over built-in iterators matches the untransformed function", () => {
