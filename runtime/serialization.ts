@@ -256,9 +256,36 @@ const RATCHET_ERROR_CLASSES: Record<string, { prototype: Error }> = {
   LeaseLostError,
 };
 
+/**
+ * Each built-in and Ratchet error class by its prototype: an error is rebuilt as the nearest
+ * of them in its prototype chain, whatever its `name` says.
+ */
+const KNOWN_ERROR_PROTOTYPES = new Map<object, string>(
+  [...Object.entries(ERROR_CLASSES), ...Object.entries(RATCHET_ERROR_CLASSES)].map(([key, c]) => [
+    c.prototype,
+    key,
+  ]),
+);
+
+/** The class an error stored under `name` is rebuilt as when nothing else is said. */
+function classByName(name: string, aggregate: boolean): string {
+  return ERROR_CLASSES[name] || RATCHET_ERROR_CLASSES[name]
+    ? name
+    : aggregate
+      ? "AggregateError"
+      : "Error";
+}
+
 /** An error as stored: its class name, message, stack and own enumerable data. */
 interface StoredError {
   name: string;
+  /**
+   * The built-in or Ratchet class it is an instance of, when its `name` would give another
+   * (a TypeError given `name = "Custom"`, an Error named "TypeError"); absent otherwise.
+   */
+  type?: string;
+  /** Set when `name` is an own enumerable property (`error.name = "Custom"`). */
+  ownName?: true;
   message: string;
   stack: string | undefined;
   props: Record<string, unknown>;
@@ -303,6 +330,16 @@ function reduceError(value: unknown): StoredError | false {
       stack: value.stack,
       props,
     };
+    let type = "Error";
+    for (let p = Object.getPrototypeOf(value); p; p = Object.getPrototypeOf(p)) {
+      const known = KNOWN_ERROR_PROTOTYPES.get(p);
+      if (known) {
+        type = known;
+        break;
+      }
+    }
+    if (type !== classByName(stored.name, value instanceof AggregateError)) stored.type = type;
+    if (Object.getOwnPropertyDescriptor(value, "name")?.enumerable) stored.ownName = true;
     if ("cause" in value) {
       stored.cause = storable(value.cause) ? value.cause : String(value.cause);
     }
@@ -339,22 +376,22 @@ function reduceError(value: unknown): StoredError | false {
 /** Rebuild an error with its class (when known), name, message, stack and data. */
 function reviveError(stored: StoredError): Error {
   const aggregate = "errors" in stored;
+  const type = stored.type ?? stored.name;
   const builtin =
-    ERROR_CLASSES[stored.name] ??
-    (aggregate ? (AggregateError as unknown as ErrorClass) : undefined);
+    ERROR_CLASSES[type] ?? (aggregate ? (AggregateError as unknown as ErrorClass) : undefined);
   const error =
     builtin === (AggregateError as unknown)
       ? new AggregateError([], stored.message)
       : builtin
         ? new builtin(stored.message)
         : new Error(stored.message);
-  const ratchet = RATCHET_ERROR_CLASSES[stored.name];
+  const ratchet = RATCHET_ERROR_CLASSES[type];
   if (ratchet) Object.setPrototypeOf(error, ratchet.prototype);
   Object.defineProperty(error, "name", {
     value: stored.name,
     writable: true,
     configurable: true,
-    enumerable: false,
+    enumerable: stored.ownName === true,
   });
   if (stored.stack !== undefined) {
     Object.defineProperty(error, "stack", {

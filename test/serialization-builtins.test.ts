@@ -152,6 +152,25 @@ await ctx.step(echo, 1);
 return [e.cause instanceof TypeError, e.cause.message, e.cause.cause.code, Object.keys(e)];`,
     args: [7],
   },
+  // The class was chosen by the name: a renamed TypeError came back as an Error (instanceof
+  // false), an Error named "TypeError" as a TypeError, and an own name was not own.
+  "a renamed built-in error keeps its class, and its own name": {
+    params: "n",
+    body: `const renamed = new TypeError("x"); renamed.name = "Custom"; renamed.code = n;
+const named = new Error("y"); named.name = "TypeError";
+class NotFound extends Error { constructor(m) { super(m); this.name = "NotFound"; } }
+class Wrong extends RangeError {}
+const own = new NotFound("z");
+const sub = new Wrong("w");
+await ctx.step(echo, 1);
+return [
+  [renamed instanceof TypeError, renamed.name, String(renamed), Object.keys(renamed)],
+  [named instanceof TypeError, named instanceof Error, named.name],
+  [own.name, Object.keys(own), own instanceof Error],
+  [sub instanceof RangeError, sub.name],
+];`,
+    args: [7],
+  },
 };
 
 const names: Record<string, OracleCase> = {
