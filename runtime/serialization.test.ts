@@ -683,6 +683,17 @@ describe("built-ins come back as they were, or are refused", () => {
     expect(Buffer.isBuffer(roundTrip(new Uint8Array([1])))).toBe(false);
   });
 
+  it("a Buffer outside the pool shares its memory with the views of it, as a Uint8Array does", () => {
+    const bytes = new Uint8Array([1, 2, 3, 4]);
+    const buf = Buffer.from(bytes.buffer, 1, 2);
+    const view = new DataView(bytes.buffer);
+    const back = roundTrip({ bytes, buf, view });
+    expect(Buffer.isBuffer(back.buf) && back.buf.toString("hex")).toBe("0203");
+    back.buf[0] = 9;
+    expect([back.bytes[1], back.view.getUint8(1)]).toStrictEqual([9, 9]);
+    expect(back.buf.buffer).toBe(back.bytes.buffer);
+  });
+
   it("a RegExp keeps its lastIndex, source and flags", () => {
     const re = /\w+\s*/gy;
     re.exec("ab cd");

@@ -487,7 +487,7 @@ function reviveInstance(stored: StoredInstance): unknown {
 // Built-ins devalue would store differently than they are
 // ---------------------------------------------------------------------------------------
 
-/** A Buffer as stored: `["Buffer", i]`, node `i` a Uint8Array of its bytes (a copy). */
+/** A Buffer as stored: `["Buffer", i]`, node `i` a Uint8Array of its bytes. */
 function reduceBuffer(value: unknown): Uint8Array | false {
   if (
     BUFFER_PROTOTYPE === undefined ||
@@ -498,8 +498,14 @@ function reduceBuffer(value: unknown): Uint8Array | false {
     return false;
   }
   metSpecial = true;
-  // A copy of the visible bytes only: a small Buffer's memory is a slice of a shared pool.
-  return new Uint8Array(value as Uint8Array);
+  const buffer = value as Uint8Array;
+  // A small Buffer's memory is a slice of Node's shared pool (Buffer.poolSize bytes), which
+  // holds other Buffers' bytes: a copy of the visible bytes only. Any other is a view of its
+  // memory, as a Uint8Array is stored, so a typed array or another Buffer sharing that memory
+  // still shares it when they come back.
+  return buffer.buffer.byteLength === BufferClass!.poolSize
+    ? new Uint8Array(buffer)
+    : new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
 function reviveBuffer(bytes: Uint8Array): Uint8Array {

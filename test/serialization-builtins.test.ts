@@ -52,6 +52,19 @@ await ctx.step(echo, 1);
 return [m.get("part").toString(), m.get("part") === list[0], Buffer.isBuffer(list[0]), whole.length];`,
     args: ["hey"],
   },
+  // Came back with memory of its own: the write through b was not seen through u (1, not 9).
+  "a Buffer over a Uint8Array's memory still shares it": {
+    params: "n",
+    body: `const u = new Uint8Array([1, 2, 3]);
+const b = Buffer.from(u.buffer);
+const whole = Buffer.alloc(4);
+const view = new DataView(whole.buffer);
+await ctx.step(echo, 1);
+b[0] = 9;
+whole[1] = n;
+return [u[0], b.toString("hex"), view.getUint8(1)];`,
+    args: [7],
+  },
   "a registered Map subclass live across a checkpoint": {
     params: "n",
     body: `const b = new globalThis.SbBag([["a", n], ["b", 2]]);
