@@ -53,9 +53,10 @@ export function functionHolders(scopes: ScopeInfo): Map<Binding, ts.Expression> 
 }
 
 /**
- * {@link functionHolders}, and whether an expression of the body may give an array literal
- * holding a function or class made in it (`[inc, dec]`, `flag ? [inc] : []`, a binding
- * holding such a literal): the list a `for…of` holding a checkpoint keeps is that array.
+ * {@link functionHolders}, and whether an expression of the body is an array literal holding
+ * a function or class made in it (`[inc, dec]`, or a binding holding such a literal): the
+ * list a `for…of` holding a checkpoint keeps is that array. (A choice, `flag ? [inc] : []`,
+ * may give data: it is left to the run, as a choice of objects is.)
  */
 export function functionValues(scopes: ScopeInfo): {
   holders: Map<Binding, ts.Expression>;
@@ -163,22 +164,6 @@ export function functionValues(scopes: ScopeInfo): {
    */
   const literalHoldsFunction = (node: ts.Expression): boolean => {
     const e = skipOuterExpressions(node);
-    // `flag ? { m() {} } : null`, `cfg || { m() {} }`, `(log(), [f])`: either side.
-    if (isConditionalExpression(e)) {
-      return literalHoldsFunction(e.whenTrue) || literalHoldsFunction(e.whenFalse);
-    }
-    if (isBinaryExpression(e)) {
-      switch (e.operatorToken.kind) {
-        case SyntaxKind.BarBarToken:
-        case SyntaxKind.AmpersandAmpersandToken:
-        case SyntaxKind.QuestionQuestionToken:
-          return literalHoldsFunction(e.left) || literalHoldsFunction(e.right);
-        case SyntaxKind.CommaToken:
-          return literalHoldsFunction(e.right);
-        default:
-          return false;
-      }
-    }
     if (isIdentifier(e)) {
       const binding = scopes.references.get(e);
       return binding !== undefined && out.has(binding);
@@ -295,21 +280,6 @@ export function functionValues(scopes: ScopeInfo): {
   const arrayGives = (node: ts.Expression, seen = new Set<Binding>()): boolean => {
     const e = skipOuterExpressions(node);
     if (isArrayLiteralExpression(e)) return literalHoldsFunction(e);
-    if (isConditionalExpression(e)) {
-      return arrayGives(e.whenTrue, seen) || arrayGives(e.whenFalse, seen);
-    }
-    if (isBinaryExpression(e)) {
-      switch (e.operatorToken.kind) {
-        case SyntaxKind.BarBarToken:
-        case SyntaxKind.AmpersandAmpersandToken:
-        case SyntaxKind.QuestionQuestionToken:
-          return arrayGives(e.left, seen) || arrayGives(e.right, seen);
-        case SyntaxKind.CommaToken:
-          return arrayGives(e.right, seen);
-        default:
-          return false;
-      }
-    }
     if (!isIdentifier(e)) return false;
     const binding = scopes.references.get(e);
     const source = binding && out.get(binding);

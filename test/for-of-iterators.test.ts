@@ -274,7 +274,7 @@ ${body}
     );
     expect(first?.hint).toContain("choose the function by it in the loop's body");
     expect(
-      compile(`const all = n ? [inc] : [{ run() {} }];
+      compile(`const all = [inc, { run() {} }];
 for (const g of all) await ctx.step(f, 1);`).map((d) => d.code),
     ).toEqual(["RATCHET1007"]);
     // An iterable with a method is not kept: the values its iterator gives are.

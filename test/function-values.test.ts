@@ -298,9 +298,6 @@ describe("E: a function value the compiler cannot make again is refused at compi
     ["an instance of a class of the body", "class K { m() { return 1; } } const f = new K();"],
     ["a class expression in a conditional", "const f = n ? class {} : class {};"],
     // These were SerializationErrors at run time.
-    ["a conditional choosing an object with a method", "const f = n ? null : { m() {} };"],
-    ["|| with an object with a method", "const f = n || { m() {} };"],
-    ["?? with an array holding a function", "const g = () => 1; const f = n ?? [g];"],
     [
       "an object given a function through a type assertion",
       "const f = {}; (f as any).run = () => 1;",
