@@ -3228,6 +3228,23 @@ export class Exploder {
     const inner = skipOuterExpressions(expression);
     const keep = (part: ts.Expression): ts.Expression => {
       if (this.isStable(part, args)) return this.rewrite(part);
+      if (this.readAgain(part, args)) {
+        // `deps.logger.info(await …)`, `globalThis.Math.max(…)`: the object is held in a
+        // volatile temporary (it may hold functions, or be a built-in stored as `{}`), and
+        // read again after a resume — the arguments change nothing, as for the function.
+        const box = f.createIdentifier(`${this.names.temp}${++this.tempCount}`);
+        this.slots.set(box.text, {
+          name: box.text,
+          kind: "volatile",
+          holds: undefined,
+          description: `the object of the call at ${this.where(expression)}`,
+        });
+        const value = this.rewrite(part);
+        this.item(f.createExpressionStatement(f.createAssignment(box, value)), [], [value]);
+        return f.createParenthesizedExpression(
+          f.createBinaryExpression(box, SyntaxKind.QuestionQuestionToken, this.rewrite(part)),
+        );
+      }
       const temp = this.newTemp(part);
       this.assign(temp, this.rewrite(part));
       return temp;
@@ -3258,6 +3275,32 @@ export class Exploder {
       );
     }
     return this.rewrite(expression);
+  }
+
+  /**
+   * Whether the object of a call read after its arguments can be read again after a resume
+   * instead of kept: a chain of property names (or literal keys) from a name the arguments
+   * cannot assign (`deps.logger`, `globalThis.Math`, `order.items`). Reading it again gives
+   * what was read before unless a getter runs again.
+   */
+  readAgain(part: ts.Expression, args: readonly ts.Expression[]): boolean {
+    const inner = skipOuterExpressions(part);
+    if (isPropertyAccessExpression(inner)) {
+      return (
+        !inner.questionDotToken &&
+        isIdentifier(inner.name) &&
+        this.readAgain(inner.expression, args)
+      );
+    }
+    if (isElementAccessExpression(inner)) {
+      const key = skipOuterExpressions(inner.argumentExpression);
+      return (
+        !inner.questionDotToken &&
+        (ts.isStringLiteral(key) || ts.isNumericLiteral(key)) &&
+        this.readAgain(inner.expression, args)
+      );
+    }
+    return isIdentifier(inner) && this.isStable(inner, args);
   }
 
   /**

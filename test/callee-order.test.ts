@@ -54,6 +54,26 @@ const s = new Set([await ctx.step(add, n, 2)]);
 try { new n(await ctx.step(add, n, 3)); } catch (e) { return [[...m], r.name, s instanceof Set, e.message]; }`,
     args: [1],
   },
+  // The object of the call was kept in a temporary persisted at the checkpoint: an object
+  // holding functions failed with a SerializationError, and a built-in (Math, stored as {})
+  // came back without its methods ("$t1.max is not a function").
+  "a method of a module object's member, of a global's member, of a variable's member": {
+    prelude: `const deps = { logger: { info: (x) => "info " + x } };`,
+    params: "n",
+    body: `const order = { items: [n] };
+const a = deps.logger.info(await ctx.step(add, n, 1));
+const b = globalThis.Math.max(1, await ctx.step(add, n, 2));
+const c = deps["logger"].info(await ctx.step(add, n, 3));
+order.items.push(await ctx.step(add, n, 4));
+return [a, b, c, order.items];`,
+    args: [1],
+  },
+  "the object of such a call, nullish: JavaScript's TypeError before the step": {
+    prelude: `const holder = { none: null };`,
+    params: "n",
+    body: `try { return holder.none.m(await ctx.step(add, n, 1)); } catch (e) { return [e.message, await ctx.step(add, n, 2)]; }`,
+    args: [1],
+  },
 };
 
 describe("callees are read before the arguments, as in JavaScript", () => {
