@@ -3170,6 +3170,11 @@ export class Exploder {
     const inner = skipOuterExpressions(expression);
     const text = expression.getText(this.sourceFile).replace(/\s+/g, " ");
     const keep = (part: ts.Expression): ts.Expression => {
+      // A chain of names from the module or a global (`deps.logger`): not a variable of the
+      // frame, so a kept copy would not be it anyway; held and read again after a resume.
+      if (!this.containsDurable(part) && this.readAgain(part, args) && this.fromOutside(part)) {
+        return this.heldObject(part, expression);
+      }
       const value = this.expression(part)!;
       if (!this.containsDurable(part) && this.isStable(part, args)) return value;
       const temp = this.newTemp(part);
@@ -3228,23 +3233,9 @@ export class Exploder {
     const inner = skipOuterExpressions(expression);
     const keep = (part: ts.Expression): ts.Expression => {
       if (this.isStable(part, args)) return this.rewrite(part);
-      if (this.readAgain(part, args)) {
-        // `deps.logger.info(await …)`, `globalThis.Math.max(…)`: the object is held in a
-        // volatile temporary (it may hold functions, or be a built-in stored as `{}`), and
-        // read again after a resume — the arguments change nothing, as for the function.
-        const box = f.createIdentifier(`${this.names.temp}${++this.tempCount}`);
-        this.slots.set(box.text, {
-          name: box.text,
-          kind: "volatile",
-          holds: undefined,
-          description: `the object of the call at ${this.where(expression)}`,
-        });
-        const value = this.rewrite(part);
-        this.item(f.createExpressionStatement(f.createAssignment(box, value)), [], [value]);
-        return f.createParenthesizedExpression(
-          f.createBinaryExpression(box, SyntaxKind.QuestionQuestionToken, this.rewrite(part)),
-        );
-      }
+      // `deps.logger.info(await …)`, `globalThis.Math.max(…)`: read again after a resume —
+      // the arguments change nothing, as for the function.
+      if (this.readAgain(part, args)) return this.heldObject(part, expression);
       const temp = this.newTemp(part);
       this.assign(temp, this.rewrite(part));
       return temp;
@@ -3275,6 +3266,36 @@ export class Exploder {
       );
     }
     return this.rewrite(expression);
+  }
+
+  /**
+   * The object of a call (`part` of `callee`), held in a volatile temporary while the run goes
+   * on in this process — it may hold functions, or be a built-in that would be stored as `{}`
+   * — and read again after a resume: `($t ?? part)` (the object is not nullish: that throws
+   * before the arguments).
+   */
+  heldObject(part: ts.Expression, callee: ts.Expression): ts.Expression {
+    const box = f.createIdentifier(`${this.names.temp}${++this.tempCount}`);
+    this.slots.set(box.text, {
+      name: box.text,
+      kind: "volatile",
+      holds: undefined,
+      description: `the object of the call at ${this.where(callee)}`,
+    });
+    const value = this.rewrite(part);
+    this.item(f.createExpressionStatement(f.createAssignment(box, value)), [], [value]);
+    return f.createParenthesizedExpression(
+      f.createBinaryExpression(box, SyntaxKind.QuestionQuestionToken, this.rewrite(part)),
+    );
+  }
+
+  /** Whether a chain of names starts from a name that is not the body's (module, global). */
+  fromOutside(part: ts.Expression): boolean {
+    let inner = skipOuterExpressions(part);
+    while (isPropertyAccessExpression(inner) || isElementAccessExpression(inner)) {
+      inner = skipOuterExpressions(inner.expression);
+    }
+    return isIdentifier(inner) && this.scopes.references.get(inner) === undefined;
   }
 
   /**

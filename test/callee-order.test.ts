@@ -68,6 +68,12 @@ order.items.push(await ctx.step(add, n, 4));
 return [a, b, c, order.items];`,
     args: [1],
   },
+  "a method of a module object's member, with a call in the arguments": {
+    prelude: `const deps2 = { logger: { info(a, b) { return [this === deps2.logger, a, b]; } } };`,
+    params: "n",
+    body: `return deps2.logger.info(String(n), await ctx.step(add, n, 1));`,
+    args: [1],
+  },
   "the object of such a call, nullish: JavaScript's TypeError before the step": {
     prelude: `const holder = { none: null };`,
     params: "n",
