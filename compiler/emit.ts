@@ -57,6 +57,34 @@ function spells(text: string, name: string): boolean {
   return false;
 }
 
+/**
+ * The manifest as the compiled module carries it: without what the runtime derives from the
+ * rest (`completeMachine` in runtime/machine.ts) — the id where it is `<file>#<name>`, and a
+ * checkpoint's `index` where it is its place in the list (from 1) and its `kind` where it is
+ * how its id starts (the `ctx` method, before any `:`, `~` or `#`). `transform()` returns the
+ * whole manifest; the version hash is computed from it, not from what is printed.
+ */
+function carriedManifest(manifest: WorkflowManifest): Record<string, unknown> {
+  const carried: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(manifest)) {
+    if (key === "id" && value === `${manifest.file}#${manifest.name}`) continue;
+    carried[key] =
+      key === "checkpoints"
+        ? manifest.checkpoints.map(({ index, kind, ...checkpoint }, i) => ({
+            ...(index === i + 1 ? {} : { index }),
+            ...checkpoint,
+            ...(kind === kindOf(checkpoint.id) ? {} : { kind }),
+          }))
+        : value;
+  }
+  return carried;
+}
+
+/** The `ctx` method a checkpoint id starts with (`step` of `step:charge~3fa2c1#2`). */
+function kindOf(id: string): string {
+  return /^[^:~#]*/.exec(id)![0];
+}
+
 function containsFunction(node: ts.Node): boolean {
   return isFunctionLike(node) || (forEachChild(node, containsFunction) ?? false);
 }
@@ -522,7 +550,7 @@ export function emitMachine(
       f.createPropertyAssignment("$ratchet", num(1)),
       // Printed once as text: built node by node it was a quarter of emit, and a third of the
       // nodes the printer walked.
-      f.createPropertyAssignment("manifest", codeExpression(manifest)),
+      f.createPropertyAssignment("manifest", codeExpression(carriedManifest(manifest))),
       f.createPropertyAssignment("machine", mapped(machine, body)),
     ],
     true,

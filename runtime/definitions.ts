@@ -1,7 +1,7 @@
 import type { WorkflowContext } from "./context.js";
 import { type Duration, toMilliseconds } from "./duration.js";
 import { DefinitionError } from "./errors.js";
-import { type CompiledMachine, isCompiledMachine } from "./machine.js";
+import { type CompiledMachine, completeMachine, isCompiledMachine } from "./machine.js";
 import type { MigrationsOf } from "./versioning.js";
 
 /** What a durable function receives as its first argument. */
@@ -372,7 +372,7 @@ export function workflow(first: unknown, second?: unknown): unknown {
     ["name", "triggers", "input", "migrate"],
     `workflow(options, body)${options.name === undefined ? "" : ` of "${String(options.name)}"`}`,
   );
-  const compiled = isCompiledMachine(body) ? body : undefined;
+  const compiled = isCompiledMachine(body) ? completeMachine(body) : undefined;
   if (!compiled && typeof body !== "function") {
     throw new DefinitionError(
       `workflow() needs an async function as its body; got ${body === null ? "null" : typeof body}.`,

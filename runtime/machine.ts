@@ -65,8 +65,53 @@ export interface CompiledMachine {
   ) => AsyncGenerator<MachineRequest, unknown, unknown>;
 }
 
+/**
+ * The manifest as a compiled module carries it: without what follows from the rest (compiler/
+ * emit.ts `carriedManifest`, to keep the module short) — the id where it is `<file>#<name>`, a
+ * checkpoint's `index` where it is its place in the list (from 1), and its `kind` where it is how
+ * its id starts (the `ctx` method, before any `:`, `~` or `#`). A module from an earlier compiler
+ * has them all.
+ */
+export interface CarriedManifest extends Omit<MachineManifest, "id" | "checkpoints"> {
+  readonly id?: string;
+  readonly checkpoints: readonly (Omit<CheckpointInfo, "index" | "kind"> &
+    Partial<Pick<CheckpointInfo, "index" | "kind">>)[];
+}
+
+/** What the compiler emits in place of a workflow body. */
+export interface EmittedMachine extends Omit<CompiledMachine, "manifest"> {
+  readonly manifest: CarriedManifest;
+}
+
+/**
+ * The compiled machine with its whole manifest: what a carried manifest left out, derived (the
+ * fields in the order the compiler's manifest has them).
+ */
+export function completeMachine(emitted: EmittedMachine): CompiledMachine {
+  const carried = emitted.manifest;
+  const manifest: Record<string, unknown> = { id: carried.id ?? `${carried.file}#${carried.name}` };
+  for (const [key, value] of Object.entries(carried)) {
+    if (key === "id") continue;
+    manifest[key] =
+      key === "checkpoints"
+        ? carried.checkpoints.map(
+            ({ index, kind, ...checkpoint }, i): CheckpointInfo => ({
+              index: index ?? i + 1,
+              id: checkpoint.id,
+              kind: kind ?? /^[^:~#]*/.exec(checkpoint.id)![0],
+              resume: checkpoint.resume,
+              live: checkpoint.live,
+              line: checkpoint.line,
+              column: checkpoint.column,
+            }),
+          )
+        : value;
+  }
+  return { ...emitted, manifest: manifest as unknown as MachineManifest };
+}
+
 /** Whether `value` is what the compiler emits in place of a workflow body. */
-export function isCompiledMachine(value: unknown): value is CompiledMachine {
+export function isCompiledMachine(value: unknown): value is EmittedMachine {
   return (
     typeof value === "object" &&
     value !== null &&

@@ -1,3 +1,6 @@
+import { transformSync } from "esbuild";
+import { type Workflow, workflow } from "ratchetjs";
+import { transform } from "ratchetjs/compiler";
 import { describe, expect, it } from "vitest";
 import { load, type OracleCase, runCompiled, runPlain } from "./support/oracle.js";
 
@@ -184,4 +187,51 @@ describe("compiled workflows match the untransformed function", () => {
       }
     });
   }
+});
+
+describe("the manifest a compiled module carries", () => {
+  const source = `import { workflow } from "ratchetjs";
+export const carried = workflow(async (ctx, n: number) => {
+  const a = await ctx.step("add", () => n + 1);
+  await ctx.sleep("1s");
+  const b = await ctx.step("add", () => a + 1);
+  return await ctx.waitForUser({ question: String(b), inputType: "text" });
+});`;
+
+  /** The module's workflow, as the runtime defines it from the compiled code. */
+  function evaluate(code: string): Workflow {
+    const body = code.slice(code.indexOf("export const")).replace("export const", "const");
+    const js = transformSync(`${body}\nreturn carried;`, { loader: "ts" }).code;
+    return new Function("workflow", js)(workflow) as Workflow;
+  }
+
+  it("leaves out what the runtime derives, which then holds the manifest transform() returns", () => {
+    const out = transform(source, { filename: "src/carried.ts", sourceMap: false });
+    expect(out.diagnostics).toEqual([]);
+    const [manifest] = out.workflows;
+    expect(manifest!.checkpoints.map((c) => [c.index, c.id, c.kind])).toEqual([
+      [1, expect.stringMatching(/^step:add~\w{6}$/), "step"],
+      [2, "sleep:1s", "sleep"],
+      [3, expect.stringMatching(/^step:add~\w{6}$/), "step"],
+      [4, "waitForUser", "waitForUser"],
+    ]);
+    const printed = out.code.slice(out.code.indexOf("manifest:"), out.code.indexOf("machine:"));
+    expect(printed).not.toMatch(/\b(index|kind): |id: "src/);
+    expect(evaluate(out.code).compiled!.manifest).toStrictEqual(manifest);
+  });
+
+  it("is taken as it is from an earlier compiler, which wrote all of it", () => {
+    const out = transform(source, { filename: "src/carried.ts", sourceMap: false });
+    const [manifest] = out.workflows;
+    const whole = out.code.replace(
+      /manifest: \{[\s\S]*?\n\t\},/,
+      `manifest: ${JSON.stringify({ ...manifest, name: "earlier", id: "elsewhere#earlier" })},`,
+    );
+    const compiled = evaluate(whole).compiled!;
+    expect(compiled.manifest).toStrictEqual({
+      ...manifest,
+      name: "earlier",
+      id: "elsewhere#earlier",
+    });
+  });
 });

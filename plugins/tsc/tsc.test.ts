@@ -235,7 +235,7 @@ describe.each(toolchains)("ratchetjs/tsc under ts-patch's tspc, $label", (toolch
     expect(build.status).toBe(0);
     const output = readFileSync(join(project, "dist/workflows.js"), "utf8");
     expect(output).toContain("$ratchet: 1");
-    expect(output).toContain('id: "src/workflows.ts#checkout"');
+    expect(output).toMatch(/name: "checkout",\s+file: "src\/workflows\.ts"/);
     expect(output).toContain("machine: async function* ratchet$checkout(ctx, $frame)");
     // Types are gone and the plain modules are emitted as TypeScript emits them.
     expect(readFileSync(join(project, "dist/steps.js"), "utf8")).not.toContain(": FunctionContext");
