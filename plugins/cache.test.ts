@@ -24,6 +24,7 @@ import {
   clearMemoryCache,
   defaultCacheDir,
   pruneCache,
+  sourceMapText,
 } from "./cache.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -63,7 +64,7 @@ describe("the compile cache", () => {
     expect(after.compiles - before.compiles).toBe(1);
     expect(after.memoryHits - before.memoryHits).toBe(1);
     expect(after.diskHits - before.diskHits).toBe(1);
-    expect(readdirSync(dir).filter((f) => f.endsWith(".json"))).toHaveLength(1);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".entry"))).toHaveLength(1);
   });
 
   it("never serves the output of an edited file, another file name or other options", async () => {
@@ -89,12 +90,72 @@ describe("the compile cache", () => {
   it("treats a damaged entry as a miss", async () => {
     const options = { filename: "/app/flow.ts" };
     await cachedTransform(flow(1), options, dir, "test");
-    const [entry] = readdirSync(dir);
+    const [entry] = readdirSync(dir).filter((f) => f.endsWith(".entry"));
     writeFileSync(join(dir, entry!), '{"key":"');
     clearMemoryCache();
     expect(await cachedTransform(flow(1), options, dir, "test")).toStrictEqual(
       transform(flow(1), options),
     );
+  });
+
+  it("treats a short or overlong entry as a miss, and never reads an entry of the JSON format", async () => {
+    const options = { filename: "/app/flow.ts" };
+    const expected = transform(flow(2), options);
+    const path = join(dir, `${cacheKey(flow(2), options)}.entry`);
+    await cachedTransform(flow(2), options, dir, "test");
+    const whole = readFileSync(path, "utf8");
+    // Cut inside the code, inside the map, one character short, and one too many.
+    for (const text of [
+      whole.slice(0, whole.indexOf("\n") + 10),
+      whole.slice(0, -100),
+      whole.slice(0, -1),
+      `${whole} `,
+    ]) {
+      writeFileSync(path, text);
+      clearMemoryCache();
+      const before = cacheStats();
+      expect(await cachedTransform(flow(2), options, dir, "test")).toStrictEqual(expected);
+      expect(cacheStats().compiles - before.compiles).toBe(1);
+    }
+    expect(readFileSync(path, "utf8")).toBe(whole);
+
+    // An entry an earlier version wrote (one JSON file, here made to say something else) is
+    // not read: the text is compiled.
+    const legacy = join(dir, `${cacheKey(flow(3), options)}.json`);
+    const wrong = { ...transform(flow(3), options), code: "stale" };
+    writeFileSync(legacy, JSON.stringify({ key: cacheKey(flow(3), options), result: wrong }));
+    clearMemoryCache();
+    expect(await cachedTransform(flow(3), options, dir, "test")).toStrictEqual(
+      transform(flow(3), options),
+    );
+  });
+
+  it("keeps a module whose text has a lone surrogate in memory only (UTF-8 cannot store it)", async () => {
+    const options = { filename: "/app/flow.ts" };
+    const code = `// \uD800\n${flow(2)}`;
+    expect(await cachedTransform(code, options, dir, "test")).toStrictEqual(
+      transform(code, options),
+    );
+    expect(readdirSync(dir).filter((f) => f.endsWith(".entry"))).toEqual([]);
+    clearMemoryCache();
+    const before = cacheStats();
+    expect((await cachedTransform(code, options, dir, "test")).code).toBe(
+      transform(code, options).code,
+    );
+    expect(cacheStats().compiles - before.compiles).toBe(1);
+  });
+
+  it("stores the code and map as they are, and gives the map's stored text without parsing it", async () => {
+    const options = { filename: "/app/flow.ts" };
+    const compiled = await cachedTransform(flow(2), options, dir, "test");
+    clearMemoryCache();
+    const fromDisk = await cachedTransform(flow(2), options, dir, "test");
+    const text = sourceMapText(fromDisk);
+    expect(text).toBe(JSON.stringify(compiled.map));
+    expect(sourceMapText(compiled)).toBe(text);
+    expect(fromDisk.map).toStrictEqual(compiled.map);
+    const file = readFileSync(join(dir, `${cacheKey(flow(2), options)}.entry`), "utf8");
+    expect(file.endsWith(`\n${compiled.code}${text}`)).toBe(true);
   });
 
   it("keeps every result right when processes race on one cache directory", async () => {
@@ -130,8 +191,16 @@ describe("the compile cache", () => {
     // V8's code cache of the compiler and TypeScript, written by the racing processes too.
     expect(readdirSync(join(dir, "v8")).filter((f) => !f.endsWith(".bin"))).toEqual([]);
     expect(files).toHaveLength(texts.length);
-    for (const file of files)
-      expect(() => JSON.parse(readFileSync(join(dir, file), "utf8"))).not.toThrow();
+    // Each file a whole entry: its header's lengths account for the rest of the file.
+    for (const file of files) {
+      const text = readFileSync(join(dir, file), "utf8");
+      const headerEnd = text.indexOf("\n");
+      const header = JSON.parse(text.slice(0, headerEnd)) as {
+        codeLength: number;
+        mapLength: number;
+      };
+      expect(text.length).toBe(headerEnd + 1 + header.codeLength + Math.max(header.mapLength, 0));
+    }
   });
 
   it("serves a fresh process from a warm cache without loading TypeScript", async () => {
@@ -218,14 +287,14 @@ describe("the compile cache", () => {
     const day = 24 * 60 * 60 * 1000;
     const now = Date.now();
     const options = (i: number) => ({ filename: `/app/flow${i}.ts` });
-    const entry = (i: number) => join(dir, `${cacheKey(flow(i + 1), options(i))}.json`);
+    const entry = (i: number) => join(dir, `${cacheKey(flow(i + 1), options(i))}.entry`);
     const age = (path: string, ms: number) =>
       utimesSync(path, (now - ms) / 1000, (now - ms) / 1000);
     for (let i = 0; i < 4; i++) await cachedTransform(flow(i + 1), options(i), dir, "test");
     age(entry(0), (CACHE_MAX_AGE_DAYS + 1) * day);
     age(entry(1), (CACHE_MAX_AGE_DAYS - 1) * day);
-    const orphan = join(dir, "dead.json.123.abc.tmp");
-    const writing = join(dir, "live.json.456.def.tmp");
+    const orphan = join(dir, "dead.entry.123.abc.tmp");
+    const writing = join(dir, "live.entry.456.def.tmp");
     writeFileSync(orphan, "{");
     writeFileSync(writing, "{");
     age(orphan, 2 * 60 * 60 * 1000);
@@ -240,7 +309,7 @@ describe("the compile cache", () => {
     const size = (i: number) => statSync(entry(i)).size;
     const result = pruneCache(dir, { now, maxBytes: size(2) + size(3) });
     expect(result).toStrictEqual({ removed: 1, keptBytes: size(2) + size(3) });
-    expect(readdirSync(dir).filter((f) => f.endsWith(".json")).length).toBe(2);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".entry")).length).toBe(2);
 
     // A pruned entry is compiled again, never served from anywhere stale.
     clearMemoryCache();
@@ -254,7 +323,7 @@ describe("the compile cache", () => {
   it("marks a disk hit as used, and prunes after a miss at most once a day per folder", async () => {
     const day = 24 * 60 * 60 * 1000;
     const options = { filename: "/app/flow.ts" };
-    const path = join(dir, `${cacheKey(flow(2), options)}.json`);
+    const path = join(dir, `${cacheKey(flow(2), options)}.entry`);
     await cachedTransform(flow(2), options, dir, "test");
     const old = (Date.now() - 3 * day) / 1000;
     utimesSync(path, old, old);
@@ -285,7 +354,8 @@ describe("the compile cache", () => {
         utimesSync(join(third, ".pruned"), dayAgo, dayAgo);
         clearMemoryCache();
         await cachedTransform(flow(3), options, third, "test");
-        expect(readdirSync(third).filter((f) => f.endsWith(".json"))).toHaveLength(1);
+        // The new entry; the stale one (of the earlier JSON format) is pruned all the same.
+        expect(readdirSync(third).filter((f) => f.endsWith(".entry"))).toHaveLength(1);
         expect(readdirSync(third)).not.toContain("0".repeat(64) + ".json");
       } finally {
         rmSync(third, { recursive: true, force: true });

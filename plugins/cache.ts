@@ -5,9 +5,12 @@
  * An entry is keyed by a SHA-256 of the source, the file name (manifests and diagnostics carry
  * it), the options and the compiler's version — the text of the compiler's own modules and
  * TypeScript's version, so a changed compiler never reads an old entry. Entries live in memory
- * and, as one JSON file each, in a directory (`node_modules/.cache/ratchet` by default). A file
- * is written under a temporary name and renamed into place, so a process racing another on the
- * same entry reads either nothing or a whole entry; a missing or unreadable entry is a miss.
+ * and, as one file each, in a directory (`node_modules/.cache/ratchet` by default): a line of
+ * JSON (the key, the manifests and diagnostics, and the lengths of what follows), then the code
+ * and the source map's JSON as they are, so a hit parses only that line, and the map only when
+ * it is asked for. A file is written under a temporary name and renamed into place, so a
+ * process racing another on the same entry reads either nothing or a whole entry; a missing,
+ * unreadable or short entry is a miss.
  *
  * The compiler (and with it TypeScript) is loaded only on a miss, through V8's code cache kept in
  * the same directory (`./code-cache.ts`); so are the modules that load it, so a build served
@@ -38,7 +41,7 @@ import {
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { TransformOptions, TransformResult } from "../compiler/index.js";
+import type { SourceMapJson, TransformOptions, TransformResult } from "../compiler/index.js";
 
 /** Where the cache keeps its files, or `false` for memory only. */
 export type CacheDir = string | false;
@@ -154,13 +157,37 @@ function remember(key: string, result: TransformResult): void {
   if (memory.size > MEMORY_ENTRIES) memory.delete(memory.keys().next().value as string);
 }
 
-interface Entry {
+/**
+ * The first line of an entry file; the code and the source map's JSON follow it as they are
+ * (`codeLength` and `mapLength` UTF-16 units; a `mapLength` of -1 is a `null` map).
+ */
+interface EntryHeader {
   readonly key: string;
-  readonly result: TransformResult;
+  readonly codeLength: number;
+  readonly mapLength: number;
+  readonly workflows: TransformResult["workflows"];
+  readonly diagnostics: TransformResult["diagnostics"];
+}
+
+/** An entry file's name ends so; the `.json` files of earlier versions are never read, only pruned. */
+const ENTRY_SUFFIX = ".entry";
+const LEGACY_ENTRY_SUFFIX = ".json";
+
+/** The source map's JSON text of results read from disk or just compiled, kept to skip a re-encode. */
+const mapTexts = new WeakMap<TransformResult, string>();
+
+/**
+ * The JSON text of `result.map` (`null` without a map): for a result read from the cache, the
+ * text as stored, never parsed; for one just compiled, the text written to the cache.
+ */
+export function sourceMapText(result: TransformResult): string | null {
+  const text = mapTexts.get(result);
+  if (text !== undefined) return text;
+  return result.map === null ? null : JSON.stringify(result.map);
 }
 
 function entryPath(dir: string, key: string): string {
-  return join(dir, `${key}.json`);
+  return join(dir, `${key}${ENTRY_SUFFIX}`);
 }
 
 function readEntry(dir: string, key: string): TransformResult | undefined {
@@ -182,15 +209,55 @@ function readEntry(dir: string, key: string): TransformResult | undefined {
   } finally {
     closeSync(fd);
   }
-  let entry: Entry;
+  const result = parseEntry(text, key);
+  if (result !== undefined) markUsed(path, modified);
+  return result;
+}
+
+/** An entry file's result, or `undefined` when it is not a whole entry for `key`. */
+function parseEntry(text: string, key: string): TransformResult | undefined {
+  const headerEnd = text.indexOf("\n");
+  if (headerEnd < 0) return undefined;
+  let header: EntryHeader;
   try {
-    entry = JSON.parse(text) as Entry;
+    header = JSON.parse(text.slice(0, headerEnd)) as EntryHeader;
   } catch {
     return undefined;
   }
-  if (entry.key !== key) return undefined;
-  markUsed(path, modified);
-  return entry.result;
+  const { codeLength, mapLength } = header;
+  if (
+    header.key !== key ||
+    !Number.isInteger(codeLength) ||
+    !Number.isInteger(mapLength) ||
+    codeLength < 0 ||
+    mapLength < -1 ||
+    !Array.isArray(header.workflows) ||
+    !Array.isArray(header.diagnostics) ||
+    // A short (or overlong) file is no entry: the lengths say where it ends.
+    text.length !== headerEnd + 1 + codeLength + Math.max(mapLength, 0)
+  ) {
+    return undefined;
+  }
+  const codeStart = headerEnd + 1;
+  const code = text.slice(codeStart, codeStart + codeLength);
+  if (mapLength < 0) {
+    return { code, map: null, workflows: header.workflows, diagnostics: header.diagnostics };
+  }
+  const mapText = text.slice(codeStart + codeLength);
+  // The map is parsed when a front end asks for it (Vite, the register hook); the esbuild
+  // plugin takes its text (`sourceMapText`) and never does.
+  let map: SourceMapJson | undefined;
+  const result: TransformResult = {
+    code,
+    get map(): SourceMapJson {
+      map ??= JSON.parse(mapText) as SourceMapJson;
+      return map;
+    },
+    workflows: header.workflows,
+    diagnostics: header.diagnostics,
+  };
+  mapTexts.set(result, mapText);
+  return result;
 }
 
 /**
@@ -209,6 +276,9 @@ function markUsed(path: string, modified: number): void {
 }
 
 function writeEntry(dir: string, key: string, result: TransformResult): void {
+  // The code is stored as it is, in UTF-8, which has no lone surrogate to write (JSON escaped
+  // them): such a module is kept in memory only, and compiled again by the next process.
+  if (/\p{Cs}/u.test(result.code)) return;
   const path = entryPath(dir, key);
   const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
@@ -216,7 +286,16 @@ function writeEntry(dir: string, key: string, result: TransformResult): void {
       mkdirSync(dir, { recursive: true });
       madeDirs.add(dir);
     }
-    writeFileSync(temporary, JSON.stringify({ key, result } satisfies Entry));
+    const mapText = result.map === null ? null : JSON.stringify(result.map);
+    if (mapText !== null) mapTexts.set(result, mapText);
+    const header: EntryHeader = {
+      key,
+      codeLength: result.code.length,
+      mapLength: mapText === null ? -1 : mapText.length,
+      workflows: result.workflows,
+      diagnostics: result.diagnostics,
+    };
+    writeFileSync(temporary, `${JSON.stringify(header)}\n${result.code}${mapText ?? ""}`);
     renameSync(temporary, path);
   } catch {
     // A read-only or full disk only costs the next process a compile.
@@ -274,7 +353,7 @@ export function pruneCache(
     }
   };
   for (const name of names) {
-    const isEntry = name.endsWith(".json");
+    const isEntry = name.endsWith(ENTRY_SUFFIX) || name.endsWith(LEGACY_ENTRY_SUFFIX);
     if (!isEntry && !name.endsWith(".tmp")) continue;
     const path = join(dir, name);
     let used: number;

@@ -263,7 +263,7 @@ describe("ratchetjs/register on workflows", () => {
       ].join("\n");
     const entries = () =>
       readdirSync(cacheDir)
-        .filter((name) => name.endsWith(".json"))
+        .filter((name) => name.endsWith(".entry"))
         .map((name) => ({ name, mtime: statSync(join(cacheDir, name)).mtimeMs }));
     // Node's module debug log names every CommonJS file Node loads, and Ratchet's names the
     // files it loads through V8's code cache (TypeScript among them), in the hooks' thread too.

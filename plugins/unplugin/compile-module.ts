@@ -11,7 +11,7 @@
 import { formatDiagnostic } from "../../compiler/diagnostics.js";
 import type { Diagnostic, SourceMapJson, TransformResult } from "../../compiler/index.js";
 import { mayContainWorkflow } from "../../compiler/prefilter.js";
-import { type CacheDir, cachedTransform, defaultCacheDir } from "../cache.js";
+import { type CacheDir, cachedTransform, defaultCacheDir, sourceMapText } from "../cache.js";
 import { createIdFilter } from "./id-filter.js";
 import type { FilterPattern, RatchetPluginOptions } from "./types.js";
 
@@ -117,12 +117,22 @@ export interface PluginMessage {
 export interface CompiledModule {
   /** The module with its workflows compiled, or `null` to leave it to the bundler as it is. */
   readonly output: { readonly code: string; readonly map: SourceMapJson | null } | null;
+  /**
+   * The JSON text of `output.map` (`null` without one), for a bundler that takes a map as text:
+   * a map read from the compile cache is then never parsed.
+   */
+  sourceMapText(): string | null;
   readonly warnings: readonly PluginMessage[];
   /** Every error of the module in one message, located at the first; the build must fail. */
   readonly error: PluginMessage | undefined;
 }
 
-const untouched: CompiledModule = { output: null, warnings: [], error: undefined };
+const untouched: CompiledModule = {
+  output: null,
+  sourceMapText: () => null,
+  warnings: [],
+  error: undefined,
+};
 
 /**
  * Compile the workflows of the module `id` (served from the compile cache when the same text
@@ -141,8 +151,18 @@ export async function compileModule(
     "The Ratchet bundler plugin",
   );
   if (result.diagnostics.length === 0 && result.workflows.length === 0) return untouched;
+  if (result.workflows.length === 0) {
+    return { output: null, sourceMapText: () => null, ...messages(id, result) };
+  }
   return {
-    output: result.workflows.length === 0 ? null : { code: result.code, map: result.map },
+    // The map read when the bundler reads it: a result from the cache parses it then.
+    output: {
+      code: result.code,
+      get map() {
+        return result.map;
+      },
+    },
+    sourceMapText: () => sourceMapText(result),
     ...messages(id, result),
   };
 }

@@ -86,9 +86,10 @@ export default function ratchet(options: RatchetPluginOptions = {}): Plugin {
           return undefined;
         }
         let contents = compiled.output?.code ?? code;
-        const map = compiled.output?.map;
-        if (map) {
-          const encoded = Buffer.from(JSON.stringify(map)).toString("base64");
+        // The map's text as the compile cache stored it: a hit never parses or re-encodes it.
+        const map = compiled.sourceMapText();
+        if (map !== null) {
+          const encoded = Buffer.from(map).toString("base64");
           contents += `\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${encoded}`;
         }
         return {
