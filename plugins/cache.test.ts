@@ -365,6 +365,39 @@ describe("the compile cache", () => {
     }
   });
 
+  it("shares one process's memory with the copy bundled into ratchetjs/esbuild", () => {
+    // ratchetjs/esbuild is one file with the cache bundled in; the cache's own module, imported
+    // beside it, must see (and clear) the same memory.
+    writeFileSync(join(dir, "flow.ts"), flow(2));
+    const bundled = pathToFileURL(join(repoRoot, "dist/plugins/esbuild-plugin.js")).href;
+    const cacheModule = pathToFileURL(join(repoRoot, "dist/plugins/cache.js")).href;
+    const script = `
+      import { build } from "esbuild";
+      import ratchet from ${JSON.stringify(bundled)};
+      import { cacheStats, clearMemoryCache } from ${JSON.stringify(cacheModule)};
+      const options = { entryPoints: [process.argv[1]], bundle: true, write: false, format: "esm",
+        external: ["ratchetjs"], logLevel: "silent", plugins: [ratchet({ cacheDir: false })] };
+      const codes = [];
+      for (const clear of [false, true]) {
+        if (clear) clearMemoryCache();
+        codes.push((await build(options)).outputFiles[0].text);
+        codes.push((await build(options)).outputFiles[0].text);
+      }
+      console.log(JSON.stringify({ stats: cacheStats(), same: codes.every((c) => c === codes[0]),
+        compiled: codes[0].includes("$ratchet: 1") }));
+    `;
+    const out = execFileSync(
+      process.execPath,
+      ["--input-type=module", "-e", script, join(dir, "flow.ts")],
+      { cwd: repoRoot, encoding: "utf8" },
+    );
+    expect(JSON.parse(out)).toStrictEqual({
+      stats: { memoryHits: 2, diskHits: 0, compiles: 2 },
+      same: true,
+      compiled: true,
+    });
+  });
+
   it("lives in node_modules/.cache/ratchet of the project around the working directory", () => {
     expect(defaultCacheDir(join(repoRoot, "compiler"))).toBe(
       join(repoRoot, "node_modules", ".cache", "ratchet"),

@@ -49,11 +49,32 @@ export type CacheDir = string | false;
 /** How many results one process keeps in memory (oldest dropped first). */
 const MEMORY_ENTRIES = 1000;
 
-const memory = new Map<string, TransformResult>();
-const stats = { memoryHits: 0, diskHits: 0, compiles: 0 };
+/**
+ * What the cache holds in a process, shared by every copy of this module the process loads:
+ * `ratchetjs/esbuild` is one file with this module bundled in (`scripts/bundle-compiler.mjs`),
+ * and Vite's, the register hook's and a tool's `plugins/cache.js` must see the same memory.
+ */
+interface ProcessCache {
+  readonly memory: Map<string, TransformResult>;
+  readonly stats: { memoryHits: number; diskHits: number; compiles: number };
+  readonly madeDirs: Set<string>;
+  readonly prunedDirs: Set<string>;
+  /** The source map's JSON text of results read from disk or just compiled. */
+  readonly mapTexts: WeakMap<TransformResult, string>;
+}
+
+const processCacheKey = Symbol.for("ratchetjs.compile-cache.v1");
+const globals = globalThis as { [processCacheKey]?: ProcessCache };
+globals[processCacheKey] ??= {
+  memory: new Map(),
+  stats: { memoryHits: 0, diskHits: 0, compiles: 0 },
+  madeDirs: new Set(),
+  prunedDirs: new Set(),
+  mapTexts: new WeakMap(),
+};
+const processCache: ProcessCache = globals[processCacheKey];
+const { memory, stats, madeDirs, prunedDirs, mapTexts } = processCache;
 let fingerprint: string | undefined;
-const madeDirs = new Set<string>();
-const prunedDirs = new Set<string>();
 
 /** Entries no process has read or written for this many days are removed. */
 export const CACHE_MAX_AGE_DAYS = 14;
@@ -172,9 +193,6 @@ interface EntryHeader {
 /** An entry file's name ends so; the `.json` files of earlier versions are never read, only pruned. */
 const ENTRY_SUFFIX = ".entry";
 const LEGACY_ENTRY_SUFFIX = ".json";
-
-/** The source map's JSON text of results read from disk or just compiled, kept to skip a re-encode. */
-const mapTexts = new WeakMap<TransformResult, string>();
 
 /**
  * The JSON text of `result.map` (`null` without a map): for a result read from the cache, the

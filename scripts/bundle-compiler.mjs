@@ -43,3 +43,30 @@ writeFileSync(
   "dist/compiler/bundle.cjs.sha256",
   `${createHash("sha256").update(bundle).digest("hex")} ${bundle.length}\n`,
 );
+
+// `ratchetjs/esbuild` as one ES module, dist/plugins/esbuild-plugin.js: a fresh build process
+// imports one file instead of six (the entry, compile-module, the pre-filter, diagnostics,
+// id-filter and the compile cache). It sits beside plugins/cache.js, so the cache's paths
+// relative to itself (the compiler's folder, the modules it imports on a miss) hold; those
+// modules stay files of their own, and the cache's state is shared with its other copies
+// through a global (plugins/cache.ts).
+await build({
+  entryPoints: ["plugins/unplugin/esbuild.ts"],
+  outfile: "dist/plugins/esbuild-plugin.js",
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  packages: "external",
+  logLevel: "warning",
+  plugins: [
+    {
+      name: "miss-modules-external",
+      setup(build) {
+        build.onResolve({ filter: /^\.\/(?:typescript-peer|code-cache)\.js$/ }, (args) => ({
+          path: args.path,
+          external: true,
+        }));
+      },
+    },
+  ],
+});
