@@ -3030,7 +3030,9 @@ export class Exploder {
     // function after the await (`stats.sum += await …`; its properties are in the frame).
     const object = this.isRemadeFunction(left.expression, [node.right])
       ? this.expression(left.expression)!
-      : keep(left.expression);
+      : this.heldFromOutside(left.expression, [node.right])
+        ? this.heldObject(left.expression, left)
+        : keep(left.expression);
     const key = isElementAccessExpression(left) ? keep(left.argumentExpression) : undefined;
     const target = () =>
       key
@@ -3056,6 +3058,9 @@ export class Exploder {
    */
   operandsAsTemps(list: readonly ts.Expression[]): ts.Expression[] {
     return list.map((operand, i) => {
+      if (i < list.length - 1 && this.heldFromOutside(operand, list.slice(i + 1))) {
+        return this.heldObject(operand, operand);
+      }
       const value = this.expression(operand)!;
       if (i === list.length - 1 || this.isRemadeFunction(operand, list.slice(i + 1))) {
         return value;
@@ -3286,6 +3291,22 @@ export class Exploder {
     this.item(f.createExpressionStatement(f.createAssignment(box, value)), [], [value]);
     return f.createParenthesizedExpression(
       f.createBinaryExpression(box, SyntaxKind.QuestionQuestionToken, this.rewrite(part)),
+    );
+  }
+
+  /**
+   * Whether the object of a member target (`deps.stats.n += await …`, `deps.box.v = await …`)
+   * is a chain of names from the module or a global (`fromOutside`) that `later` cannot
+   * assign: held and read again after a resume (`heldObject`). A kept copy of such an object
+   * could not be it after a crash, and fails the checkpoint when it holds functions.
+   */
+  heldFromOutside(part: ts.Expression, later: readonly ts.Node[]): boolean {
+    const inner = skipOuterExpressions(part);
+    return (
+      (isPropertyAccessExpression(inner) || isElementAccessExpression(inner)) &&
+      !this.containsDurable(part) &&
+      this.fromOutside(part) &&
+      this.readAgain(part, later as readonly ts.Expression[])
     );
   }
 

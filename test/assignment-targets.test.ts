@@ -52,6 +52,23 @@ return out;`,
   },
 };
 
+// The object of the target was kept in a temporary persisted at the checkpoint: a module
+// object holding a function failed it with a SerializationError (and a kept copy of a module
+// object is not that object after a crash). It is held, and read again after a resume.
+const moduleTargets: Record<string, OracleCase> = {
+  "a member of a module object's member assigned, and added to, beside an await": {
+    prelude: `const shared = { stats: { n: 0, reset() { this.n = 1; } } };`,
+    params: "n",
+    body: `shared.stats.reset();
+shared.stats.n += await ctx.step(add, n, 1);
+shared["stats"].last = await ctx.step(add, n, 2);
+shared.stats.n ||= await ctx.step(add, n, 3);
+return [shared.stats.n, shared.stats.last];`,
+    args: [5],
+  },
+};
+
 describe("assignment targets in parentheses, with ! or a type assertion, match the untransformed function", () => {
   itMatchesPlain(cases);
+  itMatchesPlain(moduleTargets);
 });
