@@ -3327,17 +3327,13 @@ export class Exploder {
    */
   readAgain(part: ts.Expression, args: readonly ts.Expression[]): boolean {
     const inner = skipOuterExpressions(part);
+    // A `?.` link is read again too: `undefined` again where it was, the chain stopping there.
     if (isPropertyAccessExpression(inner)) {
-      return (
-        !inner.questionDotToken &&
-        isIdentifier(inner.name) &&
-        this.readAgain(inner.expression, args)
-      );
+      return isIdentifier(inner.name) && this.readAgain(inner.expression, args);
     }
     if (isElementAccessExpression(inner)) {
       const key = skipOuterExpressions(inner.argumentExpression);
       return (
-        !inner.questionDotToken &&
         (ts.isStringLiteral(key) || ts.isNumericLiteral(key)) &&
         this.readAgain(inner.expression, args)
       );
@@ -3410,9 +3406,12 @@ export class Exploder {
       this.callees.set(link, ref);
       test = f.createEquality(f.createPropertyAccessExpression(ref.box, "v"), f.createNull());
     } else {
-      const object = this.expression(link.expression)!;
+      const held = this.heldFromOutside(link.expression, rest);
+      const object = held
+        ? this.heldObject(link.expression, link.expression)
+        : this.expression(link.expression)!;
       let value = object;
-      if (!this.isStable(link.expression, rest)) {
+      if (!held && !this.isStable(link.expression, rest)) {
         const temp = this.newTemp(link.expression);
         this.assign(temp, object);
         value = temp;

@@ -74,6 +74,17 @@ return [a, b, c, order.items];`,
     body: `return deps2.logger.info(String(n), await ctx.step(add, n, 1));`,
     args: [1],
   },
+  "a method of a module object's member through optional links": {
+    prelude: `const deps3 = { logger: { info: (x) => "info " + x }, none: null };`,
+    params: "n",
+    body: `return [
+  deps3?.logger.info(await ctx.step(add, n, 1)),
+  deps3.logger?.info(await ctx.step(add, n, 2)),
+  deps3.none?.info(await ctx.step(add, n, 3)),
+  deps3?.["logger"].info(await ctx.step(add, n, 4)),
+];`,
+    args: [1],
+  },
   "the object of such a call, nullish: JavaScript's TypeError before the step": {
     prelude: `const holder = { none: null };`,
     params: "n",
