@@ -259,19 +259,8 @@ function namedByComputedKey(node: ts.Node): boolean {
   ) {
     return false;
   }
-  let child: ts.Node = inner;
-  let parent = inner.parent;
-  while (
-    parent &&
-    (isParenthesizedExpression(parent) ||
-      isAsExpression(parent) ||
-      isSatisfiesExpression(parent) ||
-      isNonNullExpression(parent) ||
-      isTypeAssertionExpression(parent))
-  ) {
-    child = parent;
-    parent = parent.parent;
-  }
+  const child = outerExpression(inner);
+  const parent = child.parent;
   return (
     parent !== undefined &&
     isPropertyAssignment(parent) &&

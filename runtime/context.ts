@@ -294,11 +294,6 @@ function isTypedArray(value: unknown): boolean {
   return ArrayBuffer.isView(value) && !(value instanceof DataView);
 }
 
-/**
- * The prototypes of the built-in iterators whose values a `for…of` loop may take when it
- * starts: reading them runs none of the program's code, and the values they give are those
- * of their Map, Set or string at that moment.
- */
 /** A value as V8 names it in a TypeError without a call site: `undefined`, `number 5`, `object`. */
 function typeDescription(value: unknown): string {
   if (value === null) return "object null";
@@ -307,6 +302,11 @@ function typeDescription(value: unknown): string {
   return typeof value;
 }
 
+/**
+ * The prototypes of the built-in iterators whose values a `for…of` loop may take when it
+ * starts: reading them runs none of the program's code, and the values they give are those
+ * of their Map, Set or string at that moment.
+ */
 const builtInIterators: ReadonlySet<unknown> = new Set(
   [
     [][Symbol.iterator](),
