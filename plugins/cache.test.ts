@@ -130,6 +130,47 @@ describe("the compile cache", () => {
     );
   });
 
+  it("treats an entry cut inside a character, or whose first line is not a header, as a miss", async () => {
+    // Without a map the code ends the file, here with a character of three bytes in UTF-8.
+    const options = { filename: "/app/flow.ts", sourceMap: false };
+    const source = `${flow(2)}// \u2603`;
+    const expected = transform(source, options);
+    expect(expected.code.endsWith("\u2603")).toBe(true);
+    const path = join(dir, `${cacheKey(source, options)}.entry`);
+    await cachedTransform(source, options, dir, "test");
+    const whole = readFileSync(path);
+    const code = whole.subarray(whole.indexOf("\n") + 1).toString("utf8");
+    for (const bytes of [
+      whole.subarray(0, -1),
+      whole.subarray(0, -2),
+      Buffer.from(`null\n${code}`),
+      Buffer.from(`7\n${code}`),
+    ]) {
+      writeFileSync(path, bytes);
+      clearMemoryCache();
+      const before = cacheStats();
+      expect(await cachedTransform(source, options, dir, "test")).toStrictEqual(expected);
+      expect(cacheStats().compiles - before.compiles).toBe(1);
+    }
+  });
+
+  it("keys a text with a lone surrogate apart from the text with U+FFFD in its place", async () => {
+    const options = { filename: "/app/flow.ts" };
+    const replaced = flow(2).replace("return x;", 'return x + "\uFFFD";');
+    const lone = flow(2).replace("return x;", 'return x + "\uD800";');
+    expect(cacheKey(lone, options)).not.toBe(cacheKey(replaced, options));
+    expect(await cachedTransform(replaced, options, dir, "test")).toStrictEqual(
+      transform(replaced, options),
+    );
+    expect((await cachedTransform(lone, options, dir, "test")).code).toBe(
+      transform(lone, options).code,
+    );
+    clearMemoryCache();
+    expect((await cachedTransform(lone, options, dir, "test")).code).toBe(
+      transform(lone, options).code,
+    );
+  });
+
   it("keeps a module whose text has a lone surrogate in memory only (UTF-8 cannot store it)", async () => {
     const options = { filename: "/app/flow.ts" };
     const code = `// \uD800\n${flow(2)}`;

@@ -149,17 +149,24 @@ export async function cachedTransform(
   return result;
 }
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** The cache key of one compilation. */
 export function cacheKey(code: string, options: TransformOptions): string {
-  return createHash("sha256")
-    .update(compilerFingerprint())
-    .update("\0")
-    .update(options.filename)
-    .update("\0")
-    .update(options.sourceMap === false ? "nomap" : "map")
-    .update("\0")
-    .update(code)
-    .digest("hex");
+  const wellFormed = !LONE_SURROGATE.test(code);
+  return (
+    createHash("sha256")
+      .update(compilerFingerprint())
+      .update("\0")
+      .update(options.filename)
+      .update("\0")
+      .update(options.sourceMap === false ? "nomap" : "map")
+      // UTF-8 writes a lone surrogate as U+FFFD, which would give such a text the key of the text
+      // with U+FFFD in its place: it is hashed as its UTF-16 units, after another separator.
+      .update(wellFormed ? "\0" : "\u0001")
+      .update(code, wellFormed ? "utf8" : "utf16le")
+      .digest("hex")
+  );
 }
 
 /** How this process's compilations were served so far. */
@@ -208,6 +215,8 @@ function entryPath(dir: string, key: string): string {
   return join(dir, `${key}${ENTRY_SUFFIX}`);
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 function readEntry(dir: string, key: string): TransformResult | undefined {
   const path = entryPath(dir, key);
   let text: string;
@@ -221,7 +230,9 @@ function readEntry(dir: string, key: string): TransformResult | undefined {
   try {
     // One open for both: the entry's text, and its modification time for pruning.
     modified = fstatSync(fd).mtimeMs;
-    text = readFileSync(fd, "utf8");
+    // Strict UTF-8: an entry cut inside a character is no entry (a lenient read gives U+FFFD,
+    // one unit, as the whole character was, and the lengths would hold).
+    text = strictUtf8.decode(readFileSync(fd));
   } catch {
     return undefined;
   } finally {
@@ -242,6 +253,7 @@ function parseEntry(text: string, key: string): TransformResult | undefined {
   } catch {
     return undefined;
   }
+  if (typeof header !== "object" || header === null) return undefined;
   const { codeLength, mapLength } = header;
   if (
     header.key !== key ||
@@ -296,7 +308,7 @@ function markUsed(path: string, modified: number): void {
 function writeEntry(dir: string, key: string, result: TransformResult): void {
   // The code is stored as it is, in UTF-8, which has no lone surrogate to write (JSON escaped
   // them): such a module is kept in memory only, and compiled again by the next process.
-  if (/\p{Cs}/u.test(result.code)) return;
+  if (LONE_SURROGATE.test(result.code)) return;
   const path = entryPath(dir, key);
   const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
