@@ -3265,8 +3265,9 @@ export class Exploder {
   /**
    * The object of a call (`part` of `callee`), held in a volatile temporary while the run goes
    * on in this process — it may hold functions, or be a built-in that would be stored as `{}`
-   * — and read again after a resume: `($t ?? part)` (the object is not nullish: that throws
-   * before the arguments).
+   * — and read again after a resume: `($t === undefined ? part : $t.v)`. Boxed (`$t = { v }`)
+   * so that an object that is nullish (an optional link, the target of `=`) is not read again
+   * in the same run: a getter on the chain runs once, as in JavaScript.
    */
   heldObject(part: ts.Expression, callee: ts.Expression): ts.Expression {
     const box = f.createIdentifier(`${this.names.temp}${++this.tempCount}`);
@@ -3277,9 +3278,16 @@ export class Exploder {
       description: `the object of the call at ${this.where(callee)}`,
     });
     const value = this.rewrite(part);
-    this.item(f.createExpressionStatement(f.createAssignment(box, value)), [], [value]);
+    const boxed = f.createObjectLiteralExpression([f.createPropertyAssignment("v", value)]);
+    this.item(f.createExpressionStatement(f.createAssignment(box, boxed)), [], [value]);
     return f.createParenthesizedExpression(
-      f.createBinaryExpression(box, SyntaxKind.QuestionQuestionToken, this.rewrite(part)),
+      f.createConditionalExpression(
+        f.createStrictEquality(box, f.createIdentifier("undefined")),
+        undefined,
+        this.rewrite(part),
+        undefined,
+        f.createPropertyAccessExpression(box, "v"),
+      ),
     );
   }
 

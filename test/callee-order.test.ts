@@ -114,6 +114,32 @@ describe("callees are read before the arguments, as in JavaScript", () => {
     expect(outcome).toStrictEqual(expected);
   });
 
+  // The held object was `$t ?? chain`: a nullish object was read again, so a getter on the
+  // chain ran twice, and one giving undefined then an object made `=` write where JavaScript
+  // throws.
+  it("a getter on a held chain giving a nullish object runs once, as in JavaScript", async () => {
+    const c: OracleCase = {
+      prelude: `let reads = 0;
+const holder = { get none() { reads++; return null; }, get later() { reads++; return reads > 1 ? {} : undefined; } };`,
+      params: "n",
+      body: `reads = 0;
+const a = holder.none?.m(await ctx.step(add, n, 1));
+const counted = reads;
+reads = 0;
+try { holder.later.x = await ctx.step(add, n, 2); } catch (e) { return [a, counted, e.message, reads]; }
+return [a, counted, "no error", reads];`,
+      args: [1],
+    };
+    const { compiled, plain } = await load(c);
+    const expected = await runPlain(plain, c.args);
+    expect(expected).toMatchObject({
+      ok: true,
+      value: [undefined, 1, "Cannot set properties of undefined (setting 'x')", 1],
+    });
+    const { checkpoints: _, ...outcome } = await runCompiled(compiled, c.args);
+    expect(outcome).toStrictEqual(expected);
+  });
+
   it("a method replaced by the arguments' own code: the one read before them is called", async () => {
     const c: OracleCase = {
       params: "n",
