@@ -3318,8 +3318,9 @@ export class Exploder {
 
   /**
    * Whether the object of a call read after its arguments can be read again after a resume
-   * instead of kept: a chain of property names (or literal keys) from a name the arguments
-   * cannot assign (`deps.logger`, `globalThis.Math`, `order.items`). Reading it again gives
+   * instead of kept: a chain of property names (or keys that are literals or names the
+   * arguments cannot assign) from a name the arguments cannot assign (`deps.logger`,
+   * `globalThis.Math`, `order.items`, `deps[k]`). Reading it again gives
    * what was read before unless a getter runs again.
    */
   readAgain(part: ts.Expression, args: readonly ts.Expression[]): boolean {
@@ -3331,7 +3332,9 @@ export class Exploder {
     if (isElementAccessExpression(inner)) {
       const key = skipOuterExpressions(inner.argumentExpression);
       return (
-        (ts.isStringLiteral(key) || ts.isNumericLiteral(key)) &&
+        (ts.isStringLiteral(key) ||
+          ts.isNumericLiteral(key) ||
+          (isIdentifier(key) && this.isStable(key, args))) &&
         this.readAgain(inner.expression, args)
       );
     }

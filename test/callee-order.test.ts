@@ -85,6 +85,19 @@ return [a, b, c, order.items];`,
 ];`,
     args: [1],
   },
+  // A key that is a variable the rest cannot assign (`deps[k]`) is read again too: the chain
+  // was kept and persisted, a SerializationError when it held functions.
+  "a module object's member by a variable key: a method, a compound assignment, optional links": {
+    prelude: `const deps4 = { logger: { info: (x) => "info " + x }, a: { v: 0, f() {} }, b: { v: 0, f() {} } };`,
+    params: "n, key",
+    body: `const k = "logger";
+const out = [deps4[k].info(await ctx.step(add, n, 1))];
+deps4.a.v = 0; deps4.b.v = 0;
+for (const j of ["a", "b", "a"]) deps4[j].v += await ctx.step(add, n, 2);
+out.push(deps4[key]?.info(await ctx.step(add, n, 3)), deps4?.[key].info(await ctx.step(add, n, 4)));
+return [out, deps4.a.v, deps4.b.v];`,
+    args: [1, "logger"],
+  },
   "the object of such a call, nullish: JavaScript's TypeError before the step": {
     prelude: `const holder = { none: null };`,
     params: "n",
