@@ -2481,7 +2481,17 @@ export class Exploder {
         return f.createDeleteExpression(access(target, object, undefined, undefined));
       }
       if (isElementAccessExpression(target) && plain(target)) {
-        const [object, key] = this.operands([target.expression, target.argumentExpression]);
+        // `delete deps.stats[await …]`: a chain from the module or a global is held and read
+        // again after a resume, as for `deps.stats[await …] = v` (`operandsAsTemps`).
+        const held =
+          this.containsDurable(target.argumentExpression) &&
+          this.heldFromOutside(target.expression, [target.argumentExpression]);
+        const [object, key] = held
+          ? [
+              this.heldObject(target.expression, target),
+              this.expression(target.argumentExpression)!,
+            ]
+          : this.operands([target.expression, target.argumentExpression]);
         return f.createDeleteExpression(access(target, object!, key, undefined));
       }
       return this.unsupported(node);

@@ -98,6 +98,17 @@ out.push(deps4[key]?.info(await ctx.step(add, n, 3)), deps4?.[key].info(await ct
 return [out, deps4.a.v, deps4.b.v];`,
     args: [1, "logger"],
   },
+  // `delete` kept the object and persisted it: a SerializationError when it held functions.
+  "delete of a module object's member by a key that awaits a step": {
+    prelude: `const deps5 = { stats: { a: 1, b: 2, f() {} }, none: null };`,
+    params: "n",
+    body: `deps5.stats.a = 1;
+const r = delete deps5.stats[await ctx.step(echo, "a")];
+const left = Object.keys(deps5.stats);
+deps5.stats.a = 1;
+try { delete deps5.none[await ctx.step(echo, "b")]; } catch (e) { return [r, left, e.message]; }`,
+    args: [1],
+  },
   "the object of such a call, nullish: JavaScript's TypeError before the step": {
     prelude: `const holder = { none: null };`,
     params: "n",
