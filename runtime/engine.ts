@@ -379,6 +379,8 @@ class RatchetEngine implements Engine {
   #waiter: (() => void) | undefined;
   /** Set when woken while not waiting (mid-claim), so the next wait is skipped. */
   #woken = false;
+  /** {@link #wake}, bound once: handed to timers and subscriptions. */
+  readonly #wakeBound = (): void => this.#wake();
   #loop: Promise<void> | undefined;
 
   constructor(options: EngineOptions, internals: EngineInternals = {}) {
@@ -452,8 +454,7 @@ class RatchetEngine implements Engine {
     // Whoever awaits `#ready` sees a failed init; this only keeps it from being "unhandled".
     this.#ready.catch(() => {});
     if (this.#worker) {
-      const wake = () => this.#wake();
-      if (this.clock.subscribe) this.#unsubscribe.push(this.clock.subscribe(wake));
+      if (this.clock.subscribe) this.#unsubscribe.push(this.clock.subscribe(this.#wakeBound));
       this.#loop = this.#workLoop(this.#worker);
       this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.leaseMs / 3);
       if (this.#retention !== undefined && this.storage.purge) {
@@ -957,7 +958,10 @@ class RatchetEngine implements Engine {
       .finally(() => {
         this.#executing.delete(run.id);
         this.#leases.delete(run.id);
-        this.#wake();
+        // The worker claims again at the next turn, once whoever awaits this run's result
+        // has it: a synchronous store (SQLite) would otherwise hold the result back for
+        // the length of a claim.
+        setImmediate(this.#wakeBound);
       });
     this.#executing.set(run.id, execution);
     this.#leases.set(run.id, lease);
@@ -1053,7 +1057,7 @@ class RatchetEngine implements Engine {
     } catch {
       return;
     }
-    if (this.storage.subscribe) this.#unsubscribe.push(this.storage.subscribe(() => this.#wake()));
+    if (this.storage.subscribe) this.#unsubscribe.push(this.storage.subscribe(this.#wakeBound));
     // An engine stopped between a run's wait and the offer of its kept events left them
     // undelivered: offer them now.
     if (this.storage.pendingEvents) {

@@ -19,6 +19,7 @@ import { memory } from "ratchetjs/adapters/memory";
 import { sqlite } from "ratchetjs/adapters/sqlite";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { evolvingV2 } from "../test/fixtures/evolving.js";
+import { eventually } from "../test/support/eventually.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ratchet-runtime-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -237,6 +238,34 @@ describe.each(adapters)("runtime on %s", (_name, makeStorage) => {
     expect((await again.result()).x).toBe(4);
     const listed = await engine.list({ workflow: "addAll" });
     expect(listed.map((r) => r.id)).toContain(run.id);
+  });
+
+  it("hands a run's result to its caller before the worker claims again", async () => {
+    const events: string[] = [];
+    const store = makeStorage();
+    const claim = store.claimRunnable.bind(store);
+    store.claimRunnable = (options) => {
+      events.push("claim");
+      return claim(options);
+    };
+    const commit = store.commit.bind(store);
+    store.commit = (change) => {
+      if (change.status === "completed") events.push("completed");
+      return commit(change);
+    };
+    storage = store;
+    engine = createEngine({ storage, workflows: all });
+    await engine.list({ limit: 1 });
+    const result = await engine.run(addAll, [1, 2]);
+    events.push("result");
+    expect(result).toEqual({ x: 2, y: 4, label: "sum=6" });
+    // Whether or not a claim was under way before, the first one after the run ended comes
+    // after its caller had the result. The worker claims again once woken by the run's end.
+    await eventually(
+      async () => events.slice(events.indexOf("completed")),
+      (after) => after.includes("claim"),
+    );
+    expect(events.slice(events.indexOf("completed"))).toEqual(["completed", "result", "claim"]);
   });
 
   it("retries a failing step with the same idempotency key", async () => {
