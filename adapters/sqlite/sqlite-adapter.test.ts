@@ -380,7 +380,8 @@ describe("sqlite adapter", () => {
 
   it("checkpoints its log as a run's commits fill it, not at the next claim", async () => {
     const path = freshPath();
-    const adapter = sqlite({ path, synchronous: "normal" });
+    // SQLite's own checkpoint, inside the commits (wal-checkpointer.test.ts has the thread's).
+    const adapter = sqlite({ path, synchronous: "normal", walCheckpointThread: false });
     await adapter.init();
     await adapter.createRun({ ...newRun("r"), leaseOwner: "w", leaseMs: 60_000 });
     const base = { runId: "r", owner: "w", leaseMs: 60_000, status: "running" } as const;
@@ -413,6 +414,7 @@ describe("sqlite adapter", () => {
       busyTimeoutMs: 5000,
       tablePrefix: "ratchet_",
       groupCommit: { maxBatch: 256 },
+      walCheckpointThread: false,
     });
   });
 
@@ -650,6 +652,7 @@ describe("sqlite adapter across processes", () => {
       "adapters/sqlite/sqlite-adapter.ts",
       "adapters/sqlite/sqlite-config.ts",
       "adapters/sqlite/sqlite-migrations.ts",
+      "adapters/sqlite/wal-checkpointer.ts",
     ];
     withDriver = join(dir, "with-driver");
     withoutDriver = join(dir, "without-driver");

@@ -23,6 +23,11 @@ import {
   type SqliteAdapterOptions,
 } from "./sqlite-config.js";
 import { migrateSqlite } from "./sqlite-migrations.js";
+import {
+  commitsPerCheckpoint,
+  connectionCheckpointPages,
+  WalCheckpointer,
+} from "./wal-checkpointer.js";
 
 /** A row of `<prefix>runs`, as better-sqlite3 returns it. */
 interface RunRow {
@@ -253,6 +258,10 @@ export class SqliteAdapter implements StorageAdapter {
   #lastAlone: string | undefined;
   /** Several commits in one IMMEDIATE transaction, each in order, each its own outcome. */
   #commitMany: ((commits: readonly Commit[]) => CommitOutcome[]) | undefined;
+  /** The thread that checkpoints the log of a file this adapter opened, while it runs. */
+  #checkpointer: WalCheckpointer | undefined;
+  /** Commits and created runs since the checkpointer was last poked. */
+  #writesSincePoke = 0;
 
   /** @param options - see {@link SqliteAdapterOptions}; checked and frozen here. */
   constructor(options: SqliteAdapterOptions) {
@@ -269,6 +278,7 @@ export class SqliteAdapter implements StorageAdapter {
   /** @inheritDoc */
   async createRun(run: NewRun): Promise<{ run: StoredRun; created: boolean }> {
     const prepared = this.#ready("createRun");
+    if (this.#checkpointer !== undefined) this.#wrote();
     if (run.leaseOwner !== undefined && run.leaseMs === undefined) {
       throw new StorageError(
         "invalid-argument",
@@ -293,6 +303,7 @@ export class SqliteAdapter implements StorageAdapter {
    */
   async commit(commit: Commit): Promise<CommitOutcome> {
     const prepared = this.#ready("commit");
+    if (this.#checkpointer !== undefined) this.#wrote();
     if (this.config.groupCommit === false) return applyCommit(prepared, commit);
     if (this.#window === undefined) {
       this.#window = [];
@@ -520,7 +531,19 @@ export class SqliteAdapter implements StorageAdapter {
     // Commits gathered for the next turn are written before the connection goes.
     if (this.#window !== undefined && this.#window.length > 0) this.#flush();
     this.#prepared = undefined;
+    // The thread's connection first, so this one is the file's last and, as SQLite does at
+    // the last close, checkpoints the whole log and removes it.
+    const checkpointer = this.#checkpointer;
+    this.#checkpointer = undefined;
+    await checkpointer?.stop();
     if (prepared !== undefined && this.config.source.kind === "path") prepared.db.close();
+  }
+
+  /** Count a write; poke the checkpointer every {@link commitsPerCheckpoint}. */
+  #wrote(): void {
+    if (++this.#writesSincePoke < commitsPerCheckpoint) return;
+    this.#writesSincePoke = 0;
+    this.#checkpointer?.poke();
   }
 
   #ready(method: string): Prepared {
@@ -528,10 +551,30 @@ export class SqliteAdapter implements StorageAdapter {
     throw notReady(this.#closed ? `${method}() after close()` : `${method}() before init()`);
   }
 
+  /**
+   * Checkpoint the log from a thread (see {@link WalCheckpointer}): this connection then
+   * checkpoints by itself only past {@link connectionCheckpointPages}, and again at SQLite's
+   * default if the thread fails.
+   */
+  #startCheckpointer(db: BetterSqlite3.Database): void {
+    const { source, synchronous } = this.config;
+    if (source.kind !== "path" || synchronous === undefined) return;
+    const checkpointer = WalCheckpointer.start(source.path, synchronous, () => {
+      if (this.#checkpointer !== checkpointer) return;
+      this.#checkpointer = undefined;
+      if (db.open) db.pragma("wal_autocheckpoint = 1000");
+    });
+    if (checkpointer === undefined) return;
+    db.pragma(`wal_autocheckpoint = ${connectionCheckpointPages}`);
+    this.#checkpointer = checkpointer;
+  }
+
   async #open(): Promise<Prepared> {
     const { source, synchronous, busyTimeoutMs, tablePrefix } = this.config;
     const Driver = source.kind === "path" ? await loadDriver() : undefined;
     let db: BetterSqlite3.Database;
+    /** A file this adapter opened in WAL mode (not `:memory:`, whose journal stays in memory). */
+    let walFile = false;
     try {
       db =
         source.kind === "path"
@@ -548,7 +591,7 @@ export class SqliteAdapter implements StorageAdapter {
       if (source.kind === "path") {
         // WAL: readers in other processes never block a commit, and a commit appends to
         // the log instead of rewriting pages behind a rollback journal.
-        db.pragma("journal_mode = WAL");
+        walFile = db.pragma("journal_mode = WAL", { simple: true }) === "wal";
         db.pragma("foreign_keys = ON");
       }
       // In WAL mode, FULL syncs the log at every commit, so "committed" survives power
@@ -565,6 +608,7 @@ export class SqliteAdapter implements StorageAdapter {
       );
       this.#commitMany = (commits) => commitMany.immediate(commits);
       this.#prepared = prepared;
+      if (walFile && this.config.walCheckpointThread) this.#startCheckpointer(db);
       return prepared;
     } catch (error) {
       if (source.kind === "path" && db.open) db.close();

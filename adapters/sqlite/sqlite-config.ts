@@ -58,8 +58,26 @@ export interface SqliteTuningOptions {
  * your settings except the `synchronous` and `busyTimeoutMs` you set here, and stays open.
  */
 export type SqliteAdapterOptions = (
-  | { readonly path: string; readonly database?: never }
-  | { readonly database: SqliteDatabase; readonly path?: never }
+  | {
+      readonly path: string;
+      readonly database?: never;
+      /**
+       * Checkpoint the write-ahead log from a worker thread with a connection of its own;
+       * on by default with `synchronous: "normal"`. SQLite otherwise copies the log into
+       * the database file inside the commit that brings it to 1,000 pages: two syncs,
+       * several milliseconds during which this thread, and every run on it, waits. With
+       * the thread, this connection checkpoints by itself only when the log passes 4,000
+       * pages (writing without a pause, the thread cannot empty it). Off by default with
+       * `"full"`: each commit then syncs the log anyway, and the thread's syncs would
+       * contend with the commits' own. `false` leaves checkpoints to SQLite.
+       */
+      readonly walCheckpointThread?: boolean;
+    }
+  | {
+      readonly database: SqliteDatabase;
+      readonly path?: never;
+      readonly walCheckpointThread?: never;
+    }
 ) &
   SqliteTuningOptions;
 
@@ -75,6 +93,8 @@ export interface SqliteAdapterConfig {
   readonly tablePrefix: string;
   /** `false`: every commit is its own transaction. */
   readonly groupCommit: GroupCommitConfig;
+  /** Whether a thread checkpoints the log; only for a file the adapter opens. */
+  readonly walCheckpointThread: boolean;
 }
 
 const tablePrefixPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -116,5 +136,24 @@ export function resolveSqliteConfig(options: SqliteAdapterOptions): SqliteAdapte
     );
   }
   const groupCommit = resolveGroupCommit(options.groupCommit, invalid);
-  return Object.freeze({ source, synchronous, busyTimeoutMs, tablePrefix, groupCommit });
+  // Off with "full": each commit then syncs the log anyway, so a checkpoint is a small share
+  // of the time, and from a thread its syncs contend with the commits' own.
+  const walCheckpointThread =
+    options.walCheckpointThread ?? (ownsConnection && synchronous === "normal");
+  if (typeof walCheckpointThread !== "boolean") {
+    throw invalid(`walCheckpointThread must be true or false, not ${String(walCheckpointThread)}`);
+  }
+  if (walCheckpointThread && !ownsConnection) {
+    throw invalid(
+      "walCheckpointThread needs a file the adapter opens ({ path }); a connection you pass keeps your checkpoint settings",
+    );
+  }
+  return Object.freeze({
+    source,
+    synchronous,
+    busyTimeoutMs,
+    tablePrefix,
+    groupCommit,
+    walCheckpointThread,
+  });
 }

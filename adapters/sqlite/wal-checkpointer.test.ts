@@ -1,0 +1,169 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { eventually } from "../../test/support/eventually.js";
+import { SqliteAdapter, type SqliteAdapterOptions, sqlite } from "./index.js";
+import {
+  commitsPerCheckpoint,
+  connectionCheckpointPages,
+  WalCheckpointer,
+} from "./wal-checkpointer.js";
+
+const dir = mkdtempSync(join(tmpdir(), "ratchet-wal-"));
+let files = 0;
+const freshPath = () => join(dir, `store-${++files}.db`);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A WAL file of `path` that never checkpoints by itself, with `rows` one-row commits. */
+function uncheckpointedLog(path: string, rows: number): Database.Database {
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("wal_autocheckpoint = 0");
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+  const insert = db.prepare("INSERT INTO t (body) VALUES (?)");
+  for (let i = 0; i < rows; i++) insert.run("x".repeat(100));
+  return db;
+}
+
+/** Frames in the log of `db`'s file: a checkpoint reports the log's length as `log`. */
+const framesInLog = (db: Database.Database): number => {
+  const [{ log }] = db.pragma("wal_checkpoint(PASSIVE)") as { log: number }[];
+  return log;
+};
+
+/** Pages the file of `path` holds: a checkpoint copies pages from the log into it. */
+const pagesInFile = (path: string) => statSync(path).size / 4096;
+
+describe("the WAL checkpoint thread", () => {
+  it("checkpoints the log from its own connection when poked, so the next commit starts the log again", async () => {
+    const path = freshPath();
+    const db = uncheckpointedLog(path, 2000);
+    const before = pagesInFile(path);
+    const failed: unknown[] = [];
+    const thread = WalCheckpointer.start(path, "normal", () => failed.push(true))!;
+    expect(thread).toBeDefined();
+    thread.poke();
+    await eventually(
+      async () => thread.checkpoints,
+      (done) => done >= 1,
+    );
+    // Copied into the database file by the thread: this connection did nothing since.
+    expect(pagesInFile(path)).toBeGreaterThan(before);
+    // Every frame is in the file now, so the next commit writes the log from its start.
+    db.prepare("INSERT INTO t (body) VALUES ('y')").run();
+    expect(framesInLog(db)).toBeLessThan(10);
+    await thread.stop();
+    expect(failed).toEqual([]);
+    db.close();
+  });
+
+  it("stops after the checkpoint in progress and closes its connection, so the last close removes the log", async () => {
+    const path = freshPath();
+    const db = uncheckpointedLog(path, 500);
+    const thread = WalCheckpointer.start(path, "normal", () => {})!;
+    thread.poke();
+    await thread.stop();
+    await thread.stop();
+    db.close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    expect(new Database(path).prepare("SELECT count(*) AS n FROM t").get()).toEqual({ n: 500 });
+  });
+
+  it("reports a file it cannot open, and stops", async () => {
+    let failed = 0;
+    const thread = WalCheckpointer.start(join(dir, "missing", "no.db"), "normal", () => failed++)!;
+    await eventually(
+      async () => failed,
+      (count) => count === 1,
+    );
+    await thread.stop();
+  });
+});
+
+describe("sqlite adapter with the WAL checkpoint thread", () => {
+  const leased = { owner: "w", leaseMs: 60_000, status: "running" } as const;
+
+  /** An adapter on a fresh file with one run "r" leased to `w`, and its path. */
+  async function leasedRun(options: Partial<SqliteAdapterOptions> = {}) {
+    const path = freshPath();
+    const adapter = sqlite({ path, synchronous: "normal", ...options } as SqliteAdapterOptions);
+    await adapter.init();
+    await adapter.createRun({
+      id: "r",
+      workflow: "w",
+      version: "v1",
+      args: "[]",
+      leaseOwner: "w",
+      leaseMs: 60_000,
+    });
+    let seq = 0;
+    const commits = async (count: number) => {
+      for (let i = 0; i < count; i++, seq++) {
+        const outcome = await adapter.commit({
+          ...leased,
+          runId: "r",
+          expectedSeq: seq,
+          frame: `f${seq}`,
+        });
+        expect(outcome).toEqual({ ok: true, seq: seq + 1 });
+      }
+    };
+    return { path, adapter, commits };
+  }
+
+  it("runs with synchronous normal on a file it opens, and not otherwise unless asked", () => {
+    expect(new SqliteAdapter({ path: "x.db", synchronous: "normal" }).config).toMatchObject({
+      walCheckpointThread: true,
+    });
+    expect(new SqliteAdapter({ path: "x.db" }).config).toMatchObject({
+      walCheckpointThread: false,
+    });
+    expect(
+      new SqliteAdapter({ path: "x.db", synchronous: "full", walCheckpointThread: true }).config,
+    ).toMatchObject({ walCheckpointThread: true });
+    expect(
+      new SqliteAdapter({ path: "x.db", synchronous: "normal", walCheckpointThread: false }).config,
+    ).toMatchObject({ walCheckpointThread: false });
+    expect(
+      new SqliteAdapter({ database: new Database(":memory:"), synchronous: "normal" }).config,
+    ).toMatchObject({ walCheckpointThread: false });
+  });
+
+  it.each<[string, unknown]>([
+    ["a passed connection", { database: new Database(":memory:"), walCheckpointThread: true }],
+    ["a value that is not a boolean", { path: "x.db", walCheckpointThread: "yes" }],
+  ])("refuses the thread with %s", (_, options) => {
+    expect(() => sqlite(options as SqliteAdapterOptions)).toThrow(
+      expect.objectContaining({
+        code: "invalid-argument",
+        message: expect.stringContaining("walCheckpointThread"),
+      }),
+    );
+  });
+
+  it("gets the log's pages into the file after a thousand commits, with no more work on the adapter's connection", async () => {
+    const { path, adapter, commits } = await leasedRun();
+    const before = pagesInFile(path);
+    await commits(commitsPerCheckpoint + 10);
+    await eventually(
+      async () => pagesInFile(path),
+      (pages) => pages > before,
+    );
+    expect(await adapter.loadRun("r")).toMatchObject({ seq: commitsPerCheckpoint + 10 });
+    await adapter.close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it("keeps the log bounded while commits never pause (the connection checkpoints past its limit)", async () => {
+    const { path, adapter, commits } = await leasedRun();
+    await commits(connectionCheckpointPages + 2 * commitsPerCheckpoint);
+    // The log file keeps its largest size: frames of 4 KiB pages and 24-byte headers.
+    const frames = (statSync(`${path}-wal`).size - 32) / (4096 + 24);
+    expect(frames).toBeLessThan(connectionCheckpointPages + 50);
+    await adapter.close();
+  });
+});
