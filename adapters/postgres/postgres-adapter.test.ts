@@ -40,14 +40,18 @@ function fresh(options: { pool?: PostgresPool; schema?: string; notify?: boolean
 
 const newRun = (id: string) => ({ id, workflow: "order", version: "v1", args: "[]" });
 
-/** A pool that records every statement it is given, and every connection taken. */
-function countingPool(pool: PostgresPool) {
+/**
+ * A pool that records every statement it is given, and every connection taken; with
+ * `rowsOnly`, its results carry `rows` alone, as a pool of your own may.
+ */
+function countingPool(pool: PostgresPool, rowsOnly = false) {
   const queries: PostgresQuery[] = [];
   let connections = 0;
   const counting: PostgresPool = {
-    query: (query) => {
+    query: async <Row>(query: PostgresQuery) => {
       queries.push(query);
-      return pool.query(query);
+      const result = await pool.query<Row>(query);
+      return rowsOnly ? { rows: result.rows } : result;
     },
     connect: () => {
       connections++;
@@ -75,57 +79,63 @@ describeAdapterContract(`postgres on ${db.label}, a passed pool, no NOTIFY`, () 
 );
 
 describe(`postgres adapter on ${db.label}`, () => {
-  it("keeps a lease with more than half to run as it is at a checkpoint, and extends one past its half", async () => {
-    const { pool, queries } = countingPool(db.pool());
-    const storage = fresh({ pool });
-    await storage.init();
-    const leaseMs = 60_000;
-    const { run } = await storage.createRun({ ...newRun("r"), leaseOwner: "w", leaseMs });
-    const base = { runId: "r", owner: "w", leaseMs, status: "running" } as const;
-    const names = () => queries.map((q) => q.name?.replace(/^ratchet_[0-9a-f]+_/, ""));
+  it.each([
+    ["a pool that reports row counts (pg)", false, "commit_kept_n"],
+    ["a pool that answers with rows alone", true, "commit_kept"],
+  ])(
+    "keeps a lease with more than half to run as it is at a checkpoint, and extends one past its half, on %s",
+    async (_, rowsOnly, kept) => {
+      const { pool, queries } = countingPool(db.pool(), rowsOnly);
+      const storage = fresh({ pool });
+      await storage.init();
+      const leaseMs = 60_000;
+      const { run } = await storage.createRun({ ...newRun("r"), leaseOwner: "w", leaseMs });
+      const base = { runId: "r", owner: "w", leaseMs, status: "running" } as const;
+      const names = () => queries.map((q) => q.name?.replace(/^ratchet_[0-9a-f]+_/, ""));
 
-    queries.length = 0;
-    expect(await storage.commit({ ...base, expectedSeq: 0, frame: "f1" })).toEqual({
-      ok: true,
-      seq: 1,
-    });
-    expect(names()).toEqual(["commit_kept"]);
-    expect(await storage.loadRun("r")).toMatchObject({
-      seq: 1,
-      frame: "f1",
-      status: "running",
-      leaseOwner: "w",
-      leaseExpiresAt: run.leaseExpiresAt,
-    });
+      queries.length = 0;
+      expect(await storage.commit({ ...base, expectedSeq: 0, frame: "f1" })).toEqual({
+        ok: true,
+        seq: 1,
+      });
+      expect(names()).toEqual([kept]);
+      expect(await storage.loadRun("r")).toMatchObject({
+        seq: 1,
+        frame: "f1",
+        status: "running",
+        leaseOwner: "w",
+        leaseExpiresAt: run.leaseExpiresAt,
+      });
 
-    // Less than half a lease left: the short statement does not apply, the full one extends it.
-    const table = `"${storage.config.schema}".runs`;
-    await pool.query({
-      text: `UPDATE ${table} SET lease_expires_at = now() + interval '1 second' WHERE id = 'r'`,
-    });
-    queries.length = 0;
-    const before = Date.now();
-    expect(await storage.commit({ ...base, expectedSeq: 1, frame: "f2" })).toEqual({
-      ok: true,
-      seq: 2,
-    });
-    expect(names()).toEqual(["commit_kept", "commit"]);
-    const extended = await storage.loadRun("r");
-    expect(extended).toMatchObject({ seq: 2, frame: "f2", leaseOwner: "w" });
-    // The server's clock decides; allow it a second of skew from this process's.
-    expect(extended!.leaseExpiresAt).toBeGreaterThanOrEqual(before + leaseMs - 1000);
+      // Less than half a lease left: the short statement does not apply, the full one extends it.
+      const table = `"${storage.config.schema}".runs`;
+      await pool.query({
+        text: `UPDATE ${table} SET lease_expires_at = now() + interval '1 second' WHERE id = 'r'`,
+      });
+      queries.length = 0;
+      const before = Date.now();
+      expect(await storage.commit({ ...base, expectedSeq: 1, frame: "f2" })).toEqual({
+        ok: true,
+        seq: 2,
+      });
+      expect(names()).toEqual([kept, "commit"]);
+      const extended = await storage.loadRun("r");
+      expect(extended).toMatchObject({ seq: 2, frame: "f2", leaseOwner: "w" });
+      // The server's clock decides; allow it a second of skew from this process's.
+      expect(extended!.leaseExpiresAt).toBeGreaterThanOrEqual(before + leaseMs - 1000);
 
-    // The compare-and-set holds on that path too.
-    expect(await storage.commit({ ...base, expectedSeq: 1, frame: "late" })).toEqual({
-      ok: false,
-      reason: "conflict",
-    });
-    expect(await storage.commit({ ...base, owner: "x", expectedSeq: 2, frame: "late" })).toEqual({
-      ok: false,
-      reason: "lease-lost",
-    });
-    expect(await storage.loadRun("r")).toMatchObject({ seq: 2, frame: "f2" });
-  });
+      // The compare-and-set holds on that path too.
+      expect(await storage.commit({ ...base, expectedSeq: 1, frame: "late" })).toEqual({
+        ok: false,
+        reason: "conflict",
+      });
+      expect(await storage.commit({ ...base, owner: "x", expectedSeq: 2, frame: "late" })).toEqual({
+        ok: false,
+        reason: "lease-lost",
+      });
+      expect(await storage.loadRun("r")).toMatchObject({ seq: 2, frame: "f2" });
+    },
+  );
 
   it("commits a checkpoint in exactly one statement, a prepared one", async () => {
     const { pool, queries, connections } = countingPool(db.pool());
@@ -150,7 +160,7 @@ describe(`postgres adapter on ${db.label}`, () => {
     // A checkpoint that keeps its status and lease takes the short statement; the end the
     // full one.
     expect(new Set(queries.slice(0, 49).map((q) => q.name)).size).toBe(1);
-    expect(queries[0].name).toMatch(/^ratchet_[0-9a-f]{12}_commit_kept$/);
+    expect(queries[0].name).toMatch(/^ratchet_[0-9a-f]{12}_commit_kept_n$/);
     expect(queries[49].name).toMatch(/^ratchet_[0-9a-f]{12}_commit$/);
     expect(connections()).toBe(afterInit);
 

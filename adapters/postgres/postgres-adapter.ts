@@ -177,6 +177,10 @@ function statements(schema: string, notify: boolean) {
          wait_event = CASE WHEN $11::boolean THEN $13::text ELSE wait_event END,
          inbox = CASE WHEN $14::boolean THEN NULL ELSE inbox END`;
   const commitCas = "id = $1 AND seq = $2 AND lease_owner = $3";
+  const commitKept = `UPDATE ${runs} SET seq = seq + 1, frame = $4::text, updated_at = ${now}
+       WHERE ${commitCas} AND status = 'running'
+         AND lease_expires_at BETWEEN ${now} + $5::int8 * interval '0.5 millisecond'
+           AND ${now} + $5::int8 * interval '1 millisecond'`;
   const listed = new Map<number, (...values: unknown[]) => PostgresQuery>();
   return {
     /**
@@ -211,6 +215,8 @@ function statements(schema: string, notify: boolean) {
     ),
     /** `(id)` → the run. */
     load: named("load", `SELECT ${runColumns} FROM ${runs} WHERE id = $1`),
+    /** Changes nothing; `pg` reports its row count as 0 (see `Opened.counts`). */
+    countProbe: named("count_probe", `UPDATE ${runs} SET seq = seq WHERE false`),
     // The whole commit is this one statement, hence one transaction in autocommit; the
     // WHERE clause is the compare-and-set, and the row lock makes racing commits queue
     // and then see the winner's seq. A `set…` flag false keeps the stored value.
@@ -225,14 +231,12 @@ function statements(schema: string, notify: boolean) {
     // encode and send instead of fourteen, and no expression for the columns it leaves.
     // When it updates nothing, `commit` runs and decides.
     /** `(id, expectedSeq, owner, frame, leaseMs)` → the new seq, if it applied. */
-    commitKept: named(
-      "commit_kept",
-      `UPDATE ${runs} SET seq = seq + 1, frame = $4::text, updated_at = ${now}
-       WHERE ${commitCas} AND status = 'running'
-         AND lease_expires_at BETWEEN ${now} + $5::int8 * interval '0.5 millisecond'
-           AND ${now} + $5::int8 * interval '1 millisecond'
-       RETURNING seq`,
-    ),
+    commitKept: named("commit_kept", `${commitKept} RETURNING seq`),
+    /**
+     * {@link commitKept} answering with its row count alone, for a pool that reports one
+     * (`pg` does): no row to project, send and parse. Applied, the new seq is expectedSeq + 1.
+     */
+    commitKeptCounted: named("commit_kept_n", commitKept),
     // A commit with a session write is one statement too. `held` locks the run row if the
     // run's compare-and-set holds (rechecked on the newest row version), so nothing else
     // can change it before the update below; the session is written only then, with its
@@ -595,6 +599,8 @@ interface Listening {
 interface Opened {
   readonly pool: PostgresPool;
   readonly owned: PG.Pool | undefined;
+  /** Whether the pool reports how many rows a statement changed (`rowCount`), as `pg` does. */
+  readonly counts: boolean;
 }
 
 /**
@@ -927,16 +933,14 @@ export class PostgresAdapter implements StorageAdapter {
     const runId = toText(commit.runId);
     const owner = toText(commit.owner);
     if (mayKeepLease(commit)) {
-      const { rows } = await pool.query<{ seq: number | string }>(
-        this.#sql.commitKept(
-          runId,
-          commit.expectedSeq,
-          owner,
-          toText(commit.frame),
-          commit.leaseMs,
-        ),
-      );
-      if (rows.length === 1) return { ok: true, seq: Number(rows[0].seq) };
+      const args = [runId, commit.expectedSeq, owner, toText(commit.frame), commit.leaseMs];
+      if (this.#opened?.counts === true) {
+        const { rowCount } = await pool.query(this.#sql.commitKeptCounted(...args));
+        if (rowCount === 1) return { ok: true, seq: commit.expectedSeq + 1 };
+      } else {
+        const { rows } = await pool.query<{ seq: number | string }>(this.#sql.commitKept(...args));
+        if (rows.length === 1) return { ok: true, seq: Number(rows[0].seq) };
+      }
     }
     const values = [
       runId,
@@ -1223,16 +1227,20 @@ export class PostgresAdapter implements StorageAdapter {
         ...poolDefaults,
       });
     }
-    const pool = owned ?? (source as { readonly pool: PostgresPool }).pool;
+    const pool: PostgresPool = owned ?? (source as { readonly pool: PostgresPool }).pool;
     guardIdleErrors(pool);
+    let counts: boolean;
     try {
       await migratePostgres(pool, schema);
+      // A pool of your own may answer with rows alone; then every commit asks for its row.
+      const probe = await pool.query(this.#sql.countProbe());
+      counts = probe.rowCount === 0;
       if (this.#closed) throw notReady("init() raced with close()");
     } catch (error) {
       await owned?.end();
       throw error;
     }
-    this.#opened = { pool, owned };
+    this.#opened = { pool, owned, counts };
     return this.#opened;
   }
 

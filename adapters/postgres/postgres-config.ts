@@ -11,6 +11,11 @@ export interface PostgresQuery {
 /** What a query resolves to; the part of pg's `QueryResult` the adapter reads. */
 export interface PostgresResult<Row> {
   readonly rows: Row[];
+  /**
+   * How many rows the statement changed, as `pg` reports it. Optional: a pool whose results
+   * lack it works too, its commits asking for their row back instead.
+   */
+  readonly rowCount?: number | null;
 }
 
 /** A notification received on a `LISTEN`ing connection. */
