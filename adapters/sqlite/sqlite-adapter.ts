@@ -249,6 +249,8 @@ export class SqliteAdapter implements StorageAdapter {
   #opening: Promise<Prepared> | undefined;
   #prepared: Prepared | undefined;
   #closed = false;
+  /** The first close(), which every later one waits for (it stops a thread, then closes). */
+  #closing: Promise<void> | undefined;
   /**
    * Commits waiting for the group commit at the next turn; `undefined` while idle (no
    * commit in this turn or the last), when a commit is written at once.
@@ -523,10 +525,17 @@ export class SqliteAdapter implements StorageAdapter {
       }));
   }
 
-  /** Close the database if this adapter opened it; a connection you passed stays open. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Close the database if this adapter opened it; a connection you passed stays open. Every
+   * call resolves once it is closed, a second one too.
+   */
+  close(): Promise<void> {
     this.#closed = true;
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     const prepared = await this.#opening?.catch(() => undefined);
     // Commits gathered for the next turn are written before the connection goes.
     if (this.#window !== undefined && this.#window.length > 0) this.#flush();

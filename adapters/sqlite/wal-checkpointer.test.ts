@@ -166,4 +166,14 @@ describe("sqlite adapter with the WAL checkpoint thread", () => {
     expect(frames).toBeLessThan(connectionCheckpointPages + 50);
     await adapter.close();
   });
+
+  it("resolves every close() only once the file is closed, when close() is called twice at once", async () => {
+    const { path, adapter, commits } = await leasedRun();
+    await commits(10);
+    const first = adapter.close();
+    await adapter.close();
+    // The last close removes the log: the thread's connection and the adapter's are gone.
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    await first;
+  });
 });
