@@ -568,7 +568,11 @@ export class SqliteAdapter implements StorageAdapter {
   #startCheckpointer(db: BetterSqlite3.Database): void {
     const { source, synchronous } = this.config;
     if (source.kind !== "path" || synchronous === undefined) return;
-    const checkpointer = WalCheckpointer.start(source.path, synchronous, () => {
+    // The file as SQLite opened it, an absolute path: the thread opens it later, when a
+    // relative path may name another file (process.chdir() after init()).
+    const [main] = db.pragma("database_list") as { file: string }[];
+    if (!main?.file) return;
+    const checkpointer = WalCheckpointer.start(main.file, synchronous, () => {
       if (this.#checkpointer !== checkpointer) return;
       this.#checkpointer = undefined;
       if (db.open) db.pragma("wal_autocheckpoint = 1000");

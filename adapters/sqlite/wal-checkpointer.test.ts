@@ -1,4 +1,12 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -86,6 +94,7 @@ describe("the WAL checkpoint thread", () => {
 
 describe("sqlite adapter with the WAL checkpoint thread", () => {
   const leased = { owner: "w", leaseMs: 60_000, status: "running" } as const;
+  const run = { id: "r", workflow: "w", version: "v1", args: "[]" } as const;
 
   /** An adapter on a fresh file with one run "r" leased to `w`, and its path. */
   async function leasedRun(options: Partial<SqliteAdapterOptions> = {}) {
@@ -165,6 +174,44 @@ describe("sqlite adapter with the WAL checkpoint thread", () => {
     const frames = (statSync(`${path}-wal`).size - 32) / (4096 + 24);
     expect(frames).toBeLessThan(connectionCheckpointPages + 50);
     await adapter.close();
+  });
+
+  it("checkpoints the file it opened when the path is relative and the working directory changes after init()", async () => {
+    const home = process.cwd();
+    const here = join(dir, "cwd-here");
+    const there = join(dir, "cwd-there");
+    mkdirSync(here);
+    mkdirSync(there);
+    // Another store of the same name where the working directory goes next.
+    uncheckpointedLog(join(there, "store.db"), 10).close();
+    process.chdir(here);
+    try {
+      const adapter = sqlite({ path: "store.db", synchronous: "normal" });
+      await adapter.init();
+      process.chdir(there);
+      await adapter.createRun({ ...run, leaseOwner: "w", leaseMs: 60_000 });
+      const before = pagesInFile(join(here, "store.db"));
+      for (let seq = 0; seq < commitsPerCheckpoint + 10; seq++) {
+        await adapter.commit({ ...leased, runId: "r", expectedSeq: seq, frame: `f${seq}` });
+      }
+      await eventually(
+        async () => pagesInFile(join(here, "store.db")),
+        (pages) => pages > before,
+      );
+      // Nothing in this process holds the other file open.
+      const held = readdirSync("/proc/self/fd").flatMap((fd) => {
+        try {
+          return [readlinkSync(join("/proc/self/fd", fd))];
+        } catch {
+          return [];
+        }
+      });
+      expect(held.filter((file) => file.startsWith(there))).toStrictEqual([]);
+      await adapter.close();
+      expect(existsSync(join(here, "store.db-wal"))).toBe(false);
+    } finally {
+      process.chdir(home);
+    }
   });
 
   it("resolves every close() only once the file is closed, when close() is called twice at once", async () => {
