@@ -24,8 +24,8 @@ import {
 } from "./sqlite-config.js";
 import { migrateSqlite } from "./sqlite-migrations.js";
 import {
-  commitsPerCheckpoint,
   connectionCheckpointPages,
+  pagesPerCheckpoint,
   WalCheckpointer,
 } from "./wal-checkpointer.js";
 
@@ -262,8 +262,8 @@ export class SqliteAdapter implements StorageAdapter {
   #commitMany: ((commits: readonly Commit[]) => CommitOutcome[]) | undefined;
   /** The thread that checkpoints the log of a file this adapter opened, while it runs. */
   #checkpointer: WalCheckpointer | undefined;
-  /** Commits and created runs since the checkpointer was last poked. */
-  #writesSincePoke = 0;
+  /** Pages written to the log since the checkpointer was last poked, as {@link #wrote} counts them. */
+  #pagesSincePoke = 0;
 
   /** @param options - see {@link SqliteAdapterOptions}; checked and frozen here. */
   constructor(options: SqliteAdapterOptions) {
@@ -280,13 +280,13 @@ export class SqliteAdapter implements StorageAdapter {
   /** @inheritDoc */
   async createRun(run: NewRun): Promise<{ run: StoredRun; created: boolean }> {
     const prepared = this.#ready("createRun");
-    if (this.#checkpointer !== undefined) this.#wrote();
     if (run.leaseOwner !== undefined && run.leaseMs === undefined) {
       throw new StorageError(
         "invalid-argument",
         `createRun("${run.id}") was given leaseOwner without leaseMs; pass both or neither.`,
       );
     }
+    this.#wrote(7, run.args.length);
     return prepared.createRun(run, Date.now());
   }
 
@@ -305,7 +305,15 @@ export class SqliteAdapter implements StorageAdapter {
    */
   async commit(commit: Commit): Promise<CommitOutcome> {
     const prepared = this.#ready("commit");
-    if (this.#checkpointer !== undefined) this.#wrote();
+    if (this.#checkpointer !== undefined) {
+      const { frame, result, error, session } = commit;
+      const text =
+        (frame?.length ?? 0) +
+        (result?.length ?? 0) +
+        (error?.length ?? 0) +
+        (session?.state?.length ?? 0);
+      this.#wrote(mayKeepLease(commit) ? 1 : 3, text);
+    }
     if (this.config.groupCommit === false) return applyCommit(prepared, commit);
     if (this.#window === undefined) {
       this.#window = [];
@@ -380,19 +388,24 @@ export class SqliteAdapter implements StorageAdapter {
     if (options.limit <= 0 || options.workflows?.length === 0 || options.versions?.length === 0) {
       return [];
     }
-    return prepared.claim(options, Date.now());
+    const claimed = prepared.claim(options, Date.now());
+    this.#wrote(6 * claimed.length);
+    return claimed;
   }
 
   /** @inheritDoc */
   async renewLeases(owner: string, runIds: readonly string[], leaseMs: number): Promise<string[]> {
     const prepared = this.#ready("renewLeases");
     if (runIds.length === 0) return [];
-    return prepared.renew(owner, runIds, Date.now() + leaseMs);
+    const renewed = prepared.renew(owner, runIds, Date.now() + leaseMs);
+    this.#wrote(2 * renewed.length);
+    return renewed;
   }
 
   /** @inheritDoc */
   async releaseLease(runId: string, owner: string): Promise<void> {
     this.#ready("releaseLease").release.run(runId, owner);
+    this.#wrote(3);
   }
 
   /** @inheritDoc */
@@ -428,6 +441,7 @@ export class SqliteAdapter implements StorageAdapter {
       payload: delivery.payload,
       now: Date.now(),
     };
+    this.#wrote(delivery.eventId === undefined ? 3 : 5, delivery.payload.length);
     if (delivery.eventId !== undefined) {
       return prepared.deliverEvent({ ...params, eventId: delivery.eventId });
     }
@@ -437,6 +451,7 @@ export class SqliteAdapter implements StorageAdapter {
   /** @inheritDoc */
   async storeEvent(event: Omit<PendingEvent, "createdAt">): Promise<boolean> {
     const prepared = this.#ready("storeEvent");
+    this.#wrote(4, event.payload.length);
     const { changes } = prepared.storeEvent.run({
       id: event.id,
       run_id: event.runId,
@@ -465,6 +480,7 @@ export class SqliteAdapter implements StorageAdapter {
   /** @inheritDoc */
   async cancel(runId: string, error: string): Promise<boolean> {
     const prepared = this.#ready("cancel");
+    this.#wrote(4);
     return prepared.cancel.run({ runId, error, now: Date.now() }).changes === 1;
   }
 
@@ -480,12 +496,16 @@ export class SqliteAdapter implements StorageAdapter {
   async purge(options: PurgeFilter): Promise<number> {
     const prepared = this.#ready("purge");
     if (options.statuses.length === 0 || options.limit <= 0) return 0;
-    return prepared.purge(options);
+    const purged = prepared.purge(options);
+    this.#wrote(6 * purged);
+    return purged;
   }
 
   /** @inheritDoc */
   async retry(runId: string): Promise<boolean> {
-    return this.#ready("retry").retry.run({ runId, now: Date.now() }).changes === 1;
+    const retried = this.#ready("retry").retry.run({ runId, now: Date.now() }).changes === 1;
+    this.#wrote(4);
+    return retried;
   }
 
   /** @inheritDoc */
@@ -501,13 +521,17 @@ export class SqliteAdapter implements StorageAdapter {
       owner: options.owner,
       leaseExpiresAt: Date.now() + options.leaseMs,
     });
-    return row === undefined ? null : toStoredRun(row);
+    if (row === undefined) return null;
+    this.#wrote(6);
+    return toStoredRun(row);
   }
 
   /** @inheritDoc */
   async recordSteps(steps: readonly StoredStep[]): Promise<void> {
     const prepared = this.#ready("recordSteps");
-    if (steps.length > 0) prepared.recordSteps(steps);
+    if (steps.length === 0) return;
+    prepared.recordSteps(steps);
+    this.#wrote(2 * steps.length);
   }
 
   /** @inheritDoc */
@@ -548,11 +572,20 @@ export class SqliteAdapter implements StorageAdapter {
     if (prepared !== undefined && this.config.source.kind === "path") prepared.db.close();
   }
 
-  /** Count a write; poke the checkpointer every {@link commitsPerCheckpoint}. */
-  #wrote(): void {
-    if (++this.#writesSincePoke < commitsPerCheckpoint) return;
-    this.#writesSincePoke = 0;
-    this.#checkpointer?.poke();
+  /**
+   * Count the pages a write added to the log, about: `pages` for its rows and their index
+   * entries (measured for each statement: one for a commit that keeps its lease, seven for
+   * a created run), and one for every 4 KiB of `text` it stored. Poke the checkpointer every
+   * {@link pagesPerCheckpoint}. Counting calls instead, the thread was never poked by
+   * writes other than commits, nor in time by commits of long frames, and the connection
+   * then checkpointed the whole 4,000 pages itself.
+   */
+  #wrote(pages: number, text = 0): void {
+    if (this.#checkpointer === undefined) return;
+    this.#pagesSincePoke += pages + Math.floor(text / 4096);
+    if (this.#pagesSincePoke < pagesPerCheckpoint) return;
+    this.#pagesSincePoke = 0;
+    this.#checkpointer.poke();
   }
 
   #ready(method: string): Prepared {

@@ -14,8 +14,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test/support/eventually.js";
 import { SqliteAdapter, type SqliteAdapterOptions, sqlite } from "./index.js";
 import {
-  commitsPerCheckpoint,
   connectionCheckpointPages,
+  pagesPerCheckpoint,
   WalCheckpointer,
 } from "./wal-checkpointer.js";
 
@@ -42,6 +42,9 @@ const framesInLog = (db: Database.Database): number => {
   const [{ log }] = db.pragma("wal_checkpoint(PASSIVE)") as { log: number }[];
   return log;
 };
+
+/** Frames the log of `path` has held at most: frames of 4 KiB pages and 24-byte headers. */
+const walFrames = (path: string) => (statSync(`${path}-wal`).size - 32) / (4096 + 24);
 
 /** Pages the file of `path` holds: a checkpoint copies pages from the log into it. */
 const pagesInFile = (path: string) => statSync(path).size / 4096;
@@ -157,22 +160,21 @@ describe("sqlite adapter with the WAL checkpoint thread", () => {
   it("gets the log's pages into the file after a thousand commits, with no more work on the adapter's connection", async () => {
     const { path, adapter, commits } = await leasedRun();
     const before = pagesInFile(path);
-    await commits(commitsPerCheckpoint + 10);
+    await commits(pagesPerCheckpoint + 10);
     await eventually(
       async () => pagesInFile(path),
       (pages) => pages > before,
     );
-    expect(await adapter.loadRun("r")).toMatchObject({ seq: commitsPerCheckpoint + 10 });
+    expect(await adapter.loadRun("r")).toMatchObject({ seq: pagesPerCheckpoint + 10 });
     await adapter.close();
     expect(existsSync(`${path}-wal`)).toBe(false);
   });
 
   it("keeps the log bounded while commits never pause (the connection checkpoints past its limit)", async () => {
     const { path, adapter, commits } = await leasedRun();
-    await commits(connectionCheckpointPages + 2 * commitsPerCheckpoint);
-    // The log file keeps its largest size: frames of 4 KiB pages and 24-byte headers.
-    const frames = (statSync(`${path}-wal`).size - 32) / (4096 + 24);
-    expect(frames).toBeLessThan(connectionCheckpointPages + 50);
+    await commits(connectionCheckpointPages + 2 * pagesPerCheckpoint);
+    // The log file keeps its largest size.
+    expect(walFrames(path)).toBeLessThan(connectionCheckpointPages + 50);
     await adapter.close();
   });
 
@@ -191,7 +193,7 @@ describe("sqlite adapter with the WAL checkpoint thread", () => {
       process.chdir(there);
       await adapter.createRun({ ...run, leaseOwner: "w", leaseMs: 60_000 });
       const before = pagesInFile(join(here, "store.db"));
-      for (let seq = 0; seq < commitsPerCheckpoint + 10; seq++) {
+      for (let seq = 0; seq < pagesPerCheckpoint + 10; seq++) {
         await adapter.commit({ ...leased, runId: "r", expectedSeq: seq, frame: `f${seq}` });
       }
       await eventually(
@@ -222,5 +224,45 @@ describe("sqlite adapter with the WAL checkpoint thread", () => {
     // The last close removes the log: the thread's connection and the adapter's are gone.
     expect(existsSync(`${path}-wal`)).toBe(false);
     await first;
+  });
+
+  it("checkpoints from the thread after a thousand pages of writes of any kind, not only commits", async () => {
+    const { path, adapter } = await leasedRun();
+    const before = pagesInFile(path);
+    // About four pages each (the row and its index entries, measured): 2,000 pages.
+    for (let i = 0; i < 500; i++) {
+      const stored = await adapter.storeEvent!({
+        id: `e${i}`,
+        runId: "r",
+        name: "n",
+        key: `k${i}`,
+        payload: "p".repeat(200),
+      });
+      expect(stored).toBe(true);
+    }
+    // Below the connection's own limit: only the thread copies the log into the file.
+    expect(walFrames(path)).toBeLessThan(connectionCheckpointPages);
+    await eventually(
+      async () => pagesInFile(path),
+      (pages) => pages > before,
+    );
+    await adapter.close();
+  });
+
+  it("counts a large checkpoint as the pages it writes, so the thread copies them before the connection's own limit", async () => {
+    const { path, adapter } = await leasedRun();
+    const before = pagesInFile(path);
+    // Ten pages a commit, 300 commits: 3,000 pages, under connectionCheckpointPages.
+    const big = "b".repeat(40_000);
+    for (let seq = 0; seq < 300; seq++) {
+      const outcome = await adapter.commit({ ...leased, runId: "r", expectedSeq: seq, frame: big });
+      expect(outcome).toStrictEqual({ ok: true, seq: seq + 1 });
+    }
+    expect(walFrames(path)).toBeLessThan(connectionCheckpointPages);
+    await eventually(
+      async () => pagesInFile(path),
+      (pages) => pages > before,
+    );
+    await adapter.close();
   });
 });

@@ -2,10 +2,12 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 
 /**
- * Commits between two checkpoints of the log by the thread: about SQLite's own cadence
- * (it checkpoints when the log reaches 1,000 pages; a checkpoint writes one page or a few).
+ * Pages the adapter writes to the log between two checkpoints by the thread, as it counts
+ * them (see `SqliteAdapter`'s writes): SQLite's own cadence, which checkpoints when the log
+ * reaches 1,000 pages. A commit that keeps its lease writes one page; a created run about
+ * seven, with its index entries; a long frame one more for every 4 KiB.
  */
-export const commitsPerCheckpoint = 1000;
+export const pagesPerCheckpoint = 1000;
 
 /**
  * The log size, in pages, at which the connection still checkpoints by itself while the
@@ -53,7 +55,7 @@ try {
 
 /**
  * Checkpoints a WAL-mode SQLite file from a worker thread, so the connection that commits
- * does not stop for a checkpoint's two syncs (about 7 ms here) once every thousand commits.
+ * does not stop for a checkpoint's two syncs (about 7 ms here) once every thousand pages of log.
  * Started by {@link WalCheckpointer.start}; the connection raises its own automatic
  * checkpoint to {@link connectionCheckpointPages} (see there) meanwhile, and puts it back to
  * SQLite's default if the thread fails.
