@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { compileWorker } from "./support/compile-worker.js";
+import { eventually } from "./support/eventually.js";
 
 /**
  * SIGKILL of a process whose SQLite log is checkpointed from the adapter's thread
@@ -43,7 +44,7 @@ interface Worker {
   stderr: string;
 }
 
-function startWorker(path: string, mode: string, commits = 0): Worker {
+function startWorker(path: string, mode: string, commits = 0, prefix = "r"): Worker {
   const child = spawn(process.execPath, [worker.path], {
     cwd: root,
     env: {
@@ -52,6 +53,7 @@ function startWorker(path: string, mode: string, commits = 0): Worker {
       RATCHET_RUNS: String(RUNS),
       RATCHET_MODE: mode,
       RATCHET_COMMITS: String(commits),
+      RATCHET_PREFIX: prefix,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -115,11 +117,16 @@ function stored(path: string) {
   }
 }
 
-/** Every run holds the seq last reported committed or one more, with that seq's frame. */
-function expectCommittedKept(path: string, committed: ReadonlyMap<string, number>) {
-  const { integrity, rows } = stored(path);
+/**
+ * Every run of `prefix` holds the seq last reported committed or one more, with that seq's
+ * frame.
+ */
+function expectCommittedKept(path: string, committed: ReadonlyMap<string, number>, prefix = "r") {
+  const { integrity, rows: all } = stored(path);
   expect(integrity).toBe("ok");
-  expect(rows.map((row) => row.id)).toStrictEqual(Array.from({ length: RUNS }, (_, i) => `r${i}`));
+  const rows = all.filter((row) => row.id.startsWith(prefix));
+  const ids = Array.from({ length: RUNS }, (_, i) => `${prefix}${i}`);
+  expect(rows.map((row) => row.id)).toStrictEqual(ids);
   for (const row of rows) {
     const reported = committed.get(row.id) ?? 0;
     expect([reported, reported + 1], row.id).toContain(row.seq);
@@ -195,6 +202,52 @@ describe("SIGKILL while the SQLite log is checkpointed from a thread", () => {
       expect(existsSync(`${path}-wal`)).toBe(false);
       expect(expectCommittedKept(path, w.committed).map((row) => row.seq)).toStrictEqual(
         Array(RUNS).fill(1500 * round),
+      );
+    }
+  });
+
+  it("keeps another process's commits and its own when one of two processes on the file is killed in a checkpoint", {
+    timeout: 120_000,
+  }, async () => {
+    const path = join(dir, "two.db");
+    const a = startWorker(path, "burst", 0, "a");
+    const b = startWorker(path, "burst", 0, "b");
+    await a.poked(2);
+    a.child.kill("SIGKILL");
+    expect((await a.exited)[1]).toBe("SIGKILL");
+    // The other goes on, and its thread keeps checkpointing the file alone.
+    const from = b.committed.get("b0") ?? 0;
+    // A thousand commits more: at least one more poke of its thread.
+    await eventually(
+      async () => b.committed.get("b0") ?? 0,
+      (seq) => seq > from + 1000,
+    );
+    b.child.kill("SIGKILL");
+    expect((await b.exited)[1]).toBe("SIGKILL");
+    expect({ a: a.stderr, b: b.stderr }).toStrictEqual({ a: "", b: "" });
+    expectCommittedKept(path, a.committed, "a");
+    expectCommittedKept(path, b.committed, "b");
+  });
+
+  it("leaves the file whole and its log removed when three processes with threads close in whatever order they end", {
+    timeout: 120_000,
+  }, async () => {
+    const path = join(dir, "three.db");
+    const workers = ["x", "y", "z"].map((prefix, i) =>
+      startWorker(path, "close", 1000 * (i + 1), prefix),
+    );
+    const exits = await Promise.all(workers.map((w) => w.exited));
+    expect(exits).toStrictEqual([
+      [0, null],
+      [0, null],
+      [0, null],
+    ]);
+    expect(workers.map((w) => w.stderr)).toStrictEqual(["", "", ""]);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    for (const [i, w] of workers.entries()) {
+      const prefix = ["x", "y", "z"][i];
+      expect(expectCommittedKept(path, w.committed, prefix).map((row) => row.seq)).toStrictEqual(
+        Array(RUNS).fill(1000 * (i + 1)),
       );
     }
   });

@@ -9,8 +9,8 @@
  * - `P` when the adapter pokes its checkpoint thread, `D` once the thread has finished
  *   a checkpoint since (seen after the next commit).
  *
- * Environment: RATCHET_PATH, the file; RATCHET_RUNS, how many runs (r0…), created if
- * missing and continued from their stored seq; RATCHET_MODE: `burst` commits until killed,
+ * Environment: RATCHET_PATH, the file; RATCHET_RUNS, how many runs (RATCHET_PREFIX, default
+ * `r`, then 0…), created if missing and continued from their stored seq; RATCHET_MODE: `burst` commits until killed,
  * `leave` commits RATCHET_COMMITS per run and ends without close(), `close` the same and
  * then awaits close() at the top level.
  */
@@ -41,7 +41,11 @@ WalCheckpointer.prototype.poke = function (this: Checkpointer) {
 
 const mode = process.env.RATCHET_MODE ?? "burst";
 const commits = Number(process.env.RATCHET_COMMITS ?? 0);
-const runs = Array.from({ length: Number(process.env.RATCHET_RUNS ?? 4) }, (_, i) => `r${i}`);
+const prefix = process.env.RATCHET_PREFIX ?? "r";
+const runs = Array.from(
+  { length: Number(process.env.RATCHET_RUNS ?? 4) },
+  (_, i) => `${prefix}${i}`,
+);
 const storage = sqlite({ path: process.env.RATCHET_PATH!, synchronous: "normal" });
 await storage.init();
 const leaseMs = 3_600_000;
