@@ -260,6 +260,11 @@ export class SqliteAdapter implements StorageAdapter {
   #lastAlone: string | undefined;
   /** Several commits in one IMMEDIATE transaction, each in order, each its own outcome. */
   #commitMany: ((commits: readonly Commit[]) => CommitOutcome[]) | undefined;
+  /**
+   * The file (its absolute path) whose log a thread checkpoints once this adapter has
+   * written {@link pagesPerCheckpoint} pages; `undefined` when SQLite checkpoints it alone.
+   */
+  #checkpointFile: string | undefined;
   /** The thread that checkpoints the log of a file this adapter opened, while it runs. */
   #checkpointer: WalCheckpointer | undefined;
   /** Pages written to the log since the checkpointer was last poked, as {@link #wrote} counts them. */
@@ -305,7 +310,7 @@ export class SqliteAdapter implements StorageAdapter {
    */
   async commit(commit: Commit): Promise<CommitOutcome> {
     const prepared = this.#ready("commit");
-    if (this.#checkpointer !== undefined) {
+    if (this.#checkpointFile !== undefined) {
       const { frame, result, error, session } = commit;
       const text =
         (frame?.length ?? 0) +
@@ -566,6 +571,7 @@ export class SqliteAdapter implements StorageAdapter {
     this.#prepared = undefined;
     // The thread's connection first, so this one is the file's last and, as SQLite does at
     // the last close, checkpoints the whole log and removes it.
+    this.#checkpointFile = undefined;
     const checkpointer = this.#checkpointer;
     this.#checkpointer = undefined;
     await checkpointer?.stop();
@@ -581,11 +587,11 @@ export class SqliteAdapter implements StorageAdapter {
    * then checkpointed the whole 4,000 pages itself.
    */
   #wrote(pages: number, text = 0): void {
-    if (this.#checkpointer === undefined) return;
+    if (this.#checkpointFile === undefined) return;
     this.#pagesSincePoke += pages + Math.floor(text / 4096);
     if (this.#pagesSincePoke < pagesPerCheckpoint) return;
     this.#pagesSincePoke = 0;
-    this.#checkpointer.poke();
+    (this.#checkpointer ?? this.#startCheckpointer(this.#checkpointFile))?.poke();
   }
 
   #ready(method: string): Prepared {
@@ -594,25 +600,36 @@ export class SqliteAdapter implements StorageAdapter {
   }
 
   /**
-   * Checkpoint the log from a thread (see {@link WalCheckpointer}): this connection then
-   * checkpoints by itself only past {@link connectionCheckpointPages}, and again at SQLite's
-   * default if the thread fails.
+   * Leave the log of the file `db` opened to a thread (see {@link WalCheckpointer}), started
+   * at the first {@link pagesPerCheckpoint} pages written: an adapter that writes less (a
+   * script, a test, a command) never starts one, nor waits for it in close(). This connection
+   * checkpoints by itself only past {@link connectionCheckpointPages} meanwhile, and again at
+   * SQLite's default if the thread cannot start or fails.
    */
-  #startCheckpointer(db: BetterSqlite3.Database): void {
-    const { source, synchronous } = this.config;
-    if (source.kind !== "path" || synchronous === undefined) return;
+  #planCheckpointer(db: BetterSqlite3.Database): void {
     // The file as SQLite opened it, an absolute path: the thread opens it later, when a
     // relative path may name another file (process.chdir() after init()).
     const [main] = db.pragma("database_list") as { file: string }[];
     if (!main?.file) return;
-    const checkpointer = WalCheckpointer.start(main.file, synchronous, () => {
-      if (this.#checkpointer !== checkpointer) return;
-      this.#checkpointer = undefined;
-      if (db.open) db.pragma("wal_autocheckpoint = 1000");
-    });
-    if (checkpointer === undefined) return;
     db.pragma(`wal_autocheckpoint = ${connectionCheckpointPages}`);
+    this.#checkpointFile = main.file;
+  }
+
+  #startCheckpointer(file: string): WalCheckpointer | undefined {
+    const { db } = this.#prepared!;
+    const checkpointer = WalCheckpointer.start(file, this.config.synchronous ?? "full", () => {
+      if (this.#checkpointer === checkpointer) this.#checkpointAlone(db);
+    });
+    if (checkpointer === undefined) this.#checkpointAlone(db);
     this.#checkpointer = checkpointer;
+    return checkpointer;
+  }
+
+  /** SQLite's own checkpoints again, for good: the thread could not start, or failed. */
+  #checkpointAlone(db: BetterSqlite3.Database): void {
+    this.#checkpointFile = undefined;
+    this.#checkpointer = undefined;
+    if (db.open) db.pragma("wal_autocheckpoint = 1000");
   }
 
   async #open(): Promise<Prepared> {
@@ -654,7 +671,7 @@ export class SqliteAdapter implements StorageAdapter {
       );
       this.#commitMany = (commits) => commitMany.immediate(commits);
       this.#prepared = prepared;
-      if (walFile && this.config.walCheckpointThread) this.#startCheckpointer(db);
+      if (walFile && this.config.walCheckpointThread) this.#planCheckpointer(db);
       return prepared;
     } catch (error) {
       if (source.kind === "path" && db.open) db.close();

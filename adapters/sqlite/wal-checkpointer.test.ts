@@ -225,7 +225,8 @@ describe("sqlite adapter with the WAL checkpoint thread", () => {
 
   it("resolves every close() only once the file is closed, when close() is called twice at once", async () => {
     const { path, adapter, commits } = await leasedRun();
-    await commits(10);
+    // Enough for the thread to start: close() stops it first.
+    await commits(pagesPerCheckpoint);
     const first = adapter.close();
     await adapter.close();
     // The last close removes the log: the thread's connection and the adapter's are gone.
@@ -415,5 +416,30 @@ describe("sqlite adapter with the WAL checkpoint thread", () => {
     expect(walFrames(path)).toBeLessThanOrEqual(Math.max(before, 1100));
     expect(await adapter.loadRun("r")).toMatchObject({ seq: pagesPerCheckpoint + 3010 });
     await adapter.close();
+  });
+
+  it("starts its thread at the first thousand pages written, so an adapter that writes less runs none", async () => {
+    const idle = await baseline();
+    const adapters = Array.from({ length: 10 }, () =>
+      sqlite({ path: freshPath(), synchronous: "normal" }),
+    );
+    for (const adapter of adapters) {
+      await adapter.init();
+      await adapter.createRun({ ...run, leaseOwner: "w", leaseMs: 60_000 });
+      for (let seq = 0; seq < 100; seq++) {
+        await adapter.commit({ ...leased, runId: "r", expectedSeq: seq });
+      }
+    }
+    expect(threads()).toBe(idle);
+    const [busy] = adapters;
+    for (let seq = 100; seq < pagesPerCheckpoint; seq++) {
+      await busy.commit({ ...leased, runId: "r", expectedSeq: seq });
+    }
+    expect(threads()).toBe(idle + 1);
+    await Promise.all(adapters.map((adapter) => adapter.close()));
+    await eventually(
+      async () => threads(),
+      (count) => count === idle,
+    );
   });
 });
