@@ -146,6 +146,8 @@ if (mode === "raw") {
   if (process.env.RATCHET_GO === "stdin") {
     process.stdin.resume();
     await new Promise((resolve) => process.stdin.once("data", resolve));
+    // A standard input still open would keep the process alive, and its caller waiting.
+    process.stdin.destroy();
   }
   await pool.end();
 } else if (mode === "produce") {
