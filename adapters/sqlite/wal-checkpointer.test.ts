@@ -442,4 +442,17 @@ describe("sqlite adapter with the WAL checkpoint thread", () => {
       (count) => count === idle,
     );
   });
+
+  it('runs no thread on ":memory:", whose log is no file', async () => {
+    const idle = await baseline();
+    const adapter = sqlite({ path: ":memory:", synchronous: "normal" });
+    await adapter.init();
+    await adapter.createRun({ ...run, leaseOwner: "w", leaseMs: 60_000 });
+    for (let seq = 0; seq < 2 * pagesPerCheckpoint; seq++) {
+      await adapter.commit({ ...leased, runId: "r", expectedSeq: seq });
+    }
+    expect(threads()).toBe(idle);
+    expect(await adapter.loadRun("r")).toMatchObject({ seq: 2 * pagesPerCheckpoint });
+    await adapter.close();
+  });
 });
