@@ -42,15 +42,17 @@ const newRun = (id: string) => ({ id, workflow: "order", version: "v1", args: "[
 
 /**
  * A pool that records every statement it is given, and every connection taken; with
- * `rowsOnly`, its results carry `rows` alone, as a pool of your own may.
+ * `rowsOnly`, its results carry `rows` alone, as a pool of your own may, or with
+ * `"counted"` a row count of the rows returned (not of those changed).
  */
-function countingPool(pool: PostgresPool, rowsOnly = false) {
+function countingPool(pool: PostgresPool, rowsOnly: boolean | "counted" = false) {
   const queries: PostgresQuery[] = [];
   let connections = 0;
   const counting: PostgresPool = {
     query: async <Row>(query: PostgresQuery) => {
       queries.push(query);
       const result = await pool.query<Row>(query);
+      if (rowsOnly === "counted") return { rows: result.rows, rowCount: result.rows.length };
       return rowsOnly ? { rows: result.rows } : result;
     },
     connect: () => {
@@ -79,9 +81,10 @@ describeAdapterContract(`postgres on ${db.label}, a passed pool, no NOTIFY`, () 
 );
 
 describe(`postgres adapter on ${db.label}`, () => {
-  it.each([
+  it.each<[string, boolean | "counted", string]>([
     ["a pool that reports row counts (pg)", false, "commit_kept_n"],
     ["a pool that answers with rows alone", true, "commit_kept"],
+    ["a pool that counts the rows it returns", "counted", "commit_kept"],
   ])(
     "keeps a lease with more than half to run as it is at a checkpoint, and extends one past its half, on %s",
     async (_, rowsOnly, kept) => {

@@ -215,8 +215,14 @@ function statements(schema: string, notify: boolean) {
     ),
     /** `(id)` → the run. */
     load: named("load", `SELECT ${runColumns} FROM ${runs} WHERE id = $1`),
-    /** Changes nothing; `pg` reports its row count as 0 (see `Opened.counts`). */
-    countProbe: named("count_probe", `UPDATE ${runs} SET seq = seq WHERE false`),
+    /**
+     * Rewrites the one row of `schema_version` as it is, returning no row: `pg` reports a row
+     * count of 1, a pool that counts the rows it returns 0 (see `Opened.counts`).
+     */
+    countProbe: named(
+      "count_probe",
+      `UPDATE ${quoteIdentifier(schema)}.schema_version SET version = version WHERE id = 1`,
+    ),
     // The whole commit is this one statement, hence one transaction in autocommit; the
     // WHERE clause is the compare-and-set, and the row lock makes racing commits queue
     // and then see the winner's seq. A `set…` flag false keeps the stored value.
@@ -1232,9 +1238,10 @@ export class PostgresAdapter implements StorageAdapter {
     let counts: boolean;
     try {
       await migratePostgres(pool, schema);
-      // A pool of your own may answer with rows alone; then every commit asks for its row.
+      // A pool of your own may answer with rows alone, or count the rows it returns; then
+      // every commit asks for its row back.
       const probe = await pool.query(this.#sql.countProbe());
-      counts = probe.rowCount === 0;
+      counts = probe.rowCount === 1 && probe.rows.length === 0;
       if (this.#closed) throw notReady("init() raced with close()");
     } catch (error) {
       await owned?.end();
