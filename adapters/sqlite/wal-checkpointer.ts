@@ -102,8 +102,9 @@ export class WalCheckpointer {
       // Threads not allowed here (a permission model, a runtime without them).
       return undefined;
     }
-    // Never what keeps a process alive: a process that exits without closing the adapter
-    // leaves the log for the next open, as after a crash.
+    // Never what keeps a process alive: a process may exit without closing the adapter
+    // (better-sqlite3 then closes the connections as the process ends, and a log left by a
+    // crash is recovered at the next open).
     worker.unref();
     worker.once("error", onFailed);
     return new WalCheckpointer(flags, worker);
