@@ -140,6 +140,54 @@ describe(`postgres adapter on ${db.label}`, () => {
     },
   );
 
+  it.skipIf(db.url === undefined)(
+    "opens for a role that may not update schema_version, its checkpoints asking for their row back",
+    async () => {
+      // Migrated by an owner; the application's role reads and writes the runs, and reads
+      // the schema's version only.
+      const schema = db.freshSchema();
+      await fresh({ schema }).init();
+      const role = `ratchet_app_${process.pid}_${Date.now().toString(36)}`;
+      const [{ d: database }] = await db.query<{ d: string }>("SELECT current_database() AS d");
+      await db.query(`CREATE ROLE ${role}`);
+      try {
+        await db.query(`GRANT CREATE ON DATABASE "${database}" TO ${role}`);
+        await db.query(`GRANT USAGE, CREATE ON SCHEMA "${schema}" TO ${role}`);
+        await db.query(
+          `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`,
+        );
+        await db.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA "${schema}" TO ${role}`);
+        await db.query(`REVOKE INSERT, UPDATE, DELETE ON "${schema}".schema_version FROM ${role}`);
+        const appPool = new pg.Pool({ connectionString: db.url, max: 2 });
+        appPool.on("error", () => {});
+        appPool.on("connect", (client) => void client.query(`SET ROLE ${role}`));
+        try {
+          const { pool, queries } = countingPool(appPool);
+          const storage = postgres({ pool, schema });
+          await storage.init();
+          await storage.createRun({ ...newRun("r"), leaseOwner: "w", leaseMs: hour });
+          queries.length = 0;
+          const base = { runId: "r", owner: "w", leaseMs: hour, status: "running" } as const;
+          expect(await storage.commit({ ...base, expectedSeq: 0, frame: "f1" })).toStrictEqual({
+            ok: true,
+            seq: 1,
+          });
+          expect(queries.map((q) => q.name?.replace(/^ratchet_[0-9a-f]+_/, ""))).toStrictEqual([
+            "commit_kept",
+          ]);
+          expect(await storage.loadRun("r")).toMatchObject({ seq: 1, frame: "f1" });
+          await storage.close();
+        } finally {
+          await appPool.end();
+        }
+      } finally {
+        await db.query(`DROP OWNED BY ${role}`);
+        await db.query(`REVOKE ALL ON DATABASE "${database}" FROM ${role}`);
+        await db.query(`DROP ROLE ${role}`);
+      }
+    },
+  );
+
   it("commits a checkpoint in exactly one statement, a prepared one", async () => {
     const { pool, queries, connections } = countingPool(db.pool());
     const storage = fresh({ pool });
