@@ -958,10 +958,12 @@ class RatchetEngine implements Engine {
       .finally(() => {
         this.#executing.delete(run.id);
         this.#leases.delete(run.id);
-        // The worker claims again at the next turn, once whoever awaits this run's result
-        // has it: a synchronous store (SQLite) would otherwise hold the result back for
-        // the length of a claim.
-        setImmediate(this.#wakeBound);
+        // The worker claims again once whoever awaits this run's result has it (the promise
+        // jobs queued now have run): a synchronous store (SQLite) would otherwise hold the
+        // result back for the length of a claim. A tick, not setImmediate: fake timers
+        // (vi.useFakeTimers()) hold an immediate until advanced, and a run waiting for the
+        // capacity this one frees then waited for that, or the poll interval.
+        process.nextTick(this.#wakeBound);
       });
     this.#executing.set(run.id, execution);
     this.#leases.set(run.id, lease);

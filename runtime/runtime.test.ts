@@ -17,7 +17,7 @@ import {
 } from "ratchetjs";
 import { memory } from "ratchetjs/adapters/memory";
 import { sqlite } from "ratchetjs/adapters/sqlite";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { evolvingV2 } from "../test/fixtures/evolving.js";
 import { eventually } from "../test/support/eventually.js";
 
@@ -43,6 +43,23 @@ const addAll = workflow(async (ctx, a: number, b: number) => {
   const y = await ctx.step(double, b);
   const label = await ctx.step("label", () => `sum=${x + y}`);
   return { x, y, label };
+});
+
+/** Run 1 holds its step until `gates.open()`; the rest record that they ran. */
+const gates = {
+  entered: (): void => {},
+  opened: Promise.resolve(),
+  ran: [] as number[],
+};
+const gated = workflow(async (ctx, n: number) => {
+  await ctx.step("hold", async () => {
+    if (n === 1) {
+      gates.entered();
+      await gates.opened;
+    }
+    gates.ran.push(n);
+  });
+  return n;
 });
 
 const flaky = new Map<string, number>();
@@ -238,6 +255,41 @@ describe.each(adapters)("runtime on %s", (_name, makeStorage) => {
     expect((await again.result()).x).toBe(4);
     const listed = await engine.list({ workflow: "addAll" });
     expect(listed.map((r) => r.id)).toContain(run.id);
+  });
+
+  it("starts a run waiting for capacity when a run ends, under fake timers", async () => {
+    let open = (): void => {};
+    const entered = new Promise<void>((resolve) => {
+      gates.entered = resolve;
+    });
+    gates.opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    gates.ran = [];
+    storage = makeStorage();
+    // Both runs stored before a worker with room for one looks: run 2 waits for run 1's end.
+    const client = createEngine({ storage, workflows: [gated], worker: false });
+    await client.start(gated, [1]);
+    await client.start(gated, [2]);
+    engine = createEngine({
+      storage,
+      workflows: [gated],
+      worker: { maxConcurrentRuns: 1, pollIntervalMs: 60_000 },
+    });
+    await entered;
+    vi.useFakeTimers();
+    try {
+      open();
+      // No timer is advanced: the end of run 1 alone must start run 2.
+      for (let turn = 0; turn < 10_000 && gates.ran.length < 2; turn++) {
+        await new Promise<void>((resolve) => process.nextTick(resolve));
+      }
+      expect(gates.ran).toStrictEqual([1, 2]);
+    } finally {
+      // The SQLite adapter writes steps at the next turn (setImmediate): let those go.
+      await vi.runOnlyPendingTimersAsync();
+      vi.useRealTimers();
+    }
   });
 
   it("hands a run's result to its caller before the worker claims again", async () => {
