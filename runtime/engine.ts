@@ -330,6 +330,16 @@ function runError(text: string | null): Error {
   }
 }
 
+/**
+ * Call `f` once the promise jobs queued so far, and those they queue, have run: a tick in
+ * Node, which fake timers (`vi.useFakeTimers()`) leave alone, unlike `setImmediate`, which
+ * they hold until advanced; elsewhere (a browser, where the runtime also runs) a timer.
+ */
+const afterPromiseJobs: (f: () => void) => void =
+  typeof process !== "undefined" && typeof process.nextTick === "function"
+    ? (f) => process.nextTick(f)
+    : (f) => setTimeout(f, 0);
+
 /** A parked run's stored reason, as text. */
 function parkReasonOf(run: StoredRun): string {
   if (run.error === null) return "parked (no reason stored)";
@@ -960,10 +970,8 @@ class RatchetEngine implements Engine {
         this.#leases.delete(run.id);
         // The worker claims again once whoever awaits this run's result has it (the promise
         // jobs queued now have run): a synchronous store (SQLite) would otherwise hold the
-        // result back for the length of a claim. A tick, not setImmediate: fake timers
-        // (vi.useFakeTimers()) hold an immediate until advanced, and a run waiting for the
-        // capacity this one frees then waited for that, or the poll interval.
-        process.nextTick(this.#wakeBound);
+        // result back for the length of a claim.
+        afterPromiseJobs(this.#wakeBound);
       });
     this.#executing.set(run.id, execution);
     this.#leases.set(run.id, lease);
