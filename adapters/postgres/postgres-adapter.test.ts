@@ -158,9 +158,14 @@ describe(`postgres adapter on ${db.label}`, () => {
         );
         await db.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA "${schema}" TO ${role}`);
         await db.query(`REVOKE INSERT, UPDATE, DELETE ON "${schema}".schema_version FROM ${role}`);
-        const appPool = new pg.Pool({ connectionString: db.url, max: 2 });
+        // The role set at each connection's start: a SET ROLE sent on "connect" raced the
+        // pool's first query on that connection.
+        const appPool = new pg.Pool({
+          connectionString: db.url,
+          max: 2,
+          options: `-c role=${role}`,
+        });
         appPool.on("error", () => {});
-        appPool.on("connect", (client) => void client.query(`SET ROLE ${role}`));
         try {
           const { pool, queries } = countingPool(appPool);
           const storage = postgres({ pool, schema });
