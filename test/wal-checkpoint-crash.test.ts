@@ -101,6 +101,17 @@ function startWorker(path: string, mode: string, commits = 0, prefix = "r"): Wor
   return state;
 }
 
+/** Wait for `w` to exit, and expect it to have ended its work and exited 0, saying nothing. */
+async function expectCleanEnd(w: Worker): Promise<void> {
+  const [code, signal] = await w.exited;
+  expect({ code, signal, stderr: w.stderr, ended: w.ended() }).toStrictEqual({
+    code: 0,
+    signal: null,
+    stderr: "",
+    ended: true,
+  });
+}
+
 /** What the file holds now, read by a connection of its own (which recovers the log). */
 function stored(path: string) {
   const db = new Database(path, { fileMustExist: true });
@@ -176,13 +187,7 @@ describe("SIGKILL while the SQLite log is checkpointed from a thread", () => {
   it("lets a process that never closes the adapter exit by itself, every commit kept", async () => {
     const path = join(dir, "leave.db");
     const w = startWorker(path, "leave", 1500);
-    const [code, signal] = await w.exited;
-    expect({ code, signal, stderr: w.stderr, ended: w.ended() }).toStrictEqual({
-      code: 0,
-      signal: null,
-      stderr: "",
-      ended: true,
-    });
+    await expectCleanEnd(w);
     expect(expectCommittedKept(path, w.committed).map((row) => row.seq)).toStrictEqual(
       Array(RUNS).fill(1500),
     );
@@ -192,13 +197,7 @@ describe("SIGKILL while the SQLite log is checkpointed from a thread", () => {
     const path = join(dir, "close.db");
     for (let round = 1; round <= 3; round++) {
       const w = startWorker(path, "close", 1500);
-      const [code, signal] = await w.exited;
-      expect({ code, signal, stderr: w.stderr, ended: w.ended() }).toStrictEqual({
-        code: 0,
-        signal: null,
-        stderr: "",
-        ended: true,
-      });
+      await expectCleanEnd(w);
       expect(existsSync(`${path}-wal`)).toBe(false);
       expect(expectCommittedKept(path, w.committed).map((row) => row.seq)).toStrictEqual(
         Array(RUNS).fill(1500 * round),
