@@ -351,8 +351,19 @@ function parkReasonOf(run: StoredRun): string {
   }
 }
 
+/**
+ * A random (version 4) UUID. A browser has `crypto.randomUUID` in secure contexts only (https,
+ * localhost): a page served over plain http from another host, a dev server on a LAN address,
+ * has `crypto.getRandomValues` alone, and the same UUID is made from its bytes.
+ */
 function randomId(): string {
-  return globalThis.crypto.randomUUID();
+  const crypto = globalThis.crypto;
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 class RatchetEngine implements Engine {

@@ -83,4 +83,14 @@ describe.skipIf(!hasChromium)("the engine in headless Chromium", () => {
       outcome: { results: ["a!", "b!"] },
     });
   }, 60_000);
+
+  it("runs on a page served over plain http from another host, where crypto.randomUUID is missing", async () => {
+    // Not a secure context (a dev server on a LAN address): crypto.getRandomValues only.
+    expect(await outcomeAt("http://ratchet.test")).toStrictEqual({
+      nodeGlobals: [],
+      pageErrors: [],
+      secure: false,
+      outcome: { results: ["a!", "b!"] },
+    });
+  }, 60_000);
 });
