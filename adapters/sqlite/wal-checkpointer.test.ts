@@ -186,10 +186,15 @@ describe("sqlite adapter with the WAL checkpoint thread", () => {
 
   it("keeps the log bounded while commits never pause (the connection checkpoints past its limit)", async () => {
     const { path, adapter, commits } = await leasedRun();
-    await commits(connectionCheckpointPages + 2 * pagesPerCheckpoint);
-    // The log file keeps its largest size.
-    expect(walFrames(path)).toBeLessThan(connectionCheckpointPages + 50);
-    await adapter.close();
+    try {
+      await commits(connectionCheckpointPages + 2 * pagesPerCheckpoint);
+      // The log file keeps its largest size: under the 6,000 pages written. A little past the
+      // connection's limit is allowed: its checkpoint finds the thread's in progress now and
+      // then (busy, skipped) and tries again at the next commit.
+      expect(walFrames(path)).toBeLessThan(connectionCheckpointPages + pagesPerCheckpoint);
+    } finally {
+      await adapter.close();
+    }
   });
 
   it("checkpoints the file it opened when the path is relative and the working directory changes after init()", async () => {
